@@ -1,0 +1,259 @@
+"""Offline verification: an exported log directory and single receipts, with nothing but the public key.
+
+No database and no Django: a provider, an enterprise or an outside auditor can run
+``python -m ledger.offline audit DIR --key KEY`` or
+``python -m ledger.offline verify-receipt FILE --key KEY`` with a ``ledger/``
+directory holding an empty ``__init__.py``, this file, ``merkle.py``, ``note.py``
+and ``tiles.py`` (Python 3.11 and ``cryptography``). ``yingdu ledger audit`` and
+``yingdu ledger verify-receipt`` call the same functions.
+
+Export directory (C2SP tlog-tiles layout, https://c2sp.org/tlog-tiles)::
+
+    checkpoint                      the signed checkpoint the export is cut at
+    tile/<L>/<N>[.p/<W>]            hash tiles
+    tile/entries/<N>[.p/<W>]        entry bundles (uint16 big-endian length ‖ entry)
+    yingdu-ledger.json              {"origin", "hash": "sha256"|"sm3", "tree_size", "verifier_key"}
+                                    (informative; the key given on the command line is what counts)
+
+Receipt (JSON; what the platform answers for each accepted usage record)::
+
+    {
+      "leaf_index": 41,                      # position of the entry in the log
+      "tree_size": 42,                       # size of the tree the proof is for (= the checkpoint's)
+      "entry": "<base64 of the exact entry bytes>",   # or "leaf_hash": "<base64>" instead
+      "inclusion_path": ["<base64 hash>", …], # RFC 9162 inclusion proof, bottom up
+      "checkpoint": "<signed note text>",     # C2SP tlog-checkpoint, signed by the platform
+      "hash": "sha256"                        # optional, "sha256" (default) or "sm3"
+    }
+
+A receipt verifies when the checkpoint carries a valid signature by the given
+key, its size equals ``tree_size``, and the inclusion proof leads from the
+leaf hash to the checkpoint's root. A file may hold one receipt, a list of
+them, or ``{"receipts": [...]}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import binascii
+import json
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ledger import merkle, tiles
+from ledger.note import NoteError, open_checkpoint
+
+INFO_FILE = "yingdu-ledger.json"
+
+
+@dataclass
+class AuditResult:
+    """The outcome of auditing an export; ``problems`` name the first bad index where one can be named."""
+
+    ok: bool
+    tree_size: int = 0
+    root_hash: bytes = b""
+    hash_alg: str = "sha256"
+    problems: list[str] = field(default_factory=list)
+
+
+def _read(base: Path, rel: str) -> bytes | None:
+    path = base / rel
+    return path.read_bytes() if path.is_file() else None
+
+
+def audit_export(directory: str | Path, key: str, hash_alg: str | None = None) -> AuditResult:
+    """Recompute an exported log from its entries and check it against its signed checkpoint."""
+    base = Path(directory)
+    raw_checkpoint = _read(base, "checkpoint")
+    if raw_checkpoint is None:
+        return AuditResult(False, problems=["no checkpoint file"])
+    try:
+        cp = open_checkpoint(raw_checkpoint.decode(), key)
+    except (NoteError, UnicodeDecodeError) as exc:
+        return AuditResult(False, problems=[f"checkpoint refused: {exc}"])
+    if hash_alg is None:
+        info_raw = _read(base, INFO_FILE)
+        info = json.loads(info_raw) if info_raw else {}
+        hash_alg = str(info.get("hash", "sha256"))
+    try:
+        hasher = merkle.hasher(hash_alg)
+    except ValueError as exc:
+        return AuditResult(False, problems=[str(exc)])
+    result = AuditResult(True, cp.size, cp.root_hash, hash_alg)
+    hs = hasher.size
+
+    def fail(message: str) -> None:
+        result.ok = False
+        result.problems.append(message)
+
+    builder = tiles.TreeBuilder(hasher)
+    recomputed: dict[tuple[int, int], bytes] = {}
+    n_bundles = (cp.size + tiles.TILE_WIDTH - 1) // tiles.TILE_WIDTH
+    for n in range(n_bundles):
+        width = tiles.tile_width(cp.size, 0, n)
+        first = n * tiles.TILE_WIDTH
+        bundle = _read(base, tiles.entries_path(n, width))
+        if bundle is None:
+            fail(f"entry {first}: entry bundle {tiles.entries_path(n, width)} is missing")
+            return result
+        try:
+            entries = tiles.decode_bundle(bundle)
+        except ValueError:
+            entries = []
+        if len(entries) != width:
+            fail(f"entry {first}: entry bundle {tiles.entries_path(n, width)} is damaged")
+            return result
+        leaf_hashes = hasher.leaves(entries)
+        stored = _read(base, tiles.tile_path(0, n, width))
+        if stored != b"".join(leaf_hashes):
+            if stored is None:
+                fail(f"entry {first}: tile {tiles.tile_path(0, n, width)} is missing")
+            else:
+                stored_hashes = tiles.split_hashes(stored, hs)
+                bad = next(
+                    (
+                        i
+                        for i, h in enumerate(leaf_hashes)
+                        if i >= len(stored_hashes) or stored_hashes[i] != h
+                    ),
+                    len(leaf_hashes),
+                )
+                fail(f"entry {first + bad}: leaf hash differs from tile {tiles.tile_path(0, n, width)}")
+        for level, index, data in builder.add(leaf_hashes):
+            if level > 0:
+                recomputed[(level, index)] = data
+    for (level, index), data in builder.edge().items():
+        if level > 0:
+            recomputed[(level, index)] = data
+    for (level, index), data in sorted(recomputed.items()):
+        width = len(data) // hs
+        stored = _read(base, tiles.tile_path(level, index, width))
+        if stored != data:
+            first = index * tiles.TILE_WIDTH << (tiles.TILE_HEIGHT * level)
+            fail(f"entry {first}: tile {tiles.tile_path(level, index, width)} is missing or wrong")
+    root = builder.root()
+    if root != cp.root_hash:
+        mine, signed = base64.b64encode(root).decode(), base64.b64encode(cp.root_hash).decode()
+        fail(f"the root recomputed from the entries ({mine}) differs from the signed checkpoint ({signed})")
+    return result
+
+
+@dataclass
+class ReceiptResult:
+    ok: bool
+    leaf_index: int | None = None
+    tree_size: int | None = None
+    problem: str = ""
+
+
+def _b64(value: Any) -> bytes:
+    if not isinstance(value, str):
+        raise ValueError("expected a base64 string")
+    try:
+        return base64.b64decode(value, validate=True)
+    except binascii.Error as exc:
+        raise ValueError(f"invalid base64 {value!r}") from exc
+
+
+def verify_receipt(receipt: dict[str, Any], key: str) -> ReceiptResult:
+    """Check one receipt (format in the module docstring) against the verifier key."""
+    try:
+        index = int(receipt["leaf_index"])
+        size = int(receipt["tree_size"])
+        alg = str(receipt.get("hash", "sha256"))
+        h = merkle.hasher(alg)
+        if "entry" in receipt:
+            leaf = h.leaf(_b64(receipt["entry"]))
+            if "leaf_hash" in receipt and _b64(receipt["leaf_hash"]) != leaf:
+                return ReceiptResult(False, index, size, "leaf_hash does not match the entry")
+        else:
+            leaf = _b64(receipt["leaf_hash"])
+        path = [_b64(p) for p in receipt["inclusion_path"]]
+        checkpoint_text = receipt["checkpoint"]
+    except (KeyError, TypeError, ValueError) as exc:
+        return ReceiptResult(False, problem=f"malformed receipt: {exc}")
+    try:
+        cp = open_checkpoint(str(checkpoint_text), key)
+    except NoteError as exc:
+        return ReceiptResult(False, index, size, f"checkpoint refused: {exc}")
+    if cp.size != size:
+        return ReceiptResult(False, index, size, f"tree_size {size} differs from the checkpoint's {cp.size}")
+    if not merkle.verify_inclusion(leaf, index, size, path, cp.root_hash, alg):
+        return ReceiptResult(False, index, size, "the inclusion proof does not lead to the checkpoint's root")
+    return ReceiptResult(True, index, size)
+
+
+def load_receipts(path: str | Path) -> list[dict[str, Any]]:
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    if isinstance(data, dict) and isinstance(data.get("receipts"), list):
+        data = data["receipts"]
+    if isinstance(data, dict):
+        data = [data]
+    if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
+        raise ValueError("a receipt file holds a receipt object or a list of them")
+    return data
+
+
+def read_key(value: str) -> str:
+    """A verifier key given inline or as the path of a file holding it."""
+    path = Path(value)
+    if path.is_file():
+        return path.read_text(encoding="utf-8").strip()
+    return value.strip()
+
+
+def run_audit(directory: str, key: str, hash_alg: str | None, out: Any) -> int:
+    result = audit_export(directory, read_key(key), hash_alg)
+    if result.ok:
+        out.write(
+            f"OK {result.tree_size} entries, root {base64.b64encode(result.root_hash).decode()} ({result.hash_alg})\n"
+        )
+        return 0
+    for problem in result.problems:
+        out.write(f"FAIL {problem}\n")
+    return 1
+
+
+def run_verify_receipt(path: str, key: str, out: Any) -> int:
+    try:
+        receipts = load_receipts(path)
+    except (OSError, ValueError) as exc:
+        out.write(f"FAIL cannot read receipts: {exc}\n")
+        return 1
+    vkey = read_key(key)
+    status = 0
+    for r in receipts:
+        res = verify_receipt(r, vkey)
+        if res.ok:
+            out.write(f"OK entry {res.leaf_index} is in the log at size {res.tree_size}\n")
+        else:
+            status = 1
+            out.write(f"FAIL entry {res.leaf_index}: {res.problem}\n")
+    return status
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="ledger-offline", description="Verify the log without the platform."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_audit = sub.add_parser("audit", help="audit an exported log directory")
+    p_audit.add_argument("directory")
+    p_audit.add_argument("--key", required=True, help="verifier key, or a file holding it")
+    p_audit.add_argument("--hash", choices=merkle.ALGORITHMS, default=None)
+    p_receipt = sub.add_parser("verify-receipt", help="verify a receipt file")
+    p_receipt.add_argument("file")
+    p_receipt.add_argument("--key", required=True, help="verifier key, or a file holding it")
+    args = parser.parse_args(argv)
+    if args.command == "audit":
+        return run_audit(args.directory, args.key, args.hash, sys.stdout)
+    return run_verify_receipt(args.file, args.key, sys.stdout)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,281 @@
+"""C2SP tlog tiles: the storage layout of the log and its export (pure, no Django).
+
+A tile (https://c2sp.org/tlog-tiles) at level ``L`` and index ``N`` holds the
+hashes of the tree nodes at height ``8·L`` numbered ``256·N`` to ``256·N+W-1``:
+level-0 tiles hold leaf hashes, a level-1 tile holds the roots of 256-leaf
+subtrees, and so on. A tile is *full* with 256 hashes; the right edge of the
+tree has *partial* tiles of width 1..255, which grow until they are full and
+then never change.
+
+The database stores exactly these tiles (``ledger.models.Tile``), so any
+subtree hash needs at most one tile per level: a proof at a million entries
+reads three rows and hashes a few hundred nodes. The same functions serve the
+export directory and the offline auditor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+
+from ledger.merkle import Hasher
+
+TILE_HEIGHT = 8
+TILE_WIDTH = 1 << TILE_HEIGHT
+MAX_ENTRY_BYTES = 0xFFFF  # entry bundles prefix each entry with a 16-bit length
+TileId = tuple[int, int]  # (level, index)
+
+
+def tile_key(level: int, index: int) -> int:
+    """One integer per tile, the primary key of its database row."""
+    return (level << 48) | index
+
+
+def level_width(size: int, level: int) -> int:
+    """How many node hashes of height 8·level a tree of ``size`` leaves has."""
+    return size >> (TILE_HEIGHT * level)
+
+
+def tile_width(size: int, level: int, index: int) -> int:
+    """The width of tile (level, index) in a tree of ``size`` leaves (0 if the tile does not exist)."""
+    n = level_width(size, level) - index * TILE_WIDTH
+    return max(0, min(n, TILE_WIDTH))
+
+
+def tiles_for_size(size: int) -> Iterator[tuple[int, int, int]]:
+    """Every tile (level, index, width) of a tree of ``size`` leaves, level by level."""
+    level = 0
+    while True:
+        count = level_width(size, level)
+        if count == 0:
+            return
+        for index in range((count + TILE_WIDTH - 1) // TILE_WIDTH):
+            yield level, index, min(TILE_WIDTH, count - index * TILE_WIDTH)
+        if count < TILE_WIDTH:
+            return
+        level += 1
+
+
+def edge_tiles(size: int) -> list[TileId]:
+    """The partial tiles at the right edge of a tree of ``size`` leaves."""
+    out = []
+    level = 0
+    while (count := level_width(size, level)) > 0:
+        if count % TILE_WIDTH:
+            out.append((level, count // TILE_WIDTH))
+        level += 1
+    return out
+
+
+def _index_path(index: int) -> str:
+    parts = []
+    while True:
+        parts.append(f"{index % 1000:03d}")
+        index //= 1000
+        if index == 0:
+            break
+    parts.reverse()
+    return "/".join([*(f"x{p}" for p in parts[:-1]), parts[-1]])
+
+
+def tile_path(level: int, index: int, width: int = TILE_WIDTH) -> str:
+    """``tile/<L>/<N>[.p/<W>]``, with N as in the C2SP spec (``x001/x234/067``)."""
+    suffix = "" if width == TILE_WIDTH else f".p/{width}"
+    return f"tile/{level}/{_index_path(index)}{suffix}"
+
+
+def entries_path(index: int, width: int = TILE_WIDTH) -> str:
+    """``tile/entries/<N>[.p/<W>]``: the bundle of entries 256·N … 256·N+W-1."""
+    suffix = "" if width == TILE_WIDTH else f".p/{width}"
+    return f"tile/entries/{_index_path(index)}{suffix}"
+
+
+def encode_bundle(entries: Sequence[bytes]) -> bytes:
+    """An entry bundle: each entry as a big-endian uint16 length and its bytes."""
+    out = bytearray()
+    for e in entries:
+        if len(e) > MAX_ENTRY_BYTES:
+            raise ValueError("entry longer than 65535 bytes")
+        out += len(e).to_bytes(2, "big")
+        out += e
+    return bytes(out)
+
+
+def decode_bundle(data: bytes) -> list[bytes]:
+    """The entries of an entry bundle; raises ``ValueError`` if it is truncated."""
+    out = []
+    pos = 0
+    while pos < len(data):
+        if pos + 2 > len(data):
+            raise ValueError("truncated entry bundle")
+        n = int.from_bytes(data[pos : pos + 2], "big")
+        pos += 2
+        if pos + n > len(data):
+            raise ValueError("truncated entry bundle")
+        out.append(data[pos : pos + n])
+        pos += n
+    return out
+
+
+def split_hashes(data: bytes, hash_size: int = 32) -> list[bytes]:
+    return [data[i : i + hash_size] for i in range(0, len(data), hash_size)]
+
+
+def pieces(lo: int, hi: int) -> list[tuple[int, int]]:
+    """``[lo, hi)`` as the complete, aligned subtrees its RFC 9162 hash is built from, left to right.
+
+    Every range in an inclusion or consistency proof (and ``[0, n)`` itself) starts at a
+    multiple of a power of two at least as large as itself, so the pieces are simply the
+    binary digits of ``hi - lo``, largest first.
+    """
+    out = []
+    size = hi - lo
+    start = lo
+    for bit in range(size.bit_length() - 1, -1, -1):
+        step = 1 << bit
+        if size & step:
+            out.append((start, start + step))
+            start += step
+    return out
+
+
+def _piece_location(lo: int, hi: int) -> tuple[int, int, int, int]:
+    """(level, tile index, first position in the tile, count) of the hashes that make piece [lo, hi)."""
+    height = (hi - lo).bit_length() - 1
+    level = height // TILE_HEIGHT
+    shift = TILE_HEIGHT * level
+    first = lo >> shift
+    count = 1 << (height - shift)
+    return level, first // TILE_WIDTH, first % TILE_WIDTH, count
+
+
+def tiles_needed(ranges: Sequence[tuple[int, int]]) -> set[TileId]:
+    """The tiles whose hashes give the hashes of ``ranges``."""
+    out = set()
+    for lo, hi in ranges:
+        for p_lo, p_hi in pieces(lo, hi):
+            level, index, _, _ = _piece_location(p_lo, p_hi)
+            out.add((level, index))
+    return out
+
+
+class MissingTileError(LookupError):
+    def __init__(self, tile: TileId) -> None:
+        super().__init__(f"tile {tile[0]}/{tile[1]} is missing or too short")
+        self.tile = tile
+
+
+def range_hash(lo: int, hi: int, tiles: Mapping[TileId, bytes], hasher: Hasher) -> bytes:
+    """MTH(D[lo:hi]) from tile data (concatenated hashes keyed by (level, index))."""
+    if hi <= lo:
+        return hasher.empty
+    hs = hasher.size
+    out: list[bytes] = []
+    for p_lo, p_hi in pieces(lo, hi):
+        level, index, pos, count = _piece_location(p_lo, p_hi)
+        data = tiles.get((level, index))
+        if data is None or len(data) < (pos + count) * hs:
+            raise MissingTileError((level, index))
+        out.append(hasher.root(split_hashes(data[pos * hs : (pos + count) * hs], hs)))
+    result = out[-1]
+    for h in reversed(out[:-1]):
+        result = hasher.node(h, result)
+    return result
+
+
+@dataclass
+class AppendResult:
+    """What appending leaf hashes changed: every touched tile (full or partial) and the new root."""
+
+    tiles: dict[TileId, bytes]
+    root: bytes
+
+
+def append_to_tiles(
+    size: int, leaf_hashes: Sequence[bytes], edge: Mapping[TileId, bytes], hasher: Hasher
+) -> AppendResult:
+    """Append leaf hashes to a tree of ``size`` leaves whose right-edge partial tiles are ``edge``.
+
+    Returns the tiles to write: the old partial tiles, extended, and the new tiles. A tile
+    that becomes full contributes its root to the level above.
+    """
+    hs = hasher.size
+    changed: dict[TileId, bytes] = {}
+    new_hashes = list(leaf_hashes)
+    level = 0
+    while new_hashes:
+        count = level_width(size, level)
+        index = count // TILE_WIDTH
+        have = count % TILE_WIDTH
+        prefix = b""
+        if have:
+            prefix = edge.get((level, index), b"")
+            if len(prefix) != have * hs:
+                raise MissingTileError((level, index))
+        joined = prefix + b"".join(new_hashes)
+        width_bytes = TILE_WIDTH * hs
+        completed: list[bytes] = []
+        for start in range(0, len(joined), width_bytes):
+            chunk = joined[start : start + width_bytes]
+            changed[(level, index)] = chunk
+            if len(chunk) == width_bytes:
+                completed.append(hasher.root(split_hashes(chunk, hs)))
+            index += 1
+        new_hashes = completed
+        level += 1
+    new_size = size + len(leaf_hashes)
+    edge_data = {t: changed.get(t) or edge[t] for t in edge_tiles(new_size)}
+    return AppendResult(changed, range_hash(0, new_size, edge_data, hasher))
+
+
+class TreeBuilder:
+    """Recompute the tiles of a log from its leaf hashes, streamed in order (for verification).
+
+    Keeps only the tile being filled at each level, so a verifier's memory stays small.
+    ``on_tile(level, index, data)`` is called for every tile as it becomes full, and for
+    the partial ones by :meth:`finish`.
+    """
+
+    def __init__(self, hasher: Hasher) -> None:
+        self.hasher = hasher
+        self.size = 0
+        self.levels: list[list[bytes]] = [[]]  # the hashes of the tile being filled at each level
+        self.tile_index: list[int] = [0]
+
+    def edge(self) -> dict[TileId, bytes]:
+        """The current right-edge partial tiles."""
+        return {
+            (level, self.tile_index[level]): b"".join(hashes)
+            for level, hashes in enumerate(self.levels)
+            if hashes
+        }
+
+    def root(self) -> bytes:
+        return range_hash(0, self.size, self.edge(), self.hasher)
+
+    def add(self, leaf_hashes: Sequence[bytes]) -> list[tuple[int, int, bytes]]:
+        """Add leaf hashes; returns the tiles that became full, as (level, index, data)."""
+        full: list[tuple[int, int, bytes]] = []
+        pending = list(leaf_hashes)
+        self.size += len(pending)
+        level = 0
+        while pending:
+            if level == len(self.levels):
+                self.levels.append([])
+                self.tile_index.append(0)
+            cur = self.levels[level]
+            completed: list[bytes] = []
+            pos = 0
+            while pos < len(pending):
+                take = min(TILE_WIDTH - len(cur), len(pending) - pos)
+                cur.extend(pending[pos : pos + take])
+                pos += take
+                if len(cur) == TILE_WIDTH:
+                    full.append((level, self.tile_index[level], b"".join(cur)))
+                    completed.append(self.hasher.root(cur))
+                    self.tile_index[level] += 1
+                    cur = []
+            self.levels[level] = cur
+            pending = completed
+            level += 1
+        return full
