@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+LAST_SEEN_KEY = "_last_seen"
+
+
+class IdleTimeoutMiddleware:
+    """Ends a session after SESSION_IDLE_TIMEOUT_SECONDS without a request (等保 2.0 会话超时).
+
+    The session is flushed server-side, not just forgotten by the browser.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.user.is_authenticated:
+            now = time.time()
+            last_seen = request.session.get(LAST_SEEN_KEY)
+            if last_seen is not None and now - float(last_seen) > settings.SESSION_IDLE_TIMEOUT_SECONDS:
+                from ledger.actions import record_event
+
+                user = request.user
+                logout(request)
+                record_event("auth.session_timeout", actor=user, obj=user, request=request)
+                messages.warning(request, _("您已长时间未操作，为保障安全已自动退出，请重新登录。"))
+                return redirect(f"{reverse('accounts:login')}?next={request.path}")
+            request.session[LAST_SEEN_KEY] = now
+        return self.get_response(request)
+
+
+class PasswordExpiryMiddleware:
+    """Sends a user whose password is older than PASSWORD_MAX_AGE_DAYS to the change-password page."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = request.user
+        if user.is_authenticated and settings.PASSWORD_MAX_AGE_DAYS > 0:
+            allowed = (reverse("accounts:password_change"), reverse("accounts:logout"))
+            changed = getattr(user, "password_changed_at", None)
+            expired = changed is not None and timezone.now() - changed > timedelta(
+                days=settings.PASSWORD_MAX_AGE_DAYS
+            )
+            if expired and request.path not in allowed and not request.path.startswith(settings.STATIC_URL):
+                messages.warning(
+                    request,
+                    _("您的密码已超过 %(days)d 天未修改，请先修改密码。")
+                    % {"days": settings.PASSWORD_MAX_AGE_DAYS},
+                )
+                return redirect("accounts:password_change")
+        return self.get_response(request)

@@ -1,0 +1,103 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import AbstractUser, Group
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import models
+from django.db.models.signals import m2m_changed
+from django.dispatch import receiver
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from accounts.roles import ADMIN_ROLES, STAFF_ROLES, Role, role_conflicts
+
+
+def current_user(request: HttpRequest) -> User:
+    """The signed-in user of a request that a login_required view already checked."""
+    user = request.user
+    if not isinstance(user, User):
+        raise PermissionDenied
+    return user
+
+
+class User(AbstractUser):
+    """A person who signs in: enterprise handler, provider operator, center staff or administrator.
+
+    Roles are groups named by ``Role`` codes. An applicant or provider user belongs to one
+    organisation; staff belong to none.
+    """
+
+    display_name = models.CharField(_("姓名"), max_length=50, blank=True)
+    phone = models.CharField(_("手机号"), max_length=20, blank=True)
+    enterprise = models.ForeignKey(
+        "enterprises.Enterprise",
+        verbose_name=_("所属企业"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="users",
+    )
+    provider = models.ForeignKey(
+        "enterprises.Provider",
+        verbose_name=_("所属算力提供方"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="users",
+    )
+    password_changed_at = models.DateTimeField(_("密码修改时间"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("用户")
+        verbose_name_plural = _("用户")
+        permissions = [("assign_roles", _("可分配角色"))]
+
+    def __str__(self) -> str:
+        return self.display_name or self.username
+
+    _role_codes: list[str] | None = None
+
+    def role_codes(self) -> list[str]:
+        cached = self._role_codes
+        if cached is None:
+            valid = set(Role.values)
+            cached = [name for name in self.groups.values_list("name", flat=True) if name in valid]
+            self._role_codes = cached
+        return cached
+
+    def has_role(self, *roles: str) -> bool:
+        return bool(set(self.role_codes()) & set(roles))
+
+    @property
+    def is_center_staff(self) -> bool:
+        return self.has_role(*STAFF_ROLES)
+
+    @property
+    def is_admin_role(self) -> bool:
+        return self.has_role(*ADMIN_ROLES)
+
+    def set_password(self, raw_password: str | None) -> None:
+        super().set_password(raw_password)
+        self.password_changed_at = timezone.now()
+
+
+@receiver(m2m_changed, sender=User.groups.through)
+def guard_role_combination(
+    sender: Any, instance: Any, action: str, pk_set: set[int] | None, **kwargs: Any
+) -> None:
+    """Refuse any group change that would break 三权分立, whatever code path makes it.
+
+    Role changes are made by ``accounts.actions.assign_roles``; this guard is the
+    invariant behind it, so the admin site or a shell cannot bypass the rule.
+    """
+    if action != "pre_add" or not pk_set or not isinstance(instance, User):
+        return
+    current = set(instance.groups.values_list("name", flat=True))
+    added = set(Group.objects.filter(pk__in=pk_set).values_list("name", flat=True))
+    codes = {name for name in current | added if name in set(Role.values)}
+    errors = role_conflicts(codes)
+    if errors:
+        raise ValidationError(errors)
+    instance._role_codes = None

@@ -1,0 +1,113 @@
+"""State changes of enterprises: registration, verification, members."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import Group
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import User
+from accounts.roles import Role
+from enterprises.models import Enterprise
+from ledger.actions import record_event
+from yingdu.uploads import CheckedUpload, generated_path
+
+ENTERPRISE_FIELDS = (
+    "name",
+    "uscc",
+    "registered_address",
+    "operating_address",
+    "legal_rep_name",
+    "legal_rep_phone",
+    "handler_name",
+    "handler_phone",
+    "handler_email",
+)
+
+
+def register_enterprise(
+    data: dict[str, Any], license_file: CheckedUpload, *, username: str, password: str, request: Any = None
+) -> tuple[Enterprise, User]:
+    """Create a pending enterprise with its first applicant user and stored business licence.
+
+    The enterprise cannot apply until a reviewer verifies it (SPEC §1, issue 2). The actor is
+    the new user: registration is self-service.
+    """
+    path = generated_path("licenses", license_file.extension)
+    with transaction.atomic():
+        enterprise = Enterprise.objects.create(
+            **{field: data[field] for field in ENTERPRISE_FIELDS},
+            license_sha256=license_file.sha256,
+            license_mime=license_file.mime,
+            license_name=license_file.original_name,
+        )
+        user = User.objects.create_user(
+            username=username,
+            password=password,
+            email=data["handler_email"],
+            display_name=data["handler_name"],
+            phone=data["handler_phone"],
+            enterprise=enterprise,
+        )
+        user.groups.add(Group.objects.get_or_create(name=Role.APPLICANT)[0])
+        saved = default_storage.save(path, ContentFile(license_file.content))
+        enterprise.license_file.name = saved
+        enterprise.save(update_fields=["license_file"])
+        record_event(
+            "enterprise.register",
+            actor=user,
+            obj=enterprise,
+            after={field: data[field] for field in ("name", "uscc")}
+            | {"license_sha256": license_file.sha256},
+            request=request,
+        )
+    return enterprise, user
+
+
+def verify_enterprise(
+    enterprise: Enterprise, *, decision: str, note: str, actor: User, request: Any = None
+) -> Enterprise:
+    """A reviewer verifies (or refuses) a registered enterprise against its business licence."""
+    with transaction.atomic():
+        locked = Enterprise.objects.select_for_update().get(pk=enterprise.pk)
+        before = locked.status
+        locked.status = Enterprise.Status(decision)
+        locked.review_note = note
+        locked.verified_by = actor
+        locked.verified_at = timezone.now()
+        locked.save(update_fields=["status", "review_note", "verified_by", "verified_at"])
+        record_event(
+            "enterprise.verify",
+            actor=actor,
+            obj=locked,
+            before={"status": before},
+            after={"status": locked.status, "note": note},
+            request=request,
+        )
+    return locked
+
+
+def add_member(enterprise: Enterprise, data: dict[str, Any], *, actor: User, request: Any = None) -> User:
+    """An enterprise user creates a colleague's applicant account in the same enterprise."""
+    with transaction.atomic():
+        user = User.objects.create_user(
+            username=data["username"],
+            password=data["password"],
+            email=data["email"],
+            display_name=data["display_name"],
+            phone=data["phone"],
+            enterprise=enterprise,
+        )
+        user.groups.add(Group.objects.get_or_create(name=Role.APPLICANT)[0])
+        record_event(
+            "enterprise.add_member",
+            actor=actor,
+            obj=enterprise,
+            after={"username": user.username},
+            request=request,
+        )
+    return user

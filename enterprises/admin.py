@@ -1,0 +1,23 @@
+from django.contrib import admin
+
+from enterprises.models import ConflictOfInterest, Enterprise, Provider
+
+
+@admin.register(Enterprise)
+class EnterpriseAdmin(admin.ModelAdmin):
+    list_display = ("name", "uscc", "status", "blacklisted", "created_at")
+    list_filter = ("status", "blacklisted")
+    search_fields = ("name", "uscc")
+    readonly_fields = ("license_sha256", "verified_by", "verified_at", "blacklisted_at")
+
+
+@admin.register(Provider)
+class ProviderAdmin(admin.ModelAdmin):
+    list_display = ("name", "status", "created_at")
+    list_filter = ("status",)
+    search_fields = ("name",)
+
+
+@admin.register(ConflictOfInterest)
+class ConflictAdmin(admin.ModelAdmin):
+    list_display = ("user", "enterprise", "reason", "declared_at")

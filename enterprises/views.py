@@ -1,0 +1,138 @@
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.files.storage import default_storage
+from django.core.paginator import Paginator
+from django.db.models import Q
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
+
+from accounts.models import current_user
+from accounts.roles import STAFF_ROLES, Role
+from enterprises import actions
+from enterprises.forms import MemberForm, RegistrationForm, VerifyForm
+from enterprises.models import Enterprise
+from ledger.actions import record_event
+
+
+def get_enterprise_for_user(request: HttpRequest, pk: int) -> Enterprise:
+    """An enterprise the user may see: their own, or any for center staff; otherwise 404 (no IDOR hint)."""
+    user = request.user
+    if not user.is_authenticated:
+        raise Http404
+    if user.has_role(*STAFF_ROLES):  # type: ignore[union-attr]
+        return get_object_or_404(Enterprise, pk=pk)
+    if user.enterprise_id != pk:  # type: ignore[union-attr]
+        raise Http404
+    return get_object_or_404(Enterprise, pk=pk)
+
+
+@require_http_methods(["GET", "POST"])
+def register(request: HttpRequest) -> HttpResponse:
+    """企业注册: everything typed stays in the form when a check fails; the licence must be chosen again."""
+    form = RegistrationForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        assert form.checked_license is not None
+        data = form.cleaned_data
+        _enterprise, user = actions.register_enterprise(
+            data, form.checked_license, username=data["username"], password=data["password1"], request=request
+        )
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        messages.success(request, _("注册成功。企业信息待区文促中心核验，核验通过后即可申报。"))
+        return redirect("enterprises:mine")
+    return render(request, "enterprises/register.html", {"form": form})
+
+
+@login_required
+def mine(request: HttpRequest) -> HttpResponse:
+    enterprise = request.user.enterprise  # type: ignore[union-attr]
+    if enterprise is None:
+        raise Http404
+    return redirect("enterprises:detail", pk=enterprise.pk)
+
+
+@login_required
+def detail(request: HttpRequest, pk: int) -> HttpResponse:
+    enterprise = get_enterprise_for_user(request, pk)
+    return render(
+        request,
+        "enterprises/detail.html",
+        {
+            "enterprise": enterprise,
+            "members": enterprise.users.order_by("id"),
+            "is_member": current_user(request).enterprise_id == pk,
+        },
+    )
+
+
+@login_required
+def license_file(request: HttpRequest, pk: int) -> FileResponse:
+    enterprise = get_enterprise_for_user(request, pk)
+    if not enterprise.license_file:
+        raise Http404
+    record_event("enterprise.license_download", actor=request.user, obj=enterprise, request=request)
+    handle = default_storage.open(str(enterprise.license_file.name), "rb")
+    response = FileResponse(
+        handle, content_type=enterprise.license_mime, as_attachment=True, filename=enterprise.license_name
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def add_member(request: HttpRequest, pk: int) -> HttpResponse:
+    enterprise = get_enterprise_for_user(request, pk)
+    if request.user.enterprise_id != enterprise.pk:  # type: ignore[union-attr]
+        raise Http404
+    form = MemberForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        actions.add_member(enterprise, form.cleaned_data, actor=request.user, request=request)  # type: ignore[arg-type]
+        messages.success(request, _("已添加企业用户。"))
+        return redirect("enterprises:detail", pk=enterprise.pk)
+    return render(request, "enterprises/member_form.html", {"form": form, "enterprise": enterprise})
+
+
+@login_required
+def pending(request: HttpRequest) -> HttpResponse:
+    """Reviewer's list of enterprises, pending first, with search and pagination."""
+    if not request.user.has_role(Role.REVIEWER, Role.HEAD, Role.APPROVER, Role.INSPECTOR):  # type: ignore[union-attr]
+        raise PermissionDenied
+    status = request.GET.get("status", Enterprise.Status.PENDING)
+    q = request.GET.get("q", "").strip()
+    qs = Enterprise.objects.all().order_by("created_at")
+    if status in Enterprise.Status.values:
+        qs = qs.filter(status=status)
+    if q:
+        qs = qs.filter(Q(name__icontains=q) | Q(uscc__icontains=q))
+    page = Paginator(qs, 20).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "enterprises/pending.html",
+        {"page": page, "status": status, "q": q, "statuses": Enterprise.Status.choices},
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def verify(request: HttpRequest, pk: int) -> HttpResponse:
+    if not request.user.has_role(Role.REVIEWER):  # type: ignore[union-attr]
+        raise PermissionDenied
+    enterprise = get_object_or_404(Enterprise, pk=pk)
+    form = VerifyForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        actions.verify_enterprise(
+            enterprise,
+            decision=form.cleaned_data["decision"],
+            note=form.cleaned_data["note"],
+            actor=request.user,  # type: ignore[arg-type]
+            request=request,
+        )
+        messages.success(request, _("已保存核验结论。"))
+        return redirect("enterprises:pending")
+    return render(request, "enterprises/verify.html", {"form": form, "enterprise": enterprise})

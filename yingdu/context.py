@@ -1,0 +1,13 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+
+
+def site(request: HttpRequest) -> dict[str, Any]:
+    user = getattr(request, "user", None)
+    roles: set[str] = set()
+    if user is not None and user.is_authenticated:
+        roles = set(user.role_codes())
+    return {"site_name": "中国影都人工智能算力服务平台", "user_roles": roles}
