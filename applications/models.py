@@ -1,0 +1,192 @@
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from applications.states import HOLDS_FILING_NUMBER, Status
+
+
+class MaterialKind(models.TextChoices):
+    """Materials of SPEC §4 (申报材料), with whether each is required."""
+
+    APPLICATION_FORM = "application_form", _("盖章申请表")
+    BUSINESS_LICENSE = "business_license", _("营业执照复印件")
+    FILING_CERTIFICATE = "filing_certificate", _("作品备案证明")
+    CONSUMPTION_DETAIL = "consumption_detail", _("算力消耗明细单")
+    SETTLEMENT_VOUCHER = "settlement_voucher", _("结算凭证")
+    USAGE_LOG = "usage_log", _("算力平台使用日志")
+    LAUNCH_PROOF = "launch_proof", _("上线播出证明")
+    OVERSEAS_PROOF = "overseas_proof", _("出海发行证明")
+    OTHER = "other", _("其他补充材料")
+
+
+REQUIRED_MATERIALS = (
+    MaterialKind.APPLICATION_FORM,
+    MaterialKind.BUSINESS_LICENSE,
+    MaterialKind.FILING_CERTIFICATE,
+    MaterialKind.CONSUMPTION_DETAIL,
+    MaterialKind.SETTLEMENT_VOUCHER,
+    MaterialKind.USAGE_LOG,
+    MaterialKind.LAUNCH_PROOF,
+)
+
+
+class ApplicationQuerySet(models.QuerySet["Application"]):
+    def visible_to(self, user: object) -> ApplicationQuerySet:
+        """Applications a user may see: their enterprise's own; all for center staff; none otherwise."""
+        from accounts.roles import STAFF_ROLES
+
+        if not getattr(user, "is_authenticated", False):
+            return self.none()
+        if user.has_role(*STAFF_ROLES):  # type: ignore[attr-defined]
+            return self.all()
+        enterprise_id = getattr(user, "enterprise_id", None)
+        if enterprise_id is None:
+            return self.none()
+        return self.filter(enterprise_id=enterprise_id)
+
+
+class Application(models.Model):
+    """One application (申请) for one short-drama work: the 26 rows of the source form plus workflow state.
+
+    Rows 1–9 are copied from the enterprise record when the draft is created and can be
+    corrected by the applicant; row 1 must still equal the registered name at submission.
+    Row 24 is derived from row 16 and row 25 is computed by ``policy.rules`` — neither is typed.
+    """
+
+    reference = models.CharField(_("申报编号"), max_length=20, unique=True, null=True, blank=True)
+    enterprise = models.ForeignKey(
+        "enterprises.Enterprise",
+        verbose_name=_("企业"),
+        on_delete=models.PROTECT,
+        related_name="applications",
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("创建人"), on_delete=models.PROTECT, related_name="+"
+    )
+    status = models.CharField(
+        _("状态"), max_length=24, choices=Status.choices, default=Status.DRAFT, db_index=True
+    )
+
+    # Rows 1–9: the enterprise.
+    enterprise_name = models.CharField(_("企业名称"), max_length=100, blank=True)
+    uscc = models.CharField(_("统一社会信用代码"), max_length=18, blank=True)
+    registered_address = models.CharField(_("注册地址"), max_length=200, blank=True)
+    operating_address = models.CharField(_("实际经营地址"), max_length=200, blank=True)
+    legal_rep_name = models.CharField(_("法定代表人"), max_length=50, blank=True)
+    legal_rep_phone = models.CharField(_("法定代表人电话"), max_length=20, blank=True)
+    handler_name = models.CharField(_("经办人"), max_length=50, blank=True)
+    handler_phone = models.CharField(_("经办人电话"), max_length=20, blank=True)
+    handler_email = models.CharField(_("经办人邮箱"), max_length=254, blank=True)
+
+    # Rows 10–15: the work.
+    work_title = models.CharField(_("短剧作品名称"), max_length=100, blank=True)
+    filing_number = models.CharField(_("作品备案证明编号"), max_length=64, blank=True, db_index=True)
+    work_minutes = models.PositiveIntegerField(_("作品制作时长（分钟）"), null=True, blank=True)
+    platform_name = models.CharField(_("上线平台名称"), max_length=100, blank=True)
+    launch_date = models.DateField(_("上线时间"), null=True, blank=True)
+    launch_proof_number = models.CharField(_("上线播放证明材料编号"), max_length=100, blank=True)
+
+    # Rows 16–20: overseas distribution.
+    overseas = models.BooleanField(_("是否出海发行"), default=False)
+    overseas_region = models.CharField(_("出海地区"), max_length=100, blank=True)
+    overseas_agreement_number = models.CharField(_("出海发行协议编号"), max_length=100, blank=True)
+    overseas_platform = models.CharField(_("海外平台"), max_length=100, blank=True)
+    overseas_launch_date = models.DateField(_("海外上线时间"), null=True, blank=True)
+
+    # Rows 21–25: compute.
+    provider = models.ForeignKey(
+        "enterprises.Provider",
+        verbose_name=_("算力提供方"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="applications",
+    )
+    provider_name = models.CharField(_("算力提供方 / 代理方名称"), max_length=100, blank=True)
+    compute_minutes = models.PositiveIntegerField(_("算力消耗总时长（分钟）"), null=True, blank=True)
+    total_compute_cost = models.DecimalField(
+        _("总算力成本金额（元）"), max_digits=14, decimal_places=2, null=True, blank=True
+    )
+    requested_amount = models.DecimalField(
+        _("申请算力服务支持金额（元）"), max_digits=12, decimal_places=2, null=True, blank=True
+    )
+    calculation = models.JSONField(_("测算明细"), null=True, blank=True)
+    policy_version = models.CharField(_("政策参数版本"), max_length=20, blank=True)
+
+    # Row 26: the declaration.
+    declaration_accepted = models.BooleanField(_("已确认声明"), default=False)
+    signer_name = models.CharField(_("声明签署人"), max_length=50, blank=True)
+
+    # Workflow facts.
+    submitted_at = models.DateTimeField(_("提交时间"), null=True, blank=True)
+    received_date = models.DateField(_("受理日期"), null=True, blank=True)
+    granted_amount = models.DecimalField(
+        _("核定补贴金额（元）"), max_digits=12, decimal_places=2, null=True, blank=True
+    )
+    approved_at = models.DateTimeField(_("审批时间"), null=True, blank=True)
+    paid_at = models.DateTimeField(_("兑现时间"), null=True, blank=True)
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+
+    objects = ApplicationQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("申请")
+        verbose_name_plural = _("申请")
+        ordering = ["-id"]
+        constraints = [
+            # One work, one subsidy (SPEC §4 row 11): a filing number is held by at most one live application.
+            models.UniqueConstraint(
+                fields=["filing_number"],
+                condition=Q(status__in=[s.value for s in HOLDS_FILING_NUMBER]),
+                name="unique_live_filing_number",
+            ),
+            models.CheckConstraint(
+                condition=Q(granted_amount__isnull=True) | Q(granted_amount__gte=Decimal("0")),
+                name="granted_amount_not_negative",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.reference or f"草稿 #{self.pk}"
+
+    @property
+    def support_type(self) -> str:
+        """Row 24, derived from row 16."""
+        return str(_("出海发行作品算力补助")) if self.overseas else str(_("国内作品算力补助"))
+
+    @property
+    def status_enum(self) -> Status:
+        return Status(self.status)
+
+
+class Material(models.Model):
+    """One uploaded file of an application. Rows are never changed: a supplement adds a new version."""
+
+    application = models.ForeignKey(Application, on_delete=models.PROTECT, related_name="materials")
+    kind = models.CharField(_("材料类别"), max_length=24, choices=MaterialKind.choices)
+    file = models.FileField(_("文件"), max_length=200)
+    original_name = models.CharField(_("原文件名"), max_length=120)
+    mime = models.CharField(_("类型"), max_length=100)
+    size = models.PositiveIntegerField(_("大小（字节）"))
+    sha256 = models.CharField(_("SHA-256"), max_length=64)
+    flags = models.JSONField(_("检查标记"), default=list, blank=True)
+    version = models.PositiveIntegerField(_("版本"), default=1)
+    supplement_round = models.PositiveIntegerField(_("补充轮次"), default=0)
+    locked = models.BooleanField(_("已锁定"), default=False)
+    deleted = models.BooleanField(_("已删除（草稿）"), default=False)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    uploaded_at = models.DateTimeField(_("上传时间"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("申报材料")
+        verbose_name_plural = _("申报材料")
+        ordering = ["kind", "version", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} v{self.version}: {self.original_name}"

@@ -1,0 +1,80 @@
+"""Application states and the one table of allowed transitions (SPEC §5).
+
+Actions look a transition up here by name and refuse it when the application is not in
+one of its source states; nothing else decides which state may follow which.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from accounts.roles import Role
+
+
+class Status(models.TextChoices):
+    DRAFT = "draft", _("草稿")
+    SUBMITTED = "submitted", _("已提交")
+    INITIAL_REVIEW = "initial_review", _("初审中")
+    SUPPLEMENT_REQUESTED = "supplement_requested", _("待补充材料")
+    RE_REVIEW = "re_review", _("复审中")
+    FINAL_APPROVAL = "final_approval", _("待审批")
+    APPROVED = "approved", _("已审批")
+    PAID = "paid", _("已兑现")
+    REJECTED = "rejected", _("未通过")
+    WITHDRAWN = "withdrawn", _("已撤回")
+    CLAWED_BACK = "clawed_back", _("已追回")
+
+
+@dataclass(frozen=True)
+class Transition:
+    name: str
+    label: str
+    sources: frozenset[Status]
+    target: Status
+    role: str  # the role allowed to take it
+
+
+def _t(name: str, label: str, sources: set[Status], target: Status, role: str) -> Transition:
+    return Transition(name, label, frozenset(sources), target, role)
+
+
+S = Status
+TRANSITIONS: dict[str, Transition] = {
+    t.name: t
+    for t in [
+        _t("submit", str(_("提交申报")), {S.DRAFT}, S.SUBMITTED, Role.APPLICANT),
+        _t("withdraw", str(_("撤回")), {S.DRAFT, S.SUBMITTED}, S.WITHDRAWN, Role.APPLICANT),
+        _t("claim", str(_("受理并开始初审")), {S.SUBMITTED}, S.INITIAL_REVIEW, Role.REVIEWER),
+        _t(
+            "request_supplement",
+            str(_("一次性告知补充材料")),
+            {S.INITIAL_REVIEW},
+            S.SUPPLEMENT_REQUESTED,
+            Role.REVIEWER,
+        ),
+        _t("resubmit", str(_("补充后重新提交")), {S.SUPPLEMENT_REQUESTED}, S.INITIAL_REVIEW, Role.APPLICANT),
+        _t("pass_initial", str(_("初审通过")), {S.INITIAL_REVIEW}, S.RE_REVIEW, Role.REVIEWER),
+        _t("reject_initial", str(_("初审不通过")), {S.INITIAL_REVIEW}, S.REJECTED, Role.REVIEWER),
+        _t("pass_re_review", str(_("复审通过")), {S.RE_REVIEW}, S.FINAL_APPROVAL, Role.HEAD),
+        _t("return_to_initial", str(_("退回初审")), {S.RE_REVIEW}, S.INITIAL_REVIEW, Role.HEAD),
+        _t("return_to_re_review", str(_("退回复审")), {S.FINAL_APPROVAL}, S.RE_REVIEW, Role.APPROVER),
+        _t("approve", str(_("审批通过")), {S.FINAL_APPROVAL}, S.APPROVED, Role.APPROVER),
+        _t("reject_final", str(_("审批不通过")), {S.FINAL_APPROVAL}, S.REJECTED, Role.APPROVER),
+        _t("pay", str(_("登记兑现")), {S.APPROVED}, S.PAID, Role.FINANCE),
+        _t("clawback", str(_("追回补贴")), {S.PAID}, S.CLAWED_BACK, Role.INSPECTOR),
+    ]
+}
+
+# States in which the application is with the center (the review clock runs or is paused).
+IN_REVIEW = frozenset({S.SUBMITTED, S.INITIAL_REVIEW, S.SUPPLEMENT_REQUESTED, S.RE_REVIEW, S.FINAL_APPROVAL})
+# States that hold a filing number: one work, one subsidy.
+HOLDS_FILING_NUMBER = frozenset(set(Status) - {S.DRAFT, S.WITHDRAWN, S.REJECTED})
+# States whose granted amount counts against the enterprise's annual cap.
+COUNTS_AGAINST_CAP = frozenset({S.APPROVED, S.PAID})
+
+
+def allowed(name: str, status: str) -> bool:
+    return Status(status) in TRANSITIONS[name].sources
