@@ -1,0 +1,56 @@
+"""Policy API (mounted at /api/v1/policy/): the subsidy estimate and the parameters in force."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from ninja import Router
+from ninja.errors import HttpError
+
+from policy.loader import PolicyNotInForceError, params_at
+from policy.rules import calculate_subsidy
+from yingdu.lib.money import round_half_up
+
+router = Router(tags=["policy"])
+
+
+def _params(day: dt.date | None) -> Any:
+    try:
+        return params_at(day or timezone.localdate())
+    except PolicyNotInForceError as exc:
+        raise HttpError(422, str(exc)) from exc
+
+
+@router.get("/calc", summary="补贴测算")
+def calc(
+    request: HttpRequest,
+    cost: Decimal,
+    minutes: int,
+    overseas: bool = False,
+    granted_this_year: Decimal = Decimal("0"),
+    date: dt.date | None = None,
+) -> dict[str, Any]:
+    """The subsidy for one work, with its breakdown; money as two-decimal strings."""
+    for amount in (cost, granted_this_year):
+        if not amount.is_finite() or amount < 0 or amount != round_half_up(amount):
+            raise HttpError(422, _("金额须为非负数，至多两位小数"))
+    if minutes < 0:
+        raise HttpError(422, _("作品制作时长不能为负数"))
+    result = calculate_subsidy(
+        total_compute_cost=cost,
+        work_minutes=minutes,
+        overseas=overseas,
+        granted_this_year=granted_this_year,
+        params=_params(date),
+    )
+    return result.as_dict()
+
+
+@router.get("/params", summary="某日生效的政策参数")
+def params(request: HttpRequest, date: dt.date | None = None) -> dict[str, Any]:
+    return _params(date).as_dict()

@@ -1,0 +1,192 @@
+"""``yingdu calendar``: the working-day calendar from the command line.
+
+Examples::
+
+    yingdu calendar add-workdays 2026-09-20 30          # prints 2026-11-06
+    yingdu calendar add-workdays --batch in.csv         # columns from,workdays -> adds deadline
+    yingdu calendar load 2027.yaml [--user admin]       # SPEC §3 file format
+    yingdu calendar show 2027
+
+A date in a year without a schedule exits with status 2 and names the year on stderr.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+import yaml
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from policy.actions import load_holiday_year
+from policy.calendar import get_calendar
+from policy.models import HolidayYear
+from yingdu.lib.workdays import UnknownYearError, WorkdayCalendar
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(_("“%(value)s”不是有效日期（应为 YYYY-MM-DD）") % {"value": text}) from None
+
+
+def _count(text: str) -> int:
+    value = text.strip()
+    if not value.isdigit():
+        raise ValueError(_("工作日数“%(value)s”应为非负整数") % {"value": text})
+    return int(value)
+
+
+class Command(BaseCommand):
+    help = _("工作日日历：推算工作日、载入和查看节假日安排")
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        sub = parser.add_subparsers(dest="verb", required=True)
+        add = sub.add_parser("add-workdays", help=_("某日之后第 N 个工作日"))
+        add.add_argument("date", nargs="?", help="YYYY-MM-DD")
+        add.add_argument("workdays", nargs="?", help=_("工作日数"))
+        add.add_argument(
+            "--batch",
+            metavar="IN.csv",
+            help=_("批量：CSV 列 from,workdays，输出增加 deadline 列；“-”为标准输入"),
+        )
+        load = sub.add_parser("load", help=_("载入一年的节假日安排（YAML）"))
+        load.add_argument("file", help="FILE.yaml")
+        load.add_argument("--user", help=_("以该用户名记录载入人（默认记为系统）"))
+        show = sub.add_parser("show", help=_("显示某年的节假日安排"))
+        show.add_argument("year", type=int)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        verb = options["verb"]
+        if verb == "add-workdays":
+            self.add_workdays(options)
+        elif verb == "load":
+            self.load(options)
+        else:
+            self.show(options["year"])
+
+    # -- add-workdays -----------------------------------------------------------------------------
+
+    def add_workdays(self, options: dict[str, Any]) -> None:
+        calendar = get_calendar()
+        if options.get("batch"):
+            path = options["batch"]
+            try:
+                if path == "-":
+                    self.run_batch(sys.stdin, calendar)
+                else:
+                    with open(path, encoding="utf-8-sig", newline="") as handle:
+                        self.run_batch(handle, calendar)
+            except OSError as exc:
+                raise CommandError(
+                    _("无法读取 %(path)s：%(error)s") % {"path": path, "error": exc.strerror}
+                ) from exc
+            return
+        if options.get("date") is None or options.get("workdays") is None:
+            raise CommandError(
+                _("用法：yingdu calendar add-workdays YYYY-MM-DD N（或 --batch IN.csv）"), returncode=2
+            )
+        try:
+            result = calendar.add_workdays(_date(options["date"]), _count(options["workdays"]))
+        except (ValueError, UnknownYearError) as exc:
+            raise CommandError(str(exc), returncode=2) from exc
+        self.stdout.write(result.isoformat())
+
+    def run_batch(self, handle: TextIO, calendar: WorkdayCalendar) -> None:
+        reader = csv.DictReader(handle)
+        header = [name.strip() for name in (reader.fieldnames or [])]
+        missing = [name for name in ("from", "workdays") if name not in header]
+        if missing:
+            raise CommandError(_("CSV 缺少列：%(columns)s") % {"columns": ", ".join(missing)}, returncode=2)
+        rows = []
+        failed = 0
+        for raw in reader:
+            row = {(key or "").strip(): (value or "") for key, value in raw.items()}
+            out = {key: value for key, value in row.items() if key not in ("deadline", "error")}
+            try:
+                deadline = calendar.add_workdays(_date(row["from"]), _count(row["workdays"]))
+            except (ValueError, UnknownYearError) as exc:
+                failed += 1
+                out.update(deadline="", error=str(exc))
+            else:
+                out.update(deadline=deadline.isoformat(), error="")
+            rows.append(out)
+        columns = [name for name in header if name not in ("deadline", "error")] + ["deadline"]
+        if failed:
+            columns.append("error")
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        self.stdout.write(buffer.getvalue(), ending="")
+        if failed:
+            self.stderr.write(
+                _("%(failed)s 行有错误，见 error 列；其余 %(ok)s 行已计算")
+                % {"failed": failed, "ok": len(rows) - failed}
+            )
+
+    # -- load / show ------------------------------------------------------------------------------
+
+    def load(self, options: dict[str, Any]) -> None:
+        path = Path(options["file"])
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise CommandError(
+                _("无法读取 %(path)s：%(error)s") % {"path": path, "error": exc.strerror}
+            ) from exc
+        except yaml.YAMLError as exc:
+            raise CommandError(
+                _("%(path)s 不是有效的 YAML：%(error)s") % {"path": path, "error": exc}
+            ) from exc
+        actor = None
+        if options.get("user"):
+            actor = get_user_model().objects.filter(username=options["user"]).first()
+            if actor is None:
+                raise CommandError(_("用户“%(name)s”不存在") % {"name": options["user"]})
+        try:
+            row = load_holiday_year(data, actor=actor)
+        except ValidationError as exc:
+            raise CommandError("\n".join(exc.messages)) from exc
+        self.stdout.write(
+            _("已载入 %(year)s 年节假日安排：放假 %(holidays)s 天，调休上班 %(workdays)s 天（%(source)s）")
+            % {
+                "year": row.year,
+                "holidays": len(row.holidays),
+                "workdays": len(row.workdays),
+                "source": row.source,
+            }
+        )
+
+    def show(self, year: int) -> None:
+        calendar = get_calendar()
+        try:
+            schedule = calendar.schedule(year)
+        except UnknownYearError as exc:
+            raise CommandError(str(exc), returncode=2) from exc
+        row = HolidayYear.objects.filter(year=year).select_related("loaded_by").first()
+        if row is not None:
+            origin = _("管理员载入（%(who)s，%(when)s）") % {
+                "who": row.loaded_by or _("系统"),
+                "when": timezone.localtime(row.loaded_at).strftime("%Y-%m-%d %H:%M"),
+            }
+        else:
+            origin = _("内置（chinesecalendar）")
+        lines = [
+            f"year: {year}",
+            f"source: {schedule.source}",
+            _("# 来源：%(origin)s；全年工作日 %(count)s 天")
+            % {"origin": origin, "count": schedule.workday_count},
+            "holidays: [" + ", ".join(d.isoformat() for d in sorted(schedule.holidays)) + "]",
+            "workdays: [" + ", ".join(d.isoformat() for d in sorted(schedule.workdays)) + "]",
+        ]
+        self.stdout.write("\n".join(lines))

@@ -1,0 +1,108 @@
+"""The Django-free working-day calendar (SPEC §3)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from policy.tests.golden import golden_rows
+from yingdu.lib.workdays import UnknownYearError, WorkdayCalendar
+
+D = dt.date
+CAL = WorkdayCalendar()
+
+
+def test_every_golden_workday_case_through_the_pure_function() -> None:
+    rows = golden_rows("workday_cases.csv")
+    assert rows
+    for row in rows:
+        start, n = D.fromisoformat(row["from"]), int(row["workdays"])
+        assert CAL.add_workdays(start, n).isoformat() == row["deadline"], row
+        assert CAL.workdays_between(start, D.fromisoformat(row["deadline"])) == n, row
+
+
+def test_2026_01_04_a_sunday_is_a_working_day() -> None:
+    day = D(2026, 1, 4)
+    assert day.weekday() == 6
+    assert CAL.is_workday(day)
+
+
+def test_deadlines_cross_the_2026_national_day_holiday() -> None:
+    # 2026-10-01..10-07 are off; Sunday 2026-09-20 and Saturday 2026-10-10 are make-up working days.
+    for day in (D(2026, 10, d) for d in range(1, 8)):
+        assert not CAL.is_workday(day)
+    assert CAL.is_workday(D(2026, 9, 20))
+    assert CAL.is_workday(D(2026, 10, 10))
+    assert CAL.add_workdays(D(2026, 9, 30), 1) == D(2026, 10, 8)
+    assert CAL.add_workdays(D(2026, 9, 23), 5) == D(2026, 10, 8)
+    assert CAL.workdays_between(D(2026, 9, 30), D(2026, 10, 9)) == 2
+
+
+def test_a_year_without_a_schedule_is_an_error_naming_the_year() -> None:
+    with pytest.raises(UnknownYearError) as info:
+        CAL.add_workdays(D(2027, 1, 4), 1)
+    assert info.value.year == 2027
+    assert str(info.value) == "2027年节假日安排尚未载入"
+
+
+def test_a_deadline_running_into_an_unknown_year_fails_too() -> None:
+    with pytest.raises(UnknownYearError, match="2027年"):
+        CAL.add_workdays(D(2026, 12, 20), 30)
+
+
+def test_a_loaded_year_makes_the_year_known() -> None:
+    cal = WorkdayCalendar({2027: ([D(2027, 1, 1)], [D(2027, 2, 20)])})
+    assert not cal.is_workday(D(2027, 1, 1))
+    assert cal.is_workday(D(2027, 2, 20))  # a Saturday made a working day
+    assert cal.add_workdays(D(2026, 12, 31), 1) == D(2027, 1, 4)
+    assert cal.workdays_between(D(2026, 12, 31), D(2027, 1, 4)) == 1
+
+
+def test_loaded_years_override_chinesecalendar() -> None:
+    cal = WorkdayCalendar({2026: ([D(2026, 3, 2)], [])})
+    assert not cal.is_workday(D(2026, 3, 2))
+    assert cal.is_workday(D(2026, 10, 1))  # the loaded 2026 replaces the built-in one entirely
+
+
+def test_without_chinesecalendar_only_loaded_years_are_known() -> None:
+    cal = WorkdayCalendar({2030: ([D(2030, 1, 1)], [])}, use_chinesecalendar=False)
+    assert cal.knows_year(2030)
+    assert not cal.knows_year(2026)
+
+
+def test_add_zero_workdays_is_the_same_day_and_negative_is_refused() -> None:
+    assert CAL.add_workdays(D(2026, 10, 3), 0) == D(2026, 10, 3)
+    with pytest.raises(ValueError):
+        CAL.add_workdays(D(2026, 10, 3), -1)
+
+
+def test_datetimes_are_refused() -> None:
+    with pytest.raises(TypeError):
+        CAL.is_workday(dt.datetime(2026, 3, 2, 12, 0))  # noqa: DTZ001
+
+
+def test_workdays_between_is_antisymmetric_across_years() -> None:
+    a, b = D(2024, 12, 15), D(2026, 2, 3)
+    assert CAL.workdays_between(a, b) == -CAL.workdays_between(b, a) > 0
+
+
+known_days = st.dates(min_value=D(2005, 1, 1), max_value=D(2026, 9, 30))
+
+
+@settings(max_examples=200, deadline=None)
+@given(start=known_days, n=st.integers(min_value=0, max_value=60))
+def test_add_workdays_lands_on_a_working_day_n_working_days_later(start: dt.date, n: int) -> None:
+    end = CAL.add_workdays(start, n)
+    assert CAL.workdays_between(start, end) == n
+    if n:
+        assert CAL.is_workday(end)
+        assert end > start
+
+
+@settings(max_examples=200, deadline=None)
+@given(a=known_days, b=known_days, c=known_days)
+def test_workdays_between_adds_up(a: dt.date, b: dt.date, c: dt.date) -> None:
+    assert CAL.workdays_between(a, b) + CAL.workdays_between(b, c) == CAL.workdays_between(a, c)

@@ -1,0 +1,12 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from policy import views
+
+app_name = "policy"
+
+urlpatterns = [
+    path("calc/", views.calc, name="calc"),
+    path("calendar/", views.calendar, name="calendar"),
+]
