@@ -11,6 +11,8 @@ os.environ.setdefault("HUEY_IMMEDIATE", "1")
 
 import pytest  # noqa: E402
 
+from yingdu.browser import browser, browser_page  # noqa: E402, F401 - Playwright fixtures
+
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     from django.db import connection

@@ -1,0 +1,142 @@
+"""Browser tests: a headless chromium (Playwright) driving the pytest-django live server.
+
+Use the ``browser_page`` fixture (registered in the root ``conftest.py``) in a test marked
+``@pytest.mark.browser`` and ``@pytest.mark.django_db(transaction=True)``::
+
+    @pytest.mark.browser
+    @pytest.mark.django_db(transaction=True)
+    def test_it_submits(browser_page: Page, live_server: LiveServer) -> None:
+        user = make_user("alice", Role.APPLICANT, enterprise=make_enterprise())
+        login(browser_page, user)                 # the real login form
+        browser_page.goto("/applications/")       # relative to live_server.url
+        screenshot(browser_page, "applications/list")
+
+Tests skip (not fail) when Playwright or the chromium binary is missing. The system chromium
+is used, never a downloaded one: no network is needed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page
+
+CHROMIUM_PATH = os.environ.get("YINGDU_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS_DIR = Path(__file__).resolve().parent.parent / "artifacts"
+# Playwright's default 30 s is long for a local server on a shared machine with two cores;
+# a page that takes longer than this is a failure worth seeing quickly.
+DEFAULT_TIMEOUT_MS = 15_000
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """One chromium for the whole session (starting it costs about a second)."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:  # pragma: no cover - playwright is a dev dependency
+        pytest.skip("playwright is not installed")
+    if not Path(CHROMIUM_PATH).exists():
+        pytest.skip(f"chromium not found at {CHROMIUM_PATH}")
+    # Playwright's sync API runs an event loop in this thread; Django then refuses ORM calls
+    # from the test body ("You cannot call this from an async context") although nothing here
+    # is async. The live server runs in its own thread and is unaffected.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as playwright:
+            chromium = playwright.chromium.launch(
+                executable_path=CHROMIUM_PATH, args=CHROMIUM_ARGS, headless=True
+            )
+            try:
+                yield chromium
+            finally:
+                chromium.close()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+@pytest.fixture
+def browser_page(browser: Browser, live_server: Any) -> Iterator[Page]:
+    """A fresh page (own cookies) whose relative URLs go to the live server; downloads allowed."""
+    context = browser.new_context(
+        base_url=live_server.url,
+        locale="zh-CN",
+        timezone_id="Asia/Shanghai",
+        accept_downloads=True,
+        viewport={"width": 1280, "height": 900},
+    )
+    context.set_default_timeout(DEFAULT_TIMEOUT_MS)
+    page = context.new_page()
+    try:
+        yield page
+    finally:
+        context.close()
+
+
+def login(page: Page, user: Any, password: str | None = None) -> None:
+    """Sign ``user`` (a User or a username) in through the real login form and wait until it is done."""
+    from yingdu.test import PASSWORD
+
+    username = user if isinstance(user, str) else user.username
+    page.goto("/accounts/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password or PASSWORD)
+    with page.expect_navigation():
+        page.click("form button[type=submit]")
+    if "/accounts/login/" in page.url:
+        raise AssertionError(f"login as {username!r} failed: {page.url}")
+
+
+def force_login(page: Page, user: Any) -> None:
+    """Sign ``user`` in without the form: a server-side session put into the page's cookies.
+
+    For tests about something other than login (and for staff whose login needs more steps).
+    """
+    from django.conf import settings
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    cookie = client.cookies[settings.SESSION_COOKIE_NAME]
+    page.context.add_cookies(
+        [{"name": settings.SESSION_COOKIE_NAME, "value": cookie.value, "url": _base_url(page)}]
+    )
+
+
+def _base_url(page: Page) -> str:
+    # Playwright does not expose the context's base_url; learn it from one navigation.
+    if page.url.startswith("http"):
+        match = re.match(r"^(https?://[^/]+)", page.url)
+        assert match is not None
+        return match.group(1)
+    page.goto("/healthz")
+    return _base_url(page)
+
+
+def screenshot(page: Page, name: str) -> Path:
+    """Save a full-page screenshot as ``artifacts/<name>.png`` (git-ignored) and return its path."""
+    safe = re.sub(r"[^\w./-]", "_", name).strip("./") or "page"
+    path = ARTIFACTS_DIR / f"{safe}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(path), full_page=True)
+    return path
