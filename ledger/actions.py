@@ -1,14 +1,36 @@
-"""Writing audit events. Every action of the platform calls ``record_event`` inside its transaction."""
+"""Writing to the tamper-evident log: audit events, bulk appends and signed checkpoints (SPEC §7).
+
+Every action of the platform calls :func:`record_event` inside its transaction; the
+event becomes a log entry in that same transaction. Other apps append their own
+entries (accepted usage records) with :func:`append_entries` and then call
+:func:`sign_checkpoint` to get a checkpoint that covers them.
+"""
 
 from __future__ import annotations
 
+import logging
+import secrets
+from collections.abc import Iterable, Sequence
+from itertools import islice, repeat
 from typing import Any
 
-from django.db import models, transaction
+from django.conf import settings
+from django.db import connection, models, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from ledger.models import AuditEvent
+from ledger import merkle, tiles
+from ledger.events import AUDIT_KIND, audit_entry_bytes
+from ledger.keys import signer as current_signer
+from ledger.models import AuditEvent, Checkpoint, LogState, Tile
+from ledger.note import sign_checkpoint as sign_checkpoint_note
+
+logger = logging.getLogger(__name__)
+
+# Entries are hashed and inserted this many at a time, so a million-entry append keeps
+# only one chunk's rows and the full tiles of that chunk in memory.
+APPEND_CHUNK = 1 << 16
+MAX_KIND_LENGTH = 32
 
 
 def client_ip(request: HttpRequest | None) -> str | None:
@@ -65,5 +87,170 @@ def record_event(
 
 
 def _append_to_ledger(event: AuditEvent) -> None:
-    """Hook for the tamper-evident log: sets ``event.leaf_index`` before the insert."""
-    return
+    """Log the event first, then the caller inserts the row with ``leaf_index`` set (rows stay insert-only)."""
+    [index] = append_entries(
+        [audit_entry_bytes(event)], kind=AUDIT_KIND, enterprise_id=event.enterprise_id_ref
+    )
+    event.leaf_index = index
+
+
+def _lock_state() -> LogState:
+    """The log's state row, locked for this transaction; created on first use with ``LEDGER_HASH``."""
+    state = LogState.objects.select_for_update().filter(pk=1).first()
+    if state is not None:
+        return state
+    alg = settings.LEDGER_HASH
+    hasher = merkle.hasher(alg)  # raises for an unknown algorithm
+    # ON CONFLICT DO NOTHING: two first writers racing both end up locking the same row.
+    LogState.objects.bulk_create(
+        [
+            LogState(
+                pk=1,
+                log_id=secrets.token_hex(16),
+                origin=settings.LEDGER_ORIGIN,
+                hash_alg=alg,
+                size=0,
+                root_hash=hasher.empty,
+            )
+        ],
+        ignore_conflicts=True,
+    )
+    return LogState.objects.select_for_update().get(pk=1)
+
+
+def _per_entry(value: int | Sequence[int | None] | None, n: int, what: str) -> Iterable[int | None]:
+    if value is None or isinstance(value, int):
+        return repeat(value, n)
+    if len(value) != n:
+        raise ValueError(f"{what} has {len(value)} items for {n} entries")
+    return value
+
+
+def read_tiles(ids: Iterable[tiles.TileId]) -> dict[tiles.TileId, bytes]:
+    """The stored data of the given tiles (missing ones are absent)."""
+    keys = {tiles.tile_key(level, index): (level, index) for level, index in ids}
+    if not keys:
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT key, hashes FROM ledger_tile WHERE key IN ({})".format(", ".join(["%s"] * len(keys))),  # noqa: S608 - placeholders only
+            list(keys),
+        )
+        return {keys[key]: bytes(data) for key, data in cursor.fetchall()}
+
+
+def _write_tiles(changed: dict[tiles.TileId, bytes], existing: set[tiles.TileId]) -> None:
+    new = [
+        Tile(key=tiles.tile_key(level, index), level=level, index=index, hashes=data)
+        for (level, index), data in changed.items()
+        if (level, index) not in existing
+    ]
+    for level, index in existing & changed.keys():
+        Tile.objects.filter(key=tiles.tile_key(level, index)).update(hashes=changed[(level, index)])
+    Tile.objects.bulk_create(new, batch_size=500)
+    existing.update(changed)
+
+
+_INSERT_ENTRY = "INSERT INTO ledger_entry (leaf_index, kind, data, enterprise_id, provider_id) VALUES (%s, %s, %s, %s, %s)"
+_COPY_ENTRY = "COPY ledger_entry (leaf_index, kind, data, enterprise_id, provider_id) FROM STDIN"
+
+
+def _insert_entries(rows: list[tuple[int, str, bytes, int | None, int | None]]) -> None:
+    # The ORM would build a model instance per entry; a prepared executemany (SQLite) or
+    # COPY (PostgreSQL) stores a million entries in seconds.
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            with cursor.cursor.copy(_COPY_ENTRY) as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            cursor.executemany(_INSERT_ENTRY, rows)
+
+
+def append_entries(
+    entries: list[bytes],
+    *,
+    kind: str,
+    enterprise_id: int | Sequence[int | None] | None = None,
+    provider_id: int | Sequence[int | None] | None = None,
+) -> list[int]:
+    """Append entries to the log in the caller's transaction; returns their leaf indexes.
+
+    The log's state row is locked until the transaction ends, so appends are sequenced
+    by the database even with several application servers. ``enterprise_id`` and
+    ``provider_id`` (one value for all entries, or one per entry) say whom each entry
+    concerns, for access to it through the API. A checkpoint is signed after the
+    transaction commits.
+    """
+    n = len(entries)
+    if n == 0:
+        return []
+    if not kind or len(kind) > MAX_KIND_LENGTH:
+        raise ValueError("kind must be 1 to 32 characters")
+    for e in entries:
+        if not isinstance(e, bytes):
+            raise TypeError("ledger entries are bytes")
+        if len(e) > tiles.MAX_ENTRY_BYTES:
+            raise ValueError("a ledger entry is at most 65535 bytes")
+    enterprise_ids = iter(_per_entry(enterprise_id, n, "enterprise_id"))
+    provider_ids = iter(_per_entry(provider_id, n, "provider_id"))
+    with transaction.atomic():
+        state = _lock_state()
+        start = size = state.size
+        hasher = merkle.hasher(state.hash_alg)
+        edge = read_tiles(tiles.edge_tiles(size))
+        existing = set(edge)
+        root = bytes(state.root_hash)
+        dirty: set[tiles.TileId] = set()  # edge tiles changed but not yet written
+        for offset in range(0, n, APPEND_CHUNK):
+            chunk = entries[offset : offset + APPEND_CHUNK]
+            result = tiles.append_to_tiles(size, hasher.leaves(chunk), edge, hasher)
+            _insert_entries(
+                list(
+                    zip(
+                        range(size, size + len(chunk)),
+                        repeat(kind),
+                        chunk,
+                        islice(enterprise_ids, len(chunk)),
+                        islice(provider_ids, len(chunk)),
+                        strict=False,
+                    )
+                )
+            )
+            size += len(chunk)
+            edge_ids = set(tiles.edge_tiles(size))
+            # Full tiles never change again: write them now; keep the edge for the next chunk.
+            _write_tiles({t: d for t, d in result.tiles.items() if t not in edge_ids}, existing)
+            dirty = (dirty | result.tiles.keys()) & edge_ids
+            edge = {t: result.tiles.get(t) or edge[t] for t in edge_ids}
+            root = result.root
+        _write_tiles({t: edge[t] for t in dirty}, existing)
+        state.size = size
+        state.root_hash = root
+        state.updated_at = timezone.now()
+        state.save(update_fields=["size", "root_hash", "updated_at"])
+        transaction.on_commit(_sign_checkpoint_after_commit, robust=True)
+    return list(range(start, size))
+
+
+def _sign_checkpoint_after_commit() -> None:
+    sign_checkpoint()
+
+
+def sign_checkpoint() -> str:
+    """Sign and store a checkpoint for the current tree size; returns the signed note.
+
+    If the latest checkpoint by the current key already covers the current size, that one
+    is returned, so calling this after every batch costs one query when nothing changed.
+    """
+    signer = current_signer()
+    key_hash = signer.key_hash.hex()
+    with transaction.atomic():
+        state = _lock_state()
+        latest = Checkpoint.objects.filter(key_hash=key_hash).order_by("-tree_size").first()
+        if latest is not None and latest.tree_size == state.size:
+            return latest.note
+        root = bytes(state.root_hash)
+        note = sign_checkpoint_note(signer, state.origin, state.size, root)
+        Checkpoint.objects.create(tree_size=state.size, root_hash=root, note=note, key_hash=key_hash)
+    return note

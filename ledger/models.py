@@ -163,7 +163,7 @@ class Tile(models.Model):
 class Checkpoint(models.Model):
     """A signed checkpoint (C2SP tlog-checkpoint in a signed note) for one tree size."""
 
-    tree_size = models.BigIntegerField(_("树大小"), unique=True)
+    tree_size = models.BigIntegerField(_("树大小"))
     root_hash = models.BinaryField(_("根哈希"))
     note = models.TextField(_("签名检查点"))
     key_hash = models.CharField(_("密钥哈希"), max_length=8)
@@ -175,6 +175,9 @@ class Checkpoint(models.Model):
         verbose_name = _("检查点")
         verbose_name_plural = _("检查点")
         ordering = ["-tree_size"]
+        constraints = [
+            models.UniqueConstraint(fields=["key_hash", "tree_size"], name="ledger_checkpoint_key_size")
+        ]
 
     def __str__(self) -> str:
         return f"checkpoint {self.tree_size}"

@@ -91,7 +91,8 @@ def verifier_key(name: str, public_key: Ed25519PublicKey | bytes) -> str:
 
 def parse_verifier_key(vkey: str) -> Verifier:
     """Parse and check a verifier key string."""
-    parts = vkey.strip().split("+")
+    # The base64 key may itself contain "+": only the first two separate fields.
+    parts = vkey.strip().split("+", 2)
     if len(parts) != 3:
         raise NoteError("verifier key must be name+hash+key")
     name, hash_hex, key_b64 = parts
@@ -154,10 +155,11 @@ def generate_signer(name: str) -> Signer:
 
 def parse_signer_key(skey: str) -> Signer:
     """Parse a ``PRIVATE+KEY+name+hash+base64`` signer key."""
-    parts = skey.strip().split("+")
-    if len(parts) != 5 or parts[0] != "PRIVATE" or parts[1] != "KEY":
+    prefix = "PRIVATE+KEY+"
+    parts = skey.strip().removeprefix(prefix).split("+", 2)
+    if not skey.strip().startswith(prefix) or len(parts) != 3:
         raise NoteError("signer key must be PRIVATE+KEY+name+hash+key")
-    name, hash_hex, key_b64 = parts[2:]
+    name, hash_hex, key_b64 = parts
     _check_name(name)
     raw = _b64decode(key_b64)
     if len(raw) != 33 or raw[0] != ALG_ED25519:

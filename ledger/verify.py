@@ -1,0 +1,310 @@
+"""``yingdu ledger verify``: recompute the whole log from its entries and check everything stored.
+
+Checks, in one consistent snapshot: every entry is present and hashes to the leaf hash in
+its tile; every stored tile equals the recomputed one; no entry or tile lies beyond the
+tree size; the stored root is the recomputed root; every checkpoint carries a valid
+signature by the platform's key and names the recomputed root of its size; every audit
+event equals the entry logged for it, and every audit entry has its event.
+
+An edited, deleted, inserted or reordered row therefore shows up as a problem naming
+the first index it affects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils.translation import gettext as _
+
+from ledger import keys, merkle, tiles
+from ledger.events import AUDIT_KIND, audit_entry_bytes
+from ledger.models import AuditEvent, Checkpoint, LogState
+from ledger.note import NoteError, open_checkpoint
+
+WINDOW = 1 << 16  # entries read and hashed at a time (a multiple of the tile width)
+MAX_PROBLEMS = 200
+_UPPER_KEYS = 1 << 48  # tile keys of level ≥ 1 start here (tiles.tile_key)
+
+
+@dataclass
+class Problem:
+    index: int | None
+    message: str
+
+    def __str__(self) -> str:
+        return self.message
+
+
+@dataclass
+class VerifyResult:
+    tree_size: int = 0
+    root_hash: bytes = b""
+    hash_alg: str = ""
+    checkpoints_checked: int = 0
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    @property
+    def first_bad_index(self) -> int | None:
+        indexes = [p.index for p in self.problems if p.index is not None]
+        return min(indexes) if indexes else None
+
+
+def verify_log(window: int = WINDOW) -> VerifyResult:
+    """Verify the stored log; see the module docstring for what is checked."""
+    if window % tiles.TILE_WIDTH:
+        raise ValueError("window must be a multiple of the tile width")
+    if connection.vendor == "postgresql" and not connection.in_atomic_block:
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                # One snapshot for the whole run while appends go on.
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            return _Verifier(window).run()
+    with transaction.atomic():
+        return _Verifier(window).run()
+
+
+class _Verifier:
+    def __init__(self, window: int) -> None:
+        self.window = window
+        self.result = VerifyResult()
+
+    def add(self, index: int | None, message: str) -> None:
+        if len(self.result.problems) < MAX_PROBLEMS:
+            self.result.problems.append(Problem(index, message))
+
+    def run(self) -> VerifyResult:
+        state = LogState.objects.filter(pk=1).first()
+        alg = state.hash_alg if state is not None else settings.LEDGER_HASH
+        size = state.size if state is not None else 0
+        self.hasher = hasher = merkle.hasher(alg)
+        self.size = size
+        res = self.result
+        res.tree_size, res.hash_alg = size, alg
+
+        checkpoint_roots = self._check_checkpoint_signatures(size, state.origin if state else None)
+        wanted = sorted(s for s in checkpoint_roots if s > 0)
+        recomputed: dict[int, bytes] = {0: hasher.empty}
+
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT key, hashes FROM ledger_tile WHERE key >= %s", [_UPPER_KEYS])
+            self.upper = {
+                (key >> 48, key & (_UPPER_KEYS - 1)): bytes(data) for key, data in cursor.fetchall()
+            }
+        self.seen_upper: set[tiles.TileId] = set()
+        builder = tiles.TreeBuilder(hasher)
+        next_cp = 0
+        for start in range(0, size, self.window):
+            end = min(start + self.window, size)
+            leaves = self._window(start, end)
+            pos = start
+            while next_cp < len(wanted) and wanted[next_cp] <= end:
+                s = wanted[next_cp]
+                self._check_full(builder.add(leaves[pos - start : s - start]))
+                pos = s
+                recomputed[s] = builder.root()
+                next_cp += 1
+            self._check_full(builder.add(leaves[pos - start :]))
+
+        for (level, index), data in builder.edge().items():
+            if level > 0:
+                self._check_full([(level, index, data)])
+        for tile in sorted(set(self.upper) - self.seen_upper):
+            self.add(
+                self._first_index(*tile),
+                _("哈希瓦片 %(level)s/%(index)s 超出了日志大小 %(size)s")
+                % {"level": tile[0], "index": tile[1], "size": size},
+            )
+        self._check_beyond(size)
+        self._check_unlogged_events()
+
+        root = builder.root()
+        res.root_hash = root
+        if state is not None and bytes(state.root_hash) != root:
+            self.add(None, _("日志状态中保存的根哈希与重新计算的根哈希不一致"))
+        for s, roots in sorted(checkpoint_roots.items()):
+            if s not in recomputed:
+                continue
+            for cp_id, root_in_note in roots:
+                if root_in_note != recomputed[s]:
+                    self.add(
+                        None,
+                        _(
+                            "检查点 #%(id)s（大小 %(size)s）的根哈希与重新计算的不一致：前 %(size)s 条中有被改动的条目"
+                        )
+                        % {"id": cp_id, "size": s},
+                    )
+        return res
+
+    def _check_checkpoint_signatures(
+        self, size: int, origin: str | None
+    ) -> dict[int, list[tuple[int, bytes]]]:
+        verifier = keys.signer().verifier
+        roots: dict[int, list[tuple[int, bytes]]] = {}
+        rows = Checkpoint.objects.order_by("tree_size", "id").values_list(
+            "id", "tree_size", "root_hash", "note"
+        )
+        for cp_id, tree_size, root_hash, note in rows.iterator(chunk_size=2000):
+            self.result.checkpoints_checked += 1
+            try:
+                cp = open_checkpoint(note, verifier, origin)
+            except NoteError as exc:
+                self.add(
+                    None,
+                    _("检查点 #%(id)s（大小 %(size)s）被拒绝：%(error)s")
+                    % {"id": cp_id, "size": tree_size, "error": exc},
+                )
+                continue
+            if cp.size != tree_size or cp.root_hash != bytes(root_hash):
+                self.add(None, _("检查点 #%(id)s 的记录与其签名内容不一致") % {"id": cp_id})
+            if cp.size > size:
+                self.add(
+                    size,
+                    _("检查点 #%(id)s 的大小 %(cp)s 超出日志大小 %(size)s：第 %(size)s 条起的条目缺失")
+                    % {"id": cp_id, "cp": cp.size, "size": size},
+                )
+                continue
+            roots.setdefault(cp.size, []).append((cp_id, cp.root_hash))
+        return roots
+
+    def _first_index(self, level: int, index: int) -> int:
+        return (index * tiles.TILE_WIDTH) << (tiles.TILE_HEIGHT * level)
+
+    def _window(self, start: int, end: int) -> list[bytes]:
+        """Check entries [start, end) against their level-0 tiles and audit events; return their leaf hashes."""
+        hasher = self.hasher
+        hs = hasher.size
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT leaf_index, kind, data FROM ledger_entry "
+                "WHERE leaf_index >= %s AND leaf_index < %s ORDER BY leaf_index",
+                [start, end],
+            )
+            rows = cursor.fetchall()
+            t0, t1 = start // tiles.TILE_WIDTH, (end - 1) // tiles.TILE_WIDTH
+            cursor.execute(
+                "SELECT key, hashes FROM ledger_tile WHERE key >= %s AND key <= %s",
+                [tiles.tile_key(0, t0), tiles.tile_key(0, t1)],
+            )
+            stored = {key: bytes(data) for key, data in cursor.fetchall()}
+        stored_concat = b"".join(stored.get(t, b"") for t in range(t0, t1 + 1))
+
+        if len(rows) == end - start:
+            kinds = [r[1] for r in rows]
+            datas = [bytes(r[2]) for r in rows]
+            leaves = hasher.leaves(datas)
+        else:
+            present = {r[0]: (r[1], bytes(r[2])) for r in rows}
+            kinds, datas, leaves = [], [], []
+            for i in range(start, end):
+                if i in present:
+                    kind, data = present[i]
+                    leaf = hasher.leaf(data)
+                else:
+                    self.add(i, _("第 %(index)s 条缺失") % {"index": i})
+                    kind, data = "", b""
+                    off = (i - start) * hs
+                    leaf = stored_concat[off : off + hs] if len(stored_concat) >= off + hs else bytes(hs)
+                kinds.append(kind)
+                datas.append(data)
+                leaves.append(leaf)
+
+        if b"".join(leaves) != stored_concat:
+            for t in range(t0, t1 + 1):
+                lo = t * tiles.TILE_WIDTH - start
+                mine = b"".join(leaves[lo : lo + tiles.TILE_WIDTH])
+                theirs = stored.get(t)
+                if theirs == mine:
+                    continue
+                if theirs is None:
+                    self.add(start + lo, _("哈希瓦片 0/%(index)s 缺失") % {"index": t})
+                    continue
+                bad = next(
+                    (k for k in range(0, len(mine), hs) if theirs[k : k + hs] != mine[k : k + hs]),
+                    len(mine),
+                )
+                index = start + lo + bad // hs
+                if index >= self.size:
+                    self.add(index, _("哈希瓦片 0/%(index)s 含有超出日志大小的哈希") % {"index": t})
+                else:
+                    self.add(
+                        index,
+                        _("第 %(index)s 条的内容与保存的叶哈希不符（被修改、替换或调换了顺序）")
+                        % {"index": index},
+                    )
+        self._check_audit_events(start, end, kinds, datas)
+        return leaves
+
+    def _check_audit_events(self, start: int, end: int, kinds: list[str], datas: list[bytes]) -> None:
+        events: dict[int, AuditEvent] = {
+            e.leaf_index: e
+            for e in AuditEvent.objects.filter(leaf_index__gte=start, leaf_index__lt=end)
+            if e.leaf_index is not None
+        }
+        for offset, kind in enumerate(kinds):
+            if kind != AUDIT_KIND:
+                continue
+            index = start + offset
+            event = events.pop(index, None)
+            if event is None:
+                self.add(index, _("第 %(index)s 条审计日志对应的审计事件缺失") % {"index": index})
+            elif audit_entry_bytes(event) != datas[offset]:
+                self.add(
+                    index,
+                    _("审计事件 #%(id)s 与第 %(index)s 条日志内容不一致") % {"id": event.pk, "index": index},
+                )
+        for index, event in sorted(events.items()):
+            self.add(
+                index,
+                _("审计事件 #%(id)s 指向的第 %(index)s 条不是审计日志") % {"id": event.pk, "index": index},
+            )
+
+    def _check_full(self, full: list[tuple[int, int, bytes]]) -> None:
+        for level, index, data in full:
+            if level == 0:
+                continue
+            self.seen_upper.add((level, index))
+            if self.upper.get((level, index)) != data:
+                first = self._first_index(level, index)
+                self.add(
+                    first,
+                    _("哈希瓦片 %(level)s/%(index)s 与重新计算的不一致（涉及第 %(first)s 条起的条目）")
+                    % {"level": level, "index": index, "first": first},
+                )
+
+    def _check_beyond(self, size: int) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT MIN(leaf_index) FROM ledger_entry WHERE leaf_index >= %s", [size])
+            (extra,) = cursor.fetchone() or (None,)
+            first_tile = (size + tiles.TILE_WIDTH - 1) // tiles.TILE_WIDTH
+            cursor.execute(
+                "SELECT MIN(key) FROM ledger_tile WHERE key >= %s AND key < %s",
+                [tiles.tile_key(0, first_tile), _UPPER_KEYS],
+            )
+            (extra_tile,) = cursor.fetchone() or (None,)
+        if extra is not None:
+            self.add(
+                extra,
+                _("第 %(index)s 条超出了日志大小 %(size)s（被插入的条目）") % {"index": extra, "size": size},
+            )
+        if extra_tile is not None:
+            self.add(
+                extra_tile * tiles.TILE_WIDTH,
+                _("哈希瓦片 0/%(index)s 超出了日志大小 %(size)s") % {"index": extra_tile, "size": size},
+            )
+        beyond = AuditEvent.objects.filter(leaf_index__gte=size).order_by("leaf_index").first()
+        if beyond is not None:
+            self.add(
+                beyond.leaf_index,
+                _("审计事件 #%(id)s 指向不存在的第 %(index)s 条")
+                % {"id": beyond.pk, "index": beyond.leaf_index},
+            )
+
+    def _check_unlogged_events(self) -> None:
+        for event in AuditEvent.objects.filter(leaf_index__isnull=True).order_by("id")[:20]:
+            self.add(None, _("审计事件 #%(id)s 没有对应的日志条目（被插入的记录）") % {"id": event.pk})
