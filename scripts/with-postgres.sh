@@ -5,8 +5,8 @@ set -euo pipefail
 
 PG_BIN="${PG_BIN:-}"
 if [ -z "$PG_BIN" ]; then
-  if command -v pg_ctl >/dev/null 2>&1; then PG_BIN="$(dirname "$(command -v pg_ctl)")";
-  else PG_BIN="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)"; fi
+  PG_BIN="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)"
+  if [ -z "$PG_BIN" ] && command -v pg_ctl >/dev/null 2>&1; then PG_BIN="$(dirname "$(readlink -f "$(command -v pg_ctl)")")"; fi
 fi
 [ -x "$PG_BIN/initdb" ] || { echo "PostgreSQL server binaries not found (install postgresql)" >&2; exit 1; }
 
@@ -33,8 +33,7 @@ trap cleanup EXIT INT TERM
   "-p $port -k $tmp -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
   start >/dev/null
 export DATABASE_URL="postgres://postgres@127.0.0.1:$port/yingdu"
-"$PG_BIN/createdb" -h 127.0.0.1 -p "$port" -U postgres yingdu 2>/dev/null || \
-  "${as_pg[@]}" "$PG_BIN/createdb" -h 127.0.0.1 -p "$port" -U postgres yingdu
+"${as_pg[@]}" "$PG_BIN/createdb" -h 127.0.0.1 -p "$port" -U postgres yingdu
 echo "PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}') on 127.0.0.1:$port"
 set +e
 "$@"
