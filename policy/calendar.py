@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -150,7 +150,7 @@ def paused_workdays(
 
 def review_deadline(
     received: dt.date,
-    pauses: list[Pause],
+    pauses: Sequence[Pause],
     params: PolicyParams,
     *,
     today: dt.date | None = None,
@@ -173,7 +173,7 @@ def payment_deadline(
 def cycle_workdays_used(
     received: dt.date,
     until: dt.date,
-    pauses: list[Pause],
+    pauses: Sequence[Pause],
     *,
     calendar: WorkdayCalendar | None = None,
 ) -> int:
@@ -186,7 +186,7 @@ def cycle_workdays_used(
 
 def cycle_deadline(
     received: dt.date,
-    pauses: list[Pause],
+    pauses: Sequence[Pause],
     params: PolicyParams,
     *,
     today: dt.date | None = None,

@@ -82,6 +82,14 @@ class SubsidyResult:
     def binding_label(self) -> str:
         return binding_label(self.binding)
 
+    @property
+    def amount_display(self) -> str:
+        return display_money(self.amount)
+
+    @property
+    def rate_display(self) -> str:
+        return _percent(self.rate)
+
     def as_dict(self) -> dict[str, Any]:
         """JSON-friendly: money as two-decimal strings, the rate as a decimal string."""
         return {
@@ -107,7 +115,8 @@ def _percent(rate: Decimal) -> str:
     return f"{(rate * 100).normalize().to_eng_string()}%"
 
 
-def _money(value: Decimal) -> str:
+def display_money(value: Decimal) -> str:
+    """Money for people: thousands separators and two decimals ("12,000.00")."""
     return f"{round_half_up(value):,.2f}"
 
 
@@ -157,27 +166,27 @@ def formula_2026_02(
             "rate",
             _("按比例计算"),
             _("总算力成本 %(cost)s 元 × 补助比例 %(rate)s（%(kind)s），四舍五入到分")
-            % {"cost": _money(total_compute_cost), "rate": _percent(rate), "kind": kind},
+            % {"cost": display_money(total_compute_cost), "rate": _percent(rate), "kind": kind},
             by_rate,
         ),
         BreakdownStep(
             "per_minute_cap",
             _("按分钟上限"),
             _("作品制作时长 %(minutes)s 分钟 × 每分钟上限 %(cap)s 元")
-            % {"minutes": work_minutes, "cap": _money(per_minute_cap)},
+            % {"minutes": work_minutes, "cap": display_money(per_minute_cap)},
             by_minutes,
         ),
         BreakdownStep(
             "per_work_cap",
             _("单部作品上限"),
-            _("%(kind)s单部短剧补助上限 %(cap)s 元") % {"kind": kind, "cap": _money(by_work)},
+            _("%(kind)s单部短剧补助上限 %(cap)s 元") % {"kind": kind, "cap": display_money(by_work)},
             by_work,
         ),
         BreakdownStep(
             "annual_cap",
             _("年度剩余额度"),
             _("企业年度上限 %(cap)s 元 − 本年度已获补助 %(granted)s 元，不足时按 0 计")
-            % {"cap": _money(params.annual_cap), "granted": _money(granted_this_year)},
+            % {"cap": display_money(params.annual_cap), "granted": display_money(granted_this_year)},
             quota,
         ),
         BreakdownStep(
