@@ -1,0 +1,76 @@
+"""Safe XLSX writing shared by every export (reports, review 台账, audits blacklist).
+
+Spreadsheet programs evaluate a cell whose text starts with ``=``, ``+``, ``-`` or ``@``
+(and, in some versions, a leading tab or carriage return) as a formula. Exported values
+come from applicants (company names, work titles, opinions), so a name such as
+``=HYPERLINK("http://x","y")`` would become a live link or worse (CSV/formula injection,
+OWASP). Every text cell is therefore prefixed with an apostrophe-like ``'`` when it starts
+with one of those characters, and openpyxl is told the cell is a string, never a formula.
+
+Numbers, dates and Decimals are written as native values so the sheet can still sum them;
+only text is neutralised.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
+from typing import Any
+
+from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
+
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+CellValue = str | int | float | Decimal | dt.date | dt.datetime | bool | None
+
+
+def safe_cell(value: Any) -> CellValue:
+    """Return a value that openpyxl writes as inert data.
+
+    Text starting with a formula trigger gets a leading ``'``; numbers, dates and booleans
+    pass through; aware datetimes lose their tzinfo after conversion to local time
+    (XLSX has no time zones); anything else is turned into text and checked the same way.
+    """
+    if value is None or isinstance(value, bool | int | float | Decimal | dt.date):
+        if isinstance(value, dt.datetime) and value.tzinfo is not None:
+            from django.utils import timezone
+
+            return timezone.localtime(value).replace(tzinfo=None)
+        return value
+    text = str(value)
+    if text.startswith(FORMULA_PREFIXES):
+        return "'" + text
+    return text
+
+
+def write_sheet(
+    ws: Worksheet,
+    headers: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    widths: Sequence[int] | None = None,
+) -> int:
+    """Write a bold header row and the data rows through :func:`safe_cell`.
+
+    Returns the number of data rows written. Text cells are forced to the string data type
+    so that openpyxl never stores them as formulas, even if the prefix rule changes.
+    """
+    ws.append([safe_cell(h) for h in headers])
+    for cell in ws[1]:
+        cell.font = Font(bold=True)
+    count = 0
+    for row in rows:
+        values = [safe_cell(v) for v in row]
+        ws.append(values)
+        for cell, value in zip(ws[ws.max_row], values, strict=False):
+            if isinstance(value, str):
+                cell.data_type = "s"
+        count += 1
+    ws.freeze_panes = "A2"
+    for index, header in enumerate(headers, start=1):
+        width = widths[index - 1] if widths and index - 1 < len(widths) else max(10, len(str(header)) * 2 + 2)
+        ws.column_dimensions[get_column_letter(index)].width = width
+    return count
