@@ -48,10 +48,10 @@ def _number(value: float) -> str | None:
     return None
 
 
-def _fast_canonical(record: Mapping[str, Any]) -> bytes | None:
+def _fast_canonical(record: Mapping[str, Any], skip: str | None) -> bytes | None:
     parts = []
     for key in sorted(record):
-        if key == SIGNATURE_FIELD:
+        if key == skip:
             continue
         if not isinstance(key, str) or not key.isascii():
             # JCS sorts by UTF-16 code units; for ASCII keys that equals Python's order.
@@ -82,12 +82,18 @@ def _fast_canonical(record: Mapping[str, Any]) -> bytes | None:
 
 
 def canonical_bytes(record: Mapping[str, Any]) -> bytes:
-    """RFC 8785 canonical JSON of ``record`` without its ``signature`` field."""
-    fast = _fast_canonical(record)
+    """RFC 8785 canonical JSON of ``record`` without its ``signature`` field: what is signed."""
+    fast = _fast_canonical(record, SIGNATURE_FIELD)
     if fast is not None:
         return fast
     unsigned = {k: v for k, v in record.items() if k != SIGNATURE_FIELD}
     return rfc8785.dumps(unsigned)
+
+
+def canonical_record(record: Mapping[str, Any]) -> bytes:
+    """RFC 8785 canonical JSON of the whole record, signature included (the platform's log entry)."""
+    fast = _fast_canonical(record, None)
+    return fast if fast is not None else rfc8785.dumps(dict(record))
 
 
 def generate_key(path: str | os.PathLike[str]) -> Ed25519PrivateKey:

@@ -1,3 +1,127 @@
-from ninja import Router
+"""The provider API, mounted at ``/api/v1/usage/`` (SPEC §6).
 
-router = Router()
+    POST /api/v1/usage/batches              Authorization: Bearer <provider token>
+         {"records": [...]}  at most 5,000 records
+      → {"results": [{"record_id", "status", "reason"?, "code"?, "leaf_index"?}], "checkpoint": "…"}
+    GET  /api/v1/usage/receipts/{record_id}  the log receipt of one of the provider's records
+
+The token resolves to its provider in one query (healthchecks' ``authorize``); there are no
+cookies, so CSRF does not apply. The body is parsed here, not by a pydantic schema: the
+record checks in ``monitoring.schemas`` give per-record Chinese reasons, and a batch with
+bad records still accepts its good ones.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from django.core.exceptions import RequestDataTooBig
+from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext as _
+from ninja import Router
+from ninja.security import HttpBearer
+
+from enterprises.models import Provider
+from ledger import services
+from ledger.actions import sign_checkpoint
+from monitoring.actions import authenticate_token, record_usage_batch
+from monitoring.models import ApiToken, UsageRecord
+from monitoring.schemas import MAX_BATCH_RECORDS, RECORD_FIELDS
+
+# 5,000 records of about 700 bytes; anything far larger is not a batch of this API.
+MAX_BODY_BYTES = 16 * 1024 * 1024
+
+
+class ProviderToken(HttpBearer):
+    """``Authorization: Bearer ydp_…`` → the live token (and its provider), or 401."""
+
+    def authenticate(self, request: HttpRequest, token: str) -> ApiToken | None:
+        return authenticate_token(token)
+
+
+router = Router(auth=ProviderToken(), tags=["算力使用上报"])
+
+
+def _json(status: int, body: Any) -> HttpResponse:
+    return HttpResponse(
+        json.dumps(body, ensure_ascii=False, separators=(",", ":")),
+        status=status,
+        content_type="application/json; charset=utf-8",
+    )
+
+
+def _error(status: int, message: str) -> HttpResponse:
+    return _json(status, {"detail": message})
+
+
+def _provider(request: HttpRequest) -> tuple[ApiToken, Provider]:
+    token: ApiToken = request.auth  # type: ignore[attr-defined]
+    return token, token.provider
+
+
+BATCH_OPENAPI = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["records"],
+                    "properties": {
+                        "records": {
+                            "type": "array",
+                            "maxItems": MAX_BATCH_RECORDS,
+                            "items": {
+                                "type": "object",
+                                "required": list(RECORD_FIELDS),
+                                "properties": {name: {} for name in (*RECORD_FIELDS, "signature")},
+                            },
+                        }
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+@router.post("/batches", summary="上报一批算力使用记录", openapi_extra=BATCH_OPENAPI)
+def post_batch(request: HttpRequest) -> HttpResponse:
+    token, provider = _provider(request)
+    if provider.status != Provider.Status.APPROVED:
+        return _error(403, _("算力提供方尚未获批准或已停用，不能上报使用记录"))
+    if int(request.META.get("CONTENT_LENGTH") or 0) > MAX_BODY_BYTES:
+        return _error(413, _("请求过大：每批最多%(n)d条记录") % {"n": MAX_BATCH_RECORDS})
+    try:
+        data = json.loads(request.body)
+    except RequestDataTooBig:
+        return _error(413, _("请求过大：每批最多%(n)d条记录") % {"n": MAX_BATCH_RECORDS})
+    except (ValueError, UnicodeDecodeError):
+        return _error(400, _("请求体不是有效的JSON"))
+    records = data.get("records") if isinstance(data, dict) else None
+    if not isinstance(records, list):
+        return _error(400, _('请求体须为 {"records": [...]}'))
+    if len(records) > MAX_BATCH_RECORDS:
+        return _error(
+            413,
+            _("每批最多%(max)d条记录，本批%(n)d条；请分批上报")
+            % {"max": MAX_BATCH_RECORDS, "n": len(records)},
+        )
+    result = record_usage_batch(
+        provider, records, actor_repr=f"provider:{provider.pk} token:{token.prefix}", request=request
+    )
+    return _json(200, result.as_dict())
+
+
+@router.get("/receipts/{record_id}", summary="一条已接受记录的日志收据")
+def get_receipt(request: HttpRequest, record_id: uuid.UUID) -> HttpResponse:
+    """Leaf index, tree size, entry, inclusion path and checkpoint, verifiable offline with the platform key."""
+    _token, provider = _provider(request)
+    record = UsageRecord.objects.filter(record_id=record_id, provider=provider).only("leaf_index").first()
+    if record is None:
+        return _error(404, _("没有这条记录"))
+    sign_checkpoint()
+    receipt = services.receipt(record.leaf_index)
+    return _json(200, {"record_id": str(record_id), **receipt})

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from agent.signing import (
     KeyFileError,
     canonical_bytes,
+    canonical_record,
     generate_key,
     load_key,
     load_public_key,
@@ -57,6 +58,7 @@ def test_canonical_bytes_match_rfc8785_for_flat_records(record: dict) -> None:
     except (rfc8785.CanonicalizationError, UnicodeEncodeError, ValueError):
         return
     assert canonical_bytes(record) == expected
+    assert canonical_record(unsigned) == expected
 
 
 def test_canonical_bytes_write_integral_floats_as_ecmascript_does() -> None:
