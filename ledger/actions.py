@@ -254,3 +254,40 @@ def sign_checkpoint() -> str:
         note = sign_checkpoint_note(signer, state.origin, state.size, root)
         Checkpoint.objects.create(tree_size=state.size, root_hash=root, note=note, key_hash=key_hash)
     return note
+
+
+def run_verification(*, actor: Any = None, actor_repr: str = "", request: HttpRequest | None = None) -> Any:
+    """Verify the whole log (``ledger.verify``), store the result for the inspector page and audit the run."""
+    from ledger.models import VerificationRun
+    from ledger.verify import verify_log
+
+    started = timezone.now()
+    result = verify_log()
+    first_bad = result.first_bad_index
+    with transaction.atomic():
+        run = VerificationRun.objects.create(
+            started_at=started,
+            finished_at=timezone.now(),
+            tree_size=result.tree_size,
+            root_hash=result.root_hash,
+            checkpoints_checked=result.checkpoints_checked,
+            ok=result.ok,
+            first_bad_index=first_bad,
+            problems=[{"index": p.index, "message": p.message} for p in result.problems],
+            actor_repr=(actor_repr or getattr(actor, "username", "") or "system")[:150],
+        )
+        try:
+            # A log damaged badly enough may refuse new entries; the run is stored regardless.
+            with transaction.atomic():
+                record_event(
+                    "ledger.verify",
+                    actor=actor,
+                    obj=run,
+                    after={"ok": result.ok, "tree_size": result.tree_size, "first_bad_index": first_bad},
+                    result=AuditEvent.Result.SUCCESS if result.ok else AuditEvent.Result.FAILURE,
+                    request=request,
+                    actor_repr=actor_repr,
+                )
+        except Exception:
+            logger.exception("could not log the verification run")
+    return run

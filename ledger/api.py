@@ -1,3 +1,126 @@
-from ninja import Router
+"""The log's public API, mounted at /api/v1/ledger/ (SPEC §7; paths are fixed, third parties rely on them).
 
-router = Router()
+Checkpoints, the verifier key and proofs are public. An entry's bytes are shown to
+inspectors and to the provider or enterprise the entry concerns; to anyone else the
+entry does not exist (404).
+"""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext as _
+from ninja import Router, Schema
+from ninja.responses import Status
+
+from accounts.roles import Role
+from ledger import services
+from ledger.models import Entry
+
+router = Router(tags=["不可篡改日志"])
+
+
+class InclusionProofOut(Schema):
+    index: int
+    tree_size: int
+    root_hash: str
+    inclusion_path: list[str]
+
+
+class ConsistencyProofOut(Schema):
+    old_size: int
+    tree_size: int
+    consistency_path: list[str]
+
+
+class EntryOut(Schema):
+    index: int
+    entry: str
+    leaf_hash: str
+
+
+class ErrorOut(Schema):
+    detail: str
+
+
+def _text(body: str, cache: str) -> HttpResponse:
+    response = HttpResponse(body, content_type="text/plain; charset=utf-8")
+    response["Cache-Control"] = cache
+    return response
+
+
+@router.get("/checkpoint", summary="最新的签名检查点（C2SP signed note）")
+def checkpoint(request: HttpRequest) -> HttpResponse:
+    return _text(services.latest_checkpoint(), "no-cache")
+
+
+@router.get("/key", summary="检查点验证公钥（signed-note verifier key）")
+def key(request: HttpRequest) -> HttpResponse:
+    return _text(services.verifier_key() + "\n", "public, max-age=3600")
+
+
+@router.get(
+    "/proof/inclusion",
+    response={200: InclusionProofOut, 400: ErrorOut},
+    summary="包含性证明（RFC 9162）",
+)
+def inclusion_proof(request: HttpRequest, index: int, tree_size: int) -> Status[dict[str, object]]:
+    try:
+        proof = services.inclusion_proof(index, tree_size)
+        root = services.root_at(tree_size)
+    except services.ProofError:
+        return Status(400, {"detail": _("序号或树大小超出日志范围")})
+    return Status(
+        200,
+        {
+            "index": index,
+            "tree_size": tree_size,
+            "root_hash": services.b64(root),
+            "inclusion_path": [services.b64(p) for p in proof],
+        },
+    )
+
+
+@router.get(
+    "/proof/consistency",
+    response={200: ConsistencyProofOut, 400: ErrorOut},
+    summary="一致性证明（RFC 9162）",
+)
+def consistency_proof(request: HttpRequest, old_size: int, tree_size: int) -> Status[dict[str, object]]:
+    try:
+        proof = services.consistency_proof(old_size, tree_size)
+    except services.ProofError:
+        return Status(400, {"detail": _("树大小超出日志范围")})
+    return Status(
+        200,
+        {
+            "old_size": old_size,
+            "tree_size": tree_size,
+            "consistency_path": [services.b64(p) for p in proof],
+        },
+    )
+
+
+def _may_read(request: HttpRequest, row: Entry) -> bool:
+    user = request.user
+    if not user.is_authenticated:
+        return False
+    if user.has_role(Role.INSPECTOR):  # type: ignore[union-attr]
+        return True
+    provider_id = getattr(user, "provider_id", None)
+    enterprise_id = getattr(user, "enterprise_id", None)
+    return (row.provider_id is not None and row.provider_id == provider_id) or (
+        row.enterprise_id is not None and row.enterprise_id == enterprise_id
+    )
+
+
+@router.get("/entries/{index}", response={200: EntryOut, 404: ErrorOut}, summary="日志条目原文")
+def entry(request: HttpRequest, index: int) -> Status[dict[str, object]]:
+    not_found: Status[dict[str, object]] = Status(404, {"detail": _("条目不存在")})
+    row = Entry.objects.filter(leaf_index=index).only("leaf_index", "enterprise_id", "provider_id").first()
+    if row is None or index >= services.tree_size() or not _may_read(request, row):
+        return not_found
+    data = services.entry(index)
+    return Status(
+        200,
+        {"index": index, "entry": services.b64(data), "leaf_hash": services.b64(services.leaf_hash(index))},
+    )

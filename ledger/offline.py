@@ -26,6 +26,9 @@ Receipt (JSON; what the platform answers for each accepted usage record)::
       "hash": "sha256"                        # optional, "sha256" (default) or "sm3"
     }
 
+Messages are Chinese like the rest of the platform, but plain strings: this module must
+run without Django, so it cannot use its translation machinery.
+
 A receipt verifies when the checkpoint carries a valid signature by the given
 key, its size equals ``tree_size``, and the inclusion proof leads from the
 leaf hash to the checkpoint's root. A file may hold one receipt, a list of
@@ -71,11 +74,11 @@ def audit_export(directory: str | Path, key: str, hash_alg: str | None = None) -
     base = Path(directory)
     raw_checkpoint = _read(base, "checkpoint")
     if raw_checkpoint is None:
-        return AuditResult(False, problems=["no checkpoint file"])
+        return AuditResult(False, problems=["缺少 checkpoint 文件"])
     try:
         cp = open_checkpoint(raw_checkpoint.decode(), key)
     except (NoteError, UnicodeDecodeError) as exc:
-        return AuditResult(False, problems=[f"checkpoint refused: {exc}"])
+        return AuditResult(False, problems=[f"检查点被拒绝：{exc}"])
     if hash_alg is None:
         info_raw = _read(base, INFO_FILE)
         info = json.loads(info_raw) if info_raw else {}
@@ -99,20 +102,20 @@ def audit_export(directory: str | Path, key: str, hash_alg: str | None = None) -
         first = n * tiles.TILE_WIDTH
         bundle = _read(base, tiles.entries_path(n, width))
         if bundle is None:
-            fail(f"entry {first}: entry bundle {tiles.entries_path(n, width)} is missing")
+            fail(f"第 {first} 条：缺少条目包 {tiles.entries_path(n, width)}")
             return result
         try:
             entries = tiles.decode_bundle(bundle)
         except ValueError:
             entries = []
         if len(entries) != width:
-            fail(f"entry {first}: entry bundle {tiles.entries_path(n, width)} is damaged")
+            fail(f"第 {first} 条：条目包 {tiles.entries_path(n, width)} 已损坏")
             return result
         leaf_hashes = hasher.leaves(entries)
         stored = _read(base, tiles.tile_path(0, n, width))
         if stored != b"".join(leaf_hashes):
             if stored is None:
-                fail(f"entry {first}: tile {tiles.tile_path(0, n, width)} is missing")
+                fail(f"第 {first} 条：缺少哈希瓦片 {tiles.tile_path(0, n, width)}")
             else:
                 stored_hashes = tiles.split_hashes(stored, hs)
                 bad = next(
@@ -123,7 +126,7 @@ def audit_export(directory: str | Path, key: str, hash_alg: str | None = None) -
                     ),
                     len(leaf_hashes),
                 )
-                fail(f"entry {first + bad}: leaf hash differs from tile {tiles.tile_path(0, n, width)}")
+                fail(f"第 {first + bad} 条：叶哈希与哈希瓦片 {tiles.tile_path(0, n, width)} 不符")
         for level, index, data in builder.add(leaf_hashes):
             if level > 0:
                 recomputed[(level, index)] = data
@@ -135,11 +138,11 @@ def audit_export(directory: str | Path, key: str, hash_alg: str | None = None) -
         stored = _read(base, tiles.tile_path(level, index, width))
         if stored != data:
             first = index * tiles.TILE_WIDTH << (tiles.TILE_HEIGHT * level)
-            fail(f"entry {first}: tile {tiles.tile_path(level, index, width)} is missing or wrong")
+            fail(f"第 {first} 条起：哈希瓦片 {tiles.tile_path(level, index, width)} 缺失或与重新计算的不符")
     root = builder.root()
     if root != cp.root_hash:
         mine, signed = base64.b64encode(root).decode(), base64.b64encode(cp.root_hash).decode()
-        fail(f"the root recomputed from the entries ({mine}) differs from the signed checkpoint ({signed})")
+        fail(f"由条目重新计算的根哈希 {mine} 与签名检查点中的 {signed} 不一致")
     return result
 
 
@@ -170,21 +173,21 @@ def verify_receipt(receipt: dict[str, Any], key: str) -> ReceiptResult:
         if "entry" in receipt:
             leaf = h.leaf(_b64(receipt["entry"]))
             if "leaf_hash" in receipt and _b64(receipt["leaf_hash"]) != leaf:
-                return ReceiptResult(False, index, size, "leaf_hash does not match the entry")
+                return ReceiptResult(False, index, size, "leaf_hash 与 entry 不符")
         else:
             leaf = _b64(receipt["leaf_hash"])
         path = [_b64(p) for p in receipt["inclusion_path"]]
         checkpoint_text = receipt["checkpoint"]
     except (KeyError, TypeError, ValueError) as exc:
-        return ReceiptResult(False, problem=f"malformed receipt: {exc}")
+        return ReceiptResult(False, problem=f"回执格式错误：{exc}")
     try:
         cp = open_checkpoint(str(checkpoint_text), key)
     except NoteError as exc:
-        return ReceiptResult(False, index, size, f"checkpoint refused: {exc}")
+        return ReceiptResult(False, index, size, f"检查点被拒绝：{exc}")
     if cp.size != size:
-        return ReceiptResult(False, index, size, f"tree_size {size} differs from the checkpoint's {cp.size}")
+        return ReceiptResult(False, index, size, f"tree_size {size} 与检查点的树大小 {cp.size} 不一致")
     if not merkle.verify_inclusion(leaf, index, size, path, cp.root_hash, alg):
-        return ReceiptResult(False, index, size, "the inclusion proof does not lead to the checkpoint's root")
+        return ReceiptResult(False, index, size, "包含性证明与检查点的根哈希不符")
     return ReceiptResult(True, index, size)
 
 
@@ -211,7 +214,7 @@ def run_audit(directory: str, key: str, hash_alg: str | None, out: Any) -> int:
     result = audit_export(directory, read_key(key), hash_alg)
     if result.ok:
         out.write(
-            f"OK {result.tree_size} entries, root {base64.b64encode(result.root_hash).decode()} ({result.hash_alg})\n"
+            f"OK {result.tree_size} 条，根哈希 {base64.b64encode(result.root_hash).decode()}（{result.hash_alg}）\n"
         )
         return 0
     for problem in result.problems:
@@ -223,32 +226,32 @@ def run_verify_receipt(path: str, key: str, out: Any) -> int:
     try:
         receipts = load_receipts(path)
     except (OSError, ValueError) as exc:
-        out.write(f"FAIL cannot read receipts: {exc}\n")
+        out.write(f"FAIL 无法读取回执：{exc}\n")
         return 1
     vkey = read_key(key)
     status = 0
     for r in receipts:
         res = verify_receipt(r, vkey)
         if res.ok:
-            out.write(f"OK entry {res.leaf_index} is in the log at size {res.tree_size}\n")
+            out.write(f"OK 第 {res.leaf_index} 条在大小为 {res.tree_size} 的日志中\n")
         else:
             status = 1
-            out.write(f"FAIL entry {res.leaf_index}: {res.problem}\n")
+            out.write(f"FAIL 第 {res.leaf_index} 条：{res.problem}\n")
     return status
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="ledger-offline", description="Verify the log without the platform."
+        prog="ledger-offline", description="不依赖平台与数据库，离线核验不可篡改日志。"
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    p_audit = sub.add_parser("audit", help="audit an exported log directory")
+    p_audit = sub.add_parser("audit", help="核验导出的日志目录")
     p_audit.add_argument("directory")
-    p_audit.add_argument("--key", required=True, help="verifier key, or a file holding it")
+    p_audit.add_argument("--key", required=True, help="验证公钥，或保存公钥的文件")
     p_audit.add_argument("--hash", choices=merkle.ALGORITHMS, default=None)
-    p_receipt = sub.add_parser("verify-receipt", help="verify a receipt file")
+    p_receipt = sub.add_parser("verify-receipt", help="核验回执文件")
     p_receipt.add_argument("file")
-    p_receipt.add_argument("--key", required=True, help="verifier key, or a file holding it")
+    p_receipt.add_argument("--key", required=True, help="验证公钥，或保存公钥的文件")
     args = parser.parse_args(argv)
     if args.command == "audit":
         return run_audit(args.directory, args.key, args.hash, sys.stdout)

@@ -1,5 +1,12 @@
-from django.urls import path  # noqa: F401
+from __future__ import annotations
+
+from django.urls import path
+
+from ledger import views
 
 app_name = "ledger"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.index, name="index"),
+    path("verify/", views.verify, name="verify"),
+]

@@ -134,9 +134,7 @@ class _Verifier:
                 if root_in_note != recomputed[s]:
                     self.add(
                         None,
-                        _(
-                            "检查点 #%(id)s（大小 %(size)s）的根哈希与重新计算的不一致：前 %(size)s 条中有被改动的条目"
-                        )
+                        _("检查点 #%(id)s（大小 %(size)s）的根哈希与按保存的哈希重新计算的不一致")
                         % {"id": cp_id, "size": s},
                     )
         return res
@@ -214,11 +212,23 @@ class _Verifier:
                 datas.append(data)
                 leaves.append(leaf)
 
+        tree_leaves = leaves
         if b"".join(leaves) != stored_concat:
+            tree_leaves = []
             for t in range(t0, t1 + 1):
                 lo = t * tiles.TILE_WIDTH - start
-                mine = b"".join(leaves[lo : lo + tiles.TILE_WIDTH])
+                mine_list = leaves[lo : lo + tiles.TILE_WIDTH]
+                mine = b"".join(mine_list)
                 theirs = stored.get(t)
+                tile_is_wrong = (
+                    theirs is None or len(theirs) < len(mine) or self._parent_matches(t, mine_list)
+                )
+                # Build the upper levels from whichever of the two the level above agrees with
+                # (the stored tile unless it is the one that was changed), so that a change is
+                # reported once, at the layer where it was made.
+                tree_leaves.extend(
+                    mine_list if tile_is_wrong else tiles.split_hashes((theirs or b"")[: len(mine)], hs)
+                )
                 if theirs == mine:
                     continue
                 if theirs is None:
@@ -231,6 +241,12 @@ class _Verifier:
                 index = start + lo + bad // hs
                 if index >= self.size:
                     self.add(index, _("哈希瓦片 0/%(index)s 含有超出日志大小的哈希") % {"index": t})
+                elif tile_is_wrong:
+                    self.add(
+                        index,
+                        _("第 %(index)s 条在哈希瓦片 0/%(tile)s 中的叶哈希被改动")
+                        % {"index": index, "tile": t},
+                    )
                 else:
                     self.add(
                         index,
@@ -238,7 +254,16 @@ class _Verifier:
                         % {"index": index},
                     )
         self._check_audit_events(start, end, kinds, datas)
-        return leaves
+        return tree_leaves
+
+    def _parent_matches(self, tile_index: int, leaves: list[bytes]) -> bool:
+        """True if the stored level-1 hash above level-0 tile ``tile_index`` is the root of ``leaves``."""
+        if len(leaves) != tiles.TILE_WIDTH:
+            return False
+        hs = self.hasher.size
+        parent = self.upper.get((1, tile_index // tiles.TILE_WIDTH), b"")
+        pos = (tile_index % tiles.TILE_WIDTH) * hs
+        return parent[pos : pos + hs] == self.hasher.root(leaves)
 
     def _check_audit_events(self, start: int, end: int, kinds: list[str], datas: list[bytes]) -> None:
         events: dict[int, AuditEvent] = {
@@ -265,17 +290,27 @@ class _Verifier:
             )
 
     def _check_full(self, full: list[tuple[int, int, bytes]]) -> None:
+        hs = self.hasher.size
         for level, index, data in full:
             if level == 0:
                 continue
             self.seen_upper.add((level, index))
-            if self.upper.get((level, index)) != data:
-                first = self._first_index(level, index)
-                self.add(
-                    first,
-                    _("哈希瓦片 %(level)s/%(index)s 与重新计算的不一致（涉及第 %(first)s 条起的条目）")
-                    % {"level": level, "index": index, "first": first},
+            stored = self.upper.get((level, index))
+            if stored == data:
+                continue
+            if stored is None:
+                bad = 0
+            else:
+                bad = next(
+                    (k // hs for k in range(0, len(data), hs) if stored[k : k + hs] != data[k : k + hs]),
+                    len(data) // hs,
                 )
+            first = self._first_index(level, index) + (bad << (tiles.TILE_HEIGHT * level))
+            self.add(
+                first,
+                _("哈希瓦片 %(level)s/%(index)s 与下层重新计算的不一致（涉及第 %(first)s 条起的条目）")
+                % {"level": level, "index": index, "first": first},
+            )
 
     def _check_beyond(self, size: int) -> None:
         with connection.cursor() as cursor:

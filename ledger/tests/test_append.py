@@ -136,8 +136,10 @@ class Sm3LogTests(TestCase):
 
 class AuditEventHookTests(TestCase):
     def test_every_audit_event_becomes_an_entry_in_the_same_transaction(self) -> None:
-        event = record_event("test.action", actor=None, before={"a": 1}, after={"a": 2.5}, ip="::ffff:10.0.0.1")
-        self.assertIsNotNone(event.leaf_index)
+        event = record_event(
+            "test.action", actor=None, before={"a": 1}, after={"a": 2.5}, ip="::ffff:10.0.0.1"
+        )
+        assert event.leaf_index is not None
         entry = Entry.objects.get(leaf_index=event.leaf_index)
         self.assertEqual(entry.kind, AUDIT_KIND)
         stored = AuditEvent.objects.get(pk=event.pk)

@@ -57,7 +57,9 @@ def test_cctv_inclusion_vectors_are_accepted_or_rejected(name: str, valid: bool)
         assert ok is valid, case
 
 
-@pytest.mark.parametrize("name,valid", [("consistency-valid.json", True), ("consistency-invalid.json", False)])
+@pytest.mark.parametrize(
+    "name,valid", [("consistency-valid.json", True), ("consistency-invalid.json", False)]
+)
 def test_cctv_consistency_vectors_are_accepted_or_rejected(name: str, valid: bool) -> None:
     for case in _load(name):
         ok = merkle.verify_consistency(
