@@ -24,6 +24,9 @@ GUARDED_TABLES = ("ledger_entry", "ledger_checkpoint", "ledger_auditevent")
 def raw_sql() -> Iterator[Any]:
     """A cursor with the append-only triggers out of the way (undone when the test's transaction rolls back)."""
     with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # ALTER TABLE refuses while deferred foreign-key checks are pending.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         for table in GUARDED_TABLES:
             if connection.vendor == "postgresql":
                 cursor.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")
