@@ -173,7 +173,7 @@ def parse_sacct(
             "work_ref": labels.get("work_ref") or work_ref or row.get("JobName", "").strip(),
             "job_id": job,
             "scenario": labels.get("scenario") or scenario,
-            "gpu_model": gpu_model or tres_model,
+            "gpu_model": tres_model or gpu_model,
             "gpu_uuid": f"slurm:{cluster}:{job}",
             "gpu_count": count,
             "started_at": _moment(row.get("Start", "")),
