@@ -1,0 +1,141 @@
+"""The working-day clock of one application (SPEC §3, 四（四）).
+
+- review complete by the 10th working day after receipt, extended by the supplement time;
+- pay by the 20th working day after final approval;
+- the whole cycle, receipt → payment, at most 30 working days, supplement time excluded.
+
+Supplement time runs from a notice day (exclusive) to the resubmission day (inclusive); an
+unanswered notice pauses the clock up to today. The arithmetic is ``policy.calendar``'s; this
+module only picks the dates of an application and says what is due next.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.utils import timezone
+
+from applications.models import Application
+from applications.states import IN_REVIEW, Status
+from policy import calendar as policy_calendar
+from policy.loader import PolicyNotInForceError, params_at
+from review.models import SupplementNotice, notices_of
+from yingdu.lib.workdays import UnknownYearError, WorkdayCalendar
+
+# An item is "due soon" when this many working days or fewer are left (staff reminders too).
+DUE_SOON_WORKDAYS = 2
+
+Pause = tuple[dt.date, dt.date | None]
+
+
+@dataclass(frozen=True)
+class Clock:
+    """What is due on an application and when; ``None`` fields when nothing is due."""
+
+    received: dt.date | None = None
+    stage: str = "none"  # "review" | "payment" | "done" | "none"
+    due: dt.date | None = None
+    left: int | None = None
+    cycle_due: dt.date | None = None
+    cycle_left: int | None = None
+    cycle_used: int | None = None
+    paused: bool = False
+    paused_workdays: int = 0
+    error: str = ""
+
+    @property
+    def overdue(self) -> bool:
+        return (self.left is not None and self.left < 0) or (
+            self.cycle_left is not None and self.cycle_left < 0
+        )
+
+    @property
+    def due_soon(self) -> bool:
+        return (
+            not self.overdue
+            and not self.paused
+            and self.next_left is not None
+            and self.next_left <= DUE_SOON_WORKDAYS
+        )
+
+    @property
+    def next_due(self) -> dt.date | None:
+        """The earlier of the stage deadline and the cycle deadline (what sorts a queue)."""
+        dates = [d for d in (self.due, self.cycle_due) if d is not None]
+        return min(dates) if dates else None
+
+    @property
+    def next_left(self) -> int | None:
+        values = [v for v in (self.left, self.cycle_left) if v is not None]
+        return min(values) if values else None
+
+    @property
+    def stage_label(self) -> str:
+        return {"review": "审核期限", "payment": "兑现期限", "done": "已完成"}.get(self.stage, "")
+
+
+def local_date(value: dt.datetime | None) -> dt.date | None:
+    return timezone.localdate(value) if value is not None else None
+
+
+def received_date(application: Application) -> dt.date | None:
+    """The day the center received the application: the recorded receipt date, else the submission day."""
+    return application.received_date or local_date(application.submitted_at)
+
+
+def pauses_of(notices: Iterable[SupplementNotice]) -> list[Pause]:
+    return [(n.notice_date, n.resubmitted_date) for n in notices]
+
+
+def clock_for(
+    application: Application,
+    notices: Iterable[SupplementNotice] | None = None,
+    *,
+    today: dt.date | None = None,
+    calendar: WorkdayCalendar | None = None,
+) -> Clock:
+    """The clock of ``application`` on ``today``. Pass ``notices`` (and a calendar) when listing many
+    applications, so that no query runs per row."""
+    today = today or timezone.localdate()
+    status = Status(application.status)
+    received = received_date(application)
+    if received is None or status not in IN_REVIEW | {Status.APPROVED, Status.PAID}:
+        return Clock(received=received)
+    if notices is None:
+        notices = notices_of(application.pk)
+    pauses = pauses_of(notices)
+    paused = status == Status.SUPPLEMENT_REQUESTED
+    try:
+        cal = calendar or policy_calendar.get_calendar()
+        params = params_at(local_date(application.submitted_at) or received)
+        paused_days = policy_calendar.paused_workdays(pauses, after=received, today=today, calendar=cal)
+        if status == Status.PAID:
+            paid = local_date(application.paid_at) or today
+            used = policy_calendar.cycle_workdays_used(received, paid, pauses, calendar=cal)
+            return Clock(received=received, stage="done", cycle_used=used, paused_workdays=paused_days)
+        cycle_due = policy_calendar.cycle_deadline(received, pauses, params, today=today, calendar=cal)
+        cycle_left = policy_calendar.workdays_left(cycle_due, today, calendar=cal)
+        used = policy_calendar.cycle_workdays_used(received, today, pauses, calendar=cal)
+        if status == Status.APPROVED:
+            approved = local_date(application.approved_at) or today
+            due = policy_calendar.payment_deadline(approved, params, calendar=cal)
+            stage = "payment"
+        else:
+            due = policy_calendar.review_deadline(received, pauses, params, today=today, calendar=cal)
+            stage = "review"
+        return Clock(
+            received=received,
+            stage=stage,
+            due=due,
+            left=policy_calendar.workdays_left(due, today, calendar=cal),
+            cycle_due=cycle_due,
+            cycle_left=cycle_left,
+            cycle_used=used,
+            paused=paused,
+            paused_workdays=paused_days,
+        )
+    except (UnknownYearError, PolicyNotInForceError) as exc:
+        # A year without a holiday schedule: say so rather than guess a deadline.
+        return Clock(received=received, stage="review", paused=paused, error=str(exc))

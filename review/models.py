@@ -1,0 +1,315 @@
+"""Review and disbursement records (SPEC §5): steps, supplement notices, on-site checks, payments,
+the applicant's inbox and the per-enterprise annual grant total behind the annual cap.
+
+Rows here are written only by ``review.actions``; nothing happens in ``save()``.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
+
+from applications.states import Status
+
+
+class Level(models.IntegerChoices):
+    """The three review levels of SPEC §1; each must be done by a different person."""
+
+    NONE = 0, _("非审核环节")
+    INITIAL = 1, _("初审")
+    RE_REVIEW = 2, _("复审")
+    FINAL = 3, _("最终审批")
+
+
+class ReviewStep(models.Model):
+    """One transition taken on an application: who, when, with which opinion, from which state to which.
+
+    The separation-of-duties rule reads these rows: a person who took a step of one level may
+    not take a step of another level of the same application.
+    """
+
+    application = models.ForeignKey(
+        "applications.Application", verbose_name=_("申请"), on_delete=models.PROTECT, related_name="steps"
+    )
+    transition = models.CharField(_("操作"), max_length=32)
+    level = models.PositiveSmallIntegerField(_("审核层级"), choices=Level.choices, default=Level.NONE)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("操作人"), on_delete=models.PROTECT, related_name="+"
+    )
+    at = models.DateTimeField(_("时间"))
+    opinion = models.TextField(_("意见"), blank=True)
+    status_before = models.CharField(_("操作前状态"), max_length=24, choices=Status.choices)
+    status_after = models.CharField(_("操作后状态"), max_length=24, choices=Status.choices)
+    data = models.JSONField(_("附加信息"), default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("审核记录")
+        verbose_name_plural = _("审核记录")
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["application", "level", "actor"], name="review_step_sod")]
+
+    def __str__(self) -> str:
+        return f"{self.application_id} {self.transition} {self.actor_id}"
+
+
+class SupplementNotice(models.Model):
+    """一次性告知: one notice listing every missing or defective item at once (SPEC §5).
+
+    The review clock pauses from ``notice_date`` (exclusive) to ``resubmitted_date`` (inclusive)
+    (SPEC §3). ``changed_items`` holds the item codes the applicant changed when resubmitting;
+    a later notice may only name those.
+    """
+
+    application = models.ForeignKey(
+        "applications.Application",
+        verbose_name=_("申请"),
+        on_delete=models.PROTECT,
+        related_name="supplement_notices",
+    )
+    round = models.PositiveSmallIntegerField(_("告知轮次"))
+    note = models.TextField(_("总体说明"), blank=True)
+    notice_date = models.DateField(_("告知日期"))
+    resubmitted_date = models.DateField(_("补正提交日期"), null=True, blank=True)
+    response_note = models.TextField(_("企业补正说明"), blank=True)
+    changed_items = models.JSONField(_("补正变更事项"), default=list, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("告知人"), on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("补正告知")
+        verbose_name_plural = _("补正告知")
+        ordering = ["application", "round"]
+        constraints = [
+            models.UniqueConstraint(fields=["application", "round"], name="unique_supplement_round"),
+            models.CheckConstraint(
+                condition=Q(resubmitted_date__isnull=True) | Q(resubmitted_date__gte=F("notice_date")),
+                name="supplement_resubmitted_after_notice",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.application_id} 第{self.round}次告知"
+
+    @property
+    def pause(self) -> tuple[object, object]:
+        return (self.notice_date, self.resubmitted_date)
+
+
+class SupplementItem(models.Model):
+    """One item of a notice: a material or a form row, with the reviewer's text and the applicant's answer."""
+
+    class Kind(models.TextChoices):
+        MATERIAL = "material", _("材料")
+        ROW = "row", _("表单项")
+
+    notice = models.ForeignKey(SupplementNotice, on_delete=models.CASCADE, related_name="items")
+    kind = models.CharField(_("类别"), max_length=10, choices=Kind.choices)
+    code = models.CharField(_("事项代码"), max_length=40)
+    label = models.CharField(_("事项"), max_length=100)
+    text = models.TextField(_("补正要求"), blank=True)
+    answer = models.TextField(_("企业答复"), blank=True)
+    changed = models.BooleanField(_("补正时已变更"), default=False)
+
+    class Meta:
+        verbose_name = _("补正事项")
+        verbose_name_plural = _("补正事项")
+        ordering = ["notice", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["notice", "kind", "code"], name="unique_supplement_item")
+        ]
+
+    def __str__(self) -> str:
+        return self.label
+
+    @property
+    def item_code(self) -> str:
+        return f"{self.kind}:{self.code}"
+
+
+class OnSiteCheck(models.Model):
+    """实地核查: recorded during initial review; the clock keeps running (SPEC §5)."""
+
+    application = models.ForeignKey(
+        "applications.Application",
+        verbose_name=_("申请"),
+        on_delete=models.PROTECT,
+        related_name="site_checks",
+    )
+    date = models.DateField(_("核查日期"))
+    people = models.CharField(_("核查人员"), max_length=200)
+    findings = models.TextField(_("核查情况"))
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("记录人"), on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(_("记录时间"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("实地核查")
+        verbose_name_plural = _("实地核查")
+        ordering = ["date", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.application_id} {self.date}"
+
+
+class OnSiteAttachment(models.Model):
+    """A file of an on-site check, stored under a generated name (``yingdu.uploads``)."""
+
+    check_record = models.ForeignKey(OnSiteCheck, on_delete=models.PROTECT, related_name="attachments")
+    file = models.FileField(_("文件"), max_length=200)
+    original_name = models.CharField(_("原文件名"), max_length=120)
+    mime = models.CharField(_("类型"), max_length=100)
+    size = models.PositiveIntegerField(_("大小（字节）"))
+    sha256 = models.CharField(_("SHA-256"), max_length=64)
+
+    class Meta:
+        verbose_name = _("核查附件")
+        verbose_name_plural = _("核查附件")
+
+    def __str__(self) -> str:
+        return self.original_name
+
+
+class Payment(models.Model):
+    """兑现: the disbursement finance recorded. The amount equals the granted amount (SPEC §5).
+
+    ``granted_amount`` is copied from the application when the payment is recorded so the
+    database itself can check the equality.
+    """
+
+    application = models.OneToOneField(
+        "applications.Application", verbose_name=_("申请"), on_delete=models.PROTECT, related_name="payment"
+    )
+    date = models.DateField(_("兑现日期"))
+    amount = models.DecimalField(_("兑现金额（元）"), max_digits=12, decimal_places=2)
+    granted_amount = models.DecimalField(_("核定补贴金额（元）"), max_digits=12, decimal_places=2)
+    bank_reference = models.CharField(_("银行流水号"), max_length=64)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("登记人"), on_delete=models.PROTECT, related_name="+"
+    )
+    recorded_at = models.DateTimeField(_("登记时间"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("兑现记录")
+        verbose_name_plural = _("兑现记录")
+        ordering = ["-date", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount=F("granted_amount")), name="payment_equals_grant"),
+            models.CheckConstraint(condition=Q(amount__gt=Decimal("0")), name="payment_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.application_id} {self.amount}"
+
+
+class AnnualGrant(models.Model):
+    """The running total granted to one enterprise in one calendar (submission) year (三（三）).
+
+    Final approval updates it while holding the enterprise's row lock; the check constraint
+    ``total <= cap`` is the database's own guarantee that no path grants past the annual cap.
+    ``cap`` is copied from the policy parameters at grant time.
+    """
+
+    enterprise = models.ForeignKey(
+        "enterprises.Enterprise",
+        verbose_name=_("企业"),
+        on_delete=models.PROTECT,
+        related_name="annual_grants",
+    )
+    year = models.PositiveSmallIntegerField(_("年度"))
+    total = models.DecimalField(_("已核定总额（元）"), max_digits=12, decimal_places=2, default=Decimal("0"))
+    cap = models.DecimalField(_("年度上限（元）"), max_digits=12, decimal_places=2)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("企业年度补助总额")
+        verbose_name_plural = _("企业年度补助总额")
+        constraints = [
+            models.UniqueConstraint(fields=["enterprise", "year"], name="unique_annual_grant"),
+            models.CheckConstraint(condition=Q(total__lte=F("cap")), name="annual_grant_within_cap"),
+            models.CheckConstraint(condition=Q(total__gte=Decimal("0")), name="annual_grant_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.enterprise_id} {self.year}: {self.total}/{self.cap}"
+
+
+class Notification(models.Model):
+    """An in-app message in a user's inbox (站内消息); the same text is also e-mailed."""
+
+    class Kind(models.TextChoices):
+        SUBMISSION_RECEIPT = "submission_receipt", _("受理回执")
+        SUPPLEMENT_NOTICE = "supplement_notice", _("补正告知")
+        APPROVAL = "approval", _("审批通过")
+        REJECTION = "rejection", _("未通过")
+        PAYMENT = "payment", _("补贴已兑现")
+        RESUBMITTED = "resubmitted", _("企业已补正")
+        REMINDER = "reminder", _("办理期限提醒")
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("接收人"),
+        on_delete=models.CASCADE,
+        related_name="notifications",
+    )
+    application = models.ForeignKey(
+        "applications.Application",
+        verbose_name=_("申请"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="notifications",
+    )
+    kind = models.CharField(_("类别"), max_length=24, choices=Kind.choices)
+    title = models.CharField(_("标题"), max_length=200)
+    body = models.TextField(_("内容"))
+    link = models.CharField(_("链接"), max_length=200, blank=True)
+    read_at = models.DateTimeField(_("阅读时间"), null=True, blank=True)
+    created_at = models.DateTimeField(_("时间"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("站内消息")
+        verbose_name_plural = _("站内消息")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["user", "read_at"], name="review_notification_unread")]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class DeadlineReminder(models.Model):
+    """A reminder sent to one staff member about one application on one day; makes reminders idempotent."""
+
+    application = models.ForeignKey("applications.Application", on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField(_("提醒日期"))
+    due = models.DateField(_("办理期限"))
+
+    class Meta:
+        verbose_name = _("期限提醒")
+        verbose_name_plural = _("期限提醒")
+        constraints = [
+            models.UniqueConstraint(fields=["application", "user", "day"], name="unique_reminder_per_day")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.application_id} {self.user_id} {self.day}"
+
+
+def notices_of(application_id: int) -> models.QuerySet[SupplementNotice]:
+    """The supplement notices of one application, oldest first."""
+    return SupplementNotice.objects.filter(application_id=application_id).order_by("round")
+
+
+def notices_by_application(application_ids: list[int]) -> dict[int, list[SupplementNotice]]:
+    """The notices of many applications in one query (for queues), by application id."""
+    out: dict[int, list[SupplementNotice]] = {pk: [] for pk in application_ids}
+    for notice in SupplementNotice.objects.filter(application_id__in=application_ids).order_by("round"):
+        out.setdefault(notice.application_id, []).append(notice)
+    return out

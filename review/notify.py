@@ -1,0 +1,166 @@
+"""Notifications (SPEC §5): e-mail through Django's mail (SMTP in production) and the in-app inbox.
+
+Actions call these from ``transaction.on_commit``: nothing is sent for a change that rolled
+back, and a mail server that is down never undoes a decision (the failure is logged and the
+inbox message is still there).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.template.loader import render_to_string
+from django.urls import NoReverseMatch, reverse
+from django.utils.translation import gettext as _
+
+from accounts.models import User
+from accounts.roles import Role
+from applications.models import Application
+from review.models import Notification, notices_of
+
+logger = logging.getLogger(__name__)
+
+SUBJECT_PREFIX = "【影都算力补助】"
+# Other apps may name a kind by the event ("submitted") rather than the message ("submission_receipt").
+KIND_ALIASES = {
+    "submitted": "submission_receipt",
+    "supplement": "supplement_notice",
+    "approved": "approval",
+    "rejected": "rejection",
+    "paid": "payment",
+}
+
+
+def _titles() -> dict[str, str]:
+    return {
+        Notification.Kind.SUBMISSION_RECEIPT: _("申请 %(reference)s 已提交，平台已收到"),
+        Notification.Kind.SUPPLEMENT_NOTICE: _("申请 %(reference)s 需补充材料（一次性告知）"),
+        Notification.Kind.APPROVAL: _("申请 %(reference)s 审批通过，核定补贴 %(amount)s 元"),
+        Notification.Kind.REJECTION: _("申请 %(reference)s 未通过审核"),
+        Notification.Kind.PAYMENT: _("申请 %(reference)s 的补贴 %(amount)s 元已兑现"),
+        Notification.Kind.RESUBMITTED: _("申请 %(reference)s 企业已补正，请继续初审"),
+    }
+
+
+def applicant_link(application: Application, kind: str) -> str:
+    """Where the applicant reads about ``application``: the supplement page for a notice, else the
+    intake's page of the application when it exists, else the inbox."""
+    if kind == Notification.Kind.SUPPLEMENT_NOTICE:
+        return reverse("review:supplement", args=[application.pk])
+    try:
+        return reverse("applications:detail", args=[application.pk])
+    except NoReverseMatch:
+        return reverse("review:inbox")
+
+
+def applicant_users(application: Application) -> list[User]:
+    return list(
+        User.objects.filter(
+            enterprise_id=application.enterprise_id, is_active=True, groups__name=Role.APPLICANT
+        )
+        .distinct()
+        .order_by("id")
+    )
+
+
+def _addresses(values: Iterable[str]) -> list[str]:
+    seen: dict[str, None] = {}
+    for value in values:
+        address = (value or "").strip()
+        if address and address.lower() not in {a.lower() for a in seen}:
+            seen[address] = None
+    return list(seen)
+
+
+def send_email(subject: str, body: str, recipients: Sequence[str]) -> bool:
+    """Send one e-mail; a delivery failure is logged, never raised (the inbox keeps the message)."""
+    if not recipients:
+        return False
+    try:
+        send_mail(SUBJECT_PREFIX + subject, body, None, list(recipients))
+    except Exception:  # noqa: BLE001 - SMTP, socket and TLS errors alike must not undo the decision
+        logger.exception("e-mail to %s failed: %s", recipients, subject)
+        return False
+    return True
+
+
+def notify_applicant(
+    application: Application, kind: str, context: dict[str, Any] | None = None
+) -> list[Notification]:
+    """Tell the applicant enterprise about ``application``: an inbox message for each of its users and
+    one e-mail to them and to the handler's address on the form (row 9).
+
+    ``kind`` is a ``Notification.Kind``: submission receipt, supplement notice, approval,
+    rejection or payment. ``context`` adds facts for the text (amount, opinion, notice id).
+    """
+    kind = Notification.Kind(KIND_ALIASES.get(kind, kind))
+    context = dict(context or {})
+    if kind == Notification.Kind.SUPPLEMENT_NOTICE:
+        notice_id = context.get("notice_id")
+        notices = notices_of(application.pk).prefetch_related("items")
+        context["notice"] = notices.get(pk=notice_id) if notice_id else notices.order_by("-round").first()
+    amount = context.get("amount", application.granted_amount)
+    link = applicant_link(application, kind)
+    title = _titles()[kind] % {
+        "reference": application.reference or application.pk,
+        "amount": f"{amount:,.2f}" if amount is not None else "",
+    }
+    body = render_to_string(
+        f"review/email/{kind.value}.txt",
+        {"application": application, "url": settings.SITE_URL.rstrip("/") + link, **context},
+    ).strip()
+    users = applicant_users(application)
+    created = Notification.objects.bulk_create(
+        [
+            Notification(user=user, application=application, kind=kind, title=title, body=body, link=link)
+            for user in users
+        ]
+    )
+    send_email(title, body, _addresses([application.handler_email, *(u.email for u in users)]))
+    return created
+
+
+def notify_resubmitted(application: Application, reviewer: User) -> None:
+    """Tell the reviewer who wrote the notice that the applicant answered it."""
+    link = reverse("review:detail", args=[application.pk])
+    title = _titles()[Notification.Kind.RESUBMITTED] % {"reference": application.reference or application.pk}
+    body = render_to_string(
+        "review/email/resubmitted.txt",
+        {"application": application, "url": settings.SITE_URL.rstrip("/") + link},
+    ).strip()
+    Notification.objects.create(
+        user=reviewer,
+        application=application,
+        kind=Notification.Kind.RESUBMITTED,
+        title=title,
+        body=body,
+        link=link,
+    )
+    send_email(title, body, _addresses([reviewer.email]))
+
+
+def remind_staff(user: User, entries: Sequence[tuple[Application, Any]], today: dt.date) -> None:
+    """One digest e-mail to a staff member about the items due within 2 working days or overdue."""
+    overdue = sum(1 for _app, clock in entries if clock.overdue)
+    title = _("办理期限提醒：%(count)d 件即将到期，其中 %(overdue)d 件已逾期") % {
+        "count": len(entries),
+        "overdue": overdue,
+    }
+    body = render_to_string(
+        "review/email/reminder.txt",
+        {
+            "user": user,
+            "entries": entries,
+            "today": today,
+            "url": settings.SITE_URL.rstrip("/") + reverse("review:workbench"),
+        },
+    ).strip()
+    Notification.objects.create(
+        user=user, kind=Notification.Kind.REMINDER, title=title, body=body, link=reverse("review:workbench")
+    )
+    send_email(title, body, _addresses([user.email]))

@@ -1,0 +1,194 @@
+"""The items a supplement notice can name: every material kind and every typed row of the form.
+
+Item codes are ``material:<kind>`` and ``row:<field>``. Rows 24 (derived from 16), 25
+(computed) and 26 (the declaration) are not typed and cannot be named.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.utils.translation import gettext_lazy as _
+
+from applications.models import Application, MaterialKind
+
+
+@dataclass(frozen=True)
+class Row:
+    number: int
+    field: str
+    label: str
+
+    @property
+    def code(self) -> str:
+        return f"row:{self.field}"
+
+    @property
+    def title(self) -> str:
+        return f"{self.number}. {self.label}"
+
+
+def _row(number: int, field: str) -> Row:
+    model_field = Application._meta.get_field(field)
+    return Row(number, field, str(getattr(model_field, "verbose_name", field)))
+
+
+# Rows 1–23 of the source form (SPEC §4) and the model field each one is stored in.
+ROWS: tuple[Row, ...] = tuple(
+    _row(n, f)
+    for n, f in [
+        (1, "enterprise_name"),
+        (2, "uscc"),
+        (3, "registered_address"),
+        (4, "operating_address"),
+        (5, "legal_rep_name"),
+        (6, "legal_rep_phone"),
+        (7, "handler_name"),
+        (8, "handler_phone"),
+        (9, "handler_email"),
+        (10, "work_title"),
+        (11, "filing_number"),
+        (12, "work_minutes"),
+        (13, "platform_name"),
+        (14, "launch_date"),
+        (15, "launch_proof_number"),
+        (16, "overseas"),
+        (17, "overseas_region"),
+        (18, "overseas_agreement_number"),
+        (19, "overseas_platform"),
+        (20, "overseas_launch_date"),
+        (21, "provider_name"),
+        (22, "compute_minutes"),
+        (23, "total_compute_cost"),
+    ]
+)
+ROW_BY_FIELD = {row.field: row for row in ROWS}
+# Rows whose change changes the computed amount (row 25).
+AMOUNT_FIELDS = frozenset({"work_minutes", "overseas", "total_compute_cost"})
+
+
+@dataclass(frozen=True)
+class Item:
+    kind: str  # "material" | "row"
+    code: str
+    label: str
+
+    @property
+    def item_code(self) -> str:
+        return f"{self.kind}:{self.code}"
+
+
+def checklist() -> list[Item]:
+    """Every item a reviewer may name, materials first, in form order."""
+    materials = [Item("material", kind.value, str(kind.label)) for kind in MaterialKind]
+    rows = [Item("row", row.field, row.title) for row in ROWS]
+    return materials + rows
+
+
+def item_label(kind: str, code: str) -> str:
+    if kind == "material":
+        return str(MaterialKind(code).label) if code in MaterialKind.values else code
+    row = ROW_BY_FIELD.get(code)
+    return row.title if row else code
+
+
+def display_value(application: Application, field: str) -> str:
+    """A row's value as text for pages, e-mails and the change comparison."""
+    value: Any = getattr(application, field)
+    if value is None or value == "":
+        return ""
+    if isinstance(value, bool):
+        return str(_("是")) if value else str(_("否"))
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return f"{value:.2f}"
+    return str(value)
+
+
+def form_rows(application: Application) -> list[tuple[str, str]]:
+    """All 26 rows with their values, for the review page and e-mails."""
+    rows = [(row.title, display_value(application, row.field)) for row in ROWS]
+    rows.append((f"24. {_('申请算力服务支持类型')}", application.support_type))
+    amount = application.requested_amount
+    rows.append((f"25. {_('申请算力服务支持金额（元）')}", f"{amount:.2f}" if amount is not None else ""))
+    declared = (
+        _("已确认，签署人：%(name)s") % {"name": application.signer_name}
+        if application.declaration_accepted
+        else ""
+    )
+    rows.append((f"26. {_('声明')}", str(declared)))
+    return rows
+
+
+_TRUE = {"1", "true", "yes", "on", "是"}
+_FALSE = {"0", "false", "no", "off", "否", ""}
+_OPTIONAL = frozenset(
+    {
+        "launch_proof_number",
+        "overseas_region",
+        "overseas_agreement_number",
+        "overseas_platform",
+        "overseas_launch_date",
+    }
+)
+
+
+def clean_row_value(field: str, raw: str, *, today: dt.date) -> Any:
+    """Parse and check a new value the applicant typed for one row (SPEC §4 checks).
+
+    Raises ``ValidationError`` with a Chinese message. Cross-row rules (overseas rows required
+    iff row 16, row 22 equal to row 12) are checked by the caller on the whole application.
+    """
+    from django.core.exceptions import ValidationError
+    from django.utils.translation import gettext as _t
+
+    from yingdu.lib.money import to_money
+    from yingdu.validators import normalize_email, normalize_phone, normalize_uscc
+
+    text = (raw or "").strip()
+    model_field = Application._meta.get_field(field)
+    if field == "overseas":
+        lowered = text.lower()
+        if lowered in _TRUE:
+            return True
+        if lowered in _FALSE:
+            return False
+        raise ValidationError(_t("请选择“是”或“否”"))
+    if not text:
+        if field in _OPTIONAL:
+            return None if field == "overseas_launch_date" else ""
+        raise ValidationError(_t("此项为必填项"))
+    if field == "uscc":
+        return normalize_uscc(text)
+    if field in ("legal_rep_phone", "handler_phone"):
+        return normalize_phone(text)
+    if field == "handler_email":
+        return normalize_email(text)
+    if field in ("work_minutes", "compute_minutes"):
+        if not text.isdigit() or int(text) < 1:
+            raise ValidationError(_t("请填写不小于 1 的整数"))
+        return int(text)
+    if field == "total_compute_cost":
+        try:
+            amount = to_money(text)
+        except (ValueError, TypeError) as exc:
+            raise ValidationError(_t("请填写金额，最多两位小数")) from exc
+        if amount <= 0:
+            raise ValidationError(_t("金额须大于 0"))
+        return amount
+    if field in ("launch_date", "overseas_launch_date"):
+        try:
+            day = dt.date.fromisoformat(text)
+        except ValueError as exc:
+            raise ValidationError(_t("请填写日期（YYYY-MM-DD）")) from exc
+        if day > today:
+            raise ValidationError(_t("上线时间不能晚于今天"))
+        return day
+    max_length = getattr(model_field, "max_length", None)
+    if max_length and len(text) > max_length:
+        raise ValidationError(_t("不超过 %(n)d 个字符") % {"n": max_length})
+    return text
