@@ -1,5 +1,13 @@
-from django.urls import path  # noqa: F401
+from __future__ import annotations
+
+from django.urls import path
+
+from reports import views
 
 app_name = "reports"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+    path("export.xlsx", views.export_xlsx, name="export_xlsx"),
+    path("mine/", views.mine, name="mine"),
+]

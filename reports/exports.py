@@ -1,0 +1,264 @@
+"""The yearly XLSX workbook of the center (SPEC §9): five sheets built from ``reports.queries``.
+
+Every cell goes through ``yingdu.xlsx`` so text typed by applicants (company names, work titles)
+can never become a formula in the reader's spreadsheet program.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from typing import Any
+
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from openpyxl import Workbook
+
+from applications.models import Application
+from applications.states import Status
+from policy.queries import year_bounds
+from reports import queries
+from yingdu.xlsx import safe_cell, write_sheet
+
+CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+SHEET_APPLICATIONS = "申请汇总"
+SHEET_MONTHLY = "月度统计"
+SHEET_DEADLINES = "时限达标"
+SHEET_PROVIDERS = "算力提供方"
+SHEET_FINDINGS = "稽查发现"
+
+
+def build_workbook(year: int, today: dt.date | None = None) -> tuple[bytes, dict[str, int]]:
+    """The workbook's bytes and the number of data rows of each sheet (for the audit event)."""
+    today = today or timezone.localdate()
+    wb = Workbook()
+    first = wb.active
+    assert first is not None
+    first.title = SHEET_APPLICATIONS
+    counts = {
+        SHEET_APPLICATIONS: _applications_sheet(first, year),
+        SHEET_MONTHLY: _monthly_sheet(wb.create_sheet(SHEET_MONTHLY), year),
+        SHEET_DEADLINES: _deadlines_sheet(wb.create_sheet(SHEET_DEADLINES), year, today),
+        SHEET_PROVIDERS: _providers_sheet(wb.create_sheet(SHEET_PROVIDERS), year),
+        SHEET_FINDINGS: _findings_sheet(wb.create_sheet(SHEET_FINDINGS), year),
+    }
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue(), counts
+
+
+def _applications_sheet(ws: Any, year: int) -> int:
+    start, end = year_bounds(year)
+    qs = (
+        Application.objects.filter(submitted_at__gte=start, submitted_at__lt=end)
+        .select_related("enterprise", "provider")
+        .order_by("submitted_at", "id")
+    )
+    payment_model = queries.optional_model("review", "Payment")
+    if payment_model is not None:
+        qs = qs.select_related("payment")
+    headers = [
+        _("申报编号"),
+        _("企业名称"),
+        _("统一社会信用代码"),
+        _("短剧作品名称"),
+        _("作品备案证明编号"),
+        _("是否出海发行"),
+        _("算力提供方"),
+        _("状态"),
+        _("提交日期"),
+        _("受理日期"),
+        _("申请金额（元）"),
+        _("核定金额（元）"),
+        _("审批日期"),
+        _("兑现日期"),
+        _("兑现金额（元）"),
+        _("政策参数版本"),
+    ]
+
+    def rows() -> Any:
+        for app in qs:
+            payment = getattr(app, "payment", None) if payment_model is not None else None
+            if payment is not None:
+                paid_on, paid_amount = payment.date, payment.amount
+            else:
+                paid_on = queries.local_date(app.paid_at)
+                paid_amount = app.granted_amount if app.paid_at else None
+            yield [
+                app.reference or "",
+                app.enterprise_name or app.enterprise.name,
+                app.uscc or app.enterprise.uscc,
+                app.work_title,
+                app.filing_number,
+                _("是") if app.overseas else _("否"),
+                app.provider.name if app.provider else app.provider_name,
+                str(Status(app.status).label),
+                queries.local_date(app.submitted_at),
+                app.received_date,
+                app.requested_amount,
+                app.granted_amount,
+                queries.local_date(app.approved_at),
+                paid_on,
+                paid_amount,
+                app.policy_version,
+            ]
+
+    return write_sheet(
+        ws, headers, rows(), widths=[18, 32, 22, 24, 22, 10, 20, 12, 12, 12, 14, 14, 12, 12, 14, 12]
+    )
+
+
+def _monthly_sheet(ws: Any, year: int) -> int:
+    data = queries.monthly(year)
+    headers = [
+        _("月份"),
+        _("提交件数"),
+        _("申请金额（元）"),
+        _("审批通过件数"),
+        _("核定金额（元）"),
+        _("兑现件数"),
+        _("兑现金额（元）"),
+        _("累计核定（元）"),
+        _("累计兑现（元）"),
+    ]
+    rows: list[list[Any]] = []
+    for i, month in enumerate(queries.MONTHS):
+        rows.append(
+            [
+                _("%(year)s年%(month)s月") % {"year": year, "month": month},
+                data["submitted"][i],
+                data["requested"][i],
+                data["approved"][i],
+                data["granted"][i],
+                data["paid_count"][i],
+                data["paid"][i],
+                data["granted_cumulative"][i],
+                data["paid_cumulative"][i],
+            ]
+        )
+    granted = sum(data["granted"], queries.ZERO)
+    paid = sum(data["paid"], queries.ZERO)
+    rows.append(
+        [
+            _("合计"),
+            sum(data["submitted"]),
+            sum(data["requested"], queries.ZERO),
+            sum(data["approved"]),
+            granted,
+            sum(data["paid_count"]),
+            paid,
+            granted,
+            paid,
+        ]
+    )
+    written = write_sheet(ws, headers, rows, widths=[14, 10, 16, 12, 16, 10, 16, 16, 16])
+    budget = queries.budget_use(year, granted, paid)
+    ws.append([])
+    if budget is None:
+        ws.append([safe_cell(_("年度预算")), safe_cell(_("未登记预算"))])
+    else:
+        ws.append([safe_cell(_("年度预算（元）")), budget["amount"], safe_cell(budget["reference"])])
+        ws.append([safe_cell(_("预算余额（元）")), budget["left"]])
+        ws.append([safe_cell(_("核定占预算（%）")), budget["granted_pct"]])
+        ws.append([safe_cell(_("兑现占预算（%）")), budget["paid_pct"]])
+    return written
+
+
+def _deadlines_sheet(ws: Any, year: int, today: dt.date) -> int:
+    compliance = queries.deadline_compliance(year, today)
+    headers = [
+        _("申报编号"),
+        _("企业名称"),
+        _("状态"),
+        _("受理日期"),
+        _("审核期限"),
+        _("审核办结日期"),
+        _("审核时限"),
+        _("审批日期"),
+        _("兑现期限"),
+        _("兑现日期"),
+        _("兑现时限"),
+        _("兑现周期期限"),
+        _("兑现周期"),
+        _("说明"),
+    ]
+    rows = [
+        [
+            r.reference,
+            r.enterprise_name,
+            str(Status(r.status).label),
+            r.received,
+            r.review_deadline,
+            r.decided,
+            queries.outcome_label(r.review),
+            r.approved,
+            r.payment_deadline,
+            r.paid,
+            queries.outcome_label(r.payment),
+            r.cycle_deadline,
+            queries.outcome_label(r.cycle),
+            r.note,
+        ]
+        for r in compliance.rows
+    ]
+    written = write_sheet(ws, headers, rows, widths=[18, 32, 12, 12, 12, 14, 12, 12, 12, 12, 12, 14, 12, 30])
+    ws.append([])
+    ws.append(
+        [
+            safe_cell(v)
+            for v in (
+                _("指标"),
+                _("按期"),
+                _("超期"),
+                _("已超期未办结"),
+                _("办理中"),
+                _("无法计算"),
+                _("达标率（%）"),
+            )
+        ]
+    )
+    for label, attr in ((_("审核时限"), "review"), (_("兑现时限"), "payment"), (_("兑现周期"), "cycle")):
+        s = compliance.summary(attr)
+        ws.append(
+            [safe_cell(label), s["on_time"], s["late"], s["overdue"], s["open"], s["unknown"], s["rate_pct"]]
+        )
+    return written
+
+
+def _providers_sheet(ws: Any, year: int) -> int:
+    headers = [_("算力提供方"), _("应用场景"), _("记录数"), _("GPU时长（小时）"), _("费用（元）")]
+    rows = [
+        [r["provider"], r["scenario"], r["records"], r["gpu_hours"], r["cost"]]
+        for r in queries.usage_by_provider_and_scenario(year)
+    ]
+    return write_sheet(ws, headers, rows, widths=[28, 14, 10, 16, 16])
+
+
+SKIPPED_FINDING_FIELDS = (models.JSONField, models.BinaryField, models.FileField)
+
+
+def _findings_sheet(ws: Any, year: int) -> int:
+    """Every finding opened in the year, one column per field of the audits app's model.
+
+    The columns follow the model (its Chinese ``verbose_name``), so the sheet keeps up with the
+    audits app without a second list of fields here.
+    """
+    qs = queries.findings_of_year(year)
+    if qs is None:
+        return write_sheet(ws, [_("说明")], [[_("稽查模块尚未启用，暂无稽查发现。")]], widths=[40])
+    fields = [f for f in qs.model._meta.concrete_fields if not isinstance(f, SKIPPED_FINDING_FIELDS)]
+    relations = [f.name for f in fields if f.is_relation]
+    headers = [str(f.verbose_name) for f in fields]
+
+    def value(obj: models.Model, f: models.Field[Any, Any]) -> Any:
+        if f.is_relation:
+            related = getattr(obj, f.name)
+            return str(related) if related is not None else None
+        if f.choices:
+            return getattr(obj, f"get_{f.name}_display")()
+        return getattr(obj, f.attname)
+
+    rows = ([value(obj, f) for f in fields] for obj in qs.select_related(*relations).order_by("pk"))
+    return write_sheet(ws, headers, rows)
