@@ -73,6 +73,46 @@ def create_provider(
 
 
 @transaction.atomic
+def register_provider(
+    data: dict[str, Any], *, username: str, password: str, request: HttpRequest | None = None
+) -> tuple[Provider, User]:
+    """Self-service registration: a pending provider and its first operator (role ``provider``).
+
+    The provider may register nodes and create tokens at once, but the API refuses its
+    usage records until 监管稽查 or 系统管理员 approve it (``set_provider_status``).
+    """
+    from django.contrib.auth.models import Group
+
+    from accounts.roles import Role
+
+    provider = Provider.objects.create(
+        name=data["name"],
+        uscc=data["uscc"],
+        contact_name=data["contact_name"],
+        contact_phone=data["contact_phone"],
+        contact_email=data["contact_email"],
+        status=Provider.Status.PENDING,
+    )
+    user = User.objects.create_user(
+        username=username,
+        password=password,
+        email=data["contact_email"],
+        display_name=data["contact_name"],
+        phone=data["contact_phone"],
+        provider=provider,
+    )
+    user.groups.add(Group.objects.get_or_create(name=Role.PROVIDER)[0])
+    record_event(
+        "provider.register",
+        actor=user,
+        obj=provider,
+        after={"name": provider.name, "uscc": provider.uscc},
+        request=request,
+    )
+    return provider, user
+
+
+@transaction.atomic
 def issue_token(
     provider: Provider, *, actor: User | None, name: str = "", request: HttpRequest | None = None
 ) -> tuple[ApiToken, str]:

@@ -1,5 +1,19 @@
-from django.urls import path  # noqa: F401
+from __future__ import annotations
+
+from django.urls import path
+
+from monitoring import views
 
 app_name = "monitoring"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.portal, name="portal"),
+    path("register/", views.register, name="register"),
+    path("nodes/add/", views.node_add, name="node_add"),
+    path("nodes/<int:pk>/toggle/", views.node_toggle, name="node_toggle"),
+    path("tokens/create/", views.token_create, name="token_create"),
+    path("tokens/<int:pk>/revoke/", views.token_revoke, name="token_revoke"),
+    path("providers/", views.providers, name="providers"),
+    path("providers/<int:pk>/", views.provider_detail, name="provider_detail"),
+    path("providers/<int:pk>/status/", views.provider_status, name="provider_status"),
+]
