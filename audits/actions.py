@@ -1,0 +1,824 @@
+"""Audit actions (核查, SPEC §8): one function per business event.
+
+Each runs in one transaction, takes the actor as keyword-only ``actor=``, writes an audit
+event (and so a log entry) in that transaction, and sends notifications after commit.
+
+Events about findings are logged against the finding (not the enterprise) until a data
+notice is sent, so an enterprise cannot learn from its own log entries that it is under
+review; from the notice on, events name the enterprise.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
+from typing import Any
+
+import rfc8785
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.models import User
+from accounts.roles import Role
+from applications.models import Application
+from applications.states import TRANSITIONS, Status
+from audits import notify, queries, rules
+from audits.models import (
+    Clawback,
+    DataNotice,
+    Finding,
+    Objection,
+    ObjectionEvidence,
+    ReconciliationRun,
+    Repayment,
+    SpotCheck,
+)
+from enterprises.models import Enterprise
+from ledger.actions import record_event
+from ledger.models import AuditEvent, Checkpoint
+from policy.calendar import objection_deadline
+from policy.loader import PolicyParams, params_at
+from yingdu.lib.money import format_money, round_half_up
+from yingdu.uploads import DOCUMENT_TYPES, check_upload, generated_path
+
+logger = logging.getLogger(__name__)
+
+MAX_TEXT = 5000
+MAX_EVIDENCE_FILES = 10
+
+
+class AuditRefused(ValidationError):
+    """An audit action refused, with a Chinese message (and the field it concerns, if any)."""
+
+
+def _require(actor: User, *roles: str) -> None:
+    if actor is None or not actor.is_authenticated or not actor.has_role(*roles):
+        raise PermissionDenied
+
+
+def _text(value: str, *, required: str, field: str) -> str:
+    text = (value or "").strip()
+    if not text:
+        raise AuditRefused({field: [required]})
+    if len(text) > MAX_TEXT:
+        raise AuditRefused({field: [_("不超过 %(n)d 字") % {"n": MAX_TEXT}]})
+    return text
+
+
+def _local(value: dt.datetime | None) -> dt.date | None:
+    return timezone.localdate(value) if value is not None else None
+
+
+def _params_for(application: Application) -> PolicyParams:
+    """The policy in force on the submission date governs the application (SPEC §2)."""
+    return params_at(_local(application.submitted_at) or timezone.localdate())
+
+
+# --- reconciliation ---------------------------------------------------------------------------------
+
+
+def _digest(application_id: int, checkpoint: Checkpoint, params: PolicyParams, doc: dict[str, Any]) -> str:
+    payload = {
+        "application_id": application_id,
+        "checkpoint_tree_size": checkpoint.tree_size,
+        "checkpoint_root": bytes(checkpoint.root_hash).hex(),
+        "policy_version": params.version,
+        "tolerance": str(params.audit_tolerance),
+        **doc,
+    }
+    return hashlib.sha256(rfc8785.dumps(payload)).hexdigest()
+
+
+def _build_run(
+    application: Application,
+    inputs: queries.ReconcileInputs,
+    checkpoint: Checkpoint,
+    params: PolicyParams,
+    *,
+    trigger: str,
+    actor: User | None,
+    now: dt.datetime,
+) -> ReconciliationRun:
+    tolerance = params.audit_tolerance
+    flags = rules.reconcile(
+        inputs.declared,
+        inputs.monitored,
+        inputs.conflicts,
+        inputs.peers,
+        tolerance=tolerance,
+        declared_rows_after_window=inputs.declared_rows_after_window,
+    )
+    declared = inputs.declared.as_dict()
+    monitored = {
+        **inputs.monitored.as_dict(),
+        "keys": [list(k) for k in inputs.keys],
+        "window": rules.production_window(inputs.declared).as_dict(),
+        "conflicts": len(inputs.conflicts),
+        "peers": inputs.peers.count if inputs.peers else 0,
+    }
+    flag_dicts = [f.as_dict() for f in flags]
+    return ReconciliationRun(
+        application=application,
+        run_at=now,
+        trigger=trigger,
+        actor=actor if getattr(actor, "pk", None) else None,
+        checkpoint_tree_size=checkpoint.tree_size,
+        checkpoint_root=bytes(checkpoint.root_hash).hex(),
+        policy_version=params.version,
+        tolerance=tolerance,
+        settlement_amount=inputs.declared.settlement_amount,
+        declared=declared,
+        monitored=monitored,
+        flags=flag_dicts,
+        flag_count=len(flags),
+        severity=rules.max_severity(flags),
+        digest=_digest(
+            application.pk,
+            checkpoint,
+            params,
+            {"declared": declared, "monitored": monitored, "flags": flag_dicts},
+        ),
+    )
+
+
+def _checkpoint(checkpoint: Checkpoint | None) -> Checkpoint:
+    if checkpoint is not None:
+        return checkpoint
+    from ledger.services import latest_checkpoint_row
+
+    return latest_checkpoint_row()
+
+
+def latest_settlement_amount(application: Application) -> Decimal | None:
+    """The settlement voucher's amount last entered for the application, if any."""
+    return (
+        ReconciliationRun.objects.filter(application=application, settlement_amount__isnull=False)
+        .order_by("-run_at", "-id")
+        .values_list("settlement_amount", flat=True)
+        .first()
+    )
+
+
+def run_reconciliation(
+    application: Application,
+    *,
+    actor: User | None,
+    trigger: str = ReconciliationRun.Trigger.ON_DEMAND,
+    settlement_amount: Decimal | None = None,
+    checkpoint: Checkpoint | None = None,
+    request: HttpRequest | None = None,
+) -> ReconciliationRun:
+    """Reconcile one application against the monitored usage of the latest checkpoint (SPEC §8).
+
+    Called on submission, before final approval and on demand; the result is shown to
+    reviewers and inspectors and never blocks a decision by itself. ``settlement_amount`` is
+    the settlement voucher's amount as a reviewer read it (the voucher is a scan, not data);
+    when not given, the amount entered last time is used. Running again against the same
+    checkpoint gives the same flags and ``digest``.
+    """
+    if settlement_amount is not None and (not settlement_amount.is_finite() or settlement_amount < 0):
+        raise AuditRefused({"settlement_amount": [_("结算凭证金额须为非负数")]})
+    checkpoint = _checkpoint(checkpoint)
+    app = Application.objects.select_related("enterprise").get(pk=application.pk)
+    if settlement_amount is None:
+        settlement_amount = latest_settlement_amount(app)
+    else:
+        settlement_amount = round_half_up(settlement_amount)
+    params = _params_for(app)
+    inputs = queries.inputs_for(app, checkpoint, settlement_amount=settlement_amount)
+    with transaction.atomic():
+        run = _build_run(app, inputs, checkpoint, params, trigger=trigger, actor=actor, now=timezone.now())
+        run.save()
+        record_event(
+            "audit.reconcile",
+            actor=actor,
+            obj=run,
+            after={
+                "application_id": app.pk,
+                "trigger": trigger,
+                "checkpoint_tree_size": run.checkpoint_tree_size,
+                "flags": run.flag_codes,
+                "digest": run.digest,
+            },
+            request=request,
+        )
+    return run
+
+
+def reconcile_quietly(
+    application: Application, *, actor: User | None, trigger: str = ReconciliationRun.Trigger.SUBMISSION
+) -> ReconciliationRun | None:
+    """:func:`run_reconciliation` for other apps' actions (submission, final approval).
+
+    A failure is logged and swallowed inside a savepoint, so reconciliation can never stop a
+    submission or an approval; the reviewer sees that no run exists and can run it by hand.
+    """
+    try:
+        with transaction.atomic():
+            return run_reconciliation(application, actor=actor, trigger=trigger)
+    except Exception:
+        logger.exception("reconciliation of application %s failed", application.pk)
+        return None
+
+
+def reconcile_many(
+    applications: Iterable[Application] | None = None,
+    *,
+    actor: User | None,
+    checkpoint: Checkpoint | None = None,
+    trigger: str = ReconciliationRun.Trigger.BATCH,
+    chunk: int = 5000,
+) -> list[ReconciliationRun]:
+    """Reconcile many applications set-wise (default: every submitted one) against one checkpoint.
+
+    Stores one run per application and one audit event for the batch.
+    """
+    checkpoint = _checkpoint(checkpoint)
+    if applications is None:
+        apps = list(
+            Application.objects.filter(submitted_at__isnull=False).select_related("enterprise").order_by("pk")
+        )
+    else:
+        apps = list(applications)
+    # The amount entered last wins: rows come oldest first and later ones overwrite.
+    settlements: dict[int, Decimal] = {}
+    for app_id, amount in (
+        ReconciliationRun.objects.filter(
+            settlement_amount__isnull=False, application__in=[a.pk for a in apps]
+        )
+        .order_by("application_id", "run_at", "id")
+        .values_list("application_id", "settlement_amount")
+    ):
+        if amount is not None:
+            settlements[app_id] = amount
+    params_by_day: dict[dt.date, PolicyParams] = {}
+    now = timezone.now()
+    runs: list[ReconciliationRun] = []
+    inputs = queries.inputs_for_many(apps, checkpoint, settlement_amounts=settlements)
+    by_id = {a.pk: a for a in apps}
+    for item in inputs:
+        app = by_id[item.application_id]
+        day = _local(app.submitted_at) or timezone.localdate()
+        if day not in params_by_day:
+            params_by_day[day] = params_at(day)
+        runs.append(
+            _build_run(app, item, checkpoint, params_by_day[day], trigger=trigger, actor=actor, now=now)
+        )
+    with transaction.atomic():
+        for start in range(0, len(runs), chunk):
+            ReconciliationRun.objects.bulk_create(runs[start : start + chunk])
+        flagged: dict[str, int] = defaultdict(int)
+        for run in runs:
+            for code in set(run.flag_codes):
+                flagged[code] += 1
+        record_event(
+            "audit.reconcile_batch",
+            actor=actor,
+            after={
+                "applications": len(runs),
+                "checkpoint_tree_size": checkpoint.tree_size,
+                "checkpoint_root": bytes(checkpoint.root_hash).hex(),
+                "flagged": dict(sorted(flagged.items())),
+            },
+        )
+    return runs
+
+
+# --- spot checks ---------------------------------------------------------------------------------------
+
+
+class SampleUnavailable(Exception):
+    """The quarter's sample cannot be drawn yet; the message says why (Chinese)."""
+
+
+def compute_sample(quarter: rules.Quarter | str) -> tuple[rules.Sample, Checkpoint, PolicyParams]:
+    """Draw a quarter's sample from the database, exactly as anyone could (read-only).
+
+    The checkpoint is the earliest one signed at or after the first instant after the quarter's
+    last day (Asia/Shanghai); the candidates are the applications paid in the quarter; the rate
+    and the minimum count are the parameters in force on the quarter's last day.
+    """
+    q = rules.Quarter.parse(str(quarter))
+    if timezone.now() < q.ends_at:
+        raise SampleUnavailable(_("%(quarter)s 尚未结束，季度结束后才能抽查") % {"quarter": q})
+    checkpoint = (
+        Checkpoint.objects.filter(created_at__gte=q.ends_at).order_by("created_at", "tree_size", "id").first()
+    )
+    if checkpoint is None:
+        raise SampleUnavailable(
+            _("%(quarter)s 结束后尚未签署日志检查点，暂不能确定抽查种子") % {"quarter": q}
+        )
+    params = params_at(q.last_day)
+    candidates = Application.objects.filter(paid_at__gte=q.starts_at, paid_at__lt=q.ends_at).values_list(
+        "pk", flat=True
+    )
+    sample = rules.draw_sample(
+        bytes(checkpoint.root_hash),
+        q,
+        list(candidates),
+        rate=params.audit_sample_rate,
+        min_count=params.audit_sample_min_count,
+    )
+    return sample, checkpoint, params
+
+
+def open_spot_check(
+    quarter: rules.Quarter | str, *, actor: User, request: HttpRequest | None = None
+) -> SpotCheck:
+    """Open the quarter's spot check (每季度随机抽查): draw and store the sample, and reconcile each
+    sampled application. Idempotent: a quarter already drawn returns its stored spot check."""
+    _require(actor, Role.INSPECTOR)
+    q = rules.Quarter.parse(str(quarter))
+    existing = SpotCheck.objects.filter(quarter=str(q)).first()
+    if existing is not None:
+        return existing
+    sample, checkpoint, params = compute_sample(q)
+    with transaction.atomic():
+        spot = SpotCheck.objects.create(
+            quarter=str(q),
+            checkpoint_tree_size=checkpoint.tree_size,
+            checkpoint_root=bytes(checkpoint.root_hash).hex(),
+            checkpoint_note=checkpoint.note,
+            checkpoint_signed_at=checkpoint.created_at,
+            seed=sample.seed.hex(),
+            policy_version=params.version,
+            rate=params.audit_sample_rate,
+            min_count=params.audit_sample_min_count,
+            n=sample.n,
+            k=sample.k,
+            candidate_ids=[app_id for app_id, _key in sample.ordered],
+            sample_ids=sample.sample_ids,
+            created_by=actor,
+        )
+        record_event(
+            "audit.spot_check",
+            actor=actor,
+            obj=spot,
+            after={
+                "quarter": spot.quarter,
+                "seed": spot.seed,
+                "checkpoint_tree_size": spot.checkpoint_tree_size,
+                "checkpoint_root": spot.checkpoint_root,
+                "n": spot.n,
+                "k": spot.k,
+                "sample": spot.sample_ids,
+            },
+            request=request,
+        )
+        sampled = Application.objects.filter(pk__in=spot.sample_ids).select_related("enterprise")
+        if sampled:
+            reconcile_many(sampled, actor=actor, trigger=ReconciliationRun.Trigger.SPOT_CHECK)
+    return spot
+
+
+# --- findings, data notices, objections, decisions ------------------------------------------------------
+
+
+def record_finding(
+    application: Application,
+    *,
+    actor: User,
+    description: str,
+    source: str,
+    spot_check: SpotCheck | None = None,
+    reconciliation_run: ReconciliationRun | None = None,
+    amount_at_issue: Decimal | None = None,
+    request: HttpRequest | None = None,
+) -> Finding:
+    """Record a finding on an application, from a spot check, a reconciliation or another lead."""
+    _require(actor, Role.INSPECTOR)
+    text = _text(description, required=_("请填写核查情况"), field="description")
+    if source not in Finding.Source.values:
+        raise AuditRefused({"source": [_("来源不正确")]})
+    if spot_check is not None and application.pk not in spot_check.sample_ids:
+        raise AuditRefused(
+            {"spot_check": [_("该申请不在 %(quarter)s 抽查样本中") % {"quarter": spot_check.quarter}]}
+        )
+    if reconciliation_run is not None and reconciliation_run.application_id != application.pk:
+        raise AuditRefused({"reconciliation_run": [_("对账记录不属于该申请")]})
+    if amount_at_issue is not None and (not amount_at_issue.is_finite() or amount_at_issue < 0):
+        raise AuditRefused({"amount_at_issue": [_("涉及金额须为非负数")]})
+    with transaction.atomic():
+        finding = Finding.objects.create(
+            application=application,
+            source=source,
+            spot_check=spot_check,
+            reconciliation_run=reconciliation_run,
+            flag_codes=reconciliation_run.flag_codes if reconciliation_run else [],
+            description=text,
+            amount_at_issue=round_half_up(amount_at_issue) if amount_at_issue is not None else None,
+            created_by=actor,
+        )
+        record_event(
+            "audit.finding.create",
+            actor=actor,
+            obj=finding,
+            after={
+                "application_id": application.pk,
+                "source": source,
+                "flags": finding.flag_codes,
+                "spot_check": spot_check.quarter if spot_check else None,
+            },
+            request=request,
+        )
+    return finding
+
+
+def send_data_notice(
+    finding: Finding,
+    *,
+    actor: User,
+    text: str,
+    notice_date: dt.date | None = None,
+    request: HttpRequest | None = None,
+) -> DataNotice:
+    """数据告知: tell the enterprise the finding; it may object by the 5th working day after (五 3)."""
+    _require(actor, Role.INSPECTOR)
+    body = _text(text, required=_("请填写告知内容"), field="text")
+    day = notice_date or timezone.localdate()
+    params = params_at(day)
+    deadline = objection_deadline(day, params)
+    with transaction.atomic():
+        locked = Finding.objects.select_for_update().select_related("application").get(pk=finding.pk)
+        if locked.status != Finding.Status.OPEN:
+            raise AuditRefused(_("该核查发现已告知或已认定，不能重复告知"))
+        notice = DataNotice.objects.create(
+            finding=locked,
+            notice_date=day,
+            objection_deadline=deadline,
+            text=body,
+            policy_version=params.version,
+            sent_by=actor,
+        )
+        locked.status = Finding.Status.NOTIFIED
+        locked.save(update_fields=["status"])
+        record_event(
+            "audit.data_notice",
+            actor=actor,
+            obj=notice,
+            before={"status": Finding.Status.OPEN},
+            after={
+                "finding_id": locked.pk,
+                "application_id": locked.application_id,
+                "status": locked.status,
+                "notice_date": day.isoformat(),
+                "objection_deadline": deadline.isoformat(),
+            },
+            enterprise_id=locked.application.enterprise_id,
+            request=request,
+        )
+        notice_id = notice.pk
+        transaction.on_commit(lambda: notify.data_notice_sent(notice_id), robust=True)
+    return notice
+
+
+def _store_evidence(files: Sequence[UploadedFile]) -> list[tuple[Any, str]]:
+    """Check every file first (nothing is stored when one fails), then store them."""
+    if len(files) > MAX_EVIDENCE_FILES:
+        raise AuditRefused({"files": [_("证据文件不超过 %(n)d 个") % {"n": MAX_EVIDENCE_FILES}]})
+    checked = []
+    for upload in files:
+        try:
+            checked.append(check_upload(upload, DOCUMENT_TYPES))
+        except ValidationError as exc:
+            raise AuditRefused({"files": exc.messages}) from exc
+    return [
+        (c, default_storage.save(generated_path("objections", c.extension), ContentFile(c.content)))
+        for c in checked
+    ]
+
+
+def file_objection(
+    notice: DataNotice,
+    *,
+    actor: User,
+    statement: str,
+    files: Sequence[UploadedFile] = (),
+    request: HttpRequest | None = None,
+) -> Objection:
+    """异议: the enterprise objects to a data notice with a statement and evidence.
+
+    Accepted up to and including the objection deadline (Asia/Shanghai date); after it the
+    objection is refused with the deadline named, and the refused attempt is audited.
+    """
+    _require(actor, Role.APPLICANT)
+    finding = notice.finding
+    enterprise_id = finding.application.enterprise_id
+    if actor.enterprise_id != enterprise_id:
+        raise PermissionDenied
+    today = timezone.localdate()
+    if today > notice.objection_deadline:
+        message = _(
+            "异议期限已于 %(deadline)s 届满（告知日 %(notice)s 起 %(days)d 个工作日），不再受理异议"
+        ) % {
+            "deadline": notice.objection_deadline.isoformat(),
+            "notice": notice.notice_date.isoformat(),
+            "days": params_at(notice.notice_date).objection_workdays,
+        }
+        record_event(
+            "audit.objection",
+            actor=actor,
+            obj=notice,
+            after={"error": message, "objection_deadline": notice.objection_deadline.isoformat()},
+            result=AuditEvent.Result.FAILURE,
+            enterprise_id=enterprise_id,
+            request=request,
+        )
+        raise AuditRefused(message, code="objection_late")
+    text = _text(statement, required=_("请填写异议陈述"), field="statement")
+    stored = _store_evidence(files)
+    with transaction.atomic():
+        locked = Finding.objects.select_for_update().get(pk=finding.pk)
+        if locked.status != Finding.Status.NOTIFIED or Objection.objects.filter(notice=notice).exists():
+            raise AuditRefused(_("该告知已提出异议或已作出认定，不能再次提出"))
+        objection = Objection.objects.create(
+            notice=notice, statement=text, submitted_by=actor, submitted_at=timezone.now()
+        )
+        ObjectionEvidence.objects.bulk_create(
+            [
+                ObjectionEvidence(
+                    objection=objection,
+                    file=path,
+                    original_name=c.original_name,
+                    mime=c.mime,
+                    size=len(c.content),
+                    sha256=c.sha256,
+                    flags=list(c.flags),
+                )
+                for c, path in stored
+            ]
+        )
+        locked.status = Finding.Status.OBJECTED
+        locked.save(update_fields=["status"])
+        record_event(
+            "audit.objection",
+            actor=actor,
+            obj=objection,
+            before={"status": Finding.Status.NOTIFIED},
+            after={
+                "finding_id": locked.pk,
+                "status": locked.status,
+                "evidence": [{"name": c.original_name, "sha256": c.sha256} for c, _path in stored],
+            },
+            enterprise_id=enterprise_id,
+            request=request,
+        )
+        objection_id = objection.pk
+        transaction.on_commit(lambda: notify.objection_filed(objection_id), robust=True)
+    return objection
+
+
+def decide_finding(
+    finding: Finding,
+    *,
+    actor: User,
+    upheld: bool,
+    reasons: str,
+    request: HttpRequest | None = None,
+) -> Finding:
+    """The inspector's decision on a finding, with written reasons.
+
+    Upholding needs a data notice and either the enterprise's objection or the end of the
+    objection period, so the enterprise is always heard first; an open finding may be dismissed.
+    """
+    _require(actor, Role.INSPECTOR)
+    text = _text(reasons, required=_("请填写认定理由"), field="reasons")
+    with transaction.atomic():
+        locked = Finding.objects.select_for_update().select_related("application").get(pk=finding.pk)
+        notice = DataNotice.objects.filter(finding=locked).first()
+        before = locked.status
+        if not locked.is_open:
+            raise AuditRefused(_("该核查发现已作出认定"))
+        if upheld and locked.status == Finding.Status.OPEN:
+            raise AuditRefused(_("认定属实前须先向企业发送数据告知，听取其异议"))
+        if (
+            locked.status == Finding.Status.NOTIFIED
+            and notice is not None
+            and timezone.localdate() <= notice.objection_deadline
+        ):
+            raise AuditRefused(
+                _("异议期尚未届满（截止 %(deadline)s），企业提出异议或期满后方可认定")
+                % {"deadline": notice.objection_deadline.isoformat()}
+            )
+        locked.status = Finding.Status.UPHELD if upheld else Finding.Status.DISMISSED
+        locked.decision_reasons = text
+        locked.decided_by = actor
+        locked.decided_at = timezone.now()
+        locked.save(update_fields=["status", "decision_reasons", "decided_by", "decided_at"])
+        record_event(
+            "audit.finding.decide",
+            actor=actor,
+            obj=locked,
+            before={"status": before},
+            after={"status": locked.status, "reasons": text},
+            enterprise_id=locked.application.enterprise_id if notice is not None else None,
+            request=request,
+        )
+        if notice is not None:
+            finding_id = locked.pk
+            transaction.on_commit(lambda: notify.finding_decided(finding_id), robust=True)
+    return locked
+
+
+# --- fraud outcome: clawback, repayment, blacklist -----------------------------------------------------
+
+
+def claw_back(
+    application: Application,
+    amount: Decimal,
+    *,
+    actor: User,
+    reason: str,
+    finding: Finding | None = None,
+    request: HttpRequest | None = None,
+) -> Clawback:
+    """追回: take the paid → clawed_back transition and open a receivable for ``amount``.
+
+    The award stops counting against the enterprise's annual cap (SPEC §2), with the enterprise
+    row locked as final approval does. The receivable stays open until repayments cover it.
+    """
+    transition = TRANSITIONS["clawback"]
+    _require(actor, transition.role)
+    text = _text(reason, required=_("请填写追回理由"), field="reason")
+    if not amount.is_finite() or amount <= 0 or amount != round_half_up(amount):
+        raise AuditRefused({"amount": [_("追回金额须为正数，至多两位小数")]})
+    if finding is not None and (
+        finding.application_id != application.pk or finding.status != Finding.Status.UPHELD
+    ):
+        raise AuditRefused({"finding": [_("只能依据该申请已认定属实的核查发现追回")]})
+    from review.actions import release_annual_grant
+    from review.models import Level, ReviewStep
+
+    with transaction.atomic():
+        Enterprise.objects.select_for_update().get(pk=application.enterprise_id)
+        app = Application.objects.select_for_update().get(pk=application.pk)
+        if Status(app.status) not in transition.sources:
+            raise AuditRefused(
+                _("只有已兑现的申请可以追回，当前状态：%(status)s") % {"status": app.get_status_display()}
+            )
+        granted = app.granted_amount or Decimal("0")
+        if amount > granted:
+            raise AuditRefused(
+                {
+                    "amount": [
+                        _("追回金额不能超过已兑现的补贴 %(granted)s 元") % {"granted": format_money(granted)}
+                    ]
+                }
+            )
+        before = app.status
+        release_annual_grant(app)
+        app.status = transition.target
+        app.save(update_fields=["status", "updated_at"])
+        clawback = Clawback.objects.create(
+            application=app, finding=finding, amount=amount, reason=text, created_by=actor
+        )
+        ReviewStep.objects.create(
+            application=app,
+            transition=transition.name,
+            level=Level.NONE,
+            actor=actor,
+            at=timezone.now(),
+            opinion=text,
+            status_before=before,
+            status_after=app.status,
+            data={"clawback_id": clawback.pk, "amount": format_money(amount)},
+        )
+        record_event(
+            "application.clawback",
+            actor=actor,
+            obj=app,
+            before={"status": before},
+            after={
+                "status": app.status,
+                "amount": format_money(amount),
+                "reason": text,
+                "clawback_id": clawback.pk,
+                "finding_id": finding.pk if finding else None,
+            },
+            request=request,
+        )
+        clawback_id = clawback.pk
+        transaction.on_commit(lambda: notify.clawback_opened(clawback_id), robust=True)
+    return clawback
+
+
+def record_repayment(
+    clawback: Clawback,
+    *,
+    amount: Decimal,
+    date: dt.date,
+    reference: str,
+    actor: User,
+    request: HttpRequest | None = None,
+) -> Repayment:
+    """A repayment received against a clawback; the receivable closes when fully repaid."""
+    _require(actor, Role.INSPECTOR, Role.FINANCE)
+    ref = (reference or "").strip()
+    if not ref:
+        raise AuditRefused({"reference": [_("请填写银行流水号")]})
+    if not amount.is_finite() or amount <= 0 or amount != round_half_up(amount):
+        raise AuditRefused({"amount": [_("到账金额须为正数，至多两位小数")]})
+    if date > timezone.localdate():
+        raise AuditRefused({"date": [_("到账日期不能晚于今天")]})
+    with transaction.atomic():
+        locked = Clawback.objects.select_for_update().select_related("application").get(pk=clawback.pk)
+        if amount > locked.outstanding:
+            raise AuditRefused(
+                {
+                    "amount": [
+                        _("到账金额超过尚未追回的 %(left)s 元") % {"left": format_money(locked.outstanding)}
+                    ]
+                }
+            )
+        before = {"status": locked.status, "repaid": format_money(locked.repaid)}
+        repayment = Repayment.objects.create(
+            clawback=locked, amount=amount, date=date, reference=ref, recorded_by=actor
+        )
+        locked.repaid += amount
+        locked.status = (
+            Clawback.Status.REPAID if locked.repaid == locked.amount else Clawback.Status.PARTIALLY_REPAID
+        )
+        locked.save(update_fields=["repaid", "status"])
+        record_event(
+            "audit.repayment",
+            actor=actor,
+            obj=locked,
+            before=before,
+            after={
+                "status": locked.status,
+                "repaid": format_money(locked.repaid),
+                "amount": format_money(amount),
+                "date": date.isoformat(),
+                "reference": ref,
+            },
+            enterprise_id=locked.application.enterprise_id,
+            request=request,
+        )
+    return repayment
+
+
+def blacklist_enterprise(
+    enterprise: Enterprise, *, reason: str, actor: User, request: HttpRequest | None = None
+) -> Enterprise:
+    """列入黑名单: the enterprise's new applications are refused, with this reason shown to it."""
+    _require(actor, Role.INSPECTOR)
+    text = _text(reason, required=_("请填写列入黑名单的原因"), field="reason")
+    with transaction.atomic():
+        locked = Enterprise.objects.select_for_update().get(pk=enterprise.pk)
+        if locked.blacklisted:
+            raise AuditRefused(_("该企业已在黑名单中"))
+        locked.blacklisted = True
+        locked.blacklist_reason = text
+        locked.blacklisted_at = timezone.now()
+        locked.save(update_fields=["blacklisted", "blacklist_reason", "blacklisted_at"])
+        record_event(
+            "enterprise.blacklist",
+            actor=actor,
+            obj=locked,
+            before={"blacklisted": False},
+            after={"blacklisted": True, "reason": text},
+            request=request,
+        )
+        enterprise_id = locked.pk
+        transaction.on_commit(lambda: notify.blacklisted(enterprise_id), robust=True)
+    return locked
+
+
+def lift_blacklist(
+    enterprise: Enterprise, *, reason: str, actor: User, request: HttpRequest | None = None
+) -> Enterprise:
+    """移出黑名单: the enterprise may apply again; the earlier reason stays in the log."""
+    _require(actor, Role.INSPECTOR)
+    text = _text(reason, required=_("请填写移出黑名单的理由"), field="reason")
+    with transaction.atomic():
+        locked = Enterprise.objects.select_for_update().get(pk=enterprise.pk)
+        if not locked.blacklisted:
+            raise AuditRefused(_("该企业不在黑名单中"))
+        before = {
+            "blacklisted": True,
+            "reason": locked.blacklist_reason,
+            "blacklisted_at": locked.blacklisted_at.isoformat() if locked.blacklisted_at else None,
+        }
+        locked.blacklisted = False
+        locked.blacklist_reason = ""
+        locked.blacklisted_at = None
+        locked.save(update_fields=["blacklisted", "blacklist_reason", "blacklisted_at"])
+        record_event(
+            "enterprise.blacklist_lift",
+            actor=actor,
+            obj=locked,
+            before=before,
+            after={"blacklisted": False, "reason": text},
+            request=request,
+        )
+    return locked

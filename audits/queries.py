@@ -1,0 +1,544 @@
+"""Reading what reconciliation needs from the database (no writes).
+
+Two paths give the same inputs to :func:`audits.rules.reconcile`:
+
+* per application (:func:`inputs_for`), used on submission, before final approval and on demand;
+* set-wise for many applications at once (:func:`inputs_for_many`), used by ``yingdu audit
+  reconcile --all`` and ``bench/reconcile.py``: one aggregate query grouped by the
+  application's (enterprise USCC, work reference) keys, one window query for GPU time claimed
+  twice, and a handful of small lookups — never one query per application.
+
+Only monitored records with ``leaf_index`` below the checkpoint's tree size are read, so a
+re-run against the same checkpoint reads the same records.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from django.db import connection
+from django.db.models import Q
+
+from applications.models import Application, ConsumptionRow, MaterialKind
+from applications.states import Status
+from audits import rules
+from ledger.models import Checkpoint
+from monitoring.models import UsageRecord
+
+# Other applications whose claims count for double-claim checks: those still claiming a subsidy.
+LIVE_CLAIM_EXCLUDED = (Status.DRAFT, Status.WITHDRAWN, Status.REJECTED)
+CHUNK = 900  # SQLite allows 999 parameters per statement
+
+Key = tuple[str, str]  # (enterprise USCC, work reference)
+
+
+@dataclass
+class ReconcileInputs:
+    """Everything :func:`audits.rules.reconcile` needs for one application."""
+
+    application_id: int
+    keys: list[Key]
+    declared: rules.Declared
+    monitored: rules.MonitoredSummary
+    conflicts: list[rules.Conflict] = field(default_factory=list)
+    peers: rules.PeerStats | None = None
+    declared_rows_after_window: int = 0
+
+
+def application_keys(app: Application) -> list[Key]:
+    """The (USCC, work reference) pairs under which monitored usage of this work is reported.
+
+    SPEC §6: ``work_ref`` is the filing number or the application's id (or its reference);
+    the USCC is the registered enterprise's, and the one typed on the form if it differs.
+    """
+    usccs = sorted({u for u in (app.enterprise.uscc, app.uscc) if u})
+    refs = sorted({r for r in (app.filing_number, app.reference or "", str(app.pk)) if r})
+    return [(u, r) for u in usccs for r in refs]
+
+
+def _key_filter(keys: Sequence[Key]) -> Q:
+    q = Q(pk__in=[])
+    for uscc, ref in keys:
+        q |= Q(enterprise_uscc=uscc, work_ref=ref)
+    return q
+
+
+def _current_rows(app_ids: Sequence[int]) -> dict[int, list[ConsumptionRow]]:
+    """Each application's consumption rows from the latest version of its consumption detail."""
+    rows: dict[int, list[ConsumptionRow]] = defaultdict(list)
+    latest: dict[int, int] = {}
+    for start in range(0, len(app_ids), CHUNK):
+        chunk = app_ids[start : start + CHUNK]
+        qs = ConsumptionRow.objects.filter(
+            application_id__in=chunk,
+            material__kind=MaterialKind.CONSUMPTION_DETAIL,
+            material__deleted=False,
+        ).values_list("application_id", "material__version")
+        for app_id, version in qs:
+            latest[app_id] = max(latest.get(app_id, 0), version)
+        for row in (
+            ConsumptionRow.objects.filter(
+                application_id__in=chunk,
+                material__kind=MaterialKind.CONSUMPTION_DETAIL,
+                material__deleted=False,
+            )
+            .select_related("material")
+            .order_by("application_id", "material_id", "row_number")
+        ):
+            if row.material.version == latest.get(row.application_id):
+                rows[row.application_id].append(row)
+    return rows
+
+
+def declared_for(
+    app: Application, rows: Sequence[ConsumptionRow], settlement_amount: Decimal | None
+) -> rules.Declared:
+    return rules.Declared(
+        total_compute_cost=app.total_compute_cost,
+        compute_minutes=app.compute_minutes,
+        work_minutes=app.work_minutes,
+        launch_date=app.launch_date,
+        rows=tuple(
+            rules.DeclaredRow(r.record_id, r.started_at, r.ended_at, r.quantity, r.minutes, r.amount)
+            for r in rows
+        ),
+        settlement_amount=settlement_amount,
+    )
+
+
+def _rows_after(declared: rules.Declared) -> int:
+    end = rules.production_window(declared).end
+    return 0 if end is None else sum(1 for r in declared.rows if r.ended_at > end)
+
+
+def checkpoint_time(checkpoint: Checkpoint) -> dt.datetime:
+    return checkpoint.created_at
+
+
+def peer_values(as_of: dt.datetime) -> dict[int, Decimal]:
+    """Cost per work-minute of every application submitted by ``as_of``, by application id."""
+    values: dict[int, Decimal] = {}
+    qs = Application.objects.filter(
+        submitted_at__isnull=False,
+        submitted_at__lte=as_of,
+        total_compute_cost__gt=0,
+        work_minutes__gt=0,
+    ).values_list("pk", "total_compute_cost", "work_minutes")
+    for pk, cost, minutes in qs.iterator(chunk_size=5000):
+        assert cost is not None and minutes  # filtered above
+        values[pk] = rules.round_half_up(Decimal(cost) / minutes)
+    return values
+
+
+def peer_stats_for(
+    app: Application, declared: rules.Declared, population: dict[int, Decimal]
+) -> rules.PeerStats | None:
+    """The distribution the application is scored in: the population, with the application itself."""
+    values = dict(population)
+    own = declared.cost_per_work_minute
+    if own is not None:
+        values[app.pk] = own
+    else:
+        values.pop(app.pk, None)
+    return rules.peer_stats(list(values.values()))
+
+
+# --- per application ------------------------------------------------------------------------------
+
+
+def _record_id_conflicts(
+    app: Application,
+    keys: Sequence[Key],
+    declared: rules.Declared,
+    tree_size: int,
+) -> list[rules.Conflict]:
+    """Declared rows whose record is in another live application's detail or is another work's record."""
+    ids = sorted({r.record_id for r in declared.rows})
+    if not ids:
+        return []
+    conflicts: list[rules.Conflict] = []
+    own_uscc = app.enterprise.uscc
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start : start + CHUNK]
+        others = (
+            ConsumptionRow.objects.filter(record_id__in=chunk, material__deleted=False)
+            .exclude(application_id=app.pk)
+            .exclude(application__status__in=LIVE_CLAIM_EXCLUDED)
+            .values_list(
+                "record_id",
+                "application_id",
+                "application__enterprise_id",
+                "application__enterprise__uscc",
+                "application__filing_number",
+            )
+            .distinct()
+        )
+        for record_id, other_id, enterprise_id, uscc, filing in others:
+            if enterprise_id == app.enterprise_id and filing == app.filing_number:
+                continue  # the same work of the same enterprise: a re-application, not a second claim
+            conflicts.append(
+                rules.Conflict(
+                    "record_id", record_id, uscc, filing, other_id, enterprise_id != app.enterprise_id
+                )
+            )
+        uuids = [u for u in (_as_uuid(i) for i in chunk) if u is not None]
+        if uuids:
+            own = set(keys)
+            for monitored_id, uscc, ref in UsageRecord.objects.filter(
+                record_id__in=uuids, leaf_index__lt=tree_size
+            ).values_list("record_id", "enterprise_uscc", "work_ref"):
+                if (uscc, ref) not in own:
+                    conflicts.append(
+                        rules.Conflict("record_id", str(monitored_id), uscc, ref, None, uscc != own_uscc)
+                    )
+    return conflicts
+
+
+def _as_uuid(text: str) -> UUID | None:
+    try:
+        return UUID(text)
+    except ValueError:
+        return None
+
+
+def _gpu_conflicts(keys: Sequence[Key], tree_size: int, own_uscc: str) -> list[rules.Conflict]:
+    """Monitored records of this work overlapping, on the same GPU, records of another work."""
+    if not keys:
+        return []
+    table = UsageRecord._meta.db_table
+    mine = " OR ".join(["(m.enterprise_uscc = %s AND m.work_ref = %s)"] * len(keys))
+    theirs = " OR ".join(["(o.enterprise_uscc = %s AND o.work_ref = %s)"] * len(keys))
+    flat = [v for key in keys for v in key]
+    sql = (
+        f"SELECT DISTINCT m.gpu_uuid, o.enterprise_uscc, o.work_ref FROM {table} m "  # noqa: S608 - table name from the model, values are parameters
+        f"JOIN {table} o ON o.gpu_uuid = m.gpu_uuid AND o.id <> m.id "
+        "AND o.started_at < m.ended_at AND o.ended_at > m.started_at "
+        f"WHERE m.leaf_index < %s AND o.leaf_index < %s AND ({mine}) AND NOT ({theirs})"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [tree_size, tree_size, *flat, *flat])
+        found = cursor.fetchall()
+    return [rules.Conflict("gpu_time", gpu, uscc, ref, None, uscc != own_uscc) for gpu, uscc, ref in found]
+
+
+def _application_ids(wanted: set[Key]) -> dict[Key, int]:
+    """The live application behind each (USCC, work reference), where there is one (lowest id first)."""
+    if not wanted:
+        return {}
+    refs = {ref for _u, ref in wanted}
+    found: dict[Key, int] = {}
+    numeric = [int(r) for r in refs if r.isdigit()]
+    qs = (
+        Application.objects.exclude(status__in=LIVE_CLAIM_EXCLUDED)
+        .filter(Q(filing_number__in=refs) | Q(reference__in=refs) | Q(pk__in=numeric))
+        .values_list("pk", "enterprise__uscc", "filing_number", "reference")
+        .order_by("pk")
+    )
+    for pk, uscc, filing, reference in qs.iterator(2000):
+        for ref in (filing, reference or "", str(pk)):
+            if (uscc, ref) in wanted:
+                found.setdefault((uscc, ref), pk)
+    return found
+
+
+def _named(conflicts: list[rules.Conflict], ids: dict[Key, int]) -> list[rules.Conflict]:
+    return [
+        c
+        if c.other_application_id is not None
+        else rules.Conflict(
+            c.kind,
+            c.key,
+            c.other_enterprise_uscc,
+            c.other_work_ref,
+            ids.get((c.other_enterprise_uscc, c.other_work_ref)),
+            c.cross_enterprise,
+        )
+        for c in conflicts
+    ]
+
+
+def _unnamed(conflicts: Iterable[rules.Conflict]) -> set[Key]:
+    return {(c.other_enterprise_uscc, c.other_work_ref) for c in conflicts if c.other_application_id is None}
+
+
+def monitored_records(keys: Sequence[Key], tree_size: int) -> list[rules.MonitoredRecord]:
+    if not keys:
+        return []
+    qs = (
+        UsageRecord.objects.filter(_key_filter(keys), leaf_index__lt=tree_size)
+        .order_by("leaf_index")
+        .values_list("record_id", "gpu_uuid", "started_at", "ended_at", "gpu_seconds", "cost_cny")
+    )
+    return [
+        rules.MonitoredRecord(str(r), g, s, e, secs, cost) for r, g, s, e, secs, cost in qs.iterator(2000)
+    ]
+
+
+def inputs_for(
+    app: Application,
+    checkpoint: Checkpoint,
+    *,
+    settlement_amount: Decimal | None = None,
+    population: dict[int, Decimal] | None = None,
+) -> ReconcileInputs:
+    """The reconciliation inputs of one application against ``checkpoint``."""
+    tree_size = checkpoint.tree_size
+    keys = application_keys(app)
+    rows = _current_rows([app.pk]).get(app.pk, [])
+    declared = declared_for(app, rows, settlement_amount)
+    window = rules.production_window(declared)
+    monitored = rules.summarize(monitored_records(keys, tree_size), window)
+    conflicts = _record_id_conflicts(app, keys, declared, tree_size)
+    conflicts += _gpu_conflicts(keys, tree_size, app.enterprise.uscc)
+    if population is None:
+        population = peer_values(checkpoint_time(checkpoint))
+    return ReconcileInputs(
+        application_id=app.pk,
+        keys=keys,
+        declared=declared,
+        monitored=monitored,
+        conflicts=_named(conflicts, _application_ids(_unnamed(conflicts))),
+        peers=peer_stats_for(app, declared, population),
+        declared_rows_after_window=_rows_after(declared),
+    )
+
+
+# --- set-wise ------------------------------------------------------------------------------------
+
+_CREATE_KEYS = (
+    "CREATE TEMPORARY TABLE audits_recon_keys ("
+    " app_id bigint NOT NULL, uscc varchar(18) NOT NULL, work_ref varchar(100) NOT NULL,"
+    " window_start timestamp with time zone NULL, window_end timestamp with time zone NULL)"
+)
+
+
+def _aggregate_sql(table: str, postgres: bool) -> str:
+    # Exact decimal sums of GPU-seconds on PostgreSQL, so the figure does not depend on the
+    # order parallel workers add rows in (SQLite has no decimal type; its sum is of floats).
+    seconds = "CAST(u.gpu_seconds AS numeric)" if postgres else "u.gpu_seconds"
+    before = "u.started_at < k.window_start"
+    after = "u.ended_at > k.window_end"
+    sql = (
+        f"SELECT k.app_id, COUNT(*), SUM({seconds}), SUM(u.cost_cny), MIN(u.started_at), MAX(u.ended_at),"  # noqa: S608 - fixed text and the model's table name
+        f" SUM(CASE WHEN {before} THEN 1 ELSE 0 END), SUM(CASE WHEN {before} THEN {seconds} ELSE 0 END),"
+        f" SUM(CASE WHEN {before} THEN u.cost_cny ELSE 0 END),"
+        f" SUM(CASE WHEN {after} THEN 1 ELSE 0 END), SUM(CASE WHEN {after} THEN {seconds} ELSE 0 END),"
+        f" SUM(CASE WHEN {after} THEN u.cost_cny ELSE 0 END)"
+        f" FROM audits_recon_keys k JOIN {table} u ON u.enterprise_uscc = k.uscc AND u.work_ref = k.work_ref"
+        " WHERE u.leaf_index < %s GROUP BY k.app_id"
+    )
+    return sql
+
+
+def _dec(value: Any) -> Decimal:
+    if value is None:
+        return Decimal(0)
+    if isinstance(value, float):
+        return rules.exact_seconds(value)
+    return Decimal(value)
+
+
+def _cents(value: Any) -> Decimal:
+    # SQLite stores decimals with REAL affinity and sums them as floats: back to cents.
+    return rules.round_half_up(_dec(value))
+
+
+def _parse_dt(value: Any) -> dt.datetime | None:
+    if value is None or isinstance(value, dt.datetime):
+        return value
+    # SQLite returns aggregates of datetime columns as text.
+    parsed = dt.datetime.fromisoformat(str(value))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+def _aggregate(
+    keys: dict[int, list[Key]], windows: dict[int, rules.Window], tree_size: int
+) -> dict[int, rules.MonitoredSummary]:
+    table = UsageRecord._meta.db_table
+    postgres = connection.vendor == "postgresql"
+    adapt = connection.ops.adapt_datetimefield_value
+    key_rows = [
+        (app_id, uscc, ref, adapt(windows[app_id].start), adapt(windows[app_id].end))
+        for app_id, app_keys in keys.items()
+        for uscc, ref in app_keys
+    ]
+    out: dict[int, rules.MonitoredSummary] = {}
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS audits_recon_keys")
+        cursor.execute(_CREATE_KEYS)
+        try:
+            if postgres:
+                with cursor.cursor.copy(
+                    "COPY audits_recon_keys (app_id, uscc, work_ref, window_start, window_end) FROM STDIN"
+                ) as copy:
+                    for row in key_rows:
+                        copy.write_row(row)
+                cursor.execute("ANALYZE audits_recon_keys")
+            else:
+                cursor.executemany(
+                    "INSERT INTO audits_recon_keys VALUES (%s, %s, %s, %s, %s)",
+                    key_rows,
+                )
+            cursor.execute(_aggregate_sql(table, postgres), [tree_size])
+            for row in cursor.fetchall():
+                app_id, n, secs, cost, first, last, nb, sb, cb, na, sa, ca = row
+                out[app_id] = rules.MonitoredSummary(
+                    total=rules.Usage(int(n), _dec(secs), _cents(cost)),
+                    before_window=rules.Usage(int(nb or 0), _dec(sb), _cents(cb)),
+                    after_window=rules.Usage(int(na or 0), _dec(sa), _cents(ca)),
+                    first_started_at=_parse_dt(first),
+                    last_ended_at=_parse_dt(last),
+                )
+        finally:
+            cursor.execute("DROP TABLE IF EXISTS audits_recon_keys")
+    return out
+
+
+def _overlap_pairs(tree_size: int) -> list[tuple[str, Key, Key]]:
+    """Every pair of monitored records on one GPU whose times overlap, as (gpu, key, other key).
+
+    A window query over the GPU-time index finds the records that start before an earlier
+    record on the same GPU has ended (one ordered pass); only those few are then joined pairwise.
+    """
+    table = UsageRecord._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id FROM (SELECT id, started_at, MAX(ended_at) OVER ("  # noqa: S608 - table name from the model
+            " PARTITION BY gpu_uuid ORDER BY started_at, id ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING"
+            f") AS prev_end FROM {table} WHERE leaf_index < %s) s WHERE prev_end > started_at",
+            [tree_size],
+        )
+        ids = [row[0] for row in cursor.fetchall()]
+        pairs: list[tuple[str, Key, Key]] = []
+        for start in range(0, len(ids), CHUNK):
+            chunk = ids[start : start + CHUNK]
+            marks = ", ".join(["%s"] * len(chunk))
+            cursor.execute(
+                f"SELECT m.gpu_uuid, m.enterprise_uscc, m.work_ref, o.enterprise_uscc, o.work_ref FROM {table} m "  # noqa: S608
+                f"JOIN {table} o ON o.gpu_uuid = m.gpu_uuid AND o.id <> m.id "
+                "AND o.started_at < m.ended_at AND o.ended_at > m.started_at "
+                f"WHERE m.id IN ({marks}) AND o.leaf_index < %s",
+                [*chunk, tree_size],
+            )
+            for gpu, mu, mr, ou, orf in cursor.fetchall():
+                if (mu, mr) != (ou, orf):
+                    pairs.append((gpu, (mu, mr), (ou, orf)))
+    return pairs
+
+
+def inputs_for_many(
+    apps: Sequence[Application],
+    checkpoint: Checkpoint,
+    *,
+    settlement_amounts: dict[int, Decimal] | None = None,
+) -> list[ReconcileInputs]:
+    """The reconciliation inputs of many applications, read set-wise (see the module docstring).
+
+    ``apps`` must have ``enterprise`` selected. Gives the same inputs as :func:`inputs_for`
+    called on each application.
+    """
+    tree_size = checkpoint.tree_size
+    settlement_amounts = settlement_amounts or {}
+    app_ids = [a.pk for a in apps]
+    rows = _current_rows(app_ids)
+    keys = {a.pk: application_keys(a) for a in apps}
+    declared = {a.pk: declared_for(a, rows.get(a.pk, []), settlement_amounts.get(a.pk)) for a in apps}
+    windows = {pk: rules.production_window(d) for pk, d in declared.items()}
+    monitored = _aggregate(keys, windows, tree_size)
+
+    # Double claims of a record: in Python over the rows of every live application.
+    conflicts: dict[int, list[rules.Conflict]] = defaultdict(list)
+    by_id = {a.pk: a for a in apps}
+    wanted = sorted({r.record_id for app_rows in rows.values() for r in app_rows})
+    holders: dict[str, set[tuple[int, int, str, str]]] = defaultdict(set)
+    for start in range(0, len(wanted), CHUNK):
+        chunk = wanted[start : start + CHUNK]
+        for record_id, other_id, enterprise_id, uscc, filing in (
+            ConsumptionRow.objects.filter(record_id__in=chunk, material__deleted=False)
+            .exclude(application__status__in=LIVE_CLAIM_EXCLUDED)
+            .values_list(
+                "record_id",
+                "application_id",
+                "application__enterprise_id",
+                "application__enterprise__uscc",
+                "application__filing_number",
+            )
+            .distinct()
+        ):
+            holders[record_id].add((other_id, enterprise_id, uscc, filing))
+    owners_of_key: dict[Key, list[int]] = defaultdict(list)
+    for pk, app_keys in keys.items():
+        for key in app_keys:
+            owners_of_key[key].append(pk)
+    monitored_owner: dict[str, Key] = {}
+    uuids = [u for u in (_as_uuid(i) for i in wanted) if u is not None]
+    for start in range(0, len(uuids), CHUNK):
+        for monitored_id, uscc, ref in UsageRecord.objects.filter(
+            record_id__in=uuids[start : start + CHUNK], leaf_index__lt=tree_size
+        ).values_list("record_id", "enterprise_uscc", "work_ref"):
+            monitored_owner[str(monitored_id)] = (uscc, ref)
+    for pk, app_rows in rows.items():
+        app = by_id[pk]
+        own_keys = set(keys[pk])
+        for record_id in sorted({r.record_id for r in app_rows}):
+            for other_id, enterprise_id, uscc, filing in sorted(holders.get(record_id, ())):
+                if other_id == pk or (enterprise_id == app.enterprise_id and filing == app.filing_number):
+                    continue
+                conflicts[pk].append(
+                    rules.Conflict(
+                        "record_id", record_id, uscc, filing, other_id, enterprise_id != app.enterprise_id
+                    )
+                )
+            row_uuid = _as_uuid(record_id)
+            owner = monitored_owner.get(str(row_uuid)) if row_uuid is not None else None
+            if owner is not None and owner not in own_keys:
+                conflicts[pk].append(
+                    rules.Conflict(
+                        "record_id", str(row_uuid), owner[0], owner[1], None, owner[0] != app.enterprise.uscc
+                    )
+                )
+
+    # Double claims of GPU time: one window pass over the log's records.
+    for gpu, key, other in _overlap_pairs(tree_size):
+        for pk in owners_of_key.get(key, ()):
+            if other not in keys[pk]:
+                conflicts[pk].append(
+                    rules.Conflict(
+                        "gpu_time", gpu, other[0], other[1], None, other[0] != by_id[pk].enterprise.uscc
+                    )
+                )
+
+    ids = _application_ids(_unnamed(c for found in conflicts.values() for c in found))
+    population = peer_values(checkpoint_time(checkpoint))
+    base = rules.peer_stats(list(population.values()))
+    out = []
+    for app in apps:
+        d = declared[app.pk]
+        own = d.cost_per_work_minute
+        # The shared distribution already holds the application unless it was submitted after the checkpoint.
+        peers = (
+            base if own is not None and population.get(app.pk) == own else peer_stats_for(app, d, population)
+        )
+        out.append(
+            ReconcileInputs(
+                application_id=app.pk,
+                keys=keys[app.pk],
+                declared=d,
+                monitored=monitored.get(app.pk, rules.MonitoredSummary()),
+                conflicts=_named(sorted(set(conflicts.get(app.pk, [])), key=rules.Conflict.sort_key), ids),
+                peers=peers,
+                declared_rows_after_window=_rows_after(d),
+            )
+        )
+    return out
+
+
+def iter_chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

@@ -1,0 +1,610 @@
+"""Audit rules (核查规则, SPEC §8) as pure functions: no ORM, no I/O.
+
+Two rules live here:
+
+* **Reconciliation** (对账): the figures an application declares (form rows 22–23, the parsed
+  consumption detail, the settlement voucher's amount when someone entered it) against the
+  usage monitored for the same enterprise and work in the tamper-evident log. The database
+  side (``audits.actions`` / ``audits.queries``) reduces the monitored records to a
+  :class:`MonitoredSummary` and the claims of other works to :class:`Conflict` rows; this
+  module turns them into :class:`Flag` objects with the numbers behind each one.
+* **Quarterly spot-check sampling** (每季度随机抽查): the published algorithm, so anyone holding
+  the checkpoint can recompute the sample::
+
+      seed  = SHA-256(root hash bytes of the first checkpoint signed after the quarter ends ‖ "2026Q3")
+      order = candidates sorted by SHA-256(seed ‖ application id as decimal ASCII), ascending
+      k     = min(N, max(min_count, ceil(rate × N)))
+
+**Interpretation (production window).** The platform does not record the date a work was
+filed (备案), so the production window opens with the earliest declared consumption row and
+closes at the end of the launch date (row 14, Asia/Shanghai). Monitored usage of the work
+that started before the window or ended after it, and declared rows that end after launch,
+are flagged ``outside_window``. Without declared rows only the launch end is checked.
+
+**Interpretation (minutes).** Row 22 must equal the work's length (SPEC §2), so it is not a
+GPU quantity. Declared GPU time is Σ quantity × minutes of the consumption rows (card-minutes);
+without rows it falls back to row 22. Monitored GPU time is Σ ``gpu_seconds`` / 60.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import math
+import re
+import statistics
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from django.utils.translation import gettext as _
+
+from yingdu.lib.money import format_money, round_half_up
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+Severity = Literal["high", "medium", "low"]
+SEVERITY_ORDER: tuple[Severity, ...] = ("high", "medium", "low")
+
+# Flag codes, in the order flags are reported.
+NO_MONITORING = "no_monitoring"
+OVER_CLAIM = "over_claim"
+OUTSIDE_WINDOW = "outside_window"
+DOUBLE_CLAIM = "double_claim"
+COST_OUTLIER = "cost_outlier"
+FLAG_CODES = (NO_MONITORING, OVER_CLAIM, OUTSIDE_WINDOW, DOUBLE_CLAIM, COST_OUTLIER)
+
+# Iglewicz & Hoaglin (1993): modified z = 0.6745 (x − median) / MAD; |z| > 3.5 is an outlier.
+Z_THRESHOLD = Decimal("3.5")
+MAD_SCALE = Decimal("0.6745")
+# When the MAD is 0 (more than half the peers share one value) the same authors scale by the
+# mean absolute deviation instead: z = (x − median) / (1.253314 × MeanAD).
+MEAN_AD_SCALE = Decimal("1.253314")
+# Below this many peers a median says little; no outlier flag is raised.
+MIN_PEERS = 5
+# At most this many conflicting records are listed in a flag (the count is always complete).
+MAX_LISTED = 20
+
+MINUTE = Decimal(60)
+
+
+def flag_label(code: str) -> str:
+    """Chinese name of a flag code, for pages and exports."""
+    labels = {
+        NO_MONITORING: _("申报用量无监控记录"),
+        OVER_CLAIM: _("申报超出监控用量"),
+        OUTSIDE_WINDOW: _("用量不在制作期内"),
+        DOUBLE_CLAIM: _("重复申报"),
+        COST_OUTLIER: _("每分钟成本异常"),
+    }
+    return labels.get(code, code)
+
+
+def severity_label(severity: str) -> str:
+    labels = {"high": _("高"), "medium": _("中"), "low": _("低")}
+    return labels.get(severity, severity)
+
+
+# --- inputs ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeclaredRow:
+    """One parsed row of the consumption detail (算力消耗明细单)."""
+
+    record_id: str
+    started_at: dt.datetime
+    ended_at: dt.datetime
+    quantity: int
+    minutes: int
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class Declared:
+    """What the application declares: rows 12, 14, 22, 23, the consumption rows and the voucher."""
+
+    total_compute_cost: Decimal | None
+    compute_minutes: int | None
+    work_minutes: int | None
+    launch_date: dt.date | None
+    rows: tuple[DeclaredRow, ...] = ()
+    settlement_amount: Decimal | None = None
+
+    @property
+    def gpu_minutes(self) -> Decimal:
+        """Declared card-minutes: Σ quantity × minutes of the rows, else row 22."""
+        if self.rows:
+            return Decimal(sum(row.quantity * row.minutes for row in self.rows))
+        return Decimal(self.compute_minutes or 0)
+
+    @property
+    def cost_per_work_minute(self) -> Decimal | None:
+        if not self.total_compute_cost or not self.work_minutes:
+            return None
+        return round_half_up(self.total_compute_cost / self.work_minutes)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "total_compute_cost": _money(self.total_compute_cost),
+            "compute_minutes": self.compute_minutes,
+            "work_minutes": self.work_minutes,
+            "launch_date": self.launch_date.isoformat() if self.launch_date else None,
+            "rows": len(self.rows),
+            "rows_amount": _money(sum((r.amount for r in self.rows), Decimal("0.00"))),
+            "gpu_minutes": _minutes(self.gpu_minutes),
+            "settlement_amount": _money(self.settlement_amount),
+            "cost_per_work_minute": _money(self.cost_per_work_minute),
+        }
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Monitored usage added up: number of records, GPU-seconds and cost.
+
+    GPU-seconds are summed as exact decimals of the stored floats, so the total does not
+    depend on the order the database returns records in and a re-run gives the same figure.
+    """
+
+    count: int = 0
+    gpu_seconds: Decimal = Decimal(0)
+    cost: Decimal = Decimal("0.00")
+
+    @property
+    def gpu_minutes(self) -> Decimal:
+        return round_half_up(self.gpu_seconds / MINUTE)
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(self.count + other.count, self.gpu_seconds + other.gpu_seconds, self.cost + other.cost)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"count": self.count, "gpu_minutes": _minutes(self.gpu_minutes), "cost": _money(self.cost)}
+
+
+@dataclass(frozen=True)
+class MonitoredRecord:
+    """One monitored usage record of the application's enterprise and work."""
+
+    record_id: str
+    gpu_uuid: str
+    started_at: dt.datetime
+    ended_at: dt.datetime
+    gpu_seconds: float
+    cost: Decimal
+
+
+@dataclass(frozen=True)
+class Window:
+    """The production window: ``start`` inclusive, ``end`` exclusive; either may be unknown."""
+
+    start: dt.datetime | None
+    end: dt.datetime | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"start": _iso(self.start), "end": _iso(self.end)}
+
+
+@dataclass(frozen=True)
+class MonitoredSummary:
+    """The monitored usage of one application, with the parts outside the production window."""
+
+    total: Usage = field(default_factory=Usage)
+    before_window: Usage = field(default_factory=Usage)
+    after_window: Usage = field(default_factory=Usage)
+    first_started_at: dt.datetime | None = None
+    last_ended_at: dt.datetime | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            **self.total.as_dict(),
+            "before_window": self.before_window.as_dict(),
+            "after_window": self.after_window.as_dict(),
+            "first_started_at": _iso(self.first_started_at),
+            "last_ended_at": _iso(self.last_ended_at),
+        }
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """A claim this application shares with another work or enterprise.
+
+    ``kind`` is ``record_id`` (a declared row's record is in another application's detail, or
+    is a monitored record of another work) or ``gpu_time`` (a monitored record of this work
+    overlaps, on the same GPU, a monitored record of another work).
+    """
+
+    kind: Literal["record_id", "gpu_time"]
+    key: str
+    other_enterprise_uscc: str
+    other_work_ref: str
+    other_application_id: int | None = None
+    cross_enterprise: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "key": self.key,
+            "other_enterprise_uscc": self.other_enterprise_uscc,
+            "other_work_ref": self.other_work_ref,
+            "other_application_id": self.other_application_id,
+            "cross_enterprise": self.cross_enterprise,
+        }
+
+    def sort_key(self) -> tuple[str, str, str, str, int]:
+        return (
+            self.kind,
+            self.key,
+            self.other_enterprise_uscc,
+            self.other_work_ref,
+            self.other_application_id or 0,
+        )
+
+
+@dataclass(frozen=True)
+class Flag:
+    """One reconciliation finding: a stable code, a severity, a Chinese message and its numbers."""
+
+    code: str
+    severity: Severity
+    message: str
+    numbers: dict[str, Any]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "severity": self.severity,
+            "message": self.message,
+            "numbers": self.numbers,
+        }
+
+
+# --- helpers ---------------------------------------------------------------------------------------
+
+
+def _money(value: Decimal | None) -> str | None:
+    return None if value is None else str(round_half_up(value))
+
+
+def _minutes(value: Decimal) -> str:
+    return str(round_half_up(value))
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return None if value is None else value.astimezone(SHANGHAI).isoformat()
+
+
+def day_start(day: dt.date) -> dt.datetime:
+    """The first instant of ``day`` in Asia/Shanghai."""
+    return dt.datetime.combine(day, dt.time.min, tzinfo=SHANGHAI)
+
+
+def exact_seconds(value: float) -> Decimal:
+    """A stored float as the decimal it prints as (``3600.5`` → ``Decimal("3600.5")``)."""
+    return Decimal(repr(float(value)))
+
+
+# --- reconciliation --------------------------------------------------------------------------------
+
+
+def production_window(declared: Declared) -> Window:
+    """The production window of the interpretation above."""
+    start = min((row.started_at for row in declared.rows), default=None)
+    end = day_start(declared.launch_date + dt.timedelta(days=1)) if declared.launch_date else None
+    return Window(start, end)
+
+
+def summarize(records: Iterable[MonitoredRecord], window: Window) -> MonitoredSummary:
+    """Add up an application's monitored records, splitting off those outside ``window``.
+
+    A record is *before* the window when it started before the window opened, and *after* it
+    when it ended after the window closed; one record can be both.
+    """
+    total = before = after = Usage()
+    first: dt.datetime | None = None
+    last: dt.datetime | None = None
+    for record in records:
+        usage = Usage(1, exact_seconds(record.gpu_seconds), record.cost)
+        total += usage
+        if window.start is not None and record.started_at < window.start:
+            before += usage
+        if window.end is not None and record.ended_at > window.end:
+            after += usage
+        first = record.started_at if first is None else min(first, record.started_at)
+        last = record.ended_at if last is None else max(last, record.ended_at)
+    return MonitoredSummary(total, before, after, first, last)
+
+
+@dataclass(frozen=True)
+class PeerStats:
+    """The spread of peers' cost per work-minute: median and robust scale (see :func:`peer_stats`)."""
+
+    count: int
+    median: Decimal
+    scale: Decimal
+    method: str  # "mad" or "mean_ad"
+
+    def z(self, value: Decimal) -> Decimal:
+        """The modified z-score of ``value``."""
+        if self.method == "mad":
+            return MAD_SCALE * (value - self.median) / self.scale
+        return (value - self.median) / (MEAN_AD_SCALE * self.scale)
+
+
+def peer_stats(values: Sequence[Decimal]) -> PeerStats | None:
+    """Median and MAD of ``values`` (mean absolute deviation when the MAD is 0).
+
+    ``None`` when there are fewer than :data:`MIN_PEERS` values or they do not spread at all:
+    without a scale no value can be called far from the others.
+    """
+    if len(values) < MIN_PEERS:
+        return None
+    median = statistics.median(sorted(values))
+    deviations = sorted(abs(v - median) for v in values)
+    mad = statistics.median(deviations)
+    if mad > 0:
+        return PeerStats(len(values), median, mad, "mad")
+    mean_ad = sum(deviations, Decimal(0)) / len(deviations)
+    if mean_ad > 0:
+        return PeerStats(len(values), median, mean_ad, "mean_ad")
+    return None
+
+
+def _over_claim(
+    measure: str, label: str, declared: Decimal, monitored: Decimal, tolerance: Decimal
+) -> Flag | None:
+    limit = monitored * (1 + tolerance)
+    if declared <= limit:
+        return None
+    ratio = (declared / monitored).quantize(Decimal("0.0001")) if monitored else None
+    numbers = {
+        "measure": measure,
+        "declared": str(round_half_up(declared)),
+        "monitored": str(round_half_up(monitored)),
+        "tolerance": str(tolerance),
+        "limit": str(round_half_up(limit)),
+        "excess": str(round_half_up(declared - monitored)),
+        "ratio": str(ratio) if ratio is not None else None,
+    }
+    message = _("%(label)s：申报 %(declared)s，监控 %(monitored)s，超出容差 %(pct)s%% 的上限 %(limit)s") % {
+        "label": label,
+        "declared": numbers["declared"],
+        "monitored": numbers["monitored"],
+        "pct": str((tolerance * 100).normalize()),
+        "limit": numbers["limit"],
+    }
+    return Flag(OVER_CLAIM, "high", message, numbers)
+
+
+def reconcile(
+    declared: Declared,
+    monitored: MonitoredSummary,
+    conflicts: Sequence[Conflict] = (),
+    peers: PeerStats | None = None,
+    *,
+    tolerance: Decimal,
+    declared_rows_after_window: int = 0,
+) -> list[Flag]:
+    """The reconciliation flags of one application (SPEC §8), in a fixed order.
+
+    * ``no_monitoring`` (high): something is declared and nothing was monitored. Over-claim is
+      then not reported separately: every declared figure would exceed zero.
+    * ``over_claim`` (high), one per measure: declared cost (row 23), the settlement voucher's
+      amount (when entered) or declared GPU time > monitored × (1 + ``tolerance``).
+    * ``outside_window`` (medium): monitored usage before or after the production window, or
+      declared rows ending after launch.
+    * ``double_claim`` (high): the same record or GPU time claimed by another work or enterprise.
+    * ``cost_outlier`` (medium): declared cost per work-minute with |modified z| > 3.5 in the
+      distribution ``peers`` (the cost per work-minute of the applications submitted by the
+      checkpoint, this one included: a robust statistic is barely moved by the point it scores).
+
+    The result never blocks anything by itself: reviewers and inspectors read it.
+    """
+    flags: list[Flag] = []
+    cost = declared.total_compute_cost or Decimal("0.00")
+    gpu_minutes = declared.gpu_minutes
+    claims = cost > 0 or gpu_minutes > 0 or bool(declared.settlement_amount)
+    if claims and monitored.total.count == 0:
+        flags.append(
+            Flag(
+                NO_MONITORING,
+                "high",
+                _(
+                    "申报算力成本 %(cost)s 元、GPU 时长 %(minutes)s 卡·分钟，但日志中没有该企业该作品的监控记录"
+                )
+                % {"cost": format_money(cost), "minutes": _minutes(gpu_minutes)},
+                {"declared_cost": _money(cost), "declared_gpu_minutes": _minutes(gpu_minutes)},
+            )
+        )
+    elif claims:
+        checks = [
+            ("cost", _("算力成本（元）"), cost, monitored.total.cost),
+            ("settlement", _("结算凭证金额（元）"), declared.settlement_amount, monitored.total.cost),
+            ("gpu_minutes", _("GPU 时长（卡·分钟）"), gpu_minutes, monitored.total.gpu_minutes),
+        ]
+        for measure, label, value, against in checks:
+            if value is None:
+                continue
+            flag = _over_claim(measure, str(label), value, against, tolerance)
+            if flag is not None:
+                flags.append(flag)
+
+    window = production_window(declared)
+    before, after = monitored.before_window, monitored.after_window
+    if before.count or after.count or declared_rows_after_window:
+        flags.append(
+            Flag(
+                OUTSIDE_WINDOW,
+                "medium",
+                _(
+                    "制作期（%(start)s 至 %(end)s）之外有监控用量：之前 %(before)d 条、之后 %(after)d 条；"
+                    "上线后结束的申报明细 %(rows)d 行"
+                )
+                % {
+                    "start": _iso(window.start) or _("未知"),
+                    "end": _iso(window.end) or _("未知"),
+                    "before": before.count,
+                    "after": after.count,
+                    "rows": declared_rows_after_window,
+                },
+                {
+                    "window": window.as_dict(),
+                    "monitored_before": before.as_dict(),
+                    "monitored_after": after.as_dict(),
+                    "declared_rows_after": declared_rows_after_window,
+                },
+            )
+        )
+
+    if conflicts:
+        ordered = sorted(set(conflicts), key=Conflict.sort_key)
+        by_record = sum(1 for c in ordered if c.kind == "record_id")
+        by_gpu = len(ordered) - by_record
+        flags.append(
+            Flag(
+                DOUBLE_CLAIM,
+                "high",
+                _(
+                    "同一记录或同一 GPU 时段被其他作品或企业申报：记录编号重复 %(records)d 处，GPU 时段重叠 %(gpu)d 处"
+                )
+                % {"records": by_record, "gpu": by_gpu},
+                {
+                    "record_id": by_record,
+                    "gpu_time": by_gpu,
+                    "cross_enterprise": any(c.cross_enterprise for c in ordered),
+                    "conflicts": [c.as_dict() for c in ordered[:MAX_LISTED]],
+                },
+            )
+        )
+
+    per_minute = declared.cost_per_work_minute
+    if per_minute is not None and peers is not None:
+        z = peers.z(per_minute)
+        if abs(z) > Z_THRESHOLD:
+            z_text = str(z.quantize(Decimal("0.01")))
+            flags.append(
+                Flag(
+                    COST_OUTLIER,
+                    "medium",
+                    _(
+                        "每分钟算力成本 %(value)s 元，同类申请中位数 %(median)s 元，稳健 z 值 %(z)s（阈值 ±%(threshold)s）"
+                    )
+                    % {
+                        "value": format_money(per_minute),
+                        "median": format_money(round_half_up(peers.median)),
+                        "z": z_text,
+                        "threshold": str(Z_THRESHOLD),
+                    },
+                    {
+                        "cost_per_work_minute": _money(per_minute),
+                        "median": _money(peers.median),
+                        "scale": str(peers.scale.quantize(Decimal("0.0001"))),
+                        "method": peers.method,
+                        "z": z_text,
+                        "threshold": str(Z_THRESHOLD),
+                        "peers": peers.count,
+                    },
+                )
+            )
+    return flags
+
+
+def max_severity(flags: Iterable[Flag | dict[str, Any]]) -> str:
+    """The most severe severity among ``flags`` ("" when there are none)."""
+    found = {f.severity if isinstance(f, Flag) else f["severity"] for f in flags}
+    return next((s for s in SEVERITY_ORDER if s in found), "")
+
+
+# --- spot-check sampling -----------------------------------------------------------------------------
+
+QUARTER_RE = re.compile(r"^(\d{4})Q([1-4])$")
+
+
+@dataclass(frozen=True)
+class Quarter:
+    """A calendar quarter such as ``2026Q3``, with its days and end instant in Asia/Shanghai."""
+
+    year: int
+    number: int
+
+    @classmethod
+    def parse(cls, text: str) -> Quarter:
+        match = QUARTER_RE.match(text.strip().upper())
+        if match is None:
+            raise ValueError(_("季度“%(value)s”格式不正确，应为如 2026Q3") % {"value": text})
+        return cls(int(match.group(1)), int(match.group(2)))
+
+    @classmethod
+    def of(cls, day: dt.date) -> Quarter:
+        return cls(day.year, (day.month - 1) // 3 + 1)
+
+    def __str__(self) -> str:
+        return f"{self.year}Q{self.number}"
+
+    @property
+    def first_day(self) -> dt.date:
+        return dt.date(self.year, 3 * self.number - 2, 1)
+
+    @property
+    def last_day(self) -> dt.date:
+        return self.next().first_day - dt.timedelta(days=1)
+
+    def next(self) -> Quarter:
+        return Quarter(self.year + 1, 1) if self.number == 4 else Quarter(self.year, self.number + 1)
+
+    def previous(self) -> Quarter:
+        return Quarter(self.year - 1, 4) if self.number == 1 else Quarter(self.year, self.number - 1)
+
+    @property
+    def starts_at(self) -> dt.datetime:
+        """The first instant of the quarter (Asia/Shanghai)."""
+        return day_start(self.first_day)
+
+    @property
+    def ends_at(self) -> dt.datetime:
+        """The first instant after the quarter's last day (Asia/Shanghai)."""
+        return day_start(self.next().first_day)
+
+
+def spot_check_seed(root_hash: bytes, quarter: Quarter | str) -> bytes:
+    """``SHA-256(root hash bytes ‖ quarter id as ASCII)``."""
+    return hashlib.sha256(bytes(root_hash) + str(quarter).encode("ascii")).digest()
+
+
+def order_key(seed: bytes, application_id: int) -> bytes:
+    """``SHA-256(seed ‖ application id as decimal ASCII)``: candidates are sorted by it, ascending."""
+    return hashlib.sha256(seed + str(int(application_id)).encode("ascii")).digest()
+
+
+def sample_size(n: int, *, rate: Decimal, min_count: int) -> int:
+    """``k = max(min_count, ceil(rate × N))``, never more than N."""
+    return min(n, max(min_count, math.ceil(rate * n)))
+
+
+@dataclass(frozen=True)
+class Sample:
+    """A drawn spot-check sample: the seed, every candidate's order key, and the first k."""
+
+    quarter: str
+    seed: bytes
+    ordered: tuple[tuple[int, bytes], ...]  # (application id, order key), ascending by key
+    k: int
+
+    @property
+    def n(self) -> int:
+        return len(self.ordered)
+
+    @property
+    def sample_ids(self) -> list[int]:
+        return [app_id for app_id, _key in self.ordered[: self.k]]
+
+
+def draw_sample(
+    root_hash: bytes, quarter: Quarter | str, candidate_ids: Iterable[int], *, rate: Decimal, min_count: int
+) -> Sample:
+    """Draw the quarter's sample from the checkpoint root and the candidates (paid in the quarter)."""
+    seed = spot_check_seed(root_hash, quarter)
+    ordered = sorted(((int(i), order_key(seed, i)) for i in set(candidate_ids)), key=lambda item: item[1])
+    k = sample_size(len(ordered), rate=rate, min_count=min_count)
+    return Sample(str(quarter), seed, tuple(ordered), k)
