@@ -143,7 +143,9 @@ class Application(models.Model):
             # One work, one subsidy (SPEC §4 row 11): a filing number is held by at most one live application.
             models.UniqueConstraint(
                 fields=["filing_number"],
-                condition=Q(status__in=[s.value for s in HOLDS_FILING_NUMBER]),
+                # In the enum's order: iterating the frozenset would change with the hash seed
+                # and make makemigrations see a new constraint on every run.
+                condition=Q(status__in=[s.value for s in Status if s in HOLDS_FILING_NUMBER]),
                 name="unique_live_filing_number",
             ),
             models.CheckConstraint(
@@ -163,6 +165,30 @@ class Application(models.Model):
     @property
     def status_enum(self) -> Status:
         return Status(self.status)
+
+    @property
+    def is_editable_draft(self) -> bool:
+        return self.status == Status.DRAFT
+
+    def required_material_kinds(self) -> list[MaterialKind]:
+        """SPEC §4: the seven required materials, plus the overseas proof iff row 16 is yes."""
+        kinds = list(REQUIRED_MATERIALS)
+        if self.overseas:
+            kinds.append(MaterialKind.OVERSEAS_PROOF)
+        return kinds
+
+    def current_materials(self) -> models.QuerySet[Material]:
+        """Materials in force: not removed from a draft, and of each kind only the latest version.
+
+        A supplement adds a new version of a kind and keeps the old ones (SPEC §4); reviewers
+        and the totals check read the latest version of each kind.
+        """
+        live = self.materials.filter(deleted=False)
+        latest = {row["kind"]: row["top"] for row in live.values("kind").annotate(top=models.Max("version"))}
+        keep = Q(pk__in=[])
+        for kind, version in latest.items():
+            keep |= Q(kind=kind, version=version)
+        return live.filter(keep)
 
 
 class Material(models.Model):
@@ -190,3 +216,51 @@ class Material(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} v{self.version}: {self.original_name}"
+
+    @property
+    def inline_viewable(self) -> bool:
+        """Images and PDFs may be shown in the browser; tables are only downloaded."""
+        return self.mime in ("application/pdf", "image/jpeg", "image/png")
+
+    @property
+    def is_table(self) -> bool:
+        return self.mime in (
+            "text/csv",
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        )
+
+
+class ConsumptionRow(models.Model):
+    """One parsed row of a consumption detail (算力消耗明细单, SPEC §4), kept for reconciliation (SPEC §8).
+
+    ``row_number`` is the row in the uploaded file, the header being row 1. Rows are written
+    once, when the file is accepted, and never changed; removing a draft file removes its rows.
+    """
+
+    application = models.ForeignKey(
+        Application, on_delete=models.CASCADE, related_name="consumption_rows", verbose_name=_("申请")
+    )
+    material = models.ForeignKey(
+        Material, on_delete=models.CASCADE, related_name="consumption_rows", verbose_name=_("明细文件")
+    )
+    row_number = models.PositiveIntegerField(_("行号"))
+    record_id = models.CharField(_("记录编号"), max_length=64, db_index=True)
+    started_at = models.DateTimeField(_("开始时间"))
+    ended_at = models.DateTimeField(_("结束时间"))
+    resource = models.CharField(_("算力资源"), max_length=64)
+    quantity = models.PositiveIntegerField(_("数量（卡）"))
+    minutes = models.PositiveIntegerField(_("时长（分钟）"))
+    unit_price = models.DecimalField(_("单价（元/卡·小时）"), max_digits=12, decimal_places=4)
+    amount = models.DecimalField(_("金额（元）"), max_digits=14, decimal_places=2)
+    scenario = models.CharField(_("使用场景"), max_length=20)
+
+    class Meta:
+        verbose_name = _("算力消耗明细行")
+        verbose_name_plural = _("算力消耗明细行")
+        ordering = ["material_id", "row_number"]
+        constraints = [
+            models.UniqueConstraint(fields=["material", "row_number"], name="unique_consumption_row"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.record_id} ({self.minutes} min, {self.amount})"

@@ -1,0 +1,491 @@
+"""State changes of an application (申报): each is one transaction with an audit event.
+
+- :func:`create_draft` — a verified enterprise's user starts an application, rows 1–9 prefilled;
+- :func:`update_draft` — the applicant saves rows of the draft (any step, any subset);
+- :func:`add_material` / :func:`remove_draft_material` — files, checked and stored by generated
+  name; a consumption detail is parsed on the way in;
+- :func:`submit_application` — every check of SPEC §4, then the reference, the receipt date, the
+  amount under the policy in force on that day, and the materials locked;
+- :func:`withdraw_application` — the applicant withdraws a draft or a submitted application.
+
+Notifications leave after the commit (``transaction.on_commit``) so a rolled-back action never
+tells anyone anything.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.util
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.models import User
+from accounts.roles import Role
+from applications import checks
+from applications.consumption import ParseResult, parse_consumption
+from applications.forms import EDITABLE_FIELDS
+from applications.models import Application, ConsumptionRow, Material, MaterialKind
+from applications.states import TRANSITIONS, Status, allowed
+from enterprises.models import Enterprise, Provider
+from ledger.actions import record_event
+from policy.loader import params_at
+from policy.queries import granted_total
+from policy.rules import calculate_subsidy
+from yingdu.lib.money import format_money
+from yingdu.uploads import DOCUMENT_TYPES, TABLE_TYPES, CheckedUpload
+
+PREFILLED_FROM_ENTERPRISE = {
+    "enterprise_name": "name",
+    "uscc": "uscc",
+    "registered_address": "registered_address",
+    "operating_address": "operating_address",
+    "legal_rep_name": "legal_rep_name",
+    "legal_rep_phone": "legal_rep_phone",
+    "handler_name": "handler_name",
+    "handler_phone": "handler_phone",
+    "handler_email": "handler_email",
+}
+
+
+class ActionRefused(Exception):
+    """The action is not possible in the application's state; the message is Chinese."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class SubmissionRefused(ValidationError):
+    """Submission refused with the full list of what is still wrong, keyed by field."""
+
+    def __init__(self, problems: dict[str, list[str]]) -> None:
+        super().__init__({key: [ValidationError(m) for m in messages] for key, messages in problems.items()})
+        self.problems = problems
+
+
+class ConsumptionDetailRejected(ValidationError):
+    """A consumption detail with row errors; ``result.errors`` has them by row number."""
+
+    def __init__(self, result: ParseResult, name: str) -> None:
+        super().__init__(result.summary(), code="consumption_rows")
+        self.result = result
+        self.file_name = name
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return format_money(value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+def _require_applicant(application: Application, actor: User) -> None:
+    """Only a user of the application's own enterprise acts on it as applicant."""
+    if not actor.has_role(Role.APPLICANT) or actor.enterprise_id != application.enterprise_id:
+        raise PermissionDenied
+
+
+def _locked(application: Application) -> Application:
+    return Application.objects.select_for_update().select_related("enterprise").get(pk=application.pk)
+
+
+def create_draft(*, actor: User, request: HttpRequest | None = None) -> Application:
+    """Start an application for the actor's enterprise, rows 1–9 copied from its record.
+
+    Only a verified enterprise that is not blacklisted may apply (SPEC §4 eligibility); the
+    reason is given otherwise, the blacklisting reason included.
+    """
+    if not actor.has_role(Role.APPLICANT) or actor.enterprise_id is None:
+        raise PermissionDenied
+    with transaction.atomic():
+        enterprise = Enterprise.objects.select_for_update().get(pk=actor.enterprise_id)
+        if enterprise.blacklisted:
+            raise ActionRefused(
+                _("企业已被列入黑名单，不能申报算力补助。原因：%(reason)s")
+                % {"reason": enterprise.blacklist_reason or _("未说明")}
+            )
+        if enterprise.status != Enterprise.Status.VERIFIED:
+            raise ActionRefused(_("企业信息尚未通过区文促中心核验，核验通过后方可申报"))
+        application = Application.objects.create(
+            enterprise=enterprise,
+            created_by=actor,
+            status=Status.DRAFT,
+            **{field: getattr(enterprise, source) for field, source in PREFILLED_FROM_ENTERPRISE.items()},
+        )
+        record_event(
+            "application.create",
+            actor=actor,
+            obj=application,
+            after={"status": Status.DRAFT, "enterprise_id": enterprise.pk},
+            request=request,
+        )
+    return application
+
+
+def _refresh_estimate(application: Application) -> None:
+    """A draft shows today's estimate (rows 24–25); submission fixes it under that day's policy."""
+    if application.total_compute_cost is None or not application.work_minutes:
+        application.requested_amount = None
+        application.calculation = None
+        application.policy_version = ""
+        return
+    today = timezone.localdate()
+    params, _error = checks.policy_for(today)
+    if params is None or application.total_compute_cost <= 0:
+        return
+    result = calculate_subsidy(
+        total_compute_cost=application.total_compute_cost,
+        work_minutes=application.work_minutes,
+        overseas=application.overseas,
+        granted_this_year=granted_total(
+            application.enterprise_id, today.year, exclude_application_id=application.pk
+        ),
+        params=params,
+    )
+    application.requested_amount = result.amount
+    application.calculation = result.as_dict()
+    application.policy_version = result.policy_version
+
+
+def update_draft(
+    application: Application,
+    changes: Mapping[str, Any],
+    *,
+    actor: User,
+    request: HttpRequest | None = None,
+) -> Application:
+    """Save rows of a draft. ``changes`` holds values already checked by ``ApplicationForm``.
+
+    Only the rows of the form may change (``EDITABLE_FIELDS``): amounts, status and enterprise
+    are never the applicant's to set. Row 21 is linked to a registered provider when the name
+    matches one; otherwise it stays free text and is flagged for review.
+    """
+    unknown = set(changes) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise ValueError(f"not editable by the applicant: {sorted(unknown)}")
+    _require_applicant(application, actor)
+    with transaction.atomic():
+        locked = _locked(application)
+        if locked.status != Status.DRAFT:
+            raise ActionRefused(_("申请已提交，不能再修改"))
+        before: dict[str, Any] = {}
+        after: dict[str, Any] = {}
+        for name, value in changes.items():
+            if value is None and name in ("overseas", "declaration_accepted"):
+                value = False
+            old = getattr(locked, name)
+            if old != value:
+                before[name] = _jsonable(old)
+                after[name] = _jsonable(value)
+                setattr(locked, name, value)
+        if not after:
+            return locked
+        if "provider_name" in after:
+            name = (locked.provider_name or "").strip()
+            locked.provider = Provider.objects.filter(name=name, status=Provider.Status.APPROVED).first()
+        if {"total_compute_cost", "work_minutes", "overseas"} & after.keys():
+            _refresh_estimate(locked)
+        locked.save()
+        record_event(
+            "application.update", actor=actor, obj=locked, before=before, after=after, request=request
+        )
+    return locked
+
+
+def _material_round(application: Application) -> int:
+    """0 for a draft; during a supplement, one more than the last round already locked."""
+    if application.status == Status.DRAFT:
+        return 0
+    top = application.materials.filter(locked=True).aggregate(top=Max("supplement_round"))["top"]
+    return (top or 0) + 1
+
+
+def add_material(
+    application: Application,
+    kind: str,
+    checked_upload: CheckedUpload,
+    *,
+    actor: User,
+    request: HttpRequest | None = None,
+) -> Material:
+    """Attach one checked file (``yingdu.uploads.check_upload``) to the application.
+
+    Allowed while a draft and, after submission, only while the center has asked for a
+    supplement (state ``supplement_requested``); a supplement file is a new version of its kind
+    and the earlier versions stay. CSV/XLSX only for the consumption detail, which is parsed
+    here: a file with bad rows is refused with every row's error (:class:`ConsumptionDetailRejected`).
+    """
+    kind = MaterialKind(kind)
+    _require_applicant(application, actor)
+    allowed_types = (
+        DOCUMENT_TYPES | TABLE_TYPES if kind == MaterialKind.CONSUMPTION_DETAIL else DOCUMENT_TYPES
+    )
+    if checked_upload.mime not in allowed_types:
+        raise ValidationError(
+            _("“%(kind)s”只接受 PDF、JPEG、PNG 文件；CSV/XLSX 仅用于算力消耗明细单") % {"kind": kind.label},
+            code="bad_type",
+        )
+    path = _storage_path(checked_upload)
+    saved = default_storage.save(path, ContentFile(checked_upload.content))
+    try:
+        with transaction.atomic():
+            locked = _locked(application)
+            if locked.status not in (Status.DRAFT, Status.SUPPLEMENT_REQUESTED):
+                raise ActionRefused(_("申请已提交，材料已锁定；只有在区文促中心通知补充材料时才能上传新版本"))
+            supplement_round = _material_round(locked)
+            version = supplement_round + 1
+            parsed: ParseResult | None = None
+            if kind == MaterialKind.CONSUMPTION_DETAIL and checked_upload.mime in TABLE_TYPES:
+                existing = ConsumptionRow.objects.filter(
+                    application=locked, material__deleted=False, material__version=version
+                ).values_list("record_id", flat=True)
+                parsed = parse_consumption(
+                    checked_upload.content,
+                    checked_upload.mime,
+                    now=timezone.now(),
+                    existing_record_ids=existing,
+                )
+                if not parsed.ok:
+                    raise ConsumptionDetailRejected(parsed, checked_upload.original_name)
+            material = Material.objects.create(
+                application=locked,
+                kind=kind,
+                file=saved,
+                original_name=checked_upload.original_name,
+                mime=checked_upload.mime,
+                size=len(checked_upload.content),
+                sha256=checked_upload.sha256,
+                flags=list(checked_upload.flags),
+                version=version,
+                supplement_round=supplement_round,
+                uploaded_by=actor,
+            )
+            if parsed is not None:
+                ConsumptionRow.objects.bulk_create(
+                    [
+                        ConsumptionRow(
+                            application=locked,
+                            material=material,
+                            row_number=row.row_number,
+                            record_id=row.record_id,
+                            started_at=row.started_at,
+                            ended_at=row.ended_at,
+                            resource=row.resource,
+                            quantity=row.quantity,
+                            minutes=row.minutes,
+                            unit_price=row.unit_price,
+                            amount=row.amount,
+                            scenario=row.scenario,
+                        )
+                        for row in parsed.rows
+                    ],
+                    batch_size=1000,
+                )
+            after: dict[str, Any] = {
+                "material_id": material.pk,
+                "kind": kind.value,
+                "name": material.original_name,
+                "sha256": material.sha256,
+                "size": material.size,
+                "version": version,
+            }
+            if parsed is not None:
+                after |= {
+                    "rows": len(parsed.rows),
+                    "minutes": parsed.total_minutes,
+                    "amount": format_money(parsed.total_amount),
+                }
+            record_event("application.material_upload", actor=actor, obj=locked, after=after, request=request)
+    except BaseException:
+        # The row was not written: do not keep an orphan file.
+        default_storage.delete(saved)
+        raise
+    return material
+
+
+def _storage_path(checked_upload: CheckedUpload) -> str:
+    """Stored under a generated name only (SECURITY.md 16); the original name stays in the row."""
+    from yingdu.uploads import generated_path
+
+    return generated_path("materials", checked_upload.extension, timezone.localdate())
+
+
+def remove_draft_material(material: Material, *, actor: User, request: HttpRequest | None = None) -> None:
+    """Take a file out of a draft (or out of a supplement not yet resubmitted).
+
+    Locked (submitted) files are never removed. The row stays, marked deleted, so the audit
+    trail keeps what was uploaded; its parsed consumption rows go.
+    """
+    application = material.application
+    _require_applicant(application, actor)
+    with transaction.atomic():
+        locked_app = _locked(application)
+        row = Material.objects.select_for_update().get(pk=material.pk, application=locked_app)
+        if row.locked or row.deleted or locked_app.status not in (Status.DRAFT, Status.SUPPLEMENT_REQUESTED):
+            raise ActionRefused(_("已提交的材料不能删除"))
+        row.deleted = True
+        row.save(update_fields=["deleted"])
+        ConsumptionRow.objects.filter(material=row).delete()
+        record_event(
+            "application.material_remove",
+            actor=actor,
+            obj=locked_app,
+            before={"material_id": row.pk, "kind": row.kind, "name": row.original_name, "sha256": row.sha256},
+            request=request,
+        )
+
+
+def lock_materials(application: Application) -> int:
+    """Lock every file of the application that is not removed; called inside the caller's
+    transaction at submission (and by review when a supplement is resubmitted)."""
+    return Material.objects.filter(application=application, deleted=False, locked=False).update(locked=True)
+
+
+def reference_for(application: Application, year: int) -> str:
+    """``YD2026-000123``: the submission year and the application's number, unique by construction."""
+    return f"YD{year}-{application.pk:06d}"
+
+
+def submit_application(
+    application: Application, *, actor: User, request: HttpRequest | None = None
+) -> Application:
+    """Submit a draft (提交申报): refused with the full list of problems, or accepted with a
+    reference, the receipt date (Asia/Shanghai) and the amount recomputed under the policy in
+    force on that date (SPEC §2), all materials locked, and a receipt sent after commit."""
+    _require_applicant(application, actor)
+    with transaction.atomic():
+        locked = _locked(application)
+        if not allowed("submit", locked.status):
+            raise ActionRefused(
+                _("只有草稿可以提交，当前状态：%(status)s") % {"status": locked.get_status_display()}
+            )
+        now = timezone.now()
+        today = timezone.localdate(now)
+        problems = checks.submission_problems(locked, today=today)
+        if problems:
+            raise SubmissionRefused(problems)
+        assert locked.total_compute_cost is not None and locked.work_minutes is not None
+        params = params_at(today)
+        result = calculate_subsidy(
+            total_compute_cost=locked.total_compute_cost,
+            work_minutes=locked.work_minutes,
+            overseas=locked.overseas,
+            granted_this_year=granted_total(
+                locked.enterprise_id, today.year, exclude_application_id=locked.pk
+            ),
+            params=params,
+        )
+        if not locked.overseas:
+            for name in ("overseas_region", "overseas_agreement_number", "overseas_platform"):
+                setattr(locked, name, "")
+            locked.overseas_launch_date = None
+        before = {"status": locked.status}
+        locked.status = TRANSITIONS["submit"].target
+        locked.reference = reference_for(locked, today.year)
+        locked.submitted_at = now
+        locked.received_date = today
+        locked.requested_amount = result.amount
+        locked.calculation = result.as_dict()
+        locked.policy_version = result.policy_version
+        try:
+            with transaction.atomic():  # a savepoint: the unique filing number may race
+                locked.save()
+        except IntegrityError as exc:
+            raise SubmissionRefused(
+                {
+                    "filing_number": [
+                        _("备案编号“%(number)s”已有申请在审或已获补助，同一作品只能申报一次")
+                        % {"number": locked.filing_number}
+                    ]
+                }
+            ) from exc
+        lock_materials(locked)
+        record_event(
+            "application.submit",
+            actor=actor,
+            obj=locked,
+            before=before,
+            after={
+                "status": locked.status,
+                "reference": locked.reference,
+                "received_date": today.isoformat(),
+                "requested_amount": format_money(result.amount),
+                "binding": result.binding,
+                "policy_version": result.policy_version,
+            },
+            request=request,
+        )
+        application_id = locked.pk
+        transaction.on_commit(lambda: _send_submission_receipt(application_id))
+    return locked
+
+
+def _send_submission_receipt(application_id: int) -> None:
+    """The receipt of a submission (回执): in-app and by e-mail to the handler and the submitter.
+
+    Uses ``review.notify.notify_applicant`` when that module exists; until then a plain e-mail.
+    """
+    application = Application.objects.select_related("enterprise", "created_by").get(pk=application_id)
+    if importlib.util.find_spec("review.notify") is not None:
+        from review.notify import notify_applicant
+
+        notify_applicant(
+            application,
+            "submitted",
+            {"amount": application.requested_amount, "received_date": application.received_date},
+        )
+        return
+    from django.conf import settings
+    from django.core.mail import send_mail
+    from django.template.loader import render_to_string
+
+    recipients = sorted(
+        {email for email in (application.handler_email, application.created_by.email) if email}
+    )
+    if not recipients:
+        return
+    body = render_to_string(
+        "applications/email/submitted.txt", {"application": application, "site_url": settings.SITE_URL}
+    )
+    send_mail(
+        _("申报已受理：%(reference)s") % {"reference": application.reference},
+        body,
+        None,
+        recipients,
+        fail_silently=True,
+    )
+
+
+def withdraw_application(
+    application: Application, *, actor: User, reason: str = "", request: HttpRequest | None = None
+) -> Application:
+    """The applicant withdraws a draft or a submitted application (before review starts);
+    a withdrawn application frees its filing number."""
+    _require_applicant(application, actor)
+    with transaction.atomic():
+        locked = _locked(application)
+        if not allowed("withdraw", locked.status):
+            raise ActionRefused(_("审核已开始，不能撤回；如有疑问请联系区文促中心"))
+        before = {"status": locked.status}
+        locked.status = TRANSITIONS["withdraw"].target
+        locked.save(update_fields=["status", "updated_at"])
+        record_event(
+            "application.withdraw",
+            actor=actor,
+            obj=locked,
+            before=before,
+            after={"status": locked.status, "opinion": reason[:500]},
+            request=request,
+        )
+    return locked

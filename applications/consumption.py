@@ -1,0 +1,527 @@
+"""The consumption detail (算力消耗明细单, SPEC §4): its template and a parser with row-level errors.
+
+Pure functions over bytes: no ORM. The header is row 1, in Chinese or in the English column
+names of SPEC §4, in any order; row numbers in errors are the rows of the file as the
+applicant sees them in a spreadsheet. Each column's rule:
+
+================  =========================================================================
+record_id         required, at most 64 characters, unique in the application
+started_at        date and time (``2026-03-01 08:00``, ``2026/3/1 8:00:00`` or ISO 8601);
+ended_at          a time without zone is Beijing time; the end is after the start, and
+                  neither is in the future
+resource          required (the card model, e.g. H200)
+quantity          cards, integer ≥ 1
+minutes           integer ≥ 1, not more than the minutes between start and end
+unit_price        CNY per card-hour, ≥ 0, at most four decimals
+amount            CNY, > 0, at most two decimals; equals quantity × minutes ÷ 60 × unit_price
+                  rounded half up to the cent (**Interpretation**: the unit price is per
+                  card-hour, the way providers quote GPU time)
+scenario          text2video | image2video | voice | finetune | render | other (or 文生视频,
+                  图生视频, 语音, 微调, 渲染, 其他)
+================  =========================================================================
+
+Σ minutes must equal form row 22 and Σ amount row 23; that check needs the form and is made
+at submission (``applications.checks``).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import math
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from yingdu.lib.money import round_half_up
+
+BEIJING = ZoneInfo("Asia/Shanghai")
+MAX_ROWS = 50_000
+MAX_ERRORS = 200
+
+CSV_MIME = "text/csv"
+XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+COLUMNS: tuple[str, ...] = (
+    "record_id",
+    "started_at",
+    "ended_at",
+    "resource",
+    "quantity",
+    "minutes",
+    "unit_price",
+    "amount",
+    "scenario",
+)
+HEADERS: dict[str, Any] = {
+    "record_id": gettext_lazy("记录编号"),
+    "started_at": gettext_lazy("开始时间"),
+    "ended_at": gettext_lazy("结束时间"),
+    "resource": gettext_lazy("算力资源"),
+    "quantity": gettext_lazy("数量（卡）"),
+    "minutes": gettext_lazy("时长（分钟）"),
+    "unit_price": gettext_lazy("单价（元/卡·小时）"),
+    "amount": gettext_lazy("金额（元）"),
+    "scenario": gettext_lazy("使用场景"),
+}
+# Header spellings accepted for each column (compared after normalisation, see _header_key).
+ALIASES: dict[str, tuple[str, ...]] = {
+    "record_id": ("record_id", "recordid", "记录编号", "记录id", "编号", "流水号"),
+    "started_at": ("started_at", "startedat", "start", "开始时间", "起始时间"),
+    "ended_at": ("ended_at", "endedat", "end", "结束时间", "截止时间"),
+    "resource": ("resource", "算力资源", "资源", "资源类型", "gpu型号", "卡型"),
+    "quantity": ("quantity", "数量", "卡数", "数量卡"),
+    "minutes": ("minutes", "时长", "使用时长", "时长分钟"),
+    "unit_price": ("unit_price", "unitprice", "单价"),
+    "amount": ("amount", "金额", "费用", "金额元"),
+    "scenario": ("scenario", "使用场景", "场景", "应用场景"),
+}
+SCENARIOS: dict[str, Any] = {
+    "text2video": gettext_lazy("文生视频"),
+    "image2video": gettext_lazy("图生视频"),
+    "voice": gettext_lazy("语音"),
+    "finetune": gettext_lazy("微调"),
+    "render": gettext_lazy("渲染"),
+    "other": gettext_lazy("其他"),
+}
+SCENARIO_ALIASES = {
+    "文生视频": "text2video",
+    "图生视频": "image2video",
+    "语音": "voice",
+    "配音": "voice",
+    "语音合成": "voice",
+    "微调": "finetune",
+    "模型微调": "finetune",
+    "渲染": "render",
+    "其他": "other",
+    "其它": "other",
+}
+
+
+@dataclass(frozen=True)
+class RowError:
+    """One problem: the file's row (header = 1; 0 for the file as a whole), the column, the message."""
+
+    row: int
+    column: str
+    message: str
+
+    @property
+    def column_label(self) -> str:
+        return str(HEADERS[self.column]) if self.column in HEADERS else ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"row": self.row, "column": self.column, "message": self.message}
+
+
+@dataclass(frozen=True)
+class ParsedRow:
+    row_number: int
+    record_id: str
+    started_at: dt.datetime
+    ended_at: dt.datetime
+    resource: str
+    quantity: int
+    minutes: int
+    unit_price: Decimal
+    amount: Decimal
+    scenario: str
+
+
+@dataclass
+class ParseResult:
+    rows: list[ParsedRow] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
+    truncated: bool = False  # more errors than MAX_ERRORS were found
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    @property
+    def total_minutes(self) -> int:
+        return sum(r.minutes for r in self.rows)
+
+    @property
+    def total_amount(self) -> Decimal:
+        return sum((r.amount for r in self.rows), Decimal("0.00"))
+
+    def summary(self) -> str:
+        """One Chinese sentence for a field error, listing the first rows at fault."""
+        rows = sorted({e.row for e in self.errors})
+        shown = "、".join(str(r) for r in rows[:10])
+        more = _("等") if len(rows) > 10 else ""
+        return _("算力消耗明细单有 %(count)d 处错误（第 %(rows)s%(more)s 行），请按下表修改后重新上传") % {
+            "count": len(self.errors),
+            "rows": shown,
+            "more": more,
+        }
+
+
+class _Collector:
+    def __init__(self, result: ParseResult) -> None:
+        self.result = result
+
+    def add(self, row: int, column: str, message: str) -> None:
+        if len(self.result.errors) >= MAX_ERRORS:
+            self.result.truncated = True
+            return
+        self.result.errors.append(RowError(row, column, message))
+
+
+def _header_key(text: Any) -> str:
+    """``"数量（卡）"`` → ``"数量"``, ``"Record_ID"`` → ``"recordid"``: units in brackets, case,
+    spaces and separators do not matter."""
+    value = str(text or "").strip().lower().replace("（", "(").replace("）", ")")
+    value = re.sub(r"\(.*?\)", "", value)
+    return re.sub(r"[\s_·/\-]", "", value)
+
+
+_ALIAS_INDEX = {_header_key(alias): column for column, names in ALIASES.items() for alias in names}
+
+
+def _map_header(cells: Sequence[Any]) -> tuple[dict[str, int], list[str]]:
+    """Column name -> index, and the missing column names."""
+    mapping: dict[str, int] = {}
+    for index, cell in enumerate(cells):
+        column = _ALIAS_INDEX.get(_header_key(cell))
+        if column is not None and column not in mapping:
+            mapping[column] = index
+    missing = [c for c in COLUMNS if c not in mapping]
+    return mapping, missing
+
+
+_DATETIME_FORMATS = (
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%d %H:%M",
+    "%Y/%m/%d %H:%M:%S",
+    "%Y/%m/%d %H:%M",
+    "%Y.%m.%d %H:%M:%S",
+    "%Y.%m.%d %H:%M",
+)
+
+
+def _parse_datetime(value: Any) -> dt.datetime | None:
+    if isinstance(value, dt.datetime):
+        return value if value.tzinfo is not None else value.replace(tzinfo=BEIJING)
+    text = str(value or "").strip()
+    if not text:
+        return None
+    parsed: dt.datetime | None = None
+    try:
+        parsed = dt.datetime.fromisoformat(text)
+    except ValueError:
+        for fmt in _DATETIME_FORMATS:
+            try:
+                parsed = dt.datetime.strptime(text, fmt)  # noqa: DTZ007 - zone added below
+                break
+            except ValueError:
+                continue
+    if parsed is None:
+        return None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=BEIJING)
+
+
+def _parse_decimal(value: Any) -> Decimal | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, float):
+        # Spreadsheet numbers are binary floats; their shortest repr is what the user typed.
+        value = repr(value)
+    text = str(value).strip().replace(",", "").replace("，", "").removeprefix("¥").removeprefix("￥")
+    if not text:
+        return None
+    try:
+        number = Decimal(text)
+    except InvalidOperation:
+        return None
+    return number if number.is_finite() else None
+
+
+def _parse_int(value: Any) -> int | None:
+    number = _parse_decimal(value)
+    if number is None or number != number.to_integral_value():
+        return None
+    return int(number)
+
+
+def _decimals(value: Decimal) -> int:
+    exponent = value.normalize().as_tuple().exponent
+    return max(0, -exponent) if isinstance(exponent, int) else 0
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def _check_row(
+    number: int,
+    cells: Sequence[Any],
+    mapping: dict[str, int],
+    seen: dict[str, int],
+    existing_ids: frozenset[str],
+    now: dt.datetime,
+    errors: _Collector,
+) -> ParsedRow | None:
+    def cell(column: str) -> Any:
+        index = mapping[column]
+        return cells[index] if index < len(cells) else None
+
+    before = len(errors.result.errors)
+
+    record_id = _text(cell("record_id"))
+    if not record_id:
+        errors.add(number, "record_id", _("记录编号不能为空"))
+    elif len(record_id) > 64:
+        errors.add(number, "record_id", _("记录编号不能超过 64 个字符"))
+    elif record_id in seen:
+        errors.add(
+            number,
+            "record_id",
+            _("记录编号“%(id)s”与第 %(row)d 行重复") % {"id": record_id, "row": seen[record_id]},
+        )
+    elif record_id in existing_ids:
+        errors.add(number, "record_id", _("记录编号“%(id)s”已在本申请的其他明细中出现") % {"id": record_id})
+    else:
+        seen[record_id] = number
+
+    started = _parse_datetime(cell("started_at"))
+    ended = _parse_datetime(cell("ended_at"))
+    for column, value, raw in (
+        ("started_at", started, cell("started_at")),
+        ("ended_at", ended, cell("ended_at")),
+    ):
+        if value is None:
+            if _text(raw):
+                errors.add(
+                    number,
+                    column,
+                    _("“%(value)s”不是有效的时间，格式如 2026-03-01 08:00") % {"value": _text(raw)},
+                )
+            else:
+                errors.add(number, column, _("%(column)s不能为空") % {"column": HEADERS[column]})
+        elif value > now:
+            errors.add(number, column, _("%(column)s不能晚于当前时间") % {"column": HEADERS[column]})
+    if started is not None and ended is not None and ended <= started:
+        errors.add(number, "ended_at", _("结束时间应晚于开始时间"))
+
+    resource = _text(cell("resource"))
+    if not resource:
+        errors.add(number, "resource", _("算力资源不能为空（如 H200）"))
+    elif len(resource) > 64:
+        errors.add(number, "resource", _("算力资源不能超过 64 个字符"))
+
+    quantity = _parse_int(cell("quantity"))
+    if quantity is None or quantity < 1:
+        errors.add(number, "quantity", _("数量（卡）应为不小于 1 的整数"))
+
+    minutes = _parse_int(cell("minutes"))
+    if minutes is None or minutes < 1:
+        errors.add(number, "minutes", _("时长（分钟）应为不小于 1 的整数"))
+    elif started is not None and ended is not None and ended > started:
+        span = math.ceil((ended - started).total_seconds() / 60)
+        if minutes > span:
+            errors.add(
+                number,
+                "minutes",
+                _("时长 %(minutes)d 分钟超过了起止时间之间的 %(span)d 分钟")
+                % {"minutes": minutes, "span": span},
+            )
+
+    unit_price = _parse_decimal(cell("unit_price"))
+    if unit_price is None or unit_price < 0:
+        errors.add(number, "unit_price", _("单价应为不小于 0 的金额"))
+    elif _decimals(unit_price) > 4:
+        errors.add(number, "unit_price", _("单价至多保留四位小数"))
+
+    amount = _parse_decimal(cell("amount"))
+    if amount is None or amount <= 0:
+        errors.add(number, "amount", _("金额应为大于 0 的金额"))
+    elif _decimals(amount) > 2:
+        errors.add(number, "amount", _("金额至多保留两位小数"))
+    elif quantity and minutes and unit_price is not None and unit_price >= 0 and _decimals(unit_price) <= 4:
+        expected = round_half_up(Decimal(quantity) * Decimal(minutes) * unit_price / Decimal(60))
+        if abs(expected - amount) > Decimal("0.01"):
+            errors.add(
+                number,
+                "amount",
+                _("金额 %(amount)s 与 数量 × 时长 ÷ 60 × 单价 = %(expected)s 不符")
+                % {"amount": amount, "expected": expected},
+            )
+
+    raw_scenario = _text(cell("scenario"))
+    scenario = SCENARIO_ALIASES.get(raw_scenario, raw_scenario.lower())
+    if scenario not in SCENARIOS:
+        errors.add(
+            number,
+            "scenario",
+            _("使用场景“%(value)s”无效，应为：%(choices)s")
+            % {"value": raw_scenario, "choices": "、".join(str(v) for v in SCENARIOS.values())},
+        )
+
+    if len(errors.result.errors) != before or errors.result.truncated:
+        return None
+    assert started is not None and ended is not None and quantity is not None and minutes is not None
+    assert unit_price is not None and amount is not None
+    return ParsedRow(
+        row_number=number,
+        record_id=record_id,
+        started_at=started,
+        ended_at=ended,
+        resource=resource,
+        quantity=quantity,
+        minutes=minutes,
+        unit_price=unit_price,
+        amount=round_half_up(amount),
+        scenario=scenario,
+    )
+
+
+def _csv_rows(content: bytes) -> Iterator[Sequence[Any]]:
+    text = content.decode("utf-8-sig")
+    yield from csv.reader(io.StringIO(text, newline=""))
+
+
+def _xlsx_rows(content: bytes) -> Iterator[Sequence[Any]]:
+    from openpyxl import load_workbook
+
+    workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
+    try:
+        sheet = workbook.worksheets[0]
+        yield from sheet.iter_rows(values_only=True)
+    finally:
+        workbook.close()
+
+
+def _blank(cells: Sequence[Any]) -> bool:
+    return all(_text(c) == "" for c in cells)
+
+
+def parse_consumption(
+    content: bytes,
+    mime: str,
+    *,
+    now: dt.datetime,
+    existing_record_ids: Iterable[str] = (),
+) -> ParseResult:
+    """Parse a CSV or XLSX consumption detail; every row's problems are reported, by row number.
+
+    ``existing_record_ids`` are the record ids of the application's other detail files, so a
+    record is not claimed twice by one application.
+    """
+    result = ParseResult()
+    errors = _Collector(result)
+    try:
+        rows = _xlsx_rows(content) if mime == XLSX_MIME else _csv_rows(content)
+        iterator = iter(rows)
+        header = next(iterator, None)
+        if header is None or _blank(header):
+            errors.add(1, "", _("第 1 行应为表头（记录编号、开始时间、结束时间……），文件中没有表头"))
+            return result
+        mapping, missing = _map_header(header)
+        if missing:
+            errors.add(
+                1,
+                "",
+                _("表头缺少以下列：%(columns)s（请使用平台提供的模板）")
+                % {"columns": "、".join(str(HEADERS[c]) for c in missing)},
+            )
+            return result
+        seen: dict[str, int] = {}
+        existing = frozenset(existing_record_ids)
+        data_rows = 0
+        for number, cells in enumerate(iterator, start=2):
+            if _blank(cells):
+                continue
+            data_rows += 1
+            if data_rows > MAX_ROWS:
+                errors.add(number, "", _("明细超过 %(max)d 行，请拆分为多个文件上传") % {"max": MAX_ROWS})
+                break
+            parsed = _check_row(number, cells, mapping, seen, existing, now, errors)
+            if parsed is not None:
+                result.rows.append(parsed)
+            if result.truncated:
+                break
+    except (UnicodeDecodeError, csv.Error) as exc:
+        errors.add(
+            0, "", _("无法读取明细文件：请使用 UTF-8 编码的 CSV 或 XLSX（%(error)s）") % {"error": exc}
+        )
+    except Exception as exc:  # openpyxl raises many kinds of errors for a damaged workbook
+        errors.add(
+            0, "", _("无法读取 XLSX 文件，文件可能已损坏（%(error)s）") % {"error": type(exc).__name__}
+        )
+    if not result.errors and not result.rows:
+        errors.add(2, "", _("明细中没有数据行"))
+    if result.errors:
+        result.rows = []
+    return result
+
+
+# --- the downloadable template -----------------------------------------------------------------
+
+
+def template_csv() -> bytes:
+    """The CSV template: UTF-8 with a byte-order mark (so that Excel opens it as UTF-8), header only."""
+    out = io.StringIO()
+    csv.writer(out).writerow([str(HEADERS[c]) for c in COLUMNS])
+    return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+
+EXAMPLE_ROW = (
+    "JOB-20260301-0001",
+    "2026-03-01 08:00",
+    "2026-03-01 10:00",
+    "H200",
+    8,
+    120,
+    "12.50",
+    "200.00",
+    "text2video",
+)
+
+
+def template_xlsx() -> bytes:
+    """The XLSX template: the header on the first sheet, the rules and an example on a second one."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    workbook = Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    sheet.title = str(_("算力消耗明细"))
+    sheet.append([str(HEADERS[c]) for c in COLUMNS])
+    for index, _column in enumerate(COLUMNS, start=1):
+        sheet.cell(row=1, column=index).font = Font(bold=True)
+        sheet.column_dimensions[sheet.cell(row=1, column=index).column_letter].width = 20
+    sheet.freeze_panes = "A2"
+    notes = workbook.create_sheet(str(_("填写说明")))
+    notes.append([str(_("列")), str(_("英文列名")), str(_("填写要求")), str(_("示例"))])
+    rules = {
+        "record_id": _("算力平台的作业或账单流水号，同一申请内不得重复"),
+        "started_at": _("格式 2026-03-01 08:00，北京时间"),
+        "ended_at": _("晚于开始时间，且不晚于当前时间"),
+        "resource": _("算力卡型号，如 H200、A800"),
+        "quantity": _("使用的卡数，整数"),
+        "minutes": _("本条记录的算力使用时长（分钟），整数，各行合计须等于申请表第22行"),
+        "unit_price": _("每卡每小时的单价（元）"),
+        "amount": _("本条费用（元）= 数量 × 时长 ÷ 60 × 单价，保留两位小数；各行合计须等于申请表第23行"),
+        "scenario": _("文生视频/图生视频/语音/微调/渲染/其他（或 text2video 等英文代码）"),
+    }
+    for column, example in zip(COLUMNS, EXAMPLE_ROW, strict=True):
+        notes.append([str(HEADERS[column]), column, str(rules[column]), example])
+    for letter, width in zip("ABCD", (18, 14, 70, 22), strict=True):
+        notes.column_dimensions[letter].width = width
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()
