@@ -250,7 +250,11 @@ def _findings_sheet(ws: Any, year: int) -> int:
         return write_sheet(ws, [_("说明")], [[_("稽查模块尚未启用，暂无稽查发现。")]], widths=[40])
     fields = [f for f in qs.model._meta.concrete_fields if not isinstance(f, SKIPPED_FINDING_FIELDS)]
     relations = [f.name for f in fields if f.is_relation]
-    headers = [str(f.verbose_name) for f in fields]
+    # A finding names its application; the enterprise behind it is what a reader looks for first.
+    with_enterprise = queries.has_field(qs.model, "application")
+    if with_enterprise:
+        relations.append("application__enterprise")
+    headers = ([_("企业名称")] if with_enterprise else []) + [str(f.verbose_name) for f in fields]
 
     def value(obj: models.Model, f: models.Field[Any, Any]) -> Any:
         if f.is_relation:
@@ -260,5 +264,12 @@ def _findings_sheet(ws: Any, year: int) -> int:
             return getattr(obj, f"get_{f.name}_display")()
         return getattr(obj, f.attname)
 
-    rows = ([value(obj, f) for f in fields] for obj in qs.select_related(*relations).order_by("pk"))
-    return write_sheet(ws, headers, rows)
+    def rows() -> Any:
+        for obj in qs.select_related(*relations).order_by("pk"):
+            values = [value(obj, f) for f in fields]
+            if with_enterprise:
+                app = obj.application  # type: ignore[attr-defined]
+                values.insert(0, app.enterprise_name or app.enterprise.name)
+            yield values
+
+    return write_sheet(ws, headers, rows())

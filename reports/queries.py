@@ -309,7 +309,6 @@ def deadline_compliance(year: int, today: dt.date | None = None) -> Compliance:
         Application.objects.filter(received_q, submitted_at__isnull=False)
         .exclude(status__in=[Status.DRAFT, Status.WITHDRAWN])
         .select_related("enterprise")
-        .order_by("received_date", "id")
     )
     payment_model = optional_model("review", "Payment")
     if payment_model is not None:
@@ -380,6 +379,9 @@ def deadline_compliance(year: int, today: dt.date | None = None) -> Compliance:
             row.cycle = UNKNOWN if app.status != Status.REJECTED else NOT_APPLICABLE
             row.note = str(exc)
         result.rows.append(row)
+    # Unclaimed applications have no received date in the database; sort here so that they take
+    # their place by submission day on every database (NULLs sort differently in SQLite and PostgreSQL).
+    result.rows.sort(key=lambda r: (r.received, r.application_id))
     return result
 
 
@@ -615,7 +617,7 @@ def enterprise_overview(enterprise_id: int, user: Any, today: dt.date | None = N
         from policy.queries import granted_total
 
         quota["granted"] = granted_total(enterprise_id, today.year)
-        quota["cap"] = params_at(today).annual_cap
+        quota["cap"] = money(params_at(today).annual_cap)
         quota["left"] = max(quota["cap"] - quota["granted"], ZERO)
         quota["used_pct"] = _pct(quota["granted"], quota["cap"])
     except (ImportError, PolicyNotInForceError) as exc:
