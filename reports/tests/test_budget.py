@@ -28,6 +28,7 @@ class BudgetFileTests(SimpleTestCase):
         self.assertEqual(parse_budgets(entry(3000000))[2027].amount, Decimal("3000000.00"))
 
     def test_it_refuses_malformed_entries(self) -> None:
+        bad: dict[str, Any]
         for bad in (
             entry(1.5),
             entry("abc"),

@@ -11,6 +11,12 @@ from yingdu.test import make_user
 URL = "/reports/mine/"
 
 
+def element_text(html: str, element_id: str) -> str:
+    match = re.search(rf'id="{element_id}">([^<]+)<', html)
+    assert match, element_id
+    return match.group(1)
+
+
 @time_machine.travel(NOW, tick=False)
 class EnterpriseViewAccessTests(ReportFixture):
     def test_anonymous_visitor_is_redirected_to_login(self) -> None:
@@ -67,24 +73,20 @@ class EnterpriseViewTests(ReportFixture):
         self.login(self.alice)
         response = self.client.get(URL)
         # Cap 100,000; granted 12,000 + 15,000 (the clawed-back 10,000 no longer counts).
-        self.assertEqual(
-            re.search(r'id="quota-left">([^<]+)<', response.content.decode()).group(1), "73000.00"
-        )  # type: ignore[union-attr]
+        self.assertEqual(element_text(response.content.decode(), "quota-left"), "73000.00")
         self.assertContains(response, "年度上限 100000.00 元，已核定 27000.00 元")
 
     def test_it_mentions_amounts_still_under_review(self) -> None:
         self.login(self.bob)
         response = self.client.get(URL)
-        self.assertEqual(
-            re.search(r'id="quota-left">([^<]+)<', response.content.decode()).group(1), "95000.00"
-        )  # type: ignore[union-attr]
+        self.assertEqual(element_text(response.content.decode(), "quota-left"), "95000.00")
         self.assertContains(response, "另有 20000.00 元申请正在审核")
 
     def test_it_shows_the_users_own_notices_and_links_to_the_inbox(self) -> None:
         self.login(self.alice)
         response = self.client.get(URL)
         html = response.content.decode()
-        self.assertEqual(re.search(r'id="unread">(\d+)<', html).group(1), "1")  # type: ignore[union-attr]
+        self.assertEqual(element_text(html, "unread"), "1")
         self.assertContains(response, '<a href="/applications/1/">补贴已兑现：YD2026-0002</a>', html=True)
         self.assertContains(response, "外部链接的通知")
         self.assertNotContains(response, "evil.example")
