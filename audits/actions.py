@@ -152,10 +152,13 @@ def _build_run(
 
 
 def _checkpoint(checkpoint: Checkpoint | None) -> Checkpoint:
+    """The given checkpoint, or one covering the whole log now (signed if the latest does not)."""
     if checkpoint is not None:
         return checkpoint
+    from ledger.actions import sign_checkpoint
     from ledger.services import latest_checkpoint_row
 
+    sign_checkpoint()
     return latest_checkpoint_row()
 
 

@@ -1,0 +1,180 @@
+"""Acceptance: a fixture quarter with known figures produces exactly the expected flags, and a re-run
+against the same checkpoint gives identical results (SPEC §8, SECURITY.md row 28)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import ClassVar
+
+from applications.models import Application
+from audits import actions
+from audits.models import ReconciliationRun
+from audits.tests.fixtures import Monitoring, at, current_checkpoint, declare_rows, make_application
+from ledger.models import AuditEvent
+from yingdu.test import USCC_A, USCC_B, BaseTestCase
+
+
+class FixtureQuarter(BaseTestCase):
+    """Seven applications of 2026Q1, each built to trip exactly one rule (A1 none)."""
+
+    apps: ClassVar[dict[str, Application]]
+    mon: ClassVar[Monitoring]
+    a1_records: ClassVar[list]
+
+    @classmethod
+    def setUpTestData(cls) -> None:
+        super().setUpTestData()
+        a, b = cls.enterprise, cls.other_enterprise
+        mon = cls.mon = Monitoring(cls.provider)
+
+        def app(ent, user, filing, cost, minutes, **kw):  # type: ignore[no-untyped-def]
+            return make_application(ent, user, filing, cost=cost, work_minutes=minutes, **kw)
+
+        apps = cls.apps = {
+            "A1": app(a, cls.alice, "F1", "1000.00", 100),
+            "A2": app(a, cls.alice, "F2", "1200.00", 100),
+            "A3": app(b, cls.bob, "F3", "450.00", 50),
+            "A4": app(b, cls.bob, "F4", "800.00", 100, launch_date=dt.date(2026, 3, 5)),
+            "A5": app(a, cls.alice, "F5", "1100.00", 100),
+            "A6": app(b, cls.bob, "F6", "1050.00", 100),
+            "A7": app(a, cls.alice, "F7", "3000.00", 30),
+        }
+        # A1: declared = monitored (10 GPU-hours at 100.00).
+        declare_rows(apps["A1"], [("A1-1", at(1), 1, 300, "500.00"), ("A1-2", at(2), 1, 300, "500.00")])
+        cls.a1_records = mon.hours(USCC_A, "F1", at(1), 10, gpu="GPU-1")
+        # A2: declares 1,200.00 against 1,000.00 monitored: over the 5 % tolerance (limit 1,050.00).
+        declare_rows(apps["A2"], [("A2-1", at(1), 1, 600, "1200.00")])
+        mon.hours(USCC_A, "F2", at(1), 10, gpu="GPU-2")
+        # A3: declared, never monitored.
+        declare_rows(apps["A3"], [("A3-1", at(1), 1, 270, "450.00")])
+        # A4: production 2 March to launch on 5 March; one record the evening before, one on 6 March.
+        declare_rows(apps["A4"], [("A4-1", at(2), 1, 480, "800.00")])
+        mon.ingest(
+            [mon.record(USCC_B, "F4", at(1, 20), gpu="GPU-4")]
+            + [mon.record(USCC_B, "F4", at(2, 8 + i), gpu="GPU-4") for i in range(6)]
+            + [mon.record(USCC_B, "F4", at(6, 1), gpu="GPU-4")]
+        )
+        # A5: its detail lists a record the log attributes to A1's work.
+        declare_rows(apps["A5"], [(str(cls.a1_records[0].record_id), at(1), 1, 600, "1100.00")])
+        mon.hours(USCC_A, "F5", at(1), 11, gpu="GPU-5")
+        # A6: its GPU time overlaps a record of another enterprise's work on the same GPU.
+        declare_rows(apps["A6"], [("A6-1", at(3), 1, 630, "1050.00")])
+        mon.hours(USCC_B, "F6", at(3), 10, cost="105.00", gpu="GPU-6")
+        mon.insert_unchecked(USCC_A, "F-X", at(3, 8, 30), gpu="GPU-6")
+        # A7: consistent with monitoring, but 100 yuan per work-minute where the others spend 8–12.
+        declare_rows(apps["A7"], [("A7-1", at(4), 1, 600, "3000.00")])
+        mon.hours(USCC_A, "F7", at(4), 10, cost="300.00", gpu="GPU-7")
+
+
+class ReconciliationTests(FixtureQuarter):
+    def run_all(self) -> dict[str, ReconciliationRun]:
+        checkpoint = current_checkpoint()
+        return {
+            name: actions.run_reconciliation(app, actor=self.inspector, checkpoint=checkpoint)
+            for name, app in self.apps.items()
+        }
+
+    def test_a_fixture_quarter_produces_exactly_the_expected_flags(self) -> None:
+        runs = self.run_all()
+        self.assertEqual(
+            {name: run.flag_codes for name, run in runs.items()},
+            {
+                "A1": [],
+                "A2": ["over_claim"],
+                "A3": ["no_monitoring"],
+                "A4": ["outside_window"],
+                "A5": ["double_claim"],
+                "A6": ["double_claim"],
+                "A7": ["cost_outlier"],
+            },
+        )
+
+    def test_each_flag_carries_the_numbers_behind_it(self) -> None:
+        runs = self.run_all()
+        over = runs["A2"].flags[0]["numbers"]
+        self.assertEqual(
+            (over["measure"], over["declared"], over["monitored"], over["limit"], over["tolerance"]),
+            ("cost", "1200.00", "1000.00", "1050.00", "0.05"),
+        )
+        self.assertEqual(runs["A3"].flags[0]["numbers"]["declared_cost"], "450.00")
+        window = runs["A4"].flags[0]["numbers"]
+        self.assertEqual((window["monitored_before"]["count"], window["monitored_after"]["count"]), (1, 1))
+        self.assertEqual(window["window"]["start"], "2026-03-02T08:00:00+08:00")
+        self.assertEqual(window["window"]["end"], "2026-03-06T00:00:00+08:00")
+        record = runs["A5"].flags[0]["numbers"]
+        self.assertEqual((record["record_id"], record["gpu_time"], record["cross_enterprise"]), (1, 0, False))
+        self.assertEqual(record["conflicts"][0]["other_application_id"], self.apps["A1"].pk)
+        self.assertEqual(record["conflicts"][0]["key"], str(self.a1_records[0].record_id))
+        gpu = runs["A6"].flags[0]["numbers"]
+        self.assertEqual((gpu["record_id"], gpu["gpu_time"], gpu["cross_enterprise"]), (0, 1, True))
+        self.assertEqual(gpu["conflicts"][0]["other_work_ref"], "F-X")
+        outlier = runs["A7"].flags[0]["numbers"]
+        # median 10.50, MAD 1.50: z = 0.6745 × (100 − 10.5) / 1.5
+        self.assertEqual((outlier["median"], outlier["scale"], outlier["z"]), ("10.50", "1.5000", "40.25"))
+        self.assertEqual(outlier["peers"], 7)
+        self.assertEqual(runs["A1"].monitored["count"], 10)
+        self.assertEqual(runs["A1"].monitored["gpu_minutes"], "600.00")
+        self.assertEqual(runs["A1"].declared["gpu_minutes"], "600.00")
+
+    def test_rerunning_against_the_same_checkpoint_gives_identical_results(self) -> None:
+        checkpoint = current_checkpoint()
+        app = self.apps["A2"]
+        first = actions.run_reconciliation(app, actor=self.inspector, checkpoint=checkpoint)
+        # More usage arrives after the checkpoint: it does not change a run against that checkpoint.
+        self.mon.hours(USCC_A, "F2", at(2), 2, gpu="GPU-2")
+        again = actions.run_reconciliation(app, actor=self.inspector, checkpoint=checkpoint)
+        self.assertEqual((again.flags, again.digest), (first.flags, first.digest))
+        self.assertEqual(again.monitored, first.monitored)
+        # The latest checkpoint sees 1,200.00 monitored and the over-claim is gone.
+        latest = actions.run_reconciliation(app, actor=self.inspector)
+        self.assertGreater(latest.checkpoint_tree_size, first.checkpoint_tree_size)
+        self.assertEqual(latest.flag_codes, [])
+
+    def test_set_wise_reconciliation_matches_one_by_one(self) -> None:
+        checkpoint = current_checkpoint()
+        one_by_one = {
+            app.pk: actions.run_reconciliation(app, actor=self.inspector, checkpoint=checkpoint)
+            for app in self.apps.values()
+        }
+        batch = actions.reconcile_many(
+            Application.objects.filter(pk__in=one_by_one).select_related("enterprise"),
+            actor=self.inspector,
+            checkpoint=checkpoint,
+        )
+        self.assertEqual(len(batch), 7)
+        for run in batch:
+            single = one_by_one[run.application_id]
+            self.assertEqual(run.flags, single.flags, run.application_id)
+            self.assertEqual(run.monitored, single.monitored, run.application_id)
+            self.assertEqual(run.digest, single.digest, run.application_id)
+        self.assertTrue(AuditEvent.objects.filter(action="audit.reconcile_batch").exists())
+
+    def test_a_run_records_the_checkpoint_it_used_and_is_audited(self) -> None:
+        checkpoint = current_checkpoint()
+        run = actions.run_reconciliation(self.apps["A1"], actor=self.inspector, checkpoint=checkpoint)
+        self.assertEqual(run.checkpoint_tree_size, checkpoint.tree_size)
+        self.assertEqual(run.checkpoint_root, bytes(checkpoint.root_hash).hex())
+        event = AuditEvent.objects.get(action="audit.reconcile", object_id=str(run.pk))
+        self.assertEqual(event.actor, self.inspector)
+        self.assertEqual(event.after["digest"], run.digest)
+        self.assertIsNotNone(event.leaf_index)
+        # Logged against the run, not the enterprise: the enterprise does not see it is being checked.
+        self.assertIsNone(event.enterprise_id_ref)
+
+    def test_an_entered_settlement_amount_is_compared_and_kept_for_later_runs(self) -> None:
+        app = self.apps["A1"]
+        run = actions.run_reconciliation(app, actor=self.inspector, settlement_amount=Decimal("1100.00"))
+        self.assertEqual(run.flag_codes, ["over_claim"])
+        self.assertEqual(run.flags[0]["numbers"]["measure"], "settlement")
+        later = actions.run_reconciliation(app, actor=self.inspector)
+        self.assertEqual(later.settlement_amount, Decimal("1100.00"))
+        self.assertEqual(later.flag_codes, ["over_claim"])
+
+    def test_reconciliation_on_submission_never_blocks(self) -> None:
+        app = self.apps["A1"]
+        # No policy is in force for a submission in 2025: the run fails, quietly.
+        Application.objects.filter(pk=app.pk).update(submitted_at=dt.datetime(2025, 1, 2, tzinfo=dt.UTC))
+        with self.assertLogs("audits.actions", level="ERROR"):
+            self.assertIsNone(actions.reconcile_quietly(app, actor=None))
+        self.assertFalse(ReconciliationRun.objects.filter(application=app).exists())
