@@ -43,6 +43,7 @@ from audits.models import (
     Repayment,
     SpotCheck,
 )
+from audits.sampling import SampleUnavailable, compute_sample  # noqa: F401 - SampleUnavailable is raised through here
 from enterprises.models import Enterprise
 from ledger.actions import record_event
 from ledger.models import AuditEvent, Checkpoint
@@ -298,41 +299,6 @@ def reconcile_many(
 
 
 # --- spot checks ---------------------------------------------------------------------------------------
-
-
-class SampleUnavailable(Exception):
-    """The quarter's sample cannot be drawn yet; the message says why (Chinese)."""
-
-
-def compute_sample(quarter: rules.Quarter | str) -> tuple[rules.Sample, Checkpoint, PolicyParams]:
-    """Draw a quarter's sample from the database, exactly as anyone could (read-only).
-
-    The checkpoint is the earliest one signed at or after the first instant after the quarter's
-    last day (Asia/Shanghai); the candidates are the applications paid in the quarter; the rate
-    and the minimum count are the parameters in force on the quarter's last day.
-    """
-    q = rules.Quarter.parse(str(quarter))
-    if timezone.now() < q.ends_at:
-        raise SampleUnavailable(_("%(quarter)s 尚未结束，季度结束后才能抽查") % {"quarter": q})
-    checkpoint = (
-        Checkpoint.objects.filter(created_at__gte=q.ends_at).order_by("created_at", "tree_size", "id").first()
-    )
-    if checkpoint is None:
-        raise SampleUnavailable(
-            _("%(quarter)s 结束后尚未签署日志检查点，暂不能确定抽查种子") % {"quarter": q}
-        )
-    params = params_at(q.last_day)
-    candidates = Application.objects.filter(paid_at__gte=q.starts_at, paid_at__lt=q.ends_at).values_list(
-        "pk", flat=True
-    )
-    sample = rules.draw_sample(
-        bytes(checkpoint.root_hash),
-        q,
-        list(candidates),
-        rate=params.audit_sample_rate,
-        min_count=params.audit_sample_min_count,
-    )
-    return sample, checkpoint, params
 
 
 def open_spot_check(
