@@ -157,7 +157,7 @@ class ReconciliationTests(FixtureQuarter):
         self.assertEqual(run.checkpoint_root, bytes(checkpoint.root_hash).hex())
         event = AuditEvent.objects.get(action="audit.reconcile", object_id=str(run.pk))
         self.assertEqual(event.actor, self.inspector)
-        self.assertEqual(event.after["digest"], run.digest)
+        self.assertEqual((event.after or {})["digest"], run.digest)
         self.assertIsNotNone(event.leaf_index)
         # Logged against the run, not the enterprise: the enterprise does not see it is being checked.
         self.assertIsNone(event.enterprise_id_ref)

@@ -113,7 +113,7 @@ class SpotCheckTests(BaseTestCase):
         self.assertEqual(spot.candidate_ids[: spot.k], spot.sample_ids)
         self.assertEqual(sorted(spot.candidate_ids), sorted(a.pk for a in self.paid))
         event = AuditEvent.objects.get(action="audit.spot_check")
-        self.assertEqual(event.after["sample"], spot.sample_ids)
+        self.assertEqual((event.after or {})["sample"], spot.sample_ids)
         # Each sampled application is reconciled at once.
         runs = ReconciliationRun.objects.filter(trigger=ReconciliationRun.Trigger.SPOT_CHECK)
         self.assertEqual(sorted(runs.values_list("application_id", flat=True)), sorted(spot.sample_ids))
