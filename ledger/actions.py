@@ -9,9 +9,10 @@ entries (accepted usage records) with :func:`append_entries` and then call
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 from collections.abc import Iterable, Sequence
-from itertools import islice, repeat
+from itertools import repeat
 from typing import Any
 
 from django.conf import settings
@@ -118,12 +119,16 @@ def _lock_state() -> LogState:
     return LogState.objects.select_for_update().get(pk=1)
 
 
-def _per_entry(value: int | Sequence[int | None] | None, n: int, what: str) -> Iterable[int | None]:
+def _per_entry(value: int | Sequence[int | None] | None, n: int, what: str) -> int | list[int | None] | None:
     if value is None or isinstance(value, int):
-        return repeat(value, n)
+        return value
     if len(value) != n:
         raise ValueError(f"{what} has {len(value)} items for {n} entries")
-    return value
+    return [None if v is None else int(v) for v in value]
+
+
+def _chunk(value: int | list[int | None] | None, offset: int, n: int) -> int | list[int | None] | None:
+    return value[offset : offset + n] if isinstance(value, list) else value
 
 
 def read_tiles(ids: Iterable[tiles.TileId]) -> dict[tiles.TileId, bytes]:
@@ -151,20 +156,66 @@ def _write_tiles(changed: dict[tiles.TileId, bytes], existing: set[tiles.TileId]
     existing.update(changed)
 
 
-_INSERT_ENTRY = "INSERT INTO ledger_entry (leaf_index, kind, data, enterprise_id, provider_id) VALUES (%s, %s, %s, %s, %s)"
 _COPY_ENTRY = "COPY ledger_entry (leaf_index, kind, data, enterprise_id, provider_id) FROM STDIN"
+_KIND_RE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+ROWS_PER_INSERT = 100
 
 
-def _insert_entries(rows: list[tuple[int, str, bytes, int | None, int | None]]) -> None:
-    # The ORM would build a model instance per entry; a prepared executemany (SQLite) or
-    # COPY (PostgreSQL) stores a million entries in seconds.
+def _insert_sql(rows: int, kind: str, columns: list[str]) -> str:
+    # Values shared by every entry of the batch are written into the statement (kind is
+    # checked against _KIND_RE, ids are ints); per-entry values are parameters.
+    row = "(%s, '" + kind + "', %s, " + ", ".join(columns) + ")"
+    values = ", ".join([row] * rows)
+    return f"INSERT INTO ledger_entry (leaf_index, kind, data, enterprise_id, provider_id) VALUES {values}"  # noqa: S608
+
+
+def _insert_entries(
+    start: int,
+    entries: list[bytes],
+    kind: str,
+    enterprise_ids: int | list[int | None] | None,
+    provider_ids: int | list[int | None] | None,
+) -> None:
+    """Insert the entry rows of one chunk.
+
+    The ORM would build a model instance per entry. On SQLite, multi-row INSERTs of 100
+    rows through one prepared statement run about twice as fast as one row per execution;
+    PostgreSQL gets COPY.
+    """
+    n = len(entries)
+    indexes = range(start, start + n)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
+            ent = enterprise_ids if isinstance(enterprise_ids, list) else repeat(enterprise_ids, n)
+            prov = provider_ids if isinstance(provider_ids, list) else repeat(provider_ids, n)
             with cursor.cursor.copy(_COPY_ENTRY) as copy:
-                for row in rows:
+                for row in zip(indexes, repeat(kind), entries, ent, prov, strict=False):
                     copy.write_row(row)
-        else:
-            cursor.executemany(_INSERT_ENTRY, rows)
+            return
+        per_row: list[Sequence[Any]] = [indexes, entries]
+        columns = []
+        for ids in (enterprise_ids, provider_ids):
+            if isinstance(ids, list):
+                per_row.append(ids)
+                columns.append("%s")
+            else:
+                columns.append("NULL" if ids is None else str(int(ids)))
+        width = len(per_row)
+
+        def params(lo: int, hi: int) -> list[Any]:
+            flat: list[Any] = [None] * ((hi - lo) * width)
+            for k, values in enumerate(per_row):
+                flat[k::width] = values[lo:hi]
+            return flat
+
+        full = n - n % ROWS_PER_INSERT
+        if full:
+            cursor.executemany(
+                _insert_sql(ROWS_PER_INSERT, kind, columns),
+                [params(lo, lo + ROWS_PER_INSERT) for lo in range(0, full, ROWS_PER_INSERT)],
+            )
+        if full < n:
+            cursor.execute(_insert_sql(n - full, kind, columns), params(full, n))
 
 
 def append_entries(
@@ -177,23 +228,21 @@ def append_entries(
     """Append entries to the log in the caller's transaction; returns their leaf indexes.
 
     The log's state row is locked until the transaction ends, so appends are sequenced
-    by the database even with several application servers. ``enterprise_id`` and
-    ``provider_id`` (one value for all entries, or one per entry) say whom each entry
-    concerns, for access to it through the API. A checkpoint is signed after the
-    transaction commits.
+    by the database even with several application servers. ``kind`` names what the
+    entries are ("audit_event", "usage_record", lowercase letters, digits and ``_``).
+    ``enterprise_id`` and ``provider_id`` (one value for all entries, or one per entry) say
+    whom each entry concerns, for access to it through the API. A checkpoint is signed
+    after the transaction commits.
     """
     n = len(entries)
     if n == 0:
         return []
-    if not kind or len(kind) > MAX_KIND_LENGTH:
-        raise ValueError("kind must be 1 to 32 characters")
-    for e in entries:
-        if not isinstance(e, bytes):
-            raise TypeError("ledger entries are bytes")
-        if len(e) > tiles.MAX_ENTRY_BYTES:
-            raise ValueError("a ledger entry is at most 65535 bytes")
-    enterprise_ids = iter(_per_entry(enterprise_id, n, "enterprise_id"))
-    provider_ids = iter(_per_entry(provider_id, n, "provider_id"))
+    if not _KIND_RE.match(kind):
+        raise ValueError("kind must be 1 to 32 lowercase letters, digits or _")
+    if max(map(len, entries)) > tiles.MAX_ENTRY_BYTES:
+        raise ValueError("a ledger entry is at most 65535 bytes")
+    enterprise_ids = _per_entry(enterprise_id, n, "enterprise_id")
+    provider_ids = _per_entry(provider_id, n, "provider_id")
     with transaction.atomic():
         state = _lock_state()
         start = size = state.size
@@ -204,18 +253,15 @@ def append_entries(
         dirty: set[tiles.TileId] = set()  # edge tiles changed but not yet written
         for offset in range(0, n, APPEND_CHUNK):
             chunk = entries[offset : offset + APPEND_CHUNK]
-            result = tiles.append_to_tiles(size, hasher.leaves(chunk), edge, hasher)
+            # Hashing first also refuses anything that is not bytes before a row is written.
+            leaf_hashes = hasher.leaves(chunk)
+            result = tiles.append_to_tiles(size, leaf_hashes, edge, hasher)
             _insert_entries(
-                list(
-                    zip(
-                        range(size, size + len(chunk)),
-                        repeat(kind),
-                        chunk,
-                        islice(enterprise_ids, len(chunk)),
-                        islice(provider_ids, len(chunk)),
-                        strict=False,
-                    )
-                )
+                size,
+                chunk,
+                kind,
+                _chunk(enterprise_ids, offset, len(chunk)),
+                _chunk(provider_ids, offset, len(chunk)),
             )
             size += len(chunk)
             edge_ids = set(tiles.edge_tiles(size))

@@ -41,7 +41,11 @@ def export_log(directory: str | Path) -> Checkpoint:
                     index = key - tiles.tile_key(level, 0)
                     width = tiles.tile_width(size, level, index)
                     if width:
-                        _write(base, tiles.tile_path(level, index, width), bytes(data)[: width * 32])
+                        _write(
+                            base,
+                            tiles.tile_path(level, index, width),
+                            tiles.tile_hashes(bytes(data))[: width * 32],
+                        )
             level += 1
         for start in range(0, size, ENTRY_WINDOW):
             end = min(start + ENTRY_WINDOW, size)

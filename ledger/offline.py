@@ -127,12 +127,12 @@ def audit_export(directory: str | Path, key: str, hash_alg: str | None = None) -
                     len(leaf_hashes),
                 )
                 fail(f"第 {first + bad} 条：叶哈希与哈希瓦片 {tiles.tile_path(0, n, width)} 不符")
-        for level, index, data in builder.add(leaf_hashes):
+        for level, index, blob in builder.add(leaf_hashes):
             if level > 0:
-                recomputed[(level, index)] = data
-    for (level, index), data in builder.edge().items():
+                recomputed[(level, index)] = tiles.tile_hashes(blob, hs)
+    for (level, index), blob in builder.edge().items():
         if level > 0:
-            recomputed[(level, index)] = data
+            recomputed[(level, index)] = tiles.tile_hashes(blob, hs)
     for (level, index), data in sorted(recomputed.items()):
         width = len(data) // hs
         stored = _read(base, tiles.tile_path(level, index, width))

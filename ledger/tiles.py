@@ -140,13 +140,13 @@ def pieces(lo: int, hi: int) -> list[tuple[int, int]]:
 
 
 def _piece_location(lo: int, hi: int) -> tuple[int, int, int, int]:
-    """(level, tile index, first position in the tile, count) of the hashes that make piece [lo, hi)."""
+    """(tile level, tile index, height inside the tile, node index at that height) of piece [lo, hi)."""
     height = (hi - lo).bit_length() - 1
     level = height // TILE_HEIGHT
     shift = TILE_HEIGHT * level
     first = lo >> shift
-    count = 1 << (height - shift)
-    return level, first // TILE_WIDTH, first % TILE_WIDTH, count
+    inner = height - shift
+    return level, first // TILE_WIDTH, inner, (first % TILE_WIDTH) >> inner
 
 
 def tiles_needed(ranges: Sequence[tuple[int, int]]) -> set[TileId]:
@@ -165,18 +165,95 @@ class MissingTileError(LookupError):
         self.tile = tile
 
 
+# Stored tiles (``ledger.models.Tile.hashes``) hold, after the tile's own hashes, every
+# complete node inside the tile: heights 1..7, each height after the one below. A tile
+# of width w holds sum(w >> h for h in 0..7) hashes. Proofs then only look nodes up.
+def tile_node_count(width: int) -> int:
+    return sum(width >> h for h in range(TILE_HEIGHT))
+
+
+_WIDTH_OF_COUNT = {tile_node_count(w): w for w in range(TILE_WIDTH + 1)}
+
+
+def stored_width(blob: bytes, hash_size: int = 32) -> int:
+    """The width of a stored tile; raises ``ValueError`` if its length is not that of any width."""
+    count, rest = divmod(len(blob), hash_size)
+    width = _WIDTH_OF_COUNT.get(count)
+    if rest or width is None:
+        raise ValueError("stored tile has an impossible length")
+    return width
+
+
+def tile_hashes(blob: bytes, hash_size: int = 32) -> bytes:
+    """The C2SP tile (the tile's own hashes) of a stored tile."""
+    return blob[: stored_width(blob, hash_size) * hash_size]
+
+
+def _levels_of(blob: bytes, hash_size: int) -> list[list[bytes]]:
+    width = stored_width(blob, hash_size)
+    levels = []
+    pos = 0
+    for h in range(TILE_HEIGHT):
+        n = width >> h
+        levels.append(split_hashes(blob[pos : pos + n * hash_size], hash_size))
+        pos += n * hash_size
+    return levels
+
+
+def _complete_levels(levels: list[list[bytes]], hasher: Hasher) -> bytes | None:
+    """Add the missing complete nodes to ``levels`` (in place); returns the tile's root if it is full."""
+    node = hasher.node
+    for h in range(1, TILE_HEIGHT):
+        below, here = levels[h - 1], levels[h]
+        target = len(below) // 2
+        if len(here) == 0 and target > 8:
+            here.extend(hasher.pairs(below))
+        else:
+            for j in range(len(here), target):
+                here.append(node(below[2 * j], below[2 * j + 1]))
+    top = levels[TILE_HEIGHT - 1]
+    return node(top[0], top[1]) if len(levels[0]) == TILE_WIDTH else None
+
+
+def build_tile(hashes: Sequence[bytes], hasher: Hasher) -> tuple[bytes, bytes | None]:
+    """A stored tile from its own hashes, and its root if it is full."""
+    levels: list[list[bytes]] = [list(hashes)] + [[] for _ in range(TILE_HEIGHT - 1)]
+    root = _complete_levels(levels, hasher)
+    return b"".join(b"".join(level) for level in levels), root
+
+
+def extend_tile(blob: bytes, hashes: Sequence[bytes], hasher: Hasher) -> tuple[bytes, bytes | None]:
+    """A stored partial tile with ``hashes`` appended (only the new nodes are hashed)."""
+    levels = _levels_of(blob, hasher.size)
+    levels[0].extend(hashes)
+    if len(levels[0]) > TILE_WIDTH:
+        raise ValueError("a tile holds at most 256 hashes")
+    root = _complete_levels(levels, hasher)
+    return b"".join(b"".join(level) for level in levels), root
+
+
+def tile_node(blob: bytes, height: int, index: int, hash_size: int = 32) -> bytes | None:
+    """The node at ``height`` (0..7) and ``index`` inside a stored tile, if it is complete."""
+    width = stored_width(blob, hash_size)
+    if index >= width >> height:
+        return None
+    pos = (sum(width >> h for h in range(height)) + index) * hash_size
+    return blob[pos : pos + hash_size]
+
+
 def range_hash(lo: int, hi: int, tiles: Mapping[TileId, bytes], hasher: Hasher) -> bytes:
-    """MTH(D[lo:hi]) from tile data (concatenated hashes keyed by (level, index))."""
+    """MTH(D[lo:hi]) from stored tiles keyed by (level, index): a few lookups and ≤ log n hashes."""
     if hi <= lo:
         return hasher.empty
     hs = hasher.size
     out: list[bytes] = []
     for p_lo, p_hi in pieces(lo, hi):
-        level, index, pos, count = _piece_location(p_lo, p_hi)
-        data = tiles.get((level, index))
-        if data is None or len(data) < (pos + count) * hs:
+        level, index, inner, j = _piece_location(p_lo, p_hi)
+        blob = tiles.get((level, index))
+        node = tile_node(blob, inner, j, hs) if blob is not None else None
+        if node is None:
             raise MissingTileError((level, index))
-        out.append(hasher.root(split_hashes(data[pos * hs : (pos + count) * hs], hs)))
+        out.append(node)
     result = out[-1]
     for h in reversed(out[:-1]):
         result = hasher.node(h, result)
@@ -196,10 +273,9 @@ def append_to_tiles(
 ) -> AppendResult:
     """Append leaf hashes to a tree of ``size`` leaves whose right-edge partial tiles are ``edge``.
 
-    Returns the tiles to write: the old partial tiles, extended, and the new tiles. A tile
-    that becomes full contributes its root to the level above.
+    Returns the stored tiles to write: the old partial tiles, extended, and the new tiles.
+    A tile that becomes full contributes its root to the level above.
     """
-    hs = hasher.size
     changed: dict[TileId, bytes] = {}
     new_hashes = list(leaf_hashes)
     level = 0
@@ -207,19 +283,24 @@ def append_to_tiles(
         count = level_width(size, level)
         index = count // TILE_WIDTH
         have = count % TILE_WIDTH
-        prefix = b""
-        if have:
-            prefix = edge.get((level, index), b"")
-            if len(prefix) != have * hs:
-                raise MissingTileError((level, index))
-        joined = prefix + b"".join(new_hashes)
-        width_bytes = TILE_WIDTH * hs
         completed: list[bytes] = []
-        for start in range(0, len(joined), width_bytes):
-            chunk = joined[start : start + width_bytes]
-            changed[(level, index)] = chunk
-            if len(chunk) == width_bytes:
-                completed.append(hasher.root(split_hashes(chunk, hs)))
+        pos = 0
+        if have:
+            old = edge.get((level, index))
+            if old is None or stored_width(old, hasher.size) != have:
+                raise MissingTileError((level, index))
+            pos = min(TILE_WIDTH - have, len(new_hashes))
+            blob, root = extend_tile(old, new_hashes[:pos], hasher)
+            changed[(level, index)] = blob
+            if root is not None:
+                completed.append(root)
+            index += 1
+        while pos < len(new_hashes):
+            blob, root = build_tile(new_hashes[pos : pos + TILE_WIDTH], hasher)
+            changed[(level, index)] = blob
+            if root is not None:
+                completed.append(root)
+            pos += TILE_WIDTH
             index += 1
         new_hashes = completed
         level += 1
@@ -229,11 +310,11 @@ def append_to_tiles(
 
 
 class TreeBuilder:
-    """Recompute the tiles of a log from its leaf hashes, streamed in order (for verification).
+    """Recompute the stored tiles of a log from its leaf hashes, streamed in order (for verification).
 
     Keeps only the tile being filled at each level, so a verifier's memory stays small.
-    ``on_tile(level, index, data)`` is called for every tile as it becomes full, and for
-    the partial ones by :meth:`finish`.
+    :meth:`add` returns every tile that became full, as (level, index, stored tile);
+    :meth:`edge` gives the partial ones.
     """
 
     def __init__(self, hasher: Hasher) -> None:
@@ -243,18 +324,33 @@ class TreeBuilder:
         self.tile_index: list[int] = [0]
 
     def edge(self) -> dict[TileId, bytes]:
-        """The current right-edge partial tiles."""
+        """The current right-edge partial tiles, as stored tiles."""
         return {
-            (level, self.tile_index[level]): b"".join(hashes)
+            (level, self.tile_index[level]): build_tile(hashes, self.hasher)[0]
             for level, hashes in enumerate(self.levels)
             if hashes
         }
 
     def root(self) -> bytes:
-        return range_hash(0, self.size, self.edge(), self.hasher)
+        """The root of the leaves added so far (cheap: the partial tiles' pieces only)."""
+        if self.size == 0:
+            return self.hasher.empty
+        out: list[bytes] = []
+        for level in range(len(self.levels) - 1, -1, -1):
+            hashes = self.levels[level]
+            pos = 0
+            for bit in range(TILE_HEIGHT - 1, -1, -1):
+                step = 1 << bit
+                if len(hashes) & step:
+                    out.append(self.hasher.root(hashes[pos : pos + step]))
+                    pos += step
+        result = out[-1]
+        for h in reversed(out[:-1]):
+            result = self.hasher.node(h, result)
+        return result
 
     def add(self, leaf_hashes: Sequence[bytes]) -> list[tuple[int, int, bytes]]:
-        """Add leaf hashes; returns the tiles that became full, as (level, index, data)."""
+        """Add leaf hashes; returns the tiles that became full, as (level, index, stored tile)."""
         full: list[tuple[int, int, bytes]] = []
         pending = list(leaf_hashes)
         self.size += len(pending)
@@ -271,8 +367,10 @@ class TreeBuilder:
                 cur.extend(pending[pos : pos + take])
                 pos += take
                 if len(cur) == TILE_WIDTH:
-                    full.append((level, self.tile_index[level], b"".join(cur)))
-                    completed.append(self.hasher.root(cur))
+                    blob, root = build_tile(cur, self.hasher)
+                    assert root is not None
+                    full.append((level, self.tile_index[level], blob))
+                    completed.append(root)
                     self.tile_index[level] += 1
                     cur = []
             self.levels[level] = cur

@@ -1,13 +1,14 @@
 """``yingdu ledger verify``: recompute the whole log from its entries and check everything stored.
 
 Checks, in one consistent snapshot: every entry is present and hashes to the leaf hash in
-its tile; every stored tile equals the recomputed one; no entry or tile lies beyond the
-tree size; the stored root is the recomputed root; every checkpoint carries a valid
-signature by the platform's key and names the recomputed root of its size; every audit
-event equals the entry logged for it, and every audit entry has its event.
+its tile; every stored tile (its hashes and its inner nodes) equals the one recomputed
+from the layer below; no entry or tile lies beyond the tree size; the stored root is the
+recomputed root; every checkpoint carries a valid signature by the platform's key and
+names the recomputed root of its size; every audit event equals the entry logged for
+it, and every audit entry has its event.
 
-An edited, deleted, inserted or reordered row therefore shows up as a problem naming
-the first index it affects.
+Each stored layer is checked against the layer below it, so an edited, deleted, inserted
+or reordered row shows up once, as a problem naming the first index it affects.
 """
 
 from __future__ import annotations
@@ -69,6 +70,15 @@ def verify_log(window: int = WINDOW) -> VerifyResult:
         return _Verifier(window).run()
 
 
+def _node_first_index(level: int, index: int, width: int, offset: int) -> int:
+    """The first entry under the node stored at hash ``offset`` of tile (level, index) of ``width``."""
+    height = 0
+    while height < tiles.TILE_HEIGHT - 1 and offset >= width >> height:
+        offset -= width >> height
+        height += 1
+    return (index * tiles.TILE_WIDTH + (offset << height)) << (tiles.TILE_HEIGHT * level)
+
+
 class _Verifier:
     def __init__(self, window: int) -> None:
         self.window = window
@@ -96,6 +106,7 @@ class _Verifier:
             self.upper = {
                 (key >> 48, key & (_UPPER_KEYS - 1)): bytes(data) for key, data in cursor.fetchall()
             }
+        self.stored0: dict[int, bytes] = {}
         self.seen_upper: set[tiles.TileId] = set()
         builder = tiles.TreeBuilder(hasher)
         next_cp = 0
@@ -105,18 +116,16 @@ class _Verifier:
             pos = start
             while next_cp < len(wanted) and wanted[next_cp] <= end:
                 s = wanted[next_cp]
-                self._check_full(builder.add(leaves[pos - start : s - start]))
+                self._check_tiles(builder.add(leaves[pos - start : s - start]))
                 pos = s
                 recomputed[s] = builder.root()
                 next_cp += 1
-            self._check_full(builder.add(leaves[pos - start :]))
+            self._check_tiles(builder.add(leaves[pos - start :]))
+        self._check_tiles([(level, index, blob) for (level, index), blob in builder.edge().items()])
 
-        for (level, index), data in builder.edge().items():
-            if level > 0:
-                self._check_full([(level, index, data)])
         for tile in sorted(set(self.upper) - self.seen_upper):
             self.add(
-                self._first_index(*tile),
+                tile[1] * tiles.TILE_WIDTH << (tiles.TILE_HEIGHT * tile[0]),
                 _("哈希瓦片 %(level)s/%(index)s 超出了日志大小 %(size)s")
                 % {"level": tile[0], "index": tile[1], "size": size},
             )
@@ -170,47 +179,70 @@ class _Verifier:
             roots.setdefault(cp.size, []).append((cp_id, cp.root_hash))
         return roots
 
-    def _first_index(self, level: int, index: int) -> int:
-        return (index * tiles.TILE_WIDTH) << (tiles.TILE_HEIGHT * level)
+    def _stored_hashes(self, level: int, index: int, blob: bytes | None) -> bytes | None:
+        """The tile's own hashes, or None (with a problem) if the stored tile is damaged."""
+        if blob is None:
+            return None
+        try:
+            return tiles.tile_hashes(blob, self.hasher.size)
+        except ValueError:
+            first = index * tiles.TILE_WIDTH << (tiles.TILE_HEIGHT * level)
+            self.add(first, _("哈希瓦片 %(level)s/%(index)s 已损坏") % {"level": level, "index": index})
+            return None
 
     def _window(self, start: int, end: int) -> list[bytes]:
-        """Check entries [start, end) against their level-0 tiles and audit events; return their leaf hashes."""
+        """Check entries [start, end) against their level-0 tiles and audit events.
+
+        Returns the leaf hashes to build the upper layers from: the stored ones, except
+        where the layer above shows that the stored tile, not the entry, was changed.
+        """
         hasher = self.hasher
         hs = hasher.size
+        t0, t1 = start // tiles.TILE_WIDTH, (end - 1) // tiles.TILE_WIDTH
         with connection.cursor() as cursor:
             cursor.execute(
-                "SELECT leaf_index, kind, data FROM ledger_entry "
-                "WHERE leaf_index >= %s AND leaf_index < %s ORDER BY leaf_index",
+                "SELECT data FROM ledger_entry WHERE leaf_index >= %s AND leaf_index < %s ORDER BY leaf_index",
                 [start, end],
             )
-            rows = cursor.fetchall()
-            t0, t1 = start // tiles.TILE_WIDTH, (end - 1) // tiles.TILE_WIDTH
+            datas = [bytes(d) for (d,) in cursor.fetchall()]
+            complete = len(datas) == end - start
+            present: dict[int, bytes] = {}
+            if not complete:
+                cursor.execute(
+                    "SELECT leaf_index FROM ledger_entry WHERE leaf_index >= %s AND leaf_index < %s "
+                    "ORDER BY leaf_index",
+                    [start, end],
+                )
+                present = dict(zip((i for (i,) in cursor.fetchall()), datas, strict=True))
+            cursor.execute(
+                "SELECT leaf_index FROM ledger_entry WHERE leaf_index >= %s AND leaf_index < %s AND kind = %s",
+                [start, end, AUDIT_KIND],
+            )
+            audit_indexes = [i for (i,) in cursor.fetchall()]
             cursor.execute(
                 "SELECT key, hashes FROM ledger_tile WHERE key >= %s AND key <= %s",
                 [tiles.tile_key(0, t0), tiles.tile_key(0, t1)],
             )
-            stored = {key: bytes(data) for key, data in cursor.fetchall()}
-        stored_concat = b"".join(stored.get(t, b"") for t in range(t0, t1 + 1))
+            blobs = {key: bytes(data) for key, data in cursor.fetchall()}
+        self.stored0 = blobs
+        stored = {t: self._stored_hashes(0, t, blobs.get(t)) for t in range(t0, t1 + 1)}
+        stored_concat = b"".join(stored[t] or b"" for t in range(t0, t1 + 1))
 
-        if len(rows) == end - start:
-            kinds = [r[1] for r in rows]
-            datas = [bytes(r[2]) for r in rows]
+        if complete:
             leaves = hasher.leaves(datas)
         else:
-            present = {r[0]: (r[1], bytes(r[2])) for r in rows}
-            kinds, datas, leaves = [], [], []
+            leaves = []
+            by_index: dict[int, bytes] = {}
             for i in range(start, end):
-                if i in present:
-                    kind, data = present[i]
-                    leaf = hasher.leaf(data)
-                else:
-                    self.add(i, _("第 %(index)s 条缺失") % {"index": i})
-                    kind, data = "", b""
-                    off = (i - start) * hs
-                    leaf = stored_concat[off : off + hs] if len(stored_concat) >= off + hs else bytes(hs)
-                kinds.append(kind)
-                datas.append(data)
-                leaves.append(leaf)
+                data = present.get(i)
+                if data is not None:
+                    by_index[i] = data
+                    leaves.append(hasher.leaf(data))
+                    continue
+                self.add(i, _("第 %(index)s 条缺失") % {"index": i})
+                off = (i - start) * hs
+                leaves.append(stored_concat[off : off + hs] if len(stored_concat) >= off + hs else bytes(hs))
+            datas = [by_index.get(i, b"") for i in range(start, end)]
 
         tree_leaves = leaves
         if b"".join(leaves) != stored_concat:
@@ -219,11 +251,11 @@ class _Verifier:
                 lo = t * tiles.TILE_WIDTH - start
                 mine_list = leaves[lo : lo + tiles.TILE_WIDTH]
                 mine = b"".join(mine_list)
-                theirs = stored.get(t)
+                theirs = stored[t]
                 tile_is_wrong = (
                     theirs is None or len(theirs) < len(mine) or self._parent_matches(t, mine_list)
                 )
-                # Build the upper levels from whichever of the two the level above agrees with
+                # Build the upper layers from whichever of the two the layer above agrees with
                 # (the stored tile unless it is the one that was changed), so that a change is
                 # reported once, at the layer where it was made.
                 tree_leaves.extend(
@@ -232,6 +264,8 @@ class _Verifier:
                 if theirs == mine:
                     continue
                 if theirs is None:
+                    if t in blobs:
+                        continue  # damaged, reported
                     self.add(start + lo, _("哈希瓦片 0/%(index)s 缺失") % {"index": t})
                     continue
                 bad = next(
@@ -253,32 +287,33 @@ class _Verifier:
                         _("第 %(index)s 条的内容与保存的叶哈希不符（被修改、替换或调换了顺序）")
                         % {"index": index},
                     )
-        self._check_audit_events(start, end, kinds, datas)
+        self._check_audit_events(start, end, audit_indexes, datas)
         return tree_leaves
 
     def _parent_matches(self, tile_index: int, leaves: list[bytes]) -> bool:
         """True if the stored level-1 hash above level-0 tile ``tile_index`` is the root of ``leaves``."""
         if len(leaves) != tiles.TILE_WIDTH:
             return False
-        hs = self.hasher.size
-        parent = self.upper.get((1, tile_index // tiles.TILE_WIDTH), b"")
-        pos = (tile_index % tiles.TILE_WIDTH) * hs
-        return parent[pos : pos + hs] == self.hasher.root(leaves)
+        blob = self.upper.get((1, tile_index // tiles.TILE_WIDTH))
+        try:
+            parent = (
+                tiles.tile_node(blob, 0, tile_index % tiles.TILE_WIDTH, self.hasher.size) if blob else None
+            )
+        except ValueError:
+            return False
+        return parent == self.hasher.root(leaves)
 
-    def _check_audit_events(self, start: int, end: int, kinds: list[str], datas: list[bytes]) -> None:
+    def _check_audit_events(self, start: int, end: int, audit_indexes: list[int], datas: list[bytes]) -> None:
         events: dict[int, AuditEvent] = {
             e.leaf_index: e
             for e in AuditEvent.objects.filter(leaf_index__gte=start, leaf_index__lt=end)
             if e.leaf_index is not None
         }
-        for offset, kind in enumerate(kinds):
-            if kind != AUDIT_KIND:
-                continue
-            index = start + offset
+        for index in audit_indexes:
             event = events.pop(index, None)
             if event is None:
                 self.add(index, _("第 %(index)s 条审计日志对应的审计事件缺失") % {"index": index})
-            elif audit_entry_bytes(event) != datas[offset]:
+            elif audit_entry_bytes(event) != datas[index - start]:
                 self.add(
                     index,
                     _("审计事件 #%(id)s 与第 %(index)s 条日志内容不一致") % {"id": event.pk, "index": index},
@@ -289,23 +324,38 @@ class _Verifier:
                 _("审计事件 #%(id)s 指向的第 %(index)s 条不是审计日志") % {"id": event.pk, "index": index},
             )
 
-    def _check_full(self, full: list[tuple[int, int, bytes]]) -> None:
+    def _check_tiles(self, built: list[tuple[int, int, bytes]]) -> None:
+        """Compare recomputed tiles with the stored ones (for level 0, only the inner nodes)."""
         hs = self.hasher.size
-        for level, index, data in full:
+        for level, index, blob in built:
             if level == 0:
-                continue
-            self.seen_upper.add((level, index))
-            stored = self.upper.get((level, index))
-            if stored == data:
-                continue
-            if stored is None:
-                bad = 0
+                stored = self.stored0.get(index)
+                width = tiles.stored_width(blob, hs)
+                if stored is None or len(stored) != len(blob):
+                    continue  # missing or damaged, reported with the entries
+                mine, theirs, skip = blob[width * hs :], stored[width * hs :], width
             else:
-                bad = next(
-                    (k // hs for k in range(0, len(data), hs) if stored[k : k + hs] != data[k : k + hs]),
-                    len(data) // hs,
-                )
-            first = self._first_index(level, index) + (bad << (tiles.TILE_HEIGHT * level))
+                self.seen_upper.add((level, index))
+                stored = self.upper.get((level, index))
+                if stored == blob:
+                    continue
+                width = tiles.stored_width(blob, hs)
+                if stored is None:
+                    first = index * tiles.TILE_WIDTH << (tiles.TILE_HEIGHT * level)
+                    self.add(
+                        first,
+                        _("哈希瓦片 %(level)s/%(index)s 缺失（涉及第 %(first)s 条起的条目）")
+                        % {"level": level, "index": index, "first": first},
+                    )
+                    continue
+                mine, theirs, skip = blob, stored, 0
+            if mine == theirs:
+                continue
+            bad = next(
+                (k // hs for k in range(0, len(mine), hs) if theirs[k : k + hs] != mine[k : k + hs]),
+                len(mine) // hs,
+            )
+            first = _node_first_index(level, index, width, skip + bad)
             self.add(
                 first,
                 _("哈希瓦片 %(level)s/%(index)s 与下层重新计算的不一致（涉及第 %(first)s 条起的条目）")

@@ -30,10 +30,15 @@ class AppendTests(TestCase):
         self.assertEqual(services.entry(7), b"entry-7")
         self.assertEqual(services.leaf_hash(7), leaves[7])
 
-    def test_tiles_are_stored_as_c2sp_tiles(self) -> None:
+    def test_tiles_are_stored_as_c2sp_tiles_with_their_inner_nodes(self) -> None:
         append_entries(_entries(600), kind="test")
-        widths = {(t.level, t.index): len(bytes(t.hashes)) // 32 for t in Tile.objects.all()}
+        stored = {(t.level, t.index): bytes(t.hashes) for t in Tile.objects.all()}
+        widths = {k: tiles.stored_width(v) for k, v in stored.items()}
         self.assertEqual(widths, {(0, 0): 256, (0, 1): 256, (0, 2): 88, (1, 0): 2})
+        leaves = [merkle.leaf_hash(e) for e in _entries(600)]
+        self.assertEqual(tiles.tile_hashes(stored[(0, 1)]), b"".join(leaves[256:512]))
+        self.assertEqual(tiles.tile_node(stored[(0, 1)], 7, 1), merkle.root(leaves[384:512]))
+        self.assertEqual(tiles.tile_hashes(stored[(1, 0)])[32:], merkle.root(leaves[256:512]))
 
     def test_proofs_from_storage_verify_for_every_index_and_old_size(self) -> None:
         for batch in (1, 2, 255, 1, 256, 7, 300):
