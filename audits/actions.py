@@ -454,13 +454,13 @@ def send_data_notice(
 def _store_evidence(files: Sequence[UploadedFile]) -> list[tuple[Any, str]]:
     """Check every file first (nothing is stored when one fails), then store them."""
     if len(files) > MAX_EVIDENCE_FILES:
-        raise AuditRefused({"files": [_("证据文件不超过 %(n)d 个") % {"n": MAX_EVIDENCE_FILES}]})
+        raise AuditRefused({"evidence": [_("证据文件不超过 %(n)d 个") % {"n": MAX_EVIDENCE_FILES}]})
     checked = []
     for upload in files:
         try:
             checked.append(check_upload(upload, DOCUMENT_TYPES))
         except ValidationError as exc:
-            raise AuditRefused({"files": exc.messages}) from exc
+            raise AuditRefused({"evidence": exc.messages}) from exc
     return [
         (c, default_storage.save(generated_path("objections", c.extension), ContentFile(c.content)))
         for c in checked

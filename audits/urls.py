@@ -1,5 +1,29 @@
-from django.urls import path  # noqa: F401
+from __future__ import annotations
+
+from django.urls import path
+
+from audits import views
 
 app_name = "audits"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.workbench, name="workbench"),
+    path("reconciliation/", views.reconciliation_list, name="reconciliation"),
+    path("reconciliation/all/", views.reconcile_all, name="reconcile_all"),
+    path("samples/", views.open_spot_check, name="open_spot_check"),
+    path("samples/<str:quarter>/", views.spot_check, name="spot_check"),
+    path("applications/<int:pk>/", views.application, name="application"),
+    path("applications/<int:pk>/findings/", views.record_finding, name="record_finding"),
+    path("applications/<int:pk>/clawback/", views.clawback, name="clawback"),
+    path("findings/<int:pk>/", views.finding, name="finding"),
+    path("findings/<int:pk>/notice/", views.send_notice, name="send_notice"),
+    path("findings/<int:pk>/decide/", views.decide, name="decide"),
+    path("evidence/<int:pk>/", views.evidence, name="evidence"),
+    path("notices/", views.notices, name="notices"),
+    path("notices/<int:pk>/", views.notice, name="notice"),
+    path("clawbacks/", views.clawbacks, name="clawbacks"),
+    path("clawbacks/<int:pk>/repay/", views.repay, name="repay"),
+    path("blacklist/", views.blacklist, name="blacklist"),
+    path("blacklist/<int:pk>/lift/", views.lift, name="lift"),
+    path("blacklist.xlsx", views.blacklist_export, name="blacklist_export"),
+]

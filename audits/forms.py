@@ -1,0 +1,136 @@
+"""Forms of the audit pages. They only validate input; the actions decide and write."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from audits import rules
+from audits.models import Finding
+from enterprises.models import Enterprise
+
+MONEY = {"max_digits": 12, "decimal_places": 2, "min_value": Decimal("0.00")}
+
+
+class QuarterForm(forms.Form):
+    quarter = forms.CharField(
+        label=_("季度"), max_length=6, help_text=_("如 2026Q3；季度结束且其后签署检查点后方可抽查")
+    )
+
+    def clean_quarter(self) -> str:
+        try:
+            return str(rules.Quarter.parse(self.cleaned_data["quarter"]))
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from exc
+
+    @classmethod
+    def suggested(cls) -> QuarterForm:
+        return cls(initial={"quarter": str(rules.Quarter.of(timezone.localdate()).previous())})
+
+
+class ReconcileForm(forms.Form):
+    settlement_amount = forms.DecimalField(
+        label=_("结算凭证金额（元）"),
+        required=False,
+        help_text=_("结算凭证为扫描件，请按凭证填写金额以便与监控数据比对；留空则沿用上次填写的金额"),
+        **MONEY,  # type: ignore[arg-type]
+    )
+
+
+class FindingForm(forms.Form):
+    description = forms.CharField(
+        label=_("核查情况"), widget=forms.Textarea(attrs={"rows": 5}), max_length=5000
+    )
+    amount_at_issue = forms.DecimalField(label=_("涉及金额（元）"), required=False, **MONEY)  # type: ignore[arg-type]
+    source = forms.ChoiceField(label=_("来源"), choices=Finding.Source.choices)
+
+
+class NoticeForm(forms.Form):
+    text = forms.CharField(
+        label=_("告知内容"),
+        widget=forms.Textarea(attrs={"rows": 6}),
+        max_length=5000,
+        help_text=_("写明核查发现的事实和数据；企业可在告知日后 5 个工作日内提出异议"),
+    )
+
+
+class DecisionForm(forms.Form):
+    decision = forms.ChoiceField(
+        label=_("认定结论"),
+        choices=[("upheld", _("认定属实")), ("dismissed", _("不予认定"))],
+        widget=forms.RadioSelect,
+    )
+    reasons = forms.CharField(label=_("认定理由"), widget=forms.Textarea(attrs={"rows": 5}), max_length=5000)
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Several files in one field (Django's documented recipe)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("widget", MultipleFileInput())
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data: Any, initial: Any = None) -> Any:
+        single = super().clean
+        if isinstance(data, list | tuple):
+            return [single(d, initial) for d in data]
+        return [single(data, initial)] if data else []
+
+
+class ObjectionForm(forms.Form):
+    statement = forms.CharField(
+        label=_("异议陈述"), widget=forms.Textarea(attrs={"rows": 8}), max_length=5000
+    )
+    evidence = MultipleFileField(
+        label=_("证据材料"),
+        required=False,
+        help_text=_("PDF、JPEG 或 PNG，每个不超过 20 MB，至多 10 个"),
+    )
+
+
+class ClawbackForm(forms.Form):
+    amount = forms.DecimalField(label=_("追回金额（元）"), **MONEY)  # type: ignore[arg-type]
+    reason = forms.CharField(label=_("追回理由"), widget=forms.Textarea(attrs={"rows": 4}), max_length=5000)
+    finding = forms.ModelChoiceField(
+        label=_("依据的核查发现"), queryset=Finding.objects.none(), required=False
+    )
+
+    def __init__(self, *args: Any, application: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if application is not None:
+            self.fields["finding"].queryset = Finding.objects.filter(  # type: ignore[attr-defined]
+                application=application, status=Finding.Status.UPHELD
+            )
+            if application.granted_amount is not None:
+                self.fields["amount"].initial = application.granted_amount
+
+
+class RepaymentForm(forms.Form):
+    amount = forms.DecimalField(label=_("到账金额（元）"), **MONEY)  # type: ignore[arg-type]
+    date = forms.DateField(label=_("到账日期"), widget=forms.DateInput(attrs={"type": "date"}))
+    reference = forms.CharField(label=_("银行流水号"), max_length=64)
+
+
+class BlacklistForm(forms.Form):
+    enterprise = forms.ModelChoiceField(
+        label=_("企业"), queryset=Enterprise.objects.filter(blacklisted=False).order_by("name")
+    )
+    reason = forms.CharField(
+        label=_("列入黑名单的原因"),
+        widget=forms.Textarea(attrs={"rows": 4}),
+        max_length=5000,
+        help_text=_("企业申报时将看到该原因"),
+    )
+
+
+class LiftForm(forms.Form):
+    reason = forms.CharField(label=_("移出理由"), widget=forms.Textarea(attrs={"rows": 3}), max_length=5000)

@@ -1,0 +1,677 @@
+"""Audit pages: the inspector workbench, spot checks, reconciliation, findings with notices and
+objections, clawbacks, the blacklist and its export, and the applicant's notices.
+
+Views are glue: check the role, fetch with permission, validate, call one action, render.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.storage import default_storage
+from django.core.paginator import Paginator
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from accounts.models import User, current_user
+from accounts.roles import Role
+from applications.models import Application
+from audits import actions, rules
+from audits.forms import (
+    BlacklistForm,
+    ClawbackForm,
+    DecisionForm,
+    FindingForm,
+    LiftForm,
+    NoticeForm,
+    ObjectionForm,
+    QuarterForm,
+    ReconcileForm,
+    RepaymentForm,
+)
+from audits.models import (
+    Clawback,
+    DataNotice,
+    Finding,
+    Objection,
+    ObjectionEvidence,
+    ReconciliationRun,
+    SpotCheck,
+)
+from audits.sampling import FORMULA, SampleUnavailable, compute_sample, sample_document
+from enterprises.models import Enterprise
+from ledger.actions import record_event
+from policy.calendar import workdays_left
+from yingdu.lib.workdays import UnknownYearError
+
+# Staff who may read reconciliation results and spot checks (reviewers see them on the review page).
+READERS = (Role.REVIEWER, Role.HEAD, Role.APPROVER, Role.FINANCE, Role.INSPECTOR)
+# Staff who may run a reconciliation on demand.
+RUNNERS = (Role.REVIEWER, Role.HEAD, Role.APPROVER, Role.INSPECTOR)
+
+
+def _user_with(request: HttpRequest, *roles: str) -> User:
+    user = current_user(request)
+    if not user.has_role(*roles):
+        raise PermissionDenied
+    return user
+
+
+def _refused(request: HttpRequest, exc: ValidationError, form: Any = None) -> None:
+    """Put an action's refusal next to its fields (or at the top of the form)."""
+    if form is not None and hasattr(exc, "error_dict"):
+        for field, errors in exc.message_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+        return
+    for message in exc.messages:
+        if form is not None:
+            form.add_error(None, message)
+        else:
+            messages.error(request, message)
+
+
+def latest_runs() -> QuerySet[ReconciliationRun]:
+    """The latest reconciliation run of every application that has one."""
+    latest = (
+        ReconciliationRun.objects.filter(application=OuterRef("pk"))
+        .order_by("-run_at", "-id")
+        .values("pk")[:1]
+    )
+    ids = Application.objects.annotate(latest=Subquery(latest)).filter(latest__isnull=False).values("latest")
+    return ReconciliationRun.objects.filter(pk__in=Subquery(ids))
+
+
+def latest_run(application: Application) -> ReconciliationRun | None:
+    """The application's latest reconciliation run, for the review page's panel."""
+    return ReconciliationRun.objects.filter(application=application).order_by("-run_at", "-id").first()
+
+
+def _days_left(deadline: Any) -> int | None:
+    try:
+        return workdays_left(deadline, timezone.localdate())
+    except UnknownYearError:
+        return None
+
+
+# --- inspector workbench -----------------------------------------------------------------------------
+
+
+@login_required
+def workbench(request: HttpRequest) -> HttpResponse:
+    """稽查工作台: open findings with their deadlines, samples by quarter, the reconciliation overview."""
+    _user_with(request, Role.INSPECTOR)
+    findings = list(
+        Finding.objects.filter(
+            status__in=[Finding.Status.OPEN, Finding.Status.NOTIFIED, Finding.Status.OBJECTED]
+        )
+        .select_related("application__enterprise", "notice", "spot_check")
+        .order_by("created_at", "id")
+    )
+    today = timezone.localdate()
+    rows = []
+    for f in findings:
+        notice = getattr(f, "notice", None)
+        deadline = notice.objection_deadline if notice is not None else None
+        rows.append(
+            {
+                "finding": f,
+                "deadline": deadline,
+                "days_left": _days_left(deadline) if deadline else None,
+                "ready": f.status == Finding.Status.OBJECTED
+                or (f.status == Finding.Status.NOTIFIED and deadline is not None and today > deadline),
+            }
+        )
+    runs = latest_runs()
+    by_code: dict[str, int] = dict.fromkeys(rules.FLAG_CODES, 0)
+    for flags in runs.filter(flag_count__gt=0).values_list("flags", flat=True):
+        for code in {f["code"] for f in flags}:
+            by_code[code] = by_code.get(code, 0) + 1
+    overview = runs.aggregate(total=Count("pk"), flagged=Count("pk", filter=Q(flag_count__gt=0)))
+    return render(
+        request,
+        "audits/workbench.html",
+        {
+            "rows": rows,
+            "spot_checks": SpotCheck.objects.order_by("-quarter")[:12],
+            "quarter_form": QuarterForm.suggested(),
+            "overview": overview,
+            "by_code": [(code, rules.flag_label(code), n) for code, n in by_code.items()],
+            "flagged": runs.filter(flag_count__gt=0).select_related("application").order_by("-run_at")[:20],
+            "open_clawbacks": Clawback.objects.exclude(status=Clawback.Status.REPAID).count(),
+            "blacklisted": Enterprise.objects.filter(blacklisted=True).count(),
+        },
+    )
+
+
+@login_required
+def reconciliation_list(request: HttpRequest) -> HttpResponse:
+    """对账总览: the latest run of each application, flagged ones first, filterable by flag."""
+    _user_with(request, *READERS)
+    code = request.GET.get("flag", "")
+    qs = latest_runs().select_related("application").order_by("-flag_count", "-run_at", "-id")
+    if code in rules.FLAG_CODES:
+        qs = qs.filter(flags__icontains=f'"{code}"')
+    page = Paginator(qs, 50).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "audits/reconciliation_list.html",
+        {"page": page, "flag": code, "codes": [(c, rules.flag_label(c)) for c in rules.FLAG_CODES]},
+    )
+
+
+@login_required
+@require_POST
+def reconcile_all(request: HttpRequest) -> HttpResponse:
+    user = _user_with(request, Role.INSPECTOR)
+    runs = actions.reconcile_many(actor=user)
+    flagged = sum(1 for r in runs if r.flag_count)
+    messages.success(
+        request, _("已对账 %(n)d 件申请，其中 %(flagged)d 件有标记。") % {"n": len(runs), "flagged": flagged}
+    )
+    return redirect("audits:reconciliation")
+
+
+# --- spot checks ------------------------------------------------------------------------------------------
+
+
+@login_required
+@require_POST
+def open_spot_check(request: HttpRequest) -> HttpResponse:
+    user = _user_with(request, Role.INSPECTOR)
+    form = QuarterForm(request.POST)
+    if not form.is_valid():
+        for errors in form.errors.values():
+            for e in errors:
+                messages.error(request, str(e))
+        return redirect("audits:workbench")
+    try:
+        spot = actions.open_spot_check(form.cleaned_data["quarter"], actor=user, request=request)
+    except SampleUnavailable as exc:
+        messages.error(request, str(exc))
+        return redirect("audits:workbench")
+    return redirect("audits:spot_check", quarter=spot.quarter)
+
+
+@login_required
+def spot_check(request: HttpRequest, quarter: str) -> HttpResponse:
+    """The quarter's sample with the seed, the checkpoint and the formula, so anyone can recompute it."""
+    user = _user_with(request, *READERS)
+    try:
+        q = rules.Quarter.parse(quarter)
+    except ValueError as exc:
+        raise Http404 from exc
+    spot = SpotCheck.objects.filter(quarter=str(q)).first()
+    context: dict[str, Any] = {"quarter": str(q), "spot": spot, "can_open": user.has_role(Role.INSPECTOR)}
+    try:
+        sample, checkpoint, params = compute_sample(q)
+    except SampleUnavailable as exc:
+        context["unavailable"] = str(exc)
+        return render(request, "audits/spot_check.html", context)
+    doc = sample_document(sample, checkpoint, params, spot)
+    apps = Application.objects.in_bulk(sample.sample_ids)
+    findings: dict[int, list[Finding]] = {}
+    if spot is not None:
+        for f in Finding.objects.filter(spot_check=spot).order_by("id"):
+            findings.setdefault(f.application_id, []).append(f)
+    latest = {r.application_id: r for r in latest_runs().filter(application_id__in=sample.sample_ids)}
+    context.update(
+        {
+            "doc": doc,
+            "formula": FORMULA.format(quarter=str(q)),
+            "sampled": [
+                {
+                    "position": i + 1,
+                    "app": apps.get(app_id),
+                    "order_key": key.hex(),
+                    "run": latest.get(app_id),
+                    "findings": findings.get(app_id, []),
+                }
+                for i, (app_id, key) in enumerate(sample.ordered[: sample.k])
+            ],
+            "matches": spot is None or spot.sample_ids == sample.sample_ids,
+            "finding_form": FindingForm(initial={"source": Finding.Source.SPOT_CHECK}),
+        }
+    )
+    return render(request, "audits/spot_check.html", context)
+
+
+# --- reconciliation of one application ---------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def application(request: HttpRequest, pk: int) -> HttpResponse:
+    """An application's reconciliation: latest result with its numbers, history, run again, record a finding."""
+    user = _user_with(request, *READERS)
+    app = get_object_or_404(Application.objects.select_related("enterprise"), pk=pk)
+    form = ReconcileForm(request.POST or None)
+    if request.method == "POST":
+        if not user.has_role(*RUNNERS):
+            raise PermissionDenied
+        if form.is_valid():
+            try:
+                actions.run_reconciliation(
+                    app,
+                    actor=user,
+                    settlement_amount=form.cleaned_data["settlement_amount"],
+                    request=request,
+                )
+            except ValidationError as exc:
+                _refused(request, exc, form)
+            else:
+                messages.success(request, _("已完成对账。"))
+                return redirect("audits:application", pk=app.pk)
+    runs = list(app.reconciliation_runs.order_by("-run_at", "-id")[:20])
+    return render(
+        request,
+        "audits/application.html",
+        {
+            "app": app,
+            "run": runs[0] if runs else None,
+            "history": runs,
+            "form": form,
+            "can_run": user.has_role(*RUNNERS),
+            "is_inspector": user.has_role(Role.INSPECTOR),
+            "finding_form": FindingForm(initial={"source": Finding.Source.RECONCILIATION}),
+            "findings": app.findings.order_by("-created_at"),
+            "clawback": Clawback.objects.filter(application=app).first(),
+        },
+    )
+
+
+# --- findings -----------------------------------------------------------------------------------------
+
+
+@login_required
+@require_POST
+def record_finding(request: HttpRequest, pk: int) -> HttpResponse:
+    user = _user_with(request, Role.INSPECTOR)
+    app = get_object_or_404(Application, pk=pk)
+    form = FindingForm(request.POST)
+    if not form.is_valid():
+        for errors in form.errors.values():
+            for e in errors:
+                messages.error(request, str(e))
+        return redirect("audits:application", pk=app.pk)
+    source = form.cleaned_data["source"]
+    spot = None
+    run = None
+    if source == Finding.Source.SPOT_CHECK:
+        spot = SpotCheck.objects.filter(quarter=request.POST.get("quarter", "")).first()
+    elif source == Finding.Source.RECONCILIATION:
+        run = latest_run(app)
+    try:
+        finding = actions.record_finding(
+            app,
+            actor=user,
+            description=form.cleaned_data["description"],
+            source=source,
+            spot_check=spot,
+            reconciliation_run=run,
+            amount_at_issue=form.cleaned_data["amount_at_issue"],
+            request=request,
+        )
+    except ValidationError as exc:
+        _refused(request, exc)
+        return redirect("audits:application", pk=app.pk)
+    return redirect("audits:finding", pk=finding.pk)
+
+
+def _finding_context(finding: Finding) -> dict[str, Any]:
+    notice = DataNotice.objects.filter(finding=finding).first()
+    objection = (
+        Objection.objects.filter(notice=notice).prefetch_related("evidence").first() if notice else None
+    )
+    return {
+        "finding": finding,
+        "notice": notice,
+        "objection": objection,
+        "days_left": _days_left(notice.objection_deadline) if notice else None,
+        "run": finding.reconciliation_run,
+    }
+
+
+@login_required
+def finding(request: HttpRequest, pk: int) -> HttpResponse:
+    """A finding with its data notice, the enterprise's objection and the decision."""
+    user = _user_with(request, Role.INSPECTOR)
+    f = get_object_or_404(
+        Finding.objects.select_related("application__enterprise", "reconciliation_run", "spot_check"), pk=pk
+    )
+    return _render_finding(request, f, user)
+
+
+def _render_finding(
+    request: HttpRequest,
+    f: Finding,
+    user: User,
+    *,
+    notice_form: NoticeForm | None = None,
+    decision_form: DecisionForm | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    context = _finding_context(f)
+    context.update(
+        {
+            "notice_form": notice_form or NoticeForm(initial={"text": f.description}),
+            "decision_form": decision_form or DecisionForm(),
+            "clawback": Clawback.objects.filter(application=f.application).first(),
+        }
+    )
+    return render(request, "audits/finding.html", context, status=status)
+
+
+@login_required
+@require_POST
+def send_notice(request: HttpRequest, pk: int) -> HttpResponse:
+    user = _user_with(request, Role.INSPECTOR)
+    f = get_object_or_404(Finding.objects.select_related("application"), pk=pk)
+    form = NoticeForm(request.POST)
+    if form.is_valid():
+        try:
+            notice = actions.send_data_notice(f, actor=user, text=form.cleaned_data["text"], request=request)
+        except ValidationError as exc:
+            _refused(request, exc, form)
+        else:
+            messages.success(
+                request,
+                _("已向企业发送数据告知，异议截止 %(deadline)s。")
+                % {"deadline": notice.objection_deadline.isoformat()},
+            )
+            return redirect("audits:finding", pk=f.pk)
+    return _render_finding(request, f, user, notice_form=form, status=400)
+
+
+@login_required
+@require_POST
+def decide(request: HttpRequest, pk: int) -> HttpResponse:
+    user = _user_with(request, Role.INSPECTOR)
+    f = get_object_or_404(Finding.objects.select_related("application"), pk=pk)
+    form = DecisionForm(request.POST)
+    if form.is_valid():
+        try:
+            actions.decide_finding(
+                f,
+                actor=user,
+                upheld=form.cleaned_data["decision"] == "upheld",
+                reasons=form.cleaned_data["reasons"],
+                request=request,
+            )
+        except ValidationError as exc:
+            _refused(request, exc, form)
+        else:
+            messages.success(request, _("已作出认定。"))
+            return redirect("audits:finding", pk=f.pk)
+    return _render_finding(request, f, user, decision_form=form, status=400)
+
+
+@login_required
+def evidence(request: HttpRequest, pk: int) -> FileResponse:
+    """An objection's evidence file: for inspectors and the objecting enterprise; others get 404."""
+    user = current_user(request)
+    item = get_object_or_404(
+        ObjectionEvidence.objects.select_related("objection__notice__finding__application"), pk=pk
+    )
+    enterprise_id = item.objection.notice.finding.application.enterprise_id
+    own = user.has_role(Role.APPLICANT) and user.enterprise_id == enterprise_id
+    if not (own or user.has_role(Role.INSPECTOR)):
+        raise Http404
+    record_event(
+        "audit.evidence_download",
+        actor=user,
+        obj=item.objection,
+        request=request,
+        enterprise_id=enterprise_id,
+    )
+    response = FileResponse(
+        default_storage.open(str(item.file.name), "rb"),
+        content_type=item.mime,
+        as_attachment=True,
+        filename=item.original_name,
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+# --- the applicant's notices -------------------------------------------------------------------------------
+
+
+def _own_notice(request: HttpRequest, pk: int) -> tuple[User, DataNotice]:
+    user = current_user(request)
+    if not user.has_role(Role.APPLICANT) or user.enterprise_id is None:
+        raise Http404
+    notice = get_object_or_404(
+        DataNotice.objects.select_related("finding__application"),
+        pk=pk,
+        finding__application__enterprise_id=user.enterprise_id,
+    )
+    return user, notice
+
+
+@login_required
+def notices(request: HttpRequest) -> HttpResponse:
+    """The enterprise's data notices (数据告知) with their objection deadlines."""
+    user = current_user(request)
+    if not user.has_role(Role.APPLICANT) or user.enterprise_id is None:
+        raise PermissionDenied
+    qs = (
+        DataNotice.objects.filter(finding__application__enterprise_id=user.enterprise_id)
+        .select_related("finding__application", "objection")
+        .order_by("-notice_date", "-id")
+    )
+    return render(request, "audits/notices.html", {"notices": qs, "today": timezone.localdate()})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def notice(request: HttpRequest, pk: int) -> HttpResponse:
+    """One data notice and the objection form (statement and evidence), open until the deadline."""
+    user, n = _own_notice(request, pk)
+    if n.read_at is None:
+        DataNotice.objects.filter(pk=n.pk, read_at__isnull=True).update(read_at=timezone.now())
+    form = ObjectionForm(request.POST or None, request.FILES or None)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                actions.file_objection(
+                    n,
+                    actor=user,
+                    statement=form.cleaned_data["statement"],
+                    files=form.cleaned_data["evidence"],
+                    request=request,
+                )
+            except ValidationError as exc:
+                _refused(request, exc, form)
+                status = 400
+            else:
+                messages.success(request, _("异议已提交，稽查人员将审阅后作出认定。"))
+                return redirect("audits:notice", pk=n.pk)
+        else:
+            status = 400
+    objection = Objection.objects.filter(notice=n).prefetch_related("evidence").first()
+    today = timezone.localdate()
+    return render(
+        request,
+        "audits/notice.html",
+        {
+            "notice": n,
+            "finding": n.finding,
+            "objection": objection,
+            "form": form,
+            "open": objection is None
+            and today <= n.objection_deadline
+            and n.finding.status == Finding.Status.NOTIFIED,
+            "late": today > n.objection_deadline,
+            "days_left": _days_left(n.objection_deadline),
+        },
+        status=status,
+    )
+
+
+# --- clawbacks ------------------------------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def clawback(request: HttpRequest, pk: int) -> HttpResponse:
+    """追回: the paid → clawed_back transition with the amount to be repaid."""
+    user = _user_with(request, Role.INSPECTOR)
+    app = get_object_or_404(Application.objects.select_related("enterprise"), pk=pk)
+    form = ClawbackForm(request.POST or None, application=app)
+    if request.method == "POST" and form.is_valid():
+        try:
+            claw = actions.claw_back(
+                app,
+                form.cleaned_data["amount"],
+                actor=user,
+                reason=form.cleaned_data["reason"],
+                finding=form.cleaned_data["finding"],
+                request=request,
+            )
+        except ValidationError as exc:
+            _refused(request, exc, form)
+        else:
+            messages.success(
+                request, _("已决定追回，应收 %(amount)s 元。") % {"amount": f"{claw.amount:,.2f}"}
+            )
+            return redirect("audits:clawbacks")
+    return render(
+        request, "audits/clawback.html", {"app": app, "form": form}, status=400 if form.errors else 200
+    )
+
+
+@login_required
+def clawbacks(request: HttpRequest) -> HttpResponse:
+    """追回应收款: every clawback with what is repaid and outstanding."""
+    user = _user_with(request, Role.INSPECTOR, Role.FINANCE)
+    qs = (
+        Clawback.objects.select_related("application")
+        .prefetch_related("repayments")
+        .order_by("status", "-created_at")
+    )
+    return render(
+        request, "audits/clawbacks.html", {"clawbacks": qs, "form": RepaymentForm(), "user_obj": user}
+    )
+
+
+@login_required
+@require_POST
+def repay(request: HttpRequest, pk: int) -> HttpResponse:
+    user = _user_with(request, Role.INSPECTOR, Role.FINANCE)
+    claw = get_object_or_404(Clawback, pk=pk)
+    form = RepaymentForm(request.POST)
+    if not form.is_valid():
+        for errors in form.errors.values():
+            for e in errors:
+                messages.error(request, str(e))
+        return redirect("audits:clawbacks")
+    try:
+        actions.record_repayment(
+            claw,
+            amount=form.cleaned_data["amount"],
+            date=form.cleaned_data["date"],
+            reference=form.cleaned_data["reference"],
+            actor=user,
+            request=request,
+        )
+    except ValidationError as exc:
+        _refused(request, exc)
+    else:
+        messages.success(request, _("已登记到账。"))
+    return redirect("audits:clawbacks")
+
+
+# --- blacklist ------------------------------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def blacklist(request: HttpRequest) -> HttpResponse:
+    """黑名单: the blacklisted enterprises with reasons; inspectors add and lift entries here."""
+    user = _user_with(request, *READERS)
+    form = BlacklistForm(request.POST or None)
+    if request.method == "POST":
+        if not user.has_role(Role.INSPECTOR):
+            raise PermissionDenied
+        if form.is_valid():
+            try:
+                actions.blacklist_enterprise(
+                    form.cleaned_data["enterprise"],
+                    reason=form.cleaned_data["reason"],
+                    actor=user,
+                    request=request,
+                )
+            except ValidationError as exc:
+                _refused(request, exc, form)
+            else:
+                messages.success(request, _("已列入黑名单。"))
+                return redirect("audits:blacklist")
+    entries = Enterprise.objects.filter(blacklisted=True).order_by("-blacklisted_at", "name")
+    return render(
+        request,
+        "audits/blacklist.html",
+        {
+            "entries": entries,
+            "form": form,
+            "lift_form": LiftForm(),
+            "is_inspector": user.has_role(Role.INSPECTOR),
+        },
+        status=400 if form.errors else 200,
+    )
+
+
+@login_required
+@require_POST
+def lift(request: HttpRequest, pk: int) -> HttpResponse:
+    user = _user_with(request, Role.INSPECTOR)
+    enterprise = get_object_or_404(Enterprise, pk=pk)
+    form = LiftForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("请填写移出理由"))
+        return redirect("audits:blacklist")
+    try:
+        actions.lift_blacklist(enterprise, reason=form.cleaned_data["reason"], actor=user, request=request)
+    except ValidationError as exc:
+        _refused(request, exc)
+    else:
+        messages.success(request, _("已移出黑名单。"))
+    return redirect("audits:blacklist")
+
+
+@login_required
+def blacklist_export(request: HttpRequest) -> HttpResponse:
+    """The blacklist as XLSX, formula-injection safe (SECURITY.md #23); the export is audited."""
+    from openpyxl import Workbook
+
+    from yingdu.xlsx import write_sheet
+
+    user = _user_with(request, *READERS)
+    entries = Enterprise.objects.filter(blacklisted=True).order_by("-blacklisted_at", "name")
+    wb = Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.title = "黑名单"
+    count = write_sheet(
+        ws,
+        ["企业名称", "统一社会信用代码", "列入时间", "原因"],
+        ([e.name, e.uscc, e.blacklisted_at, e.blacklist_reason] for e in entries),
+        widths=[36, 22, 20, 60],
+    )
+    out = io.BytesIO()
+    wb.save(out)
+    record_event("audit.blacklist_export", actor=user, after={"rows": count}, request=request)
+    response = HttpResponse(
+        out.getvalue(), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
+    response["Content-Disposition"] = f'attachment; filename="blacklist-{timezone.localdate():%Y%m%d}.xlsx"'
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
