@@ -63,3 +63,35 @@ class PasswordExpiryMiddleware:
                 )
                 return redirect("accounts:password_change")
         return self.get_response(request)
+
+
+class StaffMfaMiddleware:
+    """Center staff and administrators must pass a TOTP check after the password (SECURITY.md #6).
+
+    Until the session is OTP-verified, every page except the OTP page and logout redirects there.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = request.user
+        if settings.STAFF_MFA_REQUIRED and user.is_authenticated and needs_mfa(user):
+            allowed = (reverse("accounts:otp"), reverse("accounts:logout"))
+            verified = getattr(user, "is_verified", lambda: False)()
+            if (
+                not verified
+                and request.path not in allowed
+                and not request.path.startswith(settings.STATIC_URL)
+            ):
+                return redirect(f"{reverse('accounts:otp')}?next={request.path}")
+        return self.get_response(request)
+
+
+def needs_mfa(user: object) -> bool:
+    from accounts.roles import ADMIN_ROLES, STAFF_ROLES
+
+    has_role = getattr(user, "has_role", None)
+    return bool(has_role and has_role(*STAFF_ROLES, *ADMIN_ROLES)) or bool(
+        getattr(user, "is_superuser", False)
+    )
