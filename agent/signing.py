@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import json.encoder
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -27,7 +28,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 SIGNATURE_FIELD = "signature"
 
-_json_string = json.JSONEncoder(ensure_ascii=False).encode
+# The C string encoder of the json module with ensure_ascii off: it escapes exactly what
+# RFC 8785 escapes (quote, backslash, U+0000–U+001F with the short forms and lowercase \u00xx).
+_encode_string: Any = json.encoder.encode_basestring  # type: ignore[attr-defined]
 
 
 class KeyFileError(ValueError):
@@ -48,37 +51,46 @@ def _number(value: float) -> str | None:
     return None
 
 
-def _fast_canonical(record: Mapping[str, Any], skip: str | None) -> bytes | None:
-    parts = []
+def _fast_members(record: Mapping[str, Any]) -> list[tuple[str, str]] | None:
+    """``(key, '"key":value')`` pairs in JCS order, or ``None`` where only the full algorithm is safe."""
+    members = []
     for key in sorted(record):
-        if key == skip:
-            continue
-        if not isinstance(key, str) or not key.isascii():
+        if type(key) is not str or not key.isascii():
             # JCS sorts by UTF-16 code units; for ASCII keys that equals Python's order.
             return None
         value = record[key]
-        if isinstance(value, str):
-            text = _json_string(value)
-        elif isinstance(value, bool):
-            text = "true" if value else "false"
-        elif isinstance(value, int):
-            if abs(value) >= 2**53:
+        kind = type(value)
+        if kind is str:
+            text = _encode_string(value)
+        elif kind is int:
+            if not -(2**53) < value < 2**53:
                 return None
             text = str(value)
-        elif isinstance(value, float):
+        elif kind is float:
             number = _number(value)
             if number is None:
                 return None
             text = number
+        elif kind is bool:
+            text = "true" if value else "false"
         elif value is None:
             text = "null"
         else:
             return None
-        parts.append(f"{_json_string(key)}:{text}")
+        members.append((key, _encode_string(key) + ":" + text))
+    return members
+
+
+def _encode(members: list[tuple[str, str]], skip: str | None) -> bytes | None:
     try:
-        return ("{" + ",".join(parts) + "}").encode("utf-8")
+        return ("{" + ",".join(m for k, m in members if k != skip) + "}").encode("utf-8")
     except UnicodeEncodeError:  # lone surrogates: let rfc8785 report them
         return None
+
+
+def _fast_canonical(record: Mapping[str, Any], skip: str | None) -> bytes | None:
+    members = _fast_members(record)
+    return None if members is None else _encode(members, skip)
 
 
 def canonical_bytes(record: Mapping[str, Any]) -> bytes:
@@ -94,6 +106,16 @@ def canonical_record(record: Mapping[str, Any]) -> bytes:
     """RFC 8785 canonical JSON of the whole record, signature included (the platform's log entry)."""
     fast = _fast_canonical(record, None)
     return fast if fast is not None else rfc8785.dumps(dict(record))
+
+
+def canonical_pair(record: Mapping[str, Any]) -> tuple[bytes, bytes]:
+    """``(canonical_bytes(record), canonical_record(record))`` for the price of one serialisation."""
+    members = _fast_members(record)
+    if members is not None:
+        signed_part, whole = _encode(members, SIGNATURE_FIELD), _encode(members, None)
+        if signed_part is not None and whole is not None:
+            return signed_part, whole
+    return canonical_bytes(record), canonical_record(record)
 
 
 def generate_key(path: str | os.PathLike[str]) -> Ed25519PrivateKey:

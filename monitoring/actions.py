@@ -27,13 +27,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import User
-from agent.signing import KeyFileError, canonical_bytes, canonical_record, load_public_key, verify_bytes
+from agent.signing import KeyFileError, canonical_pair, canonical_record, load_public_key, verify_bytes
 from enterprises.models import Enterprise, Provider
 from ledger.actions import append_entries, record_event, sign_checkpoint
 from monitoring.models import ApiToken, Node, RejectedRecord, UsageBatch, UsageRecord
 from monitoring.schemas import RecordError, UsageFields, parse_record
 
 LEDGER_KIND = "usage_record"
+GPU_LOCK_CLASS = 8  # first key of the two-key advisory locks taken per GPU during ingestion
 TOKEN_PREFIX = "ydp_"  # noqa: S105 - a public marker, lets scanners spot leaked tokens
 
 
@@ -371,8 +372,13 @@ def _lock_gpus(gpu_uuids: Sequence[str]) -> None:
     if connection.vendor != "postgresql" or not gpu_uuids:
         return
     with connection.cursor() as cursor:
-        for gpu in sorted(set(gpu_uuids)):
-            cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 8))", [gpu])
+        # One statement for all GPUs of the batch; should two batches still lock in
+        # different orders, PostgreSQL's deadlock detector fails one and its agent resends.
+        cursor.execute(
+            "SELECT count(pg_advisory_xact_lock(%s, k)) FROM "
+            "(SELECT DISTINCT hashtext(g) AS k FROM unnest(%s::text[]) AS g ORDER BY k) AS locks",
+            [GPU_LOCK_CLASS, sorted(set(gpu_uuids))],
+        )
 
 
 def record_usage_batch(
@@ -436,8 +442,9 @@ def record_usage_batch(
                 if not node.active:
                     raise RecordError("inactive_node", _("节点“%(node)s”已停用") % {"node": f.node_id})
                 signature = base64.b64decode(f.signature, validate=True)
+                signed_bytes, c.entry = canonical_pair(c.raw)
                 try:
-                    _public_key(node.public_key).verify(signature, canonical_bytes(c.raw))
+                    _public_key(node.public_key).verify(signature, signed_bytes)
                 except InvalidSignature:
                     raise RecordError("bad_signature", _("签名无效")) from None
                 c.signed = True
@@ -451,7 +458,8 @@ def record_usage_batch(
         except ValueError:  # base64 of the signature
             c.reject(RecordError("bad_signature", _("签名格式无效")))
             continue
-        c.entry = canonical_record(c.raw)
+        if not c.entry:
+            c.entry = canonical_record(c.raw)
         c.entry_sha256 = hashlib.sha256(c.entry).hexdigest()
         checked.append(c)
 
@@ -522,11 +530,9 @@ def record_usage_batch(
                 ],
                 provider_id=provider.pk,
             )
-            rows = []
             for c, leaf in zip(accepted, leaves, strict=True):
                 c.result = RecordResult(c.record_id, "accepted", leaf_index=leaf)
-                rows.append(_row(c, batch, provider, leaf, enterprises, now))
-            UsageRecord.objects.bulk_create(rows, batch_size=1000)
+            _insert_records(accepted, batch, provider, enterprises, now)
             for c in candidates:  # repeats of an accepted record now know its leaf
                 if c.first is not None and c.first.result is not None and c.first.result.status == "accepted":
                     c.result = RecordResult(c.record_id, "duplicate", leaf_index=c.first.result.leaf_index)
@@ -599,42 +605,47 @@ def _stored_intervals(fresh: Sequence[_Candidate]) -> dict[str, _Intervals]:
     return intervals
 
 
-def _row(
-    c: _Candidate,
+_RECORD_COLUMNS = (
+    "record_id", "batch_id", "provider_id", "node_id", "node_name", "enterprise_uscc", "enterprise_id",
+    "work_ref", "job_id", "scenario", "gpu_model", "gpu_uuid", "gpu_count", "started_at", "ended_at",
+    "gpu_seconds", "avg_util_pct", "max_mem_mib", "energy_wh", "cost_cny", "signed", "signature",
+    "leaf_index", "entry_sha256", "received_at",
+)  # fmt: skip
+
+
+def _insert_records(
+    accepted: Sequence[_Candidate],
     batch: UsageBatch,
     provider: Provider,
-    leaf: int,
     enterprises: dict[str, int],
     now: datetime,
-) -> UsageRecord:
-    f = c.fields
-    assert f is not None
-    return UsageRecord(
-        record_id=f.record_id,
-        batch=batch,
-        provider=provider,
-        node=c.node,
-        node_name=f.node_id,
-        enterprise_uscc=f.enterprise_uscc,
-        enterprise_id=enterprises.get(f.enterprise_uscc),
-        work_ref=f.work_ref,
-        job_id=f.job_id,
-        scenario=f.scenario,
-        gpu_model=f.gpu_model,
-        gpu_uuid=f.gpu_uuid,
-        gpu_count=f.gpu_count,
-        started_at=f.started_at,
-        ended_at=f.ended_at,
-        gpu_seconds=f.gpu_seconds,
-        avg_util_pct=f.avg_util_pct,
-        max_mem_mib=f.max_mem_mib,
-        energy_wh=f.energy_wh,
-        cost_cny=f.cost_cny,
-        signed=c.signed,
-        signature=f.signature,
-        leaf_index=leaf,
-        entry_sha256=c.entry_sha256,
-        received_at=now,
+) -> None:
+    """Insert the accepted rows: COPY on PostgreSQL (thousands of rows a batch), bulk_create elsewhere."""
+    rows = []
+    for c in accepted:
+        f = c.fields
+        assert f is not None and c.result is not None
+        rows.append(
+            (
+                f.record_id, batch.pk, provider.pk, c.node.pk if c.node else None, f.node_id, f.enterprise_uscc,
+                enterprises.get(f.enterprise_uscc), f.work_ref, f.job_id, f.scenario, f.gpu_model, f.gpu_uuid,
+                f.gpu_count, f.started_at, f.ended_at, f.gpu_seconds, f.avg_util_pct, f.max_mem_mib, f.energy_wh,
+                f.cost_cny, c.signed, f.signature, c.result.leaf_index, c.entry_sha256, now,
+            )
+        )  # fmt: skip
+    if connection.vendor == "postgresql":
+        table = UsageRecord._meta.db_table
+        with (
+            connection.cursor() as cursor,
+            cursor.cursor.copy(  # type: ignore[attr-defined]
+                f"COPY {table} ({', '.join(_RECORD_COLUMNS)}) FROM STDIN"
+            ) as copy,
+        ):
+            for row in rows:
+                copy.write_row(row)
+        return
+    UsageRecord.objects.bulk_create(
+        [UsageRecord(**dict(zip(_RECORD_COLUMNS, row, strict=True))) for row in rows], batch_size=500
     )
 
 

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from agent.signing import (
     KeyFileError,
     canonical_bytes,
+    canonical_pair,
     canonical_record,
     generate_key,
     load_key,
@@ -59,6 +60,7 @@ def test_canonical_bytes_match_rfc8785_for_flat_records(record: dict) -> None:
         return
     assert canonical_bytes(record) == expected
     assert canonical_record(unsigned) == expected
+    assert canonical_pair(record) == (expected, canonical_record(record))
 
 
 def test_canonical_bytes_write_integral_floats_as_ecmascript_does() -> None:

@@ -194,3 +194,10 @@ class IngestionTests(BaseTestCase):
         event = AuditEvent.objects.filter(action="usage.batch_receive").get()
         self.assertEqual((event.after or {})["accepted"], 2)
         self.assertEqual(event.actor_repr, "test")
+
+
+def test_the_bulk_insert_names_every_column_of_usage_records() -> None:
+    from monitoring.actions import _RECORD_COLUMNS
+
+    columns = {f.column for f in UsageRecord._meta.concrete_fields if not f.primary_key}
+    assert set(_RECORD_COLUMNS) == columns
