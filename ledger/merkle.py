@@ -57,9 +57,12 @@ class Hasher:
 
         else:
             # hashlib.new("sm3") looks the digest up in OpenSSL on every call; copying a
-            # prepared context is about twice as fast.
+            # prepared context (already fed the 0x00 or 0x01 prefix) is about 1.5× as fast.
+            # The bulk versions inline the copy in the comprehension for the same reason.
             proto = hashlib.new(alg)
             copy = proto.copy
+            leaf_copy = hashlib.new(alg, b"\x00").copy
+            node_copy = hashlib.new(alg, b"\x01").copy
 
             def digest(data: bytes) -> bytes:
                 h = copy()
@@ -67,10 +70,13 @@ class Hasher:
                 return h.digest()
 
             def leaves(entries: Sequence[bytes]) -> list[bytes]:
-                return [digest(b"\x00" + e) for e in entries]
+                return [(h := leaf_copy(), h.update(e), h.digest())[2] for e in entries]  # type: ignore[func-returns-value]
 
             def pairs(level: Sequence[bytes]) -> list[bytes]:
-                return [digest(b"\x01" + a + b) for a, b in zip(level[0::2], level[1::2], strict=False)]
+                return [
+                    (h := node_copy(), h.update(a + b), h.digest())[2]  # type: ignore[func-returns-value]
+                    for a, b in zip(level[0::2], level[1::2], strict=False)
+                ]
 
         self.digest: Callable[[bytes], bytes] = digest
         self.leaves: Callable[[Sequence[bytes]], list[bytes]] = leaves

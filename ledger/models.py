@@ -127,6 +127,13 @@ class Entry(models.Model):
     class Meta:
         verbose_name = _("日志条目")
         verbose_name_plural = _("日志条目")
+        indexes = [
+            # Only audit entries are indexed, so usage records append without index upkeep
+            # while verification finds the audit entries of a range without a scan.
+            models.Index(
+                fields=["leaf_index"], condition=models.Q(kind="audit_event"), name="ledger_entry_audit_idx"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"#{self.leaf_index} {self.kind}"

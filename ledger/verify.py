@@ -14,6 +14,7 @@ or reordered row shows up once, as a problem naming the first index it affects.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from operator import itemgetter
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -204,7 +205,8 @@ class _Verifier:
                 "SELECT data FROM ledger_entry WHERE leaf_index >= %s AND leaf_index < %s ORDER BY leaf_index",
                 [start, end],
             )
-            datas = [bytes(d) for (d,) in cursor.fetchall()]
+            # sqlite3 and psycopg 3 both return bytes for blobs.
+            datas = list(map(itemgetter(0), cursor.fetchall()))
             complete = len(datas) == end - start
             present: dict[int, bytes] = {}
             if not complete:
