@@ -310,19 +310,28 @@ class MultipleFileInput(forms.ClearableFileInput):
     allow_multiple_selected = True
 
 
+class MultipleFileField(forms.FileField):
+    """Several files in one field; each is then checked by ``yingdu.uploads.check_upload``
+    (empty files included, so that the message names the file)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("widget", MultipleFileInput())
+        kwargs.setdefault("allow_empty_file", True)
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data: Any, initial: Any = None) -> list[Any]:
+        single = super().clean
+        if isinstance(data, list | tuple):
+            return [single(item, initial) for item in data]
+        return [single(data, initial)]
+
+
 class MaterialUploadForm(forms.Form):
     """One or more files of one kind (每类可多文件)."""
 
     kind = forms.ChoiceField(label=_("材料类别"), choices=MaterialKind.choices)
-    file = forms.FileField(
+    file = MultipleFileField(
         label=_("文件"),
-        widget=MultipleFileInput(),
         help_text=_("PDF、JPEG、PNG，每个不超过 20 MB；算力消耗明细单另可上传 CSV 或 XLSX"),
         error_messages={"required": _("请选择要上传的文件")},
     )
-
-    def clean_file(self) -> list[Any]:
-        files = self.files.getlist("file") if hasattr(self.files, "getlist") else []
-        if not files:
-            raise ValidationError(_("请选择要上传的文件"), code="required")
-        return list(files)
