@@ -73,14 +73,14 @@ class EnterpriseViewTests(ReportFixture):
         self.login(self.alice)
         response = self.client.get(URL)
         # Cap 100,000; granted 12,000 + 15,000 (the clawed-back 10,000 no longer counts).
-        self.assertEqual(element_text(response.content.decode(), "quota-left"), "73000.00")
-        self.assertContains(response, "年度上限 100000.00 元，已核定 27000.00 元")
+        self.assertEqual(element_text(response.content.decode(), "quota-left"), "73,000.00")
+        self.assertContains(response, "年度上限 100,000.00 元，已核定 27,000.00 元")
 
     def test_it_mentions_amounts_still_under_review(self) -> None:
         self.login(self.bob)
         response = self.client.get(URL)
-        self.assertEqual(element_text(response.content.decode(), "quota-left"), "95000.00")
-        self.assertContains(response, "另有 20000.00 元申请正在审核")
+        self.assertEqual(element_text(response.content.decode(), "quota-left"), "95,000.00")
+        self.assertContains(response, "另有 20,000.00 元申请正在审核")
 
     def test_it_shows_the_users_own_notices_and_links_to_the_inbox(self) -> None:
         self.login(self.alice)

@@ -86,7 +86,7 @@
   if (data.budget) {
     amountSeries[3].markLine = {
       symbol: "none",
-      label: { formatter: "年度预算 " + money(data.budget.amount) },
+      label: { position: "insideEndTop", formatter: "年度预算 " + money(data.budget.amount) },
       data: [{ yAxis: num(data.budget.amount) }]
     };
   }
