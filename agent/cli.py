@@ -98,6 +98,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--send-only", action="store_true", help="do not sample; deliver the spool and exit")
     run.add_argument("--max-runtime", type=_positive, help="stop after this many seconds")
     run.add_argument("--sample-log", type=Path, help="append every sample as a JSON line (diagnostics)")
+    run.add_argument(
+        "--sample-power",
+        action="store_true",
+        help="also read power where the energy counter exists (diagnostics)",
+    )
 
     status = sub.add_parser("status", help="pending and rejected records in a spool")
     status.add_argument("--spool", required=True, type=Path)
@@ -192,7 +197,7 @@ def _backend(args: argparse.Namespace) -> Backend:
         if args.fake_timeline is None:
             raise ValueError("--backend fake needs --fake-timeline")
         return FakeBackend.from_script(args.fake_timeline)
-    return NvmlBackend(Attributor(labels_file=args.labels_file))
+    return NvmlBackend(Attributor(labels_file=args.labels_file), sample_power=args.sample_power)
 
 
 @contextlib.contextmanager

@@ -59,18 +59,27 @@ def test_it_reads_every_gpu_field_and_labels_processes(tmp_path, monkeypatch) ->
         "GPU-7c60d23e-f790-482a-85f4-17bba1f6b5cb",
         "NVIDIA H200",
         100.0,
-        1497,
-        625_546,
+        874,
+        None,
     )
-    assert gpu.energy_mj == 3_050_764
+    assert gpu.energy_mj == 2_400_764 + 2 * 650_000  # one read when probing, one in the sample
     (process,) = gpu.processes
     assert (process.pid, process.used_mib, process.labels.work_ref) == (416, 874, "WR-9")  # type: ignore[union-attr]
     backend.close()
 
 
-def test_an_unsupported_energy_counter_reads_as_missing(monkeypatch) -> None:
+def test_without_an_energy_counter_power_is_read_instead(monkeypatch) -> None:
     monkeypatch.setitem(sys.modules, "pynvml", fake_pynvml(energy_supported=False))
-    assert NvmlBackend().sample().gpus[0].energy_mj is None
+    gpu = NvmlBackend().sample().gpus[0]
+    assert (gpu.energy_mj, gpu.power_mw) == (None, 625_546)
+
+
+def test_power_is_read_on_request_and_memory_when_processes_hide_theirs(monkeypatch) -> None:
+    module = fake_pynvml()
+    module.nvmlDeviceGetComputeRunningProcesses = lambda h: [SimpleNamespace(pid=1, usedGpuMemory=None)]  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "pynvml", module)
+    gpu = NvmlBackend(sample_power=True).sample().gpus[0]
+    assert (gpu.power_mw, gpu.mem_used_mib) == (625_546, 1497)
 
 
 def test_no_gpu_is_a_clear_error(monkeypatch) -> None:
