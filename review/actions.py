@@ -183,8 +183,11 @@ def _perform(
     """Lock the application, check ``name``, run ``body``; audit and re-raise a refusal after rollback."""
     try:
         with transaction.atomic():
+            # of=("self",): lock the application only; approval locks the enterprise itself.
             locked = (
-                Application.objects.select_for_update().select_related("enterprise").get(pk=application.pk)
+                Application.objects.select_for_update(of=("self",))
+                .select_related("enterprise")
+                .get(pk=application.pk)
             )
             refusal = check_transition(locked, name, actor)
             if refusal is not None:
@@ -193,7 +196,7 @@ def _perform(
                     status=refusal.status,
                     code="forbidden" if refusal.status == 403 else "illegal_state",
                 )
-            return body(locked)
+            result = body(locked)
     except ReviewError as exc:
         # The attempt is audited outside the rolled-back transaction (SECURITY.md #9, #20).
         record_event(
@@ -206,6 +209,10 @@ def _perform(
             request=request,
         )
         raise
+    # The caller's instance reflects the new state, as if the action had changed it in place.
+    for field in Application._meta.concrete_fields:
+        setattr(application, field.attname, getattr(locked, field.attname))
+    return result
 
 
 def _opinion(name: str, opinion: str) -> str:

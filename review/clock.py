@@ -12,9 +12,11 @@ module only picks the dates of an application and says what is due next.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TypeVar
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.utils import timezone
 
 from applications.models import Application
@@ -28,6 +30,7 @@ from yingdu.lib.workdays import UnknownYearError, WorkdayCalendar
 DUE_SOON_WORKDAYS = 2
 
 Pause = tuple[dt.date, dt.date | None]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -107,35 +110,69 @@ def clock_for(
         notices = notices_of(application.pk)
     pauses = pauses_of(notices)
     paused = status == Status.SUPPLEMENT_REQUESTED
-    try:
-        cal = calendar or policy_calendar.get_calendar()
-        params = params_at(local_date(application.submitted_at) or received)
-        paused_days = policy_calendar.paused_workdays(pauses, after=received, today=today, calendar=cal)
-        if status == Status.PAID:
-            paid = local_date(application.paid_at) or today
-            used = policy_calendar.cycle_workdays_used(received, paid, pauses, calendar=cal)
-            return Clock(received=received, stage="done", cycle_used=used, paused_workdays=paused_days)
-        cycle_due = policy_calendar.cycle_deadline(received, pauses, params, today=today, calendar=cal)
-        cycle_left = policy_calendar.workdays_left(cycle_due, today, calendar=cal)
-        used = policy_calendar.cycle_workdays_used(received, today, pauses, calendar=cal)
-        if status == Status.APPROVED:
-            approved = local_date(application.approved_at) or today
-            due = policy_calendar.payment_deadline(approved, params, calendar=cal)
-            stage = "payment"
-        else:
-            due = policy_calendar.review_deadline(received, pauses, params, today=today, calendar=cal)
-            stage = "review"
+    errors: list[str] = []
+
+    def attempt(compute: Callable[[], T]) -> T | None:
+        # A year without a holiday schedule: say so rather than guess the deadline.
+        try:
+            return compute()
+        except (UnknownYearError, PolicyNotInForceError) as exc:
+            if str(exc) not in errors:
+                errors.append(str(exc))
+            return None
+
+    cal = calendar or policy_calendar.get_calendar()
+    params = attempt(lambda: params_at(local_date(application.submitted_at) or received))
+    paused_days = attempt(
+        lambda: policy_calendar.paused_workdays(pauses, after=received, today=today, calendar=cal)
+    )
+    if status == Status.PAID:
+        paid = _paid_date(application) or today
+        used = attempt(lambda: policy_calendar.cycle_workdays_used(received, paid, pauses, calendar=cal))
         return Clock(
             received=received,
-            stage=stage,
-            due=due,
-            left=policy_calendar.workdays_left(due, today, calendar=cal),
-            cycle_due=cycle_due,
-            cycle_left=cycle_left,
+            stage="done",
             cycle_used=used,
-            paused=paused,
-            paused_workdays=paused_days,
+            paused_workdays=paused_days or 0,
+            error="；".join(errors),
         )
-    except (UnknownYearError, PolicyNotInForceError) as exc:
-        # A year without a holiday schedule: say so rather than guess a deadline.
-        return Clock(received=received, stage="review", paused=paused, error=str(exc))
+    if params is None:
+        return Clock(received=received, stage="review", paused=paused, error="；".join(errors))
+    cycle_due = attempt(
+        lambda: policy_calendar.cycle_deadline(received, pauses, params, today=today, calendar=cal)
+    )
+    cycle_left = (
+        attempt(lambda: policy_calendar.workdays_left(cycle_due, today, calendar=cal)) if cycle_due else None
+    )
+    used = attempt(lambda: policy_calendar.cycle_workdays_used(received, today, pauses, calendar=cal))
+    if status == Status.APPROVED:
+        approved = local_date(application.approved_at) or today
+        due = attempt(lambda: policy_calendar.payment_deadline(approved, params, calendar=cal))
+        stage = "payment"
+    else:
+        due = attempt(
+            lambda: policy_calendar.review_deadline(received, pauses, params, today=today, calendar=cal)
+        )
+        stage = "review"
+    left = attempt(lambda: policy_calendar.workdays_left(due, today, calendar=cal)) if due else None
+    return Clock(
+        received=received,
+        stage=stage,
+        due=due,
+        left=left,
+        cycle_due=cycle_due,
+        cycle_left=cycle_left,
+        cycle_used=used,
+        paused=paused,
+        paused_workdays=paused_days or 0,
+        error="；".join(errors),
+    )
+
+
+def _paid_date(application: Application) -> dt.date | None:
+    """The payment's date (lists select the payment with the application), else the recording day."""
+    try:
+        payment = application.payment  # type: ignore[attr-defined]
+    except ObjectDoesNotExist:
+        return local_date(application.paid_at)
+    return payment.date  # type: ignore[no-any-return]

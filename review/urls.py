@@ -1,5 +1,22 @@
-from django.urls import path  # noqa: F401
+from __future__ import annotations
+
+from django.urls import path
+
+from review import views
 
 app_name = "review"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.workbench, name="workbench"),
+    path("inbox/", views.inbox, name="inbox"),
+    path("inbox/read/", views.inbox_read, name="inbox_read"),
+    path("ledger.xlsx", views.ledger_export, name="ledger_export"),
+    path("attachments/<int:pk>/", views.attachment, name="attachment"),
+    path("<int:pk>/", views.detail, name="detail"),
+    path("<int:pk>/do/<slug:name>/", views.transition, name="transition"),
+    path("<int:pk>/supplement/request/", views.supplement_request, name="supplement_request"),
+    path("<int:pk>/supplement/", views.supplement, name="supplement"),
+    path("<int:pk>/on-site-check/", views.on_site_check, name="on_site_check"),
+    path("<int:pk>/payment/", views.payment, name="payment"),
+    path("<int:pk>/approval-form.pdf", views.approval_form, name="approval_form"),
+]

@@ -28,6 +28,8 @@ def workbench(request: HttpRequest) -> HttpResponse:
     roles = set(user.role_codes())  # type: ignore[union-attr]
     if Role.REVIEWER in roles:
         cards.append(("待核验企业", "enterprises:pending"))
+    if roles & STAFF_ROLES:
+        cards.append(("审核工作台", "review:workbench"))
     if Role.INSPECTOR in roles:
         cards.append(("稽查工作台", "audits:workbench"))
     return render(

@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+from django.contrib import admin
+
+from review.models import AnnualGrant, Notification, OnSiteCheck, Payment, ReviewStep, SupplementNotice
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Review records are written by the review actions only; the admin site shows them."""
+
+    def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+
+@admin.register(ReviewStep)
+class ReviewStepAdmin(ReadOnlyAdmin):
+    list_display = ("application", "transition", "level", "actor", "at", "status_before", "status_after")
+    list_filter = ("transition", "level")
+
+
+@admin.register(SupplementNotice)
+class SupplementNoticeAdmin(ReadOnlyAdmin):
+    list_display = ("application", "round", "notice_date", "resubmitted_date", "created_by")
+
+
+@admin.register(OnSiteCheck)
+class OnSiteCheckAdmin(ReadOnlyAdmin):
+    list_display = ("application", "date", "people", "recorded_by")
+
+
+@admin.register(Payment)
+class PaymentAdmin(ReadOnlyAdmin):
+    list_display = ("application", "date", "amount", "bank_reference", "recorded_by")
+
+
+@admin.register(AnnualGrant)
+class AnnualGrantAdmin(ReadOnlyAdmin):
+    list_display = ("enterprise", "year", "total", "cap", "updated_at")
+
+
+@admin.register(Notification)
+class NotificationAdmin(ReadOnlyAdmin):
+    list_display = ("user", "kind", "title", "created_at", "read_at")
+    list_filter = ("kind",)

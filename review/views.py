@@ -1,0 +1,655 @@
+"""Review pages: the staff workbench, the review page and its forms, the applicant's supplement
+page and inbox, the printed approval form and the 台账 export.
+
+Views are glue: fetch with permission → validate → one action → render or redirect. A refused
+action (``ReviewError``) is answered with its status (409 illegal state, 403 role or separation
+of duties, 400 invalid) and its Chinese message.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.files.storage import default_storage
+from django.core.paginator import Paginator
+from django.db.models import Q
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from accounts.models import User, current_user
+from accounts.roles import STAFF_ROLES, Role
+from applications.models import Application, Material
+from applications.states import TRANSITIONS, Status
+from ledger.actions import record_event
+from ledger.models import AuditEvent
+from policy.calendar import get_calendar
+from policy.queries import granted_total
+from review import actions, rows
+from review.actions import ReviewError
+from review.checks import run_checks
+from review.clock import Clock, clock_for, local_date
+from review.forms import (
+    LedgerExportForm,
+    OnSiteCheckForm,
+    OpinionForm,
+    PaymentForm,
+    SupplementResponseForm,
+    WorkbenchFilterForm,
+)
+from review.models import (
+    AnnualGrant,
+    Notification,
+    OnSiteAttachment,
+    OnSiteCheck,
+    ReviewStep,
+    SupplementNotice,
+    notices_by_application,
+    notices_of,
+)
+
+PAGE_SIZE = 20
+
+
+def _staff(request: HttpRequest) -> User:
+    user = current_user(request)
+    if not user.has_role(*STAFF_ROLES):
+        raise PermissionDenied
+    return user
+
+
+def _staff_application(request: HttpRequest, pk: int) -> tuple[User, Application]:
+    """An application for a staff page; anyone else gets 404 (no hint that the id exists)."""
+    user = current_user(request)
+    if not user.has_role(*STAFF_ROLES):
+        raise Http404
+    app = get_object_or_404(Application.objects.select_related("enterprise"), pk=pk)
+    if app.status == Status.DRAFT:
+        raise Http404  # drafts are the applicant's own until submitted
+    return user, app
+
+
+def _refused(request: HttpRequest, exc: ReviewError, app: Application | None = None) -> HttpResponse:
+    return render(
+        request,
+        "review/refused.html",
+        {"message": exc.message, "status": exc.status, "application": app},
+        status=exc.status,
+    )
+
+
+# --- the workbench ------------------------------------------------------------------------------
+
+# (code, label, states, role that works the queue)
+QUEUES: list[tuple[str, str, list[Status] | None, str | None]] = [
+    ("initial", "待初审", [Status.SUBMITTED, Status.INITIAL_REVIEW], Role.REVIEWER),
+    ("supplement", "待企业补正", [Status.SUPPLEMENT_REQUESTED], Role.REVIEWER),
+    ("re_review", "待复审", [Status.RE_REVIEW], Role.HEAD),
+    ("final", "待审批", [Status.FINAL_APPROVAL], Role.APPROVER),
+    ("payment", "待兑现", [Status.APPROVED], Role.FINANCE),
+    ("all", "全部申请", None, None),
+]
+
+
+def default_queue(user: User) -> str:
+    for code, _label, _states, role in QUEUES:
+        if role is not None and user.has_role(role):
+            return code
+    return "all"
+
+
+@login_required
+@require_GET
+def workbench(request: HttpRequest) -> HttpResponse:
+    """Queues per role, sorted by the nearest deadline, with working days left and overdue flags."""
+    user = _staff(request)
+    queue = request.GET.get("queue") or default_queue(user)
+    by_code = {q[0]: q for q in QUEUES}
+    if queue not in by_code:
+        queue = "all"
+    _code, _label, states, _role = by_code[queue]
+    form = WorkbenchFilterForm(request.GET or None)
+    qs = Application.objects.exclude(status=Status.DRAFT).select_related("enterprise", "payment")
+    if states is not None:
+        qs = qs.filter(status__in=states)
+    overdue_only = False
+    if form.is_valid():
+        data = form.cleaned_data
+        if data["q"]:
+            term = data["q"].strip()
+            qs = qs.filter(
+                Q(reference__icontains=term)
+                | Q(enterprise_name__icontains=term)
+                | Q(work_title__icontains=term)
+                | Q(filing_number__icontains=term)
+            )
+        if data["enterprise"]:
+            qs = qs.filter(
+                Q(enterprise_name__icontains=data["enterprise"]) | Q(uscc__iexact=data["enterprise"])
+            )
+        if data["work"]:
+            qs = qs.filter(work_title__icontains=data["work"])
+        if data["filing"]:
+            qs = qs.filter(filing_number__icontains=data["filing"])
+        if data["status"]:
+            qs = qs.filter(status=data["status"])
+        if data["month"]:
+            year, month = (int(x) for x in data["month"].split("-"))
+            qs = qs.filter(submitted_at__year=year, submitted_at__month=month)
+        overdue_only = data["overdue"]
+    today = timezone.localdate()
+    calendar = get_calendar()
+    entries: list[tuple[Application, Clock]] = []
+    apps = list(qs)
+    notices = notices_by_application([a.pk for a in apps])
+    for app in apps:
+        clock = clock_for(app, notices[app.pk], today=today, calendar=calendar)
+        if overdue_only and not clock.overdue:
+            continue
+        entries.append((app, clock))
+    # Nearest deadline first; items without one (paid, rejected) last, newest first.
+    entries.sort(
+        key=lambda e: (
+            e[1].next_due is None,
+            e[1].next_due or dt.date.max,
+            -(e[0].submitted_at.timestamp() if e[0].submitted_at else 0),
+        )
+    )
+    page = Paginator(entries, PAGE_SIZE).get_page(request.GET.get("page"))
+    params = request.GET.copy()
+    params.pop("page", None)
+    roles = set(user.role_codes())
+    return render(
+        request,
+        "review/workbench.html",
+        {
+            "page": page,
+            "queue": queue,
+            "queues": [
+                (c, label)
+                for c, label, _s, r in QUEUES
+                if r is None or r in roles or roles & {Role.INSPECTOR}
+            ],
+            "form": form,
+            "querystring": params.urlencode(),
+            "today": today,
+        },
+    )
+
+
+# --- the review page ----------------------------------------------------------------------------
+
+
+def material_url(material: Material) -> str:
+    """The intake's view of a material file (where reviewers open it inline)."""
+    try:
+        return reverse(
+            "applications:material_view" if material.inline_viewable else "applications:material_download",
+            args=[material.application_id, material.pk],
+        )
+    except NoReverseMatch:
+        return ""
+
+
+def _opinions(steps: list[ReviewStep]) -> dict[str, dict[str, Any]]:
+    """The latest opinion of each level, for the printed approval form's three boxes."""
+    boxes: dict[str, dict[str, Any]] = {}
+    for step in steps:
+        key = {"pass_initial": "initial", "reject_initial": "initial", "pass_re_review": "re_review"}.get(
+            step.transition
+        ) or {"approve": "final", "reject_final": "final"}.get(step.transition)
+        if key:
+            boxes[key] = {
+                "opinion": step.opinion
+                or (_("同意") if step.transition.startswith(("pass", "approve")) else ""),
+                "name": str(step.actor),
+                "date": timezone.localdate(step.at),
+                "decision": TRANSITIONS[step.transition].label,
+            }
+    return boxes
+
+
+def _history(app: Application) -> list[dict[str, Any]]:
+    steps = {
+        s.pk: s
+        for s in ReviewStep.objects.filter(application=app).select_related("actor").order_by("at", "id")
+    }
+    events = (
+        AuditEvent.objects.filter(object_type=Application._meta.label, object_id=str(app.pk))
+        .select_related("actor")
+        .order_by("created_at", "id")
+    )
+    items = []
+    for event in events:
+        after = event.after if isinstance(event.after, dict) else {}
+        step_id = after.get("step_id")
+        step = steps.get(step_id) if isinstance(step_id, int) else None
+        name = event.action.removeprefix("application.")
+        label = (
+            TRANSITIONS[name].label
+            if name in TRANSITIONS
+            else (_("实地核查") if name == "on_site_check" else name)
+        )
+        items.append(
+            {
+                "at": event.created_at,
+                "label": label,
+                "actor": str(event.actor or event.actor_repr),
+                "failed": event.result != AuditEvent.Result.SUCCESS,
+                "before": (step.get_status_before_display() if step else ""),
+                "after": (step.get_status_after_display() if step else ""),
+                "opinion": step.opinion if step else after.get("opinion", after.get("error", "")),
+            }
+        )
+    return items
+
+
+def _ytd(app: Application) -> dict[str, Any]:
+    day = local_date(app.submitted_at)
+    if day is None:
+        return {}
+    grants = list(
+        Application.objects.filter(
+            enterprise_id=app.enterprise_id,
+            submitted_at__year=day.year,
+            granted_amount__isnull=False,
+        )
+        .exclude(status=Status.CLAWED_BACK)
+        .order_by("approved_at")
+        .values("pk", "reference", "work_title", "granted_amount", "status", "approved_at")
+    )
+    annual = AnnualGrant.objects.filter(enterprise_id=app.enterprise_id, year=day.year).first()
+    total = granted_total(app.enterprise_id, day.year)
+    try:
+        from policy.loader import params_at
+
+        cap: Decimal | None = params_at(day).annual_cap
+    except LookupError:
+        cap = None
+    return {
+        "year": day.year,
+        "grants": [{**g, "status_label": Status(g["status"]).label} for g in grants],
+        "total": total,
+        "cap": annual.cap if annual else cap,
+        "left": (cap - total) if cap is not None else None,
+    }
+
+
+def _supplement_builder(app: Application, notices: list[SupplementNotice]) -> dict[str, Any]:
+    changed = set(notices[-1].changed_items) if notices else None
+    items = []
+    for item in rows.checklist():
+        items.append(
+            {
+                "code": item.item_code,
+                "label": item.label,
+                "kind": item.kind,
+                "enabled": changed is None or item.item_code in changed,
+            }
+        )
+    return {"items": items, "restricted": changed is not None, "round": len(notices) + 1}
+
+
+@login_required
+@require_GET
+def detail(request: HttpRequest, pk: int) -> HttpResponse:
+    user, app = _staff_application(request, pk)
+    notices = list(notices_of(app.pk).prefetch_related("items"))
+    clock = clock_for(app, notices)
+    steps = list(ReviewStep.objects.filter(application=app).select_related("actor"))
+    approval_step = next((s for s in reversed(steps) if s.transition == "approve"), None)
+    available = actions.available_transitions(app, user)
+    buttons = [
+        {"name": n, "label": TRANSITIONS[n].label, "needs_opinion": n in actions.NEEDS_OPINION}
+        for n in available
+        if n in TRANSITIONS and n not in ("request_supplement", "pay", "resubmit")
+    ]
+    materials = [
+        (m, material_url(m)) for m in app.materials.filter(deleted=False).order_by("kind", "version")
+    ]
+    site_checks = list(
+        OnSiteCheck.objects.filter(application=app)
+        .prefetch_related("attachments")
+        .select_related("recorded_by")
+    )
+    payment = getattr(app, "payment", None) if app.status == Status.PAID else None
+    return render(
+        request,
+        "review/detail.html",
+        {
+            "app": app,
+            "form_rows": rows.form_rows(app),
+            "materials": materials,
+            "calculation": app.calculation or {},
+            "approval_calculation": approval_step.data.get("calculation") if approval_step else None,
+            "ytd": _ytd(app),
+            "history": _history(app),
+            "checks": run_checks(app, clock),
+            "clock": clock,
+            "buttons": buttons,
+            "opinion_form": OpinionForm(),
+            "can_request_supplement": "request_supplement" in available,
+            "builder": _supplement_builder(app, notices),
+            "notices": notices,
+            "can_site_check": "on_site_check" in available,
+            "site_check_form": OnSiteCheckForm(initial={"date": timezone.localdate()}),
+            "site_checks": site_checks,
+            "can_pay": "pay" in available,
+            "payment_form": PaymentForm(initial={"date": timezone.localdate(), "amount": app.granted_amount}),
+            "payment": payment,
+            "can_print": app.status in (Status.APPROVED, Status.PAID, Status.REJECTED, Status.CLAWED_BACK),
+        },
+    )
+
+
+_SIMPLE: dict[str, Callable[..., Any]] = {
+    "claim": actions.claim_application,
+    "pass_initial": actions.pass_initial_review,
+    "reject_initial": actions.reject_application,
+    "pass_re_review": actions.pass_re_review,
+    "return_to_initial": actions.return_application,
+    "return_to_re_review": actions.return_application,
+    "approve": actions.approve_application,
+    "reject_final": actions.reject_application,
+}
+
+
+@login_required
+@require_POST
+def transition(request: HttpRequest, pk: int, name: str) -> HttpResponse:
+    """One of the opinion-only transitions (claim, pass, return, approve, reject)."""
+    user, app = _staff_application(request, pk)
+    action = _SIMPLE.get(name)
+    if action is None:
+        raise Http404
+    form = OpinionForm(request.POST)
+    opinion = form.cleaned_data["opinion"] if form.is_valid() else ""
+    kwargs: dict[str, Any] = {"actor": user, "opinion": opinion, "request": request}
+    if name in ("reject_initial", "reject_final", "return_to_initial", "return_to_re_review"):
+        kwargs["transition"] = name
+    try:
+        action(app, **kwargs)
+    except ReviewError as exc:
+        return _refused(request, exc, app)
+    messages.success(request, _("已办理：%(action)s") % {"action": TRANSITIONS[name].label})
+    return redirect("review:detail", pk=app.pk)
+
+
+@login_required
+@require_POST
+def supplement_request(request: HttpRequest, pk: int) -> HttpResponse:
+    """The checklist builder: every ticked item with its text becomes one notice."""
+    user, app = _staff_application(request, pk)
+    codes = request.POST.getlist("items")
+    items = [(code, request.POST.get(f"text:{code}", "")) for code in codes]
+    try:
+        actions.request_supplement(
+            app, items=items, note=request.POST.get("note", ""), actor=user, request=request
+        )
+    except ReviewError as exc:
+        return _refused(request, exc, app)
+    messages.success(request, _("已发出一次性补正告知"))
+    return redirect("review:detail", pk=app.pk)
+
+
+@login_required
+@require_POST
+def on_site_check(request: HttpRequest, pk: int) -> HttpResponse:
+    user, app = _staff_application(request, pk)
+    form = OnSiteCheckForm(request.POST, request.FILES)
+    if not form.is_valid():
+        errors = "；".join(str(e) for errs in form.errors.values() for e in errs)
+        return _refused(request, ReviewError(errors, status=400, code="invalid"), app)
+    data = form.cleaned_data
+    try:
+        actions.record_on_site_check(
+            app,
+            date=data["date"],
+            people=data["people"],
+            findings=data["findings"],
+            attachments=data["attachments"],
+            actor=user,
+            request=request,
+        )
+    except ReviewError as exc:
+        return _refused(request, exc, app)
+    messages.success(request, _("已记录实地核查"))
+    return redirect("review:detail", pk=app.pk)
+
+
+@login_required
+@require_GET
+def attachment(request: HttpRequest, pk: int) -> FileResponse:
+    user = current_user(request)
+    if not user.has_role(*STAFF_ROLES):
+        raise Http404
+    item = get_object_or_404(OnSiteAttachment.objects.select_related("check_record"), pk=pk)
+    record_event(
+        "review.attachment_download",
+        actor=user,
+        obj=item.check_record.application,
+        after={"attachment_id": item.pk, "sha256": item.sha256},
+        request=request,
+    )
+    response = FileResponse(
+        default_storage.open(str(item.file.name), "rb"),
+        content_type=item.mime,
+        as_attachment=True,
+        filename=item.original_name,
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@login_required
+@require_POST
+def payment(request: HttpRequest, pk: int) -> HttpResponse:
+    user, app = _staff_application(request, pk)
+    form = PaymentForm(request.POST)
+    if not form.is_valid():
+        errors = "；".join(str(e) for errs in form.errors.values() for e in errs)
+        return _refused(request, ReviewError(errors, status=400, code="invalid"), app)
+    data = form.cleaned_data
+    try:
+        actions.record_payment(
+            app,
+            date=data["date"],
+            amount=data["amount"],
+            bank_reference=data["bank_reference"],
+            actor=user,
+            request=request,
+        )
+    except ReviewError as exc:
+        return _refused(request, exc, app)
+    messages.success(request, _("已登记兑现"))
+    return redirect("review:detail", pk=app.pk)
+
+
+@login_required
+@require_GET
+def approval_form(request: HttpRequest, pk: int) -> HttpResponse:
+    """The SPEC §4 form with the three approval boxes filled from the review record."""
+    user, app = _staff_application(request, pk)
+    from applications.pdf import render_application_pdf  # type: ignore[import-not-found,unused-ignore]
+
+    steps = list(ReviewStep.objects.filter(application=app).select_related("actor").order_by("at", "id"))
+    pdf = render_application_pdf(app, with_opinions=True, opinions=_opinions(steps))
+    record_event("review.approval_form_print", actor=user, obj=app, request=request)
+    response = HttpResponse(pdf, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="approval-{app.reference or app.pk}.pdf"'
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+# --- the 台账 export -----------------------------------------------------------------------------
+
+LEDGER_HEADERS = [
+    "申报编号",
+    "企业名称",
+    "统一社会信用代码",
+    "短剧作品名称",
+    "作品备案证明编号",
+    "是否出海",
+    "状态",
+    "提交日期",
+    "受理日期",
+    "申请金额（元）",
+    "核定补贴金额（元）",
+    "审批日期",
+    "兑现日期",
+    "兑现金额（元）",
+    "银行流水号",
+]
+
+
+@login_required
+@require_GET
+def ledger_export(request: HttpRequest) -> HttpResponse:
+    """台账: the applications submitted in a period with their amounts and dates, as XLSX.
+
+    Text cells go through ``yingdu.xlsx`` (formula-injection safe, SECURITY.md #23); the export
+    is audited (#20).
+    """
+    from openpyxl import Workbook
+
+    from yingdu.xlsx import write_sheet
+
+    user = _staff(request)
+    form = LedgerExportForm({"date_from": request.GET.get("from"), "date_to": request.GET.get("to")})
+    if not form.is_valid():
+        errors = "；".join(str(e) for errs in form.errors.values() for e in errs)
+        return render(request, "review/refused.html", {"message": errors, "status": 400}, status=400)
+    start: dt.date = form.cleaned_data["date_from"]
+    end: dt.date = form.cleaned_data["date_to"]
+    tz = timezone.get_current_timezone()
+    qs = (
+        Application.objects.filter(
+            submitted_at__gte=dt.datetime.combine(start, dt.time.min, tzinfo=tz),
+            submitted_at__lt=dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min, tzinfo=tz),
+        )
+        .exclude(status=Status.DRAFT)
+        .select_related("payment")
+        .order_by("submitted_at", "id")
+    )
+
+    def lines() -> Any:
+        for app in qs:
+            pay = getattr(app, "payment", None)
+            yield [
+                app.reference,
+                app.enterprise_name,
+                app.uscc,
+                app.work_title,
+                app.filing_number,
+                "是" if app.overseas else "否",
+                app.get_status_display(),
+                local_date(app.submitted_at),
+                app.received_date,
+                app.requested_amount,
+                app.granted_amount,
+                local_date(app.approved_at),
+                pay.date if pay else None,
+                pay.amount if pay else None,
+                pay.bank_reference if pay else "",
+            ]
+
+    wb = Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.title = "台账"
+    count = write_sheet(ws, LEDGER_HEADERS, lines())
+    out = io.BytesIO()
+    wb.save(out)
+    record_event(
+        "review.ledger_export",
+        actor=user,
+        after={"from": start.isoformat(), "to": end.isoformat(), "rows": count},
+        request=request,
+    )
+    response = HttpResponse(
+        out.getvalue(), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
+    response["Content-Disposition"] = f'attachment; filename="ledger-{start:%Y%m%d}-{end:%Y%m%d}.xlsx"'
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+# --- the applicant's side -----------------------------------------------------------------------
+
+
+def _own_application(request: HttpRequest, pk: int) -> tuple[User, Application]:
+    user = current_user(request)
+    app = get_object_or_404(Application, pk=pk)
+    if not user.has_role(Role.APPLICANT) or user.enterprise_id != app.enterprise_id:
+        raise Http404
+    return user, app
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def supplement(request: HttpRequest, pk: int) -> HttpResponse:
+    """The applicant sees exactly the items of the open notice, answers them and resubmits."""
+    user, app = _own_application(request, pk)
+    notices = list(notices_of(app.pk).prefetch_related("items"))
+    notice = next((n for n in reversed(notices) if n.resubmitted_date is None), None)
+    if notice is None or app.status != Status.SUPPLEMENT_REQUESTED:
+        return render(request, "review/supplement_done.html", {"app": app, "notices": notices})
+    notice.application = app
+    form = SupplementResponseForm(notice, request.POST or None, request.FILES or None)
+    error = ""
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        try:
+            actions.resubmit_application(
+                app,
+                answers=form.cleaned_data["answers"],
+                row_values=form.cleaned_data["row_values"],
+                files=form.cleaned_data["uploads"],
+                note=form.cleaned_data.get("note", ""),
+                actor=user,
+                request=request,
+            )
+        except ReviewError as exc:
+            error, status = exc.message, exc.status
+        else:
+            messages.success(request, _("补正材料已提交，审核时限恢复计算"))
+            return redirect("review:supplement", pk=app.pk)
+    elif request.method == "POST":
+        status = 400
+    return render(
+        request,
+        "review/supplement.html",
+        {"app": app, "notice": notice, "form": form, "error": error, "earlier": notices[:-1]},
+        status=status,
+    )
+
+
+@login_required
+@require_GET
+def inbox(request: HttpRequest) -> HttpResponse:
+    user = current_user(request)
+    page = Paginator(Notification.objects.filter(user=user), PAGE_SIZE).get_page(request.GET.get("page"))
+    unread = Notification.objects.filter(user=user, read_at__isnull=True).count()
+    return render(request, "review/inbox.html", {"page": page, "unread": unread})
+
+
+@login_required
+@require_POST
+def inbox_read(request: HttpRequest) -> HttpResponse:
+    user = current_user(request)
+    ids = [int(x) for x in request.POST.getlist("id") if x.isdigit()]
+    qs = Notification.objects.filter(user=user, read_at__isnull=True)
+    if ids:
+        qs = qs.filter(pk__in=ids)
+    qs.update(read_at=timezone.now())
+    return redirect("review:inbox")
