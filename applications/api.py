@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from ninja import Field, File, Form, Router, Schema
+from ninja import Status as Reply
 from ninja.files import UploadedFile
 from ninja.security import django_auth
 
@@ -297,23 +298,23 @@ def list_applications(request: HttpRequest) -> list[dict[str, Any]]:
     },
     url_name="application_create",
 )
-def create_application(request: HttpRequest) -> tuple[int, dict[str, Any]]:
+def create_application(request: HttpRequest) -> Reply[dict[str, Any]]:
     user = _user(request)
     if not user.has_role(Role.APPLICANT) or user.enterprise_id is None:
-        return 403, {"detail": _("只有企业用户可以申报")}
+        return Reply(403, {"detail": _("只有企业用户可以申报")})
     body, errors = _read_body(request)
     if errors or body is None:
-        return 422, {"errors": errors}
+        return Reply(422, {"errors": errors})
     try:
         application = actions.create_draft(actor=user, request=request)
     except actions.ActionRefused as exc:
-        return 409, {"detail": exc.message}
+        return Reply(409, {"detail": exc.message})
     if body:
         changes, errors = _validated_changes(application, body)
         if errors:
-            return 422, {"errors": errors}
+            return Reply(422, {"errors": errors})
         application = actions.update_draft(application, changes, actor=user, request=request)
-    return 201, _application_out(application)
+    return Reply(201, _application_out(application))
 
 
 @router.get(
@@ -336,21 +337,21 @@ def read_application(request: HttpRequest, application_id: int) -> dict[str, Any
     },
     url_name="application_update",
 )
-def update_application(request: HttpRequest, application_id: int) -> tuple[int, dict[str, Any]]:
+def update_application(request: HttpRequest, application_id: int) -> Reply[dict[str, Any]]:
     application = _own(request, application_id)
     body, errors = _read_body(request)
     if errors or body is None:
-        return 422, {"errors": errors}
+        return Reply(422, {"errors": errors})
     if application.status != Status.DRAFT:
-        return 409, {"detail": _("申请已提交，不能再修改")}
+        return Reply(409, {"detail": _("申请已提交，不能再修改")})
     changes, errors = _validated_changes(application, body)
     if errors:
-        return 422, {"errors": errors}
+        return Reply(422, {"errors": errors})
     try:
         application = actions.update_draft(application, changes, actor=_user(request), request=request)
     except actions.ActionRefused as exc:
-        return 409, {"detail": exc.message}
-    return 200, _application_out(application)
+        return Reply(409, {"detail": exc.message})
+    return Reply(200, _application_out(application))
 
 
 @router.get(
@@ -376,25 +377,30 @@ def upload_material(
     application_id: int,
     kind: Form[str],
     file: File[UploadedFile],
-) -> tuple[int, dict[str, Any]]:
+) -> Reply[dict[str, Any]]:
     application = _own(request, application_id)
     if kind not in MaterialKind.values:
-        return 422, {
-            "errors": {
-                "kind": [_("材料类别无效，应为：%(kinds)s") % {"kinds": "、".join(MaterialKind.values)}]
-            }
-        }
+        return Reply(
+            422,
+            {
+                "errors": {
+                    "kind": [_("材料类别无效，应为：%(kinds)s") % {"kinds": "、".join(MaterialKind.values)}]
+                }
+            },
+        )
     allowed = DOCUMENT_TYPES | TABLE_TYPES if kind == MaterialKind.CONSUMPTION_DETAIL else DOCUMENT_TYPES
     try:
         checked = check_upload(file, allowed)
         material = actions.add_material(application, kind, checked, actor=_user(request), request=request)
     except actions.ConsumptionDetailRejected as exc:
-        return 422, {"errors": {"file": exc.messages}, "rows": [e.as_dict() for e in exc.result.errors]}
+        return Reply(
+            422, {"errors": {"file": exc.messages}, "rows": [e.as_dict() for e in exc.result.errors]}
+        )
     except ValidationError as exc:
-        return 422, {"errors": {"file": exc.messages}}
+        return Reply(422, {"errors": {"file": exc.messages}})
     except actions.ActionRefused as exc:
-        return 409, {"detail": exc.message}
-    return 201, _material_out(material)
+        return Reply(409, {"detail": exc.message})
+    return Reply(201, _material_out(material))
 
 
 @router.delete(
@@ -403,14 +409,14 @@ def upload_material(
     summary="删除草稿中的材料",
     url_name="application_material_delete",
 )
-def delete_material(request: HttpRequest, application_id: int, material_id: int) -> tuple[int, Any]:
+def delete_material(request: HttpRequest, application_id: int, material_id: int) -> Reply[Any]:
     application = _own(request, application_id)
     material = get_object_or_404(Material, pk=material_id, application=application, deleted=False)
     try:
         actions.remove_draft_material(material, actor=_user(request), request=request)
     except actions.ActionRefused as exc:
-        return 409, {"detail": exc.message}
-    return 204, None
+        return Reply(409, {"detail": exc.message})
+    return Reply(204, None)
 
 
 @router.get(
@@ -460,22 +466,25 @@ def application_pdf(request: HttpRequest, application_id: int) -> HttpResponse:
     description="不满足条件时返回 422，列出所有尚需处理的问题。",
     url_name="application_submit",
 )
-def submit_application(request: HttpRequest, application_id: int) -> tuple[int, dict[str, Any]]:
+def submit_application(request: HttpRequest, application_id: int) -> Reply[dict[str, Any]]:
     application = _own(request, application_id)
     try:
         application = actions.submit_application(application, actor=_user(request), request=request)
     except actions.SubmissionRefused as exc:
-        return 422, {"errors": exc.problems}
+        return Reply(422, {"errors": exc.problems})
     except actions.ActionRefused as exc:
-        return 409, {"detail": exc.message}
+        return Reply(409, {"detail": exc.message})
     assert application.reference and application.received_date and application.requested_amount is not None
-    return 200, {
-        "id": application.pk,
-        "reference": application.reference,
-        "status": application.status,
-        "received_date": application.received_date,
-        "requested_amount": format_money(application.requested_amount),
-    }
+    return Reply(
+        200,
+        {
+            "id": application.pk,
+            "reference": application.reference,
+            "status": application.status,
+            "received_date": application.received_date,
+            "requested_amount": format_money(application.requested_amount),
+        },
+    )
 
 
 class WithdrawIn(Schema):
@@ -484,18 +493,26 @@ class WithdrawIn(Schema):
 
 @router.post(
     "/{int:application_id}/withdraw",
-    response={200: ApplicationSummaryOut, 409: MessageOut},
+    response={200: ApplicationSummaryOut, 409: MessageOut, 422: ErrorsOut},
     summary="撤回申请",
+    description='请求体可选：{"reason": "撤回原因"}。',
+    openapi_extra={
+        "requestBody": {"content": {"application/json": {"schema": WithdrawIn.model_json_schema()}}}
+    },
     url_name="application_withdraw",
 )
-def withdraw_application(
-    request: HttpRequest, application_id: int, payload: WithdrawIn | None = None
-) -> tuple[int, dict[str, Any]]:
+def withdraw_application(request: HttpRequest, application_id: int) -> Reply[dict[str, Any]]:
     application = _own(request, application_id)
     try:
+        body = json.loads(request.body or b"{}")
+    except (ValueError, UnicodeDecodeError):
+        body = None
+    if not isinstance(body, dict) or not isinstance(body.get("reason", ""), str):
+        return Reply(422, {"errors": {"reason": [_("请求体应为 JSON 对象，reason 为文字")]}})
+    try:
         application = actions.withdraw_application(
-            application, actor=_user(request), reason=payload.reason if payload else "", request=request
+            application, actor=_user(request), reason=body.get("reason", ""), request=request
         )
     except actions.ActionRefused as exc:
-        return 409, {"detail": exc.message}
-    return 200, _summary_out(application)
+        return Reply(409, {"detail": exc.message})
+    return Reply(200, _summary_out(application))
