@@ -15,7 +15,7 @@ Slurm: ``sacct --allocations --parsable2 --noconvert
 A job's label is read from its comment (``YINGDU_WORK_REF=…;YINGDU_ENTERPRISE_USCC=…``,
 as ``sbatch --comment`` sets it); without one, a valid USCC as the Slurm account and the
 job name as the work reference are used. GPUs come from ``gres/gpu=N`` in AllocTRES.
-Slurm does not know GPU UUIDs, so ``gpu_uuid`` is ``slurm:<cluster>:<job id>``.
+Slurm does not know GPU UUIDs, so ``gpu_uuid`` is ``slurm:<provider>:<cluster>:<job id>``.
 """
 
 from __future__ import annotations
@@ -174,7 +174,7 @@ def parse_sacct(
             "job_id": job,
             "scenario": labels.get("scenario") or scenario,
             "gpu_model": tres_model or gpu_model,
-            "gpu_uuid": f"slurm:{cluster}:{job}",
+            "gpu_uuid": f"slurm:{provider_id}:{cluster}:{job}",
             "gpu_count": count,
             "started_at": _moment(row.get("Start", "")),
             "ended_at": _moment(row.get("End", "")),

@@ -108,3 +108,14 @@ class UsageApiTests(BaseTestCase):
             f"/api/v1/usage/receipts/{record['record_id']}", HTTP_AUTHORIZATION=f"Bearer {self.other_token}"
         )
         self.assertEqual(response.status_code, 404)
+
+
+class OpenApiTests(BaseTestCase):
+    def test_the_usage_endpoints_are_documented(self) -> None:
+        schema = self.client.get("/api/v1/openapi.json").json()
+        self.assertIn("/api/v1/usage/batches", schema["paths"])
+        body = schema["paths"]["/api/v1/usage/batches"]["post"]["requestBody"]
+        self.assertEqual(
+            body["content"]["application/json"]["schema"]["properties"]["records"]["maxItems"], 5000
+        )
+        self.assertIn("/api/v1/usage/receipts/{record_id}", schema["paths"])
