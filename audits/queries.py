@@ -22,7 +22,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Q
 
 from applications.models import Application, ConsumptionRow, MaterialKind
@@ -401,16 +401,21 @@ def _aggregate(
 
 
 def _overlap_pairs(tree_size: int) -> list[tuple[str, Key, Key]]:
-    """Every pair of monitored records on one GPU whose times overlap, as (gpu, key, other key).
+    """Every pair of monitored records on one GPU whose times overlap, as (gpu, key, other key), both ways.
 
-    A window query over the GPU-time index finds the records that start before an earlier
-    record on the same GPU has ended (one ordered pass); only those few are then joined pairwise.
+    One ordered pass over the records (a window query in the order of the GPU-time index) finds
+    those that start before an earlier record on the same GPU has ended; only those few are then
+    joined pairwise. Records starting at the same instant overlap whichever comes first, so the
+    order among ties does not change the pairs found.
     """
     table = UsageRecord._meta.db_table
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # Sorting ten million (GPU, start, end) triples fits in memory and stays off disk.
+            cursor.execute("SET LOCAL work_mem = '512MB'")
         cursor.execute(
             f"SELECT id FROM (SELECT id, started_at, MAX(ended_at) OVER ("  # noqa: S608 - table name from the model
-            " PARTITION BY gpu_uuid ORDER BY started_at, id ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING"
+            " PARTITION BY gpu_uuid ORDER BY started_at, ended_at ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING"
             f") AS prev_end FROM {table} WHERE leaf_index < %s) s WHERE prev_end > started_at",
             [tree_size],
         )
@@ -429,6 +434,7 @@ def _overlap_pairs(tree_size: int) -> list[tuple[str, Key, Key]]:
             for gpu, mu, mr, ou, orf in cursor.fetchall():
                 if (mu, mr) != (ou, orf):
                     pairs.append((gpu, (mu, mr), (ou, orf)))
+                    pairs.append((gpu, (ou, orf), (mu, mr)))
     return pairs
 
 

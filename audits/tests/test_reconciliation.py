@@ -150,6 +150,20 @@ class ReconciliationTests(FixtureQuarter):
             self.assertEqual(run.digest, single.digest, run.application_id)
         self.assertTrue(AuditEvent.objects.filter(action="audit.reconcile_batch").exists())
 
+    def test_gpu_time_claimed_by_two_applications_flags_both_in_both_paths(self) -> None:
+        # A3's work now has a record inside one of A7's GPU-hours (A7's record started first).
+        self.mon.insert_unchecked(USCC_B, "F3", at(4, 9, 15), minutes=30, gpu="GPU-7")
+        checkpoint = current_checkpoint()
+        pair = [self.apps["A3"], self.apps["A7"]]
+        single = [actions.run_reconciliation(app, actor=None, checkpoint=checkpoint) for app in pair]
+        batch = actions.reconcile_many(pair, actor=None, checkpoint=checkpoint)
+        for runs in (single, batch):
+            self.assertEqual([("double_claim" in r.flag_codes) for r in runs], [True, True])
+            conflicts = [next(f for f in r.flags if f["code"] == "double_claim")["numbers"]["conflicts"] for r in runs]
+            self.assertEqual(conflicts[0][0]["other_application_id"], self.apps["A7"].pk)
+            self.assertEqual(conflicts[1][0]["other_application_id"], self.apps["A3"].pk)
+        self.assertEqual([r.digest for r in single], [r.digest for r in batch])
+
     def test_a_run_records_the_checkpoint_it_used_and_is_audited(self) -> None:
         checkpoint = current_checkpoint()
         run = actions.run_reconciliation(self.apps["A1"], actor=self.inspector, checkpoint=checkpoint)
