@@ -338,6 +338,31 @@ def deadline_compliance(year: int, today: dt.date | None = None) -> Compliance:
         }
 
     cal = policy_calendar.get_calendar()
+    # A year's applications share few distinct days: deadlines are memoised per (day, policy
+    # version) so a year of thousands of applications costs hundreds of calendar walks, not thousands.
+    params_of: dict[dt.date, Any] = {}
+    memo: dict[tuple[str, dt.date, str], dt.date] = {}
+
+    def params_for(day: dt.date) -> Any:
+        if day not in params_of:
+            params_of[day] = params_at(day)
+        return params_of[day]
+
+    def deadline(kind: str, day: dt.date, params: Any, app_pauses: list[Any]) -> dt.date:
+        if app_pauses:  # supplement time makes the deadline the application's own
+            if kind == "review":
+                return policy_calendar.review_deadline(day, app_pauses, params, today=today, calendar=cal)
+            return policy_calendar.cycle_deadline(day, app_pauses, params, today=today, calendar=cal)
+        key = (kind, day, params.version)
+        if key not in memo:
+            if kind == "review":
+                memo[key] = policy_calendar.review_deadline(day, [], params, today=today, calendar=cal)
+            elif kind == "payment":
+                memo[key] = policy_calendar.payment_deadline(day, params, calendar=cal)
+            else:
+                memo[key] = policy_calendar.cycle_deadline(day, [], params, today=today, calendar=cal)
+        return memo[key]
+
     result = Compliance()
     for app in cohort:
         submitted = local_date(app.submitted_at)
@@ -358,19 +383,15 @@ def deadline_compliance(year: int, today: dt.date | None = None) -> Compliance:
         elif app.status == Status.REJECTED:
             row.decided = rejected_on.get(app.pk)
         try:
-            params = params_at(submitted)
+            params = params_for(submitted)
             app_pauses = pauses.get(app.pk, [])
-            row.review_deadline = policy_calendar.review_deadline(
-                received, app_pauses, params, today=today, calendar=cal
-            )
+            row.review_deadline = deadline("review", received, params, app_pauses)
             row.review = _outcome(row.decided, row.review_deadline, app.status in IN_REVIEW, today)
             if row.approved is not None:
-                row.payment_deadline = policy_calendar.payment_deadline(row.approved, params, calendar=cal)
+                row.payment_deadline = deadline("payment", row.approved, params, [])
                 row.payment = _outcome(row.paid, row.payment_deadline, app.status == Status.APPROVED, today)
             if app.status != Status.REJECTED:
-                row.cycle_deadline = policy_calendar.cycle_deadline(
-                    received, app_pauses, params, today=today, calendar=cal
-                )
+                row.cycle_deadline = deadline("cycle", received, params, app_pauses)
                 still_open = app.status in IN_REVIEW or app.status == Status.APPROVED
                 row.cycle = _outcome(row.paid, row.cycle_deadline, still_open, today)
         except (UnknownYearError, PolicyNotInForceError) as exc:

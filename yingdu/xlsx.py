@@ -59,17 +59,20 @@ def write_sheet(
     so that openpyxl never stores them as formulas, even if the prefix rule changes.
     """
     ws.append([safe_cell(h) for h in headers])
-    for cell in ws[1]:
+    # ``ws.max_row`` scans every cell, so it is read once; appended rows are counted instead
+    # (reading it per row made a 2,000-row sheet take seconds).
+    header_row = ws.max_row
+    for cell in ws[header_row]:
         cell.font = Font(bold=True)
     count = 0
     for row in rows:
         values = [safe_cell(v) for v in row]
         ws.append(values)
-        for cell, value in zip(ws[ws.max_row], values, strict=False):
-            if isinstance(value, str):
-                cell.data_type = "s"
         count += 1
-    ws.freeze_panes = "A2"
+        for column, value in enumerate(values, start=1):
+            if isinstance(value, str):
+                ws.cell(row=header_row + count, column=column).data_type = "s"
+    ws.freeze_panes = f"A{header_row + 1}"
     for index, header in enumerate(headers, start=1):
         width = widths[index - 1] if widths and index - 1 < len(widths) else max(10, len(str(header)) * 2 + 2)
         ws.column_dimensions[get_column_letter(index)].width = width
