@@ -77,6 +77,26 @@ class AppendTests(TestCase):
         self.assertEqual(append_entries(_entries(1, 2), kind="test"), [2])
         self.assertEqual(services.root_at(3), merkle.root([merkle.leaf_hash(e) for e in _entries(3)]))
 
+    def test_a_large_append_stores_every_entry_and_the_rfc_root(self) -> None:
+        n = 70_000  # above the size that inserts in a helper thread on SQLite, over two chunks
+        entries = _entries(n)
+        self.assertEqual(append_entries(entries, kind="usage_record"), list(range(n)))
+        self.assertEqual(Entry.objects.count(), n)
+        self.assertEqual(services.entry(65_537), entries[65_537])
+        self.assertEqual(services.root_at(n), merkle.root([merkle.leaf_hash(e) for e in entries]))
+
+    def test_a_failing_insert_in_a_large_append_rolls_everything_back(self) -> None:
+        from django.db import IntegrityError, connection
+
+        with connection.cursor() as c:
+            c.execute(
+                "INSERT INTO ledger_entry (leaf_index, kind, data) VALUES (%s, %s, %s)", [20_000, "x", b"x"]
+            )
+        with self.assertRaises(IntegrityError), transaction.atomic():
+            append_entries(_entries(30_000), kind="usage_record")
+        self.assertEqual(services.tree_size(), 0)
+        self.assertEqual(Entry.objects.count(), 1)
+
     def test_entries_record_whom_they_concern(self) -> None:
         append_entries(_entries(2), kind="usage_record", enterprise_id=[5, None], provider_id=9)
         rows = list(Entry.objects.order_by("leaf_index").values_list("kind", "enterprise_id", "provider_id"))
