@@ -64,6 +64,11 @@ class Clock:
         )
 
     @property
+    def overdue_by(self) -> int:
+        """Working days past the nearer deadline (0 when not overdue)."""
+        return max(0, -(self.next_left or 0))
+
+    @property
     def next_due(self) -> dt.date | None:
         """The earlier of the stage deadline and the cycle deadline (what sorts a queue)."""
         dates = [d for d in (self.due, self.cycle_due) if d is not None]

@@ -202,20 +202,27 @@ def material_url(material: Material) -> str:
 
 
 def _opinions(steps: list[ReviewStep]) -> dict[str, dict[str, Any]]:
-    """The latest opinion of each level, for the printed approval form's three boxes."""
+    """The latest decision of each level, for the three boxes of the printed approval form
+    (the format of ``applications.pdf.render_application_pdf``)."""
     boxes: dict[str, dict[str, Any]] = {}
+    keys = {
+        "pass_initial": "initial",
+        "reject_initial": "initial",
+        "pass_re_review": "re_review",
+        "approve": "final",
+        "reject_final": "final",
+    }
     for step in steps:
-        key = {"pass_initial": "initial", "reject_initial": "initial", "pass_re_review": "re_review"}.get(
-            step.transition
-        ) or {"approve": "final", "reject_final": "final"}.get(step.transition)
-        if key:
-            boxes[key] = {
-                "opinion": step.opinion
-                or (_("同意") if step.transition.startswith(("pass", "approve")) else ""),
-                "name": str(step.actor),
-                "date": timezone.localdate(step.at),
-                "decision": TRANSITIONS[step.transition].label,
-            }
+        key = keys.get(step.transition)
+        if key is None:
+            continue
+        passed = step.transition in ("pass_initial", "pass_re_review", "approve")
+        boxes[key] = {
+            "opinion": step.opinion or (_("同意") if passed else ""),
+            "signer": str(step.actor),
+            "date": timezone.localdate(step.at),
+            "result": _("通过") if passed else _("不通过"),
+        }
     return boxes
 
 

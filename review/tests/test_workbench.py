@@ -1,0 +1,116 @@
+"""The staff workbench: queues per role, sorted by deadline, filters, search and pagination."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from applications.models import Application
+from applications.states import Status
+from review.tests.helpers import ReviewTestCase, make_application
+
+SH = ZoneInfo("Asia/Shanghai")
+NOW = dt.datetime(2026, 3, 20, 10, tzinfo=SH)
+
+
+def on(day: int, month: int = 3) -> dt.datetime:
+    return dt.datetime(2026, month, day, 9, tzinfo=SH)
+
+
+@time_machine.travel(NOW, tick=False)
+class WorkbenchTests(ReviewTestCase):
+    def make(self, status: Status, submitted: dt.datetime, **fields: object) -> Application:
+        return make_application(self.enterprise, self.alice, status, submitted=submitted, **fields)
+
+    def rows(self, response) -> list[str]:  # type: ignore[no-untyped-def]
+        return [app.reference for app, _clock in response.context["page"].object_list]
+
+    def test_a_reviewer_sees_the_initial_review_queue_sorted_by_deadline(self) -> None:
+        late = self.make(Status.INITIAL_REVIEW, on(16))
+        early = self.make(Status.SUBMITTED, on(9))
+        self.make(Status.RE_REVIEW, on(2))
+        self.login(self.reviewer)
+        response = self.client.get(reverse("review:workbench"))
+        self.assertEqual(response.context["queue"], "initial")
+        self.assertEqual(self.rows(response), [early.reference, late.reference])
+        self.assertContains(response, "待初审")
+
+    def test_each_role_lands_on_its_own_queue(self) -> None:
+        self.make(Status.RE_REVIEW, on(2))
+        self.make(Status.FINAL_APPROVAL, on(3))
+        self.make(Status.APPROVED, on(4))
+        for user, queue, status in [
+            (self.head, "re_review", Status.RE_REVIEW),
+            (self.approver, "final", Status.FINAL_APPROVAL),
+            (self.finance, "payment", Status.APPROVED),
+            (self.inspector, "all", None),
+        ]:
+            with self.subTest(queue):
+                self.login(user)
+                response = self.client.get(reverse("review:workbench"))
+                self.assertEqual(response.context["queue"], queue)
+                if status is not None:
+                    self.assertEqual({a.status for a, _c in response.context["page"].object_list}, {status})
+
+    def test_overdue_items_come_first_and_are_flagged(self) -> None:
+        overdue = self.make(Status.INITIAL_REVIEW, on(2))  # due 16 March
+        fresh = self.make(Status.INITIAL_REVIEW, on(19))
+        self.login(self.reviewer)
+        response = self.client.get(reverse("review:workbench"), {"overdue": "on"})
+        self.assertEqual(self.rows(response), [overdue.reference])
+        response = self.client.get(reverse("review:workbench"))
+        self.assertEqual(self.rows(response), [overdue.reference, fresh.reference])
+        self.assertContains(response, "已逾期 4 个工作日")
+
+    def test_filters_by_enterprise_work_filing_number_state_and_month(self) -> None:
+        a = self.make(Status.INITIAL_REVIEW, on(5), work_title="星河入梦", filing_number="京剧备字2026-0777")
+        b = make_application(self.other_enterprise, self.bob, Status.INITIAL_REVIEW, submitted=on(20, 2))
+        self.login(self.reviewer)
+        url = reverse("review:workbench")
+        cases = [
+            ({"enterprise": "星河短剧"}, [b.reference]),
+            ({"work": "入梦"}, [a.reference]),
+            ({"filing": "0777"}, [a.reference]),
+            ({"q": "星河"}, [a.reference, b.reference]),
+            ({"month": "2026-02"}, [b.reference]),
+            ({"queue": "all", "status": "initial_review", "month": "2026-03"}, [a.reference]),
+        ]
+        for params, expected in cases:
+            with self.subTest(params):
+                self.assertEqual(sorted(self.rows(self.client.get(url, params))), sorted(expected))
+
+    def test_pagination_keeps_the_filters(self) -> None:
+        for i in range(23):
+            self.make(Status.SUBMITTED, on(10) + dt.timedelta(minutes=i))
+        self.login(self.reviewer)
+        response = self.client.get(reverse("review:workbench"), {"q": "云端"})
+        self.assertEqual(len(response.context["page"].object_list), 20)
+        self.assertContains(response, "q=%E4%BA%91%E7%AB%AF&amp;page=2")
+        second = self.client.get(reverse("review:workbench"), {"q": "云端", "page": 2})
+        self.assertEqual(len(second.context["page"].object_list), 3)
+
+    def test_the_list_runs_a_fixed_number_of_queries(self) -> None:
+        for i in range(3):
+            self.make(Status.INITIAL_REVIEW, on(10 + i))
+        self.login(self.reviewer)
+        url = reverse("review:workbench")
+        self.client.get(url)  # warm the calendar cache
+        with CaptureQueriesContext(connection) as few:
+            self.client.get(url, {"queue": "all"})
+        for i in range(12):
+            self.make(Status.SUPPLEMENT_REQUESTED if i % 2 else Status.PAID, on(2 + i))
+        # The session and its idle-timeout update (3), the user, their roles, the calendar's stamp,
+        # the applications with their payments, and all their supplement notices: 9, however many rows.
+        with self.assertNumQueries(len(few.captured_queries)):
+            response = self.client.get(url, {"queue": "all"})
+        self.assertEqual(len(few.captured_queries), 9)
+        self.assertEqual(response.context["page"].paginator.count, 15)
+
+    def test_the_workbench_page_links_to_the_review_workbench(self) -> None:
+        self.login(self.head)
+        self.assertContains(self.client.get(reverse("workbench")), reverse("review:workbench"))
