@@ -271,7 +271,9 @@ def main() -> int:
         print(f"only {accepted} of {n} records were accepted", file=sys.stderr)
         return 1
     e2e = n / elapsed
-    baseline = verify_rate(key, records)
+    # The machine may be shared: measure the reference right after the run, and once more,
+    # and keep the mean so that the ratio is not an accident of one moment.
+    baseline = (verify_rate(key, records) + verify_rate(key, records)) / 2
     print(f"records: {n} in batches of {BATCH}, {args.clients} clients, gunicorn 2 workers, PostgreSQL")
     print(f"end to end:        {e2e:10,.0f} records/s   (target ≥ 5,000/s)")
     print(f"verify only (2 processes, cryptography): {baseline:10,.0f} signatures/s")

@@ -138,14 +138,23 @@ class UsageRecord(models.Model):
     """
 
     record_id = models.UUIDField(_("记录编号"), unique=True)
+    # Rows arrive thousands a second: no index on these three keys, which are never searched
+    # alone (``usage_provider_time`` covers the provider; batches and nodes are never deleted,
+    # so PROTECT's look-up never runs).
     batch = models.ForeignKey(
-        UsageBatch, verbose_name=_("批次"), on_delete=models.PROTECT, related_name="records"
+        UsageBatch, verbose_name=_("批次"), on_delete=models.PROTECT, related_name="records", db_index=False
     )
     provider = models.ForeignKey(
-        Provider, verbose_name=_("算力提供方"), on_delete=models.PROTECT, related_name="+"
+        Provider, verbose_name=_("算力提供方"), on_delete=models.PROTECT, related_name="+", db_index=False
     )
     node = models.ForeignKey(
-        Node, verbose_name=_("节点"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        Node,
+        verbose_name=_("节点"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
     )
     node_name = models.CharField(_("节点标识"), max_length=64)
     enterprise_uscc = models.CharField(_("统一社会信用代码"), max_length=18)
