@@ -235,6 +235,7 @@ class ApplicationForm(forms.Form):
     signer_name = _text(_("声明签署人（法定代表人）姓名"), 50)
 
     def __init__(self, *args: Any, fields: Iterable[str] | None = None, **kwargs: Any) -> None:
+        kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
         if fields is not None:
             keep = set(fields)
@@ -250,7 +251,9 @@ class ApplicationForm(forms.Form):
             self.fields["provider_name"].widget.attrs["list"] = "provider-suggestions"
         for name in ("work_minutes", "compute_minutes"):
             if name in self.fields:
-                self.fields[name].widget.attrs.setdefault("inputmode", "numeric")
+                # A text box: a number box would silently drop what it cannot parse ("六十"),
+                # and the applicant would not see what was wrong.
+                self.fields[name].widget = forms.TextInput(attrs={"inputmode": "numeric"})
         if "total_compute_cost" in self.fields:
             self.fields["total_compute_cost"].widget.attrs.update({"inputmode": "decimal", "step": "0.01"})
 
@@ -330,6 +333,11 @@ class MaterialUploadForm(forms.Form):
     """One or more files of one kind (每类可多文件)."""
 
     kind = forms.ChoiceField(label=_("材料类别"), choices=MaterialKind.choices)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+
     file = MultipleFileField(
         label=_("文件"),
         help_text=_("PDF、JPEG、PNG，每个不超过 20 MB；算力消耗明细单另可上传 CSV 或 XLSX"),

@@ -10,6 +10,7 @@ from typing import Any
 from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from applications.models import Application
 from applications.states import IN_REVIEW, TRANSITIONS, Status
@@ -72,12 +73,12 @@ def estimate(
 
 
 # Chinese names of the audit actions an applicant sees on the timeline.
-TIMELINE_LABELS: dict[str, str] = {
-    "application.create": "创建草稿",
-    "application.submit": "提交申报",
-    "application.withdraw": "撤回申请",
-    "application.material_upload": "上传材料",
-    "application.material_remove": "删除草稿材料",
+TIMELINE_LABELS: dict[str, Any] = {
+    "application.create": gettext_lazy("创建草稿"),
+    "application.submit": gettext_lazy("提交申报"),
+    "application.withdraw": gettext_lazy("撤回申请"),
+    "application.material_upload": gettext_lazy("上传材料"),
+    "application.material_remove": gettext_lazy("删除草稿材料"),
 }
 
 
@@ -91,12 +92,14 @@ class TimelineItem:
 
 def timeline(application: Application) -> list[TimelineItem]:
     """The application's history, oldest first: its audited events (SPEC §5: every transition
-    is recorded with actor, time and states). Draft edits are left out as noise."""
+    is recorded with actor, time and states). Draft edits and downloads are left out as noise."""
     from ledger.models import AuditEvent
 
     events = (
         AuditEvent.objects.filter(object_type="applications.Application", object_id=str(application.pk))
-        .exclude(action="application.update")
+        .exclude(
+            action__in=("application.update", "application.pdf_download", "application.material_download")
+        )
         .select_related("actor")
         .order_by("created_at", "id")
     )

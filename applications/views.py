@@ -27,6 +27,7 @@ from applications import actions, checks
 from applications.consumption import CSV_MIME, XLSX_MIME, template_csv, template_xlsx
 from applications.forms import (
     EDITABLE_FIELDS,
+    OVERSEAS_DETAIL_FIELDS,
     PLATFORM_SUGGESTIONS,
     STEP_BY_SLUG,
     STEPS,
@@ -42,6 +43,7 @@ from applications.states import Status
 from enterprises.models import Provider
 from ledger.actions import record_event
 from yingdu.uploads import DOCUMENT_TYPES, TABLE_TYPES, check_upload
+from yingdu.validators import display_phone
 
 
 def get_application_for_user(request: HttpRequest, pk: int) -> Application:
@@ -250,6 +252,19 @@ def step(request: HttpRequest, pk: int, step: str) -> HttpResponse:
     return render(request, "applications/step.html", context, status=422 if form.errors else 200)
 
 
+def form_rows(application: Application) -> list[tuple[str, Any]]:
+    """Rows 1–23 as (label, value for display): phones readable, yes/no in words."""
+    rows: list[tuple[str, Any]] = []
+    for name in EDITABLE_FIELDS[:23]:
+        value = getattr(application, name)
+        if name in ("legal_rep_phone", "handler_phone") and value:
+            value = display_phone(value)
+        elif name in OVERSEAS_DETAIL_FIELDS and not application.overseas:
+            value = ""
+        rows.append((checks.field_label(name), value))
+    return rows
+
+
 def _step_slug_of(key: str) -> str:
     found = step_of_field(key)
     return found.slug if found is not None else "materials"
@@ -271,7 +286,7 @@ def _confirm_context(application: Application) -> dict[str, Any]:
         "materials_current": application.current_materials().order_by("kind", "id"),
         "totals": checks.consumption_totals(application),
         **_estimate_context(application),
-        "rows": [(checks.field_label(name), getattr(application, name)) for name in EDITABLE_FIELDS[:23]],
+        "rows": form_rows(application),
     }
 
 
@@ -502,7 +517,7 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
         "applications/detail.html",
         {
             "application": application,
-            "rows": [(checks.field_label(name), getattr(application, name)) for name in EDITABLE_FIELDS[:23]],
+            "rows": form_rows(application),
             "materials": application.materials.filter(deleted=False).order_by("kind", "version", "id"),
             "timeline": timeline(application),
             "is_owner": is_owner,
