@@ -121,3 +121,21 @@ def test_sigkill_mid_send_then_restart_loses_nothing(tmp_path) -> None:
     assert len(windows) == len(set(windows)) == 2 * 15
     assert sum(r["gpu_seconds"] for r in by_id.values()) == 2 * 60 * 15
     assert Spool(tmp_path / "spool").pending_count() == 0
+
+
+def test_sigterm_closes_the_open_records_and_delivers_them(tmp_path) -> None:
+    main(["keygen", "--key", str(tmp_path / "node.key")])
+    path = write_timeline(tmp_path / "timeline.json", gpus=1, busy_ticks=2000)
+    script = json.loads(path.read_text())
+    script["time_scale"] = 0.01  # 0.15 s of real time per 15 s tick
+    path.write_text(json.dumps(script))
+    with running_sink() as sink:
+        args = run_args(sink.url, tmp_path, "--max-runtime", "60")
+        args[args.index("--record-seconds") + 1] = "3600"
+        proc = subprocess.Popen(agent_command(*args), cwd=ROOT, stderr=subprocess.DEVNULL)
+        time.sleep(1.5)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(20) == 0
+    (record,) = sink.records
+    assert record["gpu_seconds"] > 0
+    assert Spool(tmp_path / "spool").pending_count() == 0
