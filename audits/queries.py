@@ -311,125 +311,126 @@ def inputs_for(
 
 # --- set-wise ------------------------------------------------------------------------------------
 
-_CREATE_KEYS = (
-    "CREATE TEMPORARY TABLE audits_recon_keys ("
-    " app_id bigint NOT NULL, uscc varchar(18) NOT NULL, work_ref varchar(100) NOT NULL,"
-    " window_start timestamp with time zone NULL, window_end timestamp with time zone NULL)"
-)
-
-
-def _aggregate_sql(table: str, postgres: bool) -> str:
-    # Exact decimal sums of GPU-seconds on PostgreSQL, so the figure does not depend on the
-    # order parallel workers add rows in (SQLite has no decimal type; its sum is of floats).
-    seconds = "CAST(u.gpu_seconds AS numeric)" if postgres else "u.gpu_seconds"
-    before = "u.started_at < k.window_start"
-    after = "u.ended_at > k.window_end"
-    sql = (
-        f"SELECT k.app_id, COUNT(*), SUM({seconds}), SUM(u.cost_cny), MIN(u.started_at), MAX(u.ended_at),"  # noqa: S608 - fixed text and the model's table name
-        f" SUM(CASE WHEN {before} THEN 1 ELSE 0 END), SUM(CASE WHEN {before} THEN {seconds} ELSE 0 END),"
-        f" SUM(CASE WHEN {before} THEN u.cost_cny ELSE 0 END),"
-        f" SUM(CASE WHEN {after} THEN 1 ELSE 0 END), SUM(CASE WHEN {after} THEN {seconds} ELSE 0 END),"
-        f" SUM(CASE WHEN {after} THEN u.cost_cny ELSE 0 END)"
-        f" FROM audits_recon_keys k JOIN {table} u ON u.enterprise_uscc = k.uscc AND u.work_ref = k.work_ref"
-        " WHERE u.leaf_index < %s GROUP BY k.app_id"
-    )
-    return sql
-
-
-def _dec(value: Any) -> Decimal:
-    if value is None:
-        return Decimal(0)
-    if isinstance(value, float):
-        return rules.exact_seconds(value)
-    return Decimal(value)
-
 
 def _cents(value: Any) -> Decimal:
     # SQLite stores decimals with REAL affinity and sums them as floats: back to cents.
-    return rules.round_half_up(_dec(value))
+    if value is None:
+        return Decimal("0.00")
+    return rules.round_half_up(Decimal(repr(value)) if isinstance(value, float) else Decimal(value))
 
 
 def _parse_dt(value: Any) -> dt.datetime | None:
     if value is None or isinstance(value, dt.datetime):
         return value
-    # SQLite returns aggregates of datetime columns as text.
+    # SQLite returns aggregates of datetime columns as text (UTC).
     parsed = dt.datetime.fromisoformat(str(value))
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+@dataclass(frozen=True)
+class _Group:
+    usage: rules.Usage
+    first: dt.datetime | None
+    last: dt.datetime | None
+
+
+def _group_totals(tree_size: int) -> dict[Key, _Group]:
+    """Every (USCC, work) in the log up to ``tree_size``, added up: one aggregate query, no join.
+
+    Grouping the records by the keys they carry needs one scan of the table (parallel on
+    PostgreSQL); the few thousand groups are then matched to applications in Python.
+    """
+    table = UsageRecord._meta.db_table
+    sql = (
+        "SELECT enterprise_uscc, work_ref, COUNT(*), SUM(CAST(ROUND(gpu_seconds * 1000) AS BIGINT)),"  # noqa: S608 - the model's table name
+        f" SUM(cost_cny), MIN(started_at), MAX(ended_at) FROM {table} WHERE leaf_index < %s"
+        " GROUP BY enterprise_uscc, work_ref"
+    )
+    out: dict[Key, _Group] = {}
+    with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # Each parallel worker sorts its share of the table in memory rather than on disk.
+            cursor.execute("SET LOCAL work_mem = '128MB'")
+        cursor.execute(sql, [tree_size])
+        for uscc, ref, n, ms, cost, first, last in cursor.fetchall():
+            out[(uscc, ref)] = _Group(
+                rules.Usage(int(n), int(ms or 0), _cents(cost)), _parse_dt(first), _parse_dt(last)
+            )
+    return out
 
 
 def _aggregate(
     keys: dict[int, list[Key]], windows: dict[int, rules.Window], tree_size: int
 ) -> dict[int, rules.MonitoredSummary]:
-    table = UsageRecord._meta.db_table
-    postgres = connection.vendor == "postgresql"
-    adapt = connection.ops.adapt_datetimefield_value
-    key_rows = [
-        (app_id, uscc, ref, adapt(windows[app_id].start), adapt(windows[app_id].end))
-        for app_id, app_keys in keys.items()
-        for uscc, ref in app_keys
-    ]
+    """Each application's monitored usage, with the parts outside its production window.
+
+    Totals come from :func:`_group_totals`. Only an application whose first or last record
+    falls outside its window needs those records counted, with one indexed query of its own
+    (few applications: most usage is inside the window).
+    """
+    groups = _group_totals(tree_size)
     out: dict[int, rules.MonitoredSummary] = {}
-    with connection.cursor() as cursor:
-        cursor.execute("DROP TABLE IF EXISTS audits_recon_keys")
-        cursor.execute(_CREATE_KEYS)
-        try:
-            if postgres:
-                with cursor.cursor.copy(
-                    "COPY audits_recon_keys (app_id, uscc, work_ref, window_start, window_end) FROM STDIN"
-                ) as copy:
-                    for row in key_rows:
-                        copy.write_row(row)
-                cursor.execute("ANALYZE audits_recon_keys")
-            else:
-                cursor.executemany(
-                    "INSERT INTO audits_recon_keys VALUES (%s, %s, %s, %s, %s)",
-                    key_rows,
-                )
-            cursor.execute(_aggregate_sql(table, postgres), [tree_size])
-            for row in cursor.fetchall():
-                app_id, n, secs, cost, first, last, nb, sb, cb, na, sa, ca = row
-                out[app_id] = rules.MonitoredSummary(
-                    total=rules.Usage(int(n), _dec(secs), _cents(cost)),
-                    before_window=rules.Usage(int(nb or 0), _dec(sb), _cents(cb)),
-                    after_window=rules.Usage(int(na or 0), _dec(sa), _cents(ca)),
-                    first_started_at=_parse_dt(first),
-                    last_ended_at=_parse_dt(last),
-                )
-        finally:
-            cursor.execute("DROP TABLE IF EXISTS audits_recon_keys")
+    for app_id, app_keys in keys.items():
+        found = [groups[k] for k in app_keys if k in groups]
+        if not found:
+            continue
+        total = sum((g.usage for g in found), rules.Usage())
+        first = min((g.first for g in found if g.first is not None), default=None)
+        last = max((g.last for g in found if g.last is not None), default=None)
+        window = windows[app_id]
+        outside = (window.start is not None and first is not None and first < window.start) or (
+            window.end is not None and last is not None and last > window.end
+        )
+        if outside:
+            edge = Q(pk__in=[])
+            if window.start is not None:
+                edge |= Q(started_at__lt=window.start)
+            if window.end is not None:
+                edge |= Q(ended_at__gt=window.end)
+            records = (
+                UsageRecord.objects.filter(_key_filter(app_keys), edge, leaf_index__lt=tree_size)
+                .order_by("leaf_index")
+                .values_list("record_id", "gpu_uuid", "started_at", "ended_at", "gpu_seconds", "cost_cny")
+            )
+            part = rules.summarize(
+                (rules.MonitoredRecord(str(r), g, s, e, x, c) for r, g, s, e, x, c in records), window
+            )
+            out[app_id] = rules.MonitoredSummary(total, part.before_window, part.after_window, first, last)
+        else:
+            out[app_id] = rules.MonitoredSummary(total, rules.Usage(), rules.Usage(), first, last)
     return out
 
 
 def _overlap_pairs(tree_size: int) -> list[tuple[str, Key, Key]]:
     """Every pair of monitored records on one GPU whose times overlap, as (gpu, key, other key), both ways.
 
-    One ordered pass over the records (a window query in the order of the GPU-time index) finds
-    those that start before an earlier record on the same GPU has ended; only those few are then
-    joined pairwise. Records starting at the same instant overlap whichever comes first, so the
-    order among ties does not change the pairs found.
+    One pass over the GPU-time index (gpu, start, end) — an index-only scan, no sort — finds the
+    records that start before an earlier record on the same GPU has ended; only those few are
+    then joined pairwise, both sides restricted to the checkpoint. The pass itself reads records
+    beyond the checkpoint too (the index does not hold the leaf index): a pair of records both
+    within the checkpoint always leaves its later record as a candidate, and the pairwise query
+    drops pairs with a record beyond it. Records starting at the same instant overlap whichever
+    comes first, so the order among ties does not change the pairs found.
     """
     table = UsageRecord._meta.db_table
     with transaction.atomic(), connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            # Sorting ten million (GPU, start, end) triples fits in memory and stays off disk.
-            cursor.execute("SET LOCAL work_mem = '512MB'")
         cursor.execute(
-            f"SELECT id FROM (SELECT id, started_at, MAX(ended_at) OVER ("  # noqa: S608 - table name from the model
-            " PARTITION BY gpu_uuid ORDER BY started_at, ended_at ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING"
-            f") AS prev_end FROM {table} WHERE leaf_index < %s) s WHERE prev_end > started_at",
-            [tree_size],
+            "SELECT gpu_uuid, started_at, ended_at FROM (SELECT gpu_uuid, started_at, ended_at,"  # noqa: S608 - table name from the model
+            " MAX(ended_at) OVER (PARTITION BY gpu_uuid ORDER BY started_at, ended_at"
+            f" ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_end FROM {table}) s"
+            " WHERE prev_end > started_at"
         )
-        ids = [row[0] for row in cursor.fetchall()]
+        candidates = sorted(set(cursor.fetchall()))
         pairs: list[tuple[str, Key, Key]] = []
-        for start in range(0, len(ids), CHUNK):
-            chunk = ids[start : start + CHUNK]
-            marks = ", ".join(["%s"] * len(chunk))
+        for start in range(0, len(candidates), CHUNK // 3):
+            chunk = candidates[start : start + CHUNK // 3]
+            match = " OR ".join(["(m.gpu_uuid = %s AND m.started_at = %s AND m.ended_at = %s)"] * len(chunk))
             cursor.execute(
                 f"SELECT m.gpu_uuid, m.enterprise_uscc, m.work_ref, o.enterprise_uscc, o.work_ref FROM {table} m "  # noqa: S608
                 f"JOIN {table} o ON o.gpu_uuid = m.gpu_uuid AND o.id <> m.id "
                 "AND o.started_at < m.ended_at AND o.ended_at > m.started_at "
-                f"WHERE m.id IN ({marks}) AND o.leaf_index < %s",
-                [*chunk, tree_size],
+                f"WHERE ({match}) AND m.leaf_index < %s AND o.leaf_index < %s",
+                [*(v for c in chunk for v in c), tree_size, tree_size],
             )
             for gpu, mu, mr, ou, orf in cursor.fetchall():
                 if (mu, mr) != (ou, orf):

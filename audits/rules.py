@@ -23,7 +23,9 @@ are flagged ``outside_window``. Without declared rows only the launch end is che
 
 **Interpretation (minutes).** Row 22 must equal the work's length (SPEC §2), so it is not a
 GPU quantity. Declared GPU time is Σ quantity × minutes of the consumption rows (card-minutes);
-without rows it falls back to row 22. Monitored GPU time is Σ ``gpu_seconds`` / 60.
+without rows it falls back to row 22. Monitored GPU time is Σ ``gpu_seconds`` / 60, added up in
+whole milliseconds (the agent reports to the millisecond), so the total is exact and does not
+depend on the order the database returns records in.
 """
 
 from __future__ import annotations
@@ -67,7 +69,7 @@ MIN_PEERS = 5
 # At most this many conflicting records are listed in a flag (the count is always complete).
 MAX_LISTED = 20
 
-MINUTE = Decimal(60)
+MINUTE_MS = Decimal(60_000)
 
 
 def flag_label(code: str) -> str:
@@ -142,22 +144,18 @@ class Declared:
 
 @dataclass(frozen=True)
 class Usage:
-    """Monitored usage added up: number of records, GPU-seconds and cost.
-
-    GPU-seconds are summed as exact decimals of the stored floats, so the total does not
-    depend on the order the database returns records in and a re-run gives the same figure.
-    """
+    """Monitored usage added up: number of records, GPU time in milliseconds, and cost."""
 
     count: int = 0
-    gpu_seconds: Decimal = Decimal(0)
+    gpu_ms: int = 0
     cost: Decimal = Decimal("0.00")
 
     @property
     def gpu_minutes(self) -> Decimal:
-        return round_half_up(self.gpu_seconds / MINUTE)
+        return round_half_up(Decimal(self.gpu_ms) / MINUTE_MS)
 
     def __add__(self, other: Usage) -> Usage:
-        return Usage(self.count + other.count, self.gpu_seconds + other.gpu_seconds, self.cost + other.cost)
+        return Usage(self.count + other.count, self.gpu_ms + other.gpu_ms, self.cost + other.cost)
 
     def as_dict(self) -> dict[str, Any]:
         return {"count": self.count, "gpu_minutes": _minutes(self.gpu_minutes), "cost": _money(self.cost)}
@@ -280,9 +278,9 @@ def day_start(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time.min, tzinfo=SHANGHAI)
 
 
-def exact_seconds(value: float) -> Decimal:
-    """A stored float as the decimal it prints as (``3600.5`` → ``Decimal("3600.5")``)."""
-    return Decimal(repr(float(value)))
+def milliseconds(seconds: float) -> int:
+    """GPU-seconds as whole milliseconds, the unit GPU time is added up in (SQL: ``ROUND(s * 1000)``)."""
+    return round(float(seconds) * 1000)
 
 
 # --- reconciliation --------------------------------------------------------------------------------
@@ -305,7 +303,7 @@ def summarize(records: Iterable[MonitoredRecord], window: Window) -> MonitoredSu
     first: dt.datetime | None = None
     last: dt.datetime | None = None
     for record in records:
-        usage = Usage(1, exact_seconds(record.gpu_seconds), record.cost)
+        usage = Usage(1, milliseconds(record.gpu_seconds), record.cost)
         total += usage
         if window.start is not None and record.started_at < window.start:
             before += usage

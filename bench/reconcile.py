@@ -202,9 +202,30 @@ def insert_usage(
 def checkpoint(size: int) -> object:
     from ledger.models import Checkpoint
 
+    # Signed after every application was submitted, so all of them are each other's peers.
     return Checkpoint.objects.create(
-        tree_size=size, root_hash=b"\x00" * 32, note="bench\n", key_hash="00000000", created_at=BASE
+        tree_size=size,
+        root_hash=b"\x00" * 32,
+        note="bench\n",
+        key_hash="00000000",
+        created_at=dt.datetime(2026, 4, 3, tzinfo=TZ),
     )
+
+
+def phases(cp: object) -> None:
+    """Where the time goes: the two big queries alone."""
+    from applications.models import Application
+    from audits import queries, rules
+
+    apps = list(Application.objects.select_related("enterprise").order_by("pk"))
+    keys = {a.pk: queries.application_keys(a) for a in apps}
+    windows = {a.pk: rules.Window(BASE, None) for a in apps}
+    t0 = time.perf_counter()
+    queries._aggregate(keys, windows, cp.tree_size)  # type: ignore[attr-defined]
+    t1 = time.perf_counter()
+    queries._overlap_pairs(cp.tree_size)  # type: ignore[attr-defined]
+    t2 = time.perf_counter()
+    print(f"  aggregate grouped by (USCC, work): {t1 - t0:.2f} s; GPU-overlap window pass: {t2 - t1:.2f} s")
 
 
 def main() -> int:
@@ -212,6 +233,7 @@ def main() -> int:
     parser.add_argument("--apps", type=int, default=10_000)
     parser.add_argument("--records", type=int, default=10_000_000)
     parser.add_argument("--repeat", type=int, default=2, help="timed runs; the best is reported")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch database (to study plans)")
     args = parser.parse_args()
     if connection.vendor != "postgresql":
         print("bench/reconcile.py needs DATABASE_URL=postgres://… (make bench starts one)", file=sys.stderr)
@@ -251,6 +273,7 @@ def main() -> int:
             with transaction.atomic():
                 runs = actions.reconcile_many(apps, actor=None, checkpoint=cp)  # type: ignore[arg-type]
             best = min(best, time.perf_counter() - t0)
+        phases(cp)
         flags = Counter(code for run in runs for code in set(run.flag_codes))
         print(f"baseline: bare scan of {args.records:,} records (count, sum of cost): {base:.2f} s")
         print(
@@ -259,7 +282,10 @@ def main() -> int:
         )
         print("flags: " + ", ".join(f"{code} {n}" for code, n in sorted(flags.items())))
     finally:
-        connection.creation.destroy_test_db(old_name, verbosity=0)
+        if args.keep:
+            print(f"kept database {connection.settings_dict['NAME']}")
+        else:
+            connection.creation.destroy_test_db(old_name, verbosity=0)
     return 0
 
 

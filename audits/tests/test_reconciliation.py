@@ -159,7 +159,9 @@ class ReconciliationTests(FixtureQuarter):
         batch = actions.reconcile_many(pair, actor=None, checkpoint=checkpoint)
         for runs in (single, batch):
             self.assertEqual([("double_claim" in r.flag_codes) for r in runs], [True, True])
-            conflicts = [next(f for f in r.flags if f["code"] == "double_claim")["numbers"]["conflicts"] for r in runs]
+            conflicts = [
+                next(f for f in r.flags if f["code"] == "double_claim")["numbers"]["conflicts"] for r in runs
+            ]
             self.assertEqual(conflicts[0][0]["other_application_id"], self.apps["A7"].pk)
             self.assertEqual(conflicts[1][0]["other_application_id"], self.apps["A3"].pk)
         self.assertEqual([r.digest for r in single], [r.digest for r in batch])

@@ -46,7 +46,7 @@ def declared(cost: str = "1000.00", gpu_minutes: int = 600, **kw: object) -> Dec
 
 
 def monitored(cost: str = "1000.00", minutes: int = 600, count: int = 10) -> MonitoredSummary:
-    return MonitoredSummary(total=Usage(count, Decimal(minutes * 60), Decimal(cost)))
+    return MonitoredSummary(total=Usage(count, minutes * 60_000, Decimal(cost)))
 
 
 def codes(flags: list[rules.Flag]) -> list[str]:
@@ -151,7 +151,7 @@ class ReconcileRuleTests(SimpleTestCase):
         ]
         forward = rules.summarize(records, Window(None, None))
         backward = rules.summarize(reversed(records), Window(None, None))
-        self.assertEqual(forward.total.gpu_seconds, Decimal("0.6"))
+        self.assertEqual(forward.total.gpu_ms, 600)
         self.assertEqual(forward, backward)
 
 
