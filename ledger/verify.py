@@ -73,11 +73,8 @@ def verify_log(window: int = WINDOW) -> VerifyResult:
 
 def _node_first_index(level: int, index: int, width: int, offset: int) -> int:
     """The first entry under the node stored at hash ``offset`` of tile (level, index) of ``width``."""
-    height = 0
-    while height < tiles.TILE_HEIGHT - 1 and offset >= width >> height:
-        offset -= width >> height
-        height += 1
-    return (index * tiles.TILE_WIDTH + (offset << height)) << (tiles.TILE_HEIGHT * level)
+    height, j = tiles.node_at_offset(width, offset)
+    return (index * tiles.TILE_WIDTH + (j << height)) << (tiles.TILE_HEIGHT * level)
 
 
 class _Verifier:
@@ -298,9 +295,7 @@ class _Verifier:
             return False
         blob = self.upper.get((1, tile_index // tiles.TILE_WIDTH))
         try:
-            parent = (
-                tiles.tile_node(blob, 0, tile_index % tiles.TILE_WIDTH, self.hasher.size) if blob else None
-            )
+            parent = tiles.tile_node(blob, 0, tile_index % tiles.TILE_WIDTH, self.hasher) if blob else None
         except ValueError:
             return False
         return parent == self.hasher.root(leaves)

@@ -37,7 +37,10 @@ class AppendTests(TestCase):
         self.assertEqual(widths, {(0, 0): 256, (0, 1): 256, (0, 2): 88, (1, 0): 2})
         leaves = [merkle.leaf_hash(e) for e in _entries(600)]
         self.assertEqual(tiles.tile_hashes(stored[(0, 1)]), b"".join(leaves[256:512]))
-        self.assertEqual(tiles.tile_node(stored[(0, 1)], 7, 1), merkle.root(leaves[384:512]))
+        hasher = merkle.hasher("sha256")
+        self.assertEqual(tiles.tile_node(stored[(0, 1)], 7, 1, hasher), merkle.root(leaves[384:512]))
+        self.assertEqual(tiles.tile_node(stored[(0, 1)], 4, 3, hasher), merkle.root(leaves[304:320]))
+        self.assertEqual(tiles.tile_node(stored[(0, 1)], 2, 5, hasher), merkle.root(leaves[276:280]))
         self.assertEqual(tiles.tile_hashes(stored[(1, 0)])[32:], merkle.root(leaves[256:512]))
 
     def test_proofs_from_storage_verify_for_every_index_and_old_size(self) -> None:

@@ -111,12 +111,12 @@ class TamperDetection(_Base):
         with raw_sql() as c:
             c.execute("SELECT hashes FROM ledger_tile WHERE key = %s", [tiles.tile_key(0, 1)])
             data = bytearray(bytes(c.fetchone()[0]))
-            # Height 1 starts after the 256 leaf hashes; its node 10 covers entries 256+20 and 256+21.
+            # Height 4 starts after the 256 leaf hashes; its node 10 covers entries 256+160 to 256+175.
             data[32 * (256 + 10)] ^= 1
             c.execute(
                 "UPDATE ledger_tile SET hashes = %s WHERE key = %s", [bytes(data), tiles.tile_key(0, 1)]
             )
-        self.assertFirstBad(256 + 20)
+        self.assertFirstBad(256 + 160)
 
     def test_an_edited_upper_tile_is_found_at_the_first_entry_it_covers(self) -> None:
         with raw_sql() as c:
