@@ -4,8 +4,13 @@ against the same checkpoint gives identical results (SPEC §8, SECURITY.md row 2
 from __future__ import annotations
 
 import datetime as dt
+import io
+import json
 from decimal import Decimal
 from typing import ClassVar
+
+from django.core.management import call_command
+from django.core.management.base import CommandError
 
 from applications.models import Application
 from audits import actions
@@ -194,3 +199,19 @@ class ReconciliationTests(FixtureQuarter):
         with self.assertLogs("audits.actions", level="ERROR"):
             self.assertIsNone(actions.reconcile_quietly(app, actor=None))
         self.assertFalse(ReconciliationRun.objects.filter(application=app).exists())
+
+
+class ReconcileCommandTests(FixtureQuarter):
+    def test_the_cli_reconciles_one_application_or_all_of_them(self) -> None:
+        out = io.StringIO()
+        call_command("audit", "reconcile", "--application", str(self.apps["A2"].pk), "--json", stdout=out)
+        [doc] = json.loads(out.getvalue())
+        self.assertEqual([f["code"] for f in doc["flags"]], ["over_claim"])
+        out = io.StringIO()
+        call_command("audit", "reconcile", "--all", "--user", "inspector", stdout=out)
+        self.assertIn("已对账 7 件，其中 6 件有标记", out.getvalue())
+        self.assertIn(f"{self.apps['A3'].pk}\t申报用量无监控记录", out.getvalue())
+        batch = AuditEvent.objects.get(action="audit.reconcile_batch")
+        self.assertEqual(batch.actor, self.inspector)
+        with self.assertRaisesMessage(CommandError, "申请 999999 不存在"):
+            call_command("audit", "reconcile", "--application", "999999", stdout=io.StringIO())

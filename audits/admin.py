@@ -1,0 +1,60 @@
+"""Read-only admin for audit records: every change goes through ``audits.actions``, which checks the
+rules and writes the audit event; the admin only lets administrators look."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from audits.models import Clawback, DataNotice, Finding, Objection, ReconciliationRun, Repayment, SpotCheck
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(ReconciliationRun)
+class ReconciliationRunAdmin(ReadOnlyAdmin):
+    list_display = ("application", "run_at", "trigger", "checkpoint_tree_size", "flag_count", "severity")
+    list_filter = ("trigger", "severity")
+
+
+@admin.register(SpotCheck)
+class SpotCheckAdmin(ReadOnlyAdmin):
+    list_display = ("quarter", "n", "k", "checkpoint_tree_size", "created_by", "created_at")
+
+
+@admin.register(Finding)
+class FindingAdmin(ReadOnlyAdmin):
+    list_display = ("id", "application", "source", "status", "created_by", "created_at")
+    list_filter = ("source", "status")
+
+
+@admin.register(DataNotice)
+class DataNoticeAdmin(ReadOnlyAdmin):
+    list_display = ("finding", "notice_date", "objection_deadline", "sent_by")
+
+
+@admin.register(Objection)
+class ObjectionAdmin(ReadOnlyAdmin):
+    list_display = ("notice", "submitted_by", "submitted_at")
+
+
+@admin.register(Clawback)
+class ClawbackAdmin(ReadOnlyAdmin):
+    list_display = ("application", "amount", "repaid", "status", "created_by", "created_at")
+    list_filter = ("status",)
+
+
+@admin.register(Repayment)
+class RepaymentAdmin(ReadOnlyAdmin):
+    list_display = ("clawback", "amount", "date", "reference", "recorded_by")
