@@ -30,6 +30,10 @@ SHEET_PROVIDERS = "算力提供方"
 SHEET_FINDINGS = "稽查发现"
 
 
+def status_labels() -> dict[str, str]:
+    return {s.value: str(s.label) for s in Status}
+
+
 def build_workbook(year: int, today: dt.date | None = None) -> tuple[bytes, dict[str, int]]:
     """The workbook's bytes and the number of data rows of each sheet (for the audit event)."""
     today = today or timezone.localdate()
@@ -78,6 +82,10 @@ def _applications_sheet(ws: Any, year: int) -> int:
         _("政策参数版本"),
     ]
 
+    # Labels are translated once, not once per row (a year can hold ten thousand rows).
+    labels = status_labels()
+    yes, no = _("是"), _("否")
+
     def rows() -> Any:
         for app in qs:
             payment = getattr(app, "payment", None) if payment_model is not None else None
@@ -92,9 +100,9 @@ def _applications_sheet(ws: Any, year: int) -> int:
                 app.uscc or app.enterprise.uscc,
                 app.work_title,
                 app.filing_number,
-                _("是") if app.overseas else _("否"),
+                yes if app.overseas else no,
                 app.provider.name if app.provider else app.provider_name,
-                str(Status(app.status).label),
+                labels[app.status],
                 queries.local_date(app.submitted_at),
                 app.received_date,
                 app.requested_amount,
@@ -184,21 +192,23 @@ def _deadlines_sheet(ws: Any, year: int, today: dt.date) -> int:
         _("兑现周期"),
         _("说明"),
     ]
+    labels = status_labels()
+    outcomes = {code: queries.outcome_label(code) for code in queries.OUTCOME_LABELS}
     rows = [
         [
             r.reference,
             r.enterprise_name,
-            str(Status(r.status).label),
+            labels[r.status],
             r.received,
             r.review_deadline,
             r.decided,
-            queries.outcome_label(r.review),
+            outcomes[r.review],
             r.approved,
             r.payment_deadline,
             r.paid,
-            queries.outcome_label(r.payment),
+            outcomes[r.payment],
             r.cycle_deadline,
-            queries.outcome_label(r.cycle),
+            outcomes[r.cycle],
             r.note,
         ]
         for r in compliance.rows
