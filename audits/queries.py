@@ -23,11 +23,12 @@ from typing import Any
 from uuid import UUID
 
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 
 from applications.models import Application, ConsumptionRow, MaterialKind
 from applications.states import Status
 from audits import rules
+from audits.models import ReconciliationRun
 from ledger.models import Checkpoint
 from monitoring.models import UsageRecord
 
@@ -546,6 +547,18 @@ def inputs_for_many(
     return out
 
 
-def iter_chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
+def latest_runs() -> QuerySet[ReconciliationRun]:
+    """The latest reconciliation run of every application that has one (one query)."""
+    latest = (
+        ReconciliationRun.objects.filter(application=OuterRef("pk"))
+        .order_by("-run_at", "-id")
+        .values("pk")[:1]
+    )
+    ids = Application.objects.annotate(latest=Subquery(latest)).filter(latest__isnull=False).values("latest")
+    return ReconciliationRun.objects.filter(pk__in=Subquery(ids))
+
+
+def latest_run(application: Application) -> ReconciliationRun | None:
+    """The application's latest reconciliation run: for the review page's panel
+    (``{% include "audits/_reconciliation_panel.html" with run=… app=… %}``)."""
+    return ReconciliationRun.objects.filter(application=application).order_by("-run_at", "-id").first()

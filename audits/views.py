@@ -14,7 +14,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Q
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -43,9 +43,9 @@ from audits.models import (
     Finding,
     Objection,
     ObjectionEvidence,
-    ReconciliationRun,
     SpotCheck,
 )
+from audits.queries import latest_run, latest_runs
 from audits.sampling import FORMULA, SampleUnavailable, compute_sample, sample_document
 from enterprises.models import Enterprise
 from ledger.actions import record_event
@@ -76,22 +76,6 @@ def _refused(request: HttpRequest, exc: ValidationError, form: Any = None) -> No
             form.add_error(None, message)
         else:
             messages.error(request, message)
-
-
-def latest_runs() -> QuerySet[ReconciliationRun]:
-    """The latest reconciliation run of every application that has one."""
-    latest = (
-        ReconciliationRun.objects.filter(application=OuterRef("pk"))
-        .order_by("-run_at", "-id")
-        .values("pk")[:1]
-    )
-    ids = Application.objects.annotate(latest=Subquery(latest)).filter(latest__isnull=False).values("latest")
-    return ReconciliationRun.objects.filter(pk__in=Subquery(ids))
-
-
-def latest_run(application: Application) -> ReconciliationRun | None:
-    """The application's latest reconciliation run, for the review page's panel."""
-    return ReconciliationRun.objects.filter(application=application).order_by("-run_at", "-id").first()
 
 
 def _days_left(deadline: Any) -> int | None:

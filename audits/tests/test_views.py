@@ -73,6 +73,18 @@ class AccessTests(BaseTestCase):
             self.assertEqual(self.client.post(url, data).status_code, 403, url)
         self.assertEqual(self.client.get(f"/audits/findings/{finding.pk}/").status_code, 403)
 
+    def test_the_review_page_panel_shows_the_latest_result(self) -> None:
+        from django.template.loader import render_to_string
+
+        from audits.queries import latest_run
+
+        self.assertIn("尚未对账", render_to_string("audits/_reconciliation_panel.html", {"run": None, "app": self.app}))
+        actions.run_reconciliation(self.app, actor=self.reviewer)
+        html = render_to_string("audits/_reconciliation_panel.html", {"run": latest_run(self.app), "app": self.app})
+        self.assertIn("no_monitoring", html)
+        self.assertIn("不自动阻止审批", html)
+        self.assertIn(f"/audits/applications/{self.app.pk}/", html)
+
     def test_the_applicant_notice_list_is_for_applicants(self) -> None:
         self.login(self.reviewer)
         self.assertEqual(self.client.get("/audits/notices/").status_code, 403)
