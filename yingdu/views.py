@@ -32,6 +32,12 @@ def workbench(request: HttpRequest) -> HttpResponse:
         cards.append(("审核工作台", "review:workbench"))
     if Role.INSPECTOR in roles:
         cards.append(("稽查工作台", "audits:workbench"))
+    if roles & {Role.INSPECTOR, Role.SYSADMIN}:
+        cards.append(("算力提供方", "monitoring:providers"))
+    if roles & {Role.INSPECTOR, Role.AUDITADMIN}:
+        cards.append(("不可篡改日志", "ledger:index"))
+    if roles & STAFF_ROLES:
+        cards.append(("统计报表", "reports:dashboard"))
     return render(
         request,
         "portal/workbench.html",
