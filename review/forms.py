@@ -47,7 +47,9 @@ class OpinionForm(forms.Form):
 
 
 class OnSiteCheckForm(forms.Form):
-    date = forms.DateField(label=_("核查日期"), widget=forms.DateInput(attrs={"type": "date"}))
+    date = forms.DateField(
+        label=_("核查日期"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
     people = forms.CharField(label=_("核查人员"), max_length=200)
     findings = forms.CharField(label=_("核查情况"), max_length=5000, widget=forms.Textarea(attrs={"rows": 4}))
     attachments = MultipleFileField(label=_("附件（PDF、JPEG、PNG）"), required=False)
@@ -63,7 +65,9 @@ class OnSiteCheckForm(forms.Form):
 
 
 class PaymentForm(forms.Form):
-    date = forms.DateField(label=_("兑现日期"), widget=forms.DateInput(attrs={"type": "date"}))
+    date = forms.DateField(
+        label=_("兑现日期"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
     amount = forms.DecimalField(label=_("兑现金额（元）"), max_digits=12, decimal_places=2, min_value=0)
     bank_reference = forms.CharField(label=_("银行流水号"), max_length=64)
 

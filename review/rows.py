@@ -109,9 +109,19 @@ def display_value(application: Application, field: str) -> str:
     return str(value)
 
 
-def form_rows(application: Application) -> list[tuple[str, str]]:
-    """All 26 rows with their values, for the review page and e-mails."""
-    rows = [(row.title, display_value(application, row.field)) for row in ROWS]
+PHONE_FIELDS = frozenset({"legal_rep_phone", "handler_phone"})
+
+
+def form_rows(application: Application, *, mask_phones: bool = False) -> list[tuple[str, str]]:
+    """All 26 rows with their values, for the review page; phones masked there (SECURITY.md #22)."""
+    from yingdu.validators import mask_phone
+
+    rows = []
+    for row in ROWS:
+        value = display_value(application, row.field)
+        if mask_phones and row.field in PHONE_FIELDS and value:
+            value = mask_phone(value)
+        rows.append((row.title, value))
     rows.append((f"24. {_('申请算力服务支持类型')}", application.support_type))
     amount = application.requested_amount
     rows.append((f"25. {_('申请算力服务支持金额（元）')}", f"{amount:.2f}" if amount is not None else ""))

@@ -226,13 +226,23 @@ def _opinions(steps: list[ReviewStep]) -> dict[str, dict[str, Any]]:
     return boxes
 
 
+# Labels of the intake's events in the history (its own transitions come from the table).
+INTAKE_LABELS = {
+    "application.create": "创建草稿",
+    "application.material_upload": "上传材料",
+    "application.material_remove": "删除草稿材料",
+}
+
+
 def _history(app: Application) -> list[dict[str, Any]]:
+    """ReviewSteps with the audit events of the application (draft edits left out as noise)."""
     steps = {
         s.pk: s
         for s in ReviewStep.objects.filter(application=app).select_related("actor").order_by("at", "id")
     }
     events = (
         AuditEvent.objects.filter(object_type=Application._meta.label, object_id=str(app.pk))
+        .exclude(action="application.update")
         .select_related("actor")
         .order_by("created_at", "id")
     )
@@ -242,11 +252,13 @@ def _history(app: Application) -> list[dict[str, Any]]:
         step_id = after.get("step_id")
         step = steps.get(step_id) if isinstance(step_id, int) else None
         name = event.action.removeprefix("application.")
-        label = (
-            TRANSITIONS[name].label
-            if name in TRANSITIONS
-            else (_("实地核查") if name == "on_site_check" else name)
-        )
+        if name in TRANSITIONS:
+            label = TRANSITIONS[name].label
+        elif name == actions.ON_SITE_CHECK:
+            label = _("实地核查")
+        else:
+            label = INTAKE_LABELS.get(event.action, event.action)
+        note = step.opinion if step else str(after.get("error") or after.get("name") or "")
         items.append(
             {
                 "at": event.created_at,
@@ -255,7 +267,7 @@ def _history(app: Application) -> list[dict[str, Any]]:
                 "failed": event.result != AuditEvent.Result.SUCCESS,
                 "before": (step.get_status_before_display() if step else ""),
                 "after": (step.get_status_after_display() if step else ""),
-                "opinion": step.opinion if step else after.get("opinion", after.get("error", "")),
+                "opinion": note,
             }
         )
     return items
@@ -335,7 +347,7 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
         "review/detail.html",
         {
             "app": app,
-            "form_rows": rows.form_rows(app),
+            "form_rows": rows.form_rows(app, mask_phones=True),
             "materials": materials,
             "calculation": app.calculation or {},
             "approval_calculation": approval_step.data.get("calculation") if approval_step else None,

@@ -44,6 +44,7 @@ class ApprovalTests(ReviewTestCase):
         step = ReviewStep.objects.get(application=app, transition="approve")
         self.assertEqual(step.data["calculation"]["binding"], "rate")
         event = AuditEvent.objects.get(action="application.approve", result=AuditEvent.Result.SUCCESS)
+        assert event.after is not None
         self.assertEqual(event.after["granted_amount"], "15000.00")
         message = Notification.objects.get(user=self.alice, kind=Notification.Kind.APPROVAL)
         self.assertIn("15,000.00", message.title)
@@ -197,7 +198,10 @@ def test_ten_concurrent_approvals_never_grant_more_than_the_annual_cap(settings:
     assert len(outcomes) == len(apps)
 
     granted = sorted(
-        (a.granted_amount for a in Application.objects.filter(enterprise=enterprise, status=Status.APPROVED)),
+        (
+            a.granted_amount or Decimal(0)
+            for a in Application.objects.filter(enterprise=enterprise, status=Status.APPROVED)
+        ),
         reverse=True,
     )
     # 6 × 15,000 = 90,000; the 7th gets the 10,000 left (annual_cap binds); the other three are refused.

@@ -66,7 +66,8 @@ class ClockTests(ReviewTestCase):
         late = clock_for(app, today=d("2026-03-20"))
         self.assertTrue(early.paused and late.paused)
         self.assertEqual(early.left, late.left)
-        self.assertGreater(late.due, early.due)  # type: ignore[operator]
+        assert late.due is not None and early.due is not None
+        self.assertGreater(late.due, early.due)
         self.assertFalse(late.overdue)
 
     def test_an_overdue_item_is_flagged(self) -> None:

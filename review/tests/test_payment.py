@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
+from typing import Any
 
 from django.db import IntegrityError, connection, transaction
 from django.urls import reverse
@@ -79,6 +80,7 @@ class PaymentTests(ReviewTestCase):
         self.assertEqual((payment.amount, payment.bank_reference), (Decimal("15000.00"), "BOC20260302001"))
         self.assertEqual(payment.recorded_by, self.finance)
         event = AuditEvent.objects.get(action="application.pay")
+        assert event.after is not None
         self.assertEqual(event.after["amount"], "15000.00")
         self.assertTrue(Notification.objects.filter(user=self.alice, kind=Notification.Kind.PAYMENT).exists())
 
@@ -95,14 +97,20 @@ class PaymentTests(ReviewTestCase):
         self.assertEqual(AuditEvent.objects.get(action="application.pay").result, AuditEvent.Result.FAILURE)
 
     def test_a_payment_needs_a_bank_reference_and_a_sensible_date(self) -> None:
-        for kwargs, message in [
+        cases: list[tuple[dict[str, Any], str]] = [
             ({"bank_reference": "  "}, "银行流水号"),
             ({"date": self.today + dt.timedelta(days=1)}, "不能晚于今天"),
             ({"date": self.today - dt.timedelta(days=30)}, "不能早于审批日期"),
-        ]:
-            values = {"date": self.today, "amount": Decimal("15000.00"), "bank_reference": "BOC-1", **kwargs}
+        ]
+        for kwargs, message in cases:
+            values: dict[str, Any] = {
+                "date": self.today,
+                "amount": Decimal("15000.00"),
+                "bank_reference": "BOC-1",
+                **kwargs,
+            }
             with self.subTest(message), self.assertRaises(ReviewError) as refused:
-                actions.record_payment(self.app, actor=self.finance, **values)  # type: ignore[arg-type]
+                actions.record_payment(self.app, actor=self.finance, **values)
             self.assertIn(message, refused.exception.message)
         self.assertFalse(Payment.objects.exists())
 

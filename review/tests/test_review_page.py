@@ -50,6 +50,8 @@ class ReviewPageTests(ReviewTestCase):
             response, reverse("applications:material_view", args=[self.app.pk, self.app.materials.get().pk])
         )
         self.assertContains(response, "总算力成本 50,000.00 元 × 补助比例 30%")
+        self.assertContains(response, "138****8000")
+        self.assertNotContains(response, "13800138000")
 
     def test_it_shows_the_history_and_the_buttons_the_user_may_take(self) -> None:
         response = self.page()

@@ -43,6 +43,7 @@ class SupplementTests(ReviewTestCase):
         self.assertIn("第 1 次", message.body)
         self.assertEqual(message.link, reverse("review:supplement", args=[self.app.pk]))
         event = AuditEvent.objects.get(action="application.request_supplement")
+        assert event.after is not None
         self.assertEqual(event.after["items"], ["material:usage_log", "row:work_minutes"])
 
     def test_a_notice_needs_at_least_one_item(self) -> None:
@@ -168,6 +169,7 @@ class SupplementTests(ReviewTestCase):
         self.app.refresh_from_db()
         self.assertEqual(self.app.total_compute_cost, Decimal("40000.00"))
         self.assertEqual(self.app.requested_amount, Decimal("12000.00"))
+        assert self.app.calculation is not None
         self.assertEqual(self.app.calculation["amount"], "12000.00")
 
     def test_a_second_notice_may_only_name_items_changed_in_the_resubmission(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import time_machine
@@ -24,7 +25,7 @@ def on(day: int, month: int = 3) -> dt.datetime:
 
 @time_machine.travel(NOW, tick=False)
 class WorkbenchTests(ReviewTestCase):
-    def make(self, status: Status, submitted: dt.datetime, **fields: object) -> Application:
+    def make(self, status: Status, submitted: dt.datetime, **fields: Any) -> Application:
         return make_application(self.enterprise, self.alice, status, submitted=submitted, **fields)
 
     def rows(self, response) -> list[str]:  # type: ignore[no-untyped-def]
@@ -72,7 +73,7 @@ class WorkbenchTests(ReviewTestCase):
         b = make_application(self.other_enterprise, self.bob, Status.INITIAL_REVIEW, submitted=on(20, 2))
         self.login(self.reviewer)
         url = reverse("review:workbench")
-        cases = [
+        cases: list[tuple[dict[str, str], list[str | None]]] = [
             ({"enterprise": "星河短剧"}, [b.reference]),
             ({"work": "入梦"}, [a.reference]),
             ({"filing": "0777"}, [a.reference]),
@@ -91,7 +92,7 @@ class WorkbenchTests(ReviewTestCase):
         response = self.client.get(reverse("review:workbench"), {"q": "云端"})
         self.assertEqual(len(response.context["page"].object_list), 20)
         self.assertContains(response, "q=%E4%BA%91%E7%AB%AF&amp;page=2")
-        second = self.client.get(reverse("review:workbench"), {"q": "云端", "page": 2})
+        second = self.client.get(reverse("review:workbench"), {"q": "云端", "page": "2"})
         self.assertEqual(len(second.context["page"].object_list), 3)
 
     def test_the_list_runs_a_fixed_number_of_queries(self) -> None:
