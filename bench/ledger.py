@@ -40,7 +40,7 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 PROOF_SAMPLES = 2000
-COLD_RUNS = 3
+COLD_RUNS = 5
 
 
 def make_entries(n: int) -> list[bytes]:
@@ -244,10 +244,11 @@ def main() -> None:
                 workdir.mkdir()
                 f = run_worker("main", alg, workdir, n, None)
                 rng = random.Random(7)
-                f["first_proof_s"] = max(
+                cold = sorted(
                     run_worker("cold", alg, workdir, n, None, rng.randrange(n))["first_proof_s"]
                     for _ in range(COLD_RUNS)
                 )
+                f["first_proof_s"], f["first_proof_max_s"] = cold[len(cold) // 2], cold[-1]
                 best = figures.setdefault(alg, f)
                 for key, value in f.items():
                     if key.endswith("_s"):
@@ -282,7 +283,8 @@ def main() -> None:
         line = (
             f"  inclusion proof     : p50 {f['proof_p50_s'] * 1e3:.3f} ms  p99 {f['proof_p99_s'] * 1e3:.3f} ms"
             f" (target <= 1; CPU time p99 {f['proof_cpu_p99_s'] * 1e3:.3f} ms)"
-            f"  first after restart {f['first_proof_s'] * 1e3:.2f} ms (target <= 5)"
+            f"  first after restart {f['first_proof_s'] * 1e3:.2f} ms (median of {COLD_RUNS} restarts,"
+            f" worst {f['first_proof_max_s'] * 1e3:.2f}; target <= 5)"
         )
         if pm:
             line += f"   pymerkle p99 {pm['proof_p99_s'] * 1e3:.0f} ms ({args.pymerkle_proofs} samples)"
