@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TypeVar
 
 from django.core.exceptions import ObjectDoesNotExist
@@ -113,9 +114,35 @@ def clock_for(
         return Clock(received=received)
     if notices is None:
         notices = notices_of(application.pk)
-    pauses = pauses_of(notices)
+    cal = calendar or policy_calendar.get_calendar()
+    return _clock(
+        status,
+        received,
+        tuple(pauses_of(notices)),
+        local_date(application.submitted_at) or received,
+        (local_date(application.approved_at) or today) if status == Status.APPROVED else None,
+        (_paid_date(application) or today) if status == Status.PAID else None,
+        today,
+        cal,
+    )
+
+
+@lru_cache(maxsize=4096)
+def _clock(
+    status: Status,
+    received: dt.date,
+    pauses: tuple[Pause, ...],
+    submitted: dt.date,
+    approved: dt.date | None,
+    paid: dt.date | None,
+    today: dt.date,
+    cal: WorkdayCalendar,
+) -> Clock:
+    """The clock from its dates alone. Cached: in a queue many applications share their dates, and a
+    calendar object is replaced (never changed) when a year's schedule is loaded."""
     paused = status == Status.SUPPLEMENT_REQUESTED
     errors: list[str] = []
+    pause_list = list(pauses)
 
     def attempt(compute: Callable[[], T]) -> T | None:
         # A year without a holiday schedule: say so rather than guess the deadline.
@@ -126,14 +153,12 @@ def clock_for(
                 errors.append(str(exc))
             return None
 
-    cal = calendar or policy_calendar.get_calendar()
-    params = attempt(lambda: params_at(local_date(application.submitted_at) or received))
+    params = attempt(lambda: params_at(submitted))
     paused_days = attempt(
-        lambda: policy_calendar.paused_workdays(pauses, after=received, today=today, calendar=cal)
+        lambda: policy_calendar.paused_workdays(pause_list, after=received, today=today, calendar=cal)
     )
-    if status == Status.PAID:
-        paid = _paid_date(application) or today
-        used = attempt(lambda: policy_calendar.cycle_workdays_used(received, paid, pauses, calendar=cal))
+    if paid is not None:
+        used = attempt(lambda: policy_calendar.cycle_workdays_used(received, paid, pause_list, calendar=cal))
         return Clock(
             received=received,
             stage="done",
@@ -144,19 +169,18 @@ def clock_for(
     if params is None:
         return Clock(received=received, stage="review", paused=paused, error="；".join(errors))
     cycle_due = attempt(
-        lambda: policy_calendar.cycle_deadline(received, pauses, params, today=today, calendar=cal)
+        lambda: policy_calendar.cycle_deadline(received, pause_list, params, today=today, calendar=cal)
     )
     cycle_left = (
         attempt(lambda: policy_calendar.workdays_left(cycle_due, today, calendar=cal)) if cycle_due else None
     )
-    used = attempt(lambda: policy_calendar.cycle_workdays_used(received, today, pauses, calendar=cal))
-    if status == Status.APPROVED:
-        approved = local_date(application.approved_at) or today
+    used = attempt(lambda: policy_calendar.cycle_workdays_used(received, today, pause_list, calendar=cal))
+    if approved is not None:
         due = attempt(lambda: policy_calendar.payment_deadline(approved, params, calendar=cal))
         stage = "payment"
     else:
         due = attempt(
-            lambda: policy_calendar.review_deadline(received, pauses, params, today=today, calendar=cal)
+            lambda: policy_calendar.review_deadline(received, pause_list, params, today=today, calendar=cal)
         )
         stage = "review"
     left = attempt(lambda: policy_calendar.workdays_left(due, today, calendar=cal)) if due else None
