@@ -106,7 +106,7 @@ def fill(n: int) -> Any:
             SupplementNotice(
                 application=a,
                 round=1,
-                notice_date=a.received_date + dt.timedelta(days=2),
+                notice_date=(a.received_date or dt.date(2026, 3, 2)) + dt.timedelta(days=2),
                 created_by=reviewer,
             )
             for a in apps
