@@ -41,6 +41,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 PROOF_SAMPLES = 2000
 COLD_RUNS = 5
+VERIFY_RUNS = 3
 
 
 def make_entries(n: int) -> list[bytes]:
@@ -133,12 +134,19 @@ def worker_main(args: argparse.Namespace) -> dict[str, Any]:
     out["append_s"] = time.perf_counter() - t0
     assert f"\n{args.n}\n" in note
 
-    t0 = time.perf_counter()
-    result = verify_log()
-    out["verify_s"] = time.perf_counter() - t0
-    out["verify_ok"] = result.ok
-    out["bare_s"] = bare_build_seconds(entries, args.alg)
-    out["bare_sha256_s"] = bare_build_seconds(entries, "sha256") if args.alg != "sha256" else out["bare_s"]
+    # Verification and the bare build alternate, best of three each: on a shared machine
+    # the two otherwise run under different loads.
+    out["verify_s"] = out["bare_s"] = out["bare_sha256_s"] = float("inf")
+    for _ in range(VERIFY_RUNS):
+        t0 = time.perf_counter()
+        result = verify_log()
+        out["verify_s"] = min(out["verify_s"], time.perf_counter() - t0)
+        out["verify_ok"] = result.ok
+        out["bare_s"] = min(out["bare_s"], bare_build_seconds(entries, args.alg))
+        if args.alg != "sha256":
+            out["bare_sha256_s"] = min(out["bare_sha256_s"], bare_build_seconds(entries, "sha256"))
+    if args.alg == "sha256":
+        out["bare_sha256_s"] = out["bare_s"]
     del entries
 
     rng = random.Random(6)
