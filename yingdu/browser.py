@@ -45,18 +45,22 @@ ARTIFACTS_DIR = Path(__file__).resolve().parent.parent / "artifacts"
 DEFAULT_TIMEOUT_MS = 15_000
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def browser() -> Iterator[Browser]:
-    """One chromium for the whole session (starting it costs about a second)."""
+    """A headless chromium for one test (starting it costs about a second).
+
+    Not session-scoped on purpose: while Playwright's sync API is running, its event loop is
+    registered in this thread and Django refuses every ORM call in it ("You cannot call this
+    from an async context"), so a session-wide browser would break every later database test.
+    """
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:  # pragma: no cover - playwright is a dev dependency
         pytest.skip("playwright is not installed")
     if not Path(CHROMIUM_PATH).exists():
         pytest.skip(f"chromium not found at {CHROMIUM_PATH}")
-    # Playwright's sync API runs an event loop in this thread; Django then refuses ORM calls
-    # from the test body ("You cannot call this from an async context") although nothing here
-    # is async. The live server runs in its own thread and is unaffected.
+    # Nothing here is async; the flag only lets the test body use the ORM while the browser
+    # runs. It is set for this test alone (a leaked flag fails `check --deploy`, async.E001).
     previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     try:
