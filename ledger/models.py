@@ -148,7 +148,8 @@ class Entry(models.Model):
 
 
 class Tile(models.Model):
-    """A C2SP tile: up to 256 concatenated node hashes of height 8·level (``ledger.tiles``).
+    """A C2SP tile: up to 256 concatenated node hashes of height 8·level, followed by the
+    tile's inner nodes of heights 4..7 (layout in ``ledger.tiles``).
 
     Full tiles never change; the partial tile at the right edge of each level grows with
     each append until it is full. ``key`` is ``level << 48 | index``.

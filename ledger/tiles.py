@@ -7,10 +7,11 @@ subtrees, and so on. A tile is *full* with 256 hashes; the right edge of the
 tree has *partial* tiles of width 1..255, which grow until they are full and
 then never change.
 
-The database stores exactly these tiles (``ledger.models.Tile``), so any
-subtree hash needs at most one tile per level: a proof at a million entries
-reads three rows and hashes a few hundred nodes. The same functions serve the
-export directory and the offline auditor.
+The database stores these tiles (``ledger.models.Tile``), each followed by its
+inner nodes of heights 4..7 (see ``STORED_INNER``), so any subtree hash needs at
+most one tile per level: a proof at a million entries reads three rows in one
+query and hashes a few dozen nodes. The export writes the bare C2SP tiles; the
+same functions serve the export directory and the offline auditor.
 """
 
 from __future__ import annotations
