@@ -52,7 +52,14 @@ def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
     env = {
         k: v
         for k, v in os.environ.items()
-        if k not in ("DATABASE_URL", "YINGDU_ENV", "YINGDU_VAR_DIR", "DJANGO_SETTINGS_MODULE")
+        if k
+        not in (
+            "DATABASE_URL",
+            "YINGDU_ENV",
+            "YINGDU_VAR_DIR",
+            "DJANGO_SETTINGS_MODULE",
+            "DJANGO_ALLOW_ASYNC_UNSAFE",
+        )
     }
     env.update({"YINGDU_VAR_DIR": str(tmp_path / "var")}, **extra)
     return env
