@@ -409,10 +409,15 @@ def _file_response(
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "private, no-store"
     if inline:
-        # Shown in the browser, but in a sandbox: no scripts, no same-origin access.
-        response["Content-Security-Policy"] = (
-            "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox"
-        )
+        if material.mime == "application/pdf":
+            # The browser's PDF viewer is a plugin: a sandbox or object-src 'none' would block it.
+            # PDFs with JavaScript were refused at upload (yingdu.uploads).
+            response["Content-Security-Policy"] = (
+                "default-src 'none'; object-src 'self'; img-src 'self' data:; style-src 'unsafe-inline'"
+            )
+        else:
+            # An image in a sandbox: no scripts, no same-origin access.
+            response["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; sandbox"
     return response
 
 

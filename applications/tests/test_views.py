@@ -24,7 +24,7 @@ from applications.tests.factories import (
     make_submittable,
 )
 from ledger.models import AuditEvent
-from yingdu.test import BaseTestCase, pdf_bytes, upload
+from yingdu.test import BaseTestCase, pdf_bytes, png_bytes, upload
 
 
 def step_url(application: Application, step: str) -> str:
@@ -358,8 +358,30 @@ class MaterialViewTests(BaseTestCase):
             )
         )
         assert inline["Content-Disposition"].startswith("inline")
-        assert "sandbox" in inline["Content-Security-Policy"]
+        assert inline["X-Content-Type-Options"] == "nosniff"
+        assert inline["Content-Security-Policy"].startswith("default-src 'none'")  # no scripts
         assert AuditEvent.objects.filter(action="application.material_download").count() == 2
+
+    def test_images_are_shown_inline_in_a_sandbox_and_tables_only_downloaded(self) -> None:
+        image = actions.add_material(
+            self.application, MaterialKind.LAUNCH_PROOF, checked("截图.png", png_bytes()), actor=self.alice
+        )
+        table = actions.add_material(
+            self.application,
+            MaterialKind.CONSUMPTION_DETAIL,
+            checked("明细.csv", consumption_csv(), MaterialKind.CONSUMPTION_DETAIL),
+            actor=self.alice,
+        )
+        view = "applications:material_view"
+        shown = self.client.get(reverse(view, kwargs={"pk": self.application.pk, "material_pk": image.pk}))
+        assert shown["Content-Type"] == "image/png"
+        assert "sandbox" in shown["Content-Security-Policy"]
+        assert (
+            self.client.get(
+                reverse(view, kwargs={"pk": self.application.pk, "material_pk": table.pk})
+            ).status_code
+            == 404
+        )
 
     def test_the_media_url_does_not_serve_uploads(self) -> None:
         material = actions.add_material(
