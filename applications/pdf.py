@@ -92,7 +92,7 @@ def form_rows(application: Application) -> list[FormRow]:
     yes_no = "{}{}　{}{}".format(
         CHECKED if a.overseas else UNCHECKED, _("是"), UNCHECKED if a.overseas else CHECKED, _("否")
     )
-    support = "{}{}　{}{}".format(
+    support = "{}{}\n{}{}".format(
         UNCHECKED if a.overseas else CHECKED,
         _("常规算力服务支持（%(rate)s）") % {"rate": domestic_rate},
         CHECKED if a.overseas else UNCHECKED,
