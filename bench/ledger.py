@@ -125,13 +125,14 @@ def worker_main(args: argparse.Namespace) -> dict[str, Any]:
         out["sqlite"] = f"journal_mode={journal}, synchronous={sync}"
     entries = make_entries(args.n)
     keys.signer()  # the key is made on first start, not per append
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     # One durable transaction, as an ingestion batch does: the entries, their tiles and
     # the checkpoint that covers them.
     with transaction.atomic():
         append_entries(entries, kind="usage_record")
         note = sign_checkpoint()
     out["append_s"] = time.perf_counter() - t0
+    out["append_cpu_s"] = time.process_time() - c0
     assert f"\n{args.n}\n" in note
 
     # Verification and the bare build alternate, best of three each: on a shared machine
@@ -191,9 +192,10 @@ def pymerkle_figures(entries: list[bytes], workdir: Path, samples: int) -> dict[
     path = workdir / "pymerkle.sqlite3"
     path.unlink(missing_ok=True)
     tree = SqliteTree(str(path))
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     tree.append_entries(entries)
     append_s = time.perf_counter() - t0
+    append_cpu_s = time.process_time() - c0
     n = len(entries)
     rng = random.Random(6)
     times = []
@@ -204,7 +206,7 @@ def pymerkle_figures(entries: list[bytes], workdir: Path, samples: int) -> dict[
         times.append(time.perf_counter() - t0)
     tree.close()
     path.unlink()
-    out: dict[str, Any] = {"append_s": append_s}
+    out: dict[str, Any] = {"append_s": append_s, "append_cpu_s": append_cpu_s}
     if times:
         out.update(proof_p50_s=_percentile(times, 50), proof_p99_s=_percentile(times, 99))
     return out
@@ -267,6 +269,7 @@ def main() -> None:
                     if pm is None:
                         pm = p
                     pm["append_s"] = min(pm["append_s"], p["append_s"])
+                    pm["append_cpu_s"] = min(pm["append_cpu_s"], p["append_cpu_s"])
         pg: dict[str, Any] | None = None
         if args.postgres and os.environ.get("DATABASE_URL", "").startswith("postgres"):
             workdir = Path(tmp) / "pg"
@@ -283,6 +286,12 @@ def main() -> None:
         if pm:
             line += f"   pymerkle {rate(pm['append_s']):>9,.0f}/s  ratio {pm['append_s'] / f['append_s']:.2f}x (target >= 1.0)"
         print(line)
+        line = (
+            f"    (CPU time only    : {f['append_cpu_s']:7.2f} s  {rate(f['append_cpu_s']):>10,.0f} entries/s"
+        )
+        if pm:
+            line += f"   pymerkle {rate(pm['append_cpu_s']):>9,.0f}/s  ratio {pm['append_cpu_s'] / f['append_cpu_s']:.2f}x"
+        print(line + ")")
         print(
             f"  verify              : {f['verify_s']:7.2f} s  {rate(f['verify_s']):>10,.0f} entries/s"
             f"   bare hashlib build {rate(f['bare_s']):>9,.0f}/s  ratio {f['bare_s'] / f['verify_s']:.2f}x"
