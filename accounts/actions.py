@@ -14,6 +14,13 @@ from accounts.roles import Role, role_conflicts
 from ledger.actions import record_event
 
 
+def create_user_with_role(username: str, password: str, role: str, **fields: Any) -> User:
+    """A new user holding one external role (applicant or provider), in the caller's transaction."""
+    user = User.objects.create_user(username=username, password=password, **fields)
+    user.groups.add(Group.objects.get_or_create(name=Role(role).value)[0])
+    return user
+
+
 def assign_roles(user: User, roles: Iterable[str], *, actor: Any, request: Any = None) -> User:
     """Replace the user's roles, enforcing 三权分立 (SECURITY.md #8), and audit the change."""
     codes = sorted({Role(code).value for code in roles})

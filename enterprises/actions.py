@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.models import Group
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.actions import create_user_with_role
 from accounts.models import User
 from accounts.roles import Role
 from enterprises.models import Enterprise
@@ -45,15 +45,15 @@ def register_enterprise(
             license_mime=license_file.mime,
             license_name=license_file.original_name,
         )
-        user = User.objects.create_user(
-            username=username,
-            password=password,
+        user = create_user_with_role(
+            username,
+            password,
+            Role.APPLICANT,
             email=data["handler_email"],
             display_name=data["handler_name"],
             phone=data["handler_phone"],
             enterprise=enterprise,
         )
-        user.groups.add(Group.objects.get_or_create(name=Role.APPLICANT)[0])
         saved = default_storage.save(path, ContentFile(license_file.content))
         enterprise.license_file.name = saved
         enterprise.save(update_fields=["license_file"])
@@ -94,15 +94,15 @@ def verify_enterprise(
 def add_member(enterprise: Enterprise, data: dict[str, Any], *, actor: User, request: Any = None) -> User:
     """An enterprise user creates a colleague's applicant account in the same enterprise."""
     with transaction.atomic():
-        user = User.objects.create_user(
-            username=data["username"],
-            password=data["password"],
+        user = create_user_with_role(
+            data["username"],
+            data["password"],
+            Role.APPLICANT,
             email=data["email"],
             display_name=data["display_name"],
             phone=data["phone"],
             enterprise=enterprise,
         )
-        user.groups.add(Group.objects.get_or_create(name=Role.APPLICANT)[0])
         record_event(
             "enterprise.add_member",
             actor=actor,

@@ -82,8 +82,7 @@ def register_provider(
     The provider may register nodes and create tokens at once, but the API refuses its
     usage records until 监管稽查 or 系统管理员 approve it (``set_provider_status``).
     """
-    from django.contrib.auth.models import Group
-
+    from accounts.actions import create_user_with_role
     from accounts.roles import Role
 
     provider = Provider.objects.create(
@@ -94,15 +93,15 @@ def register_provider(
         contact_email=data["contact_email"],
         status=Provider.Status.PENDING,
     )
-    user = User.objects.create_user(
-        username=username,
-        password=password,
+    user = create_user_with_role(
+        username,
+        password,
+        Role.PROVIDER,
         email=data["contact_email"],
         display_name=data["contact_name"],
         phone=data["contact_phone"],
         provider=provider,
     )
-    user.groups.add(Group.objects.get_or_create(name=Role.PROVIDER)[0])
     record_event(
         "provider.register",
         actor=user,
