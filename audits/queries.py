@@ -70,45 +70,54 @@ def _key_filter(keys: Sequence[Key]) -> Q:
     return q
 
 
-def _current_rows(app_ids: Sequence[int]) -> dict[int, list[ConsumptionRow]]:
-    """Each application's consumption rows from the latest version of its consumption detail."""
-    rows: dict[int, list[ConsumptionRow]] = defaultdict(list)
-    latest: dict[int, int] = {}
+def _current_rows(app_ids: Sequence[int]) -> dict[int, list[rules.DeclaredRow]]:
+    """Each application's consumption rows from the latest version of its consumption detail.
+
+    Read as plain tuples: building tens of thousands of model instances would cost more than
+    the rest of a set-wise reconciliation.
+    """
+    found: dict[int, list[tuple[int, int, rules.DeclaredRow]]] = defaultdict(list)
     for start in range(0, len(app_ids), CHUNK):
-        chunk = app_ids[start : start + CHUNK]
-        qs = ConsumptionRow.objects.filter(
-            application_id__in=chunk,
-            material__kind=MaterialKind.CONSUMPTION_DETAIL,
-            material__deleted=False,
-        ).values_list("application_id", "material__version")
-        for app_id, version in qs:
-            latest[app_id] = max(latest.get(app_id, 0), version)
-        for row in (
+        qs = (
             ConsumptionRow.objects.filter(
-                application_id__in=chunk,
+                application_id__in=app_ids[start : start + CHUNK],
                 material__kind=MaterialKind.CONSUMPTION_DETAIL,
                 material__deleted=False,
             )
-            .select_related("material")
             .order_by("application_id", "material_id", "row_number")
+            .values_list(
+                "application_id",
+                "material__version",
+                "material_id",
+                "record_id",
+                "started_at",
+                "ended_at",
+                "quantity",
+                "minutes",
+                "amount",
+            )
+        )
+        for app_id, version, material_id, record_id, started, ended, quantity, minutes, amount in qs.iterator(
+            5000
         ):
-            if row.material.version == latest.get(row.application_id):
-                rows[row.application_id].append(row)
+            row = rules.DeclaredRow(record_id, started, ended, quantity, minutes, amount)
+            found[app_id].append((version, material_id, row))
+    rows: dict[int, list[rules.DeclaredRow]] = {}
+    for app_id, items in found.items():
+        latest = max(version for version, _m, _r in items)
+        rows[app_id] = [row for version, _m, row in items if version == latest]
     return rows
 
 
 def declared_for(
-    app: Application, rows: Sequence[ConsumptionRow], settlement_amount: Decimal | None
+    app: Application, rows: Sequence[rules.DeclaredRow], settlement_amount: Decimal | None
 ) -> rules.Declared:
     return rules.Declared(
         total_compute_cost=app.total_compute_cost,
         compute_minutes=app.compute_minutes,
         work_minutes=app.work_minutes,
         launch_date=app.launch_date,
-        rows=tuple(
-            rules.DeclaredRow(r.record_id, r.started_at, r.ended_at, r.quantity, r.minutes, r.amount)
-            for r in rows
-        ),
+        rows=tuple(rows),
         settlement_amount=settlement_amount,
     )
 

@@ -349,9 +349,16 @@ def peer_stats(values: Sequence[Decimal]) -> PeerStats | None:
     return None
 
 
-def _over_claim(
-    measure: str, label: str, declared: Decimal, monitored: Decimal, tolerance: Decimal
-) -> Flag | None:
+def measure_label(measure: str) -> str:
+    labels = {
+        "cost": _("算力成本（元）"),
+        "settlement": _("结算凭证金额（元）"),
+        "gpu_minutes": _("GPU 时长（卡·分钟）"),
+    }
+    return labels.get(measure, measure)
+
+
+def _over_claim(measure: str, declared: Decimal, monitored: Decimal, tolerance: Decimal) -> Flag | None:
     limit = monitored * (1 + tolerance)
     if declared <= limit:
         return None
@@ -366,7 +373,7 @@ def _over_claim(
         "ratio": str(ratio) if ratio is not None else None,
     }
     message = _("%(label)s：申报 %(declared)s，监控 %(monitored)s，超出容差 %(pct)s%% 的上限 %(limit)s") % {
-        "label": label,
+        "label": measure_label(measure),
         "declared": numbers["declared"],
         "monitored": numbers["monitored"],
         "pct": str((tolerance * 100).normalize()),
@@ -417,14 +424,14 @@ def reconcile(
         )
     elif claims:
         checks = [
-            ("cost", _("算力成本（元）"), cost, monitored.total.cost),
-            ("settlement", _("结算凭证金额（元）"), declared.settlement_amount, monitored.total.cost),
-            ("gpu_minutes", _("GPU 时长（卡·分钟）"), gpu_minutes, monitored.total.gpu_minutes),
+            ("cost", cost, monitored.total.cost),
+            ("settlement", declared.settlement_amount, monitored.total.cost),
+            ("gpu_minutes", gpu_minutes, monitored.total.gpu_minutes),
         ]
-        for measure, label, value, against in checks:
+        for measure, value, against in checks:
             if value is None:
                 continue
-            flag = _over_claim(measure, str(label), value, against, tolerance)
+            flag = _over_claim(measure, value, against, tolerance)
             if flag is not None:
                 flags.append(flag)
 

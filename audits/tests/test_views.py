@@ -78,9 +78,13 @@ class AccessTests(BaseTestCase):
 
         from audits.queries import latest_run
 
-        self.assertIn("尚未对账", render_to_string("audits/_reconciliation_panel.html", {"run": None, "app": self.app}))
+        self.assertIn(
+            "尚未对账", render_to_string("audits/_reconciliation_panel.html", {"run": None, "app": self.app})
+        )
         actions.run_reconciliation(self.app, actor=self.reviewer)
-        html = render_to_string("audits/_reconciliation_panel.html", {"run": latest_run(self.app), "app": self.app})
+        html = render_to_string(
+            "audits/_reconciliation_panel.html", {"run": latest_run(self.app), "app": self.app}
+        )
         self.assertIn("no_monitoring", html)
         self.assertIn("不自动阻止审批", html)
         self.assertIn(f"/audits/applications/{self.app.pk}/", html)
