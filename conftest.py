@@ -2,14 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
-
-os.environ["YINGDU_ENV"] = "test"
-os.environ.setdefault("YINGDU_VAR_DIR", tempfile.mkdtemp(prefix="yingdu-test-var-"))
-os.environ.setdefault("HUEY_IMMEDIATE", "1")
-
-import pytest  # noqa: E402
+import pytest
 
 from yingdu.browser import browser, browser_page  # noqa: E402, F401 - Playwright fixtures
 
