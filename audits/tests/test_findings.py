@@ -120,6 +120,12 @@ class FindingFlowTests(BaseTestCase):
         self.assertEqual(download.status_code, 200)
         self.assertEqual(download["X-Content-Type-Options"], "nosniff")
         self.assertIn("attachment", download["Content-Disposition"])
+        # The objecting enterprise may fetch its own file; anyone else gets 404.
+        self.login(self.alice)
+        self.assertEqual(self.client.get(f"/audits/evidence/{evidence.pk}/").status_code, 200)
+        for other in (self.bob, self.reviewer, self.outsider):
+            self.login(other)
+            self.assertEqual(self.client.get(f"/audits/evidence/{evidence.pk}/").status_code, 404, other)
 
     def test_only_the_notified_enterprise_may_object_and_see_the_notice(self) -> None:
         notice = self.notified()
