@@ -21,7 +21,11 @@ def workbench(request: HttpRequest) -> HttpResponse:
     """The landing page after login: a staff workbench, or the enterprise's/provider's own view."""
     user = request.user
     if user.has_role(Role.APPLICANT):  # type: ignore[union-attr]
-        return redirect("enterprises:mine")
+        enterprise = user.enterprise  # type: ignore[union-attr]
+        # An enterprise that may apply lands on its applications; one awaiting verification on its record.
+        return redirect(
+            "applications:list" if enterprise is not None and enterprise.can_apply else "enterprises:mine"
+        )
     if user.has_role(Role.PROVIDER):  # type: ignore[union-attr]
         return redirect("/monitoring/")
     cards = []
