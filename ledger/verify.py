@@ -13,8 +13,11 @@ or reordered row shows up once, as a problem naming the first index it affects.
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from dataclasses import dataclass, field
 from operator import itemgetter
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -77,6 +80,104 @@ def _node_first_index(level: int, index: int, width: int, offset: int) -> int:
     return (index * tiles.TILE_WIDTH + (j << height)) << (tiles.TILE_HEIGHT * level)
 
 
+@dataclass
+class _WindowRows:
+    """What verification reads for one window of entries."""
+
+    datas: list[bytes]
+    present: dict[int, bytes]  # by index, only when some entries of the window are missing
+    audit_indexes: list[int]
+    blobs: dict[int, bytes]  # stored level-0 tiles by index
+
+
+def _fetch_window(cursor: Any, start: int, end: int, qmark: bool) -> _WindowRows:
+    """Read one window with a DB-API cursor (Django's, or sqlite3's own with ``?`` placeholders)."""
+
+    def q(sql: str) -> str:
+        return sql.replace("%s", "?") if qmark else sql
+
+    cursor.execute(
+        q("SELECT data FROM ledger_entry WHERE leaf_index >= %s AND leaf_index < %s ORDER BY leaf_index"),
+        [start, end],
+    )
+    # sqlite3 and psycopg 3 both return bytes for blobs.
+    datas = list(map(itemgetter(0), cursor.fetchall()))
+    present: dict[int, bytes] = {}
+    if len(datas) != end - start:
+        cursor.execute(
+            q(
+                "SELECT leaf_index FROM ledger_entry WHERE leaf_index >= %s AND leaf_index < %s ORDER BY leaf_index"
+            ),
+            [start, end],
+        )
+        present = dict(zip((i for (i,) in cursor.fetchall()), datas, strict=True))
+    cursor.execute(
+        q("SELECT leaf_index FROM ledger_entry WHERE leaf_index >= %s AND leaf_index < %s AND kind = %s"),
+        [start, end, AUDIT_KIND],
+    )
+    audit_indexes = [i for (i,) in cursor.fetchall()]
+    t0, t1 = start // tiles.TILE_WIDTH, (end - 1) // tiles.TILE_WIDTH
+    cursor.execute(
+        q("SELECT key, hashes FROM ledger_tile WHERE key >= %s AND key <= %s"),
+        [tiles.tile_key(0, t0), tiles.tile_key(0, t1)],
+    )
+    blobs = {key: bytes(data) for key, data in cursor.fetchall()}
+    return _WindowRows(datas, present, audit_indexes, blobs)
+
+
+class _Prefetcher:
+    """Reads the next window while the current one is hashed (SQLite).
+
+    sqlite3 lets go of the GIL while SQLite steps through rows, so reading overlaps with
+    hashing. The helper thread uses the verifier's own connection, inside its transaction
+    (the write lock taken at BEGIN IMMEDIATE keeps the file still); the verifier does not
+    touch the connection while a read is in flight. PostgreSQL reads inline.
+    """
+
+    def __init__(self) -> None:
+        self.threaded = connection.vendor == "sqlite"
+        self.thread: threading.Thread | None = None
+        self.rows: _WindowRows | None = None
+        self.error: BaseException | None = None
+
+    def start(self, start: int, end: int) -> None:
+        if not self.threaded:
+            with connection.cursor() as cursor:
+                self.rows = _fetch_window(cursor, start, end, qmark=False)
+            return
+        raw = connection.connection
+
+        def run() -> None:
+            cursor = raw.cursor()
+            try:
+                self.rows = _fetch_window(cursor, start, end, qmark=True)
+            except BaseException as exc:  # re-raised by take()
+                self.error = exc
+            finally:
+                cursor.close()
+
+        self.thread = threading.Thread(target=run, name="ledger-verify-read", daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        """Wait for a read in flight, discarding it (the verifier is failing anyway)."""
+        with contextlib.suppress(BaseException):
+            if self.thread is not None:
+                self.take()
+
+    def take(self) -> _WindowRows:
+        if self.thread is not None:
+            self.thread.join()
+            self.thread = None
+        if self.error is not None:
+            error, self.error = self.error, None
+            with connection.wrap_database_errors:
+                raise error
+        rows, self.rows = self.rows, None
+        assert rows is not None
+        return rows
+
+
 class _Verifier:
     def __init__(self, window: int) -> None:
         self.window = window
@@ -108,17 +209,30 @@ class _Verifier:
         self.seen_upper: set[tiles.TileId] = set()
         builder = tiles.TreeBuilder(hasher)
         next_cp = 0
-        for start in range(0, size, self.window):
-            end = min(start + self.window, size)
-            leaves = self._window(start, end)
-            pos = start
-            while next_cp < len(wanted) and wanted[next_cp] <= end:
-                s = wanted[next_cp]
-                self._check_tiles(builder.add(leaves[pos - start : s - start]))
-                pos = s
-                recomputed[s] = builder.root()
-                next_cp += 1
-            self._check_tiles(builder.add(leaves[pos - start :]))
+        prefetch = _Prefetcher()
+        windows = [(start, min(start + self.window, size)) for start in range(0, size, self.window)]
+        if windows:
+            connection.ensure_connection()
+            prefetch.start(*windows[0])
+        try:
+            for w, (start, end) in enumerate(windows):
+                rows = prefetch.take()
+                # The audit events are read now, while no read is in flight on the connection.
+                events = self._events(start, end)
+                if w + 1 < len(windows):
+                    prefetch.start(*windows[w + 1])
+                leaves = self._window(start, end, rows, events)
+                pos = start
+                while next_cp < len(wanted) and wanted[next_cp] <= end:
+                    s = wanted[next_cp]
+                    self._check_tiles(builder.add(leaves[pos - start : s - start]))
+                    pos = s
+                    recomputed[s] = builder.root()
+                    next_cp += 1
+                self._check_tiles(builder.add(leaves[pos - start :]))
+        except BaseException:
+            prefetch.close()
+            raise
         self._check_tiles([(level, index, blob) for (level, index), blob in builder.edge().items()])
 
         for tile in sorted(set(self.upper) - self.seen_upper):
@@ -188,7 +302,7 @@ class _Verifier:
             self.add(first, _("哈希瓦片 %(level)s/%(index)s 已损坏") % {"level": level, "index": index})
             return None
 
-    def _window(self, start: int, end: int) -> list[bytes]:
+    def _window(self, start: int, end: int, rows: _WindowRows, events: dict[int, AuditEvent]) -> list[bytes]:
         """Check entries [start, end) against their level-0 tiles and audit events.
 
         Returns the leaf hashes to build the upper layers from: the stored ones, except
@@ -197,32 +311,8 @@ class _Verifier:
         hasher = self.hasher
         hs = hasher.size
         t0, t1 = start // tiles.TILE_WIDTH, (end - 1) // tiles.TILE_WIDTH
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT data FROM ledger_entry WHERE leaf_index >= %s AND leaf_index < %s ORDER BY leaf_index",
-                [start, end],
-            )
-            # sqlite3 and psycopg 3 both return bytes for blobs.
-            datas = list(map(itemgetter(0), cursor.fetchall()))
-            complete = len(datas) == end - start
-            present: dict[int, bytes] = {}
-            if not complete:
-                cursor.execute(
-                    "SELECT leaf_index FROM ledger_entry WHERE leaf_index >= %s AND leaf_index < %s "
-                    "ORDER BY leaf_index",
-                    [start, end],
-                )
-                present = dict(zip((i for (i,) in cursor.fetchall()), datas, strict=True))
-            cursor.execute(
-                "SELECT leaf_index FROM ledger_entry WHERE leaf_index >= %s AND leaf_index < %s AND kind = %s",
-                [start, end, AUDIT_KIND],
-            )
-            audit_indexes = [i for (i,) in cursor.fetchall()]
-            cursor.execute(
-                "SELECT key, hashes FROM ledger_tile WHERE key >= %s AND key <= %s",
-                [tiles.tile_key(0, t0), tiles.tile_key(0, t1)],
-            )
-            blobs = {key: bytes(data) for key, data in cursor.fetchall()}
+        datas, present, audit_indexes, blobs = rows.datas, rows.present, rows.audit_indexes, rows.blobs
+        complete = len(datas) == end - start
         self.stored0 = blobs
         stored = {t: self._stored_hashes(0, t, blobs.get(t)) for t in range(t0, t1 + 1)}
         stored_concat = b"".join(stored[t] or b"" for t in range(t0, t1 + 1))
@@ -286,7 +376,7 @@ class _Verifier:
                         _("第 %(index)s 条的内容与保存的叶哈希不符（被修改、替换或调换了顺序）")
                         % {"index": index},
                     )
-        self._check_audit_events(start, end, audit_indexes, datas)
+        self._check_audit_events(start, audit_indexes, datas, events)
         return tree_leaves
 
     def _parent_matches(self, tile_index: int, leaves: list[bytes]) -> bool:
@@ -300,12 +390,16 @@ class _Verifier:
             return False
         return parent == self.hasher.root(leaves)
 
-    def _check_audit_events(self, start: int, end: int, audit_indexes: list[int], datas: list[bytes]) -> None:
-        events: dict[int, AuditEvent] = {
+    def _events(self, start: int, end: int) -> dict[int, AuditEvent]:
+        return {
             e.leaf_index: e
             for e in AuditEvent.objects.filter(leaf_index__gte=start, leaf_index__lt=end)
             if e.leaf_index is not None
         }
+
+    def _check_audit_events(
+        self, start: int, audit_indexes: list[int], datas: list[bytes], events: dict[int, AuditEvent]
+    ) -> None:
         for index in audit_indexes:
             event = events.pop(index, None)
             if event is None:
