@@ -214,7 +214,7 @@ def pymerkle_figures(entries: list[bytes], workdir: Path, samples: int) -> dict[
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--n", type=int, default=100_000)
+    parser.add_argument("--n", type=int, default=1_000_000)
     parser.add_argument("--alg", choices=["sha256", "sm3"], default=None)
     parser.add_argument("--rounds", type=int, default=2, help="repeat each measurement, report the best")
     parser.add_argument(
