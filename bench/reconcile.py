@@ -234,6 +234,9 @@ def main() -> int:
     parser.add_argument("--records", type=int, default=10_000_000)
     parser.add_argument("--repeat", type=int, default=2, help="timed runs; the best is reported")
     parser.add_argument("--keep", action="store_true", help="keep the scratch database (to study plans)")
+    parser.add_argument(
+        "--reuse", metavar="NAME", help="time against a database kept by --keep, without filling"
+    )
     args = parser.parse_args()
     if connection.vendor != "postgresql":
         print("bench/reconcile.py needs DATABASE_URL=postgres://… (make bench starts one)", file=sys.stderr)
@@ -242,16 +245,30 @@ def main() -> int:
     from applications.models import Application
     from audits import actions
 
-    settings.DATABASES["default"].setdefault("TEST", {})["NAME"] = f"bench_reconcile_{os.getpid()}"
-    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
+    if args.reuse:
+        connection.close()
+        old_name = settings.DATABASES["default"]["NAME"]
+        settings.DATABASES["default"]["NAME"] = connection.settings_dict["NAME"] = args.reuse
+        args.keep = True
+    else:
+        settings.DATABASES["default"].setdefault("TEST", {})["NAME"] = f"bench_reconcile_{os.getpid()}"
+        old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
     try:
         connection.ensure_connection()
-        started = time.perf_counter()
-        fill(args.apps, args.records)
-        print(
-            f"filled {args.apps:,} applications and {args.records:,} records in {time.perf_counter() - started:.1f} s"
-        )
-        cp = checkpoint(args.records + 10)
+        if args.reuse:
+            from ledger.models import Checkpoint
+
+            cp = Checkpoint.objects.order_by("-tree_size").first()
+            assert cp is not None, "no checkpoint: not a database kept by this benchmark"
+            args.records = cp.tree_size - 10
+            args.apps = Application.objects.count()
+        else:
+            started = time.perf_counter()
+            fill(args.apps, args.records)
+            print(
+                f"filled {args.apps:,} applications and {args.records:,} records in {time.perf_counter() - started:.1f} s"
+            )
+            cp = checkpoint(args.records + 10)
 
         def bare_scan() -> float:
             t0 = time.perf_counter()
