@@ -9,6 +9,7 @@ import json
 from decimal import Decimal
 from typing import ClassVar
 
+import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
@@ -215,3 +216,19 @@ class ReconcileCommandTests(FixtureQuarter):
         self.assertEqual(batch.actor, self.inspector)
         with self.assertRaisesMessage(CommandError, "申请 999999 不存在"):
             call_command("audit", "reconcile", "--application", "999999", stdout=io.StringIO())
+
+
+@pytest.mark.postgres
+class PlannerSettingsTests(FixtureQuarter):
+    def test_the_set_wise_query_leaves_the_planner_settings_of_the_transaction_alone(self) -> None:
+        from django.db import connection
+
+        from audits.queries import _group_totals
+
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT current_setting('enable_sort'), current_setting('work_mem')")
+            before = cursor.fetchone()
+            totals = _group_totals(current_checkpoint().tree_size)
+            cursor.execute("SELECT current_setting('enable_sort'), current_setting('work_mem')")
+            self.assertEqual(cursor.fetchone(), before)
+        self.assertEqual(totals[(USCC_A, "F1")].usage.count, 10)
