@@ -43,6 +43,8 @@ django.setup()
 from django.conf import settings  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 
+from ledger.models import Checkpoint  # noqa: E402
+
 TZ = dt.timezone(dt.timedelta(hours=8))
 BASE = dt.datetime(2026, 3, 1, tzinfo=TZ)
 GPUS = 5000
@@ -199,8 +201,7 @@ def insert_usage(
     print(f"vacuum analyze in {time.perf_counter() - started:.1f} s", flush=True)
 
 
-def checkpoint(size: int) -> object:
-    from ledger.models import Checkpoint
+def checkpoint(size: int) -> Checkpoint:
 
     # Signed after every application was submitted, so all of them are each other's peers.
     return Checkpoint.objects.create(
@@ -212,7 +213,7 @@ def checkpoint(size: int) -> object:
     )
 
 
-def phases(cp: object) -> None:
+def phases(cp: Checkpoint) -> None:
     """Where the time goes: the two big queries alone."""
     from applications.models import Application
     from audits import queries, rules
@@ -221,9 +222,9 @@ def phases(cp: object) -> None:
     keys = {a.pk: queries.application_keys(a) for a in apps}
     windows = {a.pk: rules.Window(BASE, None) for a in apps}
     t0 = time.perf_counter()
-    queries._aggregate(keys, windows, cp.tree_size)  # type: ignore[attr-defined]
+    queries._aggregate(keys, windows, cp.tree_size)
     t1 = time.perf_counter()
-    queries._overlap_pairs(cp.tree_size)  # type: ignore[attr-defined]
+    queries._overlap_pairs(cp.tree_size)
     t2 = time.perf_counter()
     print(f"  aggregate grouped by (USCC, work): {t1 - t0:.2f} s; GPU-overlap window pass: {t2 - t1:.2f} s")
 
@@ -256,10 +257,9 @@ def main() -> int:
     try:
         connection.ensure_connection()
         if args.reuse:
-            from ledger.models import Checkpoint
-
-            cp = Checkpoint.objects.order_by("-tree_size").first()
-            assert cp is not None, "no checkpoint: not a database kept by this benchmark"
+            found = Checkpoint.objects.order_by("-tree_size").first()
+            assert found is not None, "no checkpoint: not a database kept by this benchmark"
+            cp = found
             args.records = cp.tree_size - 10
             args.apps = Application.objects.count()
         else:
@@ -276,7 +276,7 @@ def main() -> int:
                 cursor.execute(
                     "SELECT count(*), sum(cost_cny) FROM monitoring_usagerecord WHERE leaf_index < %s",
                     [cp.tree_size],
-                )  # type: ignore[attr-defined]
+                )
                 cursor.fetchone()
             return time.perf_counter() - t0
 
@@ -288,7 +288,7 @@ def main() -> int:
             apps = Application.objects.select_related("enterprise").order_by("pk")
             t0 = time.perf_counter()
             with transaction.atomic():
-                runs = actions.reconcile_many(apps, actor=None, checkpoint=cp)  # type: ignore[arg-type]
+                runs = actions.reconcile_many(apps, actor=None, checkpoint=cp)
             best = min(best, time.perf_counter() - t0)
         phases(cp)
         flags = Counter(code for run in runs for code in set(run.flag_codes))
