@@ -428,7 +428,17 @@ def submit_application(
         )
         application_id = locked.pk
         transaction.on_commit(lambda: _send_submission_receipt(application_id))
+        transaction.on_commit(lambda: _reconcile_on_submission(application_id, actor))
     return locked
+
+
+def _reconcile_on_submission(application_id: int, actor: User) -> None:
+    """Reconcile the claim against monitoring right after submission (SPEC §8); never blocks it."""
+    from audits.actions import reconcile_quietly
+    from audits.models import ReconciliationRun
+
+    application = Application.objects.select_related("enterprise").get(pk=application_id)
+    reconcile_quietly(application, actor=actor, trigger=ReconciliationRun.Trigger.SUBMISSION)
 
 
 def _send_submission_receipt(application_id: int) -> None:

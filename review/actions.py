@@ -571,6 +571,14 @@ def reject_application(
     return _perform(name, application, actor=actor, request=request, body=body)
 
 
+def _reconcile_before_final_approval(application_id: int, actor: User) -> None:
+    from audits.actions import reconcile_quietly
+    from audits.models import ReconciliationRun
+
+    application = Application.objects.select_related("enterprise").get(pk=application_id)
+    reconcile_quietly(application, actor=actor, trigger=ReconciliationRun.Trigger.FINAL_APPROVAL)
+
+
 def pass_re_review(
     application: Application, *, actor: User, opinion: str = "", request: HttpRequest | None = None
 ) -> Application:
@@ -580,6 +588,8 @@ def pass_re_review(
         _finish(
             app, "pass_re_review", actor=actor, opinion=_opinion("pass_re_review", opinion), request=request
         )
+        # The approver sees a fresh reconciliation against monitoring (SPEC §8); it never blocks.
+        transaction.on_commit(lambda: _reconcile_before_final_approval(app.pk, actor))
         return app
 
     return _perform("pass_re_review", application, actor=actor, request=request, body=body)

@@ -322,6 +322,8 @@ def _supplement_builder(app: Application, notices: list[SupplementNotice]) -> di
 @login_required
 @require_GET
 def detail(request: HttpRequest, pk: int) -> HttpResponse:
+    from audits.queries import latest_run
+
     user, app = _staff_application(request, pk)
     notices = list(notices_of(app.pk).prefetch_related("items"))
     clock = clock_for(app, notices)
@@ -354,6 +356,7 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
             "ytd": _ytd(app),
             "history": _history(app),
             "checks": run_checks(app, clock),
+            "reconciliation": latest_run(app),
             "clock": clock,
             "buttons": buttons,
             "opinion_form": OpinionForm(),
