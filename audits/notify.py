@@ -18,7 +18,8 @@ from accounts.models import User
 from accounts.roles import Role
 from audits.models import Clawback, DataNotice, Finding, Objection
 from enterprises.models import Enterprise
-from review.notify import send_email
+from review.models import Notification
+from review.notify import applicant_users, send_email
 
 
 def _url(path: str) -> str:
@@ -53,11 +54,26 @@ def data_notice_sent(notice_id: int) -> None:
         "reference": app.reference or app.pk,
         "deadline": notice.objection_deadline.isoformat(),
     }
+    link = reverse("audits:notice", args=[notice.pk])
     _send(
         "data_notice",
         subject,
-        {"notice": notice, "application": app, "url": _url(reverse("audits:notice", args=[notice.pk]))},
+        {"notice": notice, "application": app, "url": _url(link)},
         enterprise_addresses(app.enterprise_id, [app.handler_email]),
+    )
+    # The enterprise's users also find the notice in their in-app inbox.
+    Notification.objects.bulk_create(
+        [
+            Notification(
+                user=user,
+                application=app,
+                kind=Notification.Kind.DATA_NOTICE,
+                title=subject,
+                body=notice.text,
+                link=link,
+            )
+            for user in applicant_users(app)
+        ]
     )
 
 

@@ -251,6 +251,7 @@ class Notification(models.Model):
         PAYMENT = "payment", _("补贴已兑现")
         RESUBMITTED = "resubmitted", _("企业已补正")
         REMINDER = "reminder", _("办理期限提醒")
+        DATA_NOTICE = "data_notice", _("核查数据告知")
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,

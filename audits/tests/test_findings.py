@@ -17,6 +17,7 @@ from audits.actions import AuditRefused
 from audits.models import DataNotice, Finding, ObjectionEvidence
 from audits.tests.fixtures import make_application
 from ledger.models import AuditEvent
+from review.models import Notification
 from yingdu.test import BaseTestCase, png_bytes, upload
 
 BEIJING = dt.timezone(dt.timedelta(hours=8))
@@ -66,6 +67,9 @@ class FindingFlowTests(BaseTestCase):
         self.assertIn(f"/audits/notices/{notice.pk}/", message.body)
         event = AuditEvent.objects.get(action="audit.data_notice")
         self.assertEqual(event.enterprise_id_ref, self.enterprise.pk)
+        inbox = Notification.objects.get(user=self.alice, kind=Notification.Kind.DATA_NOTICE)
+        self.assertEqual(inbox.link, f"/audits/notices/{notice.pk}/")
+        self.assertFalse(Notification.objects.filter(user=self.bob).exists())
 
     def test_an_objection_after_the_deadline_is_refused_with_the_deadline_named(self) -> None:
         notice = self.notified()
