@@ -22,7 +22,7 @@ $(STAMP): $(BIN)/python pyproject.toml constraints.txt
 setup: $(STAMP)
 
 run: setup
-	@bash scripts/system-deps.sh || echo "(PDF output needs fonts-noto-cjk and Pango)"
+	@bash scripts/system-deps.sh run || echo "(PDF output needs fonts-noto-cjk and Pango)"
 	$(BIN)/yingdu migrate --noinput
 	$(BIN)/yingdu demo
 	@echo "平台地址：http://$(HOST):$(PORT)/"

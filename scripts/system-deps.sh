@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Install the Debian packages the platform and its test suite need, when they are missing:
 # PostgreSQL (the suite's database), Chromium (browser tests), Noto CJK fonts and Pango (PDFs).
+# `system-deps.sh run` checks only what serving the platform needs (fonts and Pango).
 set -euo pipefail
 missing=()
-command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+if [ "${1:-test}" != "run" ]; then
+  command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+fi
 fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || missing+=(fonts-noto-cjk)
-ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 ldconfig -p 2>/dev/null | grep -q libpango-1.0 || missing+=(libpango-1.0-0 libpangoft2-1.0-0)
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != "0" ]; then
