@@ -13,6 +13,7 @@ from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.test.utils import override_settings
 
 from accounts.groups import ensure_role_groups
 from accounts.models import User
@@ -55,8 +56,16 @@ def ensure_user(username: str, display_name: str, role: str, **fields: Any) -> t
 class Command(BaseCommand):
     help = "载入演示数据（可重复执行）并列出演示账号"
 
-    @transaction.atomic
     def handle(self, *args: Any, **options: Any) -> None:
+        # The demo's own notifications (receipts, approvals) are not sent anywhere.
+        locmem = "django.core.mail.backends.locmem.EmailBackend"
+        with override_settings(EMAIL_BACKEND=locmem), transaction.atomic():
+            rows = self.load()
+        self.stdout.write(f"演示账号（密码均为 {DEMO_PASSWORD}）：")
+        for username, label in rows:
+            self.stdout.write(f"  {username:<12} {label}")
+
+    def load(self) -> list[tuple[str, str]]:
         ensure_role_groups()
         rows: list[tuple[str, str]] = []
         for username, display_name, role in STAFF:
@@ -100,6 +109,4 @@ class Command(BaseCommand):
                 continue
             module.load(stdout=self.stdout)
 
-        self.stdout.write(f"演示账号（密码均为 {DEMO_PASSWORD}）：")
-        for username, label in rows:
-            self.stdout.write(f"  {username:<12} {label}")
+        return rows
