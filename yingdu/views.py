@@ -28,10 +28,45 @@ def workbench(request: HttpRequest) -> HttpResponse:
         )
     if user.has_role(Role.PROVIDER):  # type: ignore[union-attr]
         return redirect("/monitoring/")
-    cards = []
     roles = set(user.role_codes())  # type: ignore[union-attr]
+    return render(
+        request,
+        "portal/workbench.html",
+        {"todo": _todo_cards(roles), "cards": _link_cards(roles), "roles": roles},
+    )
+
+
+def _todo_cards(roles: set[str]) -> list[dict[str, object]]:
+    """Work waiting for this user's roles, with counts: one grouped query for the review queues."""
+    from django.db.models import Count
+
+    from applications.models import Application
+    from audits.models import Finding
+    from enterprises.models import Enterprise
+    from review.views import QUEUES
+
+    counts = dict(Application.objects.values_list("status").annotate(n=Count("id")).order_by())
+    cards: list[dict[str, object]] = []
+    for code, label, states, role in QUEUES:
+        if role is not None and role in roles and states is not None:
+            cards.append(
+                {
+                    "label": label,
+                    "count": sum(counts.get(s, 0) for s in states),
+                    "url": f"/review/?queue={code}",
+                }
+            )
     if Role.REVIEWER in roles:
-        cards.append(("待核验企业", "enterprises:pending"))
+        pending = Enterprise.objects.filter(status=Enterprise.Status.PENDING).count()
+        cards.append({"label": "待核验企业", "count": pending, "url": "/enterprises/pending/"})
+    if Role.INSPECTOR in roles:
+        open_findings = Finding.objects.exclude(status__in=["upheld", "dismissed"]).count()
+        cards.append({"label": "未结核查发现", "count": open_findings, "url": "/audits/"})
+    return cards
+
+
+def _link_cards(roles: set[str]) -> list[tuple[str, str]]:
+    cards: list[tuple[str, str]] = []
     if roles & STAFF_ROLES:
         cards.append(("审核工作台", "review:workbench"))
     if Role.INSPECTOR in roles:
@@ -42,11 +77,7 @@ def workbench(request: HttpRequest) -> HttpResponse:
         cards.append(("不可篡改日志", "ledger:index"))
     if roles & STAFF_ROLES:
         cards.append(("统计报表", "reports:dashboard"))
-    return render(
-        request,
-        "portal/workbench.html",
-        {"cards": cards, "is_staff_user": bool(roles & STAFF_ROLES), "roles": roles},
-    )
+    return cards
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
