@@ -13,7 +13,6 @@ import json
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
@@ -34,7 +33,7 @@ from applications.pdf import pdf_filename, render_application_pdf
 from applications.states import Status
 from ledger.actions import record_event
 from yingdu.lib.money import format_money
-from yingdu.uploads import DOCUMENT_TYPES, TABLE_TYPES, check_upload
+from yingdu.uploads import DOCUMENT_TYPES, TABLE_TYPES, check_upload, stored_file_response
 
 router = Router(auth=django_auth, tags=["applications"])
 
@@ -435,13 +434,9 @@ def material_file(request: HttpRequest, application_id: int, material_id: int) -
         after={"material_id": material.pk, "kind": material.kind, "api": True},
         request=request,
     )
-    response = FileResponse(
-        default_storage.open(str(material.file.name), "rb"),
-        content_type=material.mime,
-        as_attachment=True,
-        filename=material.original_name,
+    response = stored_file_response(
+        str(material.file.name), content_type=material.mime, filename=material.original_name
     )
-    response["X-Content-Type-Options"] = "nosniff"
     return response
 
 

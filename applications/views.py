@@ -13,7 +13,6 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -42,7 +41,7 @@ from applications.queries import estimate, timeline
 from applications.states import Status
 from enterprises.models import Provider
 from ledger.actions import record_event
-from yingdu.uploads import DOCUMENT_TYPES, TABLE_TYPES, check_upload
+from yingdu.uploads import DOCUMENT_TYPES, TABLE_TYPES, check_upload, stored_file_response
 from yingdu.validators import display_phone
 
 
@@ -402,11 +401,9 @@ def _file_response(
         after={"material_id": material.pk, "kind": material.kind, "inline": inline},
         request=request,
     )
-    handle = default_storage.open(str(material.file.name), "rb")
-    response = FileResponse(
-        handle, content_type=material.mime, as_attachment=not inline, filename=material.original_name
+    response = stored_file_response(
+        str(material.file.name), content_type=material.mime, filename=material.original_name, inline=inline
     )
-    response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "private, no-store"
     if inline:
         if material.mime == "application/pdf":

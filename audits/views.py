@@ -12,7 +12,6 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
@@ -51,6 +50,7 @@ from enterprises.models import Enterprise
 from ledger.actions import record_event
 from policy.calendar import workdays_left
 from yingdu.lib.workdays import UnknownYearError
+from yingdu.uploads import stored_file_response
 
 # Staff who may read reconciliation results and spot checks (reviewers see them on the review page).
 READERS = (Role.REVIEWER, Role.HEAD, Role.APPROVER, Role.FINANCE, Role.INSPECTOR)
@@ -415,13 +415,7 @@ def evidence(request: HttpRequest, pk: int) -> FileResponse:
         request=request,
         enterprise_id=enterprise_id,
     )
-    response = FileResponse(
-        default_storage.open(str(item.file.name), "rb"),
-        content_type=item.mime,
-        as_attachment=True,
-        filename=item.original_name,
-    )
-    response["X-Content-Type-Options"] = "nosniff"
+    response = stored_file_response(str(item.file.name), content_type=item.mime, filename=item.original_name)
     return response
 
 

@@ -4,7 +4,6 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
@@ -18,6 +17,7 @@ from enterprises import actions
 from enterprises.forms import MemberForm, RegistrationForm, VerifyForm
 from enterprises.models import Enterprise
 from ledger.actions import record_event
+from yingdu.uploads import stored_file_response
 
 
 def get_enterprise_for_user(request: HttpRequest, pk: int) -> Enterprise:
@@ -76,12 +76,11 @@ def license_file(request: HttpRequest, pk: int) -> FileResponse:
     if not enterprise.license_file:
         raise Http404
     record_event("enterprise.license_download", actor=request.user, obj=enterprise, request=request)
-    handle = default_storage.open(str(enterprise.license_file.name), "rb")
-    response = FileResponse(
-        handle, content_type=enterprise.license_mime, as_attachment=True, filename=enterprise.license_name
+    return stored_file_response(
+        str(enterprise.license_file.name),
+        content_type=enterprise.license_mime,
+        filename=enterprise.license_name,
     )
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
 
 
 @login_required

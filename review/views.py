@@ -17,7 +17,6 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
@@ -57,6 +56,7 @@ from review.models import (
     notices_by_application,
     notices_of,
 )
+from yingdu.uploads import stored_file_response
 
 PAGE_SIZE = 20
 
@@ -463,13 +463,7 @@ def attachment(request: HttpRequest, pk: int) -> FileResponse:
         after={"attachment_id": item.pk, "sha256": item.sha256},
         request=request,
     )
-    response = FileResponse(
-        default_storage.open(str(item.file.name), "rb"),
-        content_type=item.mime,
-        as_attachment=True,
-        filename=item.original_name,
-    )
-    response["X-Content-Type-Options"] = "nosniff"
+    response = stored_file_response(str(item.file.name), content_type=item.mime, filename=item.original_name)
     return response
 
 

@@ -17,7 +17,9 @@ from datetime import date
 import filetype
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
+from django.http import FileResponse
 from django.utils.translation import gettext as _
 
 PDF = "application/pdf"
@@ -163,3 +165,21 @@ def generated_path(prefix: str, extension: str, today: date | None = None) -> st
     """A storage path with no part taken from the user: ``prefix/2026/11/<uuid>.ext``."""
     day = today or date.today()  # noqa: DTZ011 - only used to spread files over folders
     return f"{prefix}/{day:%Y/%m}/{uuid.uuid4().hex}.{extension}"
+
+
+def stored_file_response(
+    path: str, *, content_type: str, filename: str, inline: bool = False
+) -> FileResponse:
+    """Serve a stored upload to a caller the view has already authorised (SECURITY.md #16).
+
+    Attachment disposition unless ``inline`` (images and PDFs shown to those allowed), the
+    sniffed content type, and ``nosniff`` so a browser never second-guesses it.
+    """
+    response = FileResponse(
+        default_storage.open(path, "rb"),
+        content_type=content_type,
+        as_attachment=not inline,
+        filename=safe_filename(filename),
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
