@@ -6,7 +6,6 @@ Views are glue: check the role, fetch with permission, validate, call one action
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
 from django.contrib import messages
@@ -630,7 +629,7 @@ def blacklist_export(request: HttpRequest) -> HttpResponse:
     """The blacklist as XLSX, formula-injection safe (SECURITY.md #23); the export is audited."""
     from openpyxl import Workbook
 
-    from yingdu.xlsx import write_sheet
+    from yingdu.xlsx import write_sheet, xlsx_response
 
     user = _user_with(request, *READERS)
     entries = Enterprise.objects.filter(blacklisted=True).order_by("-blacklisted_at", "name")
@@ -644,12 +643,5 @@ def blacklist_export(request: HttpRequest) -> HttpResponse:
         ([e.name, e.uscc, e.blacklisted_at, e.blacklist_reason] for e in entries),
         widths=[36, 22, 20, 60],
     )
-    out = io.BytesIO()
-    wb.save(out)
     record_event("audit.blacklist_export", actor=user, after={"rows": count}, request=request)
-    response = HttpResponse(
-        out.getvalue(), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    )
-    response["Content-Disposition"] = f'attachment; filename="blacklist-{timezone.localdate():%Y%m%d}.xlsx"'
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
+    return xlsx_response(wb, f"blacklist-{timezone.localdate():%Y%m%d}.xlsx")

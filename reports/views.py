@@ -18,7 +18,8 @@ from accounts.models import current_user
 from accounts.roles import STAFF_ROLES, Role
 from reports import queries
 from reports.actions import record_export
-from reports.exports import CONTENT_TYPE, build_workbook
+from reports.exports import build_workbook
+from yingdu.xlsx import xlsx_response
 
 MIN_YEAR = 2000
 MAX_YEAR = 2100
@@ -84,10 +85,7 @@ def export_xlsx(request: HttpRequest) -> HttpResponse:
     year = requested_year(request)
     content, rows = build_workbook(year)
     record_export(actor=request.user, year=year, rows=rows, request=request)
-    response = HttpResponse(content, content_type=CONTENT_TYPE)
-    response["Content-Disposition"] = f'attachment; filename="yingdu-report-{year}.xlsx"'
-    response["Cache-Control"] = "no-store"
-    return response
+    return xlsx_response(content, f"yingdu-report-{year}.xlsx")
 
 
 @require_GET

@@ -9,7 +9,6 @@ of duties, 400 invalid) and its Chinese message.
 from __future__ import annotations
 
 import datetime as dt
-import io
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -538,7 +537,7 @@ def ledger_export(request: HttpRequest) -> HttpResponse:
     """
     from openpyxl import Workbook
 
-    from yingdu.xlsx import write_sheet
+    from yingdu.xlsx import write_sheet, xlsx_response
 
     user = _staff(request)
     form = LedgerExportForm({"date_from": request.GET.get("from"), "date_to": request.GET.get("to")})
@@ -584,20 +583,13 @@ def ledger_export(request: HttpRequest) -> HttpResponse:
     assert ws is not None
     ws.title = "台账"
     count = write_sheet(ws, LEDGER_HEADERS, lines())
-    out = io.BytesIO()
-    wb.save(out)
     record_event(
         "review.ledger_export",
         actor=user,
         after={"from": start.isoformat(), "to": end.isoformat(), "rows": count},
         request=request,
     )
-    response = HttpResponse(
-        out.getvalue(), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    )
-    response["Content-Disposition"] = f'attachment; filename="ledger-{start:%Y%m%d}-{end:%Y%m%d}.xlsx"'
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
+    return xlsx_response(wb, f"ledger-{start:%Y%m%d}-{end:%Y%m%d}.xlsx")
 
 
 # --- the applicant's side -----------------------------------------------------------------------

@@ -14,10 +14,13 @@ only text is neutralised.
 from __future__ import annotations
 
 import datetime as dt
+import io
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
+from django.http import HttpResponse
+from openpyxl import Workbook
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
@@ -77,3 +80,19 @@ def write_sheet(
         width = widths[index - 1] if widths and index - 1 < len(widths) else max(10, len(str(header)) * 2 + 2)
         ws.column_dimensions[get_column_letter(index)].width = width
     return count
+
+
+XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def xlsx_response(workbook: Workbook | bytes, filename: str) -> HttpResponse:
+    """An export as a download: never cached, never sniffed."""
+    if not isinstance(workbook, bytes):
+        out = io.BytesIO()
+        workbook.save(out)
+        workbook = out.getvalue()
+    response = HttpResponse(workbook, content_type=XLSX_CONTENT_TYPE)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Cache-Control"] = "no-store"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
