@@ -21,7 +21,6 @@ from policy.queries import year_bounds
 from reports import queries
 from yingdu.xlsx import safe_cell, write_sheet
 
-
 SHEET_APPLICATIONS = "申请汇总"
 SHEET_MONTHLY = "月度统计"
 SHEET_DEADLINES = "时限达标"
