@@ -15,7 +15,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import sys
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -27,6 +26,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from policy.actions import load_holiday_year
+from policy.batch import read_batch
 from policy.calendar import get_calendar
 from policy.models import HolidayYear
 from yingdu.lib.workdays import UnknownYearError, WorkdayCalendar
@@ -79,17 +79,7 @@ class Command(BaseCommand):
     def add_workdays(self, options: dict[str, Any]) -> None:
         calendar = get_calendar()
         if options.get("batch"):
-            path = options["batch"]
-            try:
-                if path == "-":
-                    self.run_batch(sys.stdin, calendar)
-                else:
-                    with open(path, encoding="utf-8-sig", newline="") as handle:
-                        self.run_batch(handle, calendar)
-            except OSError as exc:
-                raise CommandError(
-                    _("无法读取 %(path)s：%(error)s") % {"path": path, "error": exc.strerror}
-                ) from exc
+            read_batch(options["batch"], lambda handle: self.run_batch(handle, calendar))
             return
         if options.get("date") is None or options.get("workdays") is None:
             raise CommandError(

@@ -14,7 +14,6 @@ import csv
 import datetime as dt
 import io
 import json
-import sys
 from decimal import Decimal
 from typing import Any, TextIO
 
@@ -22,6 +21,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from policy.batch import read_batch
 from policy.loader import PolicyNotInForceError, PolicyParams, params_at
 from policy.rules import SubsidyResult, calculate_subsidy
 from yingdu.lib.money import format_money, to_money
@@ -141,17 +141,7 @@ class Command(BaseCommand):
 
     def calc_batch(self, options: dict[str, Any]) -> None:
         default_params = self._params(options.get("date"))
-        path = options["batch"]
-        try:
-            if path == "-":
-                self.run_batch(sys.stdin, default_params)
-            else:
-                with open(path, encoding="utf-8-sig", newline="") as handle:
-                    self.run_batch(handle, default_params)
-        except OSError as exc:
-            raise CommandError(
-                _("无法读取 %(path)s：%(error)s") % {"path": path, "error": exc.strerror}
-            ) from exc
+        read_batch(options["batch"], lambda handle: self.run_batch(handle, default_params))
 
     def run_batch(self, handle: TextIO, default_params: PolicyParams) -> None:
         reader = csv.DictReader(handle)
