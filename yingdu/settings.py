@@ -241,3 +241,4 @@ LOGGING = {
 }
 
 NINJA_PAGINATION_PER_PAGE = 50
+SERIALIZATION_MODULES = {"exactjson": "yingdu.exactjson"}
