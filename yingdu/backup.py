@@ -2,7 +2,7 @@
 
 A backup folder holds:
 
-- ``data.exactjson.gz``: every table the platform owns (``dumpdata`` with natural keys; content
+- ``data.exactjson.gz``: every table the platform owns (``dumpdata``, role groups by name; content
   types, permissions, sessions and lockout counters are rebuilt, not restored), as JSON that
   keeps datetimes to the microsecond (``yingdu/exactjson.py``), since an audit event must stay
   equal to its ledger entry;
@@ -33,7 +33,10 @@ from django.core.management import call_command
 from django.db import transaction
 from django.utils import timezone
 
-EXCLUDED = ["contenttypes", "auth.permission", "sessions", "admin.logentry", "axes", "otp_totp"]
+# Rebuilt on migrate (role groups, permissions, content types) or not worth keeping (sessions,
+# lockout counters). Primary keys are kept for everything restored: audit events and ledger
+# entries name rows by id, so a restored row must keep its id.
+EXCLUDED = ["contenttypes", "auth.permission", "auth.group", "sessions", "admin.logentry", "axes", "otp_totp"]
 OWN_APPS = (
     "accounts",
     "enterprises",
@@ -94,7 +97,6 @@ def create_backup(target: Path) -> dict[str, Any]:
         call_command(
             "dumpdata",
             "--natural-foreign",
-            "--natural-primary",
             "--format=exactjson",
             *[f"--exclude={name}" for name in EXCLUDED],
             stdout=out,
