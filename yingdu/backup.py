@@ -23,6 +23,7 @@ import gzip
 import hashlib
 import json
 import shutil
+import sys
 from io import StringIO
 from pathlib import Path
 from typing import Any
@@ -37,17 +38,6 @@ from django.utils import timezone
 # lockout counters). Primary keys are kept for everything restored: audit events and ledger
 # entries name rows by id, so a restored row must keep its id.
 EXCLUDED = ["contenttypes", "auth.permission", "auth.group", "sessions", "admin.logentry", "axes", "otp_totp"]
-OWN_APPS = (
-    "accounts",
-    "enterprises",
-    "ledger",
-    "policy",
-    "applications",
-    "review",
-    "monitoring",
-    "audits",
-    "reports",
-)
 
 
 class BackupError(RuntimeError):
@@ -63,9 +53,14 @@ def _sha256(path: Path) -> str:
 
 
 def _counts() -> dict[str, int]:
+    """Rows per model of the platform's own apps (those inside the project folder)."""
     counts = {}
-    for label in OWN_APPS:
-        for model in apps.get_app_config(label).get_models():
+    for config in apps.get_app_configs():
+        path = Path(config.path)
+        # The virtual environment may sit inside the project folder: its apps are not ours.
+        if not path.is_relative_to(settings.BASE_DIR) or path.is_relative_to(sys.prefix):
+            continue
+        for model in config.get_models():
             counts[model._meta.label] = model._default_manager.count()
     return counts
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import io
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -26,7 +25,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from policy.actions import load_holiday_year
-from policy.batch import read_batch
+from policy.batch import read_batch, write_batch
 from policy.calendar import get_calendar
 from policy.models import HolidayYear
 from yingdu.lib.workdays import UnknownYearError, WorkdayCalendar
@@ -110,19 +109,7 @@ class Command(BaseCommand):
             else:
                 out.update(deadline=deadline.isoformat(), error="")
             rows.append(out)
-        columns = [name for name in header if name not in ("deadline", "error")] + ["deadline"]
-        if failed:
-            columns.append("error")
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-        self.stdout.write(buffer.getvalue(), ending="")
-        if failed:
-            self.stderr.write(
-                _("%(failed)s 行有错误，见 error 列；其余 %(ok)s 行已计算")
-                % {"failed": failed, "ok": len(rows) - failed}
-            )
+        write_batch(self, header, rows, ("deadline",), failed)
 
     # -- load / show ------------------------------------------------------------------------------
 

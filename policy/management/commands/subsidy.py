@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import io
 import json
 from decimal import Decimal
 from typing import Any, TextIO
@@ -21,7 +20,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from policy.batch import read_batch
+from policy.batch import read_batch, write_batch
 from policy.loader import PolicyNotInForceError, PolicyParams, params_at
 from policy.rules import SubsidyResult, calculate_subsidy
 from yingdu.lib.money import format_money, to_money
@@ -169,16 +168,4 @@ class Command(BaseCommand):
             else:
                 out.update(amount=format_money(result.amount), binding=result.binding, error="")
             rows.append(out)
-        columns = [name for name in header if name not in (*BATCH_OUTPUT, "error")] + list(BATCH_OUTPUT)
-        if failed:
-            columns.append("error")
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-        self.stdout.write(buffer.getvalue(), ending="")
-        if failed:
-            self.stderr.write(
-                _("%(failed)s 行有错误，见 error 列；其余 %(ok)s 行已计算")
-                % {"failed": failed, "ok": len(rows) - failed}
-            )
+        write_batch(self, header, rows, BATCH_OUTPUT, failed)
