@@ -26,6 +26,7 @@ from ledger.events import AUDIT_KIND, audit_entry_bytes
 from ledger.keys import signer as current_signer
 from ledger.models import AuditEvent, Checkpoint, LogState
 from ledger.note import sign_checkpoint as sign_checkpoint_note
+from yingdu.lib.clientip import client_address
 
 logger = logging.getLogger(__name__)
 
@@ -36,11 +37,14 @@ MAX_KIND_LENGTH = 32
 
 
 def client_ip(request: HttpRequest | None) -> str | None:
-    """The client address as the reverse proxy reports it (nginx sets X-Real-IP)."""
+    """The client address, read from proxy headers only behind ``TRUSTED_PROXY_COUNT`` proxies.
+
+    The one source of client addresses: the audit log and the login lockout
+    (``AXES_CLIENT_IP_CALLABLE``) both call it, so they always agree.
+    """
     if request is None:
         return None
-    ip = request.META.get("HTTP_X_REAL_IP") or request.META.get("REMOTE_ADDR")
-    return ip or None
+    return client_address(request.META, settings.TRUSTED_PROXY_COUNT)
 
 
 def record_event(

@@ -145,7 +145,13 @@ AUTH_PASSWORD_VALIDATORS = [
 # Lockout (等保 身份鉴别): 5 failures lock the account for AXES_COOLOFF_MINUTES.
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = env_int("AXES_COOLOFF_MINUTES", 30) / 60
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+# By user name, and by user name from one address; never by address alone: behind a proxy
+# every user may share one address, and five failures must not lock out everyone.
+AXES_LOCKOUT_PARAMETERS = ["username", ["username", "ip_address"]]
+# How many reverse proxies of ours stand in front of the application; 0 means none, and
+# X-Forwarded-For / X-Real-IP are then ignored (a client could forge them).
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+AXES_CLIENT_IP_CALLABLE = "ledger.actions.client_ip"
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
 AXES_VERBOSE = False

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import time_machine
 from django.contrib.auth.password_validation import validate_password
@@ -132,3 +133,59 @@ class PasswordPolicyTests(BaseTestCase):
 
     def test_64_character_password_is_allowed(self) -> None:
         validate_password("Aa1!" + "q" * 60)
+
+
+class LockoutScopeTests(BaseTestCase):
+    """Lockout by user name and by user name plus address, never by address alone; the client
+    address comes from proxy headers only behind TRUSTED_PROXY_COUNT proxies."""
+
+    def post_login(self, username: str, password: str, **meta: Any):  # type: ignore[no-untyped-def]
+        return self.client.post(
+            reverse("accounts:login"), {"username": username, "password": password}, **meta
+        )
+
+    def test_it_does_not_lock_another_user_from_the_same_address(self) -> None:
+        for _ in range(5):
+            self.post_login("alice", "wrong-password")
+        self.assertEqual(self.post_login("alice", PASSWORD).status_code, 429)
+        response = self.post_login("bob", PASSWORD)
+        self.assertEqual(response.status_code, 302)
+        self.assertEqual(self.client.session["_auth_user_id"], str(self.bob.pk))
+
+    def test_it_locks_the_user_from_another_address_too(self) -> None:
+        for _ in range(5):
+            self.post_login("alice", "wrong-password", REMOTE_ADDR="192.0.2.1")
+        self.assertEqual(self.post_login("alice", PASSWORD, REMOTE_ADDR="192.0.2.2").status_code, 429)
+
+    def test_it_does_not_record_a_forged_x_real_ip_from_an_untrusted_peer(self) -> None:
+        self.post_login(
+            "alice", "wrong-password", HTTP_X_REAL_IP="10.0.0.10", HTTP_X_FORWARDED_FOR="10.0.0.10"
+        )
+        event = AuditEvent.objects.get(action="auth.login_failed")
+        self.assertEqual(event.ip, "127.0.0.1")
+
+    @override_settings(TRUSTED_PROXY_COUNT=1)
+    def test_it_records_the_address_the_trusted_proxy_saw(self) -> None:
+        self.post_login(
+            "alice",
+            "wrong-password",
+            REMOTE_ADDR="10.0.0.2",
+            HTTP_X_FORWARDED_FOR="10.0.0.10, 203.0.113.7",
+        )
+        self.assertEqual(AuditEvent.objects.get(action="auth.login_failed").ip, "203.0.113.7")
+        self.post_login("bob", "wrong-password", REMOTE_ADDR="10.0.0.2", HTTP_X_REAL_IP="203.0.113.8")
+        self.assertEqual(
+            AuditEvent.objects.get(action="auth.login_failed", actor_repr="bob").ip, "203.0.113.8"
+        )
+
+    @override_settings(TRUSTED_PROXY_COUNT=1)
+    def test_it_locks_by_the_address_the_trusted_proxy_saw(self) -> None:
+        from axes.models import AccessAttempt
+
+        for _ in range(5):
+            self.post_login("alice", "wrong-password", REMOTE_ADDR="10.0.0.2", HTTP_X_REAL_IP="203.0.113.7")
+        self.assertEqual(set(AccessAttempt.objects.values_list("ip_address", flat=True)), {"203.0.113.7"})
+        locked = AuditEvent.objects.get(action="auth.locked_out")
+        self.assertEqual(locked.ip, "203.0.113.7")
+        response = self.post_login("bob", PASSWORD, REMOTE_ADDR="10.0.0.2", HTTP_X_REAL_IP="203.0.113.7")
+        self.assertEqual(response.status_code, 302)
