@@ -1,4 +1,4 @@
-# 影都算力补助平台 — `make run` serves the platform, `make test` runs the whole suite.
+# 影都算力补助平台 — `make run` serves the platform (web server and background worker), `make test` runs the whole suite.
 SHELL := /bin/bash
 PYTHON ?= python3.11
 VENV := .venv
@@ -22,11 +22,7 @@ $(STAMP): $(BIN)/python pyproject.toml constraints.txt
 setup: $(STAMP)
 
 run: setup
-	@bash scripts/system-deps.sh run || echo "(PDF output needs fonts-noto-cjk and Pango)"
-	$(BIN)/yingdu migrate --noinput
-	$(BIN)/yingdu demo
-	@echo "平台地址：http://$(HOST):$(PORT)/"
-	$(BIN)/yingdu runserver $(HOST):$(PORT)
+	HOST=$(HOST) PORT=$(PORT) BIN=$(BIN) bash scripts/run.sh
 
 lint: setup
 	$(BIN)/ruff check .
@@ -40,7 +36,7 @@ test: setup
 	YINGDU_ENV=production SECRET_KEY=ci-dummy-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz-ABCDEFG \
 	  ALLOWED_HOSTS=yingdu.example.cn YINGDU_VAR_DIR=$$(mktemp -d) \
 	  $(BIN)/yingdu check --deploy --fail-level WARNING
-	bash scripts/with-postgres.sh $(BIN)/pytest $(PYTEST_ARGS)
+	bash scripts/with-postgres.sh bash scripts/with-redis.sh $(BIN)/pytest $(PYTEST_ARGS)
 
 # The quick lane: SQLite, no PostgreSQL-only tests.
 test-quick: setup
@@ -48,7 +44,7 @@ test-quick: setup
 
 bench: setup
 	bash scripts/system-deps.sh
-	bash scripts/with-postgres.sh bash scripts/bench.sh
+	bash scripts/with-postgres.sh bash scripts/with-redis.sh bash scripts/bench.sh
 
 clean:
 	rm -rf $(VENV) var artifacts

@@ -1,4 +1,5 @@
-"""Notifications (SPEC §5): e-mail through Django's mail (SMTP in production) and the in-app inbox.
+"""Notifications (SPEC §5): e-mail through Django's mail (SMTP in production, sent by the background
+worker) and the in-app inbox.
 
 Actions call these from ``transaction.on_commit``: nothing is sent for a change that rolled
 back, and a mail server that is down never undoes a decision (the failure is logged and the
@@ -13,7 +14,6 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.conf import settings
-from django.core.mail import send_mail
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext as _
@@ -78,13 +78,17 @@ def _addresses(values: Iterable[str]) -> list[str]:
 
 
 def send_email(subject: str, body: str, recipients: Sequence[str]) -> bool:
-    """Send one e-mail; a delivery failure is logged, never raised (the inbox keeps the message)."""
+    """Hand one e-mail to the background worker (``review.tasks.deliver_email``), which sends it and
+    retries a failed delivery; a queue that cannot be reached is logged, never raised (the inbox
+    keeps the message)."""
     if not recipients:
         return False
+    from review.tasks import deliver_email
+
     try:
-        send_mail(SUBJECT_PREFIX + subject, body, None, list(recipients))
-    except Exception:  # noqa: BLE001 - SMTP, socket and TLS errors alike must not undo the decision
-        logger.exception("e-mail to %s failed: %s", recipients, subject)
+        deliver_email(SUBJECT_PREFIX + subject, body, list(recipients))
+    except Exception:  # noqa: BLE001 - a queue that is down must not undo the decision
+        logger.exception("e-mail to %s could not be queued: %s", recipients, subject)
         return False
     return True
 

@@ -1,18 +1,32 @@
-"""Periodic jobs of the review app (Huey)."""
+"""Background jobs of the review app (Huey): the daily deadline reminders and e-mail delivery."""
 
 from __future__ import annotations
 
+import logging
+
 from huey import crontab
-from huey.contrib.djhuey import db_periodic_task
+from huey.contrib.djhuey import db_task
+
+from yingdu.periodic import periodic_job
+
+logger = logging.getLogger(__name__)
 
 
-@db_periodic_task(crontab(hour="0", minute="30"))
+@periodic_job(crontab(hour="0", minute="30"))
 def daily_deadline_reminders() -> int:
     """Remind staff every morning of items due within 2 working days or overdue.
 
     Huey schedules in UTC (``HUEY["utc"]``); 00:30 UTC is 08:30 in Beijing, when the center's
-    working day begins.
+    working day begins. Once per day however many workers run (``yingdu.periodic``).
     """
     from review.actions import send_deadline_reminders
 
     return send_deadline_reminders()
+
+
+@db_task(retries=3, retry_delay=60)
+def deliver_email(subject: str, body: str, recipients: list[str]) -> None:
+    """Send one e-mail from the background worker; SMTP errors are retried, then logged."""
+    from django.core.mail import send_mail
+
+    send_mail(subject, body, None, recipients)

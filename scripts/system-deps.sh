@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Install the Debian packages the platform and its test suite need, when they are missing:
-# PostgreSQL (the suite's database), Chromium (browser tests), Noto CJK fonts and Pango (PDFs).
+# PostgreSQL (the suite's database), Redis (the background queue of several app servers), Chromium (browser tests), Noto CJK fonts and Pango (PDFs).
 # `system-deps.sh run` checks only what serving the platform needs (fonts and Pango).
 set -euo pipefail
 missing=()
 if [ "${1:-test}" != "run" ]; then
   command -v chromium >/dev/null 2>&1 || missing+=(chromium)
   ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+  command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 fi
 fc-list 2>/dev/null | grep -i "Noto Sans CJK" >/dev/null || missing+=(fonts-noto-cjk)  # no -q: an early exit would SIGPIPE fc-list under pipefail
 ldconfig -p 2>/dev/null | grep libpango-1.0 >/dev/null || missing+=(libpango-1.0-0 libpangoft2-1.0-0)
