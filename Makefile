@@ -27,11 +27,13 @@ run: setup
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/mypy .
+	$(BIN)/lint-imports
 
 test: setup
 	bash scripts/system-deps.sh
 	$(BIN)/ruff check .
 	$(BIN)/mypy .
+	$(BIN)/lint-imports
 	YINGDU_ENV=test $(BIN)/yingdu check --fail-level WARNING
 	YINGDU_ENV=production SECRET_KEY=ci-dummy-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz-ABCDEFG \
 	  ALLOWED_HOSTS=yingdu.example.cn YINGDU_VAR_DIR=$$(mktemp -d) \

@@ -15,7 +15,6 @@ tells anyone anything.
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
@@ -41,6 +40,7 @@ from ledger.actions import record_event
 from policy.loader import params_at
 from policy.queries import granted_total
 from policy.rules import calculate_subsidy
+from yingdu import hooks
 from yingdu.lib.money import format_money
 from yingdu.uploads import DOCUMENT_TYPES, TABLE_TYPES, CheckedUpload
 
@@ -426,55 +426,10 @@ def submit_application(
             },
             request=request,
         )
-        application_id = locked.pk
-        transaction.on_commit(lambda: _send_submission_receipt(application_id))
-        transaction.on_commit(lambda: _reconcile_on_submission(application_id, actor))
+        # The receipt (回执) and the reconciliation against monitoring follow after commit, in the
+        # apps that own them; neither can undo or block the submission.
+        hooks.announce(hooks.APPLICATION_SUBMITTED, application_id=locked.pk, actor=actor)
     return locked
-
-
-def _reconcile_on_submission(application_id: int, actor: User) -> None:
-    """Reconcile the claim against monitoring right after submission (SPEC §8); never blocks it."""
-    from audits.actions import reconcile_quietly
-    from audits.models import ReconciliationRun
-
-    application = Application.objects.select_related("enterprise").get(pk=application_id)
-    reconcile_quietly(application, actor=actor, trigger=ReconciliationRun.Trigger.SUBMISSION)
-
-
-def _send_submission_receipt(application_id: int) -> None:
-    """The receipt of a submission (回执): in-app and by e-mail to the handler and the submitter.
-
-    Uses ``review.notify.notify_applicant`` when that module exists; until then a plain e-mail.
-    """
-    application = Application.objects.select_related("enterprise", "created_by").get(pk=application_id)
-    if importlib.util.find_spec("review.notify") is not None:
-        from review.notify import notify_applicant
-
-        notify_applicant(
-            application,
-            "submitted",
-            {"amount": application.requested_amount, "received_date": application.received_date},
-        )
-        return
-    from django.conf import settings
-    from django.core.mail import send_mail
-    from django.template.loader import render_to_string
-
-    recipients = sorted(
-        {email for email in (application.handler_email, application.created_by.email) if email}
-    )
-    if not recipients:
-        return
-    body = render_to_string(
-        "applications/email/submitted.txt", {"application": application, "site_url": settings.SITE_URL}
-    )
-    send_mail(
-        _("申报已受理：%(reference)s") % {"reference": application.reference},
-        body,
-        None,
-        recipients,
-        fail_silently=True,
-    )
 
 
 def withdraw_application(

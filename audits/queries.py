@@ -595,5 +595,5 @@ def latest_runs() -> QuerySet[ReconciliationRun]:
 
 def latest_run(application: Application) -> ReconciliationRun | None:
     """The application's latest reconciliation run: for the review page's panel
-    (``{% include "audits/_reconciliation_panel.html" with run=… app=… %}``)."""
+    (:func:`audits.receivers.reconciliation_panel`)."""
     return ReconciliationRun.objects.filter(application=application).order_by("-run_at", "-id").first()

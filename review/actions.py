@@ -54,6 +54,7 @@ from review.models import (
     notices_by_application,
     notices_of,
 )
+from yingdu import hooks
 from yingdu.uploads import CheckedUpload, generated_path
 
 logger = logging.getLogger(__name__)
@@ -571,14 +572,6 @@ def reject_application(
     return _perform(name, application, actor=actor, request=request, body=body)
 
 
-def _reconcile_before_final_approval(application_id: int, actor: User) -> None:
-    from audits.actions import reconcile_quietly
-    from audits.models import ReconciliationRun
-
-    application = Application.objects.select_related("enterprise").get(pk=application_id)
-    reconcile_quietly(application, actor=actor, trigger=ReconciliationRun.Trigger.FINAL_APPROVAL)
-
-
 def pass_re_review(
     application: Application, *, actor: User, opinion: str = "", request: HttpRequest | None = None
 ) -> Application:
@@ -589,7 +582,7 @@ def pass_re_review(
             app, "pass_re_review", actor=actor, opinion=_opinion("pass_re_review", opinion), request=request
         )
         # The approver sees a fresh reconciliation against monitoring (SPEC §8); it never blocks.
-        transaction.on_commit(lambda: _reconcile_before_final_approval(app.pk, actor))
+        hooks.announce(hooks.RE_REVIEW_PASSED, application_id=app.pk, actor=actor)
         return app
 
     return _perform("pass_re_review", application, actor=actor, request=request, body=body)

@@ -168,3 +168,13 @@ def remind_staff(user: User, entries: Sequence[tuple[Application, Any]], today: 
         user=user, kind=Notification.Kind.REMINDER, title=title, body=body, link=reverse("review:workbench")
     )
     send_email(title, body, _addresses([user.email]))
+
+
+def send_submission_receipt(*, application_id: int, actor: User | None = None) -> None:
+    """The receipt of a submission (回执), in-app and by e-mail; announced by applications."""
+    application = Application.objects.select_related("enterprise", "created_by").get(pk=application_id)
+    notify_applicant(
+        application,
+        Notification.Kind.SUBMISSION_RECEIPT,
+        {"amount": application.requested_amount, "received_date": application.received_date},
+    )

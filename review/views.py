@@ -55,6 +55,7 @@ from review.models import (
     notices_by_application,
     notices_of,
 )
+from yingdu import hooks
 from yingdu.uploads import stored_file_response
 
 PAGE_SIZE = 20
@@ -321,8 +322,6 @@ def _supplement_builder(app: Application, notices: list[SupplementNotice]) -> di
 @login_required
 @require_GET
 def detail(request: HttpRequest, pk: int) -> HttpResponse:
-    from audits.queries import latest_run
-
     user, app = _staff_application(request, pk)
     notices = list(notices_of(app.pk).prefetch_related("items"))
     clock = clock_for(app, notices)
@@ -355,7 +354,8 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
             "ytd": _ytd(app),
             "history": _history(app),
             "checks": run_checks(app, clock),
-            "reconciliation": latest_run(app),
+            # Higher apps add their panels (the reconciliation against monitoring, from audits).
+            "panels": hooks.collect(hooks.REVIEW_PAGE_PANELS, application=app),
             "clock": clock,
             "buttons": buttons,
             "opinion_form": OpinionForm(),
