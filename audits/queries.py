@@ -31,6 +31,7 @@ from applications.states import Status
 from audits import rules
 from audits.models import ReconciliationRun
 from ledger.models import Checkpoint
+from monitoring.integrity import matching_leaves
 from monitoring.models import UsageRecord
 
 # Other applications whose claims count for double-claim checks: those still claiming a subsidy.
@@ -279,15 +280,26 @@ def _unnamed(conflicts: Iterable[rules.Conflict]) -> set[Key]:
 
 
 def monitored_records(keys: Sequence[Key], tree_size: int) -> list[rules.MonitoredRecord]:
+    """The monitored records of these keys in the log up to ``tree_size``.
+
+    Only rows that still match their log entry are read (``monitoring.integrity``, the
+    check ``yingdu ledger verify`` makes): an edited row never counts as monitored usage.
+    """
     if not keys:
         return []
     qs = (
         UsageRecord.objects.filter(_key_filter(keys), leaf_index__lt=tree_size)
         .order_by("leaf_index")
-        .values_list("record_id", "gpu_uuid", "started_at", "ended_at", "gpu_seconds", "cost_cny")
+        .values_list(
+            "leaf_index", "record_id", "gpu_uuid", "started_at", "ended_at", "gpu_seconds", "cost_cny"
+        )
     )
+    found = list(qs.iterator(2000))
+    good = matching_leaves(row[0] for row in found)
     return [
-        rules.MonitoredRecord(str(r), g, s, e, secs, cost) for r, g, s, e, secs, cost in qs.iterator(2000)
+        rules.MonitoredRecord(str(r), g, s, e, secs, cost)
+        for leaf, r, g, s, e, secs, cost in found
+        if leaf in good
     ]
 
 

@@ -5,7 +5,13 @@ its tile; every stored tile (its hashes and its inner nodes) equals the one reco
 from the layer below; no entry or tile lies beyond the tree size; the stored root is the
 recomputed root; every checkpoint carries a valid signature by the platform's key and
 names the recomputed root of its size; every audit event equals the entry logged for
-it, and every audit entry has its event.
+it, and every audit entry has its event; each entry's metadata (kind, enterprise,
+provider) agrees with its bytes. Apps whose rows copy entries (monitoring's usage rows)
+register an :class:`EntryCheck` for their kind (``register_entry_check``), which checks
+those rows against the entries in the same pass: a row edited, deleted or pointing
+elsewhere is reported naming the row and the entry.
+
+A value of the wrong type in a column (a BLOB turned TEXT) is reported, never raised.
 
 Each stored layer is checked against the layer below it, so an edited, deleted, inserted
 or reordered row shows up once, as a problem naming the first index it affects.
@@ -15,12 +21,13 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from operator import itemgetter
-from typing import Any
+from typing import Any, NamedTuple, Protocol
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils.translation import gettext as _
 
 from ledger import keys, merkle, tiles
@@ -31,6 +38,57 @@ from ledger.note import NoteError, open_checkpoint
 WINDOW = 1 << 16  # entries read and hashed at a time (a multiple of the tile width)
 MAX_PROBLEMS = 200
 _UPPER_KEYS = 1 << 48  # tile keys of level ≥ 1 start here (tiles.tile_key)
+
+
+class EntryMeta(NamedTuple):
+    """One entry as verification reads it: index, kind, whom it concerns and its bytes."""
+
+    leaf: int
+    kind: str
+    enterprise_id: int | None
+    provider_id: int | None
+    data: bytes
+
+
+class EntryCheck(Protocol):
+    """Checks, for one kind of entry, the rows that copy entries of that kind.
+
+    ``fetch`` reads what the check needs for entries ``[start, end)`` (it runs while the
+    connection is free); ``check`` compares without the database and yields
+    ``(index, message)`` problems; ``beyond`` reports rows pointing at or past ``size``;
+    ``claims`` says whether bytes logged under another kind look like this kind's entries.
+    """
+
+    kind: str
+
+    def fetch(self, start: int, end: int) -> Any: ...
+
+    def check(self, fetched: Any, entries: list[EntryMeta]) -> Iterable[tuple[int | None, str]]: ...
+
+    def beyond(self, size: int) -> Iterable[tuple[int | None, str]]: ...
+
+    def claims(self, data: bytes) -> bool: ...
+
+
+_ENTRY_CHECKS: dict[str, EntryCheck] = {}
+
+
+def register_entry_check(check: EntryCheck) -> None:
+    """Have verification run ``check`` on every entry of ``check.kind`` (an app's ``ready``)."""
+    _ENTRY_CHECKS[check.kind] = check
+
+
+def as_bytes(value: Any) -> bytes | None:
+    """A BLOB column's value as bytes; ``None`` when it holds something else (text, a number)."""
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, bytearray | memoryview):
+        return bytes(value)
+    return None
+
+
+def _looks_like_audit_entry(data: bytes) -> bool:
+    return data.startswith(b'{"action":') and b'"type":"audit_event"' in data
 
 
 @dataclass
@@ -87,7 +145,9 @@ class _WindowRows:
     datas: list[bytes]
     present: dict[int, bytes]  # by index, only when some entries of the window are missing
     audit_indexes: list[int]
-    blobs: dict[int, bytes]  # stored level-0 tiles by index
+    blobs: dict[int, bytes | None]  # stored level-0 tiles by index (None: not bytes)
+    metas: list[EntryMeta]  # every entry of the window
+    wrong_type: list[int]  # entries whose bytes are stored as something else
 
 
 def _fetch_window(cursor: Any, start: int, end: int, qmark: bool) -> _WindowRows:
@@ -97,32 +157,39 @@ def _fetch_window(cursor: Any, start: int, end: int, qmark: bool) -> _WindowRows
         return sql.replace("%s", "?") if qmark else sql
 
     cursor.execute(
-        q("SELECT data FROM ledger_entry WHERE leaf_index >= %s AND leaf_index < %s ORDER BY leaf_index"),
+        q(
+            "SELECT leaf_index, kind, enterprise_id, provider_id, data FROM ledger_entry"
+            " WHERE leaf_index >= %s AND leaf_index < %s ORDER BY leaf_index"
+        ),
         [start, end],
     )
-    # sqlite3 and psycopg 3 both return bytes for blobs.
-    datas = list(map(itemgetter(0), cursor.fetchall()))
+    rows = cursor.fetchall()
+    # sqlite3 and psycopg 3 both return bytes for blobs; anything else is damage, reported.
+    datas = list(map(itemgetter(4), rows))
+    wrong_type: list[int] = []
+    if not all(type(d) is bytes for d in datas):
+        for k, d in enumerate(datas):
+            b = as_bytes(d)
+            if b is None:
+                wrong_type.append(rows[k][0])
+                b = str(d).encode("utf-8", "surrogatepass")
+            datas[k] = b
     present: dict[int, bytes] = {}
     if len(datas) != end - start:
-        cursor.execute(
-            q(
-                "SELECT leaf_index FROM ledger_entry WHERE leaf_index >= %s AND leaf_index < %s ORDER BY leaf_index"
-            ),
-            [start, end],
-        )
-        present = dict(zip((i for (i,) in cursor.fetchall()), datas, strict=True))
-    cursor.execute(
-        q("SELECT leaf_index FROM ledger_entry WHERE leaf_index >= %s AND leaf_index < %s AND kind = %s"),
-        [start, end, AUDIT_KIND],
-    )
-    audit_indexes = [i for (i,) in cursor.fetchall()]
+        present = dict(zip((r[0] for r in rows), datas, strict=True))
+    audit_indexes = []
+    metas = []
+    for (index, kind, enterprise_id, provider_id, _data), data in zip(rows, datas, strict=True):
+        if kind == AUDIT_KIND:
+            audit_indexes.append(index)
+        metas.append(EntryMeta(index, kind, enterprise_id, provider_id, data))
     t0, t1 = start // tiles.TILE_WIDTH, (end - 1) // tiles.TILE_WIDTH
     cursor.execute(
         q("SELECT key, hashes FROM ledger_tile WHERE key >= %s AND key <= %s"),
         [tiles.tile_key(0, t0), tiles.tile_key(0, t1)],
     )
-    blobs = {key: bytes(data) for key, data in cursor.fetchall()}
-    return _WindowRows(datas, present, audit_indexes, blobs)
+    blobs = {key: as_bytes(data) for key, data in cursor.fetchall()}
+    return _WindowRows(datas, present, audit_indexes, blobs, metas, wrong_type)
 
 
 class _Prefetcher:
@@ -202,10 +269,14 @@ class _Verifier:
 
         with connection.cursor() as cursor:
             cursor.execute("SELECT key, hashes FROM ledger_tile WHERE key >= %s", [_UPPER_KEYS])
-            self.upper = {
-                (key >> 48, key & (_UPPER_KEYS - 1)): bytes(data) for key, data in cursor.fetchall()
-            }
-        self.stored0: dict[int, bytes] = {}
+            self.upper = {}
+            for key, data in cursor.fetchall():
+                tile = (key >> 48, key & (_UPPER_KEYS - 1))
+                blob = as_bytes(data)
+                if blob is None:
+                    self._wrong_tile_type(*tile)
+                self.upper[tile] = blob if blob is not None else b""
+        self.stored0: dict[int, bytes | None] = {}
         self.seen_upper: set[tiles.TileId] = set()
         builder = tiles.TreeBuilder(hasher)
         next_cp = 0
@@ -219,8 +290,10 @@ class _Verifier:
                 rows = prefetch.take()
                 # The audit events are read now, while no read is in flight on the connection.
                 events = self._events(start, end)
+                fetched = {kind: check.fetch(start, end) for kind, check in _ENTRY_CHECKS.items()}
                 if w + 1 < len(windows):
                     prefetch.start(*windows[w + 1])
+                self._check_entries(rows, events, fetched)
                 leaves = self._window(start, end, rows, events)
                 pos = start
                 while next_cp < len(wanted) and wanted[next_cp] <= end:
@@ -242,11 +315,14 @@ class _Verifier:
                 % {"level": tile[0], "index": tile[1], "size": size},
             )
         self._check_beyond(size)
+        for check in _ENTRY_CHECKS.values():
+            for beyond_index, message in check.beyond(size):
+                self.add(beyond_index, message)
         self._check_unlogged_events()
 
         root = builder.root()
         res.root_hash = root
-        if state is not None and bytes(state.root_hash) != root:
+        if state is not None and as_bytes(state.root_hash) != root:
             self.add(None, _("日志状态中保存的根哈希与重新计算的根哈希不一致"))
         for s, roots in sorted(checkpoint_roots.items()):
             if s not in recomputed:
@@ -271,6 +347,8 @@ class _Verifier:
         for cp_id, tree_size, root_hash, note in rows.iterator(chunk_size=2000):
             self.result.checkpoints_checked += 1
             try:
+                if not isinstance(note, str):
+                    raise NoteError(_("签名检查点不是文本"))
                 cp = open_checkpoint(note, verifier, origin)
             except NoteError as exc:
                 self.add(
@@ -279,7 +357,7 @@ class _Verifier:
                     % {"id": cp_id, "size": tree_size, "error": exc},
                 )
                 continue
-            if cp.size != tree_size or cp.root_hash != bytes(root_hash):
+            if cp.size != tree_size or cp.root_hash != as_bytes(root_hash):
                 self.add(None, _("检查点 #%(id)s 的记录与其签名内容不一致") % {"id": cp_id})
             if cp.size > size:
                 self.add(
@@ -290,6 +368,52 @@ class _Verifier:
                 continue
             roots.setdefault(cp.size, []).append((cp_id, cp.root_hash))
         return roots
+
+    def _wrong_tile_type(self, level: int, index: int) -> None:
+        first = index * tiles.TILE_WIDTH << (tiles.TILE_HEIGHT * level)
+        self.add(
+            first,
+            _("哈希瓦片 %(level)s/%(index)s 保存的不是二进制数据（列类型被改动）")
+            % {"level": level, "index": index},
+        )
+
+    def _check_entries(
+        self, rows: _WindowRows, events: dict[int, AuditEvent], fetched: dict[str, Any]
+    ) -> None:
+        """Each entry's stored type and metadata, and the rows other apps copy from entries."""
+        for index in rows.wrong_type:
+            self.add(index, _("第 %(index)s 条保存的不是二进制数据（列类型被改动）") % {"index": index})
+        by_kind: dict[str, list[EntryMeta]] = {kind: [] for kind in _ENTRY_CHECKS}
+        for meta in rows.metas:
+            mine = by_kind.get(meta.kind)
+            if mine is not None:
+                mine.append(meta)
+                continue
+            if meta.kind == AUDIT_KIND:
+                event = events.get(meta.leaf)
+                if event is not None and (
+                    meta.enterprise_id != event.enterprise_id_ref or meta.provider_id is not None
+                ):
+                    self.add(
+                        meta.leaf,
+                        _("第 %(index)s 条记录的相关企业或算力提供方与其审计事件 #%(id)s 不符")
+                        % {"index": meta.leaf, "id": event.pk},
+                    )
+                continue
+            if not meta.data.startswith(b"{"):
+                continue
+            actual = next((c.kind for c in _ENTRY_CHECKS.values() if c.claims(meta.data)), None)
+            if actual is None and _looks_like_audit_entry(meta.data):
+                actual = AUDIT_KIND
+            if actual is not None:
+                self.add(
+                    meta.leaf,
+                    _("第 %(index)s 条的类型“%(kind)s”与其内容（%(actual)s）不符")
+                    % {"index": meta.leaf, "kind": meta.kind, "actual": actual},
+                )
+        for kind, check in _ENTRY_CHECKS.items():
+            for problem_index, message in check.check(fetched[kind], by_kind[kind]):
+                self.add(problem_index, message)
 
     def _stored_hashes(self, level: int, index: int, blob: bytes | None) -> bytes | None:
         """The tile's own hashes, or None (with a problem) if the stored tile is damaged."""
@@ -314,6 +438,9 @@ class _Verifier:
         datas, present, audit_indexes, blobs = rows.datas, rows.present, rows.audit_indexes, rows.blobs
         complete = len(datas) == end - start
         self.stored0 = blobs
+        for t, blob in blobs.items():
+            if blob is None:
+                self._wrong_tile_type(0, t)
         stored = {t: self._stored_hashes(0, t, blobs.get(t)) for t in range(t0, t1 + 1)}
         stored_concat = b"".join(stored[t] or b"" for t in range(t0, t1 + 1))
 
@@ -391,11 +518,24 @@ class _Verifier:
         return parent == self.hasher.root(leaves)
 
     def _events(self, start: int, end: int) -> dict[int, AuditEvent]:
-        return {
-            e.leaf_index: e
-            for e in AuditEvent.objects.filter(leaf_index__gte=start, leaf_index__lt=end)
-            if e.leaf_index is not None
-        }
+        window = AuditEvent.objects.filter(leaf_index__gte=start, leaf_index__lt=end)
+        try:
+            with transaction.atomic():
+                return {e.leaf_index: e for e in window if e.leaf_index is not None}
+        except (ValueError, TypeError, ArithmeticError, DatabaseError):
+            pass
+        # A column holds something its type cannot (a JSON column turned text): read one by one.
+        events: dict[int, AuditEvent] = {}
+        for pk, index in window.values_list("pk", "leaf_index"):
+            try:
+                with transaction.atomic():
+                    event = AuditEvent.objects.get(pk=pk)
+            except (ValueError, TypeError, ArithmeticError, DatabaseError):
+                self.add(index, _("审计事件 #%(id)s 无法读取（字段内容被改动）") % {"id": pk})
+                continue
+            if index is not None:
+                events[index] = event
+        return events
 
     def _check_audit_events(
         self, start: int, audit_indexes: list[int], datas: list[bytes], events: dict[int, AuditEvent]

@@ -4,6 +4,7 @@ usage that goes through the real ingestion (signed by a registered node) into th
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import uuid
 from collections.abc import Sequence
 from decimal import Decimal
@@ -12,7 +13,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from accounts.models import User
-from agent.signing import public_key_b64, sign_record
+from agent.signing import canonical_record, public_key_b64, sign_record
 from applications.models import Application, ConsumptionRow, Material, MaterialKind
 from applications.states import Status
 from enterprises.models import Enterprise, Provider
@@ -186,11 +187,18 @@ class Monitoring:
             total=1,
             accepted=1,
         )
-        [leaf] = append_entries(
-            [f"legacy {uuid.uuid4()}".encode()], kind="usage_record", provider_id=self.provider.pk
-        )
+        record_id = uuid.uuid4()
+        ended = start + dt.timedelta(minutes=minutes)
+        raw = {
+            "record_id": str(record_id), "node_id": "legacy", "enterprise_uscc": uscc, "work_ref": work_ref,
+            "job_id": "", "scenario": "render", "gpu_model": "NVIDIA H200", "gpu_uuid": gpu, "gpu_count": 1,
+            "started_at": start.isoformat(), "ended_at": ended.isoformat(), "gpu_seconds": minutes * 60,
+            "avg_util_pct": 50.0, "max_mem_mib": 1000, "energy_wh": 100.0, "cost_cny": cost,
+        }  # fmt: skip
+        entry = canonical_record(raw)
+        [leaf] = append_entries([entry], kind="usage_record", provider_id=self.provider.pk)
         return UsageRecord.objects.create(
-            record_id=uuid.uuid4(),
+            record_id=record_id,
             batch=batch,
             provider=self.provider,
             node=None,
@@ -202,7 +210,7 @@ class Monitoring:
             gpu_uuid=gpu,
             gpu_count=1,
             started_at=start,
-            ended_at=start + dt.timedelta(minutes=minutes),
+            ended_at=ended,
             gpu_seconds=minutes * 60,
             avg_util_pct=50.0,
             max_mem_mib=1000,
@@ -210,7 +218,7 @@ class Monitoring:
             cost_cny=Decimal(cost),
             signed=False,
             leaf_index=leaf,
-            entry_sha256="0" * 64,
+            entry_sha256=hashlib.sha256(entry).hexdigest(),
             received_at=start,
         )
 

@@ -12,10 +12,12 @@ from typing import ClassVar
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import connection
 
 from applications.models import Application
 from audits import actions
 from audits.models import ReconciliationRun
+from audits.queries import inputs_for
 from audits.tests.fixtures import Monitoring, at, current_checkpoint, declare_rows, make_application
 from ledger.models import AuditEvent
 from yingdu.test import USCC_A, USCC_B, BaseTestCase
@@ -232,3 +234,17 @@ class PlannerSettingsTests(FixtureQuarter):
             cursor.execute("SELECT current_setting('enable_sort'), current_setting('work_mem')")
             self.assertEqual(cursor.fetchone(), before)
         self.assertEqual(totals[(USCC_A, "F1")].usage.count, 10)
+
+
+class TamperedRowTests(FixtureQuarter):
+    def test_it_reads_only_usage_rows_that_match_their_log_entry(self) -> None:
+        app = self.apps["A1"]
+        before = inputs_for(app, current_checkpoint()).monitored.total
+        self.assertEqual((before.count, before.cost), (10, Decimal("1000.00")))
+        with connection.cursor() as c:
+            c.execute(
+                "UPDATE monitoring_usagerecord SET cost_cny = %s WHERE id = %s",
+                ["5000.00", self.a1_records[0].pk],
+            )
+        after = inputs_for(app, current_checkpoint()).monitored.total
+        self.assertEqual((after.count, after.cost), (9, Decimal("900.00")))

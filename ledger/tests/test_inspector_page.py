@@ -12,7 +12,7 @@ from yingdu.test import BaseTestCase, make_user
 
 class InspectorPageTests(BaseTestCase):
     def setUp(self) -> None:
-        append_entries([b'{"record_id": "r1", "gpu_seconds": 3600}', b"raw"], kind="usage_record")
+        append_entries([b'{"record_id": "r1", "gpu_seconds": 3600}', b"raw"], kind="test")
         sign_checkpoint()
 
     def test_inspector_sees_size_root_and_checkpoints(self) -> None:
@@ -58,7 +58,7 @@ class InspectorPageTests(BaseTestCase):
 
     def test_checkpoint_history_is_paginated_with_a_fixed_number_of_queries(self) -> None:
         for i in range(30):
-            append_entries([f"e{i}".encode()], kind="usage_record")
+            append_entries([f"e{i}".encode()], kind="test")
             sign_checkpoint()
         self.login(self.inspector)
         self.client.get("/ledger/")

@@ -48,10 +48,10 @@ class TamperDetection(_Base):
 
     def setUp(self) -> None:
         for start, n in ((0, 300), (300, 1), (301, 299)):
-            append_entries([f"usage-{i}".encode() for i in range(start, start + n)], kind="usage_record")
+            append_entries([f"usage-{i}".encode() for i in range(start, start + n)], kind="test")
             sign_checkpoint()
         self.event = record_event("test.action", actor=None, after={"x": 1}, ip="10.0.0.1")
-        append_entries([b"last"], kind="usage_record")
+        append_entries([b"last"], kind="test")
         sign_checkpoint()
         self.size = 602
 

@@ -6,6 +6,7 @@ import base64
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import DatabaseError
 from django.utils.translation import gettext as _
 
 from ledger import merkle, offline
@@ -62,7 +63,11 @@ class Command(BaseCommand):
     def _verify(self) -> None:
         from ledger.actions import run_verification
 
-        run = run_verification(actor=None, actor_repr="cli")
+        try:
+            run = run_verification(actor=None, actor_repr="cli")
+        except DatabaseError as exc:
+            # Damage the checks could not read past (a dropped table, a column of the wrong type).
+            raise CommandError(_("日志校验无法完成，数据库内容已损坏：%(error)s") % {"error": exc}) from None
         root = base64.b64encode(bytes(run.root_hash)).decode()
         if run.ok:
             self.stdout.write(

@@ -1,0 +1,164 @@
+"""``yingdu ledger verify`` covers the usage rows that reconciliation reads, and never crashes on damage."""
+
+from __future__ import annotations
+
+import io
+
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connection
+
+from ledger.tests.test_verify import raw_sql
+from ledger.verify import verify_log
+from monitoring.actions import record_usage_batch
+from monitoring.integrity import matching_leaves
+from monitoring.models import UsageRecord
+from monitoring.tests.factories import hourly, make_node
+from yingdu.test import BaseTestCase
+
+
+class UsageRowTamperTests(BaseTestCase):
+    def setUp(self) -> None:
+        self.node, self.key = make_node(self.provider)
+        result = record_usage_batch(self.provider, hourly(self.key, 5), actor_repr="test")
+        assert all(r.status == "accepted" for r in result.results)
+        self.rows = list(UsageRecord.objects.order_by("leaf_index"))
+        self.row = self.rows[2]
+
+    def problems(self) -> list[str]:
+        result = verify_log(window=256)
+        self.assertFalse(result.ok)
+        return [str(p) for p in result.problems]
+
+    def assertFoundAt(self, index: int, *fragments: str) -> list[str]:
+        result = verify_log(window=256)
+        messages = [str(p) for p in result.problems]
+        self.assertFalse(result.ok)
+        self.assertEqual(result.first_bad_index, index, messages)
+        text = " ".join(messages)
+        for fragment in fragments:
+            self.assertIn(fragment, text)
+        return messages
+
+    def test_it_verifies_untouched_usage_rows(self) -> None:
+        result = verify_log(window=256)
+        self.assertTrue(result.ok, [str(p) for p in result.problems])
+        self.assertEqual(matching_leaves(r.leaf_index for r in self.rows), {r.leaf_index for r in self.rows})
+
+    def test_it_finds_an_edited_cost_naming_the_row(self) -> None:
+        with connection.cursor() as c:
+            c.execute(
+                "UPDATE monitoring_usagerecord SET cost_cny = %s WHERE id = %s", ["99999.00", self.row.pk]
+            )
+        self.assertFoundAt(self.row.leaf_index, f"算力使用记录 #{self.row.pk}", "费用(cost_cny)")
+
+    def test_it_finds_edited_gpu_seconds_naming_the_row(self) -> None:
+        with connection.cursor() as c:
+            c.execute(
+                "UPDATE monitoring_usagerecord SET gpu_seconds = %s WHERE id = %s", [36000.0, self.row.pk]
+            )
+        self.assertFoundAt(self.row.leaf_index, f"算力使用记录 #{self.row.pk}", "GPU时长(gpu_seconds)")
+
+    def test_it_finds_an_edited_entry_digest_and_work_ref(self) -> None:
+        with connection.cursor() as c:
+            c.execute(
+                "UPDATE monitoring_usagerecord SET entry_sha256 = %s, work_ref = %s WHERE id = %s",
+                ["0" * 64, "京剧备字2026999号", self.row.pk],
+            )
+        self.assertFoundAt(self.row.leaf_index, "entry_sha256", "work_ref")
+
+    def test_it_finds_a_deleted_usage_row_at_its_entry(self) -> None:
+        with connection.cursor() as c:
+            c.execute("DELETE FROM monitoring_usagerecord WHERE id = %s", [self.row.pk])
+        self.assertFoundAt(self.row.leaf_index, "记录行缺失")
+
+    def test_it_finds_a_row_moved_to_another_entry(self) -> None:
+        other = self.rows[3]
+        with connection.cursor() as c:
+            c.execute("DELETE FROM monitoring_usagerecord WHERE id = %s", [other.pk])
+            c.execute(
+                "UPDATE monitoring_usagerecord SET leaf_index = %s WHERE id = %s",
+                [other.leaf_index, self.row.pk],
+            )
+        self.assertFoundAt(self.row.leaf_index, "记录行缺失", f"算力使用记录 #{self.row.pk}")
+
+    def test_it_finds_an_entry_whose_enterprise_was_changed(self) -> None:
+        with raw_sql() as c:
+            c.execute(
+                "UPDATE ledger_entry SET enterprise_id = %s WHERE leaf_index = %s",
+                [self.other_enterprise.pk, self.row.leaf_index],
+            )
+        self.assertFoundAt(self.row.leaf_index, "相关企业")
+
+    def test_it_finds_an_entry_whose_provider_was_changed(self) -> None:
+        with raw_sql() as c:
+            c.execute(
+                "UPDATE ledger_entry SET provider_id = %s WHERE leaf_index = %s",
+                [self.provider.pk + 1000, self.row.leaf_index],
+            )
+        self.assertFoundAt(self.row.leaf_index, "相关算力提供方")
+
+    def test_it_finds_an_entry_whose_kind_was_changed(self) -> None:
+        with raw_sql() as c:
+            c.execute("DELETE FROM monitoring_usagerecord WHERE id = %s", [self.row.pk])
+            c.execute(
+                "UPDATE ledger_entry SET kind = %s WHERE leaf_index = %s", ["test", self.row.leaf_index]
+            )
+        self.assertFoundAt(self.row.leaf_index, "类型“test”与其内容")
+
+    def test_it_finds_an_audit_entry_whose_enterprise_was_changed(self) -> None:
+        event_index = self.rows[-1].leaf_index + 1  # the batch's audit event follows its records
+        with raw_sql() as c:
+            c.execute(
+                "UPDATE ledger_entry SET enterprise_id = %s WHERE leaf_index = %s AND kind = %s",
+                [self.enterprise.pk, event_index, "audit_event"],
+            )
+            self.assertEqual(c.rowcount, 1)
+        self.assertFoundAt(event_index, "相关企业")
+
+    def test_it_names_an_entry_turned_into_text_without_crashing(self) -> None:
+        with raw_sql() as c:
+            if connection.vendor == "postgresql":
+                c.execute("ALTER TABLE ledger_entry ALTER COLUMN data TYPE text USING encode(data, 'escape')")
+            else:
+                c.execute(
+                    "UPDATE ledger_entry SET data = CAST(data AS TEXT) WHERE leaf_index = %s",
+                    [self.row.leaf_index],
+                )
+        out = io.StringIO()
+        with self.assertRaises(CommandError):
+            call_command("ledger", "verify", stdout=out)
+        first = 0 if connection.vendor == "postgresql" else self.row.leaf_index
+        self.assertIn(f"第一个异常的序号：{first}", out.getvalue())
+        self.assertIn(f"第 {first} 条保存的不是二进制数据", out.getvalue())
+
+    def test_it_names_a_tile_turned_into_text_without_crashing(self) -> None:
+        with raw_sql() as c:
+            if connection.vendor == "postgresql":
+                c.execute("ALTER TABLE ledger_tile ALTER COLUMN hashes TYPE text USING encode(hashes, 'hex')")
+            else:
+                c.execute("UPDATE ledger_tile SET hashes = hex(hashes)")
+        messages = self.assertFoundAt(0)
+        self.assertIn("哈希瓦片 0/0 保存的不是二进制数据", " ".join(messages))
+
+    def test_it_finds_a_row_column_holding_text_instead_of_a_number(self) -> None:
+        if connection.vendor == "postgresql":
+            with connection.cursor() as c:
+                c.execute("SET CONSTRAINTS ALL IMMEDIATE")
+                c.execute("ALTER TABLE monitoring_usagerecord ALTER COLUMN max_mem_mib TYPE text")
+                c.execute(
+                    "UPDATE monitoring_usagerecord SET max_mem_mib = 'many' WHERE id = %s", [self.row.pk]
+                )
+        else:
+            with connection.cursor() as c:
+                c.execute(
+                    "UPDATE monitoring_usagerecord SET max_mem_mib = 'many' WHERE id = %s", [self.row.pk]
+                )
+        self.assertFoundAt(self.row.leaf_index, f"算力使用记录 #{self.row.pk}的最大显存(max_mem_mib)无法读取")
+
+    def test_it_leaves_edited_rows_out_of_what_reconciliation_may_read(self) -> None:
+        with connection.cursor() as c:
+            c.execute("UPDATE monitoring_usagerecord SET cost_cny = %s WHERE id = %s", ["1.00", self.row.pk])
+            c.execute("DELETE FROM monitoring_usagerecord WHERE id = %s", [self.rows[0].pk])
+        good = matching_leaves(r.leaf_index for r in self.rows)
+        self.assertEqual(good, {r.leaf_index for r in self.rows[1:]} - {self.row.leaf_index})
