@@ -31,7 +31,8 @@ from agent.signing import KeyFileError, canonical_pair, canonical_record, load_p
 from enterprises.models import Enterprise, Provider
 from ledger.actions import append_entries, record_event, sign_checkpoint
 from monitoring.models import ApiToken, Node, RejectedRecord, UsageBatch, UsageRecord
-from monitoring.schemas import RecordError, UsageFields, parse_record
+from monitoring.schemas import RecordError, UsageFields, parse_record, storable
+from yingdu.lib.text import safe_text
 
 LEDGER_KIND = "usage_record"
 GPU_LOCK_CLASS = 8  # first key of the two-key advisory locks taken per GPU during ingestion
@@ -404,7 +405,9 @@ def record_usage_batch(
     require_signature = source == UsageBatch.Source.API
     candidates = [
         _Candidate(
-            position=i, raw=raw, record_id=str(raw.get("record_id", ""))[:64] if isinstance(raw, dict) else ""
+            position=i,
+            raw=raw,
+            record_id=safe_text(str(raw.get("record_id", ""))[:64]) if isinstance(raw, dict) else "",
         )
         for i, raw in enumerate(records)
     ]
@@ -542,8 +545,8 @@ def record_usage_batch(
                     batch=batch,
                     record_id=c.record_id,
                     code=(c.result.code or "")[:32],
-                    reason=(c.result.reason or "")[:300],
-                    payload=c.raw if isinstance(c.raw, dict) else {"value": repr(c.raw)[:1000]},
+                    reason=safe_text(c.result.reason or "")[:300],
+                    payload=storable(c.raw) if isinstance(c.raw, dict) else {"value": storable(c.raw)},
                 )
                 for c in rejected
                 if c.result is not None

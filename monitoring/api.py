@@ -92,13 +92,17 @@ def post_batch(request: HttpRequest) -> HttpResponse:
     token, provider = _provider(request)
     if provider.status != Provider.Status.APPROVED:
         return _error(403, _("算力提供方尚未获批准或已停用，不能上报使用记录"))
-    if int(request.META.get("CONTENT_LENGTH") or 0) > MAX_BODY_BYTES:
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > MAX_BODY_BYTES:
         return _error(413, _("请求过大：每批最多%(n)d条记录") % {"n": MAX_BATCH_RECORDS})
     try:
         data = json.loads(request.body)
     except RequestDataTooBig:
         return _error(413, _("请求过大：每批最多%(n)d条记录") % {"n": MAX_BATCH_RECORDS})
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return _error(400, _("请求体不是有效的JSON"))
     records = data.get("records") if isinstance(data, dict) else None
     if not isinstance(records, list):

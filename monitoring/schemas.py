@@ -8,9 +8,11 @@ checks here need no database; the ones that do (node, overlap, idempotency) are 
 
 from __future__ import annotations
 
+import math
+import re
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any
@@ -19,6 +21,7 @@ from django.utils.translation import gettext as _
 from stdnum.cn import uscc as uscc_check
 
 from monitoring.models import Scenario
+from yingdu.lib.text import has_unsafe_text, safe_text
 
 RECORD_FIELDS = (
     "record_id", "node_id", "enterprise_uscc", "work_ref", "job_id", "scenario", "gpu_model", "gpu_uuid",
@@ -27,6 +30,14 @@ RECORD_FIELDS = (
 SIGNED_FIELDS = (*RECORD_FIELDS, "signature")
 SCENARIOS = frozenset(Scenario.values)
 MAX_BATCH_RECORDS = 5000
+# Bounds of what the database holds: gpu_count is a 32-bit column, max_mem_mib a 64-bit one read
+# as a JSON number (exact to 2^53), cost_cny has 14 digits with 2 decimals; times lie in a sane window.
+MAX_GPU_COUNT = 2**31 - 1
+MAX_SAFE_INTEGER = 2**53
+MAX_COST = Decimal("999999999999.99")
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+_BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
 
 # Field names as reasons show them.
 FIELD_LABELS = {
@@ -82,6 +93,25 @@ class UsageFields:
     signature: str
 
 
+def storable(value: Any, depth: int = 0) -> Any:
+    """A JSON value the database can hold whatever the client sent: safe text, finite numbers, bounded depth."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        return safe_text(value[:10_000])
+    if isinstance(value, int):
+        return value if abs(value) <= MAX_SAFE_INTEGER else str(value)[:100]
+    if isinstance(value, float):
+        return value if math.isfinite(value) else repr(value)
+    if depth >= 8:
+        return safe_text(repr(value)[:1000])
+    if isinstance(value, dict):
+        return {safe_text(str(k)[:200]): storable(v, depth + 1) for k, v in list(value.items())[:100]}
+    if isinstance(value, list | tuple):
+        return [storable(v, depth + 1) for v in value[:100]]
+    return safe_text(repr(value)[:1000])
+
+
 def _bad(field: str, problem: str) -> RecordError:
     return RecordError(
         "schema", _("%(field)s%(problem)s") % {"field": FIELD_LABELS.get(field, field), "problem": problem}
@@ -92,6 +122,8 @@ def _text(record: dict[str, Any], field: str, max_length: int, *, allow_empty: b
     value = record.get(field)
     if not isinstance(value, str):
         raise _bad(field, _("须为文本"))
+    if has_unsafe_text(value):
+        raise _bad(field, _("含有不允许的字符（控制字符或无效的Unicode）"))
     value = value.strip()
     if not value and not allow_empty:
         raise _bad(field, _("不能为空"))
@@ -104,22 +136,29 @@ def _number(record: dict[str, Any], field: str, *, maximum: float | None = None)
     value = record.get(field)
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise _bad(field, _("须为数字"))
-    number = float(value)
-    if number != number or number < 0 or number == float("inf"):
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
+        raise _bad(field, _("须为有限的数字"))
+    if number < 0:
         raise _bad(field, _("不能为负数"))
     if maximum is not None and number > maximum:
         raise _bad(field, _("不能大于%(max)s") % {"max": maximum})
     return number
 
 
-def _integer(record: dict[str, Any], field: str, *, minimum: int) -> int:
+def _integer(record: dict[str, Any], field: str, *, minimum: int, maximum: int = MAX_SAFE_INTEGER) -> int:
     value = record.get(field)
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
         raise _bad(field, _("须为整数"))
-    if value < minimum or value > 2**53:
+    if value < minimum:
         raise _bad(field, _("须不小于%(min)d") % {"min": minimum})
+    if value > maximum:
+        raise _bad(field, _("不能大于%(max)d") % {"max": maximum})
     return value
 
 
@@ -133,6 +172,12 @@ def _moment(record: dict[str, Any], field: str) -> datetime:
         raise _bad(field, _("不是有效的ISO 8601时间")) from None
     if moment.tzinfo is None:
         raise _bad(field, _("须带时区，如+08:00"))
+    try:
+        sane = EARLIEST <= moment < LATEST
+    except OverflowError:
+        sane = False
+    if not sane:
+        raise _bad(field, _("须在2000年至2099年之间"))
     return moment
 
 
@@ -150,7 +195,8 @@ def parse_record(record: Any, *, require_signature: bool) -> UsageFields:
     if unknown:
         raise RecordError(
             "schema",
-            _("含有未定义的字段：%(fields)s") % {"fields": ", ".join(sorted(map(str, unknown)))[:100]},
+            _("含有未定义的字段：%(fields)s")
+            % {"fields": safe_text(", ".join(sorted(map(str, unknown)))[:100])},
         )
     missing = [k for k in RECORD_FIELDS if k not in record]
     if missing:
@@ -165,21 +211,25 @@ def parse_record(record: Any, *, require_signature: bool) -> UsageFields:
     signature = record.get("signature", "")
     if require_signature and not signature:
         raise RecordError("bad_signature", _("缺少签名"))
-    if not isinstance(signature, str) or len(signature) > 100:
+    if not isinstance(signature, str) or len(signature) > 100 or not _BASE64.fullmatch(signature):
         raise RecordError("bad_signature", _("签名格式无效"))
     uscc = _text(record, "enterprise_uscc", 18).upper()
     if not valid_uscc(uscc):
         raise RecordError("uscc", _("统一社会信用代码无效：%(value)s") % {"value": uscc})
     scenario = record["scenario"]
-    if scenario not in SCENARIOS:
+    if not isinstance(scenario, str) or scenario not in SCENARIOS:
         raise _bad("scenario", _("须为以下之一：%(values)s") % {"values": " | ".join(Scenario.values)})
     cost_text = record["cost_cny"]
     try:
-        cost = Decimal(cost_text) if isinstance(cost_text, str) else None
-    except InvalidOperation:
+        cost = Decimal(cost_text) if isinstance(cost_text, str) and len(cost_text) <= 40 else None
+        if cost is not None and (
+            not cost.is_finite() or cost < 0 or cost > MAX_COST or cost != cost.quantize(Decimal("0.01"))
+        ):
+            cost = None
+    except (InvalidOperation, ValueError):
         cost = None
-    if cost is None or not cost.is_finite() or cost < 0 or cost != cost.quantize(Decimal("0.01")):
-        raise _bad("cost_cny", _('须为不小于0、最多两位小数的金额文本，如"32.50"'))
+    if cost is None:
+        raise _bad("cost_cny", _('须为0至999,999,999,999.99之间、最多两位小数的金额文本，如"32.50"'))
     return UsageFields(
         record_id=record_id,
         node_id=_text(record, "node_id", 64),
@@ -189,7 +239,7 @@ def parse_record(record: Any, *, require_signature: bool) -> UsageFields:
         scenario=scenario,
         gpu_model=_text(record, "gpu_model", 64),
         gpu_uuid=_text(record, "gpu_uuid", 96),
-        gpu_count=_integer(record, "gpu_count", minimum=1),
+        gpu_count=_integer(record, "gpu_count", minimum=1, maximum=MAX_GPU_COUNT),
         started_at=_moment(record, "started_at"),
         ended_at=_moment(record, "ended_at"),
         gpu_seconds=_number(record, "gpu_seconds"),

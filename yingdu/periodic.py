@@ -131,4 +131,3 @@ def catch_up() -> list[str]:
 def reset_catch_up() -> None:
     """Forget that this process caught up (tests)."""
     _caught_up.clear()
-

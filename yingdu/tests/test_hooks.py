@@ -88,5 +88,7 @@ class AnnouncementTests(TestCase):
             hooks.receivers(hooks.APPLICATION_SUBMITTED),
             [notify.send_submission_receipt, audit_receivers.reconcile_on_submission],
         )
-        self.assertIn(audit_receivers.reconcile_before_final_approval, hooks.receivers(hooks.RE_REVIEW_PASSED))
+        self.assertIn(
+            audit_receivers.reconcile_before_final_approval, hooks.receivers(hooks.RE_REVIEW_PASSED)
+        )
         self.assertIn(audit_receivers.reconciliation_panel, hooks.receivers(hooks.REVIEW_PAGE_PANELS))
