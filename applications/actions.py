@@ -35,7 +35,7 @@ from applications.consumption import ParseResult, parse_consumption
 from applications.forms import EDITABLE_FIELDS
 from applications.models import Application, ConsumptionRow, Material, MaterialKind
 from applications.states import TRANSITIONS, Status, allowed
-from enterprises.models import Enterprise, Provider
+from enterprises.models import Enterprise
 from ledger.actions import record_event
 from policy.loader import params_at
 from policy.queries import granted_total
@@ -192,8 +192,7 @@ def update_draft(
         if not after:
             return locked
         if "provider_name" in after:
-            name = (locked.provider_name or "").strip()
-            locked.provider = Provider.objects.filter(name=name, status=Provider.Status.APPROVED).first()
+            locked.provider = checks.approved_provider(locked.provider_name)
         if {"total_compute_cost", "work_minutes", "overseas"} & after.keys():
             _refresh_estimate(locked)
         locked.save()

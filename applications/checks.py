@@ -24,6 +24,7 @@ from django.utils.translation import gettext_lazy
 from applications.forms import EDITABLE_FIELDS, OVERSEAS_DETAIL_FIELDS
 from applications.models import Application, ConsumptionRow, MaterialKind
 from applications.states import HOLDS_FILING_NUMBER, Status
+from enterprises.models import Provider
 from policy.loader import PolicyNotInForceError, PolicyParams, params_at
 from yingdu.lib.workdays import UnknownYearError
 from yingdu.validators import normalize_email, normalize_phone, normalize_uscc
@@ -254,12 +255,20 @@ def values_of(application: Application, overrides: Mapping[str, Any] | None = No
 
 
 def context_for(
-    application: Application, values: Mapping[str, Any], *, today: dt.date | None = None
+    application: Application,
+    values: Mapping[str, Any],
+    *,
+    today: dt.date | None = None,
+    check_deadline: bool = True,
 ) -> CheckContext:
     day = today or timezone.localdate()
     params, params_error = policy_for(day)
     launch = values.get("launch_date")
-    deadline = deadline_for(launch if isinstance(launch, dt.date) else None, day, params)
+    deadline = (
+        deadline_for(launch if isinstance(launch, dt.date) else None, day, params)
+        if check_deadline
+        else DeadlineInfo()
+    )
     return CheckContext(
         registered_name=application.enterprise.name,
         today=day,
@@ -350,6 +359,30 @@ def enterprise_problems(application: Application) -> Problems:
     return problems
 
 
+def row_problems(
+    application: Application, *, today: dt.date | None = None, check_deadline: bool = True
+) -> Problems:
+    """The row checks of the form (:func:`field_problems`) on the application as it stands.
+
+    Submission runs them with today's context; resubmission after a supplement notice runs them
+    with the submission day's and without the application deadline (met at submission; a
+    supplement stops the clock, SPEC §5), so both refuse the same values with the same messages.
+    """
+    values = values_of(application)
+    return field_problems(
+        values, context_for(application, values, today=today, check_deadline=check_deadline)
+    )
+
+
+def approved_provider(name: str) -> Provider | None:
+    """Row 21 links to a registered provider only when the name is an *approved* one's;
+    otherwise the row stays free text for the reviewer to check."""
+    text = (name or "").strip()
+    if not text:
+        return None
+    return Provider.objects.filter(name=text, status=Provider.Status.APPROVED).first()
+
+
 def submission_problems(application: Application, *, today: dt.date | None = None) -> Problems:
     """Everything that stops ``application`` from being submitted today; empty when it may be."""
     problems: Problems = {}
@@ -359,8 +392,7 @@ def submission_problems(application: Application, *, today: dt.date | None = Non
     for source in (enterprise_problems(application),):
         for key, messages in source.items():
             problems.setdefault(key, []).extend(messages)
-    values = values_of(application)
-    for key, messages in field_problems(values, context_for(application, values, today=today)).items():
+    for key, messages in row_problems(application, today=today).items():
         problems.setdefault(key, []).extend(messages)
     for key, messages in material_problems(application).items():
         problems.setdefault(key, []).extend(messages)

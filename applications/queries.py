@@ -95,8 +95,13 @@ def timeline(application: Application) -> list[TimelineItem]:
     is recorded with actor, time and states). Draft edits and downloads are left out as noise."""
     from ledger.models import AuditEvent
 
+    # Refused attempts stay in the staff audit log; the applicant sees only what was done.
     events = (
-        AuditEvent.objects.filter(object_type="applications.Application", object_id=str(application.pk))
+        AuditEvent.objects.filter(
+            object_type="applications.Application",
+            object_id=str(application.pk),
+            result=AuditEvent.Result.SUCCESS,
+        )
         .exclude(
             action__in=("application.update", "application.pdf_download", "application.material_download")
         )

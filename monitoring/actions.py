@@ -436,13 +436,15 @@ def record_usage_batch(
         first_by_id[c.record_id] = c
         try:
             node = nodes.get(f.node_id)
-            if node is not None and node.provider_id != provider.pk:
+            # Every record names a registered, active node of the provider, whichever way it came
+            # (API, CSV or sacct file): usage of an unknown machine is never counted.
+            if node is None:
+                raise RecordError("unknown_node", _("节点“%(node)s”未登记") % {"node": f.node_id})
+            if node.provider_id != provider.pk:
                 raise RecordError("foreign_node", _("节点“%(node)s”不属于本算力提供方") % {"node": f.node_id})
+            if not node.active:
+                raise RecordError("inactive_node", _("节点“%(node)s”已停用") % {"node": f.node_id})
             if require_signature or f.signature:
-                if node is None:
-                    raise RecordError("unknown_node", _("节点“%(node)s”未登记") % {"node": f.node_id})
-                if not node.active:
-                    raise RecordError("inactive_node", _("节点“%(node)s”已停用") % {"node": f.node_id})
                 signature = base64.b64decode(f.signature, validate=True)
                 signed_bytes, c.entry = canonical_pair(c.raw)
                 try:

@@ -31,8 +31,9 @@ from django.utils.translation import gettext as _
 
 from accounts.models import User
 from accounts.roles import Role
+from applications import checks
 from applications.models import Application, Material
-from applications.states import HOLDS_FILING_NUMBER, TRANSITIONS, Status
+from applications.states import TRANSITIONS, Status
 from enterprises.models import ConflictOfInterest, Enterprise
 from ledger.actions import record_event
 from ledger.models import AuditEvent
@@ -97,8 +98,19 @@ LEVELS: dict[str, int] = {
     "reject_final": Level.FINAL,
     "return_to_re_review": Level.FINAL,
 }
-# Transitions that must carry a written opinion.
-NEEDS_OPINION = frozenset({"reject_initial", "reject_final", "return_to_initial", "return_to_re_review"})
+# Transitions that must carry a written opinion: the source form asks for 初审意见, 复审意见 and
+# 审批结果, and a refusal or a return must say why.
+NEEDS_OPINION = frozenset(
+    {
+        "pass_initial",
+        "reject_initial",
+        "pass_re_review",
+        "return_to_initial",
+        "approve",
+        "reject_final",
+        "return_to_re_review",
+    }
+)
 # The on-site check is recorded during initial review by a reviewer; it changes no state.
 ON_SITE_CHECK = "on_site_check"
 ON_SITE_STATES = frozenset({Status.INITIAL_REVIEW})
@@ -216,9 +228,21 @@ def _perform(
     return result
 
 
+# The box of the source form each passing step fills in.
+OPINION_NAMES: dict[str, str] = {
+    "pass_initial": "初审意见",
+    "pass_re_review": "复审意见",
+    "approve": "审批结果",
+}
+
+
 def _opinion(name: str, opinion: str) -> str:
     text = (opinion or "").strip()
     if name in NEEDS_OPINION and not text:
+        if name in OPINION_NAMES:
+            raise _invalid(
+                _("“%(action)s”须填写%(box)s") % {"action": _label(name), "box": _(OPINION_NAMES[name])}
+            )
         raise _invalid(_("“%(action)s”须填写意见") % {"action": _label(name)})
     if len(text) > 2000:
         raise _invalid(_("意见不超过 2000 字"))
@@ -317,7 +341,11 @@ def request_supplement(
         for code, text in items:
             if code not in known:
                 raise _invalid(_("未知的补正事项：%(code)s") % {"code": code})
-            chosen[code] = (text or "").strip()
+            requirement = (text or "").strip()
+            if not requirement:
+                # A ticked item without its requirement tells the applicant nothing to do.
+                raise _invalid(_("请填写补正事项“%(item)s”的具体要求") % {"item": known[code].label})
+            chosen[code] = requirement
         if not chosen:
             raise _invalid(_("请至少选择一项需要补正的材料或表单项"))
         previous = list(notices_of(app.pk))
@@ -399,32 +427,26 @@ def _recalculate(app: Application) -> None:
     app.policy_version = result.policy_version
 
 
-def _check_rows_together(app: Application) -> None:
-    if app.overseas:
-        missing = [
-            rows.ROW_BY_FIELD[f].title
-            for f in (
-                "overseas_region",
-                "overseas_agreement_number",
-                "overseas_platform",
-                "overseas_launch_date",
+def _row_title(field: str) -> str:
+    row = rows.ROW_BY_FIELD.get(field)
+    return row.title if row else checks.field_label(field)
+
+
+def _parsed_rows(row_values: Mapping[str, str]) -> dict[str, Any]:
+    """The applicant's new row values, parsed by the intake's own form (one check per value)."""
+    from applications.forms import ApplicationForm
+
+    form = ApplicationForm(dict(row_values), fields=list(row_values))
+    if not form.is_valid():
+        raise _invalid(
+            "；".join(
+                f"{_row_title(field)}：{m}" for field, messages in form.errors.items() for m in messages
             )
-            if getattr(app, f) in (None, "")
-        ]
-        if missing:
-            raise _invalid(_("出海发行作品须填写：%(rows)s") % {"rows": "、".join(missing)})
-    day = local_date(app.submitted_at) or timezone.localdate()
-    if params_at(day).compute_minutes_must_equal_work_minutes and app.compute_minutes != app.work_minutes:
-        raise _invalid(_("算力消耗总时长（第22项）须等于作品制作时长（第12项）"))
-    if (
-        app.filing_number
-        and Application.objects.filter(
-            filing_number=app.filing_number, status__in=[s.value for s in HOLDS_FILING_NUMBER]
         )
-        .exclude(pk=app.pk)
-        .exists()
-    ):
-        raise _invalid(_("作品备案证明编号已被其他申请使用（一部作品只能申请一次）"))
+    values = dict(form.cleaned_data)
+    if "overseas" in values and values["overseas"] is None:
+        values["overseas"] = False
+    return values
 
 
 def resubmit_application(
@@ -459,29 +481,24 @@ def resubmit_application(
             if f"material:{kind}" not in named:
                 raise _invalid(_("补正告知未列出该材料，不能上传：%(kind)s") % {"kind": kind})
         today = timezone.localdate()
-        errors: list[str] = []
         before: dict[str, str] = {}
         after: dict[str, str] = {}
         changed: list[str] = []
-        for field, raw in row_values.items():
-            row = rows.ROW_BY_FIELD[field]
-            try:
-                value = rows.clean_row_value(field, raw, today=today)
-            except ValidationError as exc:
-                errors.extend(f"{row.title}：{m}" for m in exc.messages)
-                continue
+        for field, value in _parsed_rows(row_values).items():
             if getattr(app, field) != value:
                 before[field] = rows.display_value(app, field)
                 setattr(app, field, value)
                 after[field] = rows.display_value(app, field)
                 changed.append(f"row:{field}")
-        if errors:
-            raise _invalid("；".join(errors))
         if "row:provider_name" in changed:
-            from enterprises.models import Provider
-
-            app.provider = Provider.objects.filter(name=app.provider_name).first()
-        _check_rows_together(app)
+            app.provider = checks.approved_provider(app.provider_name)
+        # The same rules as at submission, on the application as it now stands, under the
+        # submission day's policy (the deadline was met then and is not run again).
+        problems = checks.row_problems(app, today=local_date(app.submitted_at) or today, check_deadline=False)
+        if problems:
+            raise _invalid(
+                "；".join(f"{_row_title(key)}：{m}" for key, messages in problems.items() for m in messages)
+            )
         changed.extend(f"material:{kind}" for kind, uploads in files.items() if uploads)
         unanswered = [
             item.label

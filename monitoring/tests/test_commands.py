@@ -143,6 +143,8 @@ class UsageImportTests(BaseTestCase):
         )
 
     def test_sacct_output_becomes_one_record_per_gpu_job(self) -> None:
+        make_node(self.provider, "gpu01")
+        make_node(self.provider, "gpu02")
         path = self.write("jobs.txt", SACCT.encode())
         run(
             "usage", "import", str(path), "--provider", str(self.provider.pk),
@@ -162,3 +164,24 @@ class UsageImportTests(BaseTestCase):
         )
         self.assertEqual(UsageBatch.objects.get().source, UsageBatch.Source.SACCT)
         self.assertFalse(first.signed)
+
+    def test_it_rejects_a_csv_row_naming_an_unregistered_node_and_names_the_row(self) -> None:
+        good = hourly(self.key, 1)
+        stray = usage(node_id="gpu-never-registered", gpu="GPU-stray")
+        path = self.write("usage.csv", csv_bytes([*good, stray]))
+        out = run("usage", "import", str(path), "--provider", str(self.provider.pk))
+        # Line 1 is the header: the stray record is line 3 of the file.
+        self.assertIn("第3行", out)
+        self.assertIn("节点“gpu-never-registered”未登记", out)
+        self.assertEqual(
+            list(UsageRecord.objects.values_list("node__node_id", flat=True)), [self.node.node_id]
+        )
+        self.assertEqual(UsageBatch.objects.get().rejected, 1)
+
+    def test_it_rejects_a_sacct_job_on_an_unregistered_node(self) -> None:
+        make_node(self.provider, "gpu01")
+        path = self.write("jobs.txt", SACCT.encode())
+        out = run("usage", "import", str(path), "--provider", str(self.provider.pk), "--gpu-model", "H200")
+        self.assertIn("节点“gpu02”未登记", out)
+        self.assertIn("作业102", out)
+        self.assertEqual(set(UsageRecord.objects.values_list("job_id", flat=True)), {"101"})

@@ -60,7 +60,7 @@ class ApprovalTests(ReviewTestCase):
             granted_amount=Decimal("90000.00"),
         )
         app = self.final()
-        actions.approve_application(app, actor=self.approver)
+        actions.approve_application(app, actor=self.approver, opinion="同意补助")
         self.assertEqual(app.granted_amount, Decimal("10000.00"))
         step = ReviewStep.objects.get(application=app, transition="approve")
         self.assertEqual(step.data["calculation"]["binding"], "annual_cap")
@@ -77,7 +77,7 @@ class ApprovalTests(ReviewTestCase):
         )
         app = self.final()
         with self.assertRaises(ReviewError) as refused:
-            actions.approve_application(app, actor=self.approver)
+            actions.approve_application(app, actor=self.approver, opinion="同意补助")
         self.assertEqual(refused.exception.status, 409)
         self.assertIn("额度", refused.exception.message)
         app.refresh_from_db()
@@ -94,7 +94,7 @@ class ApprovalTests(ReviewTestCase):
             granted_amount=Decimal("100000.00"),
         )
         app = self.final()
-        actions.approve_application(app, actor=self.approver)
+        actions.approve_application(app, actor=self.approver, opinion="同意补助")
         self.assertEqual(app.granted_amount, Decimal("15000.00"))
 
     def test_the_cap_is_per_calendar_year_of_submission(self) -> None:
@@ -109,7 +109,7 @@ class ApprovalTests(ReviewTestCase):
         )
         with time_machine.travel(dt.datetime(2027, 1, 4, 10, tzinfo=SHANGHAI), tick=False):
             app = self.final()
-            actions.approve_application(app, actor=self.approver)
+            actions.approve_application(app, actor=self.approver, opinion="同意补助")
         self.assertEqual(app.granted_amount, Decimal("15000.00"))
         self.assertEqual(
             AnnualGrant.objects.get(enterprise=self.enterprise, year=2027).total, Decimal("15000.00")
@@ -119,7 +119,7 @@ class ApprovalTests(ReviewTestCase):
         Enterprise.objects.filter(pk=self.enterprise.pk).update(blacklisted=True)
         app = self.final()
         with self.assertRaises(ReviewError) as refused:
-            actions.approve_application(app, actor=self.approver)
+            actions.approve_application(app, actor=self.approver, opinion="同意补助")
         self.assertIn("黑名单", refused.exception.message)
 
     def test_the_database_refuses_an_annual_total_over_the_cap(self) -> None:
@@ -140,7 +140,7 @@ class ApprovalTests(ReviewTestCase):
         )
         app = self.final()
         with self.assertRaises(ReviewError) as refused:
-            actions.approve_application(app, actor=self.approver)
+            actions.approve_application(app, actor=self.approver, opinion="同意补助")
         self.assertIn("超出企业年度补助上限", refused.exception.message)
         app.refresh_from_db()
         self.assertEqual(app.status, Status.FINAL_APPROVAL)
@@ -182,7 +182,7 @@ def test_ten_concurrent_approvals_never_grant_more_than_the_annual_cap(settings:
     def approve(app: Application) -> None:
         try:
             barrier.wait(timeout=30)
-            actions.approve_application(app, actor=approver)
+            actions.approve_application(app, actor=approver, opinion="同意补助")
             outcomes[app.pk] = "approved"
         except ReviewError as exc:
             outcomes[app.pk] = exc.message

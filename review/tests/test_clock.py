@@ -99,7 +99,7 @@ class ClockTests(ReviewTestCase):
                 (actions.pass_re_review, self.head),
                 (actions.approve_application, self.approver),
             ]:
-                action(app, actor=actor)
+                action(app, actor=actor, opinion="同意")
         clock = clock_for(app, today=d("2026-03-05"))
         self.assertEqual(clock.stage, "payment")
         self.assertEqual(clock.due, d("2026-04-02"))
@@ -114,7 +114,7 @@ class ClockTests(ReviewTestCase):
                 (actions.pass_re_review, self.head),
                 (actions.approve_application, self.approver),
             ]:
-                action(app, actor=actor)
+                action(app, actor=actor, opinion="同意")
         with time_machine.travel(at("2026-03-10"), tick=False):
             actions.record_payment(
                 app,

@@ -30,7 +30,7 @@ class LedgerExportTests(ReviewTestCase):
             Status.FINAL_APPROVAL,
             submitted=dt.datetime(2026, 3, 31, 23, 30, tzinfo=SH),
         )
-        actions.approve_application(inside, actor=self.approver)
+        actions.approve_application(inside, actor=self.approver, opinion="同意补助")
         make_application(
             self.enterprise, self.alice, Status.SUBMITTED, submitted=dt.datetime(2026, 4, 1, 0, 30, tzinfo=SH)
         )

@@ -40,9 +40,9 @@ def test_the_applicant_is_mailed_through_smtp_at_each_step(smtp_server: SmtpSink
     actions.claim_application(app, actor=reviewer)
     actions.request_supplement(app, items=[("row:platform_name", "请确认上线平台")], actor=reviewer)
     actions.resubmit_application(app, answers={"row:platform_name": "平台无误"}, actor=alice)
-    actions.pass_initial_review(app, actor=reviewer)
-    actions.pass_re_review(app, actor=head)
-    actions.approve_application(app, actor=approver)
+    actions.pass_initial_review(app, actor=reviewer, opinion="初审意见：同意")
+    actions.pass_re_review(app, actor=head, opinion="复审意见：同意")
+    actions.approve_application(app, actor=approver, opinion="同意补助")
     actions.record_payment(
         app,
         date=timezone.localdate(),
@@ -74,7 +74,7 @@ def test_a_mail_server_that_is_down_does_not_undo_the_decision(settings: Any) ->
     enterprise = make_enterprise("怀柔星河短剧科技有限公司")
     alice = make_user("alice", Role.APPLICANT, enterprise=enterprise, email="alice@example.cn")
     app = make_application(enterprise, alice, Status.FINAL_APPROVAL)
-    actions.approve_application(app, actor=make_user("approver", Role.APPROVER))
+    actions.approve_application(app, actor=make_user("approver", Role.APPROVER), opinion="同意补助")
     app.refresh_from_db()
     assert app.status == Status.APPROVED
     assert Notification.objects.filter(user=alice, kind=Notification.Kind.APPROVAL).exists()
@@ -98,7 +98,7 @@ class InboxTests(ReviewTestCase):
     def test_nothing_is_sent_for_a_refused_action(self) -> None:
         app = make_application(self.enterprise, self.alice, Status.SUBMITTED)
         with self.captureOnCommitCallbacks(execute=True), self.assertRaises(actions.ReviewError):
-            actions.approve_application(app, actor=self.approver)
+            actions.approve_application(app, actor=self.approver, opinion="同意补助")
         self.assertEqual(len(mail.outbox), 0)
         self.assertFalse(Notification.objects.exists())
 

@@ -63,7 +63,7 @@ def ledger_size() -> int:
 class PaymentTests(ReviewTestCase):
     def setUp(self) -> None:
         self.app = make_application(self.enterprise, self.alice, Status.FINAL_APPROVAL)
-        actions.approve_application(self.app, actor=self.approver)
+        actions.approve_application(self.app, actor=self.approver, opinion="同意补助")
         self.today = timezone.localdate()
 
     def test_finance_records_the_payment_of_the_granted_amount(self) -> None:
@@ -152,7 +152,7 @@ class AtomicityTests(ReviewTestCase):
 
     def test_a_payment_failing_after_the_ledger_write_leaves_no_trace(self) -> None:
         app = make_application(self.enterprise, self.alice, Status.FINAL_APPROVAL)
-        actions.approve_application(app, actor=self.approver)
+        actions.approve_application(app, actor=self.approver, opinion="同意补助")
         events, size = AuditEvent.objects.count(), ledger_size()
 
         with failing_status_update(), self.assertRaisesMessage(Exception, "injected fault"):
@@ -175,7 +175,7 @@ class AtomicityTests(ReviewTestCase):
         events, size = AuditEvent.objects.count(), ledger_size()
 
         with failing_status_update(), self.assertRaisesMessage(Exception, "injected fault"):
-            actions.approve_application(app, actor=self.approver)
+            actions.approve_application(app, actor=self.approver, opinion="同意补助")
 
         app.refresh_from_db()
         self.assertEqual((app.status, app.granted_amount), (Status.FINAL_APPROVAL, None))

@@ -155,7 +155,7 @@ class OnSiteCheckTests(ReviewTestCase):
         self.assertFalse(OnSiteCheck.objects.exists())
 
     def test_an_on_site_check_outside_initial_review_is_refused(self) -> None:
-        actions.pass_initial_review(self.app, actor=self.reviewer)
+        actions.pass_initial_review(self.app, actor=self.reviewer, opinion="初审意见：同意")
         with self.assertRaises(ReviewError) as refused:
             actions.record_on_site_check(
                 self.app, date=timezone.localdate(), people="赵敏", findings="x", actor=self.reviewer

@@ -82,7 +82,7 @@ class SupplementTests(ReviewTestCase):
                 },
             )
         # Row 22 must equal row 12, so changing only row 12 is refused with the reason.
-        self.assertContains(response, "须等于作品制作时长", status_code=400)
+        self.assertContains(response, "须与作品制作时长（90 分钟）一致", status_code=400)
         self.app.refresh_from_db()
         self.assertEqual(self.app.status, Status.SUPPLEMENT_REQUESTED)
         self.assertEqual(self.app.work_minutes, 100)
@@ -230,6 +230,7 @@ class SupplementTests(ReviewTestCase):
             {
                 "items": ["material:usage_log", "row:work_title"],
                 "text:material:usage_log": "补充日志",
+                "text:row:work_title": "名称与备案证明不一致",
                 "note": "一次补齐",
             },
         )

@@ -139,10 +139,10 @@ class SeparationOfDutiesTests(ReviewTestCase):
     def test_the_same_person_cannot_do_re_review_and_final_approval(self) -> None:
         both = self.with_roles("qian", Role.HEAD, Role.APPROVER)
         actions.claim_application(self.app, actor=self.reviewer)
-        actions.pass_initial_review(self.app, actor=self.reviewer)
-        actions.pass_re_review(self.app, actor=both)
+        actions.pass_initial_review(self.app, actor=self.reviewer, opinion="初审意见：同意")
+        actions.pass_re_review(self.app, actor=both, opinion="复审意见：同意")
         with self.assertRaises(ReviewError) as refused:
-            actions.approve_application(self.app, actor=both)
+            actions.approve_application(self.app, actor=both, opinion="同意补助")
         self.assertEqual(refused.exception.status, 403)
         self.app.refresh_from_db()
         self.assertEqual(self.app.status, Status.FINAL_APPROVAL)
@@ -151,27 +151,27 @@ class SeparationOfDutiesTests(ReviewTestCase):
     def test_the_initial_reviewer_cannot_give_final_approval(self) -> None:
         both = self.with_roles("sun", Role.REVIEWER, Role.APPROVER)
         actions.claim_application(self.app, actor=both)
-        actions.pass_initial_review(self.app, actor=both)
-        actions.pass_re_review(self.app, actor=self.head)
+        actions.pass_initial_review(self.app, actor=both, opinion="初审意见：同意")
+        actions.pass_re_review(self.app, actor=self.head, opinion="复审意见：同意")
         with self.assertRaises(ReviewError) as refused:
-            actions.approve_application(self.app, actor=both)
+            actions.approve_application(self.app, actor=both, opinion="同意补助")
         self.assertEqual(refused.exception.status, 403)
 
     def test_a_reviewer_may_continue_the_same_level_after_a_return(self) -> None:
         actions.claim_application(self.app, actor=self.reviewer)
-        actions.pass_initial_review(self.app, actor=self.reviewer)
+        actions.pass_initial_review(self.app, actor=self.reviewer, opinion="初审意见：同意")
         actions.return_application(self.app, actor=self.head, opinion="请核实算力成本")
         self.assertEqual(self.app.status, Status.INITIAL_REVIEW)
         actions.pass_initial_review(self.app, actor=self.reviewer, opinion="已核实")
-        actions.pass_re_review(self.app, actor=self.head)
+        actions.pass_re_review(self.app, actor=self.head, opinion="复审意见：同意")
         self.assertEqual(self.app.status, Status.FINAL_APPROVAL)
 
     def test_an_approver_cannot_record_the_payment(self) -> None:
         both = self.with_roles("li", Role.APPROVER, Role.FINANCE)
         actions.claim_application(self.app, actor=self.reviewer)
-        actions.pass_initial_review(self.app, actor=self.reviewer)
-        actions.pass_re_review(self.app, actor=self.head)
-        actions.approve_application(self.app, actor=both)
+        actions.pass_initial_review(self.app, actor=self.reviewer, opinion="初审意见：同意")
+        actions.pass_re_review(self.app, actor=self.head, opinion="复审意见：同意")
+        actions.approve_application(self.app, actor=both, opinion="同意补助")
         with self.assertRaises(ReviewError) as refused:
             actions.record_payment(
                 self.app,
@@ -225,5 +225,5 @@ class SeparationOfDutiesTests(ReviewTestCase):
         group = Group.objects.get(name=Role.HEAD)
         both = self.with_roles("zhou", Role.REVIEWER)
         both.groups.add(group)
-        actions.pass_initial_review(self.app, actor=both)
+        actions.pass_initial_review(self.app, actor=both, opinion="初审意见：同意")
         self.assertEqual(actions.available_transitions(self.app, both), [])

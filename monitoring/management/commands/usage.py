@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 
 from enterprises.models import Provider
 from monitoring.actions import ProviderError, import_usage_file
+from monitoring.models import RejectedRecord, UsageBatch
 
 
 class Command(BaseCommand):
@@ -82,6 +83,20 @@ class Command(BaseCommand):
                 "signed": _("已验证签名") if batch.signed else _("未签名，已标记待核查"),
             }
         )
-        for r in result.results:
+        jobs = {
+            rejected.record_id: str(rejected.payload.get("job_id", ""))
+            for rejected in RejectedRecord.objects.filter(batch=batch)
+            if isinstance(rejected.payload, dict)
+        }
+        for position, r in enumerate(result.results):
             if r.status == "rejected":
-                self.stdout.write(f"{r.record_id}\t{r.code}\t{r.reason}")
+                where = _where(batch.source, position, r.record_id, jobs.get(r.record_id, ""))
+                self.stdout.write(f"{where}\t{r.code}\t{r.reason}")
+
+
+def _where(source: str, position: int, record_id: str, job_id: str) -> str:
+    """The rejected record as the provider finds it in the file: a CSV line (after the header),
+    or a Slurm job (steps and jobs without GPUs are not records, so line numbers would not match)."""
+    if source == UsageBatch.Source.CSV:
+        return _("第%(line)d行（记录 %(id)s）") % {"line": position + 2, "id": record_id}
+    return _("作业%(job)s（记录 %(id)s）") % {"job": job_id, "id": record_id}
