@@ -20,8 +20,6 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.http import HttpRequest
@@ -42,7 +40,7 @@ from policy.queries import granted_total
 from policy.rules import calculate_subsidy
 from yingdu import hooks
 from yingdu.lib.money import format_money
-from yingdu.uploads import DOCUMENT_TYPES, TABLE_TYPES, CheckedUpload
+from yingdu.uploads import DOCUMENT_TYPES, TABLE_TYPES, CheckedUpload, stored_files
 
 PREFILLED_FROM_ENTERPRISE = {
     "enterprise_name": "name",
@@ -235,9 +233,10 @@ def add_material(
             _("“%(kind)s”只接受 PDF、JPEG、PNG 文件；CSV/XLSX 仅用于算力消耗明细单") % {"kind": kind.label},
             code="bad_type",
         )
-    path = _storage_path(checked_upload)
-    saved = default_storage.save(path, ContentFile(checked_upload.content))
-    try:
+    # Stored under a generated name only (SECURITY.md 16); the original name stays in the row.
+    # A refused or failed upload leaves no file behind.
+    with stored_files() as files:
+        saved = files.save("materials", checked_upload, timezone.localdate())
         with transaction.atomic():
             locked = _locked(application)
             if locked.status not in (Status.DRAFT, Status.SUPPLEMENT_REQUESTED):
@@ -306,18 +305,7 @@ def add_material(
                     "amount": format_money(parsed.total_amount),
                 }
             record_event("application.material_upload", actor=actor, obj=locked, after=after, request=request)
-    except BaseException:
-        # The row was not written: do not keep an orphan file.
-        default_storage.delete(saved)
-        raise
     return material
-
-
-def _storage_path(checked_upload: CheckedUpload) -> str:
-    """Stored under a generated name only (SECURITY.md 16); the original name stays in the row."""
-    from yingdu.uploads import generated_path
-
-    return generated_path("materials", checked_upload.extension, timezone.localdate())
 
 
 def remove_draft_material(material: Material, *, actor: User, request: HttpRequest | None = None) -> None:

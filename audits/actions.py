@@ -20,8 +20,6 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import connection, models, transaction
 from django.http import HttpRequest
@@ -49,8 +47,9 @@ from ledger.actions import record_event
 from ledger.models import AuditEvent, Checkpoint
 from policy.calendar import objection_deadline
 from policy.loader import PolicyParams, params_at
+from review.actions import record_step, release_annual_grant
 from yingdu.lib.money import format_money, round_half_up
-from yingdu.uploads import DOCUMENT_TYPES, check_upload, generated_path
+from yingdu.uploads import DOCUMENT_TYPES, CheckedUpload, check_upload, stored_files
 
 logger = logging.getLogger(__name__)
 
@@ -489,8 +488,8 @@ def send_data_notice(
     return notice
 
 
-def _store_evidence(files: Sequence[UploadedFile]) -> list[tuple[Any, str]]:
-    """Check every file first (nothing is stored when one fails), then store them."""
+def _check_evidence(files: Sequence[UploadedFile]) -> list[CheckedUpload]:
+    """Check every file before any is stored."""
     if len(files) > MAX_EVIDENCE_FILES:
         raise AuditRefused({"evidence": [_("证据文件不超过 %(n)d 个") % {"n": MAX_EVIDENCE_FILES}]})
     checked = []
@@ -499,10 +498,7 @@ def _store_evidence(files: Sequence[UploadedFile]) -> list[tuple[Any, str]]:
             checked.append(check_upload(upload, DOCUMENT_TYPES))
         except ValidationError as exc:
             raise AuditRefused({"evidence": exc.messages}) from exc
-    return [
-        (c, default_storage.save(generated_path("objections", c.extension), ContentFile(c.content)))
-        for c in checked
-    ]
+    return checked
 
 
 def file_objection(
@@ -543,11 +539,13 @@ def file_objection(
         )
         raise AuditRefused(message, code="objection_late")
     text = _text(statement, required=_("请填写异议陈述"), field="statement")
-    stored = _store_evidence(files)
-    with transaction.atomic():
+    checked = _check_evidence(files)
+    # A refused objection leaves no evidence file behind.
+    with stored_files() as evidence, transaction.atomic():
         locked = Finding.objects.select_for_update().get(pk=finding.pk)
         if locked.status != Finding.Status.NOTIFIED or Objection.objects.filter(notice=notice).exists():
             raise AuditRefused(_("该告知已提出异议或已作出认定，不能再次提出"))
+        stored = [(c, evidence.save("objections", c)) for c in checked]
         objection = Objection.objects.create(
             notice=notice, statement=text, submitted_by=actor, submitted_at=timezone.now()
         )
@@ -663,9 +661,6 @@ def claw_back(
         finding.application_id != application.pk or finding.status != Finding.Status.UPHELD
     ):
         raise AuditRefused({"finding": [_("只能依据该申请已认定属实的核查发现追回")]})
-    from review.actions import release_annual_grant
-    from review.models import Level, ReviewStep
-
     with transaction.atomic():
         Enterprise.objects.select_for_update().get(pk=application.enterprise_id)
         app = Application.objects.select_for_update().get(pk=application.pk)
@@ -689,15 +684,12 @@ def claw_back(
         clawback = Clawback.objects.create(
             application=app, finding=finding, amount=amount, reason=text, created_by=actor
         )
-        ReviewStep.objects.create(
-            application=app,
-            transition=transition.name,
-            level=Level.NONE,
+        record_step(
+            app,
+            transition.name,
             actor=actor,
-            at=timezone.now(),
             opinion=text,
             status_before=before,
-            status_after=app.status,
             data={"clawback_id": clawback.pk, "amount": format_money(amount)},
         )
         record_event(

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
@@ -14,7 +12,7 @@ from accounts.models import User
 from accounts.roles import Role
 from enterprises.models import Enterprise
 from ledger.actions import record_event
-from yingdu.uploads import CheckedUpload, generated_path
+from yingdu.uploads import CheckedUpload, stored_files
 
 ENTERPRISE_FIELDS = (
     "name",
@@ -37,8 +35,7 @@ def register_enterprise(
     The enterprise cannot apply until a reviewer verifies it (SPEC §1, issue 2). The actor is
     the new user: registration is self-service.
     """
-    path = generated_path("licenses", license_file.extension)
-    with transaction.atomic():
+    with stored_files() as files, transaction.atomic():
         enterprise = Enterprise.objects.create(
             **{field: data[field] for field in ENTERPRISE_FIELDS},
             license_sha256=license_file.sha256,
@@ -54,8 +51,7 @@ def register_enterprise(
             phone=data["handler_phone"],
             enterprise=enterprise,
         )
-        saved = default_storage.save(path, ContentFile(license_file.content))
-        enterprise.license_file.name = saved
+        enterprise.license_file.name = files.save("licenses", license_file)
         enterprise.save(update_fields=["license_file"])
         record_event(
             "enterprise.register",

@@ -43,5 +43,5 @@ def load_holiday_year(
         # The calendar cache also checks the table on every use; clearing it here just makes the
         # new year visible at once inside this process, and again once the load is committed.
         clear_calendar_cache()
-        transaction.on_commit(clear_calendar_cache)
+        transaction.on_commit(clear_calendar_cache, robust=True)
     return row

@@ -17,12 +17,9 @@ import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import partial
 from typing import Any, TypeVar
 
 from django.core.exceptions import ValidationError
-from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.http import HttpRequest
@@ -56,7 +53,7 @@ from review.models import (
     notices_of,
 )
 from yingdu import hooks
-from yingdu.uploads import CheckedUpload, generated_path
+from yingdu.uploads import CheckedUpload, stored_files
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -247,6 +244,30 @@ def _opinion(name: str, opinion: str) -> str:
     if len(text) > 2000:
         raise _invalid(_("意见不超过 2000 字"))
     return text
+
+
+def record_step(
+    app: Application,
+    transition: str,
+    *,
+    actor: User,
+    opinion: str,
+    status_before: str,
+    data: dict[str, Any] | None = None,
+) -> ReviewStep:
+    """Write one step of the application's review history (its timeline), for a transition another
+    app's action made in its own transaction (a clawback from audits)."""
+    return ReviewStep.objects.create(
+        application=app,
+        transition=transition,
+        level=LEVELS.get(transition, Level.NONE),
+        actor=actor,
+        at=timezone.now(),
+        opinion=opinion,
+        status_before=status_before,
+        status_after=app.status,
+        data=data or {},
+    )
 
 
 def _finish(
@@ -796,9 +817,7 @@ def record_on_site_check(
         )
         stored = []
         for upload in attachments:
-            path = default_storage.save(
-                generated_path("site_checks", upload.extension), ContentFile(upload.content)
-            )
+            path = files.save("site_checks", upload)
             OnSiteAttachment.objects.create(
                 check_record=check,
                 file=path,
@@ -819,7 +838,8 @@ def record_on_site_check(
         )
         return check
 
-    return _perform(ON_SITE_CHECK, application, actor=actor, request=request, body=body)
+    with stored_files() as files:  # a refused check leaves no attachment behind
+        return _perform(ON_SITE_CHECK, application, actor=actor, request=request, body=body)
 
 
 # The action of each transition this app owns (submit/withdraw belong to intake, clawback to audits).
@@ -906,9 +926,16 @@ def send_deadline_reminders(today: dt.date | None = None) -> int:
                 },
             )
             for user_id, entries in digest.items():
-                user = users[user_id]
-                transaction.on_commit(partial(notify.remind_staff, user, entries, today), robust=True)
+                transaction.on_commit(_remind_after_commit(users[user_id], entries, today), robust=True)
     return len(digest)
+
+
+def _remind_after_commit(user: User, entries: list[tuple[Application, Any]], today: dt.date) -> Callable[[], None]:
+    # A closure, not functools.partial: Django names the callback when it logs a failure.
+    def remind() -> None:
+        notify.remind_staff(user, entries, today)
+
+    return remind
 
 
 __all__ = [

@@ -11,12 +11,15 @@ import csv
 import hashlib
 import io
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 
 import filetype
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 from django.http import FileResponse
@@ -165,6 +168,39 @@ def generated_path(prefix: str, extension: str, today: date | None = None) -> st
     """A storage path with no part taken from the user: ``prefix/2026/11/<uuid>.ext``."""
     day = today or date.today()  # noqa: DTZ011 - only used to spread files over folders
     return f"{prefix}/{day:%Y/%m}/{uuid.uuid4().hex}.{extension}"
+
+
+class StoredFiles:
+    """Files one action stores; :func:`stored_files` removes them all when the action fails."""
+
+    def __init__(self) -> None:
+        self.paths: list[str] = []
+
+    def save(self, prefix: str, upload: CheckedUpload, today: date | None = None) -> str:
+        """Store ``upload`` under a generated name (never the user's) and return its path."""
+        path = default_storage.save(generated_path(prefix, upload.extension, today), ContentFile(upload.content))
+        self.paths.append(path)
+        return path
+
+    def remove(self) -> None:
+        for path in self.paths:
+            default_storage.delete(path)
+        self.paths.clear()
+
+
+@contextmanager
+def stored_files() -> Iterator[StoredFiles]:
+    """Store an action's files so that a refusal or an error leaves none behind.
+
+    Put the action's transaction inside: ``with stored_files() as files, transaction.atomic(): ...``;
+    when anything raises (a refusal, a constraint at commit), the files stored so far are deleted.
+    """
+    files = StoredFiles()
+    try:
+        yield files
+    except BaseException:
+        files.remove()
+        raise
 
 
 def stored_file_response(

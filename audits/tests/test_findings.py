@@ -4,9 +4,11 @@ the inspector. Also the rest of the finding → notice → objection → decisio
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import ClassVar
 
 import time_machine
+from django.conf import settings
 from django.core import mail
 from django.core.exceptions import PermissionDenied
 
@@ -149,6 +151,19 @@ class FindingFlowTests(BaseTestCase):
             actions.file_objection(notice, actor=self.alice, statement="第一次")
             with self.assertRaisesMessage(AuditRefused, "不能再次提出"):
                 actions.file_objection(notice, actor=self.alice, statement="第二次")
+
+    def test_it_keeps_no_evidence_file_of_a_refused_objection(self) -> None:
+        notice = self.notified()
+        media = Path(settings.MEDIA_ROOT) / "objections"
+        before = set(media.rglob("*")) if media.exists() else set()
+        with time_machine.travel(LAST_MINUTE, tick=False):
+            actions.file_objection(notice, actor=self.alice, statement="第一次")
+            kept = set(media.rglob("*.png")) - before
+            with self.assertRaises(AuditRefused):
+                actions.file_objection(
+                    notice, actor=self.alice, statement="第二次", files=[upload("证据.png", png_bytes())]
+                )
+        self.assertEqual(set(media.rglob("*.png")) - before, kept)
 
     def test_an_executable_disguised_as_evidence_is_refused(self) -> None:
         notice = self.notified()
