@@ -41,6 +41,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from yingdu.lib.money import round_half_up
+from yingdu.uploads import TABLE_MAX_COLUMNS, TABLE_MAX_ROWS
 
 BEIJING = ZoneInfo("Asia/Shanghai")
 MAX_ROWS = 50_000
@@ -399,12 +400,17 @@ def _xlsx_rows(content: bytes) -> Iterator[Sequence[Any]]:
     workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
     try:
         sheet = workbook.worksheets[0]
-        yield from sheet.iter_rows(values_only=True)
+        # Explicit bounds: openpyxl otherwise fills every gap up to the last cell, so one cell
+        # at row 100,000,000 would mean a hundred million empty rows. One row past the bound
+        # is read so that the parser can say the file is too long.
+        yield from sheet.iter_rows(max_row=TABLE_MAX_ROWS + 1, max_col=TABLE_MAX_COLUMNS, values_only=True)
     finally:
         workbook.close()
 
 
 def _blank(cells: Sequence[Any]) -> bool:
+    if isinstance(cells, tuple) and cells.count(None) == len(cells):
+        return True  # the common case of padding rows, counted at C speed
     return all(_text(c) == "" for c in cells)
 
 
@@ -442,6 +448,14 @@ def parse_consumption(
         existing = frozenset(existing_record_ids)
         data_rows = 0
         for number, cells in enumerate(iterator, start=2):
+            if number > TABLE_MAX_ROWS:
+                errors.add(
+                    number,
+                    "",
+                    _("明细文件超过 %(max)s 行的限制（含表头与空行），请拆分为多个文件上传")
+                    % {"max": f"{TABLE_MAX_ROWS:,}"},
+                )
+                break
             if _blank(cells):
                 continue
             data_rows += 1

@@ -118,3 +118,99 @@ class BaseTestCase(TestCase):
 
     def login(self, user: User) -> None:
         self.client.force_login(user)
+
+
+# --- hostile files, built small in the test that needs them --------------------------------------
+
+XLSX_CONTENT_TYPES = (
+    '<?xml version="1.0" encoding="UTF-8"?>'
+    '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+    '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+    '<Default Extension="xml" ContentType="application/xml"/>'
+    '<Override PartName="/xl/workbook.xml" '
+    'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+    '<Override PartName="/xl/worksheets/sheet1.xml" '
+    'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+    "</Types>"
+)
+XLSX_SHARED_STRINGS_TYPE = (
+    '<Override PartName="/xl/sharedStrings.xml" '
+    'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/>'
+)
+_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+_PKG_REL = "http://schemas.openxmlformats.org/package/2006/relationships"
+_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+
+
+def handmade_xlsx(sheet_data: str, *, dimension: str | None = "A1", shared_strings: Any = None) -> bytes:
+    """A minimal workbook written part by part, so a test can make it lie or bloat.
+
+    ``shared_strings`` is ``None`` or an iterable of byte chunks written (streamed) as the
+    content of one ``<si><t>`` element, so a huge string never sits in memory.
+    """
+    import zipfile
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        types = XLSX_CONTENT_TYPES
+        if shared_strings is not None:
+            types = types.replace("</Types>", XLSX_SHARED_STRINGS_TYPE + "</Types>")
+        archive.writestr("[Content_Types].xml", types)
+        archive.writestr(
+            "_rels/.rels",
+            f'<Relationships xmlns="{_PKG_REL}"><Relationship Id="rId1" '
+            f'Type="{_REL}/officeDocument" Target="xl/workbook.xml"/></Relationships>',
+        )
+        archive.writestr(
+            "xl/workbook.xml",
+            f'<workbook xmlns="{_MAIN}" xmlns:r="{_REL}"><sheets>'
+            '<sheet name="Sheet1" sheetId="1" r:id="rId1"/></sheets></workbook>',
+        )
+        rels = f'<Relationship Id="rId1" Type="{_REL}/worksheet" Target="worksheets/sheet1.xml"/>'
+        if shared_strings is not None:
+            rels += f'<Relationship Id="rId2" Type="{_REL}/sharedStrings" Target="sharedStrings.xml"/>'
+        archive.writestr(
+            "xl/_rels/workbook.xml.rels", f'<Relationships xmlns="{_PKG_REL}">{rels}</Relationships>'
+        )
+        dim = f'<dimension ref="{dimension}"/>' if dimension else ""
+        archive.writestr(
+            "xl/worksheets/sheet1.xml",
+            f'<worksheet xmlns="{_MAIN}">{dim}<sheetData>{sheet_data}</sheetData></worksheet>',
+        )
+        if shared_strings is not None:
+            with archive.open("xl/sharedStrings.xml", "w", force_zip64=True) as part:
+                part.write(f'<sst xmlns="{_MAIN}" count="1" uniqueCount="1"><si><t>'.encode())
+                for chunk in shared_strings:
+                    part.write(chunk)
+                part.write(b"</t></si></sst>")
+    return out.getvalue()
+
+
+class Bounded:
+    """Measures a block's wall time, its peak of Python allocations (tracemalloc) and the
+    growth of the process's peak resident memory (C allocations of Pillow, zlib, libxml)."""
+
+    def __enter__(self) -> Bounded:
+        import resource
+        import time
+        import tracemalloc
+
+        self._rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        tracemalloc.start()
+        self._start = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import resource
+        import time
+        import tracemalloc
+
+        self.seconds = time.perf_counter() - self._start
+        self.python_mb = tracemalloc.get_traced_memory()[1] / 2**20
+        tracemalloc.stop()
+        self.rss_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - self._rss) / 1024
+
+    def assert_within(self, seconds: float = 2.0, megabytes: float = 100.0) -> None:
+        assert self.seconds < seconds, f"took {self.seconds:.2f} s"
+        assert self.python_mb < megabytes, f"allocated {self.python_mb:.0f} MB"
+        assert self.rss_mb < megabytes, f"resident memory grew {self.rss_mb:.0f} MB"

@@ -1,7 +1,8 @@
 """Checks and storage for uploaded files (SECURITY.md rows 15–17).
 
 Types are sniffed from the content, never the name; a PDF must parse and may not
-carry JavaScript; images are re-encoded so EXIF and appended payloads are dropped.
+carry active content anywhere; images are re-encoded so EXIF and appended payloads are
+dropped, after their pixel count is checked; tables are bounded before they are read.
 Files are stored under generated names in MEDIA_ROOT, which no URL serves.
 """
 
@@ -15,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 import filetype
 from django.conf import settings
@@ -85,40 +87,195 @@ def sniff(content: bytes) -> str | None:
     return None
 
 
-def _check_pdf(content: bytes) -> tuple[str, ...]:
+# Bounds checked before a file is decoded or parsed (decompression bombs, SECURITY.md #17).
+# A table (CSV, or any sheet of an XLSX) may have this many rows, header and blank rows
+# included, and this many columns; the consumption detail allows 50,000 data rows.
+TABLE_MAX_ROWS = 60_000
+TABLE_MAX_COLUMNS = 64
+# An image may have this many pixels (6,000 × 6,000; an A4 page scanned at 600 dpi is
+# 35 million); decoding takes 3–4 bytes a pixel.
+IMAGE_MAX_PIXELS = 36_000_000
+# PDF objects looked at for active content; a legitimate licence scan has a few hundred.
+PDF_MAX_OBJECTS = 200_000
+
+# Actions that run something: scripts, programs, form submission, embedded media.
+ACTIVE_ACTIONS = frozenset(
+    {"/JavaScript", "/Launch", "/SubmitForm", "/ImportData", "/RichMediaExecute", "/GoToE", "/Rendition"}
+)
+ACTIVE_ANNOTATIONS = frozenset({"/FileAttachment", "/RichMedia", "/Movie", "/Sound", "/Screen", "/3D"})
+
+
+def _too_large_error(name: str, what: str, limit: int, code: str) -> ValidationError:
+    return ValidationError(
+        _("文件“%(name)s”%(what)s超过限制（至多 %(limit)s），已拒收")
+        % {"name": name, "what": what, "limit": f"{limit:,}"},
+        code=code,
+    )
+
+
+class _PdfScanner:
+    """Finds active content anywhere a viewer would run it: the catalog's open action and
+    additional actions, every page's /AA, every annotation's /A and /AA (link, widget,
+    screen), AcroForm fields and their kids, XFA forms, the names tree's JavaScript and
+    embedded files. Each object is visited once, so reference cycles end."""
+
+    def __init__(self) -> None:
+        self.seen: set[tuple[int, int]] = set()
+        self.visited = 0
+        self.reasons: list[str] = []
+
+    def _first_visit(self, obj: Any) -> bool:
+        self.visited += 1
+        if self.visited > PDF_MAX_OBJECTS:
+            raise OverflowError
+        if getattr(obj, "is_indirect", False):
+            key = obj.objgen
+            if key in self.seen:
+                return False
+            self.seen.add(key)
+        return True
+
+    def reason(self, text: str) -> None:
+        if text not in self.reasons:
+            self.reasons.append(text)
+
+    def action(self, action: Any, where: str) -> None:
+        """An action dictionary (or an array of them, via /Next)."""
+        import pikepdf
+
+        if isinstance(action, pikepdf.Array):
+            for item in action:
+                self.action(item, where)
+            return
+        if not isinstance(action, pikepdf.Dictionary) or not self._first_visit(action):
+            return
+        kind = str(action.get("/S", ""))
+        if kind in ACTIVE_ACTIONS or "/JS" in action:
+            self.reason(where)
+        if "/Next" in action:
+            self.action(action.Next, where)
+
+    def additional_actions(self, holder: Any, where: str) -> None:
+        import pikepdf
+
+        aa = holder.get("/AA")
+        if isinstance(aa, pikepdf.Dictionary):
+            for key in list(aa.keys()):
+                self.action(aa[key], where)
+
+    def field(self, field: Any) -> None:
+        import pikepdf
+
+        if not isinstance(field, pikepdf.Dictionary) or not self._first_visit(field):
+            return
+        self.additional_actions(field, str(_("表单字段含自动执行的动作")))
+        if "/A" in field:
+            self.action(field.A, str(_("表单字段含脚本动作")))
+        for kid in field.get("/Kids", []):
+            self.field(kid)
+
+    def names(self, node: Any, where: str) -> bool:
+        """Whether a name tree (``/Names`` pairs, ``/Kids``) has any leaf at all."""
+        import pikepdf
+
+        if not isinstance(node, pikepdf.Dictionary) or not self._first_visit(node):
+            return False
+        found = len(node.get("/Names", [])) > 0
+        for kid in node.get("/Kids", []):
+            found = self.names(kid, where) or found
+        return found
+
+    def scan(self, pdf: Any) -> list[str]:
+        import pikepdf
+
+        root = pdf.Root
+        # An /OpenAction may also be a plain destination (page and zoom), which is harmless.
+        open_action = root.get("/OpenAction")
+        if isinstance(open_action, pikepdf.Dictionary):
+            self.action(open_action, str(_("打开文档时执行脚本")))
+        self.additional_actions(root, str(_("文档含自动执行的动作")))
+        names = root.get("/Names")
+        if isinstance(names, pikepdf.Dictionary):
+            if "/JavaScript" in names and self.names(names.JavaScript, "js"):
+                self.reason(str(_("文档名称树含脚本")))
+            if "/EmbeddedFiles" in names and self.names(names.EmbeddedFiles, "files"):
+                self.reason(str(_("含嵌入文件")))
+        acroform = root.get("/AcroForm")
+        if isinstance(acroform, pikepdf.Dictionary):
+            if "/XFA" in acroform:
+                self.reason(str(_("含 XFA 动态表单")))
+            for field in acroform.get("/Fields", []):
+                self.field(field)
+        for page in pdf.pages:
+            page_obj = page.obj
+            if not self._first_visit(page_obj):
+                continue
+            self.additional_actions(page_obj, str(_("页面含自动执行的动作")))
+            for annotation in page_obj.get("/Annots", []):
+                if not isinstance(annotation, pikepdf.Dictionary) or not self._first_visit(annotation):
+                    continue
+                if str(annotation.get("/Subtype", "")) in ACTIVE_ANNOTATIONS:
+                    self.reason(str(_("注释含嵌入文件或多媒体")))
+                if "/A" in annotation:
+                    self.action(annotation.A, str(_("注释或链接含脚本、启动程序等动作")))
+                self.additional_actions(annotation, str(_("注释或表单控件含自动执行的动作")))
+        return self.reasons
+
+
+def _check_pdf(content: bytes, name: str) -> tuple[str, ...]:
+    """Refuse encrypted, broken and active PDFs; the error names every kind of active content."""
     import pikepdf
 
     try:
         with pikepdf.open(io.BytesIO(content)) as pdf:
-            flags: list[str] = []
-            root = pdf.Root
-            names = root.get("/Names")
-            if "/OpenAction" in root or "/AA" in root or (names is not None and "/JavaScript" in names):
-                flags.append("pdf_javascript")
-            if names is not None and "/EmbeddedFiles" in names:
-                flags.append("pdf_embedded_files")
-            return tuple(flags)
+            try:
+                reasons = _PdfScanner().scan(pdf)
+            except OverflowError as exc:
+                raise _too_large_error(name, str(_("的对象数")), PDF_MAX_OBJECTS, "pdf_too_complex") from exc
     except pikepdf.PasswordError as exc:
         raise ValidationError(_("PDF 文件已加密，请上传未加密的文件"), code="pdf_encrypted") from exc
-    except pikepdf.PdfError as exc:
+    except (pikepdf.PdfError, RecursionError) as exc:
         raise ValidationError(_("PDF 文件已损坏或不是有效的 PDF"), code="pdf_invalid") from exc
+    if reasons:
+        raise ValidationError(
+            _("PDF 文件“%(name)s”含有活动内容（%(reasons)s），已拒收；请打印为普通 PDF 或扫描后重新上传")
+            % {"name": name, "reasons": "；".join(reasons)},
+            code="pdf_active_content",
+        )
+    return ()
 
 
-def _reencode_image(content: bytes, mime: str) -> bytes:
+def _reencode_image(content: bytes, mime: str, name: str) -> bytes:
+    """Decode and re-encode an image, after checking its pixel count from the header alone."""
+    import warnings
+
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(io.BytesIO(content)) as image:
-            image.load()
-            out = io.BytesIO()
-            # Saving without exif=/pnginfo= drops EXIF (GPS included), text chunks and trailing bytes.
-            if mime == JPEG:
-                image.convert("RGB").save(out, format="JPEG", quality=92)
-            else:
-                image.save(out, format="PNG")
-            return out.getvalue()
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(content)) as image:
+                width, height = image.size
+                if width * height > IMAGE_MAX_PIXELS:
+                    raise _too_large_error(name, str(_("的像素数")), IMAGE_MAX_PIXELS, "image_too_large")
+                image.load()
+                out = io.BytesIO()
+                # Saving without exif=/pnginfo= drops EXIF (GPS included), text chunks and trailing bytes.
+                if mime == JPEG:
+                    image.convert("RGB").save(out, format="JPEG", quality=92)
+                else:
+                    image.save(out, format="PNG")
+                return out.getvalue()
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise _too_large_error(name, str(_("的像素数")), IMAGE_MAX_PIXELS, "image_too_large") from exc
     except (UnidentifiedImageError, OSError) as exc:
         raise ValidationError(_("图片文件已损坏或无法识别"), code="image_invalid") from exc
+
+
+def _check_csv(content: bytes, name: str) -> None:
+    # Quoted fields may hold line breaks, so this over-counts rows: it is a bound, not a count.
+    if content.count(b"\n") + 1 > TABLE_MAX_ROWS:
+        raise _too_large_error(name, str(_("的行数")), TABLE_MAX_ROWS, "table_too_large")
 
 
 def check_upload(upload: UploadedFile, allowed: frozenset[str] = DOCUMENT_TYPES) -> CheckedUpload:
@@ -148,13 +305,15 @@ def check_upload(upload: UploadedFile, allowed: frozenset[str] = DOCUMENT_TYPES)
         )
     flags: tuple[str, ...] = ()
     if mime == PDF:
-        flags = _check_pdf(content)
-        if "pdf_javascript" in flags:
-            raise ValidationError(
-                _("PDF 文件“%(name)s”含有脚本，已拒收") % {"name": name}, code="pdf_javascript"
-            )
+        flags = _check_pdf(content, name)
     elif mime in (JPEG, PNG):
-        content = _reencode_image(content, mime)
+        content = _reencode_image(content, mime, name)
+    elif mime == CSV:
+        _check_csv(content, name)
+    elif mime == XLSX:
+        from yingdu.xlsx import check_workbook_bounds
+
+        check_workbook_bounds(content, name)
     return CheckedUpload(
         content=content,
         mime=mime,

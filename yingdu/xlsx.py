@@ -1,4 +1,5 @@
-"""Safe XLSX writing shared by every export (reports, review 台账, audits blacklist).
+"""Safe XLSX writing shared by every export (reports, review 台账, audits blacklist), and the
+bounds an uploaded workbook must keep before anything reads it.
 
 Spreadsheet programs evaluate a cell whose text starts with ``=``, ``+``, ``-`` or ``@``
 (and, in some versions, a leading tab or carriage return) as a formula. Exported values
@@ -15,6 +16,8 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
+import zipfile
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Any
@@ -22,7 +25,7 @@ from typing import Any
 from django.http import HttpResponse
 from openpyxl import Workbook
 from openpyxl.styles import Font
-from openpyxl.utils import get_column_letter
+from openpyxl.utils import column_index_from_string, get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -96,3 +99,77 @@ def xlsx_response(workbook: Workbook | bytes, filename: str) -> HttpResponse:
     response["Cache-Control"] = "no-store"
     response["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+# --- reading: bounds checked on the zip before openpyxl sees the workbook ----------------------
+
+# The shared-string table is read whole into memory by openpyxl, so it is bounded tightly;
+# other parts are streamed and bounded for time. Ratios above this are not spreadsheets
+# but decompression bombs (real sheet XML compresses 10–50 times).
+XLSX_MAX_SHARED_STRINGS_BYTES = 32 * 1024 * 1024
+XLSX_MAX_PART_BYTES = 128 * 1024 * 1024
+XLSX_MAX_PARTS = 1_000
+XLSX_MAX_RATIO = 200
+_DIMENSION = re.compile(rb"<(?:\w+:)?dimension\s+ref=\"([A-Za-z]{1,3})?(\d+)?(?::([A-Za-z]{1,3})(\d+))?\"")
+_SHEET_PART = re.compile(r"^xl/worksheets/[^/]+\.xml$")
+
+
+def check_workbook_bounds(content: bytes, name: str) -> None:
+    """Refuse an XLSX whose parts or sheets exceed the reading bounds, naming the file and the limit.
+
+    Everything is read from the zip's directory and the first bytes of each sheet (its
+    ``<dimension ref="A1:I120">``), never by decompressing the workbook. Python's zip
+    reader stops at each member's declared size, so the declared sizes are real bounds.
+    A sheet whose dimension lies is bounded again while it is read (``TABLE_MAX_ROWS``).
+    """
+    from django.core.exceptions import ValidationError
+    from django.utils.translation import gettext as _
+
+    from yingdu.uploads import TABLE_MAX_COLUMNS, TABLE_MAX_ROWS
+
+    def refuse(what: str, limit: int, unit: str = "") -> ValidationError:
+        return ValidationError(
+            _("文件“%(name)s”%(what)s超过限制（至多 %(limit)s%(unit)s），已拒收")
+            % {"name": name, "what": what, "limit": f"{limit:,}", "unit": unit},
+            code="table_too_large",
+        )
+
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(content))
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise ValidationError(
+            _("文件“%(name)s”不是有效的 XLSX 文件") % {"name": name}, code="xlsx_invalid"
+        ) from exc
+    with archive:
+        members = archive.infolist()
+        if len(members) > XLSX_MAX_PARTS:
+            raise refuse(str(_("包含的部件数")), XLSX_MAX_PARTS, str(_("个")))
+        for member in members:
+            if member.filename == "xl/sharedStrings.xml" and member.file_size > XLSX_MAX_SHARED_STRINGS_BYTES:
+                raise refuse(str(_("的共享字符串表")), XLSX_MAX_SHARED_STRINGS_BYTES // (1024 * 1024), " MB")
+            if member.file_size > XLSX_MAX_PART_BYTES:
+                raise refuse(str(_("解压后的单个部件")), XLSX_MAX_PART_BYTES // (1024 * 1024), " MB")
+            if member.file_size > 1024 * 1024 and member.file_size > XLSX_MAX_RATIO * max(
+                member.compress_size, 1
+            ):
+                raise refuse(str(_("的压缩比")), XLSX_MAX_RATIO, str(_("倍")))
+        for member in members:
+            if not _SHEET_PART.match(member.filename):
+                continue
+            try:
+                with archive.open(member) as part:
+                    head = part.read(64 * 1024)
+            except (zipfile.BadZipFile, OSError, NotImplementedError, EOFError) as exc:
+                raise ValidationError(
+                    _("文件“%(name)s”不是有效的 XLSX 文件") % {"name": name}, code="xlsx_invalid"
+                ) from exc
+            match = _DIMENSION.search(head)
+            if match is None:
+                continue
+            first_col, first_row, last_col, last_row = match.groups()
+            column = last_col or first_col
+            row = last_row or first_row
+            if row is not None and int(row) > TABLE_MAX_ROWS:
+                raise refuse(str(_("的行数")), TABLE_MAX_ROWS, str(_("行")))
+            if column is not None and column_index_from_string(column.decode().upper()) > TABLE_MAX_COLUMNS:
+                raise refuse(str(_("的列数")), TABLE_MAX_COLUMNS, str(_("列")))
