@@ -67,10 +67,10 @@ def _looks_like_csv(content: bytes) -> bool:
     if "\x00" in text or "<" in text[:200].lstrip()[:1]:
         return False
     try:
-        rows = list(csv.reader(io.StringIO(text)))
+        first = next(csv.reader(io.StringIO(text)), None)
     except csv.Error:
         return False
-    return bool(rows) and len(rows[0]) >= 2
+    return first is not None and len(first) >= 2
 
 
 def sniff(content: bytes) -> str | None:

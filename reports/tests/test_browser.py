@@ -61,3 +61,61 @@ def test_the_dashboard_draws_its_charts_under_the_csp(browser_page: Any) -> None
         browser_page.wait_for_selector(f"#{chart} canvas")
     assert problems == []
     screenshot(browser_page, "reports/dashboard")
+
+
+INJECTED_NAME = "<img src=x onerror=window.__injected=1>怀柔算力"
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_it_shows_a_provider_name_in_the_tooltip_as_text_not_markup(browser_page: Any) -> None:
+    import uuid
+
+    from enterprises.models import Provider
+    from monitoring.models import UsageBatch, UsageRecord
+    from reports.tests.fixtures import at
+
+    enterprise = make_enterprise()
+    provider = Provider.objects.create(name=INJECTED_NAME, status=Provider.Status.APPROVED)
+    batch = UsageBatch.objects.create(
+        provider=provider, received_at=at("2026-03-03"), source=UsageBatch.Source.API, total=1, accepted=1
+    )
+    UsageRecord.objects.create(
+        record_id=uuid.uuid4(),
+        batch=batch,
+        provider=provider,
+        node_name="hz-gpu-001",
+        enterprise_uscc=enterprise.uscc,
+        enterprise=enterprise,
+        work_ref="备案-1",
+        scenario="text2video",
+        gpu_model="NVIDIA H200",
+        gpu_uuid="GPU-0",
+        gpu_count=1,
+        started_at=at("2026-03-03"),
+        ended_at=at("2026-03-03") + dt.timedelta(hours=2),
+        gpu_seconds=7200,
+        avg_util_pct=80.0,
+        max_mem_mib=80000,
+        energy_wh=500.0,
+        cost_cny=Decimal("100.00"),
+        leaf_index=0,
+        entry_sha256="0" * 64,
+        received_at=at("2026-03-03"),
+    )
+    force_login(browser_page, make_user("chart-head", Role.HEAD, display_name="主管领导"))
+    browser_page.goto("/reports/?year=2026")
+    chart = browser_page.wait_for_selector("#chart-providers canvas")
+    chart.scroll_into_view_if_needed()
+    box = chart.bounding_box()
+    assert box is not None
+    # Hovering over the bar band opens the axis tooltip, which ECharts renders as HTML.
+    browser_page.mouse.move(box["x"] + box["width"] * 0.8, box["y"] + box["height"] / 2)
+    tooltip = browser_page.wait_for_function(
+        "() => Array.from(document.querySelectorAll('#chart-providers div'))"
+        ".find(d => d.innerText && d.innerText.includes('怀柔算力'))"
+    )
+    assert "<img src=x" in tooltip.evaluate("d => d.innerText")
+    assert browser_page.evaluate("document.querySelectorAll('#chart-providers img').length") == 0
+    assert browser_page.evaluate("window.__injected") is None
+    screenshot(browser_page, "reports/dashboard-escaped-tooltip")

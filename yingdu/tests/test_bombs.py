@@ -14,7 +14,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from applications.consumption import COLUMNS, HEADERS, XLSX_MIME, parse_consumption
-from yingdu.test import Bounded, handmade_xlsx, pdf_bytes, upload
+from yingdu.test import assert_bounded, handmade_xlsx, pdf_bytes, upload
 from yingdu.uploads import (
     DOCUMENT_TYPES,
     IMAGE_MAX_PIXELS,
@@ -29,9 +29,8 @@ NOW = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
 
 def refused(name: str, content: bytes, allowed: frozenset[str] = DOCUMENT_TYPES | TABLE_TYPES) -> str:
     """The refusal's message, checked to come within 2 s and 100 MB."""
-    with Bounded() as bounds, pytest.raises(ValidationError) as caught:
-        check_upload(upload(name, content), allowed)
-    bounds.assert_within(seconds=2, megabytes=100)
+    with pytest.raises(ValidationError) as caught:
+        assert_bounded(lambda: check_upload(upload(name, content), allowed), seconds=2, megabytes=100)
     message = caught.value.messages[0]
     assert name in message, message
     return message
@@ -63,9 +62,7 @@ def test_it_stops_reading_a_sheet_whose_dimension_lies_at_the_row_limit() -> Non
     )
     content = handmade_xlsx(f'<row r="1">{header}</row>' + cell(100_000_000), dimension="A1:I1")
     checked = check_upload(upload("明细.xlsx", content), TABLE_TYPES)
-    with Bounded() as bounds:
-        result = parse_consumption(checked.content, XLSX_MIME, now=NOW)
-    bounds.assert_within(seconds=2, megabytes=100)
+    result = assert_bounded(lambda: parse_consumption(checked.content, XLSX_MIME, now=NOW))
     assert not result.ok
     assert f"{TABLE_MAX_ROWS:,}" in result.errors[-1].message, result.errors
 

@@ -1,5 +1,8 @@
 /* Draws the reports dashboard from the JSON the page embeds (id "report-data").
-   No inline scripts: the CSP allows script-src 'self' only, and json_script data is not executed. */
+   No inline scripts: the CSP allows script-src 'self' only, and json_script data is not executed.
+   Labels come from applicants and providers (company names): every tooltip is HTML, so each
+   value that goes into one passes through esc() (ECharts' encodeHTML); axis labels and legends
+   are drawn on the canvas as text. */
 (function () {
   "use strict";
 
@@ -10,6 +13,7 @@
   var data = JSON.parse(source.textContent);
   var palette = ["#9b1c1c", "#d97706", "#2563eb", "#059669", "#7c3aed", "#db2777", "#0891b2", "#65a30d", "#6b7280", "#b45309", "#1f2937"];
   var charts = [];
+  var esc = echarts.format.encodeHTML;
 
   function num(value) {
     return typeof value === "number" ? value : parseFloat(value || "0");
@@ -32,7 +36,10 @@
 
   function pie(id, rows, valueKey) {
     draw(id, {
-      tooltip: { trigger: "item", formatter: "{b}：{c}（{d}%）" },
+      tooltip: {
+        trigger: "item",
+        formatter: function (p) { return esc(p.name) + "：" + esc(String(p.value)) + "（" + esc(String(p.percent)) + "%）"; }
+      },
       legend: { type: "scroll", bottom: 0 },
       series: [{
         type: "pie",
@@ -51,12 +58,18 @@
         axisPointer: { type: "shadow" },
         formatter: function (items) {
           var r = sorted[items[0].dataIndex];
-          return r[nameKey] + "<br>GPU小时：" + r.gpu_hours + "<br>记录数：" + r.records + "<br>费用：" + money(r.cost) + " 元";
+          return esc(String(r[nameKey])) + "<br>GPU小时：" + esc(String(r.gpu_hours)) + "<br>记录数：" +
+            esc(String(r.records)) + "<br>费用：" + esc(money(r.cost)) + " 元";
         }
       },
       grid: { left: 8, right: 24, top: 8, bottom: 8, containLabel: true },
       xAxis: { type: "value", name: "GPU小时" },
-      yAxis: { type: "category", data: sorted.map(function (r) { return r[nameKey]; }) },
+      // Long company names are cut on the axis; the tooltip shows them whole.
+      yAxis: {
+        type: "category",
+        axisLabel: { width: 120, overflow: "truncate" },
+        data: sorted.map(function (r) { return r[nameKey]; })
+      },
       series: [{ type: "bar", data: sorted.map(function (r) { return r.gpu_hours; }) }]
     });
   }
