@@ -13,11 +13,13 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts.security import current_policy
+
 LAST_SEEN_KEY = "_last_seen"
 
 
 class IdleTimeoutMiddleware:
-    """Ends a session after SESSION_IDLE_TIMEOUT_SECONDS without a request (等保 2.0 会话超时).
+    """Ends a session after the policy's idle time without a request (等保 2.0 会话超时).
 
     The session is flushed server-side, not just forgotten by the browser.
     """
@@ -29,7 +31,8 @@ class IdleTimeoutMiddleware:
         if request.user.is_authenticated:
             now = time.time()
             last_seen = request.session.get(LAST_SEEN_KEY)
-            if last_seen is not None and now - float(last_seen) > settings.SESSION_IDLE_TIMEOUT_SECONDS:
+            idle_limit = current_policy(request).session_idle_seconds
+            if last_seen is not None and now - float(last_seen) > idle_limit:
                 from ledger.actions import record_event
 
                 user = request.user
@@ -42,24 +45,23 @@ class IdleTimeoutMiddleware:
 
 
 class PasswordExpiryMiddleware:
-    """Sends a user whose password is older than PASSWORD_MAX_AGE_DAYS to the change-password page."""
+    """Sends a user whose password is older than the policy's maximum age to the change-password page."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         user = request.user
-        if user.is_authenticated and settings.PASSWORD_MAX_AGE_DAYS > 0:
+        max_age = current_policy(request).password_max_age_days if user.is_authenticated else 0
+        if max_age > 0:
             allowed = (reverse("accounts:password_change"), reverse("accounts:logout"))
             changed = getattr(user, "password_changed_at", None)
-            expired = changed is not None and timezone.now() - changed > timedelta(
-                days=settings.PASSWORD_MAX_AGE_DAYS
-            )
+            expired = changed is not None and timezone.now() - changed > timedelta(days=max_age)
             if expired and request.path not in allowed and not request.path.startswith(settings.STATIC_URL):
                 messages.warning(
                     request,
                     _("您的密码已超过 %(days)d 天未修改，请先修改密码。")
-                    % {"days": settings.PASSWORD_MAX_AGE_DAYS},
+                    % {"days": max_age},
                 )
                 return redirect("accounts:password_change")
         return self.get_response(request)
@@ -76,7 +78,7 @@ class StaffMfaMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         user = request.user
-        if settings.STAFF_MFA_REQUIRED and user.is_authenticated and needs_mfa(user):
+        if user.is_authenticated and needs_mfa(user) and current_policy(request).staff_mfa_required:
             allowed = (reverse("accounts:otp"), reverse("accounts:logout"))
             verified = getattr(user, "is_verified", lambda: False)()
             if (

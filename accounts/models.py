@@ -101,3 +101,9 @@ def guard_role_combination(
     if errors:
         raise ValidationError(errors)
     instance._role_codes = None
+
+
+# The stored security policy and system settings live in their own module with their readers.
+from accounts.security import SecurityPolicy, SiteSettings  # noqa: E402
+
+__all__ = ["SecurityPolicy", "SiteSettings", "User", "current_user"]

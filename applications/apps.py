@@ -3,3 +3,10 @@ from django.apps import AppConfig
 
 class ApplicationsConfig(AppConfig):
     name = "applications"
+
+    def ready(self) -> None:
+        # The log names review transitions by their code; their Chinese names live in the table.
+        from applications.states import TRANSITIONS
+        from ledger.labels import register_action_labels
+
+        register_action_labels({f"application.{t.name}": t.label for t in TRANSITIONS.values()})

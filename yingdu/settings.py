@@ -135,16 +135,20 @@ if TESTING:
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher", *PASSWORD_HASHERS]
 PASSWORD_MIN_CLASSES = env_int("PASSWORD_MIN_CLASSES", 3)
 PASSWORD_MAX_AGE_DAYS = env_int("PASSWORD_MAX_AGE_DAYS", 90)
+PASSWORD_MIN_LENGTH = env_int("PASSWORD_MIN_LENGTH", 8)
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
+    {"NAME": "accounts.passwords.PolicyMinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "accounts.passwords.CharacterClassValidator"},
 ]
 
-# Lockout (等保 身份鉴别): 5 failures lock the account for AXES_COOLOFF_MINUTES.
-AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
-AXES_COOLOFF_TIME = env_int("AXES_COOLOFF_MINUTES", 30) / 60
+# Lockout (等保 身份鉴别): 5 failures lock the account for AXES_COOLOFF_MINUTES. These are the
+# defaults; the security administrator's stored policy (accounts.security) overrides them.
+AXES_DEFAULT_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
+AXES_DEFAULT_COOLOFF_MINUTES = env_int("AXES_COOLOFF_MINUTES", 30)
+AXES_FAILURE_LIMIT = "accounts.security.axes_failure_limit"
+AXES_COOLOFF_TIME = "accounts.security.axes_cooloff"
 # By user name, and by user name from one address; never by address alone: behind a proxy
 # every user may share one address, and five failures must not lock out everyone.
 AXES_LOCKOUT_PARAMETERS = ["username", ["username", "ip_address"]]

@@ -1,13 +1,10 @@
 from __future__ import annotations
 
-from django.contrib import admin
 from django.urls import include, path
+from django.views.generic import RedirectView
 
 from yingdu import views
 from yingdu.api import api
-
-admin.site.site_header = "影都算力补助平台 管理"
-admin.site.site_title = "影都算力补助平台"
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -24,7 +21,10 @@ urlpatterns = [
     path("monitoring/", include("monitoring.urls")),
     path("audits/", include("audits.urls")),
     path("reports/", include("reports.urls")),
-    path("sysadmin/", admin.site.urls),
+    # Administration is the console of the three administrators; Django's admin site is not
+    # served, so every change to accounts goes through the audited actions.
+    path("console/", include("accounts.console_urls")),
+    path("sysadmin/", RedirectView.as_view(pattern_name="console:home", permanent=False)),
 ]
 
 handler404 = "yingdu.views.not_found"

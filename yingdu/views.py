@@ -8,8 +8,10 @@ from accounts.roles import STAFF_ROLES, Role
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    """The portal: 申报入口, 补贴政策, 登录."""
-    return render(request, "portal/home.html")
+    """The portal: 申报入口, 补贴政策, 登录, and the system administrator's announcement."""
+    from accounts.security import site_settings
+
+    return render(request, "portal/home.html", {"site": site_settings()})
 
 
 def policy_info(request: HttpRequest) -> HttpResponse:
@@ -67,6 +69,20 @@ def _todo_cards(roles: set[str]) -> list[dict[str, object]]:
 
 def _link_cards(roles: set[str]) -> list[tuple[str, str]]:
     cards: list[tuple[str, str]] = []
+    if Role.SYSADMIN in roles:
+        cards += [
+            ("账号管理", "console:accounts"),
+            ("创建账号", "console:account_new"),
+            ("系统设置", "console:settings"),
+        ]
+    if Role.SECADMIN in roles:
+        cards += [
+            ("角色分配", "console:accounts"),
+            ("安全策略", "console:security"),
+            ("登录锁定", "console:lockouts"),
+        ]
+    if Role.AUDITADMIN in roles:
+        cards.append(("审计日志", "console:audit"))
     if roles & STAFF_ROLES:
         cards.append(("审核工作台", "review:workbench"))
     if Role.INSPECTOR in roles:

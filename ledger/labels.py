@@ -1,0 +1,101 @@
+"""Chinese names of audit actions, for every page, export and e-mail that shows an event.
+
+The log stores machine codes (``accounts.roles_changed``); people read these labels. Apps
+above the ledger whose codes come from their own tables (the review transitions) add them
+with :func:`register_action_labels` when they load, so each label has one home.
+"""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext_lazy as _
+
+_LABELS: dict[str, object] = {
+    "accounts.create": _("创建账号"),
+    "accounts.active_changed": _("启用/停用账号"),
+    "accounts.roles_changed": _("分配角色"),
+    "accounts.unlock": _("解除登录锁定"),
+    "accounts.security_policy": _("修改安全策略"),
+    "system.settings": _("修改系统设置"),
+    "audit.log_export": _("导出审计日志"),
+    "auth.login": _("登录"),
+    "auth.logout": _("退出登录"),
+    "auth.login_failed": _("登录失败"),
+    "auth.locked_out": _("账号被锁定"),
+    "auth.mfa_verified": _("通过动态口令验证"),
+    "auth.mfa_failed": _("动态口令验证失败"),
+    "auth.password_changed": _("修改密码"),
+    "auth.session_timeout": _("会话超时退出"),
+    "application.create": _("创建申报"),
+    "application.update": _("修改申报"),
+    "application.submit": _("提交申报"),
+    "application.withdraw": _("撤回申报"),
+    "application.material_upload": _("上传材料"),
+    "application.material_remove": _("删除材料"),
+    "application.material_download": _("下载材料"),
+    "application.pdf_download": _("下载申报表"),
+    "application.clawback": _("追回补贴"),
+    "application.on_site_check": _("记录现场核查"),
+    "review.approval_form_print": _("打印审批表"),
+    "review.attachment_download": _("下载审核附件"),
+    "review.deadline_reminders": _("发送时限提醒"),
+    "review.ledger_export": _("导出审核台账"),
+    "review.notify": _("发送审核通知"),
+    "audit.data_notice": _("发出数据告知"),
+    "audit.evidence_download": _("下载核查证据"),
+    "audit.finding.create": _("登记核查发现"),
+    "audit.finding.decide": _("核查发现处理决定"),
+    "audit.objection": _("提出异议"),
+    "audit.reconcile": _("数据核对"),
+    "audit.reconcile_batch": _("批量数据核对"),
+    "audit.repayment": _("登记退回款项"),
+    "audit.spot_check": _("抽查"),
+    "audit.blacklist_export": _("导出黑名单"),
+    "enterprise.register": _("企业注册"),
+    "enterprise.verify": _("企业资质核验"),
+    "enterprise.add_member": _("添加企业经办人"),
+    "enterprise.blacklist": _("列入黑名单"),
+    "enterprise.blacklist_lift": _("移出黑名单"),
+    "enterprise.license_download": _("下载营业执照"),
+    "provider.register": _("算力提供方注册"),
+    "provider.create": _("创建算力提供方"),
+    "provider.status": _("变更算力提供方状态"),
+    "provider.node_register": _("登记算力节点"),
+    "provider.node_disable": _("停用算力节点"),
+    "provider.node_enable": _("启用算力节点"),
+    "provider.token_issue": _("签发接口密钥"),
+    "provider.token_revoke": _("吊销接口密钥"),
+    "usage.batch_receive": _("接收用量数据"),
+    "usage.csv": _("导入用量文件"),
+    "ledger.verify": _("日志完整性校验"),
+    "calendar.load": _("导入节假日安排"),
+    "report.export": _("导出统计报表"),
+}
+
+
+def register_action_labels(labels: dict[str, object]) -> None:
+    _LABELS.update(labels)
+
+
+def action_label(code: str) -> str:
+    """The Chinese name of an action code; an unknown code is named by its family, never shown raw."""
+    label = _LABELS.get(code)
+    if label is not None:
+        return str(label)
+    family = {
+        "accounts": _("账号管理"),
+        "auth": _("登录与鉴别"),
+        "application": _("申报办理"),
+        "review": _("审核办理"),
+        "audit": _("稽查核查"),
+        "enterprise": _("企业管理"),
+        "provider": _("算力提供方管理"),
+        "usage": _("用量数据"),
+        "ledger": _("日志"),
+        "system": _("系统管理"),
+    }.get(code.split(".", 1)[0], _("其他操作"))
+    return str(family)
+
+
+def action_choices() -> list[tuple[str, str]]:
+    """(code, label) of every named action, sorted by label, for filters."""
+    return sorted(((code, str(label)) for code, label in _LABELS.items()), key=lambda pair: pair[1])
