@@ -83,7 +83,9 @@ class SecurityPolicyForm(forms.ModelForm):
         base = defaults()
         for name, field in self.fields.items():
             default = getattr(base, name)
-            default_text = str((_("开启") if default else _("关闭")) if isinstance(default, bool) else default)
+            default_text = str(
+                (_("开启") if default else _("关闭")) if isinstance(default, bool) else default
+            )
             hint = f"{field.help_text}；" if field.help_text else ""
             field.help_text = f"{hint}{_('留空沿用部署默认：')}{default_text}"
         if self.instance.staff_mfa_required is not None and not self.is_bound:

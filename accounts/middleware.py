@@ -60,8 +60,7 @@ class PasswordExpiryMiddleware:
             if expired and request.path not in allowed and not request.path.startswith(settings.STATIC_URL):
                 messages.warning(
                     request,
-                    _("您的密码已超过 %(days)d 天未修改，请先修改密码。")
-                    % {"days": max_age},
+                    _("您的密码已超过 %(days)d 天未修改，请先修改密码。") % {"days": max_age},
                 )
                 return redirect("accounts:password_change")
         return self.get_response(request)

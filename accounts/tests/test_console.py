@@ -113,6 +113,7 @@ class SysadminTests(ConsoleTestCase):
         self.assertContains(home, "2026年度申报已开放")
         self.assertContains(home, "010-69600000")
         event = AuditEvent.objects.get(action="system.settings")
+        assert event.after is not None
         self.assertEqual(event.after["announcement"], "2026年度申报已开放")
 
     def test_it_does_not_show_an_applicants_phone_or_email_in_the_account_list(self) -> None:
@@ -164,6 +165,7 @@ class SecadminTests(ConsoleTestCase):
         )
         self.assertEqual(response.status_code, 302)
         event = AuditEvent.objects.get(action="accounts.security_policy")
+        assert event.after is not None
         self.assertEqual(event.after["lockout_failure_limit"], 3)
         with self.assertRaises(ValidationError):
             validate_password("Short1!a")  # 8 characters, 4 classes: too short for 12
