@@ -464,7 +464,7 @@ class PageAccessTests(BaseTestCase):
     def test_the_list_shows_only_the_enterprises_applications_in_few_queries(self) -> None:
         make_draft(self.bob, filing_number="B-1", work_title="星河之外")
         self.login(self.alice)
-        with self.assertNumQueries(8):  # session, user, roles, enterprise, list, session save
+        with self.assertNumQueries(9):  # session, user, security policy, roles, enterprise, list, session save
             response = self.client.get(reverse("applications:list"))
         self.assertContains(response, "龙城夜雨")
         self.assertNotContains(response, "星河之外")
