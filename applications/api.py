@@ -140,6 +140,10 @@ class ApplicationOut(ApplicationSummaryOut):
     policy_version: str
     received_date: dt.date | None
     apply_deadline: dt.date | None = Field(None, description="按上线时间计算的申报截止日")
+    deadlines: dict[str, Any] = Field(
+        default_factory=dict,
+        description="期限：{apply: {date, provisional, reason}}；provisional 为 true 表示按暂定节假日推算",
+    )
     materials: list[MaterialOut]
     pdf_url: str
 
@@ -208,6 +212,17 @@ def _application_out(application: Application) -> dict[str, Any]:
         "policy_version": application.policy_version,
         "received_date": application.received_date,
         "apply_deadline": deadline.deadline,
+        "deadlines": (
+            {
+                "apply": {
+                    "date": deadline.deadline.isoformat(),
+                    "provisional": deadline.provisional,
+                    "reason": deadline.reason,
+                }
+            }
+            if deadline.deadline
+            else {}
+        ),
         "materials": [
             _material_out(m) for m in application.materials.filter(deleted=False).order_by("kind", "id")
         ],

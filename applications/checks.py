@@ -80,6 +80,8 @@ class DeadlineInfo:
     error: str = ""
     days_left: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    provisional: bool = False
+    reason: str = ""
 
     @property
     def passed(self) -> bool:
@@ -220,14 +222,22 @@ def policy_for(day: dt.date) -> tuple[PolicyParams | None, str]:
 
 
 def deadline_for(launch_date: dt.date | None, today: dt.date, params: PolicyParams | None) -> DeadlineInfo:
-    """The last day to apply (SPEC §3), named on the page; an unknown holiday year is an error, never a guess."""
-    from policy.calendar import apply_deadline, workdays_left
+    """The last day to apply (SPEC §3), named on the page.
+
+    A deadline in a year without an official schedule is 暂定 (``provisional``, with the reason);
+    once the year is loaded the enterprise keeps the later of the two dates (``settle``). Whether
+    a submission is in time is exact whenever the days from launch to submission are official.
+    """
+    from policy.calendar import apply_due, workdays_left
 
     info = DeadlineInfo()
     if launch_date is None or params is None:
         return info
     try:
-        info.deadline = apply_deadline(launch_date, params)
+        settled = apply_due(launch_date, params)
+        info.deadline = settled.date
+        info.provisional = settled.provisional
+        info.reason = settled.reason
         if launch_date <= today:
             info.days_left = workdays_left(info.deadline, today)
     except UnknownYearError as exc:

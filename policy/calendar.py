@@ -4,18 +4,24 @@
 (:class:`policy.models.HolidayYear`). The deadline functions take the policy parameters in force
 (:func:`policy.loader.params_at`) so the numbers of working days stay policy data.
 
-Every function raises :class:`yingdu.lib.workdays.UnknownYearError` (message
-"2027年节假日安排尚未载入") when a date falls in a year without a schedule: a deadline is never
-guessed.
+A year after the last official one is answered by the provisional calendar (暂定, see
+:mod:`yingdu.lib.workdays`); only a date before the first known year raises
+:class:`yingdu.lib.workdays.UnknownYearError`.
+
+:func:`settle` is the one place that turns a deadline rule into a :class:`Deadline`: it marks the
+date 暂定 when a provisional year decided it, and, for a deadline issued while a year now
+official was still provisional, applies "doubt favours the enterprise" — an enterprise's own
+deadline keeps the later of the two dates, the center's the earlier (policy parameters
+``calendar.enterprise_keeps_later`` and ``calendar.center_keeps_earlier``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal
 
 from django.core.exceptions import ValidationError
 from django.utils import timezone
@@ -25,25 +31,70 @@ from policy.loader import PolicyParams
 from yingdu.lib.workdays import UnknownYearError, WorkdayCalendar, YearSchedule, chinesecalendar_years
 
 __all__ = [
+    "CENTER",
+    "ENTERPRISE",
+    "CalendarState",
+    "Deadline",
     "HolidayYearData",
     "UnknownYearError",
     "apply_deadline",
+    "apply_due",
+    "cycle_due",
+    "objection_due",
+    "payment_due",
+    "review_due",
     "clear_calendar_cache",
     "cycle_deadline",
     "cycle_workdays_used",
     "get_calendar",
+    "get_state",
     "objection_deadline",
     "parse_holiday_year",
+    "provisional_reason",
     "paused_workdays",
     "payment_deadline",
     "review_deadline",
+    "settle",
     "workdays_left",
 ]
 
 Pause = tuple[dt.date, dt.date | None]
 
+ENTERPRISE: Final = "enterprise"
+CENTER: Final = "center"
+Party = Literal["enterprise", "center"]
+
+
+@dataclass(eq=False)
+class CalendarState:
+    """The calendar now, and the day each loaded year was loaded on (Asia/Shanghai).
+
+    :meth:`shown_on` answers what the platform showed on an earlier day: the years loaded after
+    it were then provisional (or ``chinesecalendar``'s, for a correction of a shipped year).
+    """
+
+    calendar: WorkdayCalendar
+    loaded_on: Mapping[int, dt.date]
+    _shown: dict[frozenset[int], WorkdayCalendar] = field(default_factory=dict, repr=False)
+
+    def shown_on(self, day: dt.date) -> WorkdayCalendar:
+        later = frozenset(year for year, loaded in self.loaded_on.items() if loaded > day)
+        if not later:
+            return self.calendar
+        found = self._shown.get(later)
+        if found is None:
+            found = self._shown[later] = self.calendar.without_years(later)
+        return found
+
+    def with_year(self, schedule: YearSchedule, *, loaded_on: dt.date) -> CalendarState:
+        """The state once ``schedule`` is loaded on ``loaded_on`` (a preview)."""
+        return CalendarState(
+            self.calendar.with_year(schedule), {**self.loaded_on, schedule.year: loaded_on}
+        )
+
+
 _lock = threading.Lock()
-_cached: tuple[tuple[tuple[int, dt.datetime], ...], WorkdayCalendar] | None = None
+_cached: tuple[tuple[tuple[int, dt.datetime], ...], CalendarState] | None = None
 
 
 def _stamp() -> tuple[tuple[int, dt.datetime], ...]:
@@ -52,8 +103,8 @@ def _stamp() -> tuple[tuple[int, dt.datetime], ...]:
     return tuple(HolidayYear.objects.order_by("year").values_list("year", "loaded_at"))
 
 
-def get_calendar() -> WorkdayCalendar:
-    """The calendar: ``chinesecalendar`` plus the loaded years, which take precedence.
+def get_state() -> CalendarState:
+    """The calendar state: ``chinesecalendar`` plus the loaded years, which take precedence.
 
     Built once per process and rebuilt when the loaded years change. Whether they changed is
     checked with one small query (years and load times), so a year loaded by another process
@@ -66,16 +117,19 @@ def get_calendar() -> WorkdayCalendar:
             return _cached[1]
     from policy.models import HolidayYear
 
-    loaded = {
-        row.year: YearSchedule(
-            row.year, frozenset(row.holiday_dates()), frozenset(row.workday_dates()), source=row.source
-        )
-        for row in HolidayYear.objects.all()
-    }
-    calendar = WorkdayCalendar(loaded)
+    rows = list(HolidayYear.objects.all())
+    loaded = {row.year: row.schedule() for row in rows}
+    state = CalendarState(
+        WorkdayCalendar(loaded), {row.year: timezone.localdate(row.loaded_at) for row in rows}
+    )
     with _lock:
-        _cached = (stamp, calendar)
-    return calendar
+        _cached = (stamp, state)
+    return state
+
+
+def get_calendar() -> WorkdayCalendar:
+    """The calendar now (see :func:`get_state`)."""
+    return get_state().calendar
 
 
 def clear_calendar_cache() -> None:
@@ -92,6 +146,145 @@ def builtin_years() -> range:
 
 def _cal(calendar: WorkdayCalendar | None) -> WorkdayCalendar:
     return calendar if calendar is not None else get_calendar()
+
+
+# --- provisional dates -----------------------------------------------------------------------------
+
+
+def provisional_reason(years: Iterable[int]) -> str:
+    """Why a date is 暂定, naming the years without an official schedule."""
+    names = "、".join(str(year) for year in sorted(set(years)))
+    if not names:
+        return ""
+    return _("%(years)s年国务院节假日安排尚未公布，暂按法定节假日推算（未计调休）") % {"years": names}
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """A deadline and whether a provisional year decided it (暂定)."""
+
+    date: dt.date
+    provisional_years: tuple[int, ...] = ()
+
+    @property
+    def provisional(self) -> bool:
+        return bool(self.provisional_years)
+
+    @property
+    def reason(self) -> str:
+        return provisional_reason(self.provisional_years)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"date": self.date.isoformat(), "provisional": self.provisional, "reason": self.reason}
+
+
+def keeps_later(params: PolicyParams | None) -> bool:
+    """Policy: an enterprise's deadline issued under a provisional year keeps the later date."""
+    return bool(params.extra.get("calendar.enterprise_keeps_later", True)) if params else True
+
+
+def keeps_earlier(params: PolicyParams | None) -> bool:
+    """Policy: the center's deadlines and staff reminders keep the earlier date."""
+    return bool(params.extra.get("calendar.center_keeps_earlier", True)) if params else True
+
+
+def settle(
+    compute: Callable[[WorkdayCalendar], dt.date],
+    *,
+    issued_on: dt.date,
+    party: Party,
+    params: PolicyParams | None,
+    state: CalendarState | None = None,
+) -> Deadline:
+    """The deadline that ``compute`` gives on the calendar, for a deadline first shown on ``issued_on``.
+
+    Where a year has been loaded since ``issued_on``, the date shown then (on the provisional
+    calendar) and the official date can differ: an enterprise's deadline takes the later, the
+    center's the earlier, as the policy parameters say. Nobody who acted by a date the platform
+    showed is late; the center never gains time from doubt.
+    """
+    state = state or get_state()
+    official = compute(state.calendar)
+    shown_calendar = state.shown_on(issued_on)
+    result = official
+    if shown_calendar is not state.calendar:
+        shown = compute(shown_calendar)
+        if party == ENTERPRISE and keeps_later(params):
+            result = max(official, shown)
+        elif party == CENTER and keeps_earlier(params):
+            result = min(official, shown)
+    return Deadline(result, state.calendar.provisional_years(issued_on, result))
+
+
+def apply_due(launch_date: dt.date, params: PolicyParams, *, state: CalendarState | None = None) -> Deadline:
+    """The enterprise's apply deadline, settled (暂定 mark; the later date after a load)."""
+    return settle(
+        lambda cal: apply_deadline(launch_date, params, calendar=cal),
+        issued_on=launch_date,
+        party=ENTERPRISE,
+        params=params,
+        state=state,
+    )
+
+
+def objection_due(notice_date: dt.date, params: PolicyParams, *, state: CalendarState | None = None) -> Deadline:
+    """The enterprise's objection deadline, settled (暂定 mark; the later date after a load)."""
+    return settle(
+        lambda cal: objection_deadline(notice_date, params, calendar=cal),
+        issued_on=notice_date,
+        party=ENTERPRISE,
+        params=params,
+        state=state,
+    )
+
+
+def review_due(
+    received: dt.date,
+    pauses: Sequence[Pause],
+    params: PolicyParams,
+    *,
+    today: dt.date | None = None,
+    state: CalendarState | None = None,
+) -> Deadline:
+    """The center's review deadline, settled (暂定 mark; the earlier date after a load)."""
+    return settle(
+        lambda cal: review_deadline(received, pauses, params, today=today, calendar=cal),
+        issued_on=received,
+        party=CENTER,
+        params=params,
+        state=state,
+    )
+
+
+def payment_due(
+    final_approval_date: dt.date, params: PolicyParams, *, state: CalendarState | None = None
+) -> Deadline:
+    """The center's payment deadline, settled (暂定 mark; the earlier date after a load)."""
+    return settle(
+        lambda cal: payment_deadline(final_approval_date, params, calendar=cal),
+        issued_on=final_approval_date,
+        party=CENTER,
+        params=params,
+        state=state,
+    )
+
+
+def cycle_due(
+    received: dt.date,
+    pauses: Sequence[Pause],
+    params: PolicyParams,
+    *,
+    today: dt.date | None = None,
+    state: CalendarState | None = None,
+) -> Deadline:
+    """The center's whole-cycle deadline, settled (暂定 mark; the earlier date after a load)."""
+    return settle(
+        lambda cal: cycle_deadline(received, pauses, params, today=today, calendar=cal),
+        issued_on=received,
+        party=CENTER,
+        params=params,
+        state=state,
+    )
 
 
 # --- deadlines (SPEC §3) -------------------------------------------------------------------------

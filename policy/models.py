@@ -8,6 +8,8 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from yingdu.lib.workdays import YearSchedule
+
 
 class HolidayYear(models.Model):
     """One year's State Council holiday schedule (国务院节假日安排), loaded from a file (SPEC §3).
@@ -38,6 +40,11 @@ class HolidayYear(models.Model):
 
     def __str__(self) -> str:
         return str(_("%(year)s年节假日安排")) % {"year": self.year}
+
+    def schedule(self) -> YearSchedule:
+        return YearSchedule(
+            self.year, frozenset(self.holiday_dates()), frozenset(self.workday_dates()), source=self.source
+        )
 
     def holiday_dates(self) -> list[dt.date]:
         return [dt.date.fromisoformat(d) for d in self.holidays]

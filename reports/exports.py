@@ -188,6 +188,7 @@ def _deadlines_sheet(ws: Any, year: int, today: dt.date) -> int:
         _("兑现时限"),
         _("兑现周期期限"),
         _("兑现周期"),
+        _("期限依据"),
         _("说明"),
     ]
     labels = status_labels()
@@ -207,11 +208,14 @@ def _deadlines_sheet(ws: Any, year: int, today: dt.date) -> int:
             outcomes[r.payment],
             r.cycle_deadline,
             outcomes[r.cycle],
-            r.note,
+            _("暂定") if r.provisional else _("正式"),
+            "；".join(n for n in (r.provisional_reason, r.note) if n),
         ]
         for r in compliance.rows
     ]
-    written = write_sheet(ws, headers, rows, widths=[18, 32, 12, 12, 12, 14, 12, 12, 12, 12, 12, 14, 12, 30])
+    written = write_sheet(
+        ws, headers, rows, widths=[18, 32, 12, 12, 12, 14, 12, 12, 12, 12, 12, 14, 12, 10, 30]
+    )
     ws.append([])
     ws.append(
         [

@@ -257,6 +257,22 @@ class DeadlineRow:
     cycle_deadline: dt.date | None = None
     cycle: str = NOT_APPLICABLE
     note: str = ""
+    # Years without an official schedule that decided a deadline of the row (暂定).
+    provisional_years: tuple[int, ...] = ()
+
+    @property
+    def provisional(self) -> bool:
+        return bool(self.provisional_years)
+
+    @property
+    def provisional_reason(self) -> str:
+        from policy.calendar import provisional_reason
+
+        return provisional_reason(self.provisional_years)
+
+    @property
+    def is_open(self) -> bool:
+        return OPEN in (self.review, self.payment, self.cycle)
 
 
 @dataclass
@@ -338,31 +354,35 @@ def deadline_compliance(year: int, today: dt.date | None = None) -> Compliance:
             .order_by()
         }
 
-    cal = policy_calendar.get_calendar()
+    state = policy_calendar.get_state()
     # A year's applications share few distinct days: deadlines are memoised per (day, policy
     # version) so a year of thousands of applications costs hundreds of calendar walks, not thousands.
     params_of: dict[dt.date, Any] = {}
-    memo: dict[tuple[str, dt.date, str], dt.date] = {}
+    memo: dict[tuple[str, dt.date, str], Any] = {}
 
     def params_for(day: dt.date) -> Any:
         if day not in params_of:
             params_of[day] = params_at(day)
         return params_of[day]
 
-    def deadline(kind: str, day: dt.date, params: Any, app_pauses: list[Any]) -> dt.date:
+    def settled(kind: str, day: dt.date, params: Any, app_pauses: list[Any]) -> Any:
+        # The center's deadlines, settled like the review clock's (暂定; the earlier after a load).
+        if kind == "review":
+            return policy_calendar.review_due(day, app_pauses, params, today=today, state=state)
+        if kind == "payment":
+            return policy_calendar.payment_due(day, params, state=state)
+        return policy_calendar.cycle_due(day, app_pauses, params, today=today, state=state)
+
+    def deadline(kind: str, day: dt.date, params: Any, app_pauses: list[Any], row: DeadlineRow) -> dt.date:
         if app_pauses:  # supplement time makes the deadline the application's own
-            if kind == "review":
-                return policy_calendar.review_deadline(day, app_pauses, params, today=today, calendar=cal)
-            return policy_calendar.cycle_deadline(day, app_pauses, params, today=today, calendar=cal)
-        key = (kind, day, params.version)
-        if key not in memo:
-            if kind == "review":
-                memo[key] = policy_calendar.review_deadline(day, [], params, today=today, calendar=cal)
-            elif kind == "payment":
-                memo[key] = policy_calendar.payment_deadline(day, params, calendar=cal)
-            else:
-                memo[key] = policy_calendar.cycle_deadline(day, [], params, today=today, calendar=cal)
-        return memo[key]
+            found = settled(kind, day, params, app_pauses)
+        else:
+            key = (kind, day, params.version)
+            if key not in memo:
+                memo[key] = settled(kind, day, params, [])
+            found = memo[key]
+        row.provisional_years = tuple(sorted({*row.provisional_years, *found.provisional_years}))
+        return found.date  # type: ignore[no-any-return]
 
     result = Compliance()
     for app in cohort:
@@ -386,13 +406,13 @@ def deadline_compliance(year: int, today: dt.date | None = None) -> Compliance:
         try:
             params = params_for(submitted)
             app_pauses = pauses.get(app["pk"], [])
-            row.review_deadline = deadline("review", received, params, app_pauses)
+            row.review_deadline = deadline("review", received, params, app_pauses, row)
             row.review = _outcome(row.decided, row.review_deadline, status in IN_REVIEW, today)
             if row.approved is not None:
-                row.payment_deadline = deadline("payment", row.approved, params, [])
+                row.payment_deadline = deadline("payment", row.approved, params, [], row)
                 row.payment = _outcome(row.paid, row.payment_deadline, status == Status.APPROVED, today)
             if status != Status.REJECTED:
-                row.cycle_deadline = deadline("cycle", received, params, app_pauses)
+                row.cycle_deadline = deadline("cycle", received, params, app_pauses, row)
                 still_open = status in IN_REVIEW or status == Status.APPROVED
                 row.cycle = _outcome(row.paid, row.cycle_deadline, still_open, today)
         except (UnknownYearError, PolicyNotInForceError) as exc:
@@ -568,8 +588,27 @@ def dashboard(year: int, today: dt.date | None = None) -> dict[str, Any]:
                 "status": str(Status(r.status).label),
                 "review_deadline": r.review_deadline,
                 "payment_deadline": r.payment_deadline if r.payment == OVERDUE else None,
+                "provisional": r.provisional,
+                "provisional_reason": r.provisional_reason,
             }
             for r in compliance.overdue()
+        ],
+        # Deadlines still running, each with "provisional": true when a year without an official
+        # holiday schedule decided it (暂定).
+        "open_deadlines": [
+            {
+                "application_id": r.application_id,
+                "reference": r.reference,
+                "enterprise": r.enterprise_name,
+                "status": str(Status(r.status).label),
+                "review_deadline": r.review_deadline if r.review == OPEN else None,
+                "payment_deadline": r.payment_deadline if r.payment == OPEN else None,
+                "cycle_deadline": r.cycle_deadline if r.cycle == OPEN else None,
+                "provisional": r.provisional,
+                "provisional_reason": r.provisional_reason,
+            }
+            for r in compliance.rows
+            if r.is_open
         ],
         "providers": usage_by_provider(year),
         "scenarios": usage_by_scenario(year),

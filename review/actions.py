@@ -877,9 +877,9 @@ def send_deadline_reminders(today: dt.date | None = None) -> int:
     (``DeadlineReminder``). Returns the number of e-mails queued.
     """
     today = today or timezone.localdate()
-    from policy.calendar import get_calendar
+    from policy.calendar import get_state
 
-    calendar = get_calendar()
+    state = get_state()
     apps = list(Application.objects.filter(status__in=list(NEXT_ROLE)).select_related("enterprise"))
     notices = notices_by_application([a.pk for a in apps])
     claims: dict[int, set[int]] = {}
@@ -896,7 +896,7 @@ def send_deadline_reminders(today: dt.date | None = None) -> int:
     users: dict[int, User] = {}
     with transaction.atomic():
         for app in apps:
-            clock = clock_for(app, notices[app.pk], today=today, calendar=calendar)
+            clock = clock_for(app, notices[app.pk], today=today, state=state)
             if clock.next_left is None or clock.paused:
                 continue
             if clock.next_left > DUE_SOON_WORKDAYS:

@@ -23,9 +23,10 @@ from django.utils import timezone
 from applications.models import Application
 from applications.states import IN_REVIEW, Status
 from policy import calendar as policy_calendar
+from policy.calendar import CalendarState
 from policy.loader import PolicyNotInForceError, params_at
 from review.models import SupplementNotice, notices_of
-from yingdu.lib.workdays import UnknownYearError, WorkdayCalendar
+from yingdu.lib.workdays import UnknownYearError
 
 # An item is "due soon" when this many working days or fewer are left (staff reminders too).
 DUE_SOON_WORKDAYS = 2
@@ -48,6 +49,16 @@ class Clock:
     paused: bool = False
     paused_workdays: int = 0
     error: str = ""
+    # Years without an official schedule that decided ``due`` or ``cycle_due`` (暂定).
+    provisional_years: tuple[int, ...] = ()
+
+    @property
+    def provisional(self) -> bool:
+        return bool(self.provisional_years)
+
+    @property
+    def reason(self) -> str:
+        return policy_calendar.provisional_reason(self.provisional_years)
 
     @property
     def overdue(self) -> bool:
@@ -103,10 +114,10 @@ def clock_for(
     notices: Iterable[SupplementNotice] | None = None,
     *,
     today: dt.date | None = None,
-    calendar: WorkdayCalendar | None = None,
+    state: CalendarState | None = None,
 ) -> Clock:
-    """The clock of ``application`` on ``today``. Pass ``notices`` (and a calendar) when listing many
-    applications, so that no query runs per row."""
+    """The clock of ``application`` on ``today``. Pass ``notices`` (and the calendar state) when
+    listing many applications, so that no query runs per row."""
     today = today or timezone.localdate()
     status = Status(application.status)
     received = received_date(application)
@@ -114,7 +125,6 @@ def clock_for(
         return Clock(received=received)
     if notices is None:
         notices = notices_of(application.pk)
-    cal = calendar or policy_calendar.get_calendar()
     return _clock(
         status,
         received,
@@ -123,7 +133,7 @@ def clock_for(
         (local_date(application.approved_at) or today) if status == Status.APPROVED else None,
         (_paid_date(application) or today) if status == Status.PAID else None,
         today,
-        cal,
+        state or policy_calendar.get_state(),
     )
 
 
@@ -136,16 +146,20 @@ def _clock(
     approved: dt.date | None,
     paid: dt.date | None,
     today: dt.date,
-    cal: WorkdayCalendar,
+    state: CalendarState,
 ) -> Clock:
     """The clock from its dates alone. Cached: in a queue many applications share their dates, and a
-    calendar object is replaced (never changed) when a year's schedule is loaded."""
+    calendar state is replaced (never changed) when a year's schedule is loaded.
+
+    The deadlines are the center's: settled by :func:`policy.calendar.settle` (暂定 while a year
+    is provisional, the earlier date once it is loaded)."""
+    cal = state.calendar
     paused = status == Status.SUPPLEMENT_REQUESTED
     errors: list[str] = []
     pause_list = list(pauses)
 
     def attempt(compute: Callable[[], T]) -> T | None:
-        # A year without a holiday schedule: say so rather than guess the deadline.
+        # A year before the calendar's first one, or no policy in force: say so, never guess.
         try:
             return compute()
         except (UnknownYearError, PolicyNotInForceError) as exc:
@@ -168,22 +182,25 @@ def _clock(
         )
     if params is None:
         return Clock(received=received, stage="review", paused=paused, error="；".join(errors))
-    cycle_due = attempt(
-        lambda: policy_calendar.cycle_deadline(received, pause_list, params, today=today, calendar=cal)
+    cycle = attempt(
+        lambda: policy_calendar.cycle_due(received, pause_list, params, today=today, state=state)
     )
+    cycle_due = cycle.date if cycle else None
     cycle_left = (
         attempt(lambda: policy_calendar.workdays_left(cycle_due, today, calendar=cal)) if cycle_due else None
     )
     used = attempt(lambda: policy_calendar.cycle_workdays_used(received, today, pause_list, calendar=cal))
     if approved is not None:
-        due = attempt(lambda: policy_calendar.payment_deadline(approved, params, calendar=cal))
+        stage_due = attempt(lambda: policy_calendar.payment_due(approved, params, state=state))
         stage = "payment"
     else:
-        due = attempt(
-            lambda: policy_calendar.review_deadline(received, pause_list, params, today=today, calendar=cal)
+        stage_due = attempt(
+            lambda: policy_calendar.review_due(received, pause_list, params, today=today, state=state)
         )
         stage = "review"
+    due = stage_due.date if stage_due else None
     left = attempt(lambda: policy_calendar.workdays_left(due, today, calendar=cal)) if due else None
+    years = sorted({y for d in (cycle, stage_due) if d is not None for y in d.provisional_years})
     return Clock(
         received=received,
         stage=stage,
@@ -195,6 +212,7 @@ def _clock(
         paused=paused,
         paused_workdays=paused_days or 0,
         error="；".join(errors),
+        provisional_years=tuple(years),
     )
 
 

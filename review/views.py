@@ -31,7 +31,7 @@ from applications.models import Application, Material
 from applications.states import TRANSITIONS, Status
 from ledger.actions import record_event
 from ledger.models import AuditEvent
-from policy.calendar import get_calendar
+from policy.calendar import get_state
 from policy.queries import granted_total
 from review import actions, rows
 from review.actions import ReviewError
@@ -148,12 +148,12 @@ def workbench(request: HttpRequest) -> HttpResponse:
             qs = qs.filter(submitted_at__year=year, submitted_at__month=month)
         overdue_only = data["overdue"]
     today = timezone.localdate()
-    calendar = get_calendar()
+    state = get_state()
     entries: list[tuple[Application, Clock]] = []
     apps = list(qs)
     notices = notices_by_application([a.pk for a in apps])
     for app in apps:
-        clock = clock_for(app, notices[app.pk], today=today, calendar=calendar)
+        clock = clock_for(app, notices[app.pk], today=today, state=state)
         if overdue_only and not clock.overdue:
             continue
         entries.append((app, clock))

@@ -47,11 +47,11 @@ class CalendarTests(TestCase):
         self.assertEqual(objection_deadline(D(2026, 9, 30), PARAMS), D(2026, 10, 13))  # Sat 10 Oct works
         self.assertEqual(payment_deadline(D(2026, 9, 15), PARAMS), D(2026, 10, 19))  # 中秋 25 Sep too
 
-    def test_a_2027_date_fails_naming_the_year_until_2027_is_loaded_then_succeeds(self) -> None:
-        with self.assertRaisesMessage(UnknownYearError, "2027年节假日安排尚未载入"):
-            apply_deadline(D(2027, 1, 4), PARAMS)
-        with self.assertRaisesMessage(UnknownYearError, "2027年"):
-            apply_deadline(D(2026, 12, 20), PARAMS)  # runs into 2027
+    def test_it_answers_2027_provisionally_until_2027_is_loaded_then_officially(self) -> None:
+        # Provisional 2027: 元旦 and 除夕–初三 (5–8 Feb) off, no 调休.
+        self.assertEqual(apply_deadline(D(2027, 1, 4), PARAMS), D(2027, 2, 17))
+        self.assertEqual(apply_deadline(D(2026, 12, 20), PARAMS), D(2027, 2, 1))
+        self.assertFalse(get_calendar().knows_year(2027))
         admin = make_user("sys", "sysadmin")
         load_holiday_year(YEAR_2027, actor=admin)
         self.assertEqual(apply_deadline(D(2027, 1, 4), PARAMS), D(2027, 2, 19))
@@ -208,4 +208,4 @@ class CycleTests(TestCase):
 @pytest.mark.django_db
 def test_an_unknown_year_in_a_pause_is_an_error_too() -> None:
     with pytest.raises(UnknownYearError):
-        review_deadline(D(2026, 12, 28), [(D(2026, 12, 30), D(2027, 1, 5))], PARAMS)
+        review_deadline(D(2003, 12, 28), [(D(2003, 12, 30), D(2004, 1, 5))], PARAMS)

@@ -52,21 +52,21 @@ def test_every_golden_workday_case_through_the_cli_batch_mode(tmp_path: Path) ->
     )
 
 
-def test_an_unknown_year_exits_with_status_2_naming_the_year_on_stderr(
+def test_it_exits_with_status_2_naming_a_year_before_the_first_known_one(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     with pytest.raises(SystemExit) as info:
-        yingdu(["calendar", "add-workdays", "2027-03-01", "5"])
+        yingdu(["calendar", "add-workdays", "2003-03-03", "5"])
     assert info.value.code == 2
     captured = capsys.readouterr()
-    assert "2027年节假日安排尚未载入" in captured.err
+    assert "2003年节假日安排尚未载入" in captured.err
     assert captured.out == ""
 
 
-def test_a_2027_date_fails_until_a_2027_file_is_loaded_then_succeeds(tmp_path: Path) -> None:
-    with pytest.raises(CommandError, match="2027年节假日安排尚未载入") as info:
-        run("add-workdays", "2026-12-20", "30")
-    assert info.value.returncode == 2
+def test_it_marks_a_2027_date_provisional_until_a_2027_file_is_loaded(tmp_path: Path) -> None:
+    out = run("add-workdays", "2026-12-20", "30").strip()
+    assert out.startswith("2027-02-01 暂定")
+    assert "2027年国务院节假日安排尚未公布" in out
     path = tmp_path / "2027.yaml"
     path.write_text(FILE_2027, encoding="utf-8")
     admin = make_user("sys", "sysadmin")
@@ -78,10 +78,13 @@ def test_a_2027_date_fails_until_a_2027_file_is_loaded_then_succeeds(tmp_path: P
 
 def test_batch_rows_in_an_unknown_year_get_an_error_and_the_others_are_computed(tmp_path: Path) -> None:
     source = tmp_path / "in.csv"
-    source.write_text("from,workdays\n2026-09-20,30\n2027-01-04,1\nsoon,1\n2026-10-01,1\n", encoding="utf-8")
+    source.write_text(
+        "from,workdays\n2026-09-20,30\n2003-01-06,1\nsoon,1\n2026-10-01,1\n2027-01-04,1\n", encoding="utf-8"
+    )
     rows = list(csv.DictReader(io.StringIO(run("add-workdays", "--batch", str(source)))))
-    assert [r["deadline"] for r in rows] == ["2026-11-06", "", "", "2026-10-08"]
-    assert rows[1]["error"] == "2027年节假日安排尚未载入"
+    assert [r["deadline"] for r in rows] == ["2026-11-06", "", "", "2026-10-08", "2027-01-05"]
+    assert rows[1]["error"] == "2003年节假日安排尚未载入"
+    assert [bool(r["provisional"]) for r in rows] == [False, False, False, False, True]
     assert "不是有效日期" in rows[2]["error"]
 
 
@@ -109,10 +112,21 @@ def test_show_prints_a_loaded_year_in_the_file_format(tmp_path: Path) -> None:
     assert "holidays: [2027-01-01, 2027-02-08" in text
     assert "workdays: [2027-02-06, 2027-02-20]" in text
     assert "管理员载入" in text
+    assert "grade: official" in text
+    assert "source: 国务院办公厅关于2027年部分节假日安排的通知" in text
 
 
-def test_show_a_built_in_year_and_an_unknown_one() -> None:
-    assert "2026-10-01" in run("show", "2026")
-    with pytest.raises(CommandError, match="2028年节假日安排尚未载入") as info:
-        run("show", "2028")
+def test_it_shows_the_grade_of_a_built_in_a_provisional_and_an_unknown_year() -> None:
+    built_in = run("show", "2026")
+    assert "2026-10-01" in built_in
+    assert "grade: official" in built_in
+    assert "source: chinesecalendar" in built_in
+    provisional = run("show", "2028")
+    assert "grade: 暂定" in provisional
+    assert "2028年国务院节假日安排尚未公布" in provisional
+    # 2028: 除夕 25 January, 春节 26–28 January; no make-up working days.
+    assert "holidays: [2028-01-01, 2028-01-25, 2028-01-26, 2028-01-27, 2028-01-28," in provisional
+    assert "workdays: []" in provisional
+    with pytest.raises(CommandError, match="2003年节假日安排尚未载入") as info:
+        run("show", "2003")
     assert info.value.returncode == 2

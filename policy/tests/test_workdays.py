@@ -9,7 +9,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from policy.tests.golden import golden_rows
-from yingdu.lib.workdays import UnknownYearError, WorkdayCalendar
+from yingdu.lib.workdays import (
+    UnknownYearError,
+    WorkdayCalendar,
+    chinesecalendar_schedule,
+    chinesecalendar_years,
+    provisional_schedule,
+    statutory_holidays,
+)
 
 D = dt.date
 CAL = WorkdayCalendar()
@@ -41,16 +48,47 @@ def test_deadlines_cross_the_2026_national_day_holiday() -> None:
     assert CAL.workdays_between(D(2026, 9, 30), D(2026, 10, 9)) == 2
 
 
-def test_a_year_without_a_schedule_is_an_error_naming_the_year() -> None:
+def test_it_refuses_a_year_before_the_first_known_year_naming_the_year() -> None:
+    first = chinesecalendar_years().start
     with pytest.raises(UnknownYearError) as info:
-        CAL.add_workdays(D(2027, 1, 4), 1)
-    assert info.value.year == 2027
-    assert str(info.value) == "2027年节假日安排尚未载入"
+        CAL.add_workdays(D(first - 1, 3, 2), 1)
+    assert info.value.year == first - 1
+    assert str(info.value) == f"{first - 1}年节假日安排尚未载入"
 
 
-def test_a_deadline_running_into_an_unknown_year_fails_too() -> None:
-    with pytest.raises(UnknownYearError, match="2027年"):
-        CAL.add_workdays(D(2026, 12, 20), 30)
+def test_it_answers_a_later_year_without_a_schedule_provisionally() -> None:
+    year = chinesecalendar_years().stop  # the first year the package does not ship
+    schedule = CAL.schedule(year)
+    assert schedule.provisional
+    assert not CAL.is_official(year)
+    assert schedule.workdays == frozenset()  # no 调休 is ever guessed
+    assert CAL.provisional_years(D(year - 1, 12, 20), CAL.add_workdays(D(year - 1, 12, 20), 30)) == (year,)
+    assert CAL.provisional_years(D(year - 1, 1, 5), D(year - 1, 3, 1)) == ()
+
+
+def test_it_derives_the_2027_statutory_holidays_from_the_lunar_calendar() -> None:
+    days = statutory_holidays(2027)
+    # 2027: 春节 is 6 February (除夕 5 February), 清明 5 April, 端午 9 June, 中秋 15 September.
+    assert days["春节"] == (D(2027, 2, 5), D(2027, 2, 6), D(2027, 2, 7), D(2027, 2, 8))
+    assert days["清明节"] == (D(2027, 4, 5),)
+    assert days["端午节"] == (D(2027, 6, 9),)
+    assert days["中秋节"] == (D(2027, 9, 15),)
+    assert days["劳动节"] == (D(2027, 5, 1), D(2027, 5, 2))
+    assert days["国庆节"] == (D(2027, 10, 1), D(2027, 10, 2), D(2027, 10, 3))
+    assert days["元旦"] == (D(2027, 1, 1),)
+    assert sum(len(v) for v in days.values()) == 13  # the 2024 revision: 13 statutory days
+    schedule = provisional_schedule(2027)
+    assert not schedule.is_workday(D(2027, 2, 5))  # 除夕, a Friday
+    assert schedule.is_workday(D(2027, 2, 9))  # no guessed extension of the Spring Festival
+
+
+@pytest.mark.parametrize("year", [y for y in chinesecalendar_years() if y >= 2020])
+def test_it_keeps_the_provisional_holidays_a_subset_of_the_official_days_off(year: int) -> None:
+    official = chinesecalendar_schedule(year)
+    assert official is not None
+    statutory = provisional_schedule(year).holidays
+    assert statutory
+    assert sorted(d for d in statutory if official.is_workday(d)) == []
 
 
 def test_a_loaded_year_makes_the_year_known() -> None:

@@ -128,8 +128,13 @@ class ClockTests(ReviewTestCase):
         self.assertEqual(clock.cycle_used, 6)
         self.assertFalse(clock.overdue)
 
-    def test_a_year_without_a_holiday_schedule_is_named_not_guessed(self) -> None:
+    def test_it_marks_deadlines_in_a_year_without_an_official_schedule_provisional(self) -> None:
         app = self.submitted("2026-12-21")
         clock = clock_for(app, today=d("2026-12-21"))
-        self.assertIn("2027年节假日安排尚未载入", clock.error)
-        self.assertIsNone(clock.cycle_due)
+        self.assertEqual(clock.error, "")
+        self.assertEqual(clock.provisional_years, (2027,))
+        self.assertIn("2027年国务院节假日安排尚未公布", clock.reason)
+        # Provisional 2027: 元旦 off, no 调休 — 10 working days after 21 Dec is 5 Jan.
+        self.assertEqual(clock.due, d("2027-01-05"))
+        early = self.submitted("2026-11-02")
+        self.assertFalse(clock_for(early, today=d("2026-11-02")).provisional)

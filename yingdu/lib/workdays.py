@@ -8,8 +8,14 @@ around November, so the calendar has two sources:
 * schedules loaded by an administrator (``yingdu calendar load``), which take precedence, so a
   correction or a year the package does not know yet can be loaded without a release.
 
-A date in a year that neither source knows raises :class:`UnknownYearError`: a deadline is
-never guessed from weekends alone.
+A later year that neither source knows yet is answered by a *provisional* (暂定) schedule:
+the statutory holidays of 《全国年节及纪念日放假办法》 (:func:`statutory_holidays`, lunar dates and
+the 清明 solar term from ``lunar-python``) plus weekends, with no make-up working days. Its
+:attr:`YearSchedule.provisional` is set so that callers can mark every date it produced as 暂定.
+Only a year before the first known year raises :class:`UnknownYearError`.
+
+Three grades of year, then: *official* (``chinesecalendar`` or loaded), *provisional* (derived),
+and unknown (before the calendar's first year).
 """
 
 from __future__ import annotations
@@ -33,12 +39,17 @@ class UnknownYearError(LookupError):
 
 @dataclass(frozen=True)
 class YearSchedule:
-    """One year's schedule: days off on weekdays (and holiday weekends) and weekend working days."""
+    """One year's schedule: days off on weekdays (and holiday weekends) and weekend working days.
+
+    ``provisional`` marks a schedule derived from the statutory holidays, before the State
+    Council's notice of that year is known (暂定).
+    """
 
     year: int
     holidays: frozenset[dt.date]
     workdays: frozenset[dt.date]
     source: str = ""
+    provisional: bool = False
 
     def is_workday(self, d: dt.date) -> bool:
         if d in self.workdays:
@@ -96,11 +107,73 @@ def chinesecalendar_schedule(year: int) -> YearSchedule | None:
     )
 
 
+# -- the provisional grade ---------------------------------------------------------------------------
+
+PROVISIONAL_SOURCE = "暂定：按《全国年节及纪念日放假办法》法定节假日推算，未计调休"
+# 《全国年节及纪念日放假办法》 as revised by the State Council on 2024-11-10, in force 2025-01-01:
+# 春节 gains 除夕 and 劳动节 gains 5月2日. Earlier years follow the 2013 revision.
+REVISION_2024_FROM_YEAR = 2025
+
+
+def _lunar(year: int, month: int, day: int) -> dt.date:
+    from lunar_python import Lunar
+
+    solar = Lunar.fromYmd(year, month, day).getSolar()
+    return dt.date(solar.getYear(), solar.getMonth(), solar.getDay())
+
+
+def _qingming(year: int) -> dt.date:
+    from lunar_python import Solar
+
+    # The solar terms of the lunar year that contains June of ``year``; 清明 is in early April.
+    term = Solar.fromYmd(year, 6, 1).getLunar().getJieQiTable()["清明"]
+    return dt.date(term.getYear(), term.getMonth(), term.getDay())
+
+
+@cache
+def statutory_holidays(year: int) -> dict[str, tuple[dt.date, ...]]:
+    """The statutory holidays (全体公民放假的节日) of ``year`` by festival, under the revision of
+    《全国年节及纪念日放假办法》 in force that year.
+
+    2025 on: 元旦 1 day, 春节 4 days (除夕 to 正月初三), 清明 1, 劳动节 2 (5月1–2日), 端午 1,
+    中秋 1, 国庆 3 (10月1–3日). Before 2025: 春节 3 days (初一 to 初三) and 劳动节 1 day.
+    """
+    new_year = _lunar(year, 1, 1)
+    if year >= REVISION_2024_FROM_YEAR:
+        spring = tuple(new_year + dt.timedelta(days=offset) for offset in range(-1, 3))
+        labour: tuple[dt.date, ...] = (dt.date(year, 5, 1), dt.date(year, 5, 2))
+    else:
+        spring = tuple(new_year + dt.timedelta(days=offset) for offset in range(3))
+        labour = (dt.date(year, 5, 1),)
+    return {
+        "元旦": (dt.date(year, 1, 1),),
+        "春节": spring,
+        "清明节": (_qingming(year),),
+        "劳动节": labour,
+        "端午节": (_lunar(year, 5, 5),),
+        "中秋节": (_lunar(year, 8, 15),),
+        "国庆节": tuple(dt.date(year, 10, day) for day in (1, 2, 3)),
+    }
+
+
+@cache
+def provisional_schedule(year: int) -> YearSchedule:
+    """The provisional (暂定) schedule of ``year``: statutory holidays plus weekends, no 调休.
+
+    除夕 of the next Gregorian year can fall in late January or February of the following year
+    only, so every statutory day of ``year``'s festivals lies in ``year``.
+    """
+    days = frozenset(d for dates in statutory_holidays(year).values() for d in dates if d.year == year)
+    return YearSchedule(year, days, frozenset(), source=PROVISIONAL_SOURCE, provisional=True)
+
+
 class WorkdayCalendar:
     """Working-day arithmetic over known year schedules.
 
     ``loaded`` maps a year to ``(holidays, workdays)`` or to a :class:`YearSchedule`; those years
-    override ``chinesecalendar``. Pass ``use_chinesecalendar=False`` to use only ``loaded``.
+    override ``chinesecalendar``. Pass ``use_chinesecalendar=False`` to use only ``loaded``. A year
+    after the first official one that no source has gets :func:`provisional_schedule`, unless
+    ``provisional=False``.
     """
 
     def __init__(
@@ -108,6 +181,7 @@ class WorkdayCalendar:
         loaded: Mapping[int, YearSchedule | tuple[Iterable[dt.date], Iterable[dt.date]]] | None = None,
         *,
         use_chinesecalendar: bool = True,
+        provisional: bool = True,
     ) -> None:
         self._loaded: dict[int, YearSchedule] = {}
         for year, value in (loaded or {}).items():
@@ -120,22 +194,54 @@ class WorkdayCalendar:
                 raise ValueError(f"schedule for {schedule.year} filed under year {year}")
             self._loaded[year] = schedule
         self._use_chinesecalendar = use_chinesecalendar
+        self._provisional = provisional
+        official = set(self._loaded) | (set(chinesecalendar_years()) if use_chinesecalendar else set())
+        self.first_year: int | None = min(official) if official else None
 
-    def schedule(self, year: int) -> YearSchedule:
-        """The schedule of ``year``; :class:`UnknownYearError` when no source has it."""
+    def official_schedule(self, year: int) -> YearSchedule | None:
+        """The official schedule of ``year`` (loaded, else ``chinesecalendar``), or ``None``."""
         found = self._loaded.get(year)
         if found is None and self._use_chinesecalendar:
             found = chinesecalendar_schedule(year)
+        return found
+
+    def schedule(self, year: int) -> YearSchedule:
+        """The schedule of ``year``: official, else provisional for a year after the first official
+        one; :class:`UnknownYearError` for a year before it."""
+        found = self.official_schedule(year)
+        if found is None and self._provisional and self.first_year is not None and year > self.first_year:
+            found = provisional_schedule(year)
         if found is None:
             raise UnknownYearError(year)
         return found
 
+    def is_official(self, year: int) -> bool:
+        return self.official_schedule(year) is not None
+
+    def provisional_years(self, a: dt.date, b: dt.date) -> tuple[int, ...]:
+        """The years from ``a`` to ``b`` (either order) answered by the provisional schedule: an answer
+        that depends only on days in that range is exact when this is empty."""
+        low, high = sorted((a.year, b.year))
+        return tuple(year for year in range(low, high + 1) if self.schedule(year).provisional)
+
+    def with_year(self, schedule: YearSchedule) -> WorkdayCalendar:
+        """A copy of this calendar with ``schedule`` loaded (a preview of loading it)."""
+        loaded: dict[int, YearSchedule] = {**self._loaded, schedule.year: schedule}
+        return WorkdayCalendar(
+            loaded, use_chinesecalendar=self._use_chinesecalendar, provisional=self._provisional
+        )
+
+    def without_years(self, years: Iterable[int]) -> WorkdayCalendar:
+        """A copy of this calendar that has not loaded ``years`` (what it answered before they were)."""
+        drop = set(years)
+        loaded = {year: s for year, s in self._loaded.items() if year not in drop}
+        return WorkdayCalendar(
+            loaded, use_chinesecalendar=self._use_chinesecalendar, provisional=self._provisional
+        )
+
     def knows_year(self, year: int) -> bool:
-        try:
-            self.schedule(year)
-        except UnknownYearError:
-            return False
-        return True
+        """Whether ``year`` has an official schedule (the provisional grade does not count)."""
+        return self.is_official(year)
 
     @property
     def loaded_years(self) -> list[int]:

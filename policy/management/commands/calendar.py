@@ -5,9 +5,11 @@ Examples::
     yingdu calendar add-workdays 2026-09-20 30          # prints 2026-11-06
     yingdu calendar add-workdays --batch in.csv         # columns from,workdays -> adds deadline
     yingdu calendar load 2027.yaml [--user admin]       # SPEC §3 file format
-    yingdu calendar show 2027
+    yingdu calendar show 2027                           # grade: official (with its source) or 暂定
 
-A date in a year without a schedule exits with status 2 and names the year on stderr.
+A date decided by a provisional year is followed by "暂定" and the reason (in a batch, the
+``provisional`` column). A date before the first known year exits with status 2 and names the
+year on stderr.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from django.utils.translation import gettext as _
 
 from policy.actions import load_holiday_year
 from policy.batch import read_batch, write_batch
-from policy.calendar import get_calendar
+from policy.calendar import get_calendar, provisional_reason
 from policy.models import HolidayYear
 from yingdu.lib.workdays import UnknownYearError, WorkdayCalendar
 
@@ -85,10 +87,15 @@ class Command(BaseCommand):
                 _("用法：yingdu calendar add-workdays YYYY-MM-DD N（或 --batch IN.csv）"), returncode=2
             )
         try:
-            result = calendar.add_workdays(_date(options["date"]), _count(options["workdays"]))
+            start = _date(options["date"])
+            result = calendar.add_workdays(start, _count(options["workdays"]))
         except (ValueError, UnknownYearError) as exc:
             raise CommandError(str(exc), returncode=2) from exc
-        self.stdout.write(result.isoformat())
+        years = calendar.provisional_years(start, result)
+        if years:
+            self.stdout.write(f"{result.isoformat()} " + _("暂定（%(reason)s）") % {"reason": provisional_reason(years)})
+        else:
+            self.stdout.write(result.isoformat())
 
     def run_batch(self, handle: TextIO, calendar: WorkdayCalendar) -> None:
         reader = csv.DictReader(handle)
@@ -98,18 +105,26 @@ class Command(BaseCommand):
             raise CommandError(_("CSV 缺少列：%(columns)s") % {"columns": ", ".join(missing)}, returncode=2)
         rows = []
         failed = 0
+        any_provisional = False
         for raw in reader:
             row = {(key or "").strip(): (value or "") for key, value in raw.items()}
-            out = {key: value for key, value in row.items() if key not in ("deadline", "error")}
+            out = {
+                key: value for key, value in row.items() if key not in ("deadline", "provisional", "error")
+            }
             try:
-                deadline = calendar.add_workdays(_date(row["from"]), _count(row["workdays"]))
+                start = _date(row["from"])
+                deadline = calendar.add_workdays(start, _count(row["workdays"]))
             except (ValueError, UnknownYearError) as exc:
                 failed += 1
-                out.update(deadline="", error=str(exc))
+                out.update(deadline="", provisional="", error=str(exc))
             else:
-                out.update(deadline=deadline.isoformat(), error="")
+                years = calendar.provisional_years(start, deadline)
+                any_provisional = any_provisional or bool(years)
+                out.update(deadline=deadline.isoformat(), provisional=provisional_reason(years), error="")
             rows.append(out)
-        write_batch(self, header, rows, ("deadline",), failed)
+        # The provisional column appears only when a provisional year decided a date.
+        output = ("deadline", "provisional") if any_provisional else ("deadline",)
+        write_batch(self, header, rows, output, failed)
 
     # -- load / show ------------------------------------------------------------------------------
 
@@ -151,7 +166,9 @@ class Command(BaseCommand):
         except UnknownYearError as exc:
             raise CommandError(str(exc), returncode=2) from exc
         row = HolidayYear.objects.filter(year=year).select_related("loaded_by").first()
-        if row is not None:
+        if schedule.provisional:
+            origin = provisional_reason([year])
+        elif row is not None:
             origin = _("管理员载入（%(who)s，%(when)s）") % {
                 "who": row.loaded_by or _("系统"),
                 "when": timezone.localtime(row.loaded_at).strftime("%Y-%m-%d %H:%M"),
@@ -160,6 +177,7 @@ class Command(BaseCommand):
             origin = _("内置（chinesecalendar）")
         lines = [
             f"year: {year}",
+            "grade: " + (_("暂定") if schedule.provisional else "official"),
             f"source: {schedule.source}",
             _("# 来源：%(origin)s；全年工作日 %(count)s 天")
             % {"origin": origin, "count": schedule.workday_count},
