@@ -6,7 +6,10 @@ class ApplicationsConfig(AppConfig):
 
     def ready(self) -> None:
         # The log names review transitions by their code; their Chinese names live in the table.
+        from applications.deadlines import calendar_moves
         from applications.states import TRANSITIONS
         from ledger.labels import register_action_labels
+        from yingdu import hooks
 
         register_action_labels({f"application.{t.name}": t.label for t in TRANSITIONS.values()})
+        hooks.register(hooks.CALENDAR_MOVES, calendar_moves)

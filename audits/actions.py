@@ -45,7 +45,7 @@ from audits.sampling import SampleUnavailable, compute_sample  # noqa: F401 - Sa
 from enterprises.models import Enterprise
 from ledger.actions import record_event
 from ledger.models import AuditEvent, Checkpoint
-from policy.calendar import objection_deadline
+from policy.calendar import objection_due
 from policy.loader import PolicyParams, params_at
 from review.actions import record_step, release_annual_grant
 from yingdu.lib.money import format_money, round_half_up
@@ -453,7 +453,8 @@ def send_data_notice(
     body = _text(text, required=_("请填写告知内容"), field="text")
     day = notice_date or timezone.localdate()
     params = params_at(day)
-    deadline = objection_deadline(day, params)
+    settled = objection_due(day, params)
+    deadline = settled.date
     with transaction.atomic():
         locked = Finding.objects.select_for_update().select_related("application").get(pk=finding.pk)
         if locked.status != Finding.Status.OPEN:
@@ -479,6 +480,7 @@ def send_data_notice(
                 "status": locked.status,
                 "notice_date": day.isoformat(),
                 "objection_deadline": deadline.isoformat(),
+                "objection_deadline_provisional": settled.provisional,
             },
             enterprise_id=locked.application.enterprise_id,
             request=request,

@@ -212,6 +212,23 @@ class DataNotice(models.Model):
     def __str__(self) -> str:
         return f"{self.finding} {self.notice_date}"
 
+    @property
+    def objection_deadline_provisional_years(self) -> tuple[int, ...]:
+        """Years without an official holiday schedule between the notice and the deadline (暂定)."""
+        from policy.calendar import get_calendar
+
+        return get_calendar().provisional_years(self.notice_date, self.objection_deadline)
+
+    @property
+    def objection_deadline_provisional(self) -> bool:
+        return bool(self.objection_deadline_provisional_years)
+
+    @property
+    def objection_deadline_reason(self) -> str:
+        from policy.calendar import provisional_reason
+
+        return provisional_reason(self.objection_deadline_provisional_years)
+
 
 class Objection(models.Model):
     """异议: the enterprise's written statement against a data notice, filed by the deadline."""

@@ -50,9 +50,12 @@ def _send(template: str, subject: str, context: dict[str, object], recipients: l
 def data_notice_sent(notice_id: int) -> None:
     notice = DataNotice.objects.select_related("finding__application").get(pk=notice_id)
     app = notice.finding.application
+    deadline = notice.objection_deadline.isoformat()
+    if notice.objection_deadline_provisional:
+        deadline = _("%(date)s（暂定）") % {"date": deadline}
     subject = _("申请 %(reference)s 核查数据告知，异议截止 %(deadline)s") % {
         "reference": app.reference or app.pk,
-        "deadline": notice.objection_deadline.isoformat(),
+        "deadline": deadline,
     }
     link = reverse("audits:notice", args=[notice.pk])
     _send(

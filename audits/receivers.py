@@ -6,6 +6,7 @@ from typing import Any
 
 from accounts.models import User
 from applications.models import Application
+from audits import deadlines
 from audits.actions import reconcile_quietly
 from audits.models import ReconciliationRun
 from audits.queries import latest_run
@@ -36,3 +37,4 @@ def register() -> None:
     hooks.register(hooks.APPLICATION_SUBMITTED, reconcile_on_submission)
     hooks.register(hooks.RE_REVIEW_PASSED, reconcile_before_final_approval)
     hooks.register(hooks.REVIEW_PAGE_PANELS, reconciliation_panel)
+    hooks.register(hooks.CALENDAR_MOVES, deadlines.calendar_moves)

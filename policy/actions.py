@@ -10,8 +10,26 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from ledger.actions import record_event
-from policy.calendar import clear_calendar_cache, parse_holiday_year
+from policy.calendar import HolidayYearData, clear_calendar_cache, get_state, parse_holiday_year
+from policy.deadlines import Move, moves_between
 from policy.models import HolidayYear
+from yingdu import hooks
+from yingdu.lib.workdays import YearSchedule
+
+
+def _schedule(parsed: HolidayYearData) -> YearSchedule:
+    return YearSchedule(
+        parsed.year, frozenset(parsed.holidays), frozenset(parsed.workdays), source=parsed.source
+    )
+
+
+def preview_holiday_year(data: Mapping[str, Any]) -> tuple[HolidayYearData, list[Move]]:
+    """What loading ``data`` would do, changing nothing: the validated schedule and every open
+    deadline whose official date it moves (each with its settled date). Raises ``ValidationError``."""
+    parsed = parse_holiday_year(data)
+    before = get_state()
+    after = before.with_year(_schedule(parsed), loaded_on=timezone.localdate())
+    return parsed, moves_between(before, after, timezone.localdate())
 
 
 def load_holiday_year(
@@ -22,12 +40,20 @@ def load_holiday_year(
     Validation names every bad date (outside the year, both a holiday and a working day, a
     "make-up working day" that is not a weekend) and nothing is stored unless all of it is
     valid. The previous schedule of that year, if any, is kept in the audit event
-    ``calendar.load``, written in the same transaction. Deadlines computed afterwards use the
-    new schedule; deadlines already stored on applications are not recomputed here.
+    ``calendar.load``, written in the same transaction.
+
+    Every open deadline the new schedule moves (:func:`preview_holiday_year` lists the same) is
+    recomputed: stored dates are rewritten in this transaction, an enterprise's deadline keeps
+    the later date and the center's takes the earlier (:func:`policy.calendar.settle`); the moves
+    are in the audit event, and the applicants and staff concerned are told after commit
+    (:data:`yingdu.hooks.CALENDAR_LOADED`).
     """
     parsed = parse_holiday_year(data)
     user = actor if getattr(actor, "pk", None) is not None else None
     with transaction.atomic():
+        before_state = get_state()
+        today = timezone.localdate()
+        moves = moves_between(before_state, before_state.with_year(_schedule(parsed), loaded_on=today), today)
         row = HolidayYear.objects.select_for_update().filter(year=parsed.year).first()
         before = row.as_dict() if row is not None else None
         if row is None:
@@ -39,9 +65,21 @@ def load_holiday_year(
         row.loaded_by = user
         row.loaded_at = timezone.now()
         row.save()
-        record_event("calendar.load", actor=actor, obj=row, before=before, after=after, request=request)
+        for move in moves:
+            if move.store is not None and move.moved:
+                move.store()
+        moved = [m.as_dict() for m in moves]
+        record_event(
+            "calendar.load",
+            actor=actor,
+            obj=row,
+            before=before,
+            after={**after, "deadlines_moved": moved},
+            request=request,
+        )
         # The calendar cache also checks the table on every use; clearing it here just makes the
         # new year visible at once inside this process, and again once the load is committed.
         clear_calendar_cache()
         transaction.on_commit(clear_calendar_cache, robust=True)
+        hooks.announce(hooks.CALENDAR_LOADED, year=row.year, moves=moved, actor_id=getattr(user, "pk", None))
     return row

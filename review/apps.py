@@ -7,7 +7,9 @@ class ReviewConfig(AppConfig):
     name = "review"
 
     def ready(self) -> None:
-        from review import notify
+        from review import deadlines, notify
         from yingdu import hooks
 
         hooks.register(hooks.APPLICATION_SUBMITTED, notify.send_submission_receipt)
+        hooks.register(hooks.CALENDAR_MOVES, deadlines.calendar_moves)
+        hooks.register(hooks.CALENDAR_LOADED, deadlines.tell_people)

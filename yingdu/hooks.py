@@ -25,7 +25,13 @@ APPLICATION_SUBMITTED = "application.submitted"  # application_id, actor
 RE_REVIEW_PASSED = "application.re_review_passed"  # application_id, actor: final approval comes next
 REVIEW_PAGE_PANELS = "review.page_panels"  # application -> {"template": ..., **context}
 
-HOOKS = frozenset({APPLICATION_SUBMITTED, RE_REVIEW_PASSED, REVIEW_PAGE_PANELS})
+# Loading an official holiday year (policy): collect the open deadlines it moves, then tell people.
+CALENDAR_MOVES = "calendar.moves"  # before, after (CalendarState), today -> list[policy.deadlines.Move]
+CALENDAR_LOADED = "calendar.loaded"  # year, moves (list of Move.as_dict()), actor_id
+
+HOOKS = frozenset(
+    {APPLICATION_SUBMITTED, RE_REVIEW_PASSED, REVIEW_PAGE_PANELS, CALENDAR_MOVES, CALENDAR_LOADED}
+)
 
 Receiver = Callable[..., Any]
 

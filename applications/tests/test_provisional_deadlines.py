@@ -23,7 +23,9 @@ class ProvisionalApplyDeadlineTests(BaseTestCase):
         self.applicant = self.alice
 
     @time_machine.travel(dt.datetime(2026, 12, 10, 10, 0, tzinfo=CST), tick=False)
-    def test_it_submits_on_2026_12_10_a_launch_of_2026_11_20_with_the_deadline_shown_provisional(self) -> None:
+    def test_it_submits_on_2026_12_10_a_launch_of_2026_11_20_with_the_deadline_shown_provisional(
+        self,
+    ) -> None:
         launch = D(2026, 11, 20)
         app = make_submittable(self.applicant, launch_date=launch)
         submitted = actions.submit_application(app, actor=self.applicant)
@@ -58,8 +60,11 @@ class ProvisionalApplyDeadlineTests(BaseTestCase):
         api = self.client
         api.force_login(self.applicant)
         data = api.get(reverse("api:application_detail", args=[submitted.pk])).json()
-        self.assertEqual(data["deadlines"]["apply"], {
-            "date": "2027-02-18",
-            "provisional": True,
-            "reason": info.reason,
-        })
+        self.assertEqual(
+            data["deadlines"]["apply"],
+            {
+                "date": "2027-02-18",
+                "provisional": True,
+                "reason": info.reason,
+            },
+        )
