@@ -1,7 +1,16 @@
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from django.contrib import admin
-from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
 from accounts.models import User
+
+if TYPE_CHECKING:  # the stubs make UserAdmin generic; at run time it is a plain class
+    BaseUserAdmin = DjangoUserAdmin[User]
+else:
+    BaseUserAdmin = DjangoUserAdmin
 
 
 @admin.register(User)

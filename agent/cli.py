@@ -186,7 +186,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def _token(args: argparse.Namespace) -> str:
     if args.token_file:
-        return args.token_file.read_text().strip()
+        return str(args.token_file.read_text()).strip()
     if not args.token:
         raise ValueError("a provider token is required (--token, --token-file or $YINGDU_AGENT_TOKEN)")
     return str(args.token).strip()

@@ -19,6 +19,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from agent.spool import Spool, SpoolEntry
 
@@ -66,7 +67,7 @@ class Backoff:
     def next_delay(self, retry_after: float | None = None) -> float:
         ceiling = min(self.cap, self.base * (2**self.failures))
         self.failures += 1
-        delay = ceiling / 2 + self.rng.uniform(0, ceiling / 2)
+        delay: float = ceiling / 2 + self.rng.uniform(0, ceiling / 2)
         if retry_after is not None:
             delay = max(delay, min(retry_after, self.cap))
         return delay
@@ -101,7 +102,7 @@ class Sender:
 
     # -- one HTTP exchange -------------------------------------------------------------------
 
-    def post(self, entries: list[SpoolEntry]) -> tuple[int, dict | str]:
+    def post(self, entries: list[SpoolEntry]) -> tuple[int, dict[str, Any] | str]:
         """POST one batch; returns (status, parsed JSON or text). Raises ``TransientError``."""
         body = json.dumps({"records": [e.record for e in entries]}, ensure_ascii=False).encode("utf-8")
         request = urllib.request.Request(  # noqa: S310 - the URL scheme is checked in __init__
@@ -168,7 +169,7 @@ class Sender:
             self._retry_after = None
             return result
 
-    def _apply(self, entries: list[SpoolEntry], answer: dict, result: PassResult) -> None:
+    def _apply(self, entries: list[SpoolEntry], answer: dict[str, Any], result: PassResult) -> None:
         by_id = {entry.record_id: entry for entry in entries}
         acked: list[SpoolEntry] = []
         for item in answer.get("results", []):
@@ -233,7 +234,7 @@ def _retry_after(value: str | None) -> float | None:
         return None
 
 
-def _detail(answer: dict | str) -> str:
+def _detail(answer: dict[str, Any] | str) -> str:
     if isinstance(answer, dict):
         return str(answer.get("detail") or answer.get("message") or answer)[:500]
     return answer[:500]

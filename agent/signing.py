@@ -30,7 +30,7 @@ SIGNATURE_FIELD = "signature"
 
 # The C string encoder of the json module with ensure_ascii off: it escapes exactly what
 # RFC 8785 escapes (quote, backslash, U+0000–U+001F with the short forms and lowercase \u00xx).
-_encode_string: Any = json.encoder.encode_basestring  # type: ignore[attr-defined]
+_encode_string: Any = json.encoder.encode_basestring
 
 
 class KeyFileError(ValueError):

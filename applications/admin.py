@@ -2,25 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin
-from django.http import HttpRequest
 
 from applications.models import Application, ConsumptionRow, Material
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Look, never touch: a change here would bypass the transition table and the audit log."""
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+from yingdu.admin import ReadOnlyAdmin
 
 
 @admin.register(Application)

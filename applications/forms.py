@@ -296,9 +296,9 @@ class ApplicationForm(forms.Form):
 
     def clean_operating_address(self) -> str:
         # Row 4 defaults to row 3 when the applicant leaves it empty.
-        value = self.cleaned_data.get("operating_address", "")
+        value: str = self.cleaned_data.get("operating_address", "")
         if not value and "registered_address" in self.fields:
-            return self.data.get("registered_address", "") or ""
+            return str(self.data.get("registered_address", "") or "")
         return value
 
     def valid_changes(self) -> dict[str, Any]:

@@ -174,7 +174,7 @@ def _opinion(data: dict[str, Any] | None) -> dict[str, str]:
 
 
 def render_application_html(
-    application: Application, *, with_opinions: bool = False, opinions: dict[str, dict] | None = None
+    application: Application, *, with_opinions: bool = False, opinions: dict[str, dict[str, Any]] | None = None
 ) -> str:
     boxes = []
     for key, title, prompt, signer_label, note in OPINION_BOXES:
@@ -205,7 +205,7 @@ def render_application_html(
 
 
 def render_application_pdf(
-    application: Application, *, with_opinions: bool = False, opinions: dict[str, dict] | None = None
+    application: Application, *, with_opinions: bool = False, opinions: dict[str, dict[str, Any]] | None = None
 ) -> bytes:
     """The 申请表 of ``application`` as PDF bytes; the approval boxes empty unless ``with_opinions``."""
     from weasyprint import HTML

@@ -490,7 +490,7 @@ def send_data_notice(
     return notice
 
 
-def _check_evidence(files: Sequence[UploadedFile]) -> list[CheckedUpload]:
+def _check_evidence(files: Sequence[UploadedFile[bytes]]) -> list[CheckedUpload]:
     """Check every file before any is stored."""
     if len(files) > MAX_EVIDENCE_FILES:
         raise AuditRefused({"evidence": [_("证据文件不超过 %(n)d 个") % {"n": MAX_EVIDENCE_FILES}]})
@@ -508,7 +508,7 @@ def file_objection(
     *,
     actor: User,
     statement: str,
-    files: Sequence[UploadedFile] = (),
+    files: Sequence[UploadedFile[bytes]] = (),
     request: HttpRequest | None = None,
 ) -> Objection:
     """异议: the enterprise objects to a data notice with a statement and evidence.

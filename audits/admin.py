@@ -3,23 +3,10 @@ rules and writes the audit event; the admin only lets administrators look."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin
-from django.http import HttpRequest
 
 from audits.models import Clawback, DataNotice, Finding, Objection, ReconciliationRun, Repayment, SpotCheck
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+from yingdu.admin import ReadOnlyAdmin
 
 
 @admin.register(ReconciliationRun)

@@ -33,6 +33,7 @@ from audits.models import ReconciliationRun
 from ledger.models import Checkpoint
 from monitoring.integrity import matching_leaves
 from monitoring.models import UsageRecord
+from yingdu.lib.money import round_half_up
 
 # Other applications whose claims count for double-claim checks: those still claiming a subsidy.
 LIVE_CLAIM_EXCLUDED = (Status.DRAFT, Status.WITHDRAWN, Status.REJECTED)
@@ -144,7 +145,7 @@ def peer_values(as_of: dt.datetime) -> dict[int, Decimal]:
     ).values_list("pk", "total_compute_cost", "work_minutes")
     for pk, cost, minutes in qs.iterator(chunk_size=5000):
         assert cost is not None and minutes  # filtered above
-        values[pk] = rules.round_half_up(Decimal(cost) / minutes)
+        values[pk] = round_half_up(Decimal(cost) / minutes)
     return values
 
 
@@ -339,7 +340,7 @@ def _cents(value: Any) -> Decimal:
     # SQLite stores decimals with REAL affinity and sums them as floats: back to cents.
     if value is None:
         return Decimal("0.00")
-    return rules.round_half_up(Decimal(repr(value)) if isinstance(value, float) else Decimal(value))
+    return round_half_up(Decimal(repr(value)) if isinstance(value, float) else Decimal(value))
 
 
 def _parse_dt(value: Any) -> dt.datetime | None:

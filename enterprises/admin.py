@@ -1,10 +1,11 @@
 from django.contrib import admin
 
 from enterprises.models import ConflictOfInterest, Enterprise, Provider
+from yingdu.admin import ModelAdmin
 
 
 @admin.register(Enterprise)
-class EnterpriseAdmin(admin.ModelAdmin):
+class EnterpriseAdmin(ModelAdmin):
     list_display = ("name", "uscc", "status", "blacklisted", "created_at")
     list_filter = ("status", "blacklisted")
     search_fields = ("name", "uscc")
@@ -12,12 +13,12 @@ class EnterpriseAdmin(admin.ModelAdmin):
 
 
 @admin.register(Provider)
-class ProviderAdmin(admin.ModelAdmin):
+class ProviderAdmin(ModelAdmin):
     list_display = ("name", "status", "created_at")
     list_filter = ("status",)
     search_fields = ("name",)
 
 
 @admin.register(ConflictOfInterest)
-class ConflictAdmin(admin.ModelAdmin):
+class ConflictAdmin(ModelAdmin):
     list_display = ("user", "enterprise", "reason", "declared_at")

@@ -61,7 +61,7 @@ class RegistrationForm(EnterpriseFieldsMixin, forms.Form):
         return uscc
 
     def clean_username(self) -> str:
-        username = self.cleaned_data["username"].strip()
+        username: str = self.cleaned_data["username"].strip()
         if get_user_model().objects.filter(username__iexact=username).exists():
             raise ValidationError(_("该用户名已被使用"), code="duplicate")
         return username
@@ -97,7 +97,7 @@ class MemberForm(forms.Form):
     password = forms.CharField(label=_("初始密码"), widget=forms.PasswordInput, strip=False)
 
     def clean_username(self) -> str:
-        username = self.cleaned_data["username"].strip()
+        username: str = self.cleaned_data["username"].strip()
         if get_user_model().objects.filter(username__iexact=username).exists():
             raise ValidationError(_("该用户名已被使用"), code="duplicate")
         return username
@@ -109,7 +109,7 @@ class MemberForm(forms.Form):
         return normalize_email(self.cleaned_data.get("email", ""))
 
     def clean_password(self) -> str:
-        password = self.cleaned_data["password"]
+        password: str = self.cleaned_data["password"]
         password_validation.validate_password(password)
         return password
 

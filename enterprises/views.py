@@ -25,9 +25,9 @@ def get_enterprise_for_user(request: HttpRequest, pk: int) -> Enterprise:
     user = request.user
     if not user.is_authenticated:
         raise Http404
-    if user.has_role(*STAFF_ROLES):  # type: ignore[union-attr]
+    if user.has_role(*STAFF_ROLES):
         return get_object_or_404(Enterprise, pk=pk)
-    if user.enterprise_id != pk:  # type: ignore[union-attr]
+    if user.enterprise_id != pk:
         raise Http404
     return get_object_or_404(Enterprise, pk=pk)
 

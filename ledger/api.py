@@ -104,7 +104,7 @@ def _may_read(request: HttpRequest, row: Entry) -> bool:
     user = request.user
     if not user.is_authenticated:
         return False
-    if user.has_role(Role.INSPECTOR):  # type: ignore[union-attr]
+    if user.has_role(Role.INSPECTOR):
         return True
     provider_id = getattr(user, "provider_id", None)
     enterprise_id = getattr(user, "enterprise_id", None)

@@ -1,22 +1,30 @@
 from __future__ import annotations
 
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+if TYPE_CHECKING:  # the stubs make fields generic; at run time they are plain classes
+    BigIntegerField = models.BigIntegerField[int, int]
+else:
+    BigIntegerField = models.BigIntegerField
+
+
+_M = TypeVar("_M", bound=models.Model)
+
 
 class AppendOnlyError(RuntimeError):
     """Raised when code tries to change or delete a row of an append-only table."""
 
 
-class AppendOnlyQuerySet(models.QuerySet):
+class AppendOnlyQuerySet(models.QuerySet[_M]):
     def update(self, **kwargs: Any) -> NoReturn:
         raise AppendOnlyError("audit events are append-only")
 
-    def delete(self) -> NoReturn:  # type: ignore[override]
+    def delete(self) -> NoReturn:
         raise AppendOnlyError("audit events are append-only")
 
 
@@ -63,11 +71,11 @@ class AuditEvent(models.Model):
             raise AppendOnlyError("audit events are append-only")
         super().save(*args, **kwargs)
 
-    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:  # type: ignore[override]
+    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise AppendOnlyError("audit events are append-only")
 
 
-class LeafIndexField(models.BigIntegerField):
+class LeafIndexField(BigIntegerField):
     """A 64-bit integer primary key that SQLite stores as its rowid.
 
     SQLite only aliases the rowid for a column declared exactly ``integer``; a ``bigint``
@@ -143,7 +151,7 @@ class Entry(models.Model):
             raise AppendOnlyError("ledger entries are append-only")
         super().save(*args, **kwargs)
 
-    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:  # type: ignore[override]
+    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise AppendOnlyError("ledger entries are append-only")
 
 
@@ -195,7 +203,7 @@ class Checkpoint(models.Model):
             raise AppendOnlyError("checkpoints are append-only")
         super().save(*args, **kwargs)
 
-    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:  # type: ignore[override]
+    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise AppendOnlyError("checkpoints are append-only")
 
 

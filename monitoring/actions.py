@@ -641,7 +641,7 @@ def _insert_records(
         table = UsageRecord._meta.db_table
         with (
             connection.cursor() as cursor,
-            cursor.cursor.copy(  # type: ignore[attr-defined]
+            cursor.cursor.copy(
                 f"COPY {table} ({', '.join(_RECORD_COLUMNS)}) FROM STDIN"
             ) as copy,
         ):

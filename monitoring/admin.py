@@ -1,22 +1,9 @@
 from __future__ import annotations
 
 from django.contrib import admin
-from django.http import HttpRequest
 
 from monitoring.models import ApiToken, Node, RejectedRecord, UsageBatch, UsageRecord
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Usage data changes only through ``monitoring.actions``; the admin site only shows it."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
+from yingdu.admin import ReadOnlyAdmin
 
 
 @admin.register(Node)

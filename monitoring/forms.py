@@ -24,13 +24,13 @@ class NodeForm(forms.Form):
     )
 
     def clean_node_id(self) -> str:
-        node_id = self.cleaned_data["node_id"].strip()
+        node_id: str = self.cleaned_data["node_id"].strip()
         if Node.objects.filter(node_id=node_id).exists():
             raise ValidationError(_("该节点标识已登记"))
         return node_id
 
     def clean_public_key(self) -> str:
-        key = self.cleaned_data["public_key"].strip()
+        key: str = self.cleaned_data["public_key"].strip()
         try:
             load_public_key(key)
         except KeyFileError:
@@ -63,7 +63,7 @@ class ProviderRegistrationForm(forms.Form):
     password2 = forms.CharField(label=_("确认密码"), widget=forms.PasswordInput, strip=False)
 
     def clean_name(self) -> str:
-        name = self.cleaned_data["name"].strip()
+        name: str = self.cleaned_data["name"].strip()
         if Provider.objects.filter(name=name).exists():
             raise ValidationError(_("该名称已登记"))
         return name
@@ -78,7 +78,7 @@ class ProviderRegistrationForm(forms.Form):
         return normalize_email(self.cleaned_data.get("contact_email", ""))
 
     def clean_username(self) -> str:
-        username = self.cleaned_data["username"].strip()
+        username: str = self.cleaned_data["username"].strip()
         if get_user_model().objects.filter(username=username).exists():
             raise ValidationError(_("该用户名已被使用"))
         return username

@@ -125,7 +125,7 @@ class UsageRecordQuerySet(models.QuerySet["UsageRecord"]):
     def update(self, **kwargs: Any) -> NoReturn:
         raise AppendOnlyError("usage records are append-only")
 
-    def delete(self) -> NoReturn:  # type: ignore[override]
+    def delete(self) -> NoReturn:
         raise AppendOnlyError("usage records are append-only")
 
 
@@ -200,7 +200,7 @@ class UsageRecord(models.Model):
             raise AppendOnlyError("usage records are append-only")
         super().save(*args, **kwargs)
 
-    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:  # type: ignore[override]
+    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise AppendOnlyError("usage records are append-only")
 
 

@@ -6,10 +6,11 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from policy.models import HolidayYear
+from yingdu.admin import ModelAdmin
 
 
 @admin.register(HolidayYear)
-class HolidayYearAdmin(admin.ModelAdmin):
+class HolidayYearAdmin(ModelAdmin):
     """Read-only: a year is loaded with ``yingdu calendar load`` or on /policy/calendar/, which
     validate it and write the audit event."""
 

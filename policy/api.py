@@ -12,14 +12,14 @@ from django.utils.translation import gettext as _
 from ninja import Router
 from ninja.errors import HttpError
 
-from policy.loader import PolicyNotInForceError, params_at
+from policy.loader import PolicyNotInForceError, PolicyParams, params_at
 from policy.rules import calculate_subsidy
 from yingdu.lib.money import round_half_up
 
 router = Router(tags=["policy"])
 
 
-def _params(day: dt.date | None) -> Any:
+def _params(day: dt.date | None) -> PolicyParams:
     try:
         return params_at(day or timezone.localdate())
     except PolicyNotInForceError as exc:

@@ -26,7 +26,7 @@ def granted_total(enterprise_id: int, year: int, *, exclude_application_id: int 
     application without a granted amount (not yet finally approved) counts nothing.
     """
     # Looked up lazily: the applications app depends on this one, not the other way round.
-    application = apps.get_model("applications", "Application")  # type: ignore[misc]
+    application = apps.get_model("applications", "Application")
     start, end = year_bounds(year)
     qs = application.objects.filter(
         enterprise_id=enterprise_id,

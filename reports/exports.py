@@ -280,7 +280,7 @@ def _findings_sheet(ws: Any, year: int) -> int:
         for obj in qs.select_related(*relations).order_by("pk"):
             values = [value(obj, f) for f in fields]
             if with_enterprise:
-                app = obj.application  # type: ignore[attr-defined]
+                app = obj.application
                 values.insert(0, app.enterprise_name or app.enterprise.name)
             yield values
 

@@ -175,13 +175,14 @@ def _payments_by_month(year: int) -> Iterable[tuple[int, int, Decimal | None]]:
     without that app, the applications' own paid time and granted amount."""
     payment = optional_model("review", "Payment")
     if payment is not None:
-        return (
+        paid: Iterable[tuple[int, int, Decimal | None]] = (
             payment._default_manager.filter(date__year=year)
             .annotate(m=ExtractMonth("date"))
             .values_list("m")
             .annotate(n=Count("id"), amount=Sum("amount"))
             .order_by()
         )
+        return paid
     return (
         Application.objects.filter(_in_year("paid_at", year))
         .annotate(m=ExtractMonth("paid_at", tzinfo=POLICY_TZ))
@@ -627,7 +628,8 @@ def dashboard(year: int, today: dt.date | None = None) -> dict[str, Any]:
         "scenarios": bool(data["scenarios"]),
         "findings": any(row["count"] for row in findings),
     }
-    return jsonable(data)
+    out: dict[str, Any] = jsonable(data)
+    return out
 
 
 def jsonable(value: Any) -> Any:

@@ -3,19 +3,7 @@ from __future__ import annotations
 from django.contrib import admin
 
 from review.models import AnnualGrant, Notification, OnSiteCheck, Payment, ReviewStep, SupplementNotice
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Review records are written by the review actions only; the admin site shows them."""
-
-    def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
-        return False
-
-    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
-        return False
-
-    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
-        return False
+from yingdu.admin import ReadOnlyAdmin
 
 
 @admin.register(ReviewStep)

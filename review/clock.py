@@ -219,7 +219,7 @@ def _clock(
 def _paid_date(application: Application) -> dt.date | None:
     """The payment's date (lists select the payment with the application), else the recording day."""
     try:
-        payment = application.payment  # type: ignore[attr-defined]
+        payment = application.payment
     except ObjectDoesNotExist:
         return local_date(application.paid_at)
-    return payment.date  # type: ignore[no-any-return]
+    return payment.date

@@ -113,7 +113,7 @@ def create_backup(target: Path) -> dict[str, Any]:
 
 def check_backup(source: Path) -> dict[str, Any]:
     """The manifest, after checking every file's SHA-256 against it."""
-    manifest = json.loads((source / "manifest.json").read_text())
+    manifest: dict[str, Any] = json.loads((source / "manifest.json").read_text())
     actual = _files(source)
     actual.pop("manifest.json", None)
     if actual != manifest["files"]:

@@ -80,7 +80,7 @@ def sniff(content: bytes) -> str | None:
         if kind.mime == "application/zip" or kind.mime == XLSX:
             return XLSX if b"xl/" in content[:4096] or b"[Content_Types].xml" in content[:4096] else None
         if kind.mime in (PDF, JPEG, PNG):
-            return kind.mime
+            return str(kind.mime)
         return None
     if _looks_like_csv(content):
         return CSV
@@ -278,7 +278,7 @@ def _check_csv(content: bytes, name: str) -> None:
         raise _too_large_error(name, str(_("的行数")), TABLE_MAX_ROWS, "table_too_large")
 
 
-def check_upload(upload: UploadedFile, allowed: frozenset[str] = DOCUMENT_TYPES) -> CheckedUpload:
+def check_upload(upload: UploadedFile[bytes], allowed: frozenset[str] = DOCUMENT_TYPES) -> CheckedUpload:
     """Validate one uploaded file and return its cleaned bytes, or raise a Chinese ``ValidationError``."""
     name = safe_filename(upload.name or "file")
     limit = settings.UPLOAD_MAX_BYTES

@@ -22,7 +22,7 @@ def _process(
     (folder / "cgroup").write_text(cgroup)
 
 
-def test_a_job_is_labelled_by_its_environment(tmp_path) -> None:
+def test_a_job_is_labelled_by_its_environment(tmp_path: Path) -> None:
     _process(
         tmp_path,
         41,
@@ -36,13 +36,13 @@ def test_a_job_is_labelled_by_its_environment(tmp_path) -> None:
     assert labels == Labels(work_ref="WR-1", job_id="j-7", enterprise_uscc="91110000600037341L")
 
 
-def test_a_process_without_a_label_is_not_attributed(tmp_path) -> None:
+def test_a_process_without_a_label_is_not_attributed(tmp_path: Path) -> None:
     _process(tmp_path, 42)
     assert Attributor(proc_root=tmp_path).labels_for(42) is None
     assert Attributor(proc_root=tmp_path).labels_for(999) is None
 
 
-def test_a_container_is_labelled_through_the_labels_file(tmp_path) -> None:
+def test_a_container_is_labelled_through_the_labels_file(tmp_path: Path) -> None:
     _process(tmp_path / "proc", 43, cgroup=f"0::/system.slice/docker-{CONTAINER}.scope\n")
     labels_file = tmp_path / "labels.json"
     labels_file.write_text(
@@ -52,7 +52,7 @@ def test_a_container_is_labelled_through_the_labels_file(tmp_path) -> None:
     assert labels == Labels(work_ref="WR-2", scenario="render")
 
 
-def test_a_reused_pid_is_looked_up_again(tmp_path) -> None:
+def test_a_reused_pid_is_looked_up_again(tmp_path: Path) -> None:
     attributor = Attributor(proc_root=tmp_path)
     _process(tmp_path, 44, environ={"YINGDU_WORK_REF": "WR-old"}, start=100)
     assert attributor.labels_for(44).work_ref == "WR-old"  # type: ignore[union-attr]

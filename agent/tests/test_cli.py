@@ -9,6 +9,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from agent.cli import main
 from agent.signing import load_key, load_public_key, public_key_b64, verify_record
 from agent.spool import Spool
@@ -45,7 +47,7 @@ def run_args(sink_url: str, tmp_path: Path, *extra: str) -> list[str]:
     ]  # fmt: skip
 
 
-def test_keygen_prints_the_public_key_that_pubkey_repeats(tmp_path, capsys) -> None:
+def test_keygen_prints_the_public_key_that_pubkey_repeats(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["keygen", "--key", str(tmp_path / "node.key")]) == 0
     printed = capsys.readouterr().out.strip()
     assert printed == public_key_b64(load_key(tmp_path / "node.key"))
@@ -54,7 +56,7 @@ def test_keygen_prints_the_public_key_that_pubkey_repeats(tmp_path, capsys) -> N
     assert main(["keygen", "--key", str(tmp_path / "node.key")]) == 1
 
 
-def test_status_counts_pending_and_rejected_records(tmp_path, capsys) -> None:
+def test_status_counts_pending_and_rejected_records(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     spool = Spool(tmp_path)
     spool.put_many([{"record_id": "a", "ended_at": "2026-03-01T08:01:00+08:00"}, {"record_id": "b"}])
     spool.reject(spool.pending()[1], "时间重叠")
@@ -65,7 +67,7 @@ def test_status_counts_pending_and_rejected_records(tmp_path, capsys) -> None:
     assert json.loads(capsys.readouterr().out)["pending"] == 1
 
 
-def test_run_once_delivers_every_record_and_empties_the_spool(tmp_path) -> None:
+def test_run_once_delivers_every_record_and_empties_the_spool(tmp_path: Path) -> None:
     main(["keygen", "--key", str(tmp_path / "node.key")])
     write_timeline(tmp_path / "timeline.json")
     with running_sink() as sink:
@@ -93,7 +95,7 @@ def test_the_agent_runs_without_django() -> None:
     assert out.stdout.strip() == "[]"
 
 
-def test_sigkill_mid_send_then_restart_loses_nothing(tmp_path) -> None:
+def test_sigkill_mid_send_then_restart_loses_nothing(tmp_path: Path) -> None:
     main(["keygen", "--key", str(tmp_path / "node.key")])
     write_timeline(tmp_path / "timeline.json", busy_ticks=60)
 
@@ -123,7 +125,7 @@ def test_sigkill_mid_send_then_restart_loses_nothing(tmp_path) -> None:
     assert Spool(tmp_path / "spool").pending_count() == 0
 
 
-def test_sigterm_closes_the_open_records_and_delivers_them(tmp_path) -> None:
+def test_sigterm_closes_the_open_records_and_delivers_them(tmp_path: Path) -> None:
     main(["keygen", "--key", str(tmp_path / "node.key")])
     path = write_timeline(tmp_path / "timeline.json", gpus=1, busy_ticks=2000)
     script = json.loads(path.read_text())

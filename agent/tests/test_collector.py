@@ -3,9 +3,11 @@ from __future__ import annotations
 import threading
 from datetime import datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from agent.backends import BackendError, FakeBackend
 from agent.collector import Collector
@@ -52,13 +54,13 @@ def timeline(*ticks: tuple[int, list[dict[str, Any]]], gpus: int = 1) -> dict[st
 
 
 @pytest.fixture
-def key(tmp_path):
+def key(tmp_path: Path) -> Ed25519PrivateKey:
     return generate_key(tmp_path / "node.key")
 
 
 def collect(
     script: dict[str, Any],
-    key,
+    key: Ed25519PrivateKey,
     spool: Spool,
     *,
     record_seconds: float = 300,
@@ -87,7 +89,7 @@ def seconds_between(record: dict[str, Any]) -> float:
     return (end - start).total_seconds()
 
 
-def test_it_closes_one_signed_record_per_job_and_window(tmp_path, key) -> None:
+def test_it_closes_one_signed_record_per_job_and_window(tmp_path: Path, key: Ed25519PrivateKey) -> None:
     script = timeline((1, [IDLE]), (30, [busy("a", power_w=650)]), (2, [IDLE]))
     records = collect(script, key, Spool(tmp_path / "spool"), price_per_gpu_hour=Decimal("12.50"))
     assert [r["gpu_seconds"] for r in records] == [300, 150]
@@ -120,7 +122,7 @@ def test_it_closes_one_signed_record_per_job_and_window(tmp_path, key) -> None:
     assert Spool(tmp_path / "spool").pending_count() == 2
 
 
-def test_a_record_closes_when_the_job_ends_or_another_takes_the_gpu(tmp_path, key) -> None:
+def test_a_record_closes_when_the_job_ends_or_another_takes_the_gpu(tmp_path: Path, key: Ed25519PrivateKey) -> None:
     script = timeline((1, [IDLE]), (4, [busy("a")]), (4, [busy("b")]), (2, [IDLE]), (3, [busy("a")]))
     records = collect(script, key, Spool(tmp_path))
     assert [(r["work_ref"], r["gpu_seconds"]) for r in records] == [("WR-A", 60), ("WR-B", 60), ("WR-A", 45)]
@@ -128,7 +130,7 @@ def test_a_record_closes_when_the_job_ends_or_another_takes_the_gpu(tmp_path, ke
     assert records[1]["job_id"] == ""
 
 
-def test_each_gpu_gets_its_own_records_that_never_overlap(tmp_path, key) -> None:
+def test_each_gpu_gets_its_own_records_that_never_overlap(tmp_path: Path, key: Ed25519PrivateKey) -> None:
     script = timeline((1, [IDLE, IDLE]), (25, [busy("a"), busy("b")]), gpus=2)
     records = collect(script, key, Spool(tmp_path), record_seconds=120)
     by_gpu: dict[str, list[dict[str, Any]]] = {}
@@ -142,7 +144,7 @@ def test_each_gpu_gets_its_own_records_that_never_overlap(tmp_path, key) -> None
         assert all(r["gpu_seconds"] == seconds_between(r) for r in gpu_records)
 
 
-def test_energy_comes_from_the_counter_and_falls_back_to_power_after_a_reset(tmp_path, key) -> None:
+def test_energy_comes_from_the_counter_and_falls_back_to_power_after_a_reset(tmp_path: Path, key: Ed25519PrivateKey) -> None:
     reset = {**busy("a", power_w=500), "energy_mj": 1000}
     script = timeline((1, [IDLE]), (3, [busy("a", power_w=500)]), (1, [reset]), (2, [busy("a", power_w=500)]))
     (record,) = collect(script, key, Spool(tmp_path))
@@ -150,7 +152,7 @@ def test_energy_comes_from_the_counter_and_falls_back_to_power_after_a_reset(tmp
     assert record["energy_wh"] == round(500 * 90 / 3600, 3)
 
 
-def test_a_shared_gpu_is_attributed_to_the_job_with_most_memory(tmp_path, key) -> None:
+def test_a_shared_gpu_is_attributed_to_the_job_with_most_memory(tmp_path: Path, key: Ed25519PrivateKey) -> None:
     shared = {
         "util": 100,
         "mem_mib": 70000,
@@ -167,7 +169,7 @@ def test_a_shared_gpu_is_attributed_to_the_job_with_most_memory(tmp_path, key) -
     assert record["max_mem_mib"] == 50000
 
 
-def test_a_restarted_agent_continues_without_recording_time_twice(tmp_path, key) -> None:
+def test_a_restarted_agent_continues_without_recording_time_twice(tmp_path: Path, key: Ed25519PrivateKey) -> None:
     script = timeline((1, [IDLE]), (40, [busy("a")]))
     spool = Spool(tmp_path / "spool")
     # First life: killed after 27 samples, so the window in progress is never closed.
@@ -180,7 +182,7 @@ def test_a_restarted_agent_continues_without_recording_time_twice(tmp_path, key)
     assert len({r["record_id"] for r in records}) == len(records)
 
 
-def test_the_run_loop_stores_open_windows_when_stopped(tmp_path, key) -> None:
+def test_the_run_loop_stores_open_windows_when_stopped(tmp_path: Path, key: Ed25519PrivateKey) -> None:
     spool = Spool(tmp_path)
     backend = FakeBackend.from_script(timeline((1, [IDLE]), (6, [busy("a")])))
     collector = Collector(node_id="n", key=key, spool=spool)

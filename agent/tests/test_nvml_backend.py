@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import types
 from datetime import UTC, datetime
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -44,7 +45,7 @@ def fake_pynvml(*, count: int = 1, energy_supported: bool = True) -> types.Modul
     return module
 
 
-def test_it_reads_every_gpu_field_and_labels_processes(tmp_path, monkeypatch) -> None:
+def test_it_reads_every_gpu_field_and_labels_processes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "pynvml", fake_pynvml())
     proc = tmp_path / "416"
     proc.mkdir()
@@ -68,13 +69,13 @@ def test_it_reads_every_gpu_field_and_labels_processes(tmp_path, monkeypatch) ->
     backend.close()
 
 
-def test_without_an_energy_counter_power_is_read_instead(monkeypatch) -> None:
+def test_without_an_energy_counter_power_is_read_instead(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "pynvml", fake_pynvml(energy_supported=False))
     gpu = NvmlBackend().sample().gpus[0]
     assert (gpu.energy_mj, gpu.power_mw) == (None, 625_546)
 
 
-def test_power_is_read_on_request_and_memory_when_processes_hide_theirs(monkeypatch) -> None:
+def test_power_is_read_on_request_and_memory_when_processes_hide_theirs(monkeypatch: pytest.MonkeyPatch) -> None:
     module = fake_pynvml()
     module.nvmlDeviceGetComputeRunningProcesses = lambda h: [SimpleNamespace(pid=1, usedGpuMemory=None)]  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "pynvml", module)
@@ -82,7 +83,7 @@ def test_power_is_read_on_request_and_memory_when_processes_hide_theirs(monkeypa
     assert (gpu.power_mw, gpu.mem_used_mib) == (625_546, 1497)
 
 
-def test_no_gpu_is_a_clear_error(monkeypatch) -> None:
+def test_no_gpu_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "pynvml", fake_pynvml(count=0))
     with pytest.raises(BackendError, match="no GPU"):
         NvmlBackend()

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import random
 import threading
+from pathlib import Path
 from typing import Any
 
 from agent.sender import Backoff, Sender
@@ -13,7 +14,7 @@ def _records(n: int) -> list[dict[str, Any]]:
     return [{"record_id": f"00000000-0000-4000-8000-{i:012d}", "gpu_uuid": "GPU-a"} for i in range(n)]
 
 
-def test_acknowledged_records_leave_the_spool_and_rejected_ones_are_kept_with_the_reason(tmp_path) -> None:
+def test_acknowledged_records_leave_the_spool_and_rejected_ones_are_kept_with_the_reason(tmp_path: Path) -> None:
     def answer(records: list[dict[str, Any]]) -> tuple[int, Any]:
         results = []
         for r in records:
@@ -38,7 +39,7 @@ def test_acknowledged_records_leave_the_spool_and_rejected_ones_are_kept_with_th
     assert {r["reason"] for r in spool.rejected()} == {"签名无效"}
 
 
-def test_a_server_error_keeps_everything_for_a_retry(tmp_path) -> None:
+def test_a_server_error_keeps_everything_for_a_retry(tmp_path: Path) -> None:
     spool = Spool(tmp_path)
     spool.put_many(_records(3))
     with running_sink(lambda records: (503, {"detail": "维护中"})) as sink:
@@ -47,7 +48,7 @@ def test_a_server_error_keeps_everything_for_a_retry(tmp_path) -> None:
     assert spool.pending_count() == 3
 
 
-def test_an_unreachable_platform_keeps_everything(tmp_path) -> None:
+def test_an_unreachable_platform_keeps_everything(tmp_path: Path) -> None:
     spool = Spool(tmp_path)
     spool.put_many(_records(2))
     with running_sink() as sink:
@@ -57,7 +58,7 @@ def test_an_unreachable_platform_keeps_everything(tmp_path) -> None:
     assert spool.pending_count() == 2
 
 
-def test_a_bad_token_drops_nothing(tmp_path) -> None:
+def test_a_bad_token_drops_nothing(tmp_path: Path) -> None:
     spool = Spool(tmp_path)
     spool.put_many(_records(2))
     with running_sink(lambda records: (401, {"detail": "令牌无效"})) as sink:
@@ -67,7 +68,7 @@ def test_a_bad_token_drops_nothing(tmp_path) -> None:
     assert spool.rejected_count() == 0
 
 
-def test_records_missing_from_the_answer_stay_pending(tmp_path) -> None:
+def test_records_missing_from_the_answer_stay_pending(tmp_path: Path) -> None:
     spool = Spool(tmp_path)
     spool.put_many(_records(4))
 
@@ -80,7 +81,7 @@ def test_records_missing_from_the_answer_stay_pending(tmp_path) -> None:
     assert spool.pending_count() == 2
 
 
-def test_a_too_large_batch_is_split(tmp_path) -> None:
+def test_a_too_large_batch_is_split(tmp_path: Path) -> None:
     spool = Spool(tmp_path)
     spool.put_many(_records(8))
 
@@ -93,7 +94,7 @@ def test_a_too_large_batch_is_split(tmp_path) -> None:
     assert spool.pending_count() == 0
 
 
-def test_an_unparseable_record_is_isolated_and_set_aside(tmp_path) -> None:
+def test_an_unparseable_record_is_isolated_and_set_aside(tmp_path: Path) -> None:
     spool = Spool(tmp_path)
     records = _records(5)
     records[3]["gpu_uuid"] = "poison"
@@ -121,7 +122,7 @@ def test_backoff_grows_exponentially_with_jitter_up_to_the_cap() -> None:
     assert backoff.next_delay() <= 1
 
 
-def test_the_send_loop_retries_until_the_platform_answers(tmp_path) -> None:
+def test_the_send_loop_retries_until_the_platform_answers(tmp_path: Path) -> None:
     spool = Spool(tmp_path)
     spool.put_many(_records(3))
     calls = {"n": 0}

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import base64
 import stat
+from pathlib import Path
+from typing import Any
 
 import pytest
 import rfc8785
@@ -52,7 +54,7 @@ json_values = st.one_of(
 
 
 @given(st.dictionaries(st.text(min_size=1, max_size=12), json_values, max_size=12))
-def test_canonical_bytes_match_rfc8785_for_flat_records(record: dict) -> None:
+def test_canonical_bytes_match_rfc8785_for_flat_records(record: dict[str, Any]) -> None:
     unsigned = {k: v for k, v in record.items() if k != "signature"}
     try:
         expected = rfc8785.dumps(unsigned)
@@ -71,7 +73,7 @@ def test_canonical_bytes_leave_out_the_signature() -> None:
     assert canonical_bytes({**RECORD, "signature": "x"}) == canonical_bytes(RECORD)
 
 
-def test_a_signed_record_verifies_and_any_change_breaks_it(tmp_path) -> None:
+def test_a_signed_record_verifies_and_any_change_breaks_it(tmp_path: Path) -> None:
     key = generate_key(tmp_path / "node.key")
     signed = sign_record(RECORD, key)
     public = load_public_key(public_key_b64(key))
@@ -82,13 +84,13 @@ def test_a_signed_record_verifies_and_any_change_breaks_it(tmp_path) -> None:
     assert not verify_record({k: v for k, v in signed.items() if k != "signature"}, public)
 
 
-def test_another_nodes_key_does_not_verify(tmp_path) -> None:
+def test_another_nodes_key_does_not_verify(tmp_path: Path) -> None:
     signed = sign_record(RECORD, generate_key(tmp_path / "a.key"))
     other = load_public_key(public_key_b64(generate_key(tmp_path / "b.key")))
     assert not verify_record(signed, other)
 
 
-def test_keygen_writes_an_owner_only_file_and_never_overwrites(tmp_path) -> None:
+def test_keygen_writes_an_owner_only_file_and_never_overwrites(tmp_path: Path) -> None:
     path = tmp_path / "keys" / "node.key"
     generate_key(path)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
@@ -96,7 +98,7 @@ def test_keygen_writes_an_owner_only_file_and_never_overwrites(tmp_path) -> None
         generate_key(path)
 
 
-def test_a_key_file_may_hold_the_base64_seed(tmp_path) -> None:
+def test_a_key_file_may_hold_the_base64_seed(tmp_path: Path) -> None:
     path = tmp_path / "seed"
     path.write_text(base64.b64encode(bytes(range(32))).decode())
     key = load_key(path)
@@ -113,7 +115,7 @@ def test_public_keys_must_be_32_bytes_of_base64() -> None:
         load_public_key("%%%")
 
 
-def test_detached_file_signatures_verify(tmp_path) -> None:
+def test_detached_file_signatures_verify(tmp_path: Path) -> None:
     key = generate_key(tmp_path / "node.key")
     public = load_public_key(public_key_b64(key))
     signature = sign_bytes(b"a,b\n1,2\n", key)

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
+from typing import Any
 
 from agent.spool import Spool
 
 
-def _record(n: int) -> dict:
+def _record(n: int) -> dict[str, Any]:
     return {
         "record_id": f"00000000-0000-4000-8000-{n:012d}",
         "gpu_uuid": "GPU-a",
@@ -13,7 +15,7 @@ def _record(n: int) -> dict:
     }
 
 
-def test_records_wait_in_order_until_acknowledged(tmp_path) -> None:
+def test_records_wait_in_order_until_acknowledged(tmp_path: Path) -> None:
     spool = Spool(tmp_path)
     spool.put_many([_record(1), _record(2), _record(3)])
     entries = spool.pending()
@@ -23,7 +25,7 @@ def test_records_wait_in_order_until_acknowledged(tmp_path) -> None:
     assert spool.pending_count() == 1
 
 
-def test_a_rejected_record_is_kept_with_its_reason_and_not_pending(tmp_path) -> None:
+def test_a_rejected_record_is_kept_with_its_reason_and_not_pending(tmp_path: Path) -> None:
     spool = Spool(tmp_path)
     spool.put_many([_record(1)])
     spool.reject(spool.pending()[0], "签名无效")
@@ -34,13 +36,13 @@ def test_a_rejected_record_is_kept_with_its_reason_and_not_pending(tmp_path) -> 
     assert kept["record"] == _record(1)
 
 
-def test_state_is_saved_with_the_records(tmp_path) -> None:
+def test_state_is_saved_with_the_records(tmp_path: Path) -> None:
     spool = Spool(tmp_path)
     spool.put_many([_record(1)], state={"high_water": {"GPU-a": "2026-03-01T08:01:00+08:00"}})
     assert Spool(tmp_path).load_state() == {"high_water": {"GPU-a": "2026-03-01T08:01:00+08:00"}}
 
 
-def test_recovery_keeps_complete_temp_records_and_drops_torn_ones(tmp_path) -> None:
+def test_recovery_keeps_complete_temp_records_and_drops_torn_ones(tmp_path: Path) -> None:
     spool = Spool(tmp_path)
     (spool.tmp_dir / "0001-a.json.tmp").write_text(json.dumps(_record(1)))
     (spool.tmp_dir / "0002-b.json.tmp").write_text('{"record_id": "00000000-00')
@@ -50,7 +52,7 @@ def test_recovery_keeps_complete_temp_records_and_drops_torn_ones(tmp_path) -> N
     assert list(spool.tmp_dir.iterdir()) == []
 
 
-def test_an_unreadable_pending_file_is_set_aside_not_sent(tmp_path) -> None:
+def test_an_unreadable_pending_file_is_set_aside_not_sent(tmp_path: Path) -> None:
     spool = Spool(tmp_path)
     (spool.pending_dir / "0001-x.json").write_text("garbage")
     spool.put_many([_record(2)])

@@ -7,19 +7,22 @@ import datetime as dt
 import io
 import json
 from decimal import Decimal
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 
+from accounts.models import User
 from applications.models import Application
 from audits import actions
 from audits.models import ReconciliationRun
 from audits.queries import inputs_for
 from audits.tests.fixtures import Monitoring, at, current_checkpoint, declare_rows, make_application
+from enterprises.models import Enterprise
 from ledger.models import AuditEvent
+from monitoring.models import UsageRecord
 from yingdu.test import USCC_A, USCC_B, BaseTestCase
 
 
@@ -28,7 +31,7 @@ class FixtureQuarter(BaseTestCase):
 
     apps: ClassVar[dict[str, Application]]
     mon: ClassVar[Monitoring]
-    a1_records: ClassVar[list]
+    a1_records: ClassVar[list[UsageRecord]]
 
     @classmethod
     def setUpTestData(cls) -> None:
@@ -36,7 +39,7 @@ class FixtureQuarter(BaseTestCase):
         a, b = cls.enterprise, cls.other_enterprise
         mon = cls.mon = Monitoring(cls.provider)
 
-        def app(ent, user, filing, cost, minutes, **kw):  # type: ignore[no-untyped-def]
+        def app(ent: Enterprise, user: User, filing: str, cost: str, minutes: int, **kw: Any) -> Application:
             return make_application(ent, user, filing, cost=cost, work_minutes=minutes, **kw)
 
         apps = cls.apps = {

@@ -19,7 +19,8 @@ VECTORS = Path(__file__).resolve().parent / "data" / "cctv-merkle"
 
 
 def _load(name: str) -> list[dict[str, Any]]:
-    return json.loads((VECTORS / name).read_text())
+    vectors: list[dict[str, Any]] = json.loads((VECTORS / name).read_text())
+    return vectors
 
 
 def _b(value: str) -> bytes:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.utils import timezone
@@ -32,9 +33,9 @@ class IngestionTests(BaseTestCase):
         cls.other_provider = Provider.objects.create(name="其他算力公司", status=Provider.Status.APPROVED)
         cls.other_node, cls.other_key = make_node(cls.other_provider, "other-gpu-1")
 
-    def send(self, records: list, **kwargs: object) -> dict:
-        result = record_usage_batch(self.provider, records, actor_repr="test", **kwargs)  # type: ignore[arg-type]
-        return {r.record_id: r for r in result.results} | {"_checkpoint": result.checkpoint}  # type: ignore[dict-item]
+    def send(self, records: list[dict[str, Any]], **kwargs: Any) -> dict[str, Any]:
+        result = record_usage_batch(self.provider, records, actor_repr="test", **kwargs)
+        return {r.record_id: r for r in result.results} | {"_checkpoint": result.checkpoint}
 
     def test_bad_records_are_rejected_with_reasons_and_the_good_ones_of_the_batch_accepted(self) -> None:
         stored = signed(self.key, gpu="GPU-stored", start=BASE)

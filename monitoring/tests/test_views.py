@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -140,12 +142,14 @@ class RegistrationTests(BaseTestCase):
         node, key = make_node(provider, "yun-1")
         _token, raw = issue_token(provider, actor=None)
         batch = {"records": [signed(key, node_id="yun-1")]}
-        post = lambda: self.client.post(  # noqa: E731
-            "/api/v1/usage/batches",
-            batch,
-            content_type="application/json",
-            HTTP_AUTHORIZATION=f"Bearer {raw}",
-        )
+        def post() -> Any:
+            return self.client.post(
+                "/api/v1/usage/batches",
+                batch,
+                content_type="application/json",
+                HTTP_AUTHORIZATION=f"Bearer {raw}",
+            )
+
         self.assertEqual(post().status_code, 403)
 
         self.login(self.inspector)

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from policy.loader import PolicyParams, params_at
-from policy.rules import FORMULAS, calculate_subsidy, formula_2026_02, formula_for
+from policy.rules import FORMULAS, SubsidyResult, calculate_subsidy, formula_2026_02, formula_for
 from policy.tests.golden import golden_rows
 
 PARAMS = params_at(dt.date(2026, 6, 1))
@@ -23,7 +23,7 @@ def calc(
     overseas: bool = False,
     granted: str | Decimal = "0",
     params: PolicyParams = PARAMS,
-):  # type: ignore[no-untyped-def]
+) -> SubsidyResult:
     return calculate_subsidy(
         total_compute_cost=Decimal(cost),
         work_minutes=minutes,

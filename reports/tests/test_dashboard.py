@@ -18,7 +18,8 @@ URL = "/reports/"
 def chart_data(html: str) -> dict[str, Any]:
     match = re.search(r'<script id="report-data" type="application/json">(.*?)</script>', html, re.S)
     assert match, "the page embeds its chart data"
-    return json.loads(match.group(1))
+    data: dict[str, Any] = json.loads(match.group(1))
+    return data
 
 
 @time_machine.travel(NOW, tick=False)

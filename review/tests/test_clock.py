@@ -121,7 +121,7 @@ class ClockTests(ReviewTestCase):
                 date=d("2026-03-10"),
                 amount=app.granted_amount,
                 bank_reference="B1",
-                actor=self.finance,  # type: ignore[arg-type]
+                actor=self.finance,
             )
         clock = clock_for(app, today=d("2026-05-01"))
         self.assertEqual(clock.stage, "done")

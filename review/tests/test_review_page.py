@@ -5,10 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import io
 from decimal import Decimal
+from typing import Any
 
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.models import User
 from applications.models import MaterialKind
 from applications.states import Status
 from ledger.models import AuditEvent
@@ -31,7 +33,7 @@ class ReviewPageTests(ReviewTestCase):
         add_material(self.app, MaterialKind.USAGE_LOG, user=self.alice)
         actions.claim_application(self.app, actor=self.reviewer, opinion="已受理")
 
-    def page(self, user=None):  # type: ignore[no-untyped-def]
+    def page(self, user: User | None = None) -> Any:
         self.login(user or self.reviewer)
         return self.client.get(reverse("review:detail", args=[self.app.pk]))
 

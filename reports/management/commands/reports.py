@@ -89,7 +89,7 @@ class Command(BaseCommand):
             actor = get_user_model().objects.filter(username=username).first()
             if actor is None:
                 raise CommandError(_("用户“%(name)s”不存在") % {"name": username})
-            if not actor.has_role(*STAFF_ROLES):  # type: ignore[attr-defined]
+            if not actor.has_role(*STAFF_ROLES):
                 raise CommandError(
                     _("用户“%(name)s”不是区文促中心工作人员，不能导出报表") % {"name": username}
                 )
