@@ -130,7 +130,7 @@ def unlock_account(username: str, *, actor: Any, request: Any = None) -> int:
     from axes.utils import reset
 
     with transaction.atomic():
-        removed = reset(username=username)
+        removed: int = reset(username=username)
         user = User.objects.filter(username=username).first()
         record_event(
             "accounts.unlock",

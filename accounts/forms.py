@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.contrib.auth.validators import UnicodeUsernameValidator
@@ -10,6 +10,11 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.roles import ADMIN_ROLES, STAFF_ROLES, Role
 from accounts.security import SecurityPolicy, SiteSettings, defaults
+
+if TYPE_CHECKING:  # the stubs make ModelForm generic; at run time it is a plain class
+    ModelForm = forms.ModelForm[Any]
+else:
+    ModelForm = forms.ModelForm
 
 # The roles the security administrator gives in the console. Applicant and provider roles come
 # with an enterprise's or provider's registration and are never handed out here.
@@ -58,7 +63,7 @@ class RolesForm(ConsoleForm):
 MFA_CHOICES = [("", _("沿用部署默认")), ("on", _("开启")), ("off", _("关闭"))]
 
 
-class SecurityPolicyForm(forms.ModelForm):
+class SecurityPolicyForm(ModelForm):
     """Each empty field keeps the deployment default, named in its help text."""
 
     label_suffix = ""
@@ -99,7 +104,7 @@ class SecurityPolicyForm(forms.ModelForm):
         return values
 
 
-class SiteSettingsForm(forms.ModelForm):
+class SiteSettingsForm(ModelForm):
     label_suffix = ""
 
     class Meta:
