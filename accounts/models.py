@@ -11,7 +11,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from accounts.roles import ADMIN_ROLES, STAFF_ROLES, Role, role_conflicts
+from accounts.roles import Role, role_conflicts
 
 
 def current_user(request: HttpRequest) -> User:
@@ -69,14 +69,6 @@ class User(AbstractUser):
 
     def has_role(self, *roles: str) -> bool:
         return bool(set(self.role_codes()) & set(roles))
-
-    @property
-    def is_center_staff(self) -> bool:
-        return self.has_role(*STAFF_ROLES)
-
-    @property
-    def is_admin_role(self) -> bool:
-        return self.has_role(*ADMIN_ROLES)
 
     def set_password(self, raw_password: str | None) -> None:
         super().set_password(raw_password)

@@ -252,12 +252,6 @@ def _own(request: HttpRequest, application_id: int) -> Application:
     )
 
 
-def _errors(error: ValidationError) -> dict[str, list[str]]:
-    if hasattr(error, "error_dict"):
-        return {key: [m for e in errors for m in e.messages] for key, errors in error.error_dict.items()}
-    return {"__all__": list(error.messages)}
-
-
 def _read_body(request: HttpRequest) -> tuple[dict[str, Any] | None, dict[str, list[str]]]:
     """The JSON object of a request, or the field-keyed reasons it cannot be used."""
     try:

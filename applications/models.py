@@ -162,14 +162,6 @@ class Application(models.Model):
         """Row 24, derived from row 16."""
         return str(_("出海发行作品算力补助")) if self.overseas else str(_("国内作品算力补助"))
 
-    @property
-    def status_enum(self) -> Status:
-        return Status(self.status)
-
-    @property
-    def is_editable_draft(self) -> bool:
-        return self.status == Status.DRAFT
-
     def required_material_kinds(self) -> list[MaterialKind]:
         """SPEC §4: the seven required materials, plus the overseas proof iff row 16 is yes."""
         kinds = list(REQUIRED_MATERIALS)

@@ -84,11 +84,6 @@ def flag_label(code: str) -> str:
     return labels.get(code, code)
 
 
-def severity_label(severity: str) -> str:
-    labels = {"high": _("高"), "medium": _("中"), "low": _("低")}
-    return labels.get(severity, severity)
-
-
 # --- inputs ---------------------------------------------------------------------------------------
 
 

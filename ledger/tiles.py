@@ -16,7 +16,7 @@ same functions serve the export directory and the offline auditor.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from ledger.merkle import Hasher
@@ -41,20 +41,6 @@ def tile_width(size: int, level: int, index: int) -> int:
     """The width of tile (level, index) in a tree of ``size`` leaves (0 if the tile does not exist)."""
     n = level_width(size, level) - index * TILE_WIDTH
     return max(0, min(n, TILE_WIDTH))
-
-
-def tiles_for_size(size: int) -> Iterator[tuple[int, int, int]]:
-    """Every tile (level, index, width) of a tree of ``size`` leaves, level by level."""
-    level = 0
-    while True:
-        count = level_width(size, level)
-        if count == 0:
-            return
-        for index in range((count + TILE_WIDTH - 1) // TILE_WIDTH):
-            yield level, index, min(TILE_WIDTH, count - index * TILE_WIDTH)
-        if count < TILE_WIDTH:
-            return
-        level += 1
 
 
 def edge_tiles(size: int) -> list[TileId]:

@@ -38,8 +38,11 @@ from django.utils.translation import gettext_lazy
 
 from applications.models import Application
 from applications.states import COUNTS_AGAINST_CAP, IN_REVIEW, Status
-from policy.queries import POLICY_TZ, year_bounds
+from policy import calendar as policy_calendar
+from policy.loader import PolicyNotInForceError, params_at
+from policy.queries import POLICY_TZ, granted_total, year_bounds
 from yingdu.lib.money import round_half_up
+from yingdu.lib.workdays import UnknownYearError
 
 ZERO = Decimal("0.00")
 MONTHS = range(1, 13)
@@ -311,12 +314,6 @@ def deadline_compliance(year: int, today: dt.date | None = None) -> Compliance:
     never claimed are taken as received on their submission day.
     """
     today = today or timezone.localdate()
-    try:
-        from policy import calendar as policy_calendar
-        from policy.loader import PolicyNotInForceError, params_at
-        from yingdu.lib.workdays import UnknownYearError
-    except ImportError:  # a deployment without the policy calendar: nothing can be measured
-        return Compliance()
 
     start, end = year_bounds(year)
     received_q = Q(received_date__year=year) | Q(
@@ -676,14 +673,11 @@ def enterprise_overview(enterprise_id: int, user: Any, today: dt.date | None = N
         "pending": pending,
     }
     try:
-        from policy.loader import PolicyNotInForceError, params_at
-        from policy.queries import granted_total
-
         quota["granted"] = granted_total(enterprise_id, today.year)
         quota["cap"] = money(params_at(today).annual_cap)
         quota["left"] = max(quota["cap"] - quota["granted"], ZERO)
         quota["used_pct"] = _pct(quota["granted"], quota["cap"])
-    except (ImportError, PolicyNotInForceError) as exc:
+    except PolicyNotInForceError as exc:
         quota["error"] = str(exc)
 
     notices: list[Any] = []

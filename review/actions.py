@@ -74,10 +74,6 @@ def _illegal(message: str) -> ReviewError:
     return ReviewError(message, status=409, code="illegal_state")
 
 
-def _forbidden(message: str) -> ReviewError:
-    return ReviewError(message, status=403, code="forbidden")
-
-
 def _invalid(message: str) -> ReviewError:
     return ReviewError(message, status=400, code="invalid")
 

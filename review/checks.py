@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from django.utils.translation import gettext as _
 
+from applications.checks import consumption_totals
 from applications.models import Application
 from applications.states import HOLDS_FILING_NUMBER, Status
 from review.clock import Clock
@@ -75,10 +76,6 @@ def duplicate_check(application: Application) -> CheckResult:
 
 def consumption_check(application: Application) -> CheckResult:
     label = _("算力消耗明细合计")
-    try:
-        from applications.checks import consumption_totals
-    except ImportError:
-        return CheckResult(label, None, _("明细解析功能未启用"))
     totals = consumption_totals(application)
     if totals.files == 0:
         return CheckResult(label, None, _("没有可解析的明细表（CSV/XLSX）"))

@@ -15,7 +15,7 @@ from typing import Any
 
 from django.conf import settings
 from django.template.loader import render_to_string
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from accounts.models import User
@@ -49,13 +49,10 @@ def _titles() -> dict[str, str]:
 
 def applicant_link(application: Application, kind: str) -> str:
     """Where the applicant reads about ``application``: the supplement page for a notice, else the
-    intake's page of the application when it exists, else the inbox."""
+    intake's page of the application."""
     if kind == Notification.Kind.SUPPLEMENT_NOTICE:
         return reverse("review:supplement", args=[application.pk])
-    try:
-        return reverse("applications:detail", args=[application.pk])
-    except NoReverseMatch:
-        return reverse("review:inbox")
+    return reverse("applications:detail", args=[application.pk])
 
 
 def applicant_users(application: Application) -> list[User]:

@@ -88,13 +88,6 @@ def checklist() -> list[Item]:
     return materials + rows
 
 
-def item_label(kind: str, code: str) -> str:
-    if kind == "material":
-        return str(MaterialKind(code).label) if code in MaterialKind.values else code
-    row = ROW_BY_FIELD.get(code)
-    return row.title if row else code
-
-
 def display_value(application: Application, field: str) -> str:
     """A row's value as text for pages, e-mails and the change comparison."""
     value: Any = getattr(application, field)

@@ -20,7 +20,7 @@ from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -192,13 +192,10 @@ def workbench(request: HttpRequest) -> HttpResponse:
 
 def material_url(material: Material) -> str:
     """The intake's view of a material file (where reviewers open it inline)."""
-    try:
-        return reverse(
-            "applications:material_view" if material.inline_viewable else "applications:material_download",
-            args=[material.application_id, material.pk],
-        )
-    except NoReverseMatch:
-        return ""
+    return reverse(
+        "applications:material_view" if material.inline_viewable else "applications:material_download",
+        args=[material.application_id, material.pk],
+    )
 
 
 def _opinions(steps: list[ReviewStep]) -> dict[str, dict[str, Any]]:

@@ -16,10 +16,8 @@ ROUTERS = [
     ("/ledger/", "ledger.api"),
     ("/usage/", "monitoring.api"),
     ("/applications/", "applications.api"),
-    ("/review/", "review.api"),
     ("/audits/", "audits.api"),
     ("/policy/", "policy.api"),
-    ("/enterprises/", "enterprises.api"),
     ("/reports/", "reports.api"),
 ]
 

@@ -243,10 +243,6 @@ class WorkdayCalendar:
         """Whether ``year`` has an official schedule (the provisional grade does not count)."""
         return self.is_official(year)
 
-    @property
-    def loaded_years(self) -> list[int]:
-        return sorted(self._loaded)
-
     def is_workday(self, d: dt.date) -> bool:
         d = _as_date(d)
         return self.schedule(d.year).is_workday(d)
