@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import typing
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -19,6 +20,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from ninja import Field, File, Form, Router, Schema
 from ninja import Status as Reply
 from ninja.files import UploadedFile
@@ -268,7 +270,36 @@ def _read_body(request: HttpRequest) -> tuple[dict[str, Any] | None, dict[str, l
             errors[key] = [_("未知字段")]
         elif isinstance(value, dict | list):
             errors[key] = [_("值的类型不正确")]
+        elif value is not None and not _json_type_ok(key, value):
+            errors[key] = [str(_JSON_TYPE_MESSAGES.get(_field_type(key), _("值的类型不正确")))]
     return body, errors
+
+
+def _field_type(name: str) -> Any:
+    """The declared type of an ``ApplicationIn`` field, without its ``| None``."""
+    annotation = ApplicationIn.model_fields[name].annotation
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    return args[0] if args else annotation
+
+
+_JSON_TYPE_MESSAGES = {
+    dt.date: _lazy("应为日期文字（YYYY-MM-DD）"),
+    int: _lazy("应为整数"),
+    bool: _lazy("应为 true 或 false"),
+    str: _lazy("应为文字"),
+}
+
+
+def _json_type_ok(name: str, value: Any) -> bool:
+    """Whether a JSON value may stand for the field: dates are text, booleans true/false (or text)."""
+    kind = _field_type(name)
+    if kind is dt.date:
+        return isinstance(value, str)
+    if kind is bool:
+        return isinstance(value, bool | str)
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, str | int | float)
 
 
 def _validated_changes(

@@ -1,11 +1,13 @@
 """The log's public API, mounted at /api/v1/ledger/ (SPEC §7; paths are fixed, third parties rely on them).
 
 Checkpoints, the verifier key and proofs are public. An entry's bytes are shown to
-inspectors and to the provider or enterprise the entry concerns; to anyone else the
-entry does not exist (404).
+inspectors and to the provider or enterprise the entry concerns (a provider also with its
+API token); to anyone else the entry does not exist (404).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
@@ -100,7 +102,30 @@ def consistency_proof(request: HttpRequest, old_size: int, tree_size: int) -> St
     )
 
 
+# Bearer-token resolvers: raw token → the provider it belongs to, or None (monitoring registers its own).
+_token_providers: list[Callable[[str], int | None]] = []
+
+
+def register_token_provider(resolver: Callable[[str], int | None]) -> None:
+    """Let ``Authorization: Bearer <token>`` read the entries of the token's provider (an app's ``ready``)."""
+    _token_providers.append(resolver)
+
+
+def _token_provider_id(request: HttpRequest) -> int | None:
+    scheme, _sep, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    for resolve in _token_providers:
+        provider_id = resolve(token.strip())
+        if provider_id is not None:
+            return provider_id
+    return None
+
+
 def _may_read(request: HttpRequest, row: Entry) -> bool:
+    token_provider = _token_provider_id(request)
+    if token_provider is not None:
+        return row.provider_id is not None and row.provider_id == token_provider
     user = request.user
     if not user.is_authenticated:
         return False
@@ -113,7 +138,12 @@ def _may_read(request: HttpRequest, row: Entry) -> bool:
     )
 
 
-@router.get("/entries/{index}", response={200: EntryOut, 404: ErrorOut}, summary="日志条目原文")
+@router.get(
+    "/entries/{index}",
+    response={200: EntryOut, 404: ErrorOut},
+    summary="日志条目原文",
+    description="稽查人员、条目涉及的企业或算力提供方可读；算力提供方也可用接口令牌（Authorization: Bearer）读取本方记录的条目。",
+)
 def entry(request: HttpRequest, index: int) -> Status[dict[str, object]]:
     not_found: Status[dict[str, object]] = Status(404, {"detail": _("条目不存在")})
     row = Entry.objects.filter(leaf_index=index).only("leaf_index", "enterprise_id", "provider_id").first()

@@ -166,6 +166,12 @@ def authenticate_token(raw: str) -> ApiToken | None:
     return token
 
 
+def token_provider_id(raw: str) -> int | None:
+    """The provider a live token belongs to (how the ledger API lets a token read its provider's entries)."""
+    token = authenticate_token(raw)
+    return token.provider_id if token is not None else None
+
+
 @transaction.atomic
 def register_node(
     provider: Provider,

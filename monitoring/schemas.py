@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 from stdnum.cn import uscc as uscc_check
 
 from monitoring.models import Scenario
+from yingdu.lib.money import MAX_AMOUNT
 from yingdu.lib.text import has_unsafe_text, safe_text
 
 RECORD_FIELDS = (
@@ -34,7 +35,7 @@ MAX_BATCH_RECORDS = 5000
 # as a JSON number (exact to 2^53), cost_cny has 14 digits with 2 decimals; times lie in a sane window.
 MAX_GPU_COUNT = 2**31 - 1
 MAX_SAFE_INTEGER = 2**53
-MAX_COST = Decimal("999999999999.99")
+MAX_COST = MAX_AMOUNT
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 _BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")

@@ -14,9 +14,10 @@ from ninja.errors import HttpError
 
 from policy.loader import PolicyNotInForceError, PolicyParams, params_at
 from policy.rules import calculate_subsidy
-from yingdu.lib.money import round_half_up
+from yingdu.lib.money import MAX_AMOUNT, round_half_up
 
 router = Router(tags=["policy"])
+MAX_MINUTES = 2**31 - 1  # the work-minutes column is a 32-bit integer
 
 
 def _params(day: dt.date | None) -> PolicyParams:
@@ -37,10 +38,10 @@ def calc(
 ) -> dict[str, Any]:
     """The subsidy for one work, with its breakdown; money as two-decimal strings."""
     for amount in (cost, granted_this_year):
-        if not amount.is_finite() or amount < 0 or amount != round_half_up(amount):
-            raise HttpError(422, _("金额须为非负数，至多两位小数"))
-    if minutes < 0:
-        raise HttpError(422, _("作品制作时长不能为负数"))
+        if not amount.is_finite() or not 0 <= amount <= MAX_AMOUNT or amount != round_half_up(amount):
+            raise HttpError(422, _("金额须在 0 至 999,999,999,999.99 之间，至多两位小数"))
+    if not 0 <= minutes <= MAX_MINUTES:
+        raise HttpError(422, _("作品制作时长须在 0 至 %(max)d 分钟之间") % {"max": MAX_MINUTES})
     result = calculate_subsidy(
         total_compute_cost=cost,
         work_minutes=minutes,

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext as _
 from ninja import NinjaAPI
+from ninja.errors import ValidationError
 
 api = NinjaAPI(
     title="影都算力补助平台 API",
@@ -24,3 +29,40 @@ ROUTERS = [
 for prefix, module_name in ROUTERS:
     module = __import__(module_name, fromlist=["router"])
     api.add_router(prefix, module.router)
+
+
+_LOCATIONS = frozenset({"query", "path", "body", "form", "file", "header", "cookie"})
+
+
+_LOCATIONS = frozenset({"query", "path", "body", "form", "file", "header", "cookie"})
+
+
+def _message(error: dict[str, Any]) -> str:
+    kind = str(error.get("type", ""))
+    if kind == "missing":
+        return _("此项为必填项")
+    if kind.startswith(("int_", "integer")):
+        return _("应为整数")
+    if kind.startswith(("float_", "decimal_")):
+        return _("应为数字")
+    if kind.startswith("bool"):
+        return _("应为 true 或 false")
+    if kind.startswith(("date_", "datetime_")):
+        return _("应为日期（YYYY-MM-DD）")
+    if kind.startswith("string_too_long"):
+        return _("内容过长")
+    if kind.startswith(("string_", "str_")):
+        return _("应为文字")
+    return _("值无效")
+
+
+@api.exception_handler(ValidationError)
+def validation_errors(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    """Parameters that do not parse: 422 in the API's one error shape, ``{"errors": {field: [中文]}}``."""
+    errors: dict[str, list[str]] = {}
+    for error in exc.errors:
+        loc = [str(part) for part in error.get("loc", ())]
+        if loc and loc[0] in _LOCATIONS:
+            loc = loc[1:]  # where the parameter was looked for, not its name
+        errors.setdefault(loc[-1] if loc else "__all__", []).append(_message(error))
+    return api.create_response(request, {"errors": errors}, status=422)

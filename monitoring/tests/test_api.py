@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
@@ -100,6 +101,21 @@ class UsageApiTests(BaseTestCase):
         self.assertEqual(receipt["leaf_index"], leaf)
         result = offline.verify_receipt(receipt, services.verifier_key())
         self.assertTrue(result.ok, result.problem)
+
+    def test_it_lets_a_provider_token_read_the_log_entries_of_its_own_records_only(self) -> None:
+        record = hourly(self.key, 1)[0]
+        leaf = self.post({"records": [record]}).json()["results"][0]["leaf_index"]
+        url = f"/api/v1/ledger/entries/{leaf}"
+        response = self.client.get(url, HTTP_AUTHORIZATION=f"Bearer {self.token}")
+        self.assertEqual(response.status_code, 200, response.content)
+        self.assertEqual(base64.b64decode(response.json()["entry"]), services.entry(leaf))
+        self.assertEqual(
+            self.client.get(url, HTTP_AUTHORIZATION=f"Bearer {self.other_token}").status_code, 404
+        )
+        self.assertEqual(self.client.get(url, HTTP_AUTHORIZATION="Bearer ydp_unknown").status_code, 404)
+        self.assertEqual(self.client.get(url).status_code, 404)
+        revoke_token(self.token_row, actor=None)
+        self.assertEqual(self.client.get(url, HTTP_AUTHORIZATION=f"Bearer {self.token}").status_code, 404)
 
     def test_another_providers_receipt_is_404(self) -> None:
         record = hourly(self.key, 1)[0]

@@ -11,6 +11,8 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 CENT = Decimal("0.01")
+# The largest amount the platform's money columns hold (14 digits, two of them decimals).
+MAX_AMOUNT = Decimal("999999999999.99")
 
 
 def round_half_up(value: Decimal, quantum: Decimal = CENT) -> Decimal:
@@ -36,7 +38,7 @@ def to_money(value: str | int | Decimal) -> Decimal:
             raise ValueError(f"not an amount: {value!r}") from None
     else:
         amount = Decimal(value)
-    if not amount.is_finite():
+    if not amount.is_finite() or abs(amount) > MAX_AMOUNT:
         raise ValueError(f"not an amount: {value!r}")
     rounded = round_half_up(amount)
     if rounded != amount:
