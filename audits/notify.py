@@ -1,56 +1,40 @@
-"""Audit notifications, sent by the actions after commit: e-mail to the enterprise's users (and the
+"""Audit notifications, sent by the actions after commit: to the enterprise's users (and the
 handler address of the application) or to the inspectors concerned.
 
-E-mail goes through ``review.notify.send_email``, which logs and swallows delivery failures; the
-enterprise also reads every notice on its own page (``audits:notices``).
+Every notice goes through ``review.notify.deliver``: an in-app inbox message for each person
+and the e-mail as the second channel (delivery failures are logged and swallowed). The
+enterprise also reads every data notice on its own page (``audits:notices``).
 """
 
 from __future__ import annotations
-
-from collections.abc import Iterable
 
 from django.conf import settings
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from accounts.models import User
-from accounts.roles import Role
 from audits.models import Clawback, DataNotice, Finding, Objection
 from enterprises.models import Enterprise
 from review.models import Notification
-from review.notify import applicant_users, send_email
+from review.notify import applicant_users, deliver, enterprise_users
 
 
 def _url(path: str) -> str:
     return settings.SITE_URL.rstrip("/") + path
 
 
-def _addresses(values: Iterable[str]) -> list[str]:
-    seen: dict[str, None] = {}
-    for value in values:
-        address = (value or "").strip()
-        if address and address.lower() not in {a.lower() for a in seen}:
-            seen[address] = None
-    return list(seen)
+def _body(template: str, context: dict[str, object]) -> str:
+    return render_to_string(f"audits/email/{template}.txt", context).strip()
 
 
-def enterprise_addresses(enterprise_id: int, extra: Iterable[str] = ()) -> list[str]:
-    users = User.objects.filter(
-        enterprise_id=enterprise_id, is_active=True, groups__name=Role.APPLICANT
-    ).distinct()
-    return _addresses([*extra, *(u.email for u in users.order_by("id"))])
-
-
-def _send(template: str, subject: str, context: dict[str, object], recipients: list[str]) -> None:
-    body = render_to_string(f"audits/email/{template}.txt", context).strip()
-    send_email(subject, body, recipients)
+def _chinese_date(day: object) -> str:
+    return f"{day.year}年{day.month}月{day.day}日" if hasattr(day, "year") else str(day)  # type: ignore[attr-defined]
 
 
 def data_notice_sent(notice_id: int) -> None:
     notice = DataNotice.objects.select_related("finding__application").get(pk=notice_id)
     app = notice.finding.application
-    deadline = notice.objection_deadline.isoformat()
+    deadline = _chinese_date(notice.objection_deadline)
     if notice.objection_deadline_provisional:
         deadline = _("%(date)s（暂定）") % {"date": deadline}
     subject = _("申请 %(reference)s 核查数据告知，异议截止 %(deadline)s") % {
@@ -58,25 +42,14 @@ def data_notice_sent(notice_id: int) -> None:
         "deadline": deadline,
     }
     link = reverse("audits:notice", args=[notice.pk])
-    _send(
-        "data_notice",
-        subject,
-        {"notice": notice, "application": app, "url": _url(link)},
-        enterprise_addresses(app.enterprise_id, [app.handler_email]),
-    )
-    # The enterprise's users also find the notice in their in-app inbox.
-    Notification.objects.bulk_create(
-        [
-            Notification(
-                user=user,
-                application=app,
-                kind=Notification.Kind.DATA_NOTICE,
-                title=subject,
-                body=notice.text,
-                link=link,
-            )
-            for user in applicant_users(app)
-        ]
+    deliver(
+        applicant_users(app),
+        kind=Notification.Kind.DATA_NOTICE,
+        title=subject,
+        body=_body("data_notice", {"notice": notice, "application": app, "url": _url(link)}),
+        link=link,
+        application=app,
+        extra_emails=[app.handler_email],
     )
 
 
@@ -87,16 +60,15 @@ def objection_filed(objection_id: int) -> None:
     finding = objection.notice.finding
     app = finding.application
     subject = _("申请 %(reference)s 的企业对核查数据告知提出异议") % {"reference": app.reference or app.pk}
-    recipients = _addresses([objection.notice.sent_by.email, finding.created_by.email])
-    _send(
-        "objection",
-        subject,
-        {
-            "objection": objection,
-            "application": app,
-            "url": _url(reverse("audits:finding", args=[finding.pk])),
-        },
-        recipients,
+    link = reverse("audits:finding", args=[finding.pk])
+    staff = {u.pk: u for u in (objection.notice.sent_by, finding.created_by) if u is not None and u.is_active}
+    deliver(
+        staff.values(),
+        kind=Notification.Kind.OBJECTION,
+        title=subject,
+        body=_body("objection", {"objection": objection, "application": app, "url": _url(link)}),
+        link=link,
+        application=app,
     )
 
 
@@ -108,15 +80,15 @@ def finding_decided(finding_id: int) -> None:
         "reference": app.reference or app.pk,
         "status": finding.get_status_display(),
     }
-    _send(
-        "decision",
-        subject,
-        {
-            "finding": finding,
-            "application": app,
-            "url": _url(reverse("audits:notice", args=[notice.pk])) if notice else "",
-        },
-        enterprise_addresses(app.enterprise_id, [app.handler_email]),
+    link = reverse("audits:notice", args=[notice.pk]) if notice else reverse("audits:notices")
+    deliver(
+        applicant_users(app),
+        kind=Notification.Kind.FINDING_DECISION,
+        title=subject,
+        body=_body("decision", {"finding": finding, "application": app, "url": _url(link) if notice else ""}),
+        link=link,
+        application=app,
+        extra_emails=[app.handler_email],
     )
 
 
@@ -127,20 +99,29 @@ def clawback_opened(clawback_id: int) -> None:
         "reference": app.reference or app.pk,
         "amount": f"{clawback.amount:,.2f}",
     }
-    _send(
-        "clawback",
-        subject,
-        {"clawback": clawback, "application": app},
-        enterprise_addresses(app.enterprise_id, [app.handler_email]),
+    deliver(
+        applicant_users(app),
+        kind=Notification.Kind.CLAWBACK,
+        title=subject,
+        body=_body("clawback", {"clawback": clawback, "application": app}),
+        link=_applicant_detail(app.pk),
+        application=app,
+        extra_emails=[app.handler_email],
     )
 
 
 def blacklisted(enterprise_id: int) -> None:
     enterprise = Enterprise.objects.get(pk=enterprise_id)
     subject = _("%(name)s 已被列入算力补助黑名单") % {"name": enterprise.name}
-    _send(
-        "blacklist",
-        subject,
-        {"enterprise": enterprise},
-        enterprise_addresses(enterprise.pk, [enterprise.handler_email]),
+    deliver(
+        enterprise_users(enterprise.pk),
+        kind=Notification.Kind.BLACKLIST,
+        title=subject,
+        body=_body("blacklist", {"enterprise": enterprise}),
+        link=reverse("enterprises:mine"),
+        extra_emails=[enterprise.handler_email],
     )
+
+
+def _applicant_detail(application_id: int) -> str:
+    return reverse("applications:detail", args=[application_id])

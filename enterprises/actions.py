@@ -12,6 +12,7 @@ from accounts.models import User
 from accounts.roles import Role
 from enterprises.models import Enterprise
 from ledger.actions import record_event
+from yingdu import hooks
 from yingdu.uploads import CheckedUpload, stored_files
 
 ENTERPRISE_FIELDS = (
@@ -61,6 +62,7 @@ def register_enterprise(
             | {"license_sha256": license_file.sha256},
             request=request,
         )
+        hooks.announce(hooks.ENTERPRISE_REGISTERED, enterprise_id=enterprise.pk, actor=user)
     return enterprise, user
 
 
@@ -84,6 +86,8 @@ def verify_enterprise(
             after={"status": locked.status, "note": note},
             request=request,
         )
+        if locked.status != Enterprise.Status.PENDING:
+            hooks.announce(hooks.ENTERPRISE_VERIFIED, enterprise_id=locked.pk, actor=actor)
     return locked
 
 

@@ -952,3 +952,18 @@ __all__ = [
     "return_application",
     "send_deadline_reminders",
 ]
+
+
+def mark_notifications_read(user: User, ids: list[int] | None = None, *, actor: User) -> int:
+    """Mark the user's unread inbox messages read: the given ones, or all. Only the owner may.
+
+    Reading one's own messages changes nothing anyone else relies on, so it is not an audit event.
+    """
+    from review.models import Notification
+
+    if actor.pk != user.pk:
+        raise PermissionError("only the recipient marks a message read")
+    unread = Notification.objects.filter(user=user, read_at__isnull=True)
+    if ids is not None:
+        unread = unread.filter(pk__in=ids)
+    return unread.update(read_at=timezone.now())

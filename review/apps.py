@@ -13,3 +13,5 @@ class ReviewConfig(AppConfig):
         hooks.register(hooks.APPLICATION_SUBMITTED, notify.send_submission_receipt)
         hooks.register(hooks.CALENDAR_MOVES, deadlines.calendar_moves)
         hooks.register(hooks.CALENDAR_LOADED, deadlines.tell_people)
+        hooks.register(hooks.ENTERPRISE_REGISTERED, notify.enterprise_registered)
+        hooks.register(hooks.ENTERPRISE_VERIFIED, notify.enterprise_verified)

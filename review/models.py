@@ -252,6 +252,12 @@ class Notification(models.Model):
         RESUBMITTED = "resubmitted", _("企业已补正")
         REMINDER = "reminder", _("办理期限提醒")
         DATA_NOTICE = "data_notice", _("核查数据告知")
+        OBJECTION = "objection", _("企业异议")
+        FINDING_DECISION = "finding_decision", _("核查结论")
+        CLAWBACK = "clawback", _("补贴追回")
+        BLACKLIST = "blacklist", _("列入黑名单")
+        REGISTRATION = "registration", _("企业注册")
+        VERIFICATION = "verification", _("企业核验结果")
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,

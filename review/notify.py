@@ -56,13 +56,7 @@ def applicant_link(application: Application, kind: str) -> str:
 
 
 def applicant_users(application: Application) -> list[User]:
-    return list(
-        User.objects.filter(
-            enterprise_id=application.enterprise_id, is_active=True, groups__name=Role.APPLICANT
-        )
-        .distinct()
-        .order_by("id")
-    )
+    return enterprise_users(application.enterprise_id)
 
 
 def _addresses(values: Iterable[str]) -> list[str]:
@@ -90,6 +84,37 @@ def send_email(subject: str, body: str, recipients: Sequence[str]) -> bool:
     return True
 
 
+def deliver(
+    users: Iterable[User],
+    *,
+    kind: str,
+    title: str,
+    body: str,
+    link: str = "",
+    application: Application | None = None,
+    extra_emails: Iterable[str] = (),
+) -> list[Notification]:
+    """The one way a notice reaches people: an inbox message for each user, then one e-mail to
+    them (and to any extra address, such as the handler's on the form) as the second channel."""
+    users = list(users)
+    created = Notification.objects.bulk_create(
+        [
+            Notification(user=user, application=application, kind=kind, title=title, body=body, link=link)
+            for user in users
+        ]
+    )
+    send_email(title, body, _addresses([*extra_emails, *(u.email for u in users)]))
+    return created
+
+
+def enterprise_users(enterprise_id: int) -> list[User]:
+    return list(
+        User.objects.filter(enterprise_id=enterprise_id, is_active=True, groups__name=Role.APPLICANT)
+        .distinct()
+        .order_by("id")
+    )
+
+
 def notify_applicant(
     application: Application, kind: str, context: dict[str, Any] | None = None
 ) -> list[Notification]:
@@ -115,15 +140,15 @@ def notify_applicant(
         f"review/email/{kind.value}.txt",
         {"application": application, "url": settings.SITE_URL.rstrip("/") + link, **context},
     ).strip()
-    users = applicant_users(application)
-    created = Notification.objects.bulk_create(
-        [
-            Notification(user=user, application=application, kind=kind, title=title, body=body, link=link)
-            for user in users
-        ]
+    return deliver(
+        applicant_users(application),
+        kind=kind,
+        title=title,
+        body=body,
+        link=link,
+        application=application,
+        extra_emails=[application.handler_email],
     )
-    send_email(title, body, _addresses([application.handler_email, *(u.email for u in users)]))
-    return created
 
 
 def notify_resubmitted(application: Application, reviewer: User) -> None:
@@ -134,15 +159,14 @@ def notify_resubmitted(application: Application, reviewer: User) -> None:
         "review/email/resubmitted.txt",
         {"application": application, "url": settings.SITE_URL.rstrip("/") + link},
     ).strip()
-    Notification.objects.create(
-        user=reviewer,
-        application=application,
+    deliver(
+        [reviewer],
         kind=Notification.Kind.RESUBMITTED,
         title=title,
         body=body,
         link=link,
+        application=application,
     )
-    send_email(title, body, _addresses([reviewer.email]))
 
 
 def remind_staff(user: User, entries: Sequence[tuple[Application, Any]], today: dt.date) -> None:
@@ -161,10 +185,7 @@ def remind_staff(user: User, entries: Sequence[tuple[Application, Any]], today: 
             "url": settings.SITE_URL.rstrip("/") + reverse("review:workbench"),
         },
     ).strip()
-    Notification.objects.create(
-        user=user, kind=Notification.Kind.REMINDER, title=title, body=body, link=reverse("review:workbench")
-    )
-    send_email(title, body, _addresses([user.email]))
+    deliver([user], kind=Notification.Kind.REMINDER, title=title, body=body, link=reverse("review:workbench"))
 
 
 def send_submission_receipt(*, application_id: int, actor: User | None = None) -> None:
@@ -174,4 +195,50 @@ def send_submission_receipt(*, application_id: int, actor: User | None = None) -
         application,
         Notification.Kind.SUBMISSION_RECEIPT,
         {"amount": application.requested_amount, "received_date": application.received_date},
+    )
+
+
+def enterprise_registered(*, enterprise_id: int, actor: User | None = None) -> None:
+    """The registration receipt: the enterprise learns that a reviewer will verify it next."""
+    from enterprises.models import Enterprise
+
+    enterprise = Enterprise.objects.get(pk=enterprise_id)
+    link = reverse("enterprises:mine")
+    title = _("%(name)s 注册已提交，等待资质核验") % {"name": enterprise.name}
+    body = render_to_string(
+        "review/email/registration.txt",
+        {"enterprise": enterprise, "url": settings.SITE_URL.rstrip("/") + link},
+    ).strip()
+    deliver(
+        enterprise_users(enterprise.pk),
+        kind=Notification.Kind.REGISTRATION,
+        title=title,
+        body=body,
+        link=link,
+        extra_emails=[enterprise.handler_email],
+    )
+
+
+def enterprise_verified(*, enterprise_id: int, actor: User | None = None) -> None:
+    """The result of the verification: the enterprise may apply, or learns why it may not."""
+    from enterprises.models import Enterprise
+
+    enterprise = Enterprise.objects.get(pk=enterprise_id)
+    verified = enterprise.status == Enterprise.Status.VERIFIED
+    link = reverse("applications:list") if verified else reverse("enterprises:mine")
+    if verified:
+        title = _("%(name)s 已通过资质核验，可以申报") % {"name": enterprise.name}
+    else:
+        title = _("%(name)s 未通过资质核验") % {"name": enterprise.name}
+    body = render_to_string(
+        "review/email/verification.txt",
+        {"enterprise": enterprise, "verified": verified, "url": settings.SITE_URL.rstrip("/") + link},
+    ).strip()
+    deliver(
+        enterprise_users(enterprise.pk),
+        kind=Notification.Kind.VERIFICATION,
+        title=title,
+        body=body,
+        link=link,
+        extra_emails=[enterprise.handler_email],
     )

@@ -2,14 +2,16 @@ from __future__ import annotations
 
 from django.urls import path
 
-from review import views
+from review import inbox, views
 
 app_name = "review"
 
 urlpatterns = [
     path("", views.workbench, name="workbench"),
-    path("inbox/", views.inbox, name="inbox"),
-    path("inbox/read/", views.inbox_read, name="inbox_read"),
+    path("inbox/", inbox.inbox, name="inbox"),
+    path("inbox/read/", inbox.inbox_read, name="inbox_read"),
+    path("inbox/unread/", inbox.unread_badge, name="inbox_unread"),
+    path("inbox/<int:pk>/", inbox.message, name="message"),
     path("ledger.xlsx", views.ledger_export, name="ledger_export"),
     path("attachments/<int:pk>/", views.attachment, name="attachment"),
     path("<int:pk>/", views.detail, name="detail"),

@@ -47,7 +47,6 @@ from review.forms import (
 )
 from review.models import (
     AnnualGrant,
-    Notification,
     OnSiteAttachment,
     OnSiteCheck,
     ReviewStep,
@@ -637,24 +636,3 @@ def supplement(request: HttpRequest, pk: int) -> HttpResponse:
         {"app": app, "notice": notice, "form": form, "error": error, "earlier": notices[:-1]},
         status=status,
     )
-
-
-@login_required
-@require_GET
-def inbox(request: HttpRequest) -> HttpResponse:
-    user = current_user(request)
-    page = Paginator(Notification.objects.filter(user=user), PAGE_SIZE).get_page(request.GET.get("page"))
-    unread = Notification.objects.filter(user=user, read_at__isnull=True).count()
-    return render(request, "review/inbox.html", {"page": page, "unread": unread})
-
-
-@login_required
-@require_POST
-def inbox_read(request: HttpRequest) -> HttpResponse:
-    user = current_user(request)
-    ids = [int(x) for x in request.POST.getlist("id") if x.isdigit()]
-    qs = Notification.objects.filter(user=user, read_at__isnull=True)
-    if ids:
-        qs = qs.filter(pk__in=ids)
-    qs.update(read_at=timezone.now())
-    return redirect("review:inbox")

@@ -29,8 +29,19 @@ REVIEW_PAGE_PANELS = "review.page_panels"  # application -> {"template": ..., **
 CALENDAR_MOVES = "calendar.moves"  # before, after (CalendarState), today -> list[policy.deadlines.Move]
 CALENDAR_LOADED = "calendar.loaded"  # year, moves (list of Move.as_dict()), actor_id
 
+ENTERPRISE_REGISTERED = "enterprise.registered"  # enterprise_id, actor
+ENTERPRISE_VERIFIED = "enterprise.verified"  # enterprise_id, actor: verified or refused, see its status
+
 HOOKS = frozenset(
-    {APPLICATION_SUBMITTED, RE_REVIEW_PASSED, REVIEW_PAGE_PANELS, CALENDAR_MOVES, CALENDAR_LOADED}
+    {
+        APPLICATION_SUBMITTED,
+        RE_REVIEW_PASSED,
+        REVIEW_PAGE_PANELS,
+        CALENDAR_MOVES,
+        CALENDAR_LOADED,
+        ENTERPRISE_REGISTERED,
+        ENTERPRISE_VERIFIED,
+    }
 )
 
 Receiver = Callable[..., Any]

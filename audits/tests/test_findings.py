@@ -64,7 +64,7 @@ class FindingFlowTests(BaseTestCase):
         self.assertEqual(notice.finding.status, Finding.Status.NOTIFIED)
         self.assertEqual(len(mail.outbox), 1)
         message = mail.outbox[0]
-        self.assertIn("2026-06-08", message.subject)
+        self.assertIn("2026年6月8日", message.subject)
         self.assertIn("alice@example.cn", message.to)
         self.assertIn(f"/audits/notices/{notice.pk}/", message.body)
         event = AuditEvent.objects.get(action="audit.data_notice")

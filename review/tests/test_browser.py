@@ -147,7 +147,9 @@ def test_the_whole_path_in_a_browser_with_mail_over_smtp(
     applicant.goto("/review/inbox/")
     assert "需补充材料" in applicant.content()
     with applicant.expect_navigation():
-        applicant.click("text=查看详情 >> nth=0")
+        applicant.click(".inbox-list a >> nth=0")
+    with applicant.expect_navigation():
+        applicant.click("text=办理或查看详情")
     assert applicant.locator(".supplement-item").count() == 2
     applicant.set_input_files(
         "input[name=files_material__usage_log]",
