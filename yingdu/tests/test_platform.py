@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 YINGDU = str(Path(sys.executable).parent / "yingdu")
 
 
+@pytest.mark.django_db  # the home page shows the system administrator's announcement
 def test_portal_home_is_chinese(client: Client) -> None:
     response = client.get("/")
     assert response.status_code == 200
@@ -25,6 +26,7 @@ def test_portal_home_is_chinese(client: Client) -> None:
     assert "申报入口" in text and "补贴政策" in text and "登录" in text
 
 
+@pytest.mark.django_db
 def test_responses_carry_security_headers(client: Client) -> None:
     response = client.get("/")
     assert "default-src 'self'" in response["Content-Security-Policy"]
