@@ -926,7 +926,9 @@ def send_deadline_reminders(today: dt.date | None = None) -> int:
     return len(digest)
 
 
-def _remind_after_commit(user: User, entries: list[tuple[Application, Any]], today: dt.date) -> Callable[[], None]:
+def _remind_after_commit(
+    user: User, entries: list[tuple[Application, Any]], today: dt.date
+) -> Callable[[], None]:
     # A closure, not functools.partial: Django names the callback when it logs a failure.
     def remind() -> None:
         notify.remind_staff(user, entries, today)

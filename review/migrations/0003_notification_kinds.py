@@ -4,15 +4,33 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('review', '0002_notification_data_notice'),
+        ("review", "0002_notification_data_notice"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='notification',
-            name='kind',
-            field=models.CharField(choices=[('submission_receipt', '受理回执'), ('supplement_notice', '补正告知'), ('approval', '审批通过'), ('rejection', '未通过'), ('payment', '补贴已兑现'), ('resubmitted', '企业已补正'), ('reminder', '办理期限提醒'), ('data_notice', '核查数据告知'), ('objection', '企业异议'), ('finding_decision', '核查结论'), ('clawback', '补贴追回'), ('blacklist', '列入黑名单'), ('registration', '企业注册'), ('verification', '企业核验结果')], max_length=24, verbose_name='类别'),
+            model_name="notification",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("submission_receipt", "受理回执"),
+                    ("supplement_notice", "补正告知"),
+                    ("approval", "审批通过"),
+                    ("rejection", "未通过"),
+                    ("payment", "补贴已兑现"),
+                    ("resubmitted", "企业已补正"),
+                    ("reminder", "办理期限提醒"),
+                    ("data_notice", "核查数据告知"),
+                    ("objection", "企业异议"),
+                    ("finding_decision", "核查结论"),
+                    ("clawback", "补贴追回"),
+                    ("blacklist", "列入黑名单"),
+                    ("registration", "企业注册"),
+                    ("verification", "企业核验结果"),
+                ],
+                max_length=24,
+                verbose_name="类别",
+            ),
         ),
     ]
