@@ -146,6 +146,8 @@ def _may_read(request: HttpRequest, row: Entry) -> bool:
 )
 def entry(request: HttpRequest, index: int) -> Status[dict[str, object]]:
     not_found: Status[dict[str, object]] = Status(404, {"detail": _("条目不存在")})
+    if not 0 <= index < 2**63:  # beyond any leaf index the database can hold
+        return not_found
     row = Entry.objects.filter(leaf_index=index).only("leaf_index", "enterprise_id", "provider_id").first()
     if row is None or index >= services.tree_size() or not _may_read(request, row):
         return not_found
