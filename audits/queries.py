@@ -9,7 +9,10 @@ Two paths give the same inputs to :func:`audits.rules.reconcile`:
   twice, and a handful of small lookups — never one query per application.
 
 Only monitored records with ``leaf_index`` below the checkpoint's tree size are read, so a
-re-run against the same checkpoint reads the same records.
+re-run against the same checkpoint reads the same records. The per-application path reads only
+usage rows that still match their log entry (``monitoring.integrity``, the check ``yingdu ledger
+verify`` makes); the set-wise path adds rows up in SQL and relies on ``yingdu ledger verify``
+to find an edited row.
 """
 
 from __future__ import annotations
@@ -203,10 +206,14 @@ def _record_id_conflicts(
         uuids = [u for u in (_as_uuid(i) for i in chunk) if u is not None]
         if uuids:
             own = set(keys)
-            for monitored_id, uscc, ref in UsageRecord.objects.filter(
-                record_id__in=uuids, leaf_index__lt=tree_size
-            ).values_list("record_id", "enterprise_uscc", "work_ref"):
-                if (uscc, ref) not in own:
+            found = list(
+                UsageRecord.objects.filter(record_id__in=uuids, leaf_index__lt=tree_size).values_list(
+                    "leaf_index", "record_id", "enterprise_uscc", "work_ref"
+                )
+            )
+            good = matching_leaves(leaf for leaf, *_rest in found)
+            for leaf, monitored_id, uscc, ref in found:
+                if leaf in good and (uscc, ref) not in own:
                     conflicts.append(
                         rules.Conflict("record_id", str(monitored_id), uscc, ref, None, uscc != own_uscc)
                     )
@@ -229,7 +236,7 @@ def _gpu_conflicts(keys: Sequence[Key], tree_size: int, own_uscc: str) -> list[r
     theirs = " OR ".join(["(o.enterprise_uscc = %s AND o.work_ref = %s)"] * len(keys))
     flat = [v for key in keys for v in key]
     sql = (
-        f"SELECT DISTINCT m.gpu_uuid, o.enterprise_uscc, o.work_ref FROM {table} m "  # noqa: S608 - table name from the model, values are parameters
+        f"SELECT m.leaf_index, o.leaf_index, m.gpu_uuid, o.enterprise_uscc, o.work_ref FROM {table} m "  # noqa: S608 - table name from the model, values are parameters
         f"JOIN {table} o ON o.gpu_uuid = m.gpu_uuid AND o.id <> m.id "
         "AND o.started_at < m.ended_at AND o.ended_at > m.started_at "
         f"WHERE m.leaf_index < %s AND o.leaf_index < %s AND ({mine}) AND NOT ({theirs})"
@@ -237,7 +244,10 @@ def _gpu_conflicts(keys: Sequence[Key], tree_size: int, own_uscc: str) -> list[r
     with connection.cursor() as cursor:
         cursor.execute(sql, [tree_size, tree_size, *flat, *flat])
         found = cursor.fetchall()
-    return [rules.Conflict("gpu_time", gpu, uscc, ref, None, uscc != own_uscc) for gpu, uscc, ref in found]
+    # Only rows that match their log entry count, on either side of an overlap.
+    good = matching_leaves(leaf for row in found for leaf in row[:2])
+    pairs = sorted({(gpu, uscc, ref) for mine, other, gpu, uscc, ref in found if mine in good and other in good})
+    return [rules.Conflict("gpu_time", gpu, uscc, ref, None, uscc != own_uscc) for gpu, uscc, ref in pairs]
 
 
 def _application_ids(wanted: set[Key]) -> dict[Key, int]:

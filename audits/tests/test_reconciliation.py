@@ -251,3 +251,13 @@ class TamperedRowTests(FixtureQuarter):
             )
         after = inputs_for(app, current_checkpoint()).monitored.total
         self.assertEqual((after.count, after.cost), (9, Decimal("900.00")))
+
+    def test_it_finds_no_double_claim_through_an_edited_row(self) -> None:
+        app = self.apps["A1"]
+        self.assertEqual(inputs_for(app, current_checkpoint()).conflicts, [])
+        with connection.cursor() as c:
+            c.execute(  # an F2 record moved onto A1's GPU at the same hour
+                "UPDATE monitoring_usagerecord SET gpu_uuid = %s WHERE work_ref = %s AND gpu_uuid = %s",
+                ["GPU-1", "F2", "GPU-2"],
+            )
+        self.assertEqual(inputs_for(app, current_checkpoint()).conflicts, [])
