@@ -11,14 +11,17 @@ from yingdu.browser import browser, browser_page  # noqa: E402, F401 - Playwrigh
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    import os
+
     from django.db import connection
 
-    if connection.vendor == "postgresql":
-        return
-    skip = pytest.mark.skip(reason="needs PostgreSQL (set DATABASE_URL; `make test` starts one)")
+    skip_postgres = pytest.mark.skip(reason="needs PostgreSQL (set DATABASE_URL; `make test` starts one)")
+    skip_redis = pytest.mark.skip(reason="needs Redis (set REDIS_URL; `make test` starts one)")
     for item in items:
-        if "postgres" in item.keywords:
-            item.add_marker(skip)
+        if "postgres" in item.keywords and connection.vendor != "postgresql":
+            item.add_marker(skip_postgres)
+        elif "redis" in item.keywords and not os.environ.get("REDIS_URL"):
+            item.add_marker(skip_redis)
 
 
 @pytest.fixture(autouse=True)

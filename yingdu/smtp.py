@@ -15,6 +15,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -89,24 +90,31 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture
-def smtp_server(settings: Any) -> Iterator[SmtpSink]:
-    """An SMTP server on 127.0.0.1 for one test, with Django's e-mail settings pointed at it."""
+@contextmanager
+def serving_smtp() -> Iterator[SmtpSink]:
+    """An SMTP server on a free port of 127.0.0.1 while the block runs."""
     from aiosmtpd.controller import Controller
 
     sink = SmtpSink()
     sink.port = free_port()
     controller = Controller(sink, hostname=sink.host, port=sink.port)
     controller.start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST = sink.host
-    settings.EMAIL_PORT = sink.port
-    settings.EMAIL_HOST_USER = ""
-    settings.EMAIL_HOST_PASSWORD = ""
-    settings.EMAIL_USE_TLS = False
-    settings.EMAIL_USE_SSL = False
-    settings.EMAIL_TIMEOUT = 5
     try:
         yield sink
     finally:
         controller.stop()
+
+
+@pytest.fixture
+def smtp_server(settings: Any) -> Iterator[SmtpSink]:
+    """An SMTP server on 127.0.0.1 for one test, with Django's e-mail settings pointed at it."""
+    with serving_smtp() as sink:
+        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+        settings.EMAIL_HOST = sink.host
+        settings.EMAIL_PORT = sink.port
+        settings.EMAIL_HOST_USER = ""
+        settings.EMAIL_HOST_PASSWORD = ""
+        settings.EMAIL_USE_TLS = False
+        settings.EMAIL_USE_SSL = False
+        settings.EMAIL_TIMEOUT = 5
+        yield sink
