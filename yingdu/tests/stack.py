@@ -399,7 +399,7 @@ def _replace_option(argv: list[str], values: dict[str, str]) -> list[str]:
 # -- the scratch database's people and facts (run inside ``yingdu shell`` of the stack) -----------
 
 
-def seed(node_key_b64: str) -> dict[str, Any]:
+def seed(node_key_b64: str, node_id: str = "stack-node") -> dict[str, Any]:
     """Accounts of each role, the applicant's enterprise, a provider with a node, and one application
     whose review is overdue (the reminder job's work). Prints nothing; returns the facts as JSON."""
     import datetime as dt
@@ -471,7 +471,7 @@ def seed(node_key_b64: str) -> dict[str, Any]:
         "--provider",
         str(provider["provider_id"]),
         "--node-id",
-        "stack-node",
+        node_id,
         "--public-key",
         node_key_b64,
         stdout=io.StringIO(),
@@ -507,3 +507,74 @@ def post_batch(
 def count(answer: dict[str, Any], status: str) -> int:
     """How many records of a batch answer have ``status`` (accepted, duplicate, rejected)."""
     return sum(1 for r in answer["results"] if r["status"] == status)
+
+
+@dataclass
+class IngestRun:
+    """What sending batches through several servers at once measured."""
+
+    answers: list[dict[str, Any]]
+    latencies: list[float]
+    elapsed: float
+
+    @property
+    def records(self) -> int:
+        return sum(len(a["results"]) for a in self.answers)
+
+    @property
+    def per_second(self) -> float:
+        return self.records / self.elapsed
+
+    @property
+    def p99(self) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, max(0, round(0.99 * len(ordered)) - 1))]
+
+    def summary(self, servers: int) -> str:
+        return (
+            f"{self.records} records in {len(self.answers)} batches through {servers} servers: "
+            f"{self.per_second:,.0f} records/s, p99 batch latency {self.p99 * 1000:,.0f} ms"
+        )
+
+
+def ingest_through(
+    ports: list[int], token: str, batches: list[list[dict[str, Any]]], clients_per_server: int = 2
+) -> IngestRun:
+    """Send ``batches`` through all ``ports`` at once (``clients_per_server`` agents each), timing each."""
+    import threading
+
+    queue = list(batches)
+    lock = threading.Lock()
+    answers: list[dict[str, Any]] = []
+    latencies: list[float] = []
+    failures: list[BaseException] = []
+
+    def client(port: int) -> None:
+        while True:
+            with lock:
+                if not queue or failures:
+                    return
+                batch = queue.pop(0)
+            t0 = time.perf_counter()
+            try:
+                answer = post_batch(port, token, batch)
+            except BaseException as exc:  # noqa: BLE001 - reported to the caller below
+                with lock:
+                    failures.append(exc)
+                return
+            with lock:
+                latencies.append(time.perf_counter() - t0)
+                answers.append(answer)
+
+    threads = [
+        threading.Thread(target=client, args=(port,)) for port in ports for _ in range(clients_per_server)
+    ]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(600)
+    elapsed = time.perf_counter() - t0
+    if failures:
+        raise failures[0]
+    return IngestRun(answers, latencies, elapsed)

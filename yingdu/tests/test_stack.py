@@ -19,11 +19,21 @@ from typing import Any
 import pytest
 
 from yingdu.smtp import SmtpSink, serving_smtp
-from yingdu.tests.stack import Process, Session, Stack, count, make_records, post_batch, recipe_commands
+from yingdu.tests.stack import (
+    Process,
+    Session,
+    Stack,
+    count,
+    ingest_through,
+    make_records,
+    post_batch,
+    recipe_commands,
+)
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
 BATCH = 500
+IN_FLIGHT = 3000  # the batch whose server is killed: long enough to be cut off mid-way
 CHINA = dt.timezone(dt.timedelta(hours=8))
 
 
@@ -116,29 +126,13 @@ def test_it_ingests_through_both_servers_and_a_server_killed_mid_batch_loses_not
     running: Running,
 ) -> None:
     stack = running.stack
-    records = make_records(running.key, 8 * BATCH + 2 * BATCH, "stack-node")
+    records = make_records(running.key, 8 * BATCH + IN_FLIGHT, "stack-node")
     batches = [records[i : i + BATCH] for i in range(0, 8 * BATCH, BATCH)]
     in_flight = records[8 * BATCH :]
-    results: list[dict[str, Any]] = []
-    lock = threading.Lock()
-
-    def client(port: int, mine: list[list[dict[str, Any]]]) -> None:
-        for batch in mine:
-            answer = post_batch(port, running.token, batch)
-            with lock:
-                results.append(answer)
-
     a, b = running.servers
-    threads = [
-        threading.Thread(target=client, args=(server.port, batches[i::4]))
-        for i, server in enumerate([a, b, a, b])
-    ]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
-    accepted = sum(count(r, "accepted") for r in results)
-    assert accepted == 8 * BATCH, results[:1]
+    run = ingest_through([a.port, b.port], running.token, batches)
+    print(run.summary(2))
+    assert sum(count(r, "accepted") for r in run.answers) == 8 * BATCH, run.answers[:1]
 
     # A server dies (SIGKILL, master and workers) while it ingests a batch; the agent resends to the other.
     errors: list[BaseException] = []
@@ -154,6 +148,7 @@ def test_it_ingests_through_both_servers_and_a_server_killed_mid_batch_loses_not
     time.sleep(0.3)
     a.kill(signal.SIGKILL)
     sender.join(60)
+    assert errors, "the server answered before it was killed"
     resent = post_batch(b.port, running.token, in_flight)
     assert count(resent, "accepted") + count(resent, "duplicate") == len(in_flight)
     again = post_batch(b.port, running.token, batches[0])
