@@ -286,7 +286,7 @@ def test_two_workers_started_at_once_do_each_periodic_job_once(running: Running)
     workers = [stack.start_worker(), stack.start_worker()]
 
     def all_done() -> bool:
-        return running.one("SELECT count(*) FROM yingdu_periodicrun WHERE finished_at IS NOT NULL") == 3
+        return bool(running.one("SELECT count(*) FROM yingdu_periodicrun WHERE finished_at IS NOT NULL") == 3)
 
     stack.wait_until(all_done, "the periodic jobs of the two workers", timeout=60, process=workers[0])
     running.drain()
