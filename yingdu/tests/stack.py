@@ -364,9 +364,16 @@ class Stack:
 
         return int(RedisHuey("yingdu", url=self.redis_url).pending_count())
 
+    def logs(self, tail: int = 4000) -> str:
+        """The end of each process's output (shown by pytest when a test failed)."""
+        return "\n".join(
+            f"== {p.name}\n{p.log.read_text(errors='replace')[-tail:]}" for p in self.processes if p.log.exists()
+        )
+
     def stop(self) -> None:
         import psycopg
 
+        print(self.logs())
         for process in reversed(self.processes):
             process.kill(signal.SIGTERM if process.name.startswith("worker") else signal.SIGKILL)
         self.processes.clear()
