@@ -1,19 +1,18 @@
-"""The shared golden tables (``../shared/golden/`` beside the repository)."""
+"""The golden tables: worked subsidy and working-day cases kept beside these tests."""
 
 from __future__ import annotations
 
 import csv
 from pathlib import Path
 
-import pytest
-from django.conf import settings
+GOLDEN_DIR = Path(__file__).resolve().parent / "golden"
 
 
 def golden_path(name: str) -> Path:
-    """``shared/golden/<name>``; the test is skipped, saying why, when the folder is absent."""
-    path = Path(settings.BASE_DIR).parent / "shared" / "golden" / name
+    """``policy/tests/golden/<name>``; a missing table is an error, never a skip."""
+    path = GOLDEN_DIR / name
     if not path.exists():
-        pytest.skip(f"golden table {name} not found beside the repository (expected at ../shared/golden/)")
+        raise FileNotFoundError(f"golden table {name} is missing from {GOLDEN_DIR}")
     return path
 
 
