@@ -85,6 +85,7 @@ LEVELS: dict[str, int] = {
     "pass_initial": Level.INITIAL,
     "reject_initial": Level.INITIAL,
     "on_site_check": Level.INITIAL,
+    "take_over": Level.INITIAL,
     "pass_re_review": Level.RE_REVIEW,
     "return_to_initial": Level.RE_REVIEW,
     "approve": Level.FINAL,
@@ -107,6 +108,15 @@ NEEDS_OPINION = frozenset(
 # The on-site check is recorded during initial review by a reviewer; it changes no state.
 ON_SITE_CHECK = "on_site_check"
 ON_SITE_STATES = frozenset({Status.INITIAL_REVIEW})
+# A claim (受理) reserves the initial review for the reviewer who claimed it; another reviewer
+# acts on it only after taking it over, which is a step of its own, audited, with a reason.
+# It changes no state either.
+TAKE_OVER = "take_over"
+CLAIM_STEPS = ("claim", TAKE_OVER)
+TAKE_OVER_STATES = frozenset({Status.INITIAL_REVIEW, Status.SUPPLEMENT_REQUESTED})
+RESERVED = frozenset(
+    name for name, level in LEVELS.items() if level == Level.INITIAL and name not in CLAIM_STEPS
+)
 
 
 @dataclass(frozen=True)
@@ -115,14 +125,37 @@ class Refusal:
     status: int
 
 
-def _label(name: str) -> str:
+def transition_label(name: str) -> str:
+    """The Chinese name of a transition, of the on-site check or of a take-over."""
     if name == ON_SITE_CHECK:
         return _("实地核查")
+    if name == TAKE_OVER:
+        return _("接手初审")
     return TRANSITIONS[name].label
 
 
+_label = transition_label
+
+
 def _role_of(name: str) -> str:
-    return Role.REVIEWER if name == ON_SITE_CHECK else TRANSITIONS[name].role
+    return Role.REVIEWER if name in (ON_SITE_CHECK, TAKE_OVER) else TRANSITIONS[name].role
+
+
+def claimants(application_ids: Iterable[int]) -> dict[int, User]:
+    """The reviewer holding each application's initial review: whoever claimed it or took it over last."""
+    holders: dict[int, User] = {}
+    steps = (
+        ReviewStep.objects.filter(application_id__in=list(application_ids), transition__in=CLAIM_STEPS)
+        .select_related("actor")
+        .order_by("at", "id")
+    )
+    for step in steps:
+        holders[step.application_id] = step.actor
+    return holders
+
+
+def claimant_of(application: Application) -> User | None:
+    return claimants([application.pk]).get(application.pk)
 
 
 def check_transition(application: Application, name: str, actor: User) -> Refusal | None:
@@ -141,7 +174,12 @@ def check_transition(application: Application, name: str, actor: User) -> Refusa
             return Refusal(_("只有申报企业的经办人可以执行“%(action)s”") % {"action": label}, 403)
     elif ConflictOfInterest.objects.filter(user=actor, enterprise_id=application.enterprise_id).exists():
         return Refusal(_("您已申报与该企业存在利益冲突，须回避，不能办理其申请"), 403)
-    sources = ON_SITE_STATES if name == ON_SITE_CHECK else TRANSITIONS[name].sources
+    if name == ON_SITE_CHECK:
+        sources = ON_SITE_STATES
+    elif name == TAKE_OVER:
+        sources = TAKE_OVER_STATES
+    else:
+        sources = TRANSITIONS[name].sources
     if Status(application.status) not in sources:
         return Refusal(
             _("申请当前状态为“%(status)s”，不能执行“%(action)s”")
@@ -165,12 +203,26 @@ def check_transition(application: Application, name: str, actor: User) -> Refusa
                 % {"level": Level(done).label},
                 403,
             )
+    if name in RESERVED or name == TAKE_OVER:
+        holder = claimant_of(application)
+        if name == TAKE_OVER and (holder is None or holder.pk == actor.pk):
+            return Refusal(
+                _("您已是本申请的受理人，无需接手") if holder else _("本申请尚未受理，无需接手"), 409
+            )
+        if name in RESERVED and holder is not None and holder.pk != actor.pk:
+            return Refusal(
+                _(
+                    "本申请已由“%(holder)s”受理，其他审核人员须先接手（接手将记入审计日志）才能办理“%(action)s”"
+                )
+                % {"holder": holder, "action": label},
+                403,
+            )
     return None
 
 
 def available_transitions(application: Application, actor: User) -> list[str]:
     """The transitions (and ``on_site_check``) ``actor`` may take now, for the buttons of the review page."""
-    names = [*TRANSITIONS, ON_SITE_CHECK]
+    names = [*TRANSITIONS, ON_SITE_CHECK, TAKE_OVER]
     return [
         n
         for n in names
@@ -331,6 +383,36 @@ def claim_application(
         return app
 
     return _perform("claim", application, actor=actor, request=request, body=body)
+
+
+def take_over_application(
+    application: Application, *, actor: User, reason: str, request: HttpRequest | None = None
+) -> Application:
+    """接手: a reviewer takes over the initial review another reviewer claimed (absence, workload).
+
+    Explicit and audited: the step names the previous holder and carries the reason; from
+    then on only the new holder may act at this level, and deadline reminders go to them.
+    """
+
+    def body(app: Application) -> Application:
+        text = (reason or "").strip()
+        if not text:
+            raise _invalid(_("接手须填写原因"))
+        if len(text) > 2000:
+            raise _invalid(_("意见不超过 2000 字"))
+        previous = claimant_of(app)
+        _finish(
+            app,
+            TAKE_OVER,
+            actor=actor,
+            opinion=text,
+            request=request,
+            data={"previous_holder_id": previous.pk if previous else None},
+            after={"previous_holder": str(previous) if previous else ""},
+        )
+        return app
+
+    return _perform(TAKE_OVER, application, actor=actor, request=request, body=body)
 
 
 def _checklist_codes() -> dict[str, rows.Item]:
@@ -878,11 +960,7 @@ def send_deadline_reminders(today: dt.date | None = None) -> int:
     state = get_state()
     apps = list(Application.objects.filter(status__in=list(NEXT_ROLE)).select_related("enterprise"))
     notices = notices_by_application([a.pk for a in apps])
-    claims: dict[int, set[int]] = {}
-    for app_id, actor_id in ReviewStep.objects.filter(application__in=apps, transition="claim").values_list(
-        "application_id", "actor_id"
-    ):
-        claims.setdefault(app_id, set()).add(actor_id)
+    holders = claimants(a.pk for a in apps)
     staff = {
         role: list(User.objects.filter(groups__name=role, is_active=True).exclude(email=""))
         for role in set(NEXT_ROLE.values())
@@ -900,8 +978,8 @@ def send_deadline_reminders(today: dt.date | None = None) -> int:
             role = NEXT_ROLE[Status(app.status)]
             recipients = staff[role]
             if Status(app.status) == Status.INITIAL_REVIEW:
-                claimers = claims.get(app.pk, set())
-                recipients = [u for u in recipients if u.pk in claimers] or recipients
+                holder = holders.get(app.pk)
+                recipients = [u for u in recipients if holder is not None and u.pk == holder.pk] or recipients
             for user in recipients:
                 if (user.pk, app.enterprise_id) in conflicts:
                     continue
@@ -943,6 +1021,7 @@ __all__ = [
     "available_transitions",
     "check_transition",
     "claim_application",
+    "take_over_application",
     "pass_initial_review",
     "pass_re_review",
     "record_on_site_check",

@@ -19,6 +19,7 @@ urlpatterns = [
     path("<int:pk>/supplement/request/", views.supplement_request, name="supplement_request"),
     path("<int:pk>/supplement/", views.supplement, name="supplement"),
     path("<int:pk>/on-site-check/", views.on_site_check, name="on_site_check"),
+    path("<int:pk>/take-over/", views.take_over, name="take_over"),
     path("<int:pk>/payment/", views.payment, name="payment"),
     path("<int:pk>/approval-form.pdf", views.approval_form, name="approval_form"),
 ]

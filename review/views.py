@@ -250,8 +250,8 @@ def _history(app: Application) -> list[dict[str, Any]]:
         name = event.action.removeprefix("application.")
         if name in TRANSITIONS:
             label = TRANSITIONS[name].label
-        elif name == actions.ON_SITE_CHECK:
-            label = _("实地核查")
+        elif name in (actions.ON_SITE_CHECK, actions.TAKE_OVER):
+            label = actions.transition_label(name)
         else:
             label = INTAKE_LABELS.get(event.action, event.action)
         note = step.opinion if step else str(after.get("error") or after.get("name") or "")
@@ -359,6 +359,8 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
             "builder": _supplement_builder(app, notices),
             "notices": notices,
             "can_site_check": "on_site_check" in available,
+            "can_take_over": actions.TAKE_OVER in available,
+            "claimant": actions.claimant_of(app),
             "site_check_form": OnSiteCheckForm(initial={"date": timezone.localdate()}),
             "site_checks": site_checks,
             "can_pay": "pay" in available,
@@ -416,6 +418,21 @@ def supplement_request(request: HttpRequest, pk: int) -> HttpResponse:
     except ReviewError as exc:
         return _refused(request, exc, app)
     messages.success(request, _("已发出一次性补正告知"))
+    return redirect("review:detail", pk=app.pk)
+
+
+@login_required
+@require_POST
+def take_over(request: HttpRequest, pk: int) -> HttpResponse:
+    """Take over the initial review another reviewer claimed; the reason is required and audited."""
+    user, app = _staff_application(request, pk)
+    try:
+        actions.take_over_application(
+            app, actor=user, reason=request.POST.get("opinion", ""), request=request
+        )
+    except ReviewError as exc:
+        return _refused(request, exc, app)
+    messages.success(request, _("已接手本申请的初审"))
     return redirect("review:detail", pk=app.pk)
 
 

@@ -150,6 +150,15 @@ class ReminderTests(ReviewTestCase):
         self.assertIn("reviewer2@yingdu.local", [m.to[0] for m in mail.outbox])
         self.assertNotIn(self.reviewer.email, [m.to[0] for m in mail.outbox])
 
+    def test_it_reminds_the_reviewer_who_took_over_not_the_claimant(self) -> None:
+        other = make_user("reviewer2", Role.REVIEWER, email="reviewer2@yingdu.local")
+        actions.claim_application(self.due_soon, actor=self.reviewer)
+        actions.take_over_application(self.due_soon, actor=other, reason="原受理人出差")
+        with self.captureOnCommitCallbacks(execute=True):
+            actions.send_deadline_reminders(dt.date(2026, 3, 12))
+        self.assertIn("reviewer2@yingdu.local", [m.to[0] for m in mail.outbox])
+        self.assertNotIn(self.reviewer.email, [m.to[0] for m in mail.outbox])
+
     def test_the_management_command_sends_reminders(self) -> None:
         out = io.StringIO()
         with self.captureOnCommitCallbacks(execute=True):

@@ -225,5 +225,6 @@ class SeparationOfDutiesTests(ReviewTestCase):
         group = Group.objects.get(name=Role.HEAD)
         both = self.with_roles("zhou", Role.REVIEWER)
         both.groups.add(group)
+        actions.take_over_application(self.app, actor=both, reason="原受理人休假")
         actions.pass_initial_review(self.app, actor=both, opinion="初审意见：同意")
         self.assertEqual(actions.available_transitions(self.app, both), [])
