@@ -50,6 +50,7 @@ class ClaimReservationTests(ReviewTestCase):
         self.assertEqual(step.data["previous_holder_id"], self.reviewer.pk)
         event = AuditEvent.objects.get(action="application.take_over")
         self.assertEqual(event.actor, self.other)
+        assert isinstance(event.after, dict)
         self.assertEqual(event.after["previous_holder"], str(self.reviewer))
         self.assertEqual(event.after["opinion"], "原受理人出差")
         self.assertEqual(actions.claimant_of(self.app), self.other)
