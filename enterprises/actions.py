@@ -4,14 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import transaction
+from django.conf import settings
+from django.contrib.auth.tokens import default_token_generator
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
+from django.utils.translation import gettext as _
 
 from accounts.actions import create_user_with_role
 from accounts.models import User
 from accounts.roles import Role
 from enterprises.models import Enterprise
 from ledger.actions import record_event
+from ledger.models import AuditEvent
 from yingdu import hooks
 from yingdu.uploads import CheckedUpload, stored_files
 
@@ -29,12 +37,19 @@ ENTERPRISE_FIELDS = (
 
 
 def register_enterprise(
-    data: dict[str, Any], license_file: CheckedUpload, *, username: str, password: str, request: Any = None
+    data: dict[str, Any],
+    license_file: CheckedUpload,
+    *,
+    username: str,
+    password: str,
+    request: Any = None,
+    active: bool = True,
 ) -> tuple[Enterprise, User]:
     """Create a pending enterprise with its first applicant user and stored business licence.
 
     The enterprise cannot apply until a reviewer verifies it (SPEC §1, issue 2). The actor is
-    the new user: registration is self-service.
+    the new user: registration is self-service. Self-service registration creates the user
+    inactive, until the handler opens the confirmation link (:func:`submit_registration`).
     """
     with stored_files() as files, transaction.atomic():
         enterprise = Enterprise.objects.create(
@@ -51,6 +66,7 @@ def register_enterprise(
             display_name=data["handler_name"],
             phone=data["handler_phone"],
             enterprise=enterprise,
+            is_active=active,
         )
         enterprise.license_file.name = files.save("licenses", license_file)
         enterprise.save(update_fields=["license_file"])
@@ -62,8 +78,141 @@ def register_enterprise(
             | {"license_sha256": license_file.sha256},
             request=request,
         )
-        hooks.announce(hooks.ENTERPRISE_REGISTERED, enterprise_id=enterprise.pk, actor=user)
+        if active:
+            # A self-service registration is announced once its link is confirmed.
+            hooks.announce(hooks.ENTERPRISE_REGISTERED, enterprise_id=enterprise.pk, actor=user)
     return enterprise, user
+
+
+def _mail(subject: str, body: str, recipients: list[str]) -> None:
+    addresses = sorted({address.strip() for address in recipients if address and address.strip()})
+    if addresses:
+        send_mail(_("【影都算力补助平台】%(subject)s") % {"subject": subject}, body, None, addresses)
+
+
+def submit_registration(
+    data: dict[str, Any], license_file: CheckedUpload, *, username: str, password: str, request: Any = None
+) -> None:
+    """企业注册 without telling anyone whether a user name or a USCC already exists.
+
+    Every registration ends the same way for the person registering: "check the handler's
+    mailbox". A new one creates the pending enterprise with an inactive user and mails the
+    handler a one-time confirmation link. One that collides with an existing user name or
+    enterprise creates nothing; the handler's mailbox is told the registration could not be
+    completed, and the existing owner (that user, or that enterprise's handler and users) is
+    told someone tried, so an impostor is noticed. The attempt is audited either way.
+    """
+    taken_user = User.objects.filter(username__iexact=username).first()
+    taken_enterprise = Enterprise.objects.filter(uscc=data["uscc"]).first()
+    if taken_user is None and taken_enterprise is None:
+        try:
+            _enterprise, user = register_enterprise(
+                data, license_file, username=username, password=password, request=request, active=False
+            )
+        except IntegrityError:
+            # Someone registered the same name or USCC a moment ago: a collision like the others.
+            taken_user = User.objects.filter(username__iexact=username).first()
+            taken_enterprise = Enterprise.objects.filter(uscc=data["uscc"]).first()
+        else:
+            link = registration_link(user)
+            transaction.on_commit(
+                lambda: _mail(
+                    str(_("请确认企业注册")),
+                    str(
+                        _(
+                            "您好：\n\n您为“%(name)s”提交了企业注册，登录用户名为 %(username)s。"
+                            "请在 %(days)d 天内打开以下链接完成注册（仅可使用一次）：\n%(link)s\n\n"
+                            "如非本人操作，请忽略本邮件。"
+                        )
+                        % {
+                            "name": data["name"],
+                            "username": username,
+                            "days": settings.PASSWORD_RESET_TIMEOUT // 86400,
+                            "link": link,
+                        }
+                    ),
+                    [data["handler_email"]],
+                ),
+                robust=True,
+            )
+            return
+    with transaction.atomic():
+        record_event(
+            "enterprise.register_refused",
+            actor=None,
+            actor_repr=username[:150] or "anonymous",
+            obj=taken_enterprise,
+            result=AuditEvent.Result.FAILURE,
+            after={
+                "uscc": data["uscc"],
+                "username_taken": taken_user is not None,
+                "uscc_taken": taken_enterprise is not None,
+            },
+            request=request,
+        )
+        owners: list[str] = []
+        if taken_user is not None:
+            owners.append(taken_user.email)
+        if taken_enterprise is not None:
+            owners.append(taken_enterprise.handler_email)
+            owners.extend(taken_enterprise.users.filter(is_active=True).values_list("email", flat=True))
+        transaction.on_commit(
+            lambda: _mail(
+                str(_("有人尝试使用您的账号信息注册")),
+                str(
+                    _(
+                        "您好：\n\n有人在影都算力补助平台提交了企业注册（企业名称“%(name)s”），"
+                        "使用了与您的登录用户名或贵企业统一社会信用代码相同的信息。注册未被受理。\n"
+                        "如是贵企业同事，请登录平台在“本企业”页为其添加账号；如非贵企业人员操作，请联系区文促中心。"
+                    )
+                    % {"name": data["name"]}
+                ),
+                owners,
+            ),
+            robust=True,
+        )
+        transaction.on_commit(
+            lambda: _mail(
+                str(_("企业注册未能完成")),
+                str(
+                    _(
+                        "您好：\n\n您为“%(name)s”提交的企业注册未能完成：所填登录用户名已被使用，"
+                        "或该企业已在平台注册。请换一个用户名重新注册；如企业已注册，请联系本企业已注册的经办人为您添加账号。"
+                    )
+                    % {"name": data["name"]}
+                ),
+                [data["handler_email"]],
+            ),
+            robust=True,
+        )
+
+
+def registration_link(user: User) -> str:
+    """The one-time confirmation link of a self-service registration (Django's token: it expires
+    after PASSWORD_RESET_TIMEOUT and stops working once the user has logged in)."""
+    uid = urlsafe_base64_encode(force_bytes(user.pk))
+    token = default_token_generator.make_token(user)
+    return settings.SITE_URL.rstrip("/") + reverse("enterprises:confirm", args=[uid, token])
+
+
+def confirm_registration(uidb64: str, token: str, *, request: Any = None) -> User | None:
+    """Activate the user of a registration link; ``None`` for a wrong, used or expired link."""
+    try:
+        pk = int(urlsafe_base64_decode(uidb64).decode())
+    except (ValueError, UnicodeDecodeError):
+        return None
+    with transaction.atomic():
+        user = (
+            User.objects.select_for_update().filter(pk=pk, is_active=False, last_login__isnull=True).first()
+        )
+        if user is None or not default_token_generator.check_token(user, token):
+            return None
+        user.is_active = True
+        user.save(update_fields=["is_active"])
+        record_event("enterprise.registration_confirmed", actor=user, obj=user.enterprise, request=request)
+        if user.enterprise_id is not None:
+            hooks.announce(hooks.ENTERPRISE_REGISTERED, enterprise_id=user.enterprise_id, actor=user)
+    return user
 
 
 def verify_enterprise(

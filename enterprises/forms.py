@@ -7,7 +7,6 @@ from django.contrib.auth import get_user_model, password_validation
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from enterprises.models import Enterprise
 from yingdu.uploads import DOCUMENT_TYPES, CheckedUpload, check_upload
 from yingdu.validators import normalize_email, normalize_phone, normalize_uscc
 
@@ -51,20 +50,11 @@ class RegistrationForm(EnterpriseFieldsMixin, forms.Form):
 
     checked_license: CheckedUpload | None = None
 
-    def clean_uscc(self) -> str:
-        uscc = super().clean_uscc()
-        if Enterprise.objects.filter(uscc=uscc).exists():
-            raise ValidationError(
-                _("该统一社会信用代码已注册。如您是该企业员工，请联系本企业已注册的经办人为您添加账号。"),
-                code="duplicate",
-            )
-        return uscc
+    # No check here that the user name or the USCC is free: a form error would tell anyone
+    # whether they exist. ``actions.submit_registration`` handles a collision by e-mail.
 
     def clean_username(self) -> str:
-        username: str = self.cleaned_data["username"].strip()
-        if get_user_model().objects.filter(username__iexact=username).exists():
-            raise ValidationError(_("该用户名已被使用"), code="duplicate")
-        return username
+        return str(self.cleaned_data["username"]).strip()
 
     def clean_license(self) -> Any:
         upload = self.cleaned_data["license"]

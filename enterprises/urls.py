@@ -6,6 +6,7 @@ app_name = "enterprises"
 
 urlpatterns = [
     path("register/", views.register, name="register"),
+    path("register/confirm/<str:uidb64>/<str:token>/", views.confirm, name="confirm"),
     path("mine/", views.mine, name="mine"),
     path("pending/", views.pending, name="pending"),
     path("<int:pk>/", views.detail, name="detail"),

@@ -34,18 +34,33 @@ def get_enterprise_for_user(request: HttpRequest, pk: int) -> Enterprise:
 
 @require_http_methods(["GET", "POST"])
 def register(request: HttpRequest) -> HttpResponse:
-    """企业注册: everything typed stays in the form when a check fails; the licence must be chosen again."""
+    """企业注册: everything typed stays in the form when a check fails; the licence must be chosen again.
+
+    A valid form always gets the same answer, whether or not the user name or USCC exists.
+    """
     form = RegistrationForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         assert form.checked_license is not None
         data = form.cleaned_data
-        _enterprise, user = actions.register_enterprise(
+        actions.submit_registration(
             data, form.checked_license, username=data["username"], password=data["password1"], request=request
         )
-        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-        messages.success(request, _("注册成功。企业信息待区文促中心核验，核验通过后即可申报。"))
-        return redirect("enterprises:mine")
+        return render(request, "enterprises/register_sent.html", {"email": data["handler_email"]})
     return render(request, "enterprises/register.html", {"form": form})
+
+
+@require_http_methods(["GET", "POST"])
+def confirm(request: HttpRequest, uidb64: str, token: str) -> HttpResponse:
+    """The one-time link of the registration e-mail. GET shows a button; POST confirms, so a
+    mail scanner that fetches links does not use the link up."""
+    if request.method == "POST":
+        user = actions.confirm_registration(uidb64, token, request=request)
+        if user is not None:
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            messages.success(request, _("注册成功。企业信息待区文促中心核验，核验通过后即可申报。"))
+            return redirect("enterprises:mine")
+        return render(request, "enterprises/register_confirm.html", {"invalid": True}, status=400)
+    return render(request, "enterprises/register_confirm.html", {"invalid": False})
 
 
 @login_required

@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+import re
+
+from django.core import mail
 from django.urls import reverse
 
+from accounts.models import User
 from enterprises.models import Enterprise
 from ledger.models import AuditEvent
-from yingdu.test import USCC_A, USCC_C, BaseTestCase, pdf_bytes, png_bytes, upload
+from yingdu.test import USCC_A, USCC_B, USCC_C, BaseTestCase, pdf_bytes, png_bytes, upload
 
 
 def form_data(**overrides: str) -> dict[str, object]:
@@ -33,8 +37,9 @@ class RegistrationTests(BaseTestCase):
         return self.client.post(reverse("enterprises:register"), data)
 
     def test_registration_creates_a_pending_enterprise_with_its_first_user(self) -> None:
-        response = self.post()
-        self.assertRedirects(response, reverse("enterprises:mine"), fetch_redirect_response=False)
+        with self.captureOnCommitCallbacks(execute=True):
+            response = self.post()
+        self.assertContains(response, "注册信息已提交")
         enterprise = Enterprise.objects.get(uscc=USCC_C)
         self.assertEqual(enterprise.status, Enterprise.Status.PENDING)
         self.assertFalse(enterprise.can_apply)
@@ -70,10 +75,64 @@ class RegistrationTests(BaseTestCase):
         self.assertContains(response, 'id="error-handler_email"')
         self.assertContains(response, 'value="孙七"')
 
-    def test_duplicate_uscc_is_refused_with_a_clear_message(self) -> None:
-        response = self.post(uscc=USCC_A)
-        self.assertContains(response, "该统一社会信用代码已注册")
+    def test_it_answers_a_taken_uscc_or_user_name_as_it_answers_a_new_registration(self) -> None:
+        with self.captureOnCommitCallbacks(execute=True):
+            fresh = self.post()
+        answers = [fresh]
+        for overrides in ({"uscc": USCC_A, "username": "newname"}, {"username": "ALICE", "uscc": USCC_B}):
+            with self.captureOnCommitCallbacks(execute=True):
+                answers.append(self.post(**overrides))
+        # CSRF tokens are masked afresh on every response; everything else must be identical.
+        shown = [re.sub(r'"X-CSRFToken": "[^"]+"', "", r.content.decode()) for r in answers]
+        self.assertEqual({r.status_code for r in answers}, {200})
+        self.assertEqual(len(set(shown)), 1)
         self.assertEqual(Enterprise.objects.filter(uscc=USCC_A).count(), 1)
+        self.assertEqual(User.objects.filter(username__iexact="alice").count(), 1)
+        self.assertFalse(User.objects.filter(username="newname").exists())
+        self.assertEqual(
+            AuditEvent.objects.filter(
+                action="enterprise.register_refused", result=AuditEvent.Result.FAILURE
+            ).count(),
+            2,
+        )
+
+    def test_it_tells_the_existing_owner_by_e_mail(self) -> None:
+        with self.captureOnCommitCallbacks(execute=True):
+            self.post(uscc=USCC_A, username="newname", handler_email="impostor@example.cn")
+        to_owner = [m for m in mail.outbox if "alice@example.cn" in m.to]
+        self.assertEqual(len(to_owner), 1)
+        self.assertIn("有人尝试", to_owner[0].subject)
+        self.assertIn(self.enterprise.handler_email, to_owner[0].to)
+        to_registrant = [m for m in mail.outbox if m.to == ["impostor@example.cn"]]
+        self.assertEqual(len(to_registrant), 1)
+        self.assertIn("未能完成", to_registrant[0].subject)
+        mail.outbox.clear()
+        with self.captureOnCommitCallbacks(execute=True):
+            self.post(username="bob", handler_email="impostor@example.cn")
+        self.assertTrue(any("bob@example.cn" in m.to for m in mail.outbox))
+
+    def test_it_activates_the_user_through_the_one_time_link_of_the_e_mail(self) -> None:
+        with self.captureOnCommitCallbacks(execute=True):
+            self.post()
+        user = User.objects.get(username="sunqi")
+        self.assertFalse(user.is_active)
+        refused = self.client.post(
+            reverse("accounts:login"), {"username": "sunqi", "password": "Chuying#2026"}
+        )
+        self.assertEqual(refused.status_code, 200)
+        (message,) = [m for m in mail.outbox if m.to == ["sunqi@example.cn"]]
+        link = re.search(r"http\S+/register/confirm/\S+/", str(message.body))
+        assert link is not None
+        path = link.group(0).split("://", 1)[1].split("/", 1)[1]
+        self.assertContains(self.client.get("/" + path), "完成注册")
+        response = self.client.post("/" + path)
+        self.assertRedirects(response, reverse("enterprises:mine"), fetch_redirect_response=False)
+        user.refresh_from_db()
+        self.assertTrue(user.is_active)
+        self.assertEqual(self.client.session["_auth_user_id"], str(user.pk))
+        self.client.logout()
+        again = self.client.post("/" + path)
+        self.assertContains(again, "无效", status_code=400)
 
     def test_licence_that_is_html_named_pdf_is_refused(self) -> None:
         data = form_data()
