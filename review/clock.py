@@ -182,9 +182,7 @@ def _clock(
         )
     if params is None:
         return Clock(received=received, stage="review", paused=paused, error="；".join(errors))
-    cycle = attempt(
-        lambda: policy_calendar.cycle_due(received, pause_list, params, today=today, state=state)
-    )
+    cycle = attempt(lambda: policy_calendar.cycle_due(received, pause_list, params, today=today, state=state))
     cycle_due = cycle.date if cycle else None
     cycle_left = (
         attempt(lambda: policy_calendar.workdays_left(cycle_due, today, calendar=cal)) if cycle_due else None

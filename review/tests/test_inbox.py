@@ -12,7 +12,7 @@ from django.urls import reverse
 from applications.states import Status
 from audits import actions as audit_actions
 from audits.tests.fixtures import make_application as make_paid_application
-from enterprises.actions import verify_enterprise
+from enterprises.actions import confirm_registration, registration_link, verify_enterprise
 from enterprises.models import Enterprise
 from enterprises.tests.test_registration import form_data
 from review import notify
@@ -93,6 +93,11 @@ class EveryNoticeReachesTheInboxTests(ReviewTestCase):
             self.client.post(reverse("enterprises:register"), data)
         enterprise = Enterprise.objects.get(uscc=USCC_C)
         user = enterprise.users.get()
+        # The receipt follows the confirmation of the e-mailed one-time link.
+        self.assertFalse(Notification.objects.filter(user=user).exists())
+        uid, token = registration_link(user).rstrip("/").split("/")[-2:]
+        with self.captureOnCommitCallbacks(execute=True):
+            self.assertIsNotNone(confirm_registration(uid, token))
         registered = Notification.objects.get(user=user)
         self.assertEqual(registered.kind, Notification.Kind.REGISTRATION)
         self.assertIn("等待资质核验", registered.title)
