@@ -34,22 +34,31 @@ KIND = "usage_record"
 CHUNK = 900  # SQLite allows 999 parameters per statement
 
 
+# Readers of raw column values; the first line of each is the common case, for speed.
+
+
 def _uuid(value: Any) -> uuid.UUID:
     return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
 
 
 def _moment(value: Any) -> dt.datetime:
+    if type(value) is dt.datetime and value.tzinfo is not None:
+        return value
     moment = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
 
 
 def _decimal(value: Any) -> Decimal:
+    if type(value) is Decimal:
+        return value
     if isinstance(value, bool):
         raise TypeError("not a number")
     return Decimal(repr(value)) if isinstance(value, float) else Decimal(str(value))
 
 
 def _integer(value: Any) -> int:
+    if type(value) is int:
+        return value
     if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
         raise TypeError("not an integer")
     number = Decimal(str(value))
@@ -59,19 +68,21 @@ def _integer(value: Any) -> int:
 
 
 def _float(value: Any) -> float:
+    if type(value) is float:
+        return value
     if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
         raise TypeError("not a number")
     return float(value)
 
 
 def _text(value: Any) -> str:
-    if not isinstance(value, str):
+    if type(value) is not str:
         raise TypeError("not text")
     return value
 
 
 def _optional_int(value: Any) -> int | None:
-    return None if value is None else _integer(value)
+    return value if value is None or type(value) is int else _integer(value)
 
 
 # Column, how it is read, and the field of the entry it copies (None: compared separately).
@@ -99,6 +110,8 @@ _COLUMNS: tuple[tuple[str, Callable[[Any], Any], str | None], ...] = (
     ("signature", _text, "signature"),
 )
 _SELECT = "id, leaf_index, " + ", ".join(name for name, _r, _f in _COLUMNS)
+_READERS = tuple(read for _n, read, _f in _COLUMNS)
+_COPIED = tuple(field for _n, _r, field in _COLUMNS if field is not None)
 _LABELS = {
     "entry_sha256": "条目SHA-256(entry_sha256)",
     "provider_id": "算力提供方(provider)",
@@ -114,7 +127,11 @@ class UsageRow:
 
     pk: Any
     leaf_index: Any
-    values: dict[str, Any]
+    raw: tuple[Any, ...]  # in the order of _COLUMNS
+
+    @property
+    def values(self) -> dict[str, Any]:
+        return dict(zip((name for name, _r, _f in _COLUMNS), self.raw, strict=True))
 
 
 def _rows(sql_where: str, params: Sequence[Any]) -> list[UsageRow]:
@@ -124,8 +141,7 @@ def _rows(sql_where: str, params: Sequence[Any]) -> list[UsageRow]:
             list(params),
         )
         found = cursor.fetchall()
-    names = [name for name, _r, _f in _COLUMNS]
-    return [UsageRow(r[0], r[1], dict(zip(names, r[2:], strict=True))) for r in found]
+    return [UsageRow(r[0], r[1], tuple(r[2:])) for r in found]
 
 
 def parse_entry(data: bytes) -> UsageFields | None:
@@ -160,14 +176,17 @@ def _row_label(row: UsageRow) -> str:
 
 def row_problems(row: UsageRow, entry: EntryMeta | None, lookups: _Lookups) -> list[str]:
     """What is wrong with ``row`` against its ``entry`` (and the entry against its bytes); [] if nothing."""
-    label = _row_label(row)
     if entry is None:
         return [
-            _("%(row)s指向的第 %(index)s 条日志缺失或不是使用记录") % {"row": label, "index": row.leaf_index}
+            _("%(row)s指向的第 %(index)s 条日志缺失或不是使用记录")
+            % {"row": _row_label(row), "index": row.leaf_index}
         ]
     fields = parse_entry(entry.data)
     if fields is None:
         return [_("第 %(index)s 条不是有效的算力使用记录") % {"index": entry.leaf}]
+    if _agrees(row, entry, fields, lookups):
+        return []
+    label = _row_label(row)
     problems: list[str] = []
     values: dict[str, Any] = {}
     for name, read, _field in _COLUMNS:
@@ -204,6 +223,26 @@ def row_problems(row: UsageRow, entry: EntryMeta | None, lookups: _Lookups) -> l
             )
     problems.extend(entry_problems(entry, fields, lookups))
     return problems
+
+
+def _agrees(row: UsageRow, entry: EntryMeta, fields: UsageFields, lookups: _Lookups) -> bool:
+    """The common case, without building messages: every column equals what the entry says."""
+    try:
+        got = [read(value) for read, value in zip(_READERS, row.raw, strict=True)]
+    except (ValueError, TypeError, ArithmeticError, InvalidOperation):
+        return False
+    record_id, sha, provider_id, node_pk, enterprise_id, *copied = got
+    if (
+        record_id != fields.record_id
+        or provider_id != entry.provider_id
+        or enterprise_id != entry.enterprise_id
+        or copied != [getattr(fields, name) for name in _COPIED[1:]]
+        or sha != hashlib.sha256(entry.data).hexdigest()
+    ):
+        return False
+    if node_pk is not None and lookups.nodes.get(node_pk) != (fields.node_id, entry.provider_id):
+        return False
+    return not entry_problems(entry, fields, lookups)
 
 
 def entry_problems(entry: EntryMeta, fields: UsageFields, lookups: _Lookups) -> list[str]:
