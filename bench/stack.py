@@ -57,7 +57,7 @@ def main() -> int:
         ingest_through(ports, facts["token"], warmup, clients_per_server=2)  # imports, keys, connections
         run = ingest_through(ports, facts["token"], batches, clients_per_server=args.clients)
     finally:
-        stack.stop()
+        stack.stop(show_logs=False)
     accepted = sum(count(a, "accepted") for a in run.answers)
     if accepted != len(batches) * BATCH:
         print(f"only {accepted} of {len(batches) * BATCH} records were accepted", file=sys.stderr)

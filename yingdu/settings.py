@@ -248,6 +248,8 @@ LOGGING = {
         # WeasyPrint reports every layout step at INFO.
         "weasyprint": {"level": "WARNING"},
         "fontTools": {"level": "WARNING"},
+        # Configured here, the background worker does not add a handler of its own (no doubled lines).
+        "huey": {"handlers": ["console"], "propagate": False},
     },
 }
 

@@ -370,10 +370,13 @@ class Stack:
             f"== {p.name}\n{p.log.read_text(errors='replace')[-tail:]}" for p in self.processes if p.log.exists()
         )
 
-    def stop(self) -> None:
+    def stop(self, show_logs: bool = True) -> None:
+        """Stop every process, drop the database, empty the Redis database, remove the folder;
+        with ``show_logs``, print each process's output first (pytest shows it for a failed test)."""
         import psycopg
 
-        print(self.logs())
+        if show_logs:
+            print(self.logs())
         for process in reversed(self.processes):
             process.kill(signal.SIGTERM if process.name.startswith("worker") else signal.SIGKILL)
         self.processes.clear()
