@@ -1,15 +1,13 @@
 """``yingdu demo``: load demo data idempotently and print the demo accounts.
 
-Each app may add its own demo data in ``<app>/demo.py`` with ``load(stdout)``; they run
-in the order of INSTALLED_APPS after the accounts and enterprises below.
+The staff accounts are made here; the enterprises, providers and the year of operation are
+played by :mod:`yingdu.demo` through the platform's own actions, relative to today.
 """
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
@@ -34,12 +32,6 @@ STAFF = [
     ("auditadmin", "审计管理员", Role.AUDITADMIN),
 ]
 
-ENTERPRISES = [
-    # username, name, uscc, status
-    ("yingzhi", "北京影都智造文化传媒有限公司", "91110116MA01ABCD11", Enterprise.Status.VERIFIED),
-    ("xinghe", "怀柔星河短剧科技有限公司", "91110105MA7ABCDE1B", Enterprise.Status.VERIFIED),
-    ("chuying", "北京初映数字影像有限公司", "91110116755623456M", Enterprise.Status.PENDING),
-]
 
 
 def ensure_user(username: str, display_name: str, role: str, **fields: Any) -> tuple[User, bool]:
@@ -71,42 +63,16 @@ class Command(BaseCommand):
         for username, display_name, role in STAFF:
             ensure_user(username, display_name, role, email=f"{username}@yingdu.local")
             rows.append((username, str(Role(role).label)))
-        for username, name, uscc, status in ENTERPRISES:
-            enterprise, _ = Enterprise.objects.get_or_create(
-                uscc=uscc,
-                defaults={
-                    "name": name,
-                    "registered_address": "北京市怀柔区杨宋镇凤翔科技开发区",
-                    "operating_address": "北京市怀柔区杨宋镇影都大道1号",
-                    "legal_rep_name": "张三",
-                    "legal_rep_phone": "+8613800138000",
-                    "handler_name": "李四",
-                    "handler_phone": "+8613900139000",
-                    "handler_email": f"{username}@example.cn",
-                    "status": status,
-                },
-            )
-            ensure_user(
-                username,
-                f"{name} 经办人",
-                Role.APPLICANT,
-                enterprise=enterprise,
-                email=f"{username}@example.cn",
-            )
-            rows.append((username, f"企业经办人（{name}，{enterprise.get_status_display()}）"))
-        provider, _ = Provider.objects.get_or_create(
-            name="怀柔智算中心", defaults={"status": Provider.Status.APPROVED, "contact_name": "陈工"}
-        )
-        ensure_user("provider", "怀柔智算中心 运维", Role.PROVIDER, provider=provider)
-        rows.append(("provider", "算力提供方（怀柔智算中心）"))
+        from yingdu import demo
 
-        for app in settings.INSTALLED_APPS:
-            try:
-                module = importlib.import_module(f"{app}.demo")
-            except ModuleNotFoundError as exc:
-                if exc.name != f"{app}.demo":
-                    raise
-                continue
-            module.load(stdout=self.stdout)
-
+        demo.load(self.stdout)
+        for username, name, _uscc, _fate in demo.ENTERPRISES:
+            enterprise = Enterprise.objects.filter(users__username=username).first()
+            if enterprise is not None:
+                label = "已列入黑名单" if enterprise.blacklisted else enterprise.get_status_display()
+                rows.append((username, f"企业经办人（{name}，{label}）"))
+        provider = Provider.objects.filter(name=demo.PROVIDERS[0][0]).first()
+        if provider is not None:
+            ensure_user("provider", f"{provider.name} 运维", Role.PROVIDER, provider=provider)
+            rows.append(("provider", f"算力提供方（{provider.name}）"))
         return rows
