@@ -22,6 +22,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 import time_machine
@@ -59,7 +60,11 @@ ENTERPRISES = [
     ("jingxi", "北京京西智能影像科技有限公司", "91110110000000044K", "verified"),
     ("haitang", "北京海棠映画传媒有限公司", "91110110000000055P", "blacklisted"),
 ]
-PROVIDERS = [("怀柔智算中心", "hr-gpu-01"), ("影都云算力平台", "yd-gpu-01"), ("京北超算服务中心", "jb-gpu-01")]
+PROVIDERS = [
+    ("怀柔智算中心", "hr-gpu-01"),
+    ("影都云算力平台", "yd-gpu-01"),
+    ("京北超算服务中心", "jb-gpu-01"),
+]
 
 # Each story: (goal, enterprise username, overseas). The order spreads finished stories over the
 # window and puts the ones in progress at its end.
@@ -96,10 +101,36 @@ STORIES: list[tuple[str, str, bool]] = [
     ("draft", "changcheng", False),
 ]
 TITLES = [
-    "龙城夜雨", "海上明月", "山河故人", "星火燎原", "长安来信", "雁栖湖畔", "红螺晨钟", "京西旧事",
-    "长城谣", "海棠依旧", "云端之上", "北城少年", "怀柔往事", "一念之间", "影都故事", "月下归人",
-    "逐光者", "春风十里", "重逢", "山海之约", "夜航船", "烟火人间", "追梦人", "时光信笺",
-    "风起青萍", "归途", "雪落无声", "破晓", "千里江山", "灯火阑珊",
+    "龙城夜雨",
+    "海上明月",
+    "山河故人",
+    "星火燎原",
+    "长安来信",
+    "雁栖湖畔",
+    "红螺晨钟",
+    "京西旧事",
+    "长城谣",
+    "海棠依旧",
+    "云端之上",
+    "北城少年",
+    "怀柔往事",
+    "一念之间",
+    "影都故事",
+    "月下归人",
+    "逐光者",
+    "春风十里",
+    "重逢",
+    "山海之约",
+    "夜航船",
+    "烟火人间",
+    "追梦人",
+    "时光信笺",
+    "风起青萍",
+    "归途",
+    "雪落无声",
+    "破晓",
+    "千里江山",
+    "灯火阑珊",
 ]
 # Working days from submission to each step (a plan, not a rule: the rules are the actions').
 CLAIM, PASS_INITIAL, PASS_RE, APPROVE, PAY = 1, 3, 5, 7, 14
@@ -131,7 +162,7 @@ class Demo:
     users: dict[str, User] = field(default_factory=dict)
     keys: dict[str, tuple[Provider, str, Ed25519PrivateKey]] = field(default_factory=dict)
     apps: dict[int, Application] = field(default_factory=dict)
-    events: list[tuple[dt.date, int, Callable[[], None]]] = field(default_factory=list)
+    events: list[tuple[dt.date, int, Callable[[], object]]] = field(default_factory=list)
     paid_on: dict[int, dt.date] = field(default_factory=dict)
     lines: list[str] = field(default_factory=list)
 
@@ -139,7 +170,7 @@ class Demo:
         """The working day ``offset`` working days after the first demo day, never after today."""
         return min(get_calendar().add_workdays(self.start, max(offset, 0)), self.today)
 
-    def at(self, day: dt.date, action: Callable[[], None]) -> None:
+    def at(self, day: dt.date, action: Callable[[], object]) -> None:
         self.events.append((day, len(self.events), action))
 
 
@@ -148,7 +179,7 @@ def window(today: dt.date) -> dt.date:
     return max(today - dt.timedelta(days=365), POLICY_START)
 
 
-def _checked(name: str, content: bytes, allowed: frozenset[str] | set[str]) -> CheckedUpload:
+def _checked(name: str, content: bytes, allowed: frozenset[str]) -> CheckedUpload:
     return check_upload(SimpleUploadedFile(name, content), allowed)
 
 
@@ -225,7 +256,10 @@ def cast(demo: Demo, staff: dict[str, User]) -> None:
             enterprise = _enterprise(demo, username, name, uscc)
             if fate != "pending" and enterprise.status == Enterprise.Status.PENDING:
                 registry.verify_enterprise(
-                    enterprise, decision=Enterprise.Status.VERIFIED, note="营业执照核验一致", actor=staff["reviewer"]
+                    enterprise,
+                    decision=Enterprise.Status.VERIFIED,
+                    note="营业执照核验一致",
+                    actor=staff["reviewer"],
                 )
         for name, node_id in PROVIDERS:
             provider = Provider.objects.filter(name=name).first()
@@ -376,18 +410,26 @@ def _story(demo: Demo, index: int, begin: int) -> None:
     if goal == "submitted":
         return
     if goal == "withdrawn":
-        act(2, lambda a: intake.withdraw_application(a, actor=applicant, reason="作品信息有误，撤回后重新整理"))
+        act(
+            2,
+            lambda a: intake.withdraw_application(a, actor=applicant, reason="作品信息有误，撤回后重新整理"),
+        )
         return
     act(CLAIM, lambda a: review.claim_application(a, actor=reviewer, opinion="已受理"))
     if goal == "initial_review":
         return
     if goal == "rejected_initial":
-        act(3, lambda a: review.reject_application(a, actor=reviewer, opinion="算力消耗明细与发票不符，不符合申报条件"))
+        act(
+            3,
+            lambda a: review.reject_application(
+                a, actor=reviewer, opinion="算力消耗明细与发票不符，不符合申报条件"
+            ),
+        )
         if username == "haitang":  # the forged invoice gets the enterprise blacklisted
             demo.at(
                 d(5),
                 lambda: audit.blacklist_enterprise(
-                    Enterprise.objects.get(pk=applicant.enterprise_id),
+                    Enterprise.objects.get(users=applicant),
                     reason="提供虚假算力发票，列入黑名单",
                     actor=demo.users["inspector"],
                 ),
@@ -395,10 +437,20 @@ def _story(demo: Demo, index: int, begin: int) -> None:
         return
     if "supplement" in goal:
         items = [("material:consumption_detail", "算力消耗明细缺少使用场景说明，请补充")]
-        act(2, lambda a: review.request_supplement(a, items=items, note="请一次性补齐后重新提交", actor=reviewer))
+        act(
+            2,
+            lambda a: review.request_supplement(
+                a, items=items, note="请一次性补齐后重新提交", actor=reviewer
+            ),
+        )
         if goal == "supplement_requested":
             return
-        act(5, lambda a: review.resubmit_application(a, answers=_answers(a), note="已补充使用场景说明", actor=applicant))
+        act(
+            5,
+            lambda a: review.resubmit_application(
+                a, answers=_answers(a), note="已补充使用场景说明", actor=applicant
+            ),
+        )
         shift = 4
     else:
         shift = 0
@@ -413,16 +465,26 @@ def _story(demo: Demo, index: int, begin: int) -> None:
                 actor=reviewer,
             ),
         )
-    act(PASS_INITIAL + shift, lambda a: review.pass_initial_review(a, actor=reviewer, opinion="材料齐全，符合申报条件"))
+    act(
+        PASS_INITIAL + shift,
+        lambda a: review.pass_initial_review(a, actor=reviewer, opinion="材料齐全，符合申报条件"),
+    )
     if goal == "re_review":
         return
     act(PASS_RE + shift, lambda a: review.pass_re_review(a, actor=head, opinion="复核无误，同意"))
     if goal == "final_approval":
         return
     if goal == "rejected_final":
-        act(APPROVE, lambda a: review.reject_application(a, actor=approver, opinion="该作品已获其他财政补助，不予重复补助"))
+        act(
+            APPROVE,
+            lambda a: review.reject_application(
+                a, actor=approver, opinion="该作品已获其他财政补助，不予重复补助"
+            ),
+        )
         return
-    act(APPROVE + shift, lambda a: review.approve_application(a, actor=approver, opinion="同意按核定金额补助"))
+    act(
+        APPROVE + shift, lambda a: review.approve_application(a, actor=approver, opinion="同意按核定金额补助")
+    )
     if goal == "approved":
         return
     act(
@@ -471,7 +533,9 @@ def _findings(demo: Demo, index: int, goal: str, d: Callable[[int], dt.date]) ->
 
     def notice() -> None:
         found["notice"] = audit.send_data_notice(
-            found["finding"], actor=inspector, text="经核查，监测平台记录的算力用量低于申报数，请于期限内说明。"
+            found["finding"],
+            actor=inspector,
+            text="经核查，监测平台记录的算力用量低于申报数，请于期限内说明。",
         )
 
     demo.at(d(NOTICE), notice)
@@ -540,7 +604,11 @@ def spot_check(demo: Demo) -> None:
         # A provider's next upload after the quarter ends signs the checkpoint the draw uses.
         provider, node_id, key = next(iter(demo.keys.values()))
         user = demo.users["yingzhi"]
-        rows = {"compute_minutes": 30, "filing_number": f"{PREFIX}心跳", "total_compute_cost": Decimal("100.00")}
+        rows = {
+            "compute_minutes": 30,
+            "filing_number": f"{PREFIX}心跳",
+            "total_compute_cost": Decimal("100.00"),
+        }
         start = timezone.make_aware(dt.datetime.combine(q.last_day, dt.time(20, 0)))
         _usage(demo, 900, user, {**rows, "provider_name": provider.name}, start)
 
@@ -573,11 +641,10 @@ def _answers(app: Application) -> dict[str, str]:
 
 def reminders(demo: Demo) -> None:
     """The daily reminder job, on the last working days."""
+    n = get_calendar().workdays_between(demo.start, demo.today)
     for back in (4, 2, 0):
-        day = get_calendar().add_workdays(demo.today, 0) if back == 0 else demo.day(
-            get_calendar().workdays_between(demo.start, demo.today) - back
-        )
-        demo.at(day, lambda day=day: review.send_deadline_reminders(day))
+        day = demo.day(n - back)
+        demo.at(day, partial(review.send_deadline_reminders, day))
 
 
 def play(demo: Demo) -> None:
@@ -606,15 +673,18 @@ def load(stdout: Any, *, today: dt.date | None = None) -> None:
     play(demo)
     for line in demo.lines:
         stdout.write(line)
-    stdout.write(
-        f"演示：已按 {demo.start.isoformat()} 至 {demo.today.isoformat()} 的运营过程生成演示数据。"
-    )
+    stdout.write(f"演示：已按 {demo.start.isoformat()} 至 {demo.today.isoformat()} 的运营过程生成演示数据。")
     _report(stdout)
 
 
 def _report(stdout: Any) -> None:
     counts: dict[str, int] = {}
-    for status in Application.objects.filter(filing_number__startswith=PREFIX).values_list("status", flat=True):
+    for status in Application.objects.filter(filing_number__startswith=PREFIX).values_list(
+        "status", flat=True
+    ):
         counts[status] = counts.get(status, 0) + 1
-    parts = [f"{Status(code).label} {n}" for code, n in sorted(counts.items(), key=lambda kv: list(Status).index(Status(kv[0])))]
+    parts = [
+        f"{Status(code).label} {n}"
+        for code, n in sorted(counts.items(), key=lambda kv: list(Status).index(Status(kv[0])))
+    ]
     stdout.write("演示申请：" + "，".join(parts) + "。")

@@ -44,7 +44,10 @@ def assert_a_living_year() -> None:
     assert SupplementNotice.objects.filter(resubmitted_date__isnull=False).exists()
     assert OnSiteCheck.objects.exists()
     assert Payment.objects.count() >= 8
-    assert DeadlineReminder.objects.exists() or AuditEvent.objects.filter(action="review.deadline_reminders").exists()
+    assert (
+        DeadlineReminder.objects.exists()
+        or AuditEvent.objects.filter(action="review.deadline_reminders").exists()
+    )
     assert SpotCheck.objects.exists()
     assert {f.status for f in Finding.objects.all()} >= {s.value for s in Finding.Status}
     clawback = Clawback.objects.get()
@@ -56,7 +59,10 @@ def assert_a_living_year() -> None:
 @pytest.mark.parametrize(
     "today",
     [
-        "2026-12-01T09:00:00",  # the day the provisional calendar was needed
+        "2026-06-15T09:00:00",  # four months after the policy took effect
+        "2026-12-15T09:00:00",  # mid-December: deadlines run into a 2027 without an official schedule
+        "2027-01-25T09:00:00",  # late January of a year with no official schedule, before 春节
+        "2027-04-20T09:00:00",  # April: the whole of 2027 so far on the provisional calendar
     ],
 )
 def test_it_plays_a_living_year_at_any_date_and_twice_adds_nothing(today: str) -> None:
@@ -67,3 +73,5 @@ def test_it_plays_a_living_year_at_any_date_and_twice_adds_nothing(today: str) -
         first = counts()
         call_command("demo", stdout=out)
         assert counts() == first
+        assert "演示：运营数据已存在，未重复载入。" in out.getvalue()
+    call_command("ledger", "verify", stdout=io.StringIO())  # the played year is a valid log

@@ -6,6 +6,7 @@ played by :mod:`yingdu.demo` through the platform's own actions, relative to tod
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.contrib.auth.models import Group
@@ -33,7 +34,6 @@ STAFF = [
 ]
 
 
-
 def ensure_user(username: str, display_name: str, role: str, **fields: Any) -> tuple[User, bool]:
     user = User.objects.filter(username=username).first()
     created = user is None
@@ -51,8 +51,15 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         # The demo's own notifications (receipts, approvals) are not sent anywhere.
         locmem = "django.core.mail.backends.locmem.EmailBackend"
-        with override_settings(EMAIL_BACKEND=locmem), transaction.atomic():
-            rows = self.load()
+        # Nor are the e-mail tasks of a played year logged one by one.
+        huey_log = logging.getLogger("huey")
+        level = huey_log.level
+        huey_log.setLevel(logging.WARNING)
+        try:
+            with override_settings(EMAIL_BACKEND=locmem), transaction.atomic():
+                rows = self.load()
+        finally:
+            huey_log.setLevel(level)
         self.stdout.write(f"演示账号（密码均为 {DEMO_PASSWORD}）：")
         for username, label in rows:
             self.stdout.write(f"  {username:<12} {label}")
