@@ -238,17 +238,26 @@ def test_it_takes_an_application_from_submission_to_payment_through_both_servers
     for name, port, transition in steps:
         reply = staff[name].post_form(port, f"/review/{app_id}/do/{transition}/", {"opinion": "同意"})
         assert reply.status == 302, (transition, reply.status, reply.body[:500])
-    paid = staff["finance"].post_form(
-        a,
-        f"/review/{app_id}/payment/",
-        {"date": today().isoformat(), "amount": "15000.00", "bank_reference": "BOC2026120100018"},
-    )
-    assert paid.status == 302, paid.body[:500]
+    # The payment's mail is not sent while the worker is paused: the server only enqueues it.
+    smtp = running.smtp
+    smtp.wait_for(lambda m: "审批通过" in m.subject, timeout=30)
+    running.drain()
+    os.killpg(running.worker.popen.pid, signal.SIGSTOP)
+    try:
+        paid = staff["finance"].post_form(
+            a,
+            f"/review/{app_id}/payment/",
+            {"date": today().isoformat(), "amount": "15000.00", "bank_reference": "BOC2026120100018"},
+        )
+        assert paid.status == 302, paid.body[:500]
+        time.sleep(1.5)  # (a paused worker's blocking read may already hold it: the queue can be empty)
+        assert not [m for m in smtp.messages if "已兑现" in m.subject]
+    finally:
+        os.killpg(running.worker.popen.pid, signal.SIGCONT)
     assert alice.get(b, f"/api/v1/applications/{app_id}").json()["status"] == "paid"
     assert running.one("SELECT count(*) FROM review_payment WHERE application_id = %s", app_id) == 1
 
     # The worker on Redis sent the mail that each server enqueued: the receipt (B), the payment (A).
-    smtp = running.smtp
     smtp.wait_for(lambda m: "已提交" in m.subject and reference in m.subject, timeout=30)
     smtp.wait_for(lambda m: "审批通过" in m.subject, timeout=30)
     smtp.wait_for(lambda m: "已兑现" in m.subject, timeout=30)
