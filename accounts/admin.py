@@ -4,6 +4,7 @@ from typing import TYPE_CHECKING
 
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.utils.translation import gettext_lazy
 
 from accounts.models import User
 
@@ -18,5 +19,5 @@ class UserAdmin(BaseUserAdmin):
     list_display = ("username", "display_name", "enterprise", "provider", "is_active", "last_login")
     fieldsets = (
         *(BaseUserAdmin.fieldsets or ()),
-        ("平台信息", {"fields": ("display_name", "phone", "enterprise", "provider", "password_changed_at")}),
+        (gettext_lazy("平台信息"), {"fields": ("display_name", "phone", "enterprise", "provider", "password_changed_at")}),
     )

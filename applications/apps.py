@@ -11,5 +11,5 @@ class ApplicationsConfig(AppConfig):
         from ledger.labels import register_action_labels
         from yingdu import hooks
 
-        register_action_labels({f"application.{t.name}": t.label for t in TRANSITIONS.values()})
+        register_action_labels({f"application.{t.name}": t.lazy_label for t in TRANSITIONS.values()})
         hooks.register(hooks.CALENDAR_MOVES, calendar_moves)

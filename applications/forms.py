@@ -105,8 +105,8 @@ class YesNoField(forms.Field):
     """Row 16 (□是 □否): radio buttons on the page, ``true``/``false`` (or 是/否) in the API."""
 
     widget = forms.RadioSelect(choices=[("1", _("是")), ("0", _("否"))])
-    TRUE = frozenset({"1", "true", "yes", "y", "on", "是"})
-    FALSE = frozenset({"0", "false", "no", "n", "off", "否"})
+    TRUE = frozenset({"1", "true", "yes", "y", "on", "是"})  # i18n: data (accepted input)
+    FALSE = frozenset({"0", "false", "no", "n", "off", "否"})  # i18n: data (accepted input)
 
     def to_python(self, value: Any) -> bool | None:
         if isinstance(value, bool):

@@ -155,7 +155,7 @@ class Application(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.reference or f"草稿 #{self.pk}"
+        return self.reference or _("草稿 #%(pk)s") % {"pk": self.pk}
 
     @property
     def support_type(self) -> str:

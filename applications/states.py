@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db import models
+from django.utils.functional import Promise as StrPromise
 from django.utils.translation import gettext_lazy as _
 
 from accounts.roles import Role
@@ -31,13 +32,17 @@ class Status(models.TextChoices):
 @dataclass(frozen=True)
 class Transition:
     name: str
-    label: str
+    lazy_label: StrPromise  # translated when read, in the language of the request
     sources: frozenset[Status]
     target: Status
     role: str  # the role allowed to take it
 
+    @property
+    def label(self) -> str:
+        return str(self.lazy_label)
 
-def _t(name: str, label: str, sources: set[Status], target: Status, role: str) -> Transition:
+
+def _t(name: str, label: StrPromise, sources: set[Status], target: Status, role: str) -> Transition:
     return Transition(name, label, frozenset(sources), target, role)
 
 
@@ -45,26 +50,26 @@ S = Status
 TRANSITIONS: dict[str, Transition] = {
     t.name: t
     for t in [
-        _t("submit", str(_("提交申报")), {S.DRAFT}, S.SUBMITTED, Role.APPLICANT),
-        _t("withdraw", str(_("撤回")), {S.DRAFT, S.SUBMITTED}, S.WITHDRAWN, Role.APPLICANT),
-        _t("claim", str(_("受理并开始初审")), {S.SUBMITTED}, S.INITIAL_REVIEW, Role.REVIEWER),
+        _t("submit", _("提交申报"), {S.DRAFT}, S.SUBMITTED, Role.APPLICANT),
+        _t("withdraw", _("撤回"), {S.DRAFT, S.SUBMITTED}, S.WITHDRAWN, Role.APPLICANT),
+        _t("claim", _("受理并开始初审"), {S.SUBMITTED}, S.INITIAL_REVIEW, Role.REVIEWER),
         _t(
             "request_supplement",
-            str(_("一次性告知补充材料")),
+            _("一次性告知补充材料"),
             {S.INITIAL_REVIEW},
             S.SUPPLEMENT_REQUESTED,
             Role.REVIEWER,
         ),
-        _t("resubmit", str(_("补充后重新提交")), {S.SUPPLEMENT_REQUESTED}, S.INITIAL_REVIEW, Role.APPLICANT),
-        _t("pass_initial", str(_("初审通过")), {S.INITIAL_REVIEW}, S.RE_REVIEW, Role.REVIEWER),
-        _t("reject_initial", str(_("初审不通过")), {S.INITIAL_REVIEW}, S.REJECTED, Role.REVIEWER),
-        _t("pass_re_review", str(_("复审通过")), {S.RE_REVIEW}, S.FINAL_APPROVAL, Role.HEAD),
-        _t("return_to_initial", str(_("退回初审")), {S.RE_REVIEW}, S.INITIAL_REVIEW, Role.HEAD),
-        _t("return_to_re_review", str(_("退回复审")), {S.FINAL_APPROVAL}, S.RE_REVIEW, Role.APPROVER),
-        _t("approve", str(_("审批通过")), {S.FINAL_APPROVAL}, S.APPROVED, Role.APPROVER),
-        _t("reject_final", str(_("审批不通过")), {S.FINAL_APPROVAL}, S.REJECTED, Role.APPROVER),
-        _t("pay", str(_("登记兑现")), {S.APPROVED}, S.PAID, Role.FINANCE),
-        _t("clawback", str(_("追回补贴")), {S.PAID}, S.CLAWED_BACK, Role.INSPECTOR),
+        _t("resubmit", _("补充后重新提交"), {S.SUPPLEMENT_REQUESTED}, S.INITIAL_REVIEW, Role.APPLICANT),
+        _t("pass_initial", _("初审通过"), {S.INITIAL_REVIEW}, S.RE_REVIEW, Role.REVIEWER),
+        _t("reject_initial", _("初审不通过"), {S.INITIAL_REVIEW}, S.REJECTED, Role.REVIEWER),
+        _t("pass_re_review", _("复审通过"), {S.RE_REVIEW}, S.FINAL_APPROVAL, Role.HEAD),
+        _t("return_to_initial", _("退回初审"), {S.RE_REVIEW}, S.INITIAL_REVIEW, Role.HEAD),
+        _t("return_to_re_review", _("退回复审"), {S.FINAL_APPROVAL}, S.RE_REVIEW, Role.APPROVER),
+        _t("approve", _("审批通过"), {S.FINAL_APPROVAL}, S.APPROVED, Role.APPROVER),
+        _t("reject_final", _("审批不通过"), {S.FINAL_APPROVAL}, S.REJECTED, Role.APPROVER),
+        _t("pay", _("登记兑现"), {S.APPROVED}, S.PAID, Role.FINANCE),
+        _t("clawback", _("追回补贴"), {S.PAID}, S.CLAWED_BACK, Role.INSPECTOR),
     ]
 }
 

@@ -150,7 +150,7 @@ def _estimate_context(application: Application, data: Any = None) -> dict[str, A
         if raw_minutes.isdigit():
             minutes = int(raw_minutes)
         if "overseas" in data:
-            overseas = str(data.get("overseas")) in ("1", "true", "是")
+            overseas = str(data.get("overseas")) in ("1", "true", "是")  # i18n: data (the form's value)
     result = estimate(application, total_compute_cost=cost, work_minutes=minutes, overseas=overseas)
     return {"estimate": result, "support_overseas": overseas, "today": timezone.localdate()}
 

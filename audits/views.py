@@ -636,10 +636,10 @@ def blacklist_export(request: HttpRequest) -> HttpResponse:
     wb = Workbook()
     ws = wb.active
     assert ws is not None
-    ws.title = "黑名单"
+    ws.title = _("黑名单")
     count = write_sheet(
         ws,
-        ["企业名称", "统一社会信用代码", "列入时间", "原因"],
+        [_("企业名称"), _("统一社会信用代码"), _("列入时间"), _("原因")],
         ([e.name, e.uscc, e.blacklisted_at, e.blacklist_reason] for e in entries),
         widths=[36, 22, 20, 60],
     )

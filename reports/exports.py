@@ -13,6 +13,7 @@ from typing import Any
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from openpyxl import Workbook
 
 from applications.models import Application
@@ -21,11 +22,11 @@ from policy.queries import year_bounds
 from reports import queries
 from yingdu.xlsx import safe_cell, write_sheet
 
-SHEET_APPLICATIONS = "申请汇总"
-SHEET_MONTHLY = "月度统计"
-SHEET_DEADLINES = "时限达标"
-SHEET_PROVIDERS = "算力提供方"
-SHEET_FINDINGS = "稽查发现"
+SHEET_APPLICATIONS = gettext_lazy("申请汇总")
+SHEET_MONTHLY = gettext_lazy("月度统计")
+SHEET_DEADLINES = gettext_lazy("时限达标")
+SHEET_PROVIDERS = gettext_lazy("算力提供方")
+SHEET_FINDINGS = gettext_lazy("稽查发现")
 
 
 def status_labels() -> dict[str, str]:
@@ -38,13 +39,13 @@ def build_workbook(year: int, today: dt.date | None = None) -> tuple[bytes, dict
     wb = Workbook()
     first = wb.active
     assert first is not None
-    first.title = SHEET_APPLICATIONS
+    first.title = str(SHEET_APPLICATIONS)
     counts = {
-        SHEET_APPLICATIONS: _applications_sheet(first, year),
-        SHEET_MONTHLY: _monthly_sheet(wb.create_sheet(SHEET_MONTHLY), year),
-        SHEET_DEADLINES: _deadlines_sheet(wb.create_sheet(SHEET_DEADLINES), year, today),
-        SHEET_PROVIDERS: _providers_sheet(wb.create_sheet(SHEET_PROVIDERS), year),
-        SHEET_FINDINGS: _findings_sheet(wb.create_sheet(SHEET_FINDINGS), year),
+        str(SHEET_APPLICATIONS): _applications_sheet(first, year),
+        str(SHEET_MONTHLY): _monthly_sheet(wb.create_sheet(str(SHEET_MONTHLY)), year),
+        str(SHEET_DEADLINES): _deadlines_sheet(wb.create_sheet(str(SHEET_DEADLINES)), year, today),
+        str(SHEET_PROVIDERS): _providers_sheet(wb.create_sheet(str(SHEET_PROVIDERS)), year),
+        str(SHEET_FINDINGS): _findings_sheet(wb.create_sheet(str(SHEET_FINDINGS)), year),
     }
     out = io.BytesIO()
     wb.save(out)

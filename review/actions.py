@@ -24,7 +24,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.functional import Promise as StrPromise
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from accounts.models import User
 from accounts.roles import Role
@@ -274,10 +276,10 @@ def _perform(
 
 
 # The box of the source form each passing step fills in.
-OPINION_NAMES: dict[str, str] = {
-    "pass_initial": "初审意见",
-    "pass_re_review": "复审意见",
-    "approve": "审批结果",
+OPINION_NAMES: dict[str, StrPromise] = {
+    "pass_initial": gettext_lazy("初审意见"),
+    "pass_re_review": gettext_lazy("复审意见"),
+    "approve": gettext_lazy("审批结果"),
 }
 
 
@@ -286,7 +288,7 @@ def _opinion(name: str, opinion: str) -> str:
     if name in NEEDS_OPINION and not text:
         if name in OPINION_NAMES:
             raise _invalid(
-                _("“%(action)s”须填写%(box)s") % {"action": _label(name), "box": _(OPINION_NAMES[name])}
+                _("“%(action)s”须填写%(box)s") % {"action": _label(name), "box": OPINION_NAMES[name]}
             )
         raise _invalid(_("“%(action)s”须填写意见") % {"action": _label(name)})
     if len(text) > 2000:

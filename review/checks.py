@@ -70,7 +70,11 @@ def duplicate_check(application: Application) -> CheckResult:
             label, True, _("没有其他申请使用备案编号 %(n)s") % {"n": application.filing_number}
         )
     live = [o for o in others if Status(o[1]) in HOLDS_FILING_NUMBER]
-    listed = "；".join(f"{ref or '草稿'} {name}（{Status(status).label}）" for ref, status, name in others)
+    listed = "；".join(
+        _("%(reference)s %(name)s（%(status)s）")
+        % {"reference": ref or _("草稿"), "name": name, "status": Status(status).label}
+        for ref, status, name in others
+    )
     return CheckResult(label, not live, _("其他申请使用同一备案编号：%(list)s") % {"list": listed})
 
 

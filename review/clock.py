@@ -19,6 +19,7 @@ from typing import TypeVar
 
 from django.core.exceptions import ObjectDoesNotExist
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from applications.models import Application
 from applications.states import IN_REVIEW, Status
@@ -93,7 +94,7 @@ class Clock:
 
     @property
     def stage_label(self) -> str:
-        return {"review": "审核期限", "payment": "兑现期限", "done": "已完成"}.get(self.stage, "")
+        return {"review": _("审核期限"), "payment": _("兑现期限"), "done": _("已完成")}.get(self.stage, "")
 
 
 def local_date(value: dt.datetime | None) -> dt.date | None:

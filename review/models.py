@@ -94,7 +94,7 @@ class SupplementNotice(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.application_id} 第{self.round}次告知"
+        return _("%(application)s 第%(round)s次告知") % {"application": self.application_id, "round": self.round}
 
     @property
     def pause(self) -> tuple[object, object]:

@@ -17,6 +17,7 @@ from django.conf import settings
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from accounts.models import User
 from accounts.roles import Role
@@ -25,7 +26,7 @@ from review.models import Notification, notices_of
 
 logger = logging.getLogger(__name__)
 
-SUBJECT_PREFIX = "【影都算力补助】"
+SUBJECT_PREFIX = gettext_lazy("【影都算力补助】")
 # Other apps may name a kind by the event ("submitted") rather than the message ("submission_receipt").
 KIND_ALIASES = {
     "submitted": "submission_receipt",

@@ -22,7 +22,9 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.functional import Promise as StrPromise
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.models import User, current_user
@@ -90,13 +92,13 @@ def _refused(request: HttpRequest, exc: ReviewError, app: Application | None = N
 # --- the workbench ------------------------------------------------------------------------------
 
 # (code, label, states, role that works the queue)
-QUEUES: list[tuple[str, str, list[Status] | None, str | None]] = [
-    ("initial", "待初审", [Status.SUBMITTED, Status.INITIAL_REVIEW], Role.REVIEWER),
-    ("supplement", "待企业补正", [Status.SUPPLEMENT_REQUESTED], Role.REVIEWER),
-    ("re_review", "待复审", [Status.RE_REVIEW], Role.HEAD),
-    ("final", "待审批", [Status.FINAL_APPROVAL], Role.APPROVER),
-    ("payment", "待兑现", [Status.APPROVED], Role.FINANCE),
-    ("all", "全部申请", None, None),
+QUEUES: list[tuple[str, StrPromise, list[Status] | None, str | None]] = [
+    ("initial", gettext_lazy("待初审"), [Status.SUBMITTED, Status.INITIAL_REVIEW], Role.REVIEWER),
+    ("supplement", gettext_lazy("待企业补正"), [Status.SUPPLEMENT_REQUESTED], Role.REVIEWER),
+    ("re_review", gettext_lazy("待复审"), [Status.RE_REVIEW], Role.HEAD),
+    ("final", gettext_lazy("待审批"), [Status.FINAL_APPROVAL], Role.APPROVER),
+    ("payment", gettext_lazy("待兑现"), [Status.APPROVED], Role.FINANCE),
+    ("all", gettext_lazy("全部申请"), None, None),
 ]
 
 
@@ -224,9 +226,9 @@ def _opinions(steps: list[ReviewStep]) -> dict[str, dict[str, Any]]:
 
 # Labels of the intake's events in the history (its own transitions come from the table).
 INTAKE_LABELS = {
-    "application.create": "创建草稿",
-    "application.material_upload": "上传材料",
-    "application.material_remove": "删除草稿材料",
+    "application.create": gettext_lazy("创建草稿"),
+    "application.material_upload": gettext_lazy("上传材料"),
+    "application.material_remove": gettext_lazy("删除草稿材料"),
 }
 
 
@@ -253,7 +255,7 @@ def _history(app: Application) -> list[dict[str, Any]]:
         elif name in (actions.ON_SITE_CHECK, actions.TAKE_OVER):
             label = actions.transition_label(name)
         else:
-            label = INTAKE_LABELS.get(event.action, event.action)
+            label = str(INTAKE_LABELS.get(event.action, event.action))
         note = step.opinion if step else str(after.get("error") or after.get("name") or "")
         items.append(
             {
@@ -522,21 +524,21 @@ def approval_form(request: HttpRequest, pk: int) -> HttpResponse:
 # --- the 台账 export -----------------------------------------------------------------------------
 
 LEDGER_HEADERS = [
-    "申报编号",
-    "企业名称",
-    "统一社会信用代码",
-    "短剧作品名称",
-    "作品备案证明编号",
-    "是否出海",
-    "状态",
-    "提交日期",
-    "受理日期",
-    "申请金额（元）",
-    "核定补贴金额（元）",
-    "审批日期",
-    "兑现日期",
-    "兑现金额（元）",
-    "银行流水号",
+    gettext_lazy("申报编号"),
+    gettext_lazy("企业名称"),
+    gettext_lazy("统一社会信用代码"),
+    gettext_lazy("短剧作品名称"),
+    gettext_lazy("作品备案证明编号"),
+    gettext_lazy("是否出海"),
+    gettext_lazy("状态"),
+    gettext_lazy("提交日期"),
+    gettext_lazy("受理日期"),
+    gettext_lazy("申请金额（元）"),
+    gettext_lazy("核定补贴金额（元）"),
+    gettext_lazy("审批日期"),
+    gettext_lazy("兑现日期"),
+    gettext_lazy("兑现金额（元）"),
+    gettext_lazy("银行流水号"),
 ]
 
 
@@ -579,7 +581,7 @@ def ledger_export(request: HttpRequest) -> HttpResponse:
                 app.uscc,
                 app.work_title,
                 app.filing_number,
-                "是" if app.overseas else "否",
+                _("是") if app.overseas else _("否"),
                 app.get_status_display(),
                 local_date(app.submitted_at),
                 app.received_date,
@@ -594,8 +596,8 @@ def ledger_export(request: HttpRequest) -> HttpResponse:
     wb = Workbook()
     ws = wb.active
     assert ws is not None
-    ws.title = "台账"
-    count = write_sheet(ws, LEDGER_HEADERS, lines())
+    ws.title = _("台账")
+    count = write_sheet(ws, [str(h) for h in LEDGER_HEADERS], lines())
     record_event(
         "review.ledger_export",
         actor=user,

@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
 
 
 def site(request: HttpRequest) -> dict[str, Any]:
@@ -10,4 +11,4 @@ def site(request: HttpRequest) -> dict[str, Any]:
     roles: set[str] = set()
     if user is not None and user.is_authenticated:
         roles = set(user.role_codes())
-    return {"site_name": "中国影都人工智能算力服务平台", "user_roles": roles}
+    return {"site_name": _("中国影都人工智能算力服务平台"), "user_roles": roles}

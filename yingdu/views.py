@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 
 from accounts.roles import STAFF_ROLES, Role
 
@@ -60,10 +61,10 @@ def _todo_cards(roles: set[str]) -> list[dict[str, object]]:
             )
     if Role.REVIEWER in roles:
         pending = Enterprise.objects.filter(status=Enterprise.Status.PENDING).count()
-        cards.append({"label": "待核验企业", "count": pending, "url": "/enterprises/pending/"})
+        cards.append({"label": _("待核验企业"), "count": pending, "url": "/enterprises/pending/"})
     if Role.INSPECTOR in roles:
         open_findings = Finding.objects.exclude(status__in=["upheld", "dismissed"]).count()
-        cards.append({"label": "未结核查发现", "count": open_findings, "url": "/audits/"})
+        cards.append({"label": _("未结核查发现"), "count": open_findings, "url": "/audits/"})
     return cards
 
 
@@ -71,28 +72,28 @@ def _link_cards(roles: set[str]) -> list[tuple[str, str]]:
     cards: list[tuple[str, str]] = []
     if Role.SYSADMIN in roles:
         cards += [
-            ("账号管理", "console:accounts"),
-            ("创建账号", "console:account_new"),
-            ("系统设置", "console:settings"),
+            (_("账号管理"), "console:accounts"),
+            (_("创建账号"), "console:account_new"),
+            (_("系统设置"), "console:settings"),
         ]
     if Role.SECADMIN in roles:
         cards += [
-            ("角色分配", "console:accounts"),
-            ("安全策略", "console:security"),
-            ("登录锁定", "console:lockouts"),
+            (_("角色分配"), "console:accounts"),
+            (_("安全策略"), "console:security"),
+            (_("登录锁定"), "console:lockouts"),
         ]
     if Role.AUDITADMIN in roles:
-        cards.append(("审计日志", "console:audit"))
+        cards.append((_("审计日志"), "console:audit"))
     if roles & STAFF_ROLES:
-        cards.append(("审核工作台", "review:workbench"))
+        cards.append((_("审核工作台"), "review:workbench"))
     if Role.INSPECTOR in roles:
-        cards.append(("稽查工作台", "audits:workbench"))
+        cards.append((_("稽查工作台"), "audits:workbench"))
     if roles & {Role.INSPECTOR, Role.SYSADMIN}:
-        cards.append(("算力提供方", "monitoring:providers"))
+        cards.append((_("算力提供方"), "monitoring:providers"))
     if roles & {Role.INSPECTOR, Role.AUDITADMIN}:
-        cards.append(("不可篡改日志", "ledger:index"))
+        cards.append((_("不可篡改日志"), "ledger:index"))
     if roles & STAFF_ROLES:
-        cards.append(("统计报表", "reports:dashboard"))
+        cards.append((_("统计报表"), "reports:dashboard"))
     return cards
 
 

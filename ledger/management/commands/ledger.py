@@ -13,22 +13,22 @@ from ledger import merkle, offline
 
 
 class Command(BaseCommand):
-    help = "不可篡改日志：校验、签署检查点、公钥、导出与离线核验"
+    help = _("不可篡改日志：校验、签署检查点、公钥、导出与离线核验")
 
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="verb", required=True)
-        sub.add_parser("verify", help="重新计算整个日志，核对所有检查点，指出第一个异常的序号")
-        sub.add_parser("checkpoint", help="为当前日志签署检查点并输出")
-        sub.add_parser("key", help="输出检查点验证公钥（signed-note 格式）")
-        p_export = sub.add_parser("export", help="以 C2SP tlog-tiles 格式导出日志")
+        sub.add_parser("verify", help=_("重新计算整个日志，核对所有检查点，指出第一个异常的序号"))
+        sub.add_parser("checkpoint", help=_("为当前日志签署检查点并输出"))
+        sub.add_parser("key", help=_("输出检查点验证公钥（signed-note 格式）"))
+        p_export = sub.add_parser("export", help=_("以 C2SP tlog-tiles 格式导出日志"))
         p_export.add_argument("directory")
-        p_audit = sub.add_parser("audit", help="离线核验导出的日志（不需要数据库）")
+        p_audit = sub.add_parser("audit", help=_("离线核验导出的日志（不需要数据库）"))
         p_audit.add_argument("directory")
-        p_audit.add_argument("--key", required=True, help="验证公钥，或保存公钥的文件")
+        p_audit.add_argument("--key", required=True, help=_("验证公钥，或保存公钥的文件"))
         p_audit.add_argument("--hash", choices=merkle.ALGORITHMS, default=None)
-        p_receipt = sub.add_parser("verify-receipt", help="离线核验回执（不需要数据库）")
+        p_receipt = sub.add_parser("verify-receipt", help=_("离线核验回执（不需要数据库）"))
         p_receipt.add_argument("file")
-        p_receipt.add_argument("--key", required=True, help="验证公钥，或保存公钥的文件")
+        p_receipt.add_argument("--key", required=True, help=_("验证公钥，或保存公钥的文件"))
 
     def handle(self, *args: Any, **options: Any) -> None:
         verb = options["verb"]

@@ -27,8 +27,8 @@ from yingdu.lib.money import format_money, to_money
 
 BATCH_INPUT = ("total_compute_cost", "work_minutes", "overseas", "granted_this_year")
 BATCH_OUTPUT = ("amount", "binding")
-YES = {"yes", "y", "true", "1", "是"}
-NO = {"no", "n", "false", "0", "否", ""}
+YES = {"yes", "y", "true", "1", "是"}  # i18n: data (accepted input)
+NO = {"no", "n", "false", "0", "否", ""}  # i18n: data (accepted input)
 
 
 def parse_date(text: str) -> dt.date:

@@ -10,15 +10,16 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from review.actions import send_deadline_reminders
 
 
 class Command(BaseCommand):
-    help = "向审核人员发送办理期限提醒（2 个工作日内到期或已逾期的申请）"
+    help = _("向审核人员发送办理期限提醒（2 个工作日内到期或已逾期的申请）")
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--date", help="按该日期计算（YYYY-MM-DD），默认今天")
+        parser.add_argument("--date", help=_("按该日期计算（YYYY-MM-DD），默认今天"))
 
     def handle(self, *args: Any, **options: Any) -> None:
         day = timezone.localdate()
@@ -26,6 +27,8 @@ class Command(BaseCommand):
             try:
                 day = dt.date.fromisoformat(options["date"])
             except ValueError as exc:
-                raise CommandError("日期格式应为 YYYY-MM-DD") from exc
+                raise CommandError(_("日期格式应为 YYYY-MM-DD")) from exc
         count = send_deadline_reminders(day)
-        self.stdout.write(f"{day.isoformat()}：已向 {count} 名工作人员发送期限提醒")
+        self.stdout.write(
+            _("%(day)s：已向 %(count)d 名工作人员发送期限提醒") % {"day": day.isoformat(), "count": count}
+        )

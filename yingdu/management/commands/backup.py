@@ -6,12 +6,13 @@ from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils.translation import gettext as _
 
 from yingdu.backup import BackupError, check_backup, create_backup, restore_backup
 
 
 class Command(BaseCommand):
-    help = "备份与恢复：数据库、上传材料与日志根哈希，恢复后校验一致"
+    help = _("备份与恢复：数据库、上传材料与日志根哈希，恢复后校验一致")
 
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="verb", required=True)
