@@ -28,7 +28,9 @@ def _body(template: str, context: dict[str, object]) -> str:
 
 
 def _chinese_date(day: object) -> str:
-    return f"{day.year}年{day.month}月{day.day}日" if hasattr(day, "year") else str(day)  # type: ignore[attr-defined]
+    if not hasattr(day, "year"):
+        return str(day)
+    return _("%(year)d年%(month)d月%(day)d日") % {"year": day.year, "month": day.month, "day": day.day}  # type: ignore[attr-defined]
 
 
 def data_notice_sent(notice_id: int) -> None:
