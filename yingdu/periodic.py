@@ -6,7 +6,8 @@ missed while no worker ran is not lost. ``periodic_job`` makes all of that harml
 job's body runs, the worker inserts a ``PeriodicRun`` row keyed by the job and the slot (the latest
 time at or before now that the crontab matches). The unique key lets one insert win, in
 PostgreSQL and SQLite alike; the others skip. A job that fails deletes its row so that the next
-enqueue of the same slot tries again.
+enqueue of the same slot tries again; a run whose worker died (no finish an hour after its start)
+is taken over by the next enqueue of that slot.
 
 Huey schedules in UTC (``HUEY["utc"]``), so slots are UTC times.
 """
@@ -33,6 +34,9 @@ R = TypeVar("R")
 
 # The furthest back a slot is looked for: the platform's jobs run at least daily.
 LOOKBACK = dt.timedelta(days=2)
+
+# A run that has not finished after this long is taken to have died with its worker.
+STALE_AFTER = dt.timedelta(hours=1)
 
 # Every periodic job, by name (``module.function``), for ``catch_up``.
 JOBS: dict[str, TaskWrapper] = {}
@@ -63,14 +67,25 @@ def latest_slot(schedule: Schedule, now: dt.datetime | None = None) -> dt.dateti
 
 
 def claim(job: str, slot: dt.datetime) -> bool:
-    """Record that ``job`` runs for ``slot``; False when another run already did."""
+    """Record that ``job`` runs for ``slot``; False when another run already did or is doing it.
+
+    A run that started more than ``STALE_AFTER`` ago and never finished (its worker was killed) is
+    taken over: one conditional UPDATE, so that of several workers only one takes it.
+    """
+    from django.utils import timezone
+
     from yingdu.models import PeriodicRun
 
+    worker = f"{socket.gethostname()}:{os.getpid()}"
     try:
         with transaction.atomic():
-            PeriodicRun.objects.create(job=job, slot=slot, worker=f"{socket.gethostname()}:{os.getpid()}")
+            PeriodicRun.objects.create(job=job, slot=slot, worker=worker)
     except IntegrityError:
-        return False
+        now = timezone.now()
+        taken = PeriodicRun.objects.filter(
+            job=job, slot=slot, finished_at__isnull=True, started_at__lt=now - STALE_AFTER
+        ).update(started_at=now, worker=worker)
+        return taken == 1
     return True
 
 

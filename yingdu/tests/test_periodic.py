@@ -99,3 +99,16 @@ class OncePerSlotTests(TestCase):
         self.assertEqual(again, [])
         self.assertEqual(PeriodicRun.objects.count(), 3)
         self.assertEqual(VerificationRun.objects.count(), 1)
+
+    def test_it_takes_over_a_run_whose_worker_died_but_not_one_still_running(self) -> None:
+        slot = dt.datetime(2026, 3, 12, 3, 17, tzinfo=UTC)
+        with time_machine.travel(dt.datetime(2026, 3, 12, 3, 18, tzinfo=UTC), tick=False):
+            self.assertTrue(periodic.claim("ledger.tasks.verify_ledger_nightly", slot))  # then killed
+        with time_machine.travel(dt.datetime(2026, 3, 12, 3, 40, tzinfo=UTC), tick=False):
+            verify_ledger_nightly.call_local()  # still within the hour: it may be running
+        self.assertEqual(VerificationRun.objects.count(), 0)
+        with time_machine.travel(dt.datetime(2026, 3, 12, 4, 30, tzinfo=UTC), tick=False):
+            verify_ledger_nightly.call_local()
+            verify_ledger_nightly.call_local()
+        self.assertEqual(VerificationRun.objects.count(), 1)
+        self.assertIsNotNone(PeriodicRun.objects.get().finished_at)
