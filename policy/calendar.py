@@ -48,6 +48,7 @@ __all__ = [
     "cycle_workdays_used",
     "get_calendar",
     "get_state",
+    "next_year_warning",
     "objection_deadline",
     "parse_holiday_year",
     "provisional_reason",
@@ -285,6 +286,22 @@ def cycle_due(
         params=params,
         state=state,
     )
+
+
+WARN_FROM_MONTH = 11  # the State Council publishes next year's schedule around November
+
+
+def next_year_warning(today: dt.date, calendar: WorkdayCalendar | None = None) -> str:
+    """From 1 November, while next year has no official schedule: say so (else ``""``)."""
+    if today.month < WARN_FROM_MONTH:
+        return ""
+    year = today.year + 1
+    if _cal(calendar).is_official(year):
+        return ""
+    return _(
+        "%(year)s年节假日安排尚未正式载入：跨入%(year)s年的期限暂按法定节假日推算，标为“暂定”。"
+        "国务院办公厅通知发布后，请在“节假日安排”页录入并确认。"
+    ) % {"year": year}
 
 
 # --- deadlines (SPEC §3) -------------------------------------------------------------------------

@@ -9,4 +9,5 @@ app_name = "policy"
 urlpatterns = [
     path("calc/", views.calc, name="calc"),
     path("calendar/", views.calendar, name="calendar"),
+    path("calendar/enter/", views.calendar_enter, name="calendar_enter"),
 ]

@@ -16,13 +16,13 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from accounts.roles import STAFF_ROLES, Role
-from policy.actions import load_holiday_year
-from policy.calendar import apply_deadline, builtin_years, get_calendar, workdays_left
+from policy.actions import load_holiday_year, preview_holiday_year
+from policy.calendar import apply_deadline, builtin_years, get_calendar, next_year_warning, workdays_left
 from policy.forms import CalcForm, HolidayYearUploadForm
 from policy.loader import PolicyNotInForceError, params_at
 from policy.models import HolidayYear
 from policy.rules import calculate_subsidy
-from yingdu.lib.workdays import UnknownYearError
+from yingdu.lib.workdays import UnknownYearError, provisional_schedule
 
 
 def _enterprise_granted(request: HttpRequest, year: int) -> Decimal | None:
@@ -126,5 +126,61 @@ def calendar(request: HttpRequest) -> HttpResponse:
             "form": form,
             "next_year": today.year + 1,
             "next_year_known": calendar.knows_year(today.year + 1),
+            "warning": next_year_warning(today, calendar),
+            "years": [
+                {"year": y, "schedule": calendar.schedule(y)} for y in range(today.year - 1, today.year + 2)
+            ],
         },
     )
+
+
+BLANK_ROWS = 6
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def calendar_enter(request: HttpRequest) -> HttpResponse:
+    """录入正式节假日安排: the system administrator types the State Council's notice with date pickers,
+    previews every open deadline that would move, and confirms (:func:`load_holiday_year`).
+
+    The page starts from the provisional statutory holidays of next year; nothing is stored before
+    the confirmation, and the preview is recomputed on confirmation (an earlier preview can be stale).
+    """
+    user: Any = request.user
+    if not user.has_role(Role.SYSADMIN):
+        raise PermissionDenied
+    today = timezone.localdate()
+    data: dict[str, Any]
+    if request.method == "POST":
+        data = {
+            "year": request.POST.get("year", "").strip(),
+            "source": request.POST.get("source", "").strip(),
+            "holidays": [v.strip() for v in request.POST.getlist("holidays") if v.strip()],
+            "workdays": [v.strip() for v in request.POST.getlist("workdays") if v.strip()],
+        }
+    else:
+        year = today.year + 1
+        data = {
+            "year": str(year),
+            "source": _("国务院办公厅关于%(year)s年部分节假日安排的通知") % {"year": year},
+            "holidays": [
+                d.isoformat() for d in sorted(provisional_schedule(year).holidays) if d.weekday() < 5
+            ],
+            "workdays": [],
+        }
+    context: dict[str, Any] = {"data": data, "blank": range(BLANK_ROWS), "errors": []}
+    if request.method == "POST":
+        try:
+            if request.POST.get("action") == "confirm":
+                row = load_holiday_year(data, actor=user, request=request)
+                messages.success(
+                    request,
+                    _("已载入%(year)s年正式节假日安排，相关期限已重新计算并通知相关人员")
+                    % {"year": row.year},
+                )
+                return redirect("policy:calendar")
+            parsed, moves = preview_holiday_year(data)
+            context.update(parsed=parsed, moves=moves, previewed=True)
+        except ValidationError as exc:
+            context["errors"] = exc.messages
+    return render(request, "policy/calendar_enter.html", context)

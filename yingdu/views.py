@@ -35,8 +35,24 @@ def workbench(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "portal/workbench.html",
-        {"todo": _todo_cards(roles), "cards": _link_cards(roles), "roles": roles},
+        {
+            "todo": _todo_cards(roles),
+            "cards": _link_cards(roles),
+            "roles": roles,
+            "calendar_warning": _calendar_warning(roles),
+        },
     )
+
+
+def _calendar_warning(roles: set[str]) -> str:
+    """The system administrator is told, from 1 November, that next year's schedule is missing."""
+    if Role.SYSADMIN not in roles:
+        return ""
+    from django.utils import timezone
+
+    from policy.calendar import next_year_warning
+
+    return next_year_warning(timezone.localdate())
 
 
 def _todo_cards(roles: set[str]) -> list[dict[str, object]]:
