@@ -173,6 +173,33 @@ class TamperDetection(_Base):
         self.assertFalse(run.ok)
         self.assertEqual(run.first_bad_index, 77)
 
+    def test_it_reports_a_state_and_checkpoints_of_the_wrong_type_without_crashing(self) -> None:
+        with raw_sql() as c:
+            if connection.vendor == "postgresql":
+                c.execute("ALTER TABLE ledger_logstate ALTER COLUMN root_hash TYPE text USING encode(root_hash, 'hex')")
+                c.execute("ALTER TABLE ledger_checkpoint ALTER COLUMN note TYPE bytea USING convert_to(note, 'UTF8')")
+            else:
+                c.execute("UPDATE ledger_logstate SET root_hash = hex(root_hash)")
+                c.execute("UPDATE ledger_checkpoint SET note = CAST(note AS BLOB)")
+        out = io.StringIO()
+        with self.assertRaises(CommandError):
+            call_command("ledger", "verify", stdout=out)
+        self.assertIn("日志状态中保存的根哈希与重新计算的根哈希不一致", out.getvalue())
+        self.assertIn("签名检查点不是文本", out.getvalue())
+
+    def test_it_names_an_audit_event_whose_json_no_longer_reads(self) -> None:
+        with raw_sql() as c:
+            if connection.vendor == "postgresql":
+                c.execute('ALTER TABLE ledger_auditevent ALTER COLUMN "after" TYPE text')
+            else:
+                c.execute("PRAGMA ignore_check_constraints = 1")
+            c.execute('UPDATE ledger_auditevent SET "after" = %s WHERE id = %s', ["{not json", self.event.pk])
+            if connection.vendor == "sqlite":
+                c.execute("PRAGMA ignore_check_constraints = 0")
+        result = verify_log(window=256)
+        self.assertEqual(result.first_bad_index, self.event.leaf_index)
+        self.assertIn(f"审计事件 #{self.event.pk} ", " ".join(str(p) for p in result.problems))
+
     def test_verify_command_reports_an_intact_log(self) -> None:
         out = io.StringIO()
         call_command("ledger", "verify", stdout=out)
