@@ -9,6 +9,8 @@ change is one transaction with its audit event.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import secrets
 from collections.abc import Iterable
 from typing import Any
 
@@ -17,10 +19,11 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from accounts.models import User
+from accounts.models import MfaEnrolment, User
 from accounts.roles import Role, role_conflicts
 from accounts.security import SecurityPolicy, SiteSettings
 from ledger.actions import record_event
+from ledger.models import AuditEvent
 
 
 def create_user_with_role(username: str, password: str, role: str, **fields: Any) -> User:
@@ -213,3 +216,108 @@ def record_audit_export(filters: dict[str, str], rows: int, *, actor: Any, reque
         record_event(
             "audit.log_export", actor=actor, after={"filters": filters, "rows": rows}, request=request
         )
+
+
+# --- second factor: enrolment through a one-time link ---------------------------------------------
+
+
+def _token_sha256(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def mfa_enrolment_path(token: str) -> str:
+    from django.urls import reverse
+
+    return reverse("accounts:otp_enrol", args=[token])
+
+
+def issue_mfa_enrolment(user: User, *, actor: User | None, request: Any = None) -> str:
+    """Issue a one-time link for ``user`` to bind a TOTP authenticator; return its token.
+
+    Only a security administrator issues links, never for their own account (another one
+    does, or the operator's ``yingdu mfa_enrolment`` command, ``actor=None``). Older unused
+    links of the user are revoked. The token is shown once; only its digest is kept.
+    """
+    from django.conf import settings
+    from django.utils import timezone
+
+    from accounts.middleware import needs_mfa
+
+    if actor is not None:
+        if not actor.has_role(Role.SECADMIN):
+            raise ValidationError(_("只有安全管理员可以签发动态口令绑定链接"))
+        if actor.pk == user.pk:
+            raise ValidationError(_("不能为自己签发绑定链接，请由另一名安全管理员办理"))
+    if not needs_mfa(user):
+        raise ValidationError(
+            _("账号“%(name)s”不是工作人员或管理员，无需绑定动态口令") % {"name": user.username}
+        )
+    if not user.is_active:
+        raise ValidationError(_("账号“%(name)s”已停用") % {"name": user.username})
+    token = secrets.token_urlsafe(32)
+    now = timezone.now()
+    with transaction.atomic():
+        revoked = MfaEnrolment.objects.filter(
+            user=user, used_at__isnull=True, revoked_at__isnull=True
+        ).update(revoked_at=now)
+        enrolment = MfaEnrolment.objects.create(
+            user=user,
+            token_sha256=_token_sha256(token),
+            issued_by=actor,
+            created_at=now,
+            expires_at=now + dt.timedelta(hours=settings.MFA_ENROLMENT_HOURS),
+        )
+        record_event(
+            "auth.mfa_enrolment_issued",
+            actor=actor,
+            obj=user,
+            after={
+                "enrolment_id": enrolment.pk,
+                "expires_at": enrolment.expires_at.isoformat(),
+                "revoked": revoked,
+            },
+            request=request,
+        )
+    return token
+
+
+def usable_mfa_enrolment(token: str, user: User) -> MfaEnrolment | None:
+    """The enrolment of a link if it belongs to ``user`` and is unused, unrevoked and unexpired."""
+    from django.utils import timezone
+
+    enrolment = MfaEnrolment.objects.filter(token_sha256=_token_sha256(token), user=user).first()
+    if enrolment is None or not enrolment.usable(timezone.now()):
+        return None
+    return enrolment
+
+
+def complete_mfa_enrolment(
+    enrolment: MfaEnrolment, device: Any, code: str, *, actor: User, request: Any = None
+) -> bool:
+    """Bind ``device`` when ``code`` is right and the link still unused: the device replaces any
+    earlier one of the user (a lost phone), and the link is used up. ``False`` for a wrong code."""
+    from django.utils import timezone
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    with transaction.atomic():
+        locked = MfaEnrolment.objects.select_for_update().get(pk=enrolment.pk)
+        if locked.user_id != actor.pk or not locked.usable(timezone.now()):
+            return False
+        if not (code.isdigit() and device.verify_token(code)):
+            record_event(
+                "auth.mfa_failed", actor=actor, obj=actor, request=request, result=AuditEvent.Result.FAILURE
+            )
+            return False
+        TOTPDevice.objects.filter(user=actor).exclude(pk=device.pk).delete()
+        device.confirmed = True
+        device.save(update_fields=["confirmed"])
+        locked.used_at = timezone.now()
+        locked.save(update_fields=["used_at"])
+        record_event(
+            "auth.mfa_enrolled",
+            actor=actor,
+            obj=actor,
+            after={"enrolment_id": locked.pk, "issued_by": str(locked.issued_by or "system")},
+            request=request,
+        )
+    return True

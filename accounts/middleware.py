@@ -78,11 +78,12 @@ class StaffMfaMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         user = request.user
         if user.is_authenticated and needs_mfa(user) and current_policy(request).staff_mfa_required:
-            allowed = (reverse("accounts:otp"), reverse("accounts:logout"))
+            otp_pages = reverse("accounts:otp")  # the code page and the enrolment links under it
             verified = getattr(user, "is_verified", lambda: False)()
             if (
                 not verified
-                and request.path not in allowed
+                and not request.path.startswith(otp_pages)
+                and request.path != reverse("accounts:logout")
                 and not request.path.startswith(settings.STATIC_URL)
             ):
                 return redirect(f"{reverse('accounts:otp')}?next={request.path}")

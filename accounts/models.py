@@ -99,3 +99,36 @@ def guard_role_combination(
 from accounts.security import SecurityPolicy, SiteSettings  # noqa: E402
 
 __all__ = ["SecurityPolicy", "SiteSettings", "User", "current_user"]
+
+
+class MfaEnrolment(models.Model):
+    """A one-time link that lets a staff member bind a TOTP authenticator (SECURITY.md #6).
+
+    Issued by the security administrator (or by the operator's command for the first one),
+    never obtained by logging in: a password alone must not be enough to bind a second
+    factor. Only the SHA-256 of the link's token is stored; a link works once, before
+    ``expires_at``, for its own user after their password login; issuing a new link for the
+    same user revokes the older ones.
+    """
+
+    user = models.ForeignKey(
+        User, verbose_name=_("用户"), on_delete=models.CASCADE, related_name="mfa_enrolments"
+    )
+    token_sha256 = models.CharField(_("令牌摘要"), max_length=64, unique=True)
+    issued_by = models.ForeignKey(
+        User, verbose_name=_("签发人"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(_("签发时间"), default=timezone.now)
+    expires_at = models.DateTimeField(_("失效时间"))
+    used_at = models.DateTimeField(_("使用时间"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("作废时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("动态口令绑定链接")
+        verbose_name_plural = _("动态口令绑定链接")
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.created_at:%Y-%m-%d %H:%M}"
+
+    def usable(self, now: Any) -> bool:
+        return self.used_at is None and self.revoked_at is None and now < self.expires_at

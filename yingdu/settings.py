@@ -164,6 +164,8 @@ AXES_ENABLE_ACCESS_FAILURE_LOG = False
 
 # MFA (TOTP) for center staff and administrators (等保 2.0 双因素鉴别); on by default in production.
 STAFF_MFA_REQUIRED = env_bool("STAFF_MFA_REQUIRED", default=PRODUCTION)
+# Staff bind their authenticator only through a one-time link the security administrator issues.
+MFA_ENROLMENT_HOURS = env_int("MFA_ENROLMENT_HOURS", 24)
 OTP_TOTP_ISSUER = "影都算力补助平台"
 OTP_TOTP_THROTTLE_FACTOR = 1
 

@@ -63,6 +63,28 @@ class Command(BaseCommand):
         self.stdout.write(f"演示账号（密码均为 {DEMO_PASSWORD}）：")
         for username, label in rows:
             self.stdout.write(f"  {username:<12} {label}")
+        self.print_mfa_enrolments()
+
+    def print_mfa_enrolments(self) -> None:
+        """With the staff second factor on, staff log in only after binding an authenticator
+        through a one-time link; the demo issues one for each staff persona still without one."""
+        from django_otp.plugins.otp_totp.models import TOTPDevice
+
+        from accounts.actions import issue_mfa_enrolment, mfa_enrolment_path
+        from accounts.security import current_policy
+
+        if not current_policy().staff_mfa_required:
+            return
+        bound = set(TOTPDevice.objects.filter(confirmed=True).values_list("user__username", flat=True))
+        pending = [username for username, _name, _role in STAFF if username not in bound]
+        if not pending:
+            return
+        self.stdout.write("工作人员须绑定动态口令验证器：先用密码登录，再打开本人的一次性绑定链接：")
+        for user in User.objects.filter(username__in=pending).order_by("username"):
+            token = issue_mfa_enrolment(user, actor=None)
+            self.stdout.write(
+                f"  {user.username:<12} {settings.SITE_URL.rstrip('/')}{mfa_enrolment_path(token)}"
+            )
 
     def load(self) -> list[tuple[str, str]]:
         ensure_role_groups()
