@@ -19,5 +19,8 @@ class UserAdmin(BaseUserAdmin):
     list_display = ("username", "display_name", "enterprise", "provider", "is_active", "last_login")
     fieldsets = (
         *(BaseUserAdmin.fieldsets or ()),
-        (gettext_lazy("平台信息"), {"fields": ("display_name", "phone", "enterprise", "provider", "password_changed_at")}),
+        (
+            gettext_lazy("平台信息"),
+            {"fields": ("display_name", "phone", "enterprise", "provider", "password_changed_at")},
+        ),
     )

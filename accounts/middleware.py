@@ -57,7 +57,15 @@ class PasswordExpiryMiddleware:
             allowed = (reverse("accounts:password_change"), reverse("accounts:logout"))
             changed = getattr(user, "password_changed_at", None)
             expired = changed is not None and timezone.now() - changed > timedelta(days=max_age)
-            if expired and request.path not in allowed and not request.path.startswith(settings.STATIC_URL):
+            # The second factor comes first (its pages and enrolment links sit under the OTP
+            # page); sending those to the password page made the two middlewares loop.
+            second_factor = request.path.startswith(reverse("accounts:otp"))
+            if (
+                expired
+                and request.path not in allowed
+                and not second_factor
+                and not request.path.startswith(settings.STATIC_URL)
+            ):
                 messages.warning(
                     request,
                     _("您的密码已超过 %(days)d 天未修改，请先修改密码。") % {"days": max_age},

@@ -142,6 +142,18 @@ class StaffMfaTests(BaseTestCase):
         token = line.rstrip("/").rsplit("/", 1)[1]
         self.assertIsNotNone(usable_mfa_enrolment(token, self.reviewer))
 
+    def test_it_enrols_before_the_initial_password_is_changed_without_looping(self) -> None:
+        User.objects.filter(pk=self.reviewer.pk).update(
+            password_changed_at=timezone.now() - timedelta(days=400)
+        )
+        token = issue_mfa_enrolment(self.reviewer, actor=self.secadmin)
+        self.password_login("reviewer")
+        self.assertEqual(self.client.get(reverse("accounts:otp")).status_code, 200)
+        self.enrol_with(token)
+        response = self.client.get(reverse("enterprises:pending"))
+        self.assertRedirects(response, reverse("accounts:password_change"), fetch_redirect_response=False)
+        self.assertEqual(self.client.get(reverse("accounts:password_change")).status_code, 200)
+
     def test_a_used_code_cannot_be_replayed(self) -> None:
         device = TOTPDevice.objects.create(user=self.reviewer, name="a", confirmed=True)
         self.password_login("reviewer")
