@@ -40,7 +40,7 @@ def _refuse_self(user: User, actor: Any, message: str) -> None:
 
 
 def assign_roles(user: User, roles: Iterable[str], *, actor: Any, request: Any = None) -> User:
-    """Replace the user's roles, enforcing 三权分立 (SECURITY.md #8), and audit the change."""
+    """Replace the user's roles, enforcing 三权分立 (docs/security.md), and audit the change."""
     codes = sorted({Role(code).value for code in roles})
     _refuse_self(user, actor, str(_("不能修改自己的角色，请由另一名安全管理员办理。")))
     errors = role_conflicts(codes)

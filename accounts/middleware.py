@@ -75,7 +75,7 @@ class PasswordExpiryMiddleware:
 
 
 class StaffMfaMiddleware:
-    """Center staff and administrators must pass a TOTP check after the password (SECURITY.md #6).
+    """Center staff and administrators must pass a TOTP check after the password (docs/security.md).
 
     Until the session is OTP-verified, every page except the OTP page and logout redirects there.
     """

@@ -1,4 +1,4 @@
-"""Roles of SPEC §1 and the separation-of-duties rules between them (三权分立).
+"""Roles of docs/states.md and the separation-of-duties rules between them (三权分立).
 
 Roles are Django groups named by their code. The rules here are pure so that the
 model guard, the admin form and the tests share one definition.
@@ -49,7 +49,7 @@ def role_conflicts(codes: Iterable[str]) -> list[str]:
 
     - the three administrator roles exclude each other (三权分立);
     - an administrator holds no business role;
-    - staff never act as applicants or providers (SPEC §1).
+    - staff never act as applicants or providers (docs/states.md).
     """
     roles = {Role(code) for code in codes}
     errors: list[str] = []

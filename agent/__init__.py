@@ -1,2 +1,2 @@
-"""The collector agent that runs on GPU nodes (SPEC §6): NVML sampling, job attribution,
+"""The collector agent that runs on GPU nodes (docs/monitoring.md): NVML sampling, job attribution,
 signed records, a durable spool and delivery to the platform. It does not use Django."""

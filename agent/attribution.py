@@ -1,4 +1,4 @@
-"""Attributing GPU processes to jobs (SPEC §6): which work a process's GPU time belongs to.
+"""Attributing GPU processes to jobs (docs/monitoring.md): which work a process's GPU time belongs to.
 
 A job carries its label in its environment::
 

@@ -1,4 +1,4 @@
-"""Turning GPU samples into signed usage records (SPEC §6).
+"""Turning GPU samples into signed usage records (docs/monitoring.md).
 
 Between two samples of a GPU, the interval (previous sample, this sample] belongs to the
 job running on it at this sample. Per GPU, consecutive intervals of the same job are

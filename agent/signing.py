@@ -1,4 +1,4 @@
-"""Node keys and record signatures (SPEC §6).
+"""Node keys and record signatures (docs/monitoring.md).
 
 A record's ``signature`` is base64 Ed25519, by the node's key, over the RFC 8785 (JCS)
 canonical JSON of the record without ``signature``. The platform verifies with the same

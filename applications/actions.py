@@ -4,7 +4,7 @@
 - :func:`update_draft` — the applicant saves rows of the draft (any step, any subset);
 - :func:`add_material` / :func:`remove_draft_material` — files, checked and stored by generated
   name; a consumption detail is parsed on the way in;
-- :func:`submit_application` — every check of SPEC §4, then the reference, the receipt date, the
+- :func:`submit_application` — every check of docs/form.md, then the reference, the receipt date, the
   amount under the policy in force on that day, and the materials locked;
 - :func:`withdraw_application` — the applicant withdraws a draft or a submitted application.
 
@@ -101,7 +101,7 @@ def _locked(application: Application) -> Application:
 def create_draft(*, actor: User, request: HttpRequest | None = None) -> Application:
     """Start an application for the actor's enterprise, rows 1–9 copied from its record.
 
-    Only a verified enterprise that is not blacklisted may apply (SPEC §4 eligibility); the
+    Only a verified enterprise that is not blacklisted may apply (docs/form.md eligibility); the
     reason is given otherwise, the blacklisting reason included.
     """
     if not actor.has_role(Role.APPLICANT) or actor.enterprise_id is None:
@@ -233,7 +233,7 @@ def add_material(
             _("“%(kind)s”只接受 PDF、JPEG、PNG 文件；CSV/XLSX 仅用于算力消耗明细单") % {"kind": kind.label},
             code="bad_type",
         )
-    # Stored under a generated name only (SECURITY.md 16); the original name stays in the row.
+    # Stored under a generated name only (docs/security.md); the original name stays in the row.
     # A refused or failed upload leaves no file behind.
     with stored_files() as files:
         saved = files.save("materials", checked_upload, timezone.localdate())
@@ -349,7 +349,7 @@ def submit_application(
 ) -> Application:
     """Submit a draft (提交申报): refused with the full list of problems, or accepted with a
     reference, the receipt date (Asia/Shanghai) and the amount recomputed under the policy in
-    force on that date (SPEC §2), all materials locked, and a receipt sent after commit."""
+    force on that date (docs/subsidy.md), all materials locked, and a receipt sent after commit."""
     _require_applicant(application, actor)
     with transaction.atomic():
         locked = _locked(application)

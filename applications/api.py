@@ -39,7 +39,7 @@ from yingdu.uploads import DOCUMENT_TYPES, TABLE_TYPES, check_upload, stored_fil
 
 router = Router(auth=django_auth, tags=["applications"])
 
-# Named in a body, these are refused: the platform sets them (SECURITY.md 12).
+# Named in a body, these are refused: the platform sets them (docs/security.md).
 PROTECTED_FIELDS = frozenset(
     {
         "id",

@@ -1,4 +1,4 @@
-"""What is still wrong with an application: the checks of SPEC §4 and the eligibility at submission.
+"""What is still wrong with an application: the checks of docs/form.md and the eligibility at submission.
 
 :func:`field_problems` is pure: it takes the row values and a :class:`CheckContext` (the
 facts from the database and the calendar) and returns Chinese messages keyed by field.
@@ -99,7 +99,7 @@ def is_empty(value: Any) -> bool:
 def field_problems(
     values: Mapping[str, Any], ctx: CheckContext, only: Iterable[str] | None = None
 ) -> Problems:
-    """Every SPEC §4 row check on the values (required rows, cross-row rules); pure.
+    """Every docs/form.md row check on the values (required rows, cross-row rules); pure.
 
     With ``only``, just the messages of those fields (a step of the guided form).
     """
@@ -222,7 +222,7 @@ def policy_for(day: dt.date) -> tuple[PolicyParams | None, str]:
 
 
 def deadline_for(launch_date: dt.date | None, today: dt.date, params: PolicyParams | None) -> DeadlineInfo:
-    """The last day to apply (SPEC §3), named on the page.
+    """The last day to apply (docs/deadlines.md), named on the page.
 
     A deadline in a year without an official schedule is 暂定 (``provisional``, with the reason);
     once the year is loaded the enterprise keeps the later of the two dates (``settle``). Whether
@@ -317,7 +317,7 @@ def consumption_totals(application: Application) -> ConsumptionTotals:
 
 
 def material_problems(application: Application) -> Problems:
-    """Required materials present (SPEC §4 table) and the consumption detail's totals = rows 22–23."""
+    """Required materials present (docs/form.md table) and the consumption detail's totals = rows 22–23."""
     problems: Problems = {}
     present = set(application.current_materials().values_list("kind", flat=True))
     missing = [MaterialKind(k).label for k in application.required_material_kinds() if k not in present]
@@ -376,7 +376,7 @@ def row_problems(
 
     Submission runs them with today's context; resubmission after a supplement notice runs them
     with the submission day's and without the application deadline (met at submission; a
-    supplement stops the clock, SPEC §5), so both refuse the same values with the same messages.
+    supplement stops the clock, docs/states.md), so both refuse the same values with the same messages.
     """
     values = values_of(application)
     return field_problems(

@@ -1,7 +1,7 @@
-"""The consumption detail (算力消耗明细单, SPEC §4): its template and a parser with row-level errors.
+"""The consumption detail (算力消耗明细单, docs/form.md): its template and a parser with row-level errors.
 
 Pure functions over bytes: no ORM. The header is row 1, in Chinese or in the English column
-names of SPEC §4, in any order; row numbers in errors are the rows of the file as the
+names of docs/form.md, in any order; row numbers in errors are the rows of the file as the
 applicant sees them in a spreadsheet. Each column's rule:
 
 ================  =========================================================================

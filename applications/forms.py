@@ -257,7 +257,7 @@ class ApplicationForm(forms.Form):
         if "total_compute_cost" in self.fields:
             self.fields["total_compute_cost"].widget.attrs.update({"inputmode": "decimal", "step": "0.01"})
 
-    # Format checks of single values (SPEC §4); empty values pass, checks.py reports them missing.
+    # Format checks of single values (docs/form.md); empty values pass, checks.py reports them missing.
 
     def clean_uscc(self) -> str:
         value = self.cleaned_data.get("uscc", "")

@@ -11,7 +11,7 @@ from applications.states import HOLDS_FILING_NUMBER, Status
 
 
 class MaterialKind(models.TextChoices):
-    """Materials of SPEC §4 (申报材料), with whether each is required."""
+    """Materials of docs/form.md (申报材料), with whether each is required."""
 
     APPLICATION_FORM = "application_form", _("盖章申请表")
     BUSINESS_LICENSE = "business_license", _("营业执照复印件")
@@ -140,7 +140,7 @@ class Application(models.Model):
         verbose_name_plural = _("申请")
         ordering = ["-id"]
         constraints = [
-            # One work, one subsidy (SPEC §4 row 11): a filing number is held by at most one live application.
+            # One work, one subsidy (docs/form.md row 11): a filing number is held by at most one live application.
             models.UniqueConstraint(
                 fields=["filing_number"],
                 # In the enum's order: iterating the frozenset would change with the hash seed
@@ -163,7 +163,7 @@ class Application(models.Model):
         return str(_("出海发行作品算力补助")) if self.overseas else str(_("国内作品算力补助"))
 
     def required_material_kinds(self) -> list[MaterialKind]:
-        """SPEC §4: the seven required materials, plus the overseas proof iff row 16 is yes."""
+        """docs/form.md: the seven required materials, plus the overseas proof iff row 16 is yes."""
         kinds = list(REQUIRED_MATERIALS)
         if self.overseas:
             kinds.append(MaterialKind.OVERSEAS_PROOF)
@@ -172,7 +172,7 @@ class Application(models.Model):
     def current_materials(self) -> models.QuerySet[Material]:
         """Materials in force: not removed from a draft, and of each kind only the latest version.
 
-        A supplement adds a new version of a kind and keeps the old ones (SPEC §4); reviewers
+        A supplement adds a new version of a kind and keeps the old ones (docs/form.md); reviewers
         and the totals check read the latest version of each kind.
         """
         live = self.materials.filter(deleted=False)
@@ -223,7 +223,7 @@ class Material(models.Model):
 
 
 class ConsumptionRow(models.Model):
-    """One parsed row of a consumption detail (算力消耗明细单, SPEC §4), kept for reconciliation (SPEC §8).
+    """One parsed row of a consumption detail (算力消耗明细单, docs/form.md), kept for reconciliation (docs/audits.md).
 
     ``row_number`` is the row in the uploaded file, the header being row 1. Rows are written
     once, when the file is accepted, and never changed; removing a draft file removes its rows.

@@ -45,7 +45,7 @@ def estimate(
     overseas: bool,
     day: dt.date | None = None,
 ) -> Estimate:
-    """The subsidy under the policy in force on ``day`` (today for a draft, SPEC §2)."""
+    """The subsidy under the policy in force on ``day`` (today for a draft, docs/subsidy.md)."""
     when = day or timezone.localdate()
     granted = granted_total(application.enterprise_id, when.year, exclude_application_id=application.pk)
     pending = Application.objects.filter(
@@ -91,7 +91,7 @@ class TimelineItem:
 
 
 def timeline(application: Application) -> list[TimelineItem]:
-    """The application's history, oldest first: its audited events (SPEC §5: every transition
+    """The application's history, oldest first: its audited events (docs/states.md: every transition
     is recorded with actor, time and states). Draft edits and downloads are left out as noise."""
     from ledger.models import AuditEvent
 

@@ -1,4 +1,4 @@
-"""Application states and the one table of allowed transitions (SPEC §5).
+"""Application states and the one table of allowed transitions (docs/states.md).
 
 Actions look a transition up here by name and refuse it when the application is not in
 one of its source states; nothing else decides which state may follow which.

@@ -170,7 +170,7 @@ def _provider_names() -> list[str]:
 def step(request: HttpRequest, pk: int, step: str) -> HttpResponse:
     """One step of the guided form. Every POST saves the values that pass their checks; the
     page comes back with everything typed and a Chinese message at each field still wrong.
-    "下一步" also requires the step's rows (SPEC §4 checks); "保存草稿" does not."""
+    "下一步" also requires the step's rows (docs/form.md checks); "保存草稿" does not."""
     application = get_own_application(request, pk)
     if application.status != Status.DRAFT:
         return redirect("applications:detail", pk=application.pk)
@@ -421,7 +421,7 @@ def _file_response(
 @login_required
 @require_GET
 def material_download(request: HttpRequest, pk: int, material_pk: int) -> FileResponse:
-    """A material as an attachment, to those who may see the application (SECURITY.md 16)."""
+    """A material as an attachment, to those who may see the application (docs/security.md)."""
     application = get_application_for_user(request, pk)
     return _file_response(request, application, _material_for(application, material_pk), inline=False)
 
@@ -439,7 +439,7 @@ def material_view(request: HttpRequest, pk: int, material_pk: int) -> FileRespon
 
 @require_GET
 def consumption_template(request: HttpRequest, fmt: str) -> HttpResponse:
-    """The consumption-detail template (SPEC §4), CSV or XLSX."""
+    """The consumption-detail template (docs/form.md), CSV or XLSX."""
     if fmt == "csv":
         content, mime = template_csv(), CSV_MIME + "; charset=utf-8"
     elif fmt == "xlsx":

@@ -1,4 +1,4 @@
-"""Audit actions (核查, SPEC §8): one function per business event.
+"""Audit actions (核查, docs/audits.md): one function per business event.
 
 Each runs in one transaction, takes the actor as keyword-only ``actor=``, writes an audit
 event (and so a log entry) in that transaction, and sends notifications after commit.
@@ -80,7 +80,7 @@ def _local(value: dt.datetime | None) -> dt.date | None:
 
 
 def _params_for(application: Application) -> PolicyParams:
-    """The policy in force on the submission date governs the application (SPEC §2)."""
+    """The policy in force on the submission date governs the application (docs/subsidy.md)."""
     return params_at(_local(application.submitted_at) or timezone.localdate())
 
 
@@ -187,7 +187,7 @@ def run_reconciliation(
     checkpoint: Checkpoint | None = None,
     request: HttpRequest | None = None,
 ) -> ReconciliationRun:
-    """Reconcile one application against the monitored usage of the latest checkpoint (SPEC §8).
+    """Reconcile one application against the monitored usage of the latest checkpoint (docs/audits.md).
 
     Called on submission, before final approval and on demand; the result is shown to
     reviewers and inspectors and never blocks a decision by itself. ``settlement_amount`` is
@@ -651,7 +651,7 @@ def claw_back(
 ) -> Clawback:
     """追回: take the paid → clawed_back transition and open a receivable for ``amount``.
 
-    The award stops counting against the enterprise's annual cap (SPEC §2), with the enterprise
+    The award stops counting against the enterprise's annual cap (docs/subsidy.md), with the enterprise
     row locked as final approval does. The receivable stays open until repayments cover it.
     """
     transition = TRANSITIONS["clawback"]

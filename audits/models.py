@@ -1,4 +1,4 @@
-"""Audit records (核查, SPEC §8): reconciliation runs, quarterly spot checks, findings with their
+"""Audit records (核查, docs/audits.md): reconciliation runs, quarterly spot checks, findings with their
 data notices, objections and decisions, and clawbacks tracked to repayment.
 
 Rows are written only by ``audits.actions``; nothing happens in ``save()``. The blacklist is

@@ -61,7 +61,7 @@ class ReconcileInputs:
 def application_keys(app: Application) -> list[Key]:
     """The (USCC, work reference) pairs under which monitored usage of this work is reported.
 
-    SPEC §6: ``work_ref`` is the filing number or the application's id (or its reference);
+    docs/monitoring.md: ``work_ref`` is the filing number or the application's id (or its reference);
     the USCC is the registered enterprise's, and the one typed on the form if it differs.
     """
     usccs = sorted({u for u in (app.enterprise.uscc, app.uscc) if u})

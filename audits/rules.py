@@ -1,4 +1,4 @@
-"""Audit rules (核查规则, SPEC §8) as pure functions: no ORM, no I/O.
+"""Audit rules (核查规则, docs/audits.md) as pure functions: no ORM, no I/O.
 
 Two rules live here:
 
@@ -21,7 +21,7 @@ closes at the end of the launch date (row 14, Asia/Shanghai). Monitored usage of
 that started before the window or ended after it, and declared rows that end after launch,
 are flagged ``outside_window``. Without declared rows only the launch end is checked.
 
-**Interpretation (minutes).** Row 22 must equal the work's length (SPEC §2), so it is not a
+**Interpretation (minutes).** Row 22 must equal the work's length (docs/subsidy.md), so it is not a
 GPU quantity. Declared GPU time is Σ quantity × minutes of the consumption rows (card-minutes);
 without rows it falls back to row 22. Monitored GPU time is Σ ``gpu_seconds`` / 60, added up in
 whole milliseconds (the agent reports to the millisecond), so the total is exact and does not
@@ -386,7 +386,7 @@ def reconcile(
     tolerance: Decimal,
     declared_rows_after_window: int = 0,
 ) -> list[Flag]:
-    """The reconciliation flags of one application (SPEC §8), in a fixed order.
+    """The reconciliation flags of one application (docs/audits.md), in a fixed order.
 
     * ``no_monitoring`` (high): something is declared and nothing was monitored. Over-claim is
       then not reported separately: every declared figure would exceed zero.

@@ -626,7 +626,7 @@ def lift(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def blacklist_export(request: HttpRequest) -> HttpResponse:
-    """The blacklist as XLSX, formula-injection safe (SECURITY.md #23); the export is audited."""
+    """The blacklist as XLSX, formula-injection safe (docs/security.md); the export is audited."""
     from openpyxl import Workbook
 
     from yingdu.xlsx import write_sheet, xlsx_response

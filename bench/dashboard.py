@@ -1,4 +1,4 @@
-"""Benchmark of the center's dashboard and yearly workbook (SPEC §9) on a full year of data.
+"""Benchmark of the center's dashboard and yearly workbook (docs/reports.md) on a full year of data.
 
     .venv/bin/python bench/dashboard.py                       # SQLite scratch database
     DATABASE_URL=postgres://… .venv/bin/python bench/dashboard.py --applications 10000

@@ -47,7 +47,7 @@ def register_enterprise(
 ) -> tuple[Enterprise, User]:
     """Create a pending enterprise with its first applicant user and stored business licence.
 
-    The enterprise cannot apply until a reviewer verifies it (SPEC §1, issue 2). The actor is
+    The enterprise cannot apply until a reviewer verifies it (docs/states.md, issue 2). The actor is
     the new user: registration is self-service. Self-service registration creates the user
     inactive, until the handler opens the confirmation link (:func:`submit_registration`).
     """

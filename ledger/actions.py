@@ -1,4 +1,4 @@
-"""Writing to the tamper-evident log: audit events, bulk appends and signed checkpoints (SPEC §7).
+"""Writing to the tamper-evident log: audit events, bulk appends and signed checkpoints (docs/log.md).
 
 Every action of the platform calls :func:`record_event` inside its transaction; the
 event becomes a log entry in that same transaction. Other apps append their own

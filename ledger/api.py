@@ -1,4 +1,4 @@
-"""The log's public API, mounted at /api/v1/ledger/ (SPEC §7; paths are fixed, third parties rely on them).
+"""The log's public API, mounted at /api/v1/ledger/ (docs/log.md; paths are fixed, third parties rely on them).
 
 Checkpoints, the verifier key and proofs are public. An entry's bytes are shown to
 inspectors and to the provider or enterprise the entry concerns (a provider also with its

@@ -1,4 +1,4 @@
-"""Compute monitoring actions: providers, tokens, nodes, and usage ingestion (SPEC §6).
+"""Compute monitoring actions: providers, tokens, nodes, and usage ingestion (docs/monitoring.md).
 
 ``record_usage_batch`` is the one way usage enters the platform, whether from the agent's
 API batches or from CSV / Slurm uploads. It accepts the good records of a batch and
@@ -685,7 +685,7 @@ def import_usage_file(
     defaults: dict[str, Any] | None = None,
     request: HttpRequest | None = None,
 ) -> BatchResult:
-    """Import a CSV (SPEC §6 columns) or ``sacct --parsable2`` file through the same checks as the API.
+    """Import a CSV (docs/monitoring.md columns) or ``sacct --parsable2`` file through the same checks as the API.
 
     With a detached signature by one of the provider's node keys over the exact file
     bytes, the records count as signed; without one they are stored flagged as unsigned.

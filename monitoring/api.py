@@ -1,4 +1,4 @@
-"""The provider API, mounted at ``/api/v1/usage/`` (SPEC §6).
+"""The provider API, mounted at ``/api/v1/usage/`` (docs/monitoring.md).
 
     POST /api/v1/usage/batches              Authorization: Bearer <provider token>
          {"records": [...]}  at most 5,000 records

@@ -1,11 +1,11 @@
-"""Reading usage uploads into SPEC §6 records (pure: no database).
+"""Reading usage uploads into docs/monitoring.md records (pure: no database).
 
 Values that do not convert are passed on as they are, so the ingestion checks reject
 the record with a reason that names the field, exactly as for the API. Record ids that
 an upload does not carry are derived from its content (UUID 5), so importing the same
 file twice answers ``duplicate`` instead of creating records twice.
 
-CSV: a header row with the SPEC §6 field names (``record_id`` optional; ``job_id``,
+CSV: a header row with the docs/monitoring.md field names (``record_id`` optional; ``job_id``,
 ``scenario``, ``gpu_count``, ``avg_util_pct``, ``max_mem_mib``, ``energy_wh``,
 ``cost_cny`` default to "", other, 1, 0, 0, 0, "0.00"). Times without a UTC offset are
 China Standard Time.
@@ -87,7 +87,7 @@ def _derived_id(*parts: object) -> str:
 
 
 def parse_csv(text: str, *, provider_id: int) -> list[dict[str, Any]]:
-    """Records from a CSV with SPEC §6 column names."""
+    """Records from a CSV with docs/monitoring.md column names."""
     reader = csv.DictReader(io.StringIO(text))
     records = []
     for row in reader:

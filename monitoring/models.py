@@ -1,4 +1,4 @@
-"""Compute monitoring (SPEC §6): provider nodes and tokens, and the usage records they report.
+"""Compute monitoring (docs/monitoring.md): provider nodes and tokens, and the usage records they report.
 
 Accepted usage records are never changed or deleted: each is also an entry of the
 tamper-evident log (``leaf_index``), whose bytes are the record's RFC 8785 canonical JSON
@@ -130,7 +130,7 @@ class UsageRecordQuerySet(models.QuerySet["UsageRecord"]):
 
 
 class UsageRecord(models.Model):
-    """An accepted usage record (SPEC §6), one row per record and one entry in the log.
+    """An accepted usage record (docs/monitoring.md), one row per record and one entry in the log.
 
     ``enterprise`` is filled when the USCC belonged to a registered enterprise at
     ingestion; queries go by ``enterprise_uscc`` so later registrations need no backfill.

@@ -1,4 +1,4 @@
-"""The usage record of SPEC §6 and its field checks, with a Chinese reason and a code per failure.
+"""The usage record of docs/monitoring.md and its field checks, with a Chinese reason and a code per failure.
 
 This is deliberately explicit code rather than a pydantic model: ingestion validates
 thousands of records a second, and each failure must name the field in Chinese. The

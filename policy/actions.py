@@ -35,7 +35,7 @@ def preview_holiday_year(data: Mapping[str, Any]) -> tuple[HolidayYearData, list
 def load_holiday_year(
     data: Mapping[str, Any], *, actor: Any, request: HttpRequest | None = None
 ) -> HolidayYear:
-    """Load (or replace) one year's holiday schedule from the SPEC §3 file format.
+    """Load (or replace) one year's holiday schedule from the docs/deadlines.md file format.
 
     Validation names every bad date (outside the year, both a holiday and a working day, a
     "make-up working day" that is not a weekend) and nothing is stored unless all of it is

@@ -1,4 +1,4 @@
-"""The working-day calendar of the platform and the deadlines of SPEC §3.
+"""The working-day calendar of the platform and the deadlines of docs/deadlines.md.
 
 :func:`get_calendar` combines ``chinesecalendar`` with the years an administrator loaded
 (:class:`policy.models.HolidayYear`). The deadline functions take the policy parameters in force
@@ -304,7 +304,7 @@ def next_year_warning(today: dt.date, calendar: WorkdayCalendar | None = None) -
     ) % {"year": year}
 
 
-# --- deadlines (SPEC §3) -------------------------------------------------------------------------
+# --- deadlines (docs/deadlines.md) -------------------------------------------------------------------------
 
 
 def apply_deadline(
@@ -343,7 +343,7 @@ def paused_workdays(
     """Working days spent waiting for the applicant's supplement (补充材料时间).
 
     Each pause runs from the supplement notice day, exclusive, to the resubmission day, inclusive
-    (SPEC §3); a pause not yet answered (end ``None``) runs to ``today``. With ``after``/``until``
+    (docs/deadlines.md); a pause not yet answered (end ``None``) runs to ``today``. With ``after``/``until``
     only the part of the pauses inside (after, until] counts.
     """
     cal = _cal(calendar)
@@ -421,7 +421,7 @@ def workdays_left(deadline: dt.date, today: dt.date, *, calendar: WorkdayCalenda
     return _cal(calendar).workdays_between(today, deadline)
 
 
-# --- loading a year (SPEC §3 file format) ----------------------------------------------------------
+# --- loading a year (docs/deadlines.md file format) ----------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -464,7 +464,7 @@ def _parse_dates(value: Any, field: str, errors: list[str]) -> list[dt.date]:
 
 
 def parse_holiday_year(data: Mapping[str, Any]) -> HolidayYearData:
-    """Validate a schedule in the SPEC §3 format; every problem is reported at once, in Chinese,
+    """Validate a schedule in the docs/deadlines.md format; every problem is reported at once, in Chinese,
     naming the offending date. Raises ``ValidationError``."""
     if not isinstance(data, Mapping):
         raise ValidationError(_("文件内容应包含 year、source、holidays、workdays 四项"))

@@ -50,7 +50,7 @@ class CalcForm(forms.Form):
 
 
 class HolidayYearUploadForm(forms.Form):
-    """Upload of one year's schedule in the SPEC §3 YAML format."""
+    """Upload of one year's schedule in the docs/deadlines.md YAML format."""
 
     file = forms.FileField(label=_("节假日安排文件（YAML）"))
 

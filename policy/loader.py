@@ -15,7 +15,7 @@ style::
 The version of the policy in force on a day is the latest effective date, over all files, on or
 before that day; :func:`params_at` returns an immutable snapshot carrying that version, so a
 computed amount can store it and be recomputed and explained later. The version in force on the
-**submission date** governs an application (SPEC §2).
+**submission date** governs an application (docs/subsidy.md).
 
 Files are read and validated once per process and directory. Tests point the loader at another
 directory with the ``directory`` argument or the ``POLICY_PARAMETERS_DIR`` setting.

@@ -12,7 +12,7 @@ from yingdu.lib.workdays import YearSchedule
 
 
 class HolidayYear(models.Model):
-    """One year's State Council holiday schedule (国务院节假日安排), loaded from a file (SPEC §3).
+    """One year's State Council holiday schedule (国务院节假日安排), loaded from a file (docs/deadlines.md).
 
     A loaded year overrides the ``chinesecalendar`` package for that year. Rows are written only by
     :func:`policy.actions.load_holiday_year`, which validates the file and records an audit event.

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from django.apps import apps
 from django.db.models import Sum
 
-# Policy years are calendar years in Beijing time (SPEC §2: "same calendar year (submission year)").
+# Policy years are calendar years in Beijing time (docs/subsidy.md: "same calendar year (submission year)").
 POLICY_TZ = ZoneInfo("Asia/Shanghai")
 
 

@@ -1,6 +1,6 @@
 """The subsidy calculation (算力补助金额), as pure functions: no ORM, no I/O.
 
-Implements 中国影都AI算力补助实施办法 三（一）–（三) as read by SPEC §2::
+Implements 中国影都AI算力补助实施办法 三（一）–（三) as read by docs/subsidy.md::
 
     by_rate     = round_half_up(total_compute_cost × rate, 0.01)
     by_minutes  = work_minutes × per_minute_cap

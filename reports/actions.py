@@ -1,4 +1,4 @@
-"""The reports app writes nothing but the audit event of an export (SPEC §9, 等保 2.0 审计)."""
+"""The reports app writes nothing but the audit event of an export (docs/reports.md, 等保 2.0 审计)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The yearly XLSX workbook of the center (SPEC §9): five sheets built from ``reports.queries``.
+"""The yearly XLSX workbook of the center (docs/reports.md): five sheets built from ``reports.queries``.
 
 Every cell goes through ``yingdu.xlsx`` so text typed by applicants (company names, work titles)
 can never become a formula in the reader's spreadsheet program.

@@ -1,4 +1,4 @@
-"""Read-only selectors behind the center's dashboard and exports (SPEC §9).
+"""Read-only selectors behind the center's dashboard and exports (docs/reports.md).
 
 Every function takes a calendar ``year`` (Beijing time) and returns plain data: lists and dicts
 of ints, ``Decimal`` money and strings, ready for a template, ``json_script`` or a sheet. They
@@ -244,7 +244,7 @@ def outcome_label(code: str) -> str:
 
 @dataclass
 class DeadlineRow:
-    """One application's deadlines and outcomes (SPEC §3)."""
+    """One application's deadlines and outcomes (docs/deadlines.md)."""
 
     application_id: int
     reference: str

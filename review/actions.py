@@ -1,13 +1,13 @@
-"""Review and disbursement actions (SPEC §5): one function per transition.
+"""Review and disbursement actions (docs/states.md): one function per transition.
 
 Each action runs in one transaction that locks the application row, checks the transition
 table (``applications.states.TRANSITIONS``), the actor's role, conflicts of interest and the
 separation of duties, writes a ``ReviewStep`` and an audit event, updates the application,
 and sends notifications only after the commit. A refused action raises :class:`ReviewError`
-and changes nothing; the refusal itself is audited (SECURITY.md rows 9, 10, 20).
+and changes nothing; the refusal itself is audited (docs/security.md).
 
 Inside each action the audit event is written before the application row is updated, so a
-failure at that last write rolls the ledger entry back with everything else (SECURITY.md #14).
+failure at that last write rolls the ledger entry back with everything else (docs/security.md).
 """
 
 from __future__ import annotations
@@ -258,7 +258,7 @@ def _perform(
                 )
             result = body(locked)
     except ReviewError as exc:
-        # The attempt is audited outside the rolled-back transaction (SECURITY.md #9, #20).
+        # The attempt is audited outside the rolled-back transaction (docs/security.md, #20).
         record_event(
             f"application.{name}",
             actor=actor,
@@ -433,7 +433,7 @@ def request_supplement(
 
     ``items`` are ``(item_code, text)`` pairs with codes ``material:<kind>`` or ``row:<field>``.
     A second (or later) notice may name only the items the applicant changed in the latest
-    resubmission (SPEC §5); anything else is refused with the list of offending items.
+    resubmission (docs/states.md); anything else is refused with the list of offending items.
     """
 
     def body(app: Application) -> SupplementNotice:
@@ -699,7 +699,7 @@ def pass_re_review(
         _finish(
             app, "pass_re_review", actor=actor, opinion=_opinion("pass_re_review", opinion), request=request
         )
-        # The approver sees a fresh reconciliation against monitoring (SPEC §8); it never blocks.
+        # The approver sees a fresh reconciliation against monitoring (docs/audits.md); it never blocks.
         hooks.announce(hooks.RE_REVIEW_PASSED, application_id=app.pk, actor=actor)
         return app
 
@@ -753,7 +753,7 @@ def _add_to_annual_grant(
 def approve_application(
     application: Application, *, actor: User, opinion: str = "", request: HttpRequest | None = None
 ) -> Application:
-    """审批通过: fixes the granted amount under the annual cap (三（三）, SPEC §2).
+    """审批通过: fixes the granted amount under the annual cap (三（三）, docs/subsidy.md).
 
     The enterprise's row is locked for the rest of the transaction, so concurrent approvals of
     one enterprise run one after another and each sees the totals the others committed. The
@@ -829,7 +829,7 @@ def record_payment(
     actor: User,
     request: HttpRequest | None = None,
 ) -> Payment:
-    """兑现: finance records the disbursement. The amount must equal the granted amount (SPEC §5)."""
+    """兑现: finance records the disbursement. The amount must equal the granted amount (docs/states.md)."""
 
     def body(app: Application) -> Payment:
         granted = app.granted_amount

@@ -1,4 +1,4 @@
-"""Checks the platform ran on an application, shown to reviewers on the review page (SPEC §5).
+"""Checks the platform ran on an application, shown to reviewers on the review page (docs/states.md).
 
 Each check says what was compared and whether it passed; none of them decides anything.
 Reconciliation with monitored usage arrives with the audits app.

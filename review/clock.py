@@ -1,4 +1,4 @@
-"""The working-day clock of one application (SPEC §3, 四（四）).
+"""The working-day clock of one application (docs/deadlines.md, 四（四）).
 
 - review complete by the 10th working day after receipt, extended by the supplement time;
 - pay by the 20th working day after final approval;

@@ -1,4 +1,4 @@
-"""Review and disbursement records (SPEC §5): steps, supplement notices, on-site checks, payments,
+"""Review and disbursement records (docs/states.md): steps, supplement notices, on-site checks, payments,
 the applicant's inbox and the per-enterprise annual grant total behind the annual cap.
 
 Rows here are written only by ``review.actions``; nothing happens in ``save()``.
@@ -17,7 +17,7 @@ from applications.states import Status
 
 
 class Level(models.IntegerChoices):
-    """The three review levels of SPEC §1; each must be done by a different person."""
+    """The three review levels of docs/states.md; each must be done by a different person."""
 
     NONE = 0, _("非审核环节")
     INITIAL = 1, _("初审")
@@ -57,10 +57,10 @@ class ReviewStep(models.Model):
 
 
 class SupplementNotice(models.Model):
-    """一次性告知: one notice listing every missing or defective item at once (SPEC §5).
+    """一次性告知: one notice listing every missing or defective item at once (docs/states.md).
 
     The review clock pauses from ``notice_date`` (exclusive) to ``resubmitted_date`` (inclusive)
-    (SPEC §3). ``changed_items`` holds the item codes the applicant changed when resubmitting;
+    (docs/deadlines.md). ``changed_items`` holds the item codes the applicant changed when resubmitting;
     a later notice may only name those.
     """
 
@@ -133,7 +133,7 @@ class SupplementItem(models.Model):
 
 
 class OnSiteCheck(models.Model):
-    """实地核查: recorded during initial review; the clock keeps running (SPEC §5)."""
+    """实地核查: recorded during initial review; the clock keeps running (docs/states.md)."""
 
     application = models.ForeignKey(
         "applications.Application",
@@ -177,7 +177,7 @@ class OnSiteAttachment(models.Model):
 
 
 class Payment(models.Model):
-    """兑现: the disbursement finance recorded. The amount equals the granted amount (SPEC §5).
+    """兑现: the disbursement finance recorded. The amount equals the granted amount (docs/states.md).
 
     ``granted_amount`` is copied from the application when the payment is recorded so the
     database itself can check the equality.

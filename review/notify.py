@@ -1,4 +1,4 @@
-"""Notifications (SPEC §5): e-mail through Django's mail (SMTP in production, sent by the background
+"""Notifications (docs/states.md): e-mail through Django's mail (SMTP in production, sent by the background
 worker) and the in-app inbox.
 
 Actions call these from ``transaction.on_commit``: nothing is sent for a change that rolled

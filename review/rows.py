@@ -36,7 +36,7 @@ def _row(number: int, field: str) -> Row:
     return Row(number, field, str(getattr(model_field, "verbose_name", field)))
 
 
-# Rows 1–23 of the source form (SPEC §4) and the model field each one is stored in.
+# Rows 1–23 of the source form (docs/form.md) and the model field each one is stored in.
 ROWS: tuple[Row, ...] = tuple(
     _row(n, f)
     for n, f in [
@@ -106,7 +106,7 @@ PHONE_FIELDS = frozenset({"legal_rep_phone", "handler_phone"})
 
 
 def form_rows(application: Application, *, mask_phones: bool = False) -> list[tuple[str, str]]:
-    """All 26 rows with their values, for the review page; phones masked there (SECURITY.md #22)."""
+    """All 26 rows with their values, for the review page; phones masked there (docs/security.md)."""
     from yingdu.validators import mask_phone
 
     rows = []

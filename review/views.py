@@ -508,7 +508,7 @@ def payment(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_GET
 def approval_form(request: HttpRequest, pk: int) -> HttpResponse:
-    """The SPEC §4 form with the three approval boxes filled from the review record."""
+    """The docs/form.md form with the three approval boxes filled from the review record."""
     user, app = _staff_application(request, pk)
     from applications.pdf import render_application_pdf  # type: ignore[import-not-found,unused-ignore]
 
@@ -547,7 +547,7 @@ LEDGER_HEADERS = [
 def ledger_export(request: HttpRequest) -> HttpResponse:
     """台账: the applications submitted in a period with their amounts and dates, as XLSX.
 
-    Text cells go through ``yingdu.xlsx`` (formula-injection safe, SECURITY.md #23); the export
+    Text cells go through ``yingdu.xlsx`` (formula-injection safe, docs/security.md); the export
     is audited (#20).
     """
     from openpyxl import Workbook

@@ -1,4 +1,4 @@
-"""Backup and restore drill (SECURITY.md #29, 等保 2.0 数据备份恢复).
+"""Backup and restore drill (docs/security.md, 等保 2.0 数据备份恢复).
 
 A backup folder holds:
 

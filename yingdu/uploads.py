@@ -1,4 +1,4 @@
-"""Checks and storage for uploaded files (SECURITY.md rows 15–17).
+"""Checks and storage for uploaded files (docs/security.md).
 
 Types are sniffed from the content, never the name; a PDF must parse and may not
 carry active content anywhere; images are re-encoded so EXIF and appended payloads are
@@ -87,7 +87,7 @@ def sniff(content: bytes) -> str | None:
     return None
 
 
-# Bounds checked before a file is decoded or parsed (decompression bombs, SECURITY.md #17).
+# Bounds checked before a file is decoded or parsed (decompression bombs, docs/security.md).
 # A table (CSV, or any sheet of an XLSX) may have this many rows, header and blank rows
 # included, and this many columns; the consumption detail allows 50,000 data rows.
 TABLE_MAX_ROWS = 60_000
@@ -365,7 +365,7 @@ def stored_files() -> Iterator[StoredFiles]:
 def stored_file_response(
     path: str, *, content_type: str, filename: str, inline: bool = False
 ) -> FileResponse:
-    """Serve a stored upload to a caller the view has already authorised (SECURITY.md #16).
+    """Serve a stored upload to a caller the view has already authorised (docs/security.md).
 
     Attachment disposition unless ``inline`` (images and PDFs shown to those allowed), the
     sniffed content type, and ``nosniff`` so a browser never second-guesses it.

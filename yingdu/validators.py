@@ -1,4 +1,4 @@
-"""Field validators shared by registration, the application form and the API (SPEC §4 rows 2, 6, 8, 9)."""
+"""Field validators shared by registration, the application form and the API (docs/form.md rows 2, 6, 8, 9)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Intake actions: drafts, materials, submission with eligibility, withdrawal (SPEC §4)."""
+"""Intake actions: drafts, materials, submission with eligibility, withdrawal (docs/form.md)."""
 
 from __future__ import annotations
 
@@ -364,7 +364,7 @@ class SubmissionTests(BaseTestCase):
     def test_a_supplement_adds_a_new_version_and_keeps_the_old(self) -> None:
         application = make_submittable(self.alice)
         actions.submit_application(application, actor=self.alice)
-        # The review app moves the application to supplement_requested (SPEC §5).
+        # The review app moves the application to supplement_requested (docs/states.md).
         Application.objects.filter(pk=application.pk).update(status=Status.SUPPLEMENT_REQUESTED)
         new = actions.add_material(
             application,

@@ -1,4 +1,4 @@
-"""The consumption-detail parser and template (SPEC §4): rows, row-numbered errors, totals."""
+"""The consumption-detail parser and template (docs/form.md): rows, row-numbered errors, totals."""
 
 from __future__ import annotations
 

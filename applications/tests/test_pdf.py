@@ -1,4 +1,4 @@
-"""The generated 申请表 PDF (SECURITY.md 24): the text is there and every font is embedded."""
+"""The generated 申请表 PDF (docs/security.md): the text is there and every font is embedded."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Acceptance: a fixture quarter with known figures produces exactly the expected flags, and a re-run
-against the same checkpoint gives identical results (SPEC §8, SECURITY.md row 28)."""
+against the same checkpoint gives identical results (docs/audits.md, docs/security.md)."""
 
 from __future__ import annotations
 

@@ -30,7 +30,7 @@ NOW = dt.datetime(2026, 11, 2, 10, 0, tzinfo=BEIJING)
 
 
 def independent_sample(root: bytes, quarter: str, ids: list[int], rate: float, min_count: int) -> list[int]:
-    """The formula of SPEC §8, written again from the text, sharing no code with the platform."""
+    """The formula of docs/audits.md, written again from the text, sharing no code with the platform."""
     seed = hashlib.sha256(root + quarter.encode()).digest()
     ordered = sorted(ids, key=lambda i: hashlib.sha256(seed + str(i).encode()).digest())
     k = min(len(ids), max(min_count, math.ceil(rate * len(ids))))

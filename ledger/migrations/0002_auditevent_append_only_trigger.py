@@ -1,4 +1,4 @@
-"""On PostgreSQL, refuse UPDATE and DELETE on audit events for every client (SECURITY.md #21)."""
+"""On PostgreSQL, refuse UPDATE and DELETE on audit events for every client (docs/security.md)."""
 
 from django.db import migrations
 

@@ -32,7 +32,7 @@ def usage(
     uscc: str = USCC_A,
     **fields: Any,
 ) -> dict[str, Any]:
-    """An unsigned SPEC §6 record of one GPU busy for ``minutes`` from ``start``."""
+    """An unsigned docs/monitoring.md record of one GPU busy for ``minutes`` from ``start``."""
     seconds = minutes * 60
     record: dict[str, Any] = {
         "record_id": str(uuid.uuid4()),

@@ -1,4 +1,4 @@
-"""``record_usage_batch``: the checks of SPEC §6 and issue 8, idempotency and the log."""
+"""``record_usage_batch``: the checks of docs/monitoring.md and issue 8, idempotency and the log."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The platform calendar (chinesecalendar + loaded years), loading a year, and SPEC §3 deadlines."""
+"""The platform calendar (chinesecalendar + loaded years), loading a year, and docs/deadlines.md deadlines."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The subsidy calculation (SPEC §2), through the pure functions."""
+"""The subsidy calculation (docs/subsidy.md), through the pure functions."""
 
 from __future__ import annotations
 
@@ -74,7 +74,7 @@ def test_an_exhausted_quota_gives_zero_and_reports_what_is_left() -> None:
     result = calc("50000", 100, granted="120000")
     assert result.amount == Decimal("0.00")
     assert result.binding == "annual_cap"
-    assert result.annual_left == Decimal("-20000.00")  # annual_cap − granted, as SPEC §2 defines it
+    assert result.annual_left == Decimal("-20000.00")  # annual_cap − granted, as docs/subsidy.md defines it
 
 
 def test_ties_go_to_the_first_term_in_spec_order() -> None:

@@ -1,4 +1,4 @@
-"""The Django-free working-day calendar (SPEC §3)."""
+"""The Django-free working-day calendar (docs/deadlines.md)."""
 
 from __future__ import annotations
 

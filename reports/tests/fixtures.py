@@ -1,4 +1,4 @@
-"""A fixed year of applications, payments and usage with figures worked out by hand (SPEC §9).
+"""A fixed year of applications, payments and usage with figures worked out by hand (docs/reports.md).
 
 Deadlines below come from the 2026 State Council schedule (chinesecalendar); "today" is
 2026-07-10. Each application's comment says what it contributes to the dashboard.

@@ -1,4 +1,4 @@
-"""Final approval under the annual cap (三（三）, SPEC §2, SECURITY.md #13)."""
+"""Final approval under the annual cap (三（三）, docs/subsidy.md, docs/security.md)."""
 
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ class ApprovalTests(ReviewTestCase):
         self.assertIn("15,000.00", message.title)
 
     def test_approval_grants_what_is_left_of_the_annual_cap(self) -> None:
-        # Worked example of SPEC §2: 90,000 granted this year, 50,000 cost, 100 minutes → 10,000 (annual_cap).
+        # Worked example of docs/subsidy.md: 90,000 granted this year, 50,000 cost, 100 minutes → 10,000 (annual_cap).
         make_application(
             self.enterprise,
             self.alice,

@@ -1,4 +1,4 @@
-"""The working-day clock (SPEC §3): review deadline, payment deadline and total cycle, supplement
+"""The working-day clock (docs/deadlines.md): review deadline, payment deadline and total cycle, supplement
 time excluded exactly; overdue work flagged."""
 
 from __future__ import annotations

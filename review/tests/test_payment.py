@@ -1,4 +1,4 @@
-"""兑现: the payment equals the grant (SPEC §5), and atomicity of the money operations (SECURITY.md #14)."""
+"""兑现: the payment equals the grant (docs/states.md), and atomicity of the money operations (docs/security.md)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def failing_status_update() -> Iterator[None]:
     """A fault at the database: any UPDATE of an application's status fails.
 
     The actions write the audit event (and its ledger entry) before they update the
-    application, so this fails *after* the ledger write, as SECURITY.md #14 asks.
+    application, so this fails *after* the ledger write, as docs/security.md asks.
     """
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":

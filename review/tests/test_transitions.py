@@ -1,5 +1,5 @@
 """The transition table enforced by the review actions: every illegal transition from every state is
-refused and changes nothing; roles, conflicts of interest and separation of duties (SECURITY.md 9, 10)."""
+refused and changes nothing; roles, conflicts of interest and separation of duties (docs/security.md)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The Chinese working-day calendar (工作日), without Django.
 
 A working day is a day that is not a statutory holiday, counting the weekend make-up working
-days (调休上班) as working days (SPEC §3). The State Council publishes each year's schedule
+days (调休上班) as working days (docs/deadlines.md). The State Council publishes each year's schedule
 around November, so the calendar has two sources:
 
 * the ``chinesecalendar`` package, for the years it ships;

@@ -1,4 +1,4 @@
-"""Backup and restore drill (SECURITY.md #29): a restore reproduces the data, files and ledger exactly."""
+"""Backup and restore drill (docs/security.md): a restore reproduces the data, files and ledger exactly."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Hostile uploads are refused before they are decoded: bounded time and memory, and an
-error that names the file and the limit (SECURITY.md #17). Each bomb is built small here."""
+error that names the file and the limit (docs/security.md). Each bomb is built small here."""
 
 from __future__ import annotations
 

@@ -155,3 +155,18 @@ def test_it_finds_a_chinese_literal_outside_gettext(tmp_path: Path) -> None:
     )
     found = chinese_outside_gettext(module, ast.parse(module.read_text(encoding="utf-8")))
     assert [f.split(" ", 1)[1] for f in found] == ["'待初审'", "'第'", "'次'"]
+
+
+def test_it_points_comments_at_the_docs_in_the_repository() -> None:
+    """Comments cite docs/ (in the repository), never documents that are not in it."""
+    outside = re.compile(r"SPEC(\.md)?\s*§|SECURITY\.md")
+    cited = re.compile(r"docs/([a-z-]+\.md)")
+    stale, missing = [], []
+    for path in source_files():
+        text = path.read_text(encoding="utf-8")
+        name = path.relative_to(ROOT).as_posix()
+        if outside.search(text):
+            stale.append(name)
+        missing += [f"{name}: {doc}" for doc in cited.findall(text) if not (ROOT / "docs" / doc).exists()]
+    assert (stale, missing) == ([], [])
+    assert (ROOT / "docs" / "glossary.md").exists()

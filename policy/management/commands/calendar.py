@@ -4,7 +4,7 @@ Examples::
 
     yingdu calendar add-workdays 2026-09-20 30          # prints 2026-11-06
     yingdu calendar add-workdays --batch in.csv         # columns from,workdays -> adds deadline
-    yingdu calendar load 2027.yaml [--user admin]       # SPEC §3 file format
+    yingdu calendar load 2027.yaml [--user admin]       # docs/deadlines.md file format
     yingdu calendar show 2027                           # grade: official (with its source) or 暂定
 
 A date decided by a provisional year is followed by "暂定" and the reason (in a batch, the
