@@ -102,7 +102,7 @@ __all__ = ["SecurityPolicy", "SiteSettings", "User", "current_user"]
 
 
 class MfaEnrolment(models.Model):
-    """A one-time link that lets a staff member bind a TOTP authenticator (SECURITY.md #6).
+    """A one-time link that lets a staff member bind a TOTP authenticator (docs/security.md).
 
     Issued by the security administrator (or by the operator's command for the first one),
     never obtained by logging in: a password alone must not be enough to bind a second

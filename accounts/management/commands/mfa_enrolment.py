@@ -12,21 +12,22 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils.translation import gettext as _
 
 from accounts.actions import issue_mfa_enrolment, mfa_enrolment_path
 from accounts.models import User
 
 
 class Command(BaseCommand):
-    help = "为工作人员或管理员签发一次性动态口令绑定链接"
+    help = _("为工作人员或管理员签发一次性动态口令绑定链接")
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("username", help="登录用户名")
+        parser.add_argument("username", help=_("登录用户名"))
 
     def handle(self, *args: Any, **options: Any) -> None:
         user = User.objects.filter(username=options["username"]).first()
         if user is None:
-            raise CommandError(f"没有用户名为“{options['username']}”的账号")
+            raise CommandError(_("没有用户名为“%(username)s”的账号") % {"username": options["username"]})
         try:
             token = issue_mfa_enrolment(user, actor=None)
         except ValidationError as exc:
@@ -34,6 +35,7 @@ class Command(BaseCommand):
         link = settings.SITE_URL.rstrip("/") + mfa_enrolment_path(token)
         hours = settings.MFA_ENROLMENT_HOURS
         self.stdout.write(
-            f"{user.username} 的绑定链接（{hours} 小时内有效，仅可使用一次，须先用本人密码登录）："
+            _("%(username)s 的绑定链接（%(hours)s 小时内有效，仅可使用一次，须先用本人密码登录）：")
+            % {"username": user.username, "hours": hours}
         )
         self.stdout.write(link)
