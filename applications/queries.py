@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy
 
 from applications.models import Application
 from applications.states import IN_REVIEW, TRANSITIONS, Status
+from ledger.labels import action_label
 from policy.loader import PolicyNotInForceError, PolicyParams, params_at
 from policy.queries import granted_total
 from policy.rules import SubsidyResult, calculate_subsidy
@@ -103,7 +104,13 @@ def timeline(application: Application) -> list[TimelineItem]:
             result=AuditEvent.Result.SUCCESS,
         )
         .exclude(
-            action__in=("application.update", "application.pdf_download", "application.material_download")
+            # A take-over moves the work between reviewers; the applicant's case is unchanged.
+            action__in=(
+                "application.update",
+                "application.pdf_download",
+                "application.material_download",
+                "application.take_over",
+            )
         )
         .select_related("actor")
         .order_by("created_at", "id")
@@ -113,7 +120,7 @@ def timeline(application: Application) -> list[TimelineItem]:
         label = TIMELINE_LABELS.get(event.action)
         if label is None:
             transition = TRANSITIONS.get(event.action.rsplit(".", 1)[-1])
-            label = str(transition.label) if transition else event.action
+            label = str(transition.label) if transition else action_label(event.action)
         note = ""
         after: Any = event.after or {}
         if isinstance(after, dict):

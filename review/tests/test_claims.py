@@ -81,3 +81,12 @@ class ClaimReservationTests(ReviewTestCase):
         page = self.client.get(reverse("review:detail", args=[self.app.pk]))
         self.assertContains(page, 'id="do-pass_initial"')
         self.assertContains(page, "接手初审")  # in the history
+
+    def test_the_applicants_timeline_does_not_show_the_take_over(self) -> None:
+        from applications.queries import timeline
+
+        actions.take_over_application(self.app, actor=self.other, reason="内部分工调整")
+        shown = " ".join(f"{item.label} {item.note}" for item in timeline(self.app))
+        self.assertIn("受理", shown)
+        self.assertNotIn("内部分工调整", shown)
+        self.assertNotIn("take_over", shown)
