@@ -346,7 +346,7 @@ class Stack:
         return worker
 
     def wait_until(
-        self, predicate: Callable[[], bool], what: str, timeout: float = 60, process: Process | None = None
+        self, predicate: Callable[[], bool], what: str, timeout: float = 180, process: Process | None = None
     ) -> None:
         deadline = time.monotonic() + timeout
         while not predicate():
@@ -367,7 +367,9 @@ class Stack:
     def logs(self, tail: int = 4000) -> str:
         """The end of each process's output (shown by pytest when a test failed)."""
         return "\n".join(
-            f"== {p.name}\n{p.log.read_text(errors='replace')[-tail:]}" for p in self.processes if p.log.exists()
+            f"== {p.name}\n{p.log.read_text(errors='replace')[-tail:]}"
+            for p in self.processes
+            if p.log.exists()
         )
 
     def stop(self, show_logs: bool = True) -> None:

@@ -23,9 +23,14 @@ JOBS = {
 }
 
 
-def wait_until(predicate: Callable[[], bool], what: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    # The demo plays a year of operation before the server starts (under a minute when idle).
-    deadline = time.monotonic() + 300
+def wait_until(
+    predicate: Callable[[], bool],
+    what: str,
+    process: subprocess.Popen[bytes],
+    log: Path,
+    timeout: float = 300,
+) -> None:
+    deadline = time.monotonic() + timeout
     while not predicate():
         assert process.poll() is None, f"scripts/run.sh exited:\n{log.read_text(errors='replace')[-3000:]}"
         assert time.monotonic() < deadline, (
@@ -100,7 +105,9 @@ def test_it_runs_the_worker_beside_the_web_server_on_sqlite_and_stops_both_toget
             start_new_session=True,
         )
         try:
-            wait_until(lambda: answers(port), "the development server", script, log)
+            # The demo plays a year of operation before the server starts (under a minute when idle,
+            # several on a busy two-core machine).
+            wait_until(lambda: answers(port), "the development server", script, log, timeout=480)
             db = var_dir / "yingdu.sqlite3"
 
             def caught_up() -> bool:

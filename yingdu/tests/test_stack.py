@@ -79,7 +79,7 @@ class Running:
     def one(self, query: str, *params: Any) -> Any:
         return self.sql(query, *params)[0][0]
 
-    def drain(self, timeout: float = 60) -> None:
+    def drain(self, timeout: float = 120) -> None:
         """Wait until the workers took every queued task (and finished it: one more beat)."""
         self.stack.wait_until(lambda: self.stack.queued() == 0, "the Redis queue to drain", timeout)
         time.sleep(1.0)
@@ -240,7 +240,7 @@ def test_it_takes_an_application_from_submission_to_payment_through_both_servers
         assert reply.status == 302, (transition, reply.status, reply.body[:500])
     # The payment's mail is not sent while the worker is paused: the server only enqueues it.
     smtp = running.smtp
-    smtp.wait_for(lambda m: "审批通过" in m.subject, timeout=30)
+    smtp.wait_for(lambda m: "审批通过" in m.subject, timeout=90)
     running.drain()
     os.killpg(running.worker.popen.pid, signal.SIGSTOP)
     try:
@@ -258,9 +258,9 @@ def test_it_takes_an_application_from_submission_to_payment_through_both_servers
     assert running.one("SELECT count(*) FROM review_payment WHERE application_id = %s", app_id) == 1
 
     # The worker on Redis sent the mail that each server enqueued: the receipt (B), the payment (A).
-    smtp.wait_for(lambda m: "已提交" in m.subject and reference in m.subject, timeout=30)
-    smtp.wait_for(lambda m: "审批通过" in m.subject, timeout=30)
-    smtp.wait_for(lambda m: "已兑现" in m.subject, timeout=30)
+    smtp.wait_for(lambda m: "已提交" in m.subject and reference in m.subject, timeout=90)
+    smtp.wait_for(lambda m: "审批通过" in m.subject, timeout=90)
+    smtp.wait_for(lambda m: "已兑现" in m.subject, timeout=90)
     running.drain()
     receipts = [m for m in smtp.messages if "已提交" in m.subject and reference in m.subject]
     assert len(receipts) == 1
@@ -274,7 +274,7 @@ def reminders_to(smtp: SmtpSink, address: str) -> int:
 def test_it_sends_each_reminder_once_however_often_the_job_is_enqueued(running: Running) -> None:
     # The worker caught up on today's reminder slot when it started: the overdue item was mailed.
     smtp = running.smtp
-    mail = smtp.wait_for(lambda m: "期限提醒" in m.subject, timeout=30)
+    mail = smtp.wait_for(lambda m: "期限提醒" in m.subject, timeout=90)
     assert running.overdue in mail.body
     # Enqueued again (as each worker's scheduler does at 00:30 UTC), it does nothing new.
     for _ in range(2):
@@ -297,7 +297,7 @@ def test_two_workers_started_at_once_do_each_periodic_job_once(running: Running)
     def all_done() -> bool:
         return bool(running.one("SELECT count(*) FROM yingdu_periodicrun WHERE finished_at IS NOT NULL") == 3)
 
-    stack.wait_until(all_done, "the periodic jobs of the two workers", timeout=60, process=workers[0])
+    stack.wait_until(all_done, "the periodic jobs of the two workers", timeout=120, process=workers[0])
     running.drain()
     assert all(w.alive() for w in workers)
     rows = running.sql("SELECT job, count(*) FROM yingdu_periodicrun GROUP BY job ORDER BY job")
