@@ -33,6 +33,13 @@ from yingdu.tests.stack import (
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
 BATCH = 500
+# Every periodic job of the platform (``yingdu.periodic.JOBS`` once each app's tasks are imported).
+PERIODIC_JOBS = [
+    "ledger.tasks.sign_periodic_checkpoint",
+    "ledger.tasks.verify_ledger_nightly",
+    "policy.tasks.daily_holiday_schedule_check",
+    "review.tasks.daily_deadline_reminders",
+]
 IN_FLIGHT = 3000  # the batch whose server is killed: long enough to be cut off mid-way
 CHINA = dt.timezone(dt.timedelta(hours=8))
 
@@ -286,6 +293,12 @@ def test_it_sends_each_reminder_once_however_often_the_job_is_enqueued(running: 
 
 
 def test_two_workers_started_at_once_do_each_periodic_job_once(running: Running) -> None:
+    from django.utils.module_loading import autodiscover_modules
+
+    from yingdu.periodic import JOBS
+
+    autodiscover_modules("tasks")
+    assert sorted(JOBS) == PERIODIC_JOBS
     stack, smtp = running.stack, running.smtp
     running.worker.kill(signal.SIGTERM)
     before = reminders_to(smtp, "reviewer@example.cn")
@@ -295,17 +308,14 @@ def test_two_workers_started_at_once_do_each_periodic_job_once(running: Running)
     workers = [stack.start_worker(), stack.start_worker()]
 
     def all_done() -> bool:
-        return bool(running.one("SELECT count(*) FROM yingdu_periodicrun WHERE finished_at IS NOT NULL") == 3)
+        done = running.one("SELECT count(*) FROM yingdu_periodicrun WHERE finished_at IS NOT NULL")
+        return bool(done == len(PERIODIC_JOBS))
 
     stack.wait_until(all_done, "the periodic jobs of the two workers", timeout=120, process=workers[0])
     running.drain()
     assert all(w.alive() for w in workers)
     rows = running.sql("SELECT job, count(*) FROM yingdu_periodicrun GROUP BY job ORDER BY job")
-    assert rows == [
-        ("ledger.tasks.sign_periodic_checkpoint", 1),
-        ("ledger.tasks.verify_ledger_nightly", 1),
-        ("review.tasks.daily_deadline_reminders", 1),
-    ]
+    assert rows == [(job, 1) for job in PERIODIC_JOBS]
     assert running.one("SELECT count(*) FROM ledger_verificationrun") == 1
     assert reminders_to(smtp, "reviewer@example.cn") == before + 1
     assert stack.queued() == 0
