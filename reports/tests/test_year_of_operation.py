@@ -46,6 +46,7 @@ OFFICIAL_2027 = {
 }
 # Paid, clawed back, objected, supplement round, withdrawn, approved, re-review, supplement, submitted.
 STORIES = [0, 3, 8, 11, 10, 18, 22, 24, 27]
+PAGE_DAYS = {dt.date(2026, 11, 2), LOAD_ON, dt.date(2027, 1, 4), dt.date(2027, 2, 12), END}
 PAGES = ["/workbench/", "/review/", "/audits/", "/reports/", "/applications/", "/policy/calendar/"]
 
 
@@ -63,7 +64,11 @@ def check_day(day: dt.date, personas: list[User], pages_today: bool) -> None:
     ):
         assert row["total"] <= cap, (day, row)
     # The figures of `reports summary` equal the sums of the application rows.
-    totals = queries.dashboard(day.year, today=day)["totals"]
+    if pages_today:  # the whole summary, as `reports summary --json` prints it
+        totals = queries.dashboard(day.year, today=day)["totals"]
+    else:  # its totals are the sums of the monthly figures
+        month = queries.monthly(day.year)
+        totals = {k: sum(month[k]) for k in ("submitted", "requested", "paid")}
     year_apps = Application.objects.filter(submitted_at__year=day.year)
     assert totals["submitted"] == year_apps.count(), day
     requested = year_apps.aggregate(s=Sum("requested_amount"))["s"] or Decimal("0")
@@ -76,10 +81,11 @@ def check_day(day: dt.date, personas: list[User], pages_today: bool) -> None:
         assert clock.error == "" and clock.next_due is not None, (day, app.status, clock)
     # Every notification due is sent exactly once: the daily reminder job runs twice, sends once.
     send_deadline_reminders(day)
-    before = DeadlineReminder.objects.count()
-    assert send_deadline_reminders(day) == 0
-    assert DeadlineReminder.objects.count() == before
-    # No page answers 5xx for any persona (on the first of each month, the load day and the last day).
+    if pages_today or day.weekday() == 0:
+        before = DeadlineReminder.objects.count()
+        assert send_deadline_reminders(day) == 0
+        assert DeadlineReminder.objects.count() == before
+    # No page answers 5xx for any persona (load day, around New Year and 春节, last day).
     if pages_today:
         for user in personas:
             client = Client()
@@ -115,7 +121,7 @@ def test_it_lives_through_a_year_boundary_with_the_official_year_loaded_part_way
                 with at(day, 10):
                     load_holiday_year(OFFICIAL_2027, actor=staff["sysadmin"])
         with at(day), django_capture_on_commit_callbacks(execute=True):
-            check_day(day, personas, day.day == 1 or day in (LOAD_ON, END))
+            check_day(day, personas, day in PAGE_DAYS)
             open_clocks = [
                 clock_for(a) for a in Application.objects.filter(status__in=[s.value for s in IN_REVIEW])
             ]
