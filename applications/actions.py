@@ -33,7 +33,8 @@ from applications.consumption import ParseResult, parse_consumption
 from applications.forms import EDITABLE_FIELDS
 from applications.models import Application, ConsumptionRow, Material, MaterialKind
 from applications.states import TRANSITIONS, Status, allowed
-from enterprises.models import Enterprise
+from enterprises.models import Delegation, Enterprise, Right, verified_licence
+from enterprises.permissions import RightRefused, record_use, require_right
 from ledger.actions import record_event
 from policy.loader import params_at
 from policy.queries import granted_total
@@ -88,10 +89,22 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def _require_applicant(application: Application, actor: User) -> None:
-    """Only a user of the application's own enterprise acts on it as applicant."""
+def _require_applicant(
+    application: Application, actor: User, right: str, request: HttpRequest | None = None
+) -> Delegation | None:
+    """Only a user of the application's own enterprise acts on it as applicant, and only with
+    the right from the legal representative (``enterprises.permissions``); a refusal names why."""
     if not actor.has_role(Role.APPLICANT) or actor.enterprise_id != application.enterprise_id:
         raise PermissionDenied
+    try:
+        return require_right(actor, application.enterprise_id, right, obj=application, request=request)
+    except RightRefused as exc:
+        raise ActionRefused(exc.message) from exc
+
+
+# Row 26: only the legal representative or a handler with the signing right signs the declaration.
+SIGNING_FIELDS = ("declaration_accepted", "signer_name")
+_UNSIGNED: dict[str, Any] = {"declaration_accepted": False, "signer_name": ""}
 
 
 def _locked(application: Application) -> Application:
@@ -106,6 +119,10 @@ def create_draft(*, actor: User, request: HttpRequest | None = None) -> Applicat
     """
     if not actor.has_role(Role.APPLICANT) or actor.enterprise_id is None:
         raise PermissionDenied
+    try:
+        delegation = require_right(actor, actor.enterprise_id, Right.PREPARE, request=request)
+    except RightRefused as exc:
+        raise ActionRefused(exc.message) from exc
     with transaction.atomic():
         enterprise = Enterprise.objects.select_for_update().get(pk=actor.enterprise_id)
         if enterprise.blacklisted:
@@ -121,6 +138,7 @@ def create_draft(*, actor: User, request: HttpRequest | None = None) -> Applicat
             status=Status.DRAFT,
             **{field: getattr(enterprise, source) for field, source in PREFILLED_FROM_ENTERPRISE.items()},
         )
+        record_use(delegation, Right.PREPARE, actor=actor, obj=application, request=request)
         record_event(
             "application.create",
             actor=actor,
@@ -172,7 +190,13 @@ def update_draft(
     unknown = set(changes) - set(EDITABLE_FIELDS)
     if unknown:
         raise ValueError(f"not editable by the applicant: {sorted(unknown)}")
-    _require_applicant(application, actor)
+    delegation = _require_applicant(application, actor, Right.PREPARE, request)
+    signing = any(
+        name in changes
+        and (changes[name] or _UNSIGNED[name]) != (getattr(application, name) or _UNSIGNED[name])
+        for name in SIGNING_FIELDS
+    )
+    signing_delegation = _require_applicant(application, actor, Right.SIGN, request) if signing else None
     with transaction.atomic():
         locked = _locked(application)
         if locked.status != Status.DRAFT:
@@ -193,6 +217,10 @@ def update_draft(
             locked.provider = checks.approved_provider(locked.provider_name)
         if {"total_compute_cost", "work_minutes", "overseas"} & after.keys():
             _refresh_estimate(locked)
+        if set(SIGNING_FIELDS) & after.keys():
+            locked.declared_by = actor if locked.declaration_accepted else None
+            record_use(signing_delegation, Right.SIGN, actor=actor, obj=locked, request=request)
+        record_use(delegation, Right.PREPARE, actor=actor, obj=locked, request=request)
         locked.save()
         record_event(
             "application.update", actor=actor, obj=locked, before=before, after=after, request=request
@@ -224,7 +252,7 @@ def add_material(
     here: a file with bad rows is refused with every row's error (:class:`ConsumptionDetailRejected`).
     """
     kind = MaterialKind(kind)
-    _require_applicant(application, actor)
+    delegation = _require_applicant(application, actor, Right.PREPARE, request)
     allowed_types = (
         DOCUMENT_TYPES | TABLE_TYPES if kind == MaterialKind.CONSUMPTION_DETAIL else DOCUMENT_TYPES
     )
@@ -304,6 +332,7 @@ def add_material(
                     "minutes": parsed.total_minutes,
                     "amount": format_money(parsed.total_amount),
                 }
+            record_use(delegation, Right.PREPARE, actor=actor, obj=locked, request=request)
             record_event("application.material_upload", actor=actor, obj=locked, after=after, request=request)
     return material
 
@@ -315,7 +344,7 @@ def remove_draft_material(material: Material, *, actor: User, request: HttpReque
     trail keeps what was uploaded; its parsed consumption rows go.
     """
     application = material.application
-    _require_applicant(application, actor)
+    delegation = _require_applicant(application, actor, Right.PREPARE, request)
     with transaction.atomic():
         locked_app = _locked(application)
         row = Material.objects.select_for_update().get(pk=material.pk, application=locked_app)
@@ -324,6 +353,7 @@ def remove_draft_material(material: Material, *, actor: User, request: HttpReque
         row.deleted = True
         row.save(update_fields=["deleted"])
         ConsumptionRow.objects.filter(material=row).delete()
+        record_use(delegation, Right.PREPARE, actor=actor, obj=locked_app, request=request)
         record_event(
             "application.material_remove",
             actor=actor,
@@ -350,7 +380,7 @@ def submit_application(
     """Submit a draft (提交申报): refused with the full list of problems, or accepted with a
     reference, the receipt date (Asia/Shanghai) and the amount recomputed under the policy in
     force on that date (docs/subsidy.md), all materials locked, and a receipt sent after commit."""
-    _require_applicant(application, actor)
+    delegation = _require_applicant(application, actor, Right.SUBMIT, request)
     with transaction.atomic():
         locked = _locked(application)
         if not allowed("submit", locked.status):
@@ -385,6 +415,7 @@ def submit_application(
         locked.requested_amount = result.amount
         locked.calculation = result.as_dict()
         locked.policy_version = result.policy_version
+        locked.licence = verified_licence(locked.enterprise_id)
         try:
             with transaction.atomic():  # a savepoint: the unique filing number may race
                 locked.save()
@@ -398,6 +429,7 @@ def submit_application(
                 }
             ) from exc
         lock_materials(locked)
+        record_use(delegation, Right.SUBMIT, actor=actor, obj=locked, request=request)
         record_event(
             "application.submit",
             actor=actor,
@@ -410,6 +442,7 @@ def submit_application(
                 "requested_amount": format_money(result.amount),
                 "binding": result.binding,
                 "policy_version": result.policy_version,
+                "licence_version": locked.licence.version if locked.licence else None,
             },
             request=request,
         )
@@ -424,7 +457,7 @@ def withdraw_application(
 ) -> Application:
     """The applicant withdraws a draft or a submitted application (before review starts);
     a withdrawn application frees its filing number."""
-    _require_applicant(application, actor)
+    delegation = _require_applicant(application, actor, Right.SUBMIT, request)
     with transaction.atomic():
         locked = _locked(application)
         if not allowed("withdraw", locked.status):
@@ -432,6 +465,7 @@ def withdraw_application(
         before = {"status": locked.status}
         locked.status = TRANSITIONS["withdraw"].target
         locked.save(update_fields=["status", "updated_at"])
+        record_use(delegation, Right.SUBMIT, actor=actor, obj=locked, request=request)
         record_event(
             "application.withdraw",
             actor=actor,

@@ -24,7 +24,7 @@ from django.utils.translation import gettext_lazy
 from applications.forms import EDITABLE_FIELDS, OVERSEAS_DETAIL_FIELDS
 from applications.models import Application, ConsumptionRow, MaterialKind
 from applications.states import HOLDS_FILING_NUMBER, Status
-from enterprises.models import Provider
+from enterprises.models import LicenceVersion, Provider, verified_licence
 from policy.loader import PolicyNotInForceError, PolicyParams, params_at
 from yingdu.lib.workdays import UnknownYearError
 from yingdu.validators import normalize_email, normalize_phone, normalize_uscc
@@ -316,10 +316,25 @@ def consumption_totals(application: Application) -> ConsumptionTotals:
     )
 
 
+def held_materials(application: Application) -> dict[str, LicenceVersion]:
+    """Materials the platform already holds for this application, so they are not asked again
+    (《国务院关于在线政务服务的若干规定》§10): the business licence verified by the center —
+    for a draft the enterprise's latest verified version, afterwards the version submitted with."""
+    if application.status == Status.DRAFT:
+        licence = verified_licence(application.enterprise_id)
+    else:
+        licence = application.licence
+    return {MaterialKind.BUSINESS_LICENSE.value: licence} if licence is not None else {}
+
+
 def material_problems(application: Application) -> Problems:
-    """Required materials present (docs/form.md table) and the consumption detail's totals = rows 22–23."""
+    """Required materials present (docs/form.md table) and the consumption detail's totals = rows 22–23.
+
+    A material the platform holds (:func:`held_materials`) counts as provided.
+    """
     problems: Problems = {}
     present = set(application.current_materials().values_list("kind", flat=True))
+    present |= set(held_materials(application))
     missing = [MaterialKind(k).label for k in application.required_material_kinds() if k not in present]
     if missing:
         _add(

@@ -121,6 +121,24 @@ class Application(models.Model):
     # Row 26: the declaration.
     declaration_accepted = models.BooleanField(_("已确认声明"), default=False)
     signer_name = models.CharField(_("声明签署人"), max_length=50, blank=True)
+    declared_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("声明确认账号"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    # What the platform already holds (SPEC §4 materials): the enterprise's verified business
+    # licence, fixed at submission so a later upload never changes what was submitted.
+    licence = models.ForeignKey(
+        "enterprises.LicenceVersion",
+        verbose_name=_("营业执照版本"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="applications",
+    )
 
     # Workflow facts.
     submitted_at = models.DateTimeField(_("提交时间"), null=True, blank=True)

@@ -306,11 +306,20 @@ def materials(
     live = application.materials.filter(deleted=False).order_by("kind", "version", "id")
     by_kind = []
     required = set(application.required_material_kinds())
+    held = checks.held_materials(application)
     for value, label in MaterialKind.choices:
         if value == MaterialKind.OVERSEAS_PROOF and not application.overseas:
             continue
         files = [m for m in live if m.kind == value]
-        by_kind.append({"value": value, "label": label, "required": value in required, "files": files})
+        by_kind.append(
+            {
+                "value": value,
+                "label": label,
+                "required": value in required,
+                "files": files,
+                "held": held.get(value),
+            }
+        )
     return render(
         request,
         "applications/materials.html",

@@ -42,7 +42,8 @@ from audits.models import (
     SpotCheck,
 )
 from audits.sampling import SampleUnavailable, compute_sample  # noqa: F401 - SampleUnavailable is raised through here
-from enterprises.models import Enterprise
+from enterprises.models import Enterprise, Right
+from enterprises.permissions import RightRefused, record_use, require_right
 from ledger.actions import record_event
 from ledger.models import AuditEvent, Checkpoint
 from policy.calendar import objection_due
@@ -521,6 +522,10 @@ def file_objection(
     enterprise_id = finding.application.enterprise_id
     if actor.enterprise_id != enterprise_id:
         raise PermissionDenied
+    try:
+        delegation = require_right(actor, enterprise_id, Right.OBJECT, obj=notice, request=request)
+    except RightRefused as exc:
+        raise AuditRefused(exc.message, code="not_delegated") from exc
     today = timezone.localdate()
     if today > notice.objection_deadline:
         message = _(
@@ -567,6 +572,7 @@ def file_objection(
         )
         locked.status = Finding.Status.OBJECTED
         locked.save(update_fields=["status"])
+        record_use(delegation, Right.OBJECT, actor=actor, obj=objection, request=request)
         record_event(
             "audit.objection",
             actor=actor,

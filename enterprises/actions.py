@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.tokens import default_token_generator
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.urls import reverse
@@ -17,7 +20,8 @@ from django.utils.translation import gettext as _
 from accounts.actions import create_user_with_role
 from accounts.models import User
 from accounts.roles import Role
-from enterprises.models import Enterprise
+from enterprises.models import Delegation, Enterprise, LicenceVersion, Right
+from enterprises.permissions import record_use, require_right
 from ledger.actions import record_event
 from ledger.models import AuditEvent
 from yingdu import hooks
@@ -68,8 +72,22 @@ def register_enterprise(
             enterprise=enterprise,
             is_active=active,
         )
-        enterprise.license_file.name = files.save("licenses", license_file)
-        enterprise.save(update_fields=["license_file"])
+        saved = files.save("licenses", license_file)
+        enterprise.license_file.name = saved
+        # The registrant answers for the enterprise until staff verify otherwise (or the unified
+        # identity provider names its legal representative).
+        enterprise.legal_representative = user
+        enterprise.save(update_fields=["license_file", "legal_representative"])
+        LicenceVersion.objects.create(
+            enterprise=enterprise,
+            version=1,
+            file=saved,
+            sha256=license_file.sha256,
+            mime=license_file.mime,
+            original_name=license_file.original_name,
+            uploaded_by=user,
+            uploaded_at=timezone.now(),
+        )
         record_event(
             "enterprise.register",
             actor=user,
@@ -227,6 +245,15 @@ def verify_enterprise(
         locked.verified_by = actor
         locked.verified_at = timezone.now()
         locked.save(update_fields=["status", "review_note", "verified_by", "verified_at"])
+        # Verifying the enterprise is verifying it against the licence it registered with.
+        licence_status = (
+            LicenceVersion.Status.VERIFIED
+            if locked.status == Enterprise.Status.VERIFIED
+            else LicenceVersion.Status.REJECTED
+        )
+        LicenceVersion.objects.filter(enterprise=locked, status=LicenceVersion.Status.PENDING).update(
+            status=licence_status, note=note, verified_by=actor, verified_at=locked.verified_at
+        )
         record_event(
             "enterprise.verify",
             actor=actor,
@@ -260,3 +287,164 @@ def add_member(enterprise: Enterprise, data: dict[str, Any], *, actor: User, req
             request=request,
         )
     return user
+
+
+def upload_licence(
+    enterprise: Enterprise, checked: CheckedUpload, *, actor: User, request: Any = None
+) -> LicenceVersion:
+    """A changed business licence: a new version, pending until staff verify it.
+
+    Applications keep using the last verified version meanwhile, and submitted applications keep
+    the version they were submitted with.
+    """
+    delegation = require_right(actor, enterprise.pk, Right.PREPARE, obj=enterprise, request=request)
+    with stored_files() as files, transaction.atomic():
+        locked = Enterprise.objects.select_for_update().get(pk=enterprise.pk)
+        top = locked.licences.order_by("-version").values_list("version", flat=True).first() or 0
+        licence = LicenceVersion.objects.create(
+            enterprise=locked,
+            version=top + 1,
+            file=files.save("licenses", checked),
+            sha256=checked.sha256,
+            mime=checked.mime,
+            original_name=checked.original_name,
+            uploaded_by=actor,
+            uploaded_at=timezone.now(),
+        )
+        record_use(delegation, Right.PREPARE, actor=actor, obj=locked, request=request)
+        record_event(
+            "enterprise.licence_upload",
+            actor=actor,
+            obj=locked,
+            after={"version": licence.version, "sha256": licence.sha256, "name": licence.original_name},
+            request=request,
+        )
+    return licence
+
+
+def verify_licence(
+    licence: LicenceVersion, *, decision: str, note: str, actor: User, request: Any = None
+) -> LicenceVersion:
+    """A reviewer verifies (or refuses) a new licence version; refused versions are never used."""
+    with transaction.atomic():
+        locked = LicenceVersion.objects.select_for_update().get(pk=licence.pk)
+        if locked.status != LicenceVersion.Status.PENDING:
+            raise ValidationError(_("该营业执照版本已核验，不能重复核验"))
+        before = locked.status
+        locked.status = LicenceVersion.Status(decision)
+        locked.note = note
+        locked.verified_by = actor
+        locked.verified_at = timezone.now()
+        locked.save(update_fields=["status", "note", "verified_by", "verified_at"])
+        record_event(
+            "enterprise.licence_verify",
+            actor=actor,
+            obj=locked.enterprise,
+            before={"version": locked.version, "status": before},
+            after={"version": locked.version, "status": locked.status, "note": note},
+            request=request,
+        )
+    return locked
+
+
+def set_legal_representative(
+    enterprise: Enterprise, user: User, *, actor: User | None, source: str, request: Any = None
+) -> Enterprise:
+    """Record which account is the enterprise's legal representative (法定代表人).
+
+    ``source`` says how it is known: ``identity_provider`` (the unified identity platform's
+    claim) or ``staff`` (verified by the center).
+    """
+    if user.enterprise_id != enterprise.pk:
+        raise ValidationError(_("该用户不属于本企业"))
+    with transaction.atomic():
+        locked = Enterprise.objects.select_for_update().get(pk=enterprise.pk)
+        before = locked.legal_representative_id
+        if before == user.pk:
+            return locked
+        locked.legal_representative = user
+        locked.save(update_fields=["legal_representative"])
+        record_event(
+            "enterprise.legal_representative",
+            actor=actor,
+            obj=locked,
+            before={"user_id": before},
+            after={"user_id": user.pk, "username": user.username, "source": source},
+            request=request,
+        )
+    return locked
+
+
+def grant_delegation(
+    enterprise: Enterprise,
+    handler: User,
+    *,
+    rights: Iterable[str],
+    expires_on: dt.date,
+    actor: User,
+    request: Any = None,
+) -> Delegation:
+    """The legal representative grants a handler rights until ``expires_on`` (inclusive).
+
+    A new grant to the same handler replaces (revokes) the one in force.
+    """
+    codes = sorted({Right(code).value for code in rights})
+    if enterprise.legal_representative_id != actor.pk:
+        raise PermissionDenied(_("只有本企业的法定代表人可以授权经办人"))
+    if handler.enterprise_id != enterprise.pk or handler.pk == actor.pk:
+        raise ValidationError({"handler": [_("请选择本企业的其他用户作为经办人")]})
+    if not codes:
+        raise ValidationError({"rights": [_("请至少选择一项授权事项")]})
+    if expires_on < timezone.localdate():
+        raise ValidationError({"expires_on": [_("授权有效期不能早于今天")]})
+    with transaction.atomic():
+        now = timezone.now()
+        replaced = list(
+            Delegation.objects.select_for_update()
+            .filter(enterprise=enterprise, handler=handler, revoked_at__isnull=True)
+            .values_list("pk", flat=True)
+        )
+        Delegation.objects.filter(pk__in=replaced).update(revoked_at=now, revoked_by=actor)
+        delegation = Delegation.objects.create(
+            enterprise=enterprise,
+            handler=handler,
+            rights=codes,
+            expires_on=expires_on,
+            granted_by=actor,
+            granted_at=now,
+        )
+        record_event(
+            "enterprise.delegation_grant",
+            actor=actor,
+            obj=delegation,
+            after={
+                "handler": handler.username,
+                "rights": codes,
+                "expires_on": expires_on.isoformat(),
+                "replaced": replaced,
+            },
+            request=request,
+        )
+    return delegation
+
+
+def revoke_delegation(delegation: Delegation, *, actor: User, request: Any = None) -> Delegation:
+    """The legal representative revokes a delegation; the handler's next action is refused."""
+    if delegation.enterprise.legal_representative_id != actor.pk:
+        raise PermissionDenied(_("只有本企业的法定代表人可以撤销授权"))
+    with transaction.atomic():
+        locked = Delegation.objects.select_for_update().get(pk=delegation.pk)
+        if locked.revoked_at is not None:
+            return locked
+        locked.revoked_at = timezone.now()
+        locked.revoked_by = actor
+        locked.save(update_fields=["revoked_at", "revoked_by"])
+        record_event(
+            "enterprise.delegation_revoke",
+            actor=actor,
+            obj=locked,
+            before={"rights": locked.rights, "expires_on": locked.expires_on.isoformat()},
+            after={"handler": locked.handler.username},
+            request=request,
+        )
+    return locked

@@ -5,8 +5,10 @@ from typing import Any
 from django import forms
 from django.contrib.auth import get_user_model, password_validation
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from enterprises.models import Enterprise, Right
 from yingdu.uploads import DOCUMENT_TYPES, CheckedUpload, check_upload
 from yingdu.validators import normalize_email, normalize_phone, normalize_uscc
 
@@ -115,3 +117,53 @@ class VerifyForm(forms.Form):
         if data.get("decision") == "rejected" and not data.get("note"):
             self.add_error("note", _("不通过时请填写原因"))
         return data
+
+
+class DelegationForm(forms.Form):
+    """The legal representative grants a handler (经办人) rights until a date."""
+
+    handler = forms.TypedChoiceField(label=_("经办人"), coerce=int)
+    rights = forms.MultipleChoiceField(
+        label=_("授权事项"),
+        choices=Right.choices,
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={"required": _("请至少选择一项授权事项")},
+    )
+    expires_on = forms.DateField(
+        label=_("授权有效期至"),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        error_messages={
+            "required": _("请填写授权有效期"),
+            "invalid": _("请填写有效的日期，格式：年-月-日（如 2026-12-31）"),
+        },
+    )
+
+    def __init__(self, *args: Any, enterprise: Enterprise, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        members = enterprise.users.exclude(pk=enterprise.legal_representative_id or 0).order_by("id")
+        handler = self.fields["handler"]
+        assert isinstance(handler, forms.TypedChoiceField)
+        handler.choices = [(u.pk, f"{u.display_name or u.username}（{u.username}）") for u in members]
+        self.fields["handler"].error_messages["invalid_choice"] = _("请选择本企业的其他用户作为经办人")
+
+    def clean_expires_on(self) -> Any:
+        value = self.cleaned_data["expires_on"]
+        if value < timezone.localdate():
+            raise ValidationError(_("授权有效期不能早于今天"))
+        return value
+
+
+class LicenceUploadForm(forms.Form):
+    """A changed business licence: uploaded as a new version for the center to verify."""
+
+    license = forms.FileField(
+        label=_("新版营业执照（PDF/JPEG/PNG，加盖公章）"),
+        error_messages={"required": _("请选择营业执照文件")},
+    )
+
+    checked_license: CheckedUpload | None = None
+
+    def clean_license(self) -> Any:
+        upload = self.cleaned_data["license"]
+        self.checked_license = check_upload(upload, DOCUMENT_TYPES)
+        return upload

@@ -32,6 +32,15 @@ class Enterprise(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     verified_at = models.DateTimeField(_("核验时间"), null=True, blank=True)
+    legal_representative = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("法定代表人账号"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="represented_enterprises",
+        help_text=_("由统一身份认证的法定代表人声明确认，或由区文促中心核验"),
+    )
     blacklisted = models.BooleanField(_("已列入黑名单"), default=False)
     blacklist_reason = models.TextField(_("列入黑名单原因"), blank=True)
     blacklisted_at = models.DateTimeField(_("列入黑名单时间"), null=True, blank=True)
@@ -91,3 +100,117 @@ class ConflictOfInterest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} ↔ {self.enterprise}"
+
+
+class Right(models.TextChoices):
+    """What a legal representative (法定代表人) may delegate to a handler (经办人).
+
+    The legal representative holds every right; a handler holds those of an unexpired,
+    unrevoked :class:`Delegation`. ``enterprises.permissions`` is the one place that decides.
+    """
+
+    PREPARE = "prepare", _("填报申请")
+    SUBMIT = "submit", _("提交申报")
+    ANSWER = "answer", _("答复补正通知")
+    OBJECT = "object", _("提出异议")
+    SIGN = "sign", _("签署申报声明（第26项）")
+
+
+class Delegation(models.Model):
+    """A grant of rights by the legal representative to one handler, valid through ``expires_on``.
+
+    Rows are never deleted: a revocation stamps ``revoked_at``, a new grant to the same handler
+    revokes the one before, so the enterprise can always see who could do what and when.
+    """
+
+    enterprise = models.ForeignKey(
+        Enterprise, verbose_name=_("企业"), on_delete=models.PROTECT, related_name="delegations"
+    )
+    handler = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("经办人"),
+        on_delete=models.PROTECT,
+        related_name="delegations",
+    )
+    rights = models.JSONField(_("授权事项"), default=list)
+    expires_on = models.DateField(_("授权有效期至"))
+    granted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("授权人"), on_delete=models.PROTECT, related_name="+"
+    )
+    granted_at = models.DateTimeField(_("授权时间"))
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("撤销人"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    revoked_at = models.DateTimeField(_("撤销时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("经办授权")
+        verbose_name_plural = _("经办授权")
+        ordering = ["-granted_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.enterprise} → {self.handler}"
+
+    def rights_display(self) -> str:
+        return "、".join(str(Right(code).label) for code in self.rights if code in Right.values)
+
+
+class LicenceVersion(models.Model):
+    """One version of an enterprise's business licence (营业执照), verified by center staff.
+
+    The platform holds the licence once and every application uses the latest verified version
+    (《国务院关于在线政务服务的若干规定》: no asking again for what the government holds). An
+    application keeps the version it was submitted with, so a later upload never changes it.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("待核验")
+        VERIFIED = "verified", _("已核验")
+        REJECTED = "rejected", _("未通过核验")
+
+    enterprise = models.ForeignKey(
+        Enterprise, verbose_name=_("企业"), on_delete=models.PROTECT, related_name="licences"
+    )
+    version = models.PositiveIntegerField(_("版本"))
+    file = models.FileField(_("营业执照"), max_length=200)
+    sha256 = models.CharField(_("SHA-256"), max_length=64)
+    mime = models.CharField(max_length=100)
+    original_name = models.CharField(_("原文件名"), max_length=120)
+    status = models.CharField(_("核验状态"), max_length=10, choices=Status.choices, default=Status.PENDING)
+    note = models.TextField(_("核验意见"), blank=True)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    uploaded_at = models.DateTimeField(_("上传时间"))
+    verified_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    verified_at = models.DateTimeField(_("核验时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("营业执照版本")
+        verbose_name_plural = _("营业执照版本")
+        ordering = ["enterprise_id", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["enterprise", "version"], name="unique_licence_version"),
+        ]
+
+    def __str__(self) -> str:
+        return str(_("%(name)s 营业执照第 %(version)d 版")) % {
+            "name": self.enterprise,
+            "version": self.version,
+        }
+
+
+def verified_licence(enterprise_id: int) -> LicenceVersion | None:
+    """The licence version an application of this enterprise uses now: the latest verified one."""
+    return (
+        LicenceVersion.objects.filter(enterprise_id=enterprise_id, status=LicenceVersion.Status.VERIFIED)
+        .order_by("-version")
+        .first()
+    )

@@ -3,21 +3,33 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.models import current_user
 from accounts.roles import STAFF_ROLES, Role
 from enterprises import actions
-from enterprises.forms import MemberForm, RegistrationForm, VerifyForm
-from enterprises.models import Enterprise
+from enterprises.forms import DelegationForm, LicenceUploadForm, MemberForm, RegistrationForm, VerifyForm
+from enterprises.models import Delegation, Enterprise, LicenceVersion, Right
+from enterprises.permissions import RightRefused
 from ledger.actions import record_event
+from ledger.models import AuditEvent
 from yingdu.uploads import stored_file_response
+
+# Audit events the enterprise sees about its delegations: grants, uses, revocations, refusals.
+DELEGATION_EVENTS = (
+    "enterprise.delegation_grant",
+    "enterprise.delegation_use",
+    "enterprise.delegation_revoke",
+    "enterprise.delegation_refused",
+    "enterprise.legal_representative",
+)
 
 
 def get_enterprise_for_user(request: HttpRequest, pk: int) -> Enterprise:
@@ -71,17 +83,155 @@ def mine(request: HttpRequest) -> HttpResponse:
     return redirect("enterprises:detail", pk=enterprise.pk)
 
 
+def _right_label(event: AuditEvent) -> str:
+    code = (event.after or {}).get("right")
+    return str(Right(code).label) if code in Right.values else ""
+
+
+def _detail_context(request: HttpRequest, enterprise: Enterprise, **extra: object) -> dict[str, object]:
+    user = current_user(request)
+    is_member = user.enterprise_id == enterprise.pk
+    is_legal_rep = is_member and enterprise.legal_representative_id == user.pk
+    context: dict[str, object] = {
+        "enterprise": enterprise,
+        "members": enterprise.users.order_by("id"),
+        "is_member": is_member,
+        "is_legal_rep": is_legal_rep,
+        "is_reviewer": user.has_role(Role.REVIEWER),
+        "delegations": Delegation.objects.filter(enterprise=enterprise).select_related(
+            "handler", "granted_by"
+        ),
+        "licences": enterprise.licences.order_by("-version"),
+        "delegation_events": [
+            (event, _right_label(event))
+            for event in AuditEvent.objects.filter(
+                enterprise_id_ref=enterprise.pk, action__in=DELEGATION_EVENTS
+            )
+            .select_related("actor")
+            .order_by("-id")[:50]
+        ],
+        "today": timezone.localdate(),
+    }
+    if is_legal_rep and "delegation_form" not in extra:
+        context["delegation_form"] = DelegationForm(enterprise=enterprise)
+    if is_member and "licence_form" not in extra:
+        context["licence_form"] = LicenceUploadForm()
+    context.update(extra)
+    return context
+
+
 @login_required
 def detail(request: HttpRequest, pk: int) -> HttpResponse:
     enterprise = get_enterprise_for_user(request, pk)
-    return render(
-        request,
-        "enterprises/detail.html",
-        {
-            "enterprise": enterprise,
-            "members": enterprise.users.order_by("id"),
-            "is_member": current_user(request).enterprise_id == pk,
-        },
+    return render(request, "enterprises/detail.html", _detail_context(request, enterprise))
+
+
+@login_required
+@require_POST
+def grant_delegation(request: HttpRequest, pk: int) -> HttpResponse:
+    """The legal representative grants a handler rights (经办授权)."""
+    enterprise = get_enterprise_for_user(request, pk)
+    user = current_user(request)
+    if enterprise.legal_representative_id != user.pk:
+        raise PermissionDenied
+    form = DelegationForm(request.POST, enterprise=enterprise)
+    if form.is_valid():
+        handler = enterprise.users.get(pk=form.cleaned_data["handler"])
+        try:
+            actions.grant_delegation(
+                enterprise,
+                handler,
+                rights=form.cleaned_data["rights"],
+                expires_on=form.cleaned_data["expires_on"],
+                actor=user,
+                request=request,
+            )
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                for message in errors:
+                    form.add_error(field if field in form.fields else None, message)
+        else:
+            messages.success(request, _("已授权经办人 %(name)s。") % {"name": handler})
+            return redirect("enterprises:detail", pk=enterprise.pk)
+    context = _detail_context(request, enterprise, delegation_form=form)
+    return render(request, "enterprises/detail.html", context, status=422)
+
+
+@login_required
+@require_POST
+def revoke_delegation(request: HttpRequest, pk: int, delegation_pk: int) -> HttpResponse:
+    enterprise = get_enterprise_for_user(request, pk)
+    delegation = get_object_or_404(Delegation, pk=delegation_pk, enterprise=enterprise)
+    actions.revoke_delegation(delegation, actor=current_user(request), request=request)
+    messages.success(request, _("已撤销对 %(name)s 的授权。") % {"name": delegation.handler})
+    return redirect("enterprises:detail", pk=enterprise.pk)
+
+
+@login_required
+@require_POST
+def upload_licence(request: HttpRequest, pk: int) -> HttpResponse:
+    """A changed business licence becomes a new version that the center verifies."""
+    enterprise = get_enterprise_for_user(request, pk)
+    user = current_user(request)
+    if user.enterprise_id != enterprise.pk:
+        raise Http404
+    form = LicenceUploadForm(request.POST, request.FILES)
+    if form.is_valid():
+        assert form.checked_license is not None
+        try:
+            licence = actions.upload_licence(enterprise, form.checked_license, actor=user, request=request)
+        except RightRefused as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(
+                request,
+                _("已上传营业执照第 %(version)d 版，待区文促中心核验；核验通过前申报仍使用已核验的版本。")
+                % {"version": licence.version},
+            )
+            return redirect("enterprises:detail", pk=enterprise.pk)
+    context = _detail_context(request, enterprise, licence_form=form)
+    return render(request, "enterprises/detail.html", context, status=422)
+
+
+@login_required
+@require_POST
+def verify_licence(request: HttpRequest, pk: int, version: int) -> HttpResponse:
+    if not request.user.has_role(Role.REVIEWER):  # type: ignore[union-attr]
+        raise PermissionDenied
+    licence = get_object_or_404(LicenceVersion, enterprise_id=pk, version=version)
+    form = VerifyForm(request.POST)
+    if form.is_valid():
+        try:
+            actions.verify_licence(
+                licence,
+                decision=form.cleaned_data["decision"],
+                note=form.cleaned_data["note"],
+                actor=current_user(request),
+                request=request,
+            )
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(request, _("已保存营业执照核验结论。"))
+    else:
+        messages.error(request, " ".join(str(e) for errors in form.errors.values() for e in errors))
+    return redirect("enterprises:detail", pk=pk)
+
+
+@login_required
+def licence_version(request: HttpRequest, pk: int, version: int) -> FileResponse:
+    """One version of the business licence, to the enterprise and to center staff."""
+    enterprise = get_enterprise_for_user(request, pk)
+    licence = get_object_or_404(LicenceVersion, enterprise=enterprise, version=version)
+    record_event(
+        "enterprise.license_download",
+        actor=request.user,
+        obj=enterprise,
+        after={"version": version},
+        request=request,
+    )
+    return stored_file_response(
+        str(licence.file.name), content_type=licence.mime, filename=licence.original_name
     )
 
 

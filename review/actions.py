@@ -33,7 +33,8 @@ from accounts.roles import Role
 from applications import checks
 from applications.models import Application, Material
 from applications.states import TRANSITIONS, Status
-from enterprises.models import ConflictOfInterest, Enterprise
+from enterprises.models import ConflictOfInterest, Enterprise, Right
+from enterprises.permissions import active_delegation, is_legal_representative, record_use, right_refusal
 from ledger.actions import record_event
 from ledger.models import AuditEvent
 from policy.loader import params_at
@@ -93,6 +94,12 @@ LEVELS: dict[str, int] = {
     "approve": Level.FINAL,
     "reject_final": Level.FINAL,
     "return_to_re_review": Level.FINAL,
+}
+# The right from the legal representative each applicant transition needs (enterprises.permissions).
+APPLICANT_RIGHTS: dict[str, str] = {
+    "submit": Right.SUBMIT,
+    "withdraw": Right.SUBMIT,
+    "resubmit": Right.ANSWER,
 }
 # Transitions that must carry a written opinion: the source form asks for 初审意见, 复审意见 and
 # 审批结果, and a refusal or a return must say why.
@@ -174,6 +181,9 @@ def check_transition(application: Application, name: str, actor: User) -> Refusa
     if role == Role.APPLICANT:
         if actor.enterprise_id != application.enterprise_id:
             return Refusal(_("只有申报企业的经办人可以执行“%(action)s”") % {"action": label}, 403)
+        refused = right_refusal(actor, application.enterprise_id, APPLICANT_RIGHTS[name])
+        if refused is not None:
+            return Refusal(refused, 403)
     elif ConflictOfInterest.objects.filter(user=actor, enterprise_id=application.enterprise_id).exists():
         return Refusal(_("您已申报与该企业存在利益冲突，须回避，不能办理其申请"), 403)
     if name == ON_SITE_CHECK:
@@ -634,6 +644,14 @@ def resubmit_application(
                 requested_amount=app.requested_amount,
                 calculation=app.calculation,
                 policy_version=app.policy_version,
+            )
+        if not is_legal_representative(actor, app.enterprise_id):
+            record_use(
+                active_delegation(actor, app.enterprise_id),
+                Right.ANSWER,
+                actor=actor,
+                obj=app,
+                request=request,
             )
         _finish(
             app,

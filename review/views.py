@@ -74,7 +74,7 @@ def _staff_application(request: HttpRequest, pk: int) -> tuple[User, Application
     user = current_user(request)
     if not user.has_role(*STAFF_ROLES):
         raise Http404
-    app = get_object_or_404(Application.objects.select_related("enterprise"), pk=pk)
+    app = get_object_or_404(Application.objects.select_related("enterprise", "licence"), pk=pk)
     if app.status == Status.DRAFT:
         raise Http404  # drafts are the applicant's own until submitted
     return user, app

@@ -31,9 +31,15 @@ def valid_uscc(seed: int) -> str:
 
 
 def make_user(username: str, *roles: str, **fields: Any) -> User:
+    """A user with roles. The first applicant of an enterprise is its legal representative
+    (法定代表人, every right); later ones are handlers who need a delegation."""
     user = User.objects.create_user(username=username, password=PASSWORD, **fields)
     for role in roles:
         user.groups.add(Group.objects.get_or_create(name=role)[0])
+    enterprise = fields.get("enterprise")
+    if Role.APPLICANT in roles and enterprise is not None and enterprise.legal_representative_id is None:
+        enterprise.legal_representative = user
+        enterprise.save(update_fields=["legal_representative"])
     return user
 
 
