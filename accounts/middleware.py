@@ -87,7 +87,12 @@ class StaffMfaMiddleware:
         user = request.user
         if user.is_authenticated and needs_mfa(user) and current_policy(request).staff_mfa_required:
             otp_pages = reverse("accounts:otp")  # the code page and the enrolment links under it
-            verified = getattr(user, "is_verified", lambda: False)()
+            from accounts.oidc import PROVIDER_MFA_SESSION_KEY
+
+            # A second factor asserted by the identity platform counts when configured so.
+            verified = getattr(user, "is_verified", lambda: False)() or bool(
+                request.session.get(PROVIDER_MFA_SESSION_KEY)
+            )
             if (
                 not verified
                 and not request.path.startswith(otp_pages)

@@ -95,10 +95,34 @@ def guard_role_combination(
     instance._role_codes = None
 
 
+class OidcIdentity(models.Model):
+    """A person's identity at the unified identity platform, linked to one platform user.
+
+    The pair (issuer, subject) is the OpenID Connect identifier of a person; it never changes
+    when they change their name or e-mail there.
+    """
+
+    user = models.ForeignKey(
+        User, verbose_name=_("用户"), on_delete=models.CASCADE, related_name="oidc_identities"
+    )
+    issuer = models.CharField(_("认证平台"), max_length=200)
+    subject = models.CharField(_("认证平台用户标识"), max_length=255)
+    created_at = models.DateTimeField(_("关联时间"), default=timezone.now)
+    last_login_at = models.DateTimeField(_("最近登录"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("统一身份认证关联")
+        verbose_name_plural = _("统一身份认证关联")
+        constraints = [models.UniqueConstraint(fields=["issuer", "subject"], name="unique_oidc_identity")]
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.issuer}"
+
+
 # The stored security policy and system settings live in their own module with their readers.
 from accounts.security import SecurityPolicy, SiteSettings  # noqa: E402
 
-__all__ = ["SecurityPolicy", "SiteSettings", "User", "current_user"]
+__all__ = ["MfaEnrolment", "OidcIdentity", "SecurityPolicy", "SiteSettings", "User", "current_user"]
 
 
 class MfaEnrolment(models.Model):

@@ -23,6 +23,13 @@ class LoginView(auth_views.LoginView):
     template_name = "accounts/login.html"
     redirect_authenticated_user = True
 
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        from accounts import oidc
+
+        context = super().get_context_data(**kwargs)
+        context["oidc_enabled"] = oidc.enabled()
+        return context
+
 
 class LogoutView(auth_views.LogoutView):
     pass

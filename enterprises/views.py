@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
@@ -8,13 +9,17 @@ from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from accounts.models import current_user
+from accounts import oidc
+from accounts.models import User, current_user
 from accounts.roles import STAFF_ROLES, Role
 from enterprises import actions
+from enterprises import oidc as enterprise_oidc
 from enterprises.forms import DelegationForm, LicenceUploadForm, MemberForm, RegistrationForm, VerifyForm
 from enterprises.models import Delegation, Enterprise, LicenceVersion, Right
 from enterprises.permissions import RightRefused
@@ -48,15 +53,33 @@ def get_enterprise_for_user(request: HttpRequest, pk: int) -> Enterprise:
 def register(request: HttpRequest) -> HttpResponse:
     """企业注册: everything typed stays in the form when a check fails; the licence must be chosen again.
 
-    A valid form always gets the same answer, whether or not the user name or USCC exists.
+    A valid form always gets the same answer, whether or not the user name or USCC exists. After an
+    enterprise login at the unified identity platform whose USCC is not registered, the form comes
+    prefilled from the claims and the new account is linked to that identity.
     """
-    form = RegistrationForm(request.POST or None, request.FILES or None)
+    prefill: dict[str, str] = request.session.get(oidc.REGISTRATION_SESSION_KEY) or {}
+    form = RegistrationForm(request.POST or None, request.FILES or None, initial=prefill)
+    if (
+        request.method == "POST"
+        and form.is_valid()
+        and prefill.get("uscc", form.cleaned_data["uscc"]) != (form.cleaned_data["uscc"])
+    ):
+        form.add_error(
+            "uscc", _("须与统一身份认证平台提供的统一社会信用代码 %(uscc)s 一致") % {"uscc": prefill["uscc"]}
+        )
     if request.method == "POST" and form.is_valid():
         assert form.checked_license is not None
         data = form.cleaned_data
         actions.submit_registration(
             data, form.checked_license, username=data["username"], password=data["password1"], request=request
         )
+        if prefill:
+            new_user = User.objects.filter(
+                username=data["username"], enterprise__uscc=prefill["uscc"], is_active=False
+            ).first()
+            if new_user is not None:
+                enterprise_oidc.link_registered(new_user, prefill, request=request)
+            request.session.pop(oidc.REGISTRATION_SESSION_KEY, None)
         return render(request, "enterprises/register_sent.html", {"email": data["handler_email"]})
     return render(request, "enterprises/register.html", {"form": form})
 
@@ -300,3 +323,84 @@ def verify(request: HttpRequest, pk: int) -> HttpResponse:
         messages.success(request, _("已保存核验结论。"))
         return redirect("enterprises:pending")
     return render(request, "enterprises/verify.html", {"form": form, "enterprise": enterprise})
+
+
+# --- sign-in at the unified identity platform (OpenID Connect) -------------------------------------
+# Here rather than in accounts: matching an enterprise login needs the enterprise register.
+
+OIDC_NEXT_SESSION_KEY = "_oidc_next"
+
+
+def _oidc_refused(request: HttpRequest, exc: oidc.OidcRefused) -> HttpResponse:
+    record_event(
+        "auth.oidc_refused",
+        actor=None,
+        actor_repr=exc.subject or "anonymous",
+        after={"reason": exc.reason, "error": exc.message, "issuer": settings.OIDC_ISSUER},
+        result=AuditEvent.Result.FAILURE,
+        request=request,
+    )
+    return render(request, "accounts/oidc_refused.html", {"message": exc.message}, status=403)
+
+
+@require_GET
+def oidc_login(request: HttpRequest) -> HttpResponse:
+    """统一身份认证登录: off (404) unless OIDC_ISSUER is configured."""
+    if not oidc.enabled():
+        raise Http404
+    next_url = request.GET.get("next", "")
+    if url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
+        request.session[OIDC_NEXT_SESSION_KEY] = next_url
+    try:
+        return oidc.start(request, request.build_absolute_uri(reverse("oidc_callback")))
+    except oidc.OidcRefused as exc:
+        return _oidc_refused(request, exc)
+
+
+@require_GET
+def oidc_callback(request: HttpRequest) -> HttpResponse:
+    """The provider's answer: verified claims → a platform user, or a refusal with its reason."""
+    if not oidc.enabled():
+        raise Http404
+    try:
+        claims = oidc.finish(request)
+        identity = oidc.identity_from_claims(
+            claims, mfa_amr=settings.OIDC_MFA_AMR, mfa_acr=settings.OIDC_MFA_ACR
+        )
+        outcome = enterprise_oidc.sign_in(identity, request=request)
+    except oidc.OidcRefused as exc:
+        return _oidc_refused(request, exc)
+    if outcome.registration is not None:
+        request.session[oidc.REGISTRATION_SESSION_KEY] = outcome.registration
+        record_event(
+            "auth.oidc_registration_started",
+            actor=None,
+            actor_repr=identity.subject,
+            after={"issuer": identity.issuer, "uscc": identity.uscc},
+            request=request,
+        )
+        messages.info(
+            request, _("该统一社会信用代码尚未在本平台注册，请完成企业注册（已按统一身份认证信息预填）。")
+        )
+        return redirect("enterprises:register")
+    user = outcome.user
+    assert user is not None
+    next_url = request.session.pop(OIDC_NEXT_SESSION_KEY, "") or reverse("workbench")
+    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    provider_mfa = settings.OIDC_PROVIDER_MFA and identity.mfa
+    if provider_mfa:
+        request.session[oidc.PROVIDER_MFA_SESSION_KEY] = True
+    record_event(
+        "auth.oidc_login",
+        actor=user,
+        obj=user,
+        after={
+            "issuer": identity.issuer,
+            "subject": identity.subject,
+            "amr": list(identity.amr),
+            "acr": identity.acr,
+            "provider_mfa": provider_mfa,
+        },
+        request=request,
+    )
+    return redirect(next_url)

@@ -169,6 +169,21 @@ MFA_ENROLMENT_HOURS = env_int("MFA_ENROLMENT_HOURS", 24)
 OTP_TOTP_ISSUER = "影都算力补助平台"
 OTP_TOTP_THROTTLE_FACTOR = 1
 
+# Unified identity platform (统一身份认证平台) by OpenID Connect, beside local passwords. Off while
+# OIDC_ISSUER is empty. Discovery at OIDC_ISSUER + /.well-known/openid-configuration; the
+# authorization-code flow with PKCE; ID-token signature, issuer, audience, expiry and nonce checked.
+OIDC_ISSUER = env_str("OIDC_ISSUER", "").rstrip("/")
+OIDC_CLIENT_ID = env_str("OIDC_CLIENT_ID", "")
+OIDC_CLIENT_SECRET = env_str("OIDC_CLIENT_SECRET", "")
+OIDC_SCOPES = env_str("OIDC_SCOPES", "openid profile email")
+OIDC_TIMEOUT_SECONDS = env_int("OIDC_TIMEOUT_SECONDS", 10)
+# Whether a second factor the provider asserts (amr/acr claims) stands for the staff TOTP check.
+OIDC_PROVIDER_MFA = env_bool("OIDC_PROVIDER_MFA", False)
+OIDC_MFA_AMR = env_list("OIDC_MFA_AMR", ["mfa", "otp", "hwk", "swk", "sms", "fpt", "face"])
+OIDC_MFA_ACR = env_list("OIDC_MFA_ACR", [])
+if OIDC_ISSUER and not (OIDC_CLIENT_ID and OIDC_CLIENT_SECRET):
+    raise ConfigError("OIDC_CLIENT_ID and OIDC_CLIENT_SECRET are required when OIDC_ISSUER is set")
+
 # Sessions: idle timeout plus an absolute lifetime.
 SESSION_IDLE_TIMEOUT_SECONDS = env_int("SESSION_IDLE_TIMEOUT_SECONDS", 30 * 60)
 SESSION_COOKIE_AGE = env_int("SESSION_ABSOLUTE_SECONDS", 8 * 3600)

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from enterprises import views as enterprise_views
 from yingdu import views
 from yingdu.api import api
 
@@ -13,6 +14,8 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("api/v1/", api.urls),
     path("accounts/", include("accounts.urls")),
+    path("login/oidc/", enterprise_views.oidc_login, name="oidc_login"),
+    path("login/oidc/callback/", enterprise_views.oidc_callback, name="oidc_callback"),
     path("enterprises/", include("enterprises.urls")),
     path("applications/", include("applications.urls")),
     path("policy/", include("policy.urls")),
