@@ -16,6 +16,7 @@ urlpatterns = [
     path("<int:pk>/license/<int:version>/", views.licence_version, name="licence_version"),
     path("<int:pk>/licences/upload/", views.upload_licence, name="upload_licence"),
     path("<int:pk>/licences/<int:version>/verify/", views.verify_licence, name="verify_licence"),
+    path("<int:pk>/legal-representative/", views.set_legal_representative, name="set_legal_representative"),
     path("<int:pk>/delegations/grant/", views.grant_delegation, name="grant_delegation"),
     path(
         "<int:pk>/delegations/<int:delegation_pk>/revoke/", views.revoke_delegation, name="revoke_delegation"

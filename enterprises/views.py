@@ -182,6 +182,24 @@ def grant_delegation(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
+def set_legal_representative(request: HttpRequest, pk: int) -> HttpResponse:
+    """A reviewer, having checked it with the enterprise, names its legal representative's account."""
+    if not request.user.has_role(Role.REVIEWER):  # type: ignore[union-attr]
+        raise PermissionDenied
+    enterprise = get_object_or_404(Enterprise, pk=pk)
+    member = enterprise.users.filter(pk=request.POST.get("user") or 0).first()
+    if member is None:
+        messages.error(request, _("请选择本企业的用户作为法定代表人账号"))
+    else:
+        actions.set_legal_representative(
+            enterprise, member, actor=current_user(request), source="staff", request=request
+        )
+        messages.success(request, _("已确认 %(name)s 为法定代表人账号。") % {"name": member})
+    return redirect("enterprises:detail", pk=pk)
+
+
+@login_required
+@require_POST
 def revoke_delegation(request: HttpRequest, pk: int, delegation_pk: int) -> HttpResponse:
     enterprise = get_enterprise_for_user(request, pk)
     delegation = get_object_or_404(Delegation, pk=delegation_pk, enterprise=enterprise)

@@ -175,3 +175,14 @@ class DelegationTests(BaseTestCase):
             {"handler": self.hank.pk, "rights": ["sign"], "expires_on": "2026-06-30"},
         )
         assert response.status_code == 403
+
+    def test_a_reviewer_confirms_the_legal_representative_and_it_is_audited(self) -> None:
+        self.login(self.reviewer)
+        url = reverse("enterprises:set_legal_representative", args=[self.enterprise.pk])
+        assert self.client.post(url, {"user": self.hank.pk}).status_code == 302
+        self.enterprise.refresh_from_db()
+        assert self.enterprise.legal_representative == self.hank
+        event = AuditEvent.objects.get(action="enterprise.legal_representative")
+        assert (event.after or {})["source"] == "staff" and event.actor == self.reviewer
+        self.login(self.alice)
+        assert self.client.post(url, {"user": self.alice.pk}).status_code == 403
