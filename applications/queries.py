@@ -110,6 +110,8 @@ def timeline(application: Application) -> list[TimelineItem]:
                 "application.pdf_download",
                 "application.material_download",
                 "application.take_over",
+                # A public progress query reads the case; it changes nothing the applicant did.
+                "review.progress_query",
             )
         )
         .select_related("actor")

@@ -41,6 +41,7 @@ _LABELS: dict[str, object] = {
     "application.clawback": _("追回补贴"),
     "application.on_site_check": _("记录现场核查"),
     "review.approval_form_print": _("打印审批表"),
+    "review.progress_query": _("办件进度查询"),
     "review.attachment_download": _("下载审核附件"),
     "review.deadline_reminders": _("发送时限提醒"),
     "review.ledger_export": _("导出审核台账"),

@@ -4,12 +4,14 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from enterprises import views as enterprise_views
+from review.progress import progress_query
 from yingdu import views
 from yingdu.api import api
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("policy-info/", views.policy_info, name="policy_info"),
+    path("progress/", progress_query, name="progress_query"),
     path("workbench/", views.workbench, name="workbench"),
     path("healthz", views.healthz, name="healthz"),
     path("api/v1/", api.urls),
