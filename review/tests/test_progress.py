@@ -8,15 +8,18 @@ import re
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 import time_machine
 from django.test import override_settings
 from django.urls import reverse
 
+from accounts.roles import Role
 from applications.queries import timeline
 from applications.states import Status
 from ledger.models import AuditEvent
+from review.actions import claim_application
 from review.tests.helpers import ReviewTestCase, make_application
-from yingdu.test import USCC_B
+from yingdu.test import USCC_A, USCC_B, make_enterprise, make_user
 
 SH = ZoneInfo("Asia/Shanghai")
 URL = reverse("progress_query")
@@ -170,3 +173,40 @@ class ProgressQueryTests(ReviewTestCase):
         response = self.ask(str(self.app.reference), "91110116MA01ABCD1")
         self.assertContains(response, "统一社会信用代码应为18位", status_code=400)
         self.assertFalse(AuditEvent.objects.filter(action="review.progress_query").exists())
+
+
+class ProgressStepsTests(ReviewTestCase):
+    @time_machine.travel(at("2026-03-03"), tick=False)
+    def test_it_lists_the_steps_taken_without_who_took_them_or_their_opinions(self) -> None:
+        app = make_application(self.enterprise, self.alice, Status.SUBMITTED, submitted=at("2026-03-02"))
+        claim_application(app, actor=self.reviewer, opinion="材料齐全，予以受理")
+        page = self.client.post(URL, {"reference": app.reference, "uscc": self.enterprise.uscc})
+        self.assertContains(page, "2026-03-03 受理并开始初审")
+        self.assertNotContains(page, self.reviewer.display_name)
+        self.assertNotContains(page, "材料齐全")
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_it_answers_on_a_375_px_phone_screen_with_labelled_controls(browser: Any, live_server: Any) -> None:
+    enterprise = make_enterprise("北京影都智造文化传媒有限公司", USCC_A)
+    applicant = make_user("alice", Role.APPLICANT, enterprise=enterprise)
+    app = make_application(enterprise, applicant, Status.INITIAL_REVIEW)
+    context = browser.new_context(
+        base_url=live_server.url,
+        locale="zh-CN",
+        timezone_id="Asia/Shanghai",
+        viewport={"width": 375, "height": 740},
+    )
+    try:
+        page = context.new_page()
+        page.goto("/")
+        page.get_by_role("link", name="办件进度查询").first.click()
+        page.get_by_label("申报编号").fill(str(app.reference))
+        page.get_by_label("统一社会信用代码").fill(USCC_A)
+        page.get_by_role("button", name="查询").click()
+        page.locator("#progress-result").wait_for()
+        assert page.locator("#status").inner_text() == "初审中"
+        assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    finally:
+        context.close()
