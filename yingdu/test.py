@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
+import hashlib
 import io
+import itertools
+from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.models import Group
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import TestCase
+from django.utils import timezone
 
 from accounts.models import User
 from accounts.roles import Role
+from applications.models import Application
+from applications.states import Status
 from enterprises.models import Enterprise, Provider
+from policy.loader import params_at
+from policy.rules import calculate_subsidy
 
 PASSWORD = "Yd-test-Passw0rd!"  # noqa: S105 - test fixture
 
@@ -28,6 +37,14 @@ def valid_uscc(seed: int) -> str:
 
     body = f"9111011{seed:010d}"[:17]
     return body + uscc.calc_check_digit(body)
+
+
+_application_numbers = itertools.count(1)
+
+
+def uscc_for(name: str) -> str:
+    """A valid USCC derived from ``name``: the same in every run (``hash()`` changes with the seed)."""
+    return valid_uscc(int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big") % 10**9)
 
 
 def make_user(username: str, *roles: str, **fields: Any) -> User:
@@ -57,7 +74,80 @@ def make_enterprise(
         "status": Enterprise.Status.VERIFIED,
     }
     defaults.update(fields)
-    return Enterprise.objects.create(name=name, uscc=uscc or valid_uscc(abs(hash(name)) % 10**9), **defaults)
+    return Enterprise.objects.create(name=name, uscc=uscc or uscc_for(name), **defaults)
+
+
+def make_application(
+    enterprise: Enterprise,
+    created_by: User,
+    status: Status = Status.SUBMITTED,
+    *,
+    submitted: dt.datetime | None = None,
+    cost: str = "50000.00",
+    minutes: int = 100,
+    overseas: bool = False,
+    **fields: Any,
+) -> Application:
+    """A complete application of ``enterprise`` in ``status``, submitted at ``submitted`` (now): every
+    row of the form filled (rows 1–9 from the enterprise), the amount computed by the policy in force.
+
+    ``fields`` override any column; a given ``requested_amount`` or ``reference`` is kept as given.
+    The one builder of applications for every app's tests.
+    """
+    n = next(_application_numbers)
+    submitted = submitted or timezone.now()
+    day = timezone.localdate(submitted)
+    result = None if "requested_amount" in fields else calculate_subsidy(
+        total_compute_cost=Decimal(cost),
+        work_minutes=minutes,
+        overseas=overseas,
+        granted_this_year=Decimal("0"),
+        params=params_at(day),
+    )
+    values: dict[str, Any] = {
+        "enterprise": enterprise,
+        "created_by": created_by,
+        "status": status,
+        "enterprise_name": enterprise.name,
+        "uscc": enterprise.uscc,
+        "registered_address": enterprise.registered_address,
+        "operating_address": enterprise.operating_address,
+        "legal_rep_name": enterprise.legal_rep_name,
+        "legal_rep_phone": enterprise.legal_rep_phone,
+        "handler_name": enterprise.handler_name,
+        "handler_phone": enterprise.handler_phone,
+        "handler_email": enterprise.handler_email,
+        "work_title": f"短剧《云端之城》第{n}部",
+        "filing_number": f"京剧备字2026-{n:04d}",
+        "work_minutes": minutes,
+        "platform_name": "红果短剧",
+        "launch_date": day - dt.timedelta(days=5),
+        "launch_proof_number": "无",
+        "overseas": overseas,
+        "provider_name": "怀柔智算中心",
+        "compute_minutes": minutes,
+        "total_compute_cost": Decimal(cost),
+        "requested_amount": result.amount if result else None,
+        "calculation": result.as_dict() if result else None,
+        "policy_version": result.policy_version if result else "",
+        "declaration_accepted": True,
+        "signer_name": enterprise.legal_rep_name,
+        "submitted_at": None if status == Status.DRAFT else submitted,
+        "received_date": None if status == Status.DRAFT else day,
+    }
+    if overseas:
+        values.update(
+            overseas_region="东南亚",
+            overseas_agreement_number="HW-2026-01",
+            overseas_platform="ReelShort",
+            overseas_launch_date=day - dt.timedelta(days=3),
+        )
+    values.update(fields)
+    app = Application.objects.create(**values)
+    if status != Status.DRAFT and "reference" not in fields:
+        app.reference = f"YD{day.year}-{app.pk:06d}"
+        app.save(update_fields=["reference"])
+    return app
 
 
 def png_bytes() -> bytes:

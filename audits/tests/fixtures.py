@@ -22,6 +22,7 @@ from ledger.models import Checkpoint
 from ledger.services import latest_checkpoint_row
 from monitoring.actions import record_usage_batch
 from monitoring.models import Node, UsageBatch, UsageRecord
+from yingdu.test import make_application as build_application
 
 BEIJING = dt.timezone(dt.timedelta(hours=8))
 T0 = dt.datetime(2026, 3, 1, 8, 0, tzinfo=BEIJING)
@@ -44,27 +45,23 @@ def make_application(
     paid_at: dt.datetime | None = None,
     granted: str | None = None,
 ) -> Application:
-    app = Application.objects.create(
-        enterprise=enterprise,
-        created_by=created_by,
-        status=status,
-        enterprise_name=enterprise.name,
-        uscc=enterprise.uscc,
+    submitted = submitted_at or at(21, 10)
+    return build_application(
+        enterprise,
+        created_by,
+        Status(status),
+        submitted=submitted,
+        cost=cost,
+        minutes=work_minutes,
         work_title="短剧《" + filing_number + "》",
         filing_number=filing_number,
-        work_minutes=work_minutes,
         launch_date=launch_date,
-        compute_minutes=work_minutes,
-        total_compute_cost=Decimal(cost),
-        submitted_at=submitted_at or at(21, 10),
-        received_date=(submitted_at or at(21, 10)).date(),
+        received_date=submitted.date(),
         paid_at=paid_at,
         granted_amount=Decimal(granted) if granted is not None else None,
         handler_email="handler@example.cn",
+        requested_amount=None,
     )
-    app.reference = f"YD2026-{app.pk:06d}"
-    app.save(update_fields=["reference"])
-    return app
 
 
 def declare_rows(

@@ -16,6 +16,7 @@ from applications.states import Status
 from enterprises.models import Enterprise, Provider
 from policy.queries import POLICY_TZ
 from yingdu.test import BaseTestCase, make_enterprise, make_user
+from yingdu.test import make_application as build_application
 
 TODAY = dt.date(2026, 7, 10)
 NOW = dt.datetime(2026, 7, 10, 10, 0, tzinfo=POLICY_TZ)
@@ -41,18 +42,16 @@ def make_application(
     created: str = "2026-01-05",
     work_title: str = "",
 ) -> Application:
-    app = Application.objects.create(
-        enterprise=enterprise,
-        created_by=creator,
-        status=status,
+    app = build_application(
+        enterprise,
+        creator,
+        status,
+        submitted=at(submitted) if submitted else None,
+        cost="100000.00",
+        minutes=60,
         reference=reference,
-        enterprise_name=enterprise.name,
-        uscc=enterprise.uscc,
         work_title=work_title or f"短剧《{reference or '草稿'}》",
         filing_number=f"备案-{reference or uuid.uuid4().hex[:8]}",
-        work_minutes=60,
-        compute_minutes=60,
-        total_compute_cost=Decimal("100000.00"),
         requested_amount=Decimal(requested) if requested else None,
         submitted_at=at(submitted) if submitted else None,
         received_date=dt.date.fromisoformat(received) if received else None,

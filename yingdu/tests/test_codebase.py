@@ -170,3 +170,14 @@ def test_it_points_comments_at_the_docs_in_the_repository() -> None:
         missing += [f"{name}: {doc}" for doc in cited.findall(text) if not (ROOT / "docs" / doc).exists()]
     assert (stale, missing) == ([], [])
     assert (ROOT / "docs" / "glossary.md").exists()
+
+
+def test_it_derives_test_usccs_deterministically_with_a_valid_check_digit() -> None:
+    from stdnum.cn import uscc
+
+    from yingdu.test import uscc_for, valid_uscc
+
+    assert uscc_for("北京影都智造文化传媒有限公司") == uscc_for("北京影都智造文化传媒有限公司")
+    assert uscc_for("甲公司") != uscc_for("乙公司")
+    codes = [uscc_for(f"企业{n}") for n in range(50)] + [valid_uscc(n) for n in range(50)]
+    assert all(uscc.is_valid(code) for code in codes)
