@@ -129,7 +129,7 @@ class Application(models.Model):
         on_delete=models.PROTECT,
         related_name="+",
     )
-    # What the platform already holds (SPEC §4 materials): the enterprise's verified business
+    # What the platform already holds (docs/form.md, materials): the enterprise's verified business
     # licence, fixed at submission so a later upload never changes what was submitted.
     licence = models.ForeignKey(
         "enterprises.LicenceVersion",

@@ -8,7 +8,7 @@ register by its 统一社会信用代码 (USCC) claim, and enterprises sits abov
   a legal-representative claim makes that account the enterprise's legal representative. An
   unregistered USCC starts the registration form prefilled from the claims.
 - Anyone else is staff: the account is created without a role and may sign in only once the
-  security administrator has given it one (SECURITY.md, 三权分立).
+  security administrator has given it one (docs/security.md, 三权分立).
 """
 
 from __future__ import annotations
