@@ -34,10 +34,6 @@ from yingdu.validators import normalize_uscc
 
 ACTION = "review.progress_query"
 
-# Tries per client address within the window; settings may change both.
-DEFAULT_LIMIT = 10
-DEFAULT_WINDOW_MINUTES = 10
-
 
 class ProgressForm(forms.Form):
     reference = forms.CharField(
@@ -102,9 +98,10 @@ def progress_of(application: Application, *, today: dt.date | None = None) -> Pr
 
 
 def _limit() -> tuple[int, dt.timedelta]:
-    limit = int(getattr(settings, "PROGRESS_QUERY_LIMIT", DEFAULT_LIMIT))
-    minutes = int(getattr(settings, "PROGRESS_QUERY_WINDOW_MINUTES", DEFAULT_WINDOW_MINUTES))
-    return limit, dt.timedelta(minutes=minutes)
+    """Queries per client address and the window they are counted in (settings)."""
+    return int(settings.PROGRESS_QUERY_LIMIT), dt.timedelta(
+        minutes=int(settings.PROGRESS_QUERY_WINDOW_MINUTES)
+    )
 
 
 def tries_left(ip: str | None) -> int:

@@ -157,6 +157,9 @@ AXES_LOCKOUT_PARAMETERS = ["username", ["username", "ip_address"]]
 # X-Forwarded-For / X-Real-IP are then ignored (a client could forge them).
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 AXES_CLIENT_IP_CALLABLE = "ledger.actions.client_ip"
+# The public progress query: queries one client address may make within the window (minutes).
+PROGRESS_QUERY_LIMIT = env_int("PROGRESS_QUERY_LIMIT", 10)
+PROGRESS_QUERY_WINDOW_MINUTES = env_int("PROGRESS_QUERY_WINDOW_MINUTES", 10)
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
 AXES_VERBOSE = False
