@@ -31,6 +31,7 @@ lint: setup
 
 test: setup
 	bash scripts/system-deps.sh
+	bash scripts/npm-deps.sh
 	$(BIN)/ruff check .
 	$(BIN)/mypy .
 	$(BIN)/lint-imports

@@ -11,4 +11,5 @@ def site(request: HttpRequest) -> dict[str, Any]:
     roles: set[str] = set()
     if user is not None and user.is_authenticated:
         roles = set(user.role_codes())
-    return {"site_name": _("中国影都人工智能算力服务平台"), "user_roles": roles}
+    # Not "site_name": Django's login view sets that to the request's host name.
+    return {"platform_name": _("中国影都人工智能算力服务平台"), "user_roles": roles}

@@ -14,6 +14,7 @@ urlpatterns = [
     path("progress/", progress_query, name="progress_query"),
     path("workbench/", views.workbench, name="workbench"),
     path("healthz", views.healthz, name="healthz"),
+    path("favicon.ico", views.favicon, name="favicon"),
     path("api/v1/", api.urls),
     path("accounts/", include("accounts.urls")),
     path("login/oidc/", enterprise_views.oidc_login, name="oidc_login"),

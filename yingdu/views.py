@@ -113,6 +113,13 @@ def _link_cards(roles: set[str]) -> list[tuple[str, str]]:
     return cards
 
 
+def favicon(request: HttpRequest) -> HttpResponse:
+    """Clients that ask for /favicon.ico without reading the page get the platform's icon."""
+    from django.templatetags.static import static
+
+    return redirect(static("favicon.svg"), permanent=True)
+
+
 def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok"})
 

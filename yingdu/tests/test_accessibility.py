@@ -1,0 +1,152 @@
+"""Every page a demo persona can reach, in a real browser: axe-core finds no critical or serious
+violation, and at a 375 px phone viewport no page scrolls sideways.
+
+The demo data is loaded, then each persona follows the links of its own pages (same site, GET
+only, no downloads), one page per URL pattern, from the workbench and the portal.
+axe-core comes from the npm registry (``scripts/npm-deps.sh``, run by ``make test``).
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections import deque
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from django.core.management import call_command
+from django.urls import Resolver404, resolve
+from playwright.sync_api import Error as PlaywrightError
+
+from accounts.models import User
+from yingdu.browser import force_login
+
+ROOT = Path(__file__).resolve().parents[2]
+AXE = ROOT / "build" / "npm" / "node_modules" / "axe-core" / "axe.min.js"
+PHONE = {"width": 375, "height": 812}
+# Links that are files, state changes or the way out, not pages.
+SKIP = (
+    ".xlsx",
+    ".pdf",
+    ".csv",
+    "/logout/",
+    "/license/",
+    "/attachments/",
+    "/download",
+    "/files/",
+    "/evidence/",
+)
+PAGES_PER_PERSONA = 25
+PER_PERSONA = {"workbench", "console:home", "review:workbench"}
+START = ["/workbench/", "/", "/policy-info/", "/policy/calc/", "/review/inbox/"]
+
+
+def _axe_source() -> str:
+    if not AXE.exists():
+        subprocess.run(["bash", str(ROOT / "scripts" / "npm-deps.sh")], check=True, timeout=300)
+    return AXE.read_text()
+
+
+def _pattern(path: str) -> str:
+    try:
+        match = resolve(path)
+    except Resolver404:
+        return ""
+    return match.view_name
+
+
+def _links(page: Any, origin: str) -> list[str]:
+    hrefs = page.eval_on_selector_all("a[href]", "els => els.map(e => e.href)")
+    out = []
+    for href in hrefs:
+        parts = urlsplit(href)
+        if f"{parts.scheme}://{parts.netloc}" != origin or parts.path.startswith("/static/"):
+            continue
+        path = parts.path + (f"?{parts.query}" if parts.query else "")
+        if not any(s in parts.path for s in SKIP):
+            out.append(path)
+    return out
+
+
+def _violations(page: Any, axe: str) -> list[str]:
+    page.add_script_tag(content=axe)
+    result = page.evaluate(
+        "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
+        ".filter(v => v.impact === 'critical' || v.impact === 'serious')"
+        ".map(v => v.id + ' (' + v.impact + '): ' + v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(' | '))"
+    )
+    return list(result)
+
+
+def _audience(user: User | None) -> str:
+    if user is None:
+        return "anonymous"
+    if user.enterprise_id is not None:
+        return f"enterprise-{user.enterprise.status if user.enterprise else ''}"
+    return "provider" if user.provider_id is not None else "staff"
+
+
+def _one_per_kind() -> list[User]:
+    """One demo user for each combination of roles and enterprise state: two reviewers see the same pages."""
+    chosen: dict[tuple[object, ...], User] = {}
+    for user in User.objects.select_related("enterprise").order_by("id"):
+        state = user.enterprise.status if user.enterprise is not None else ""
+        chosen.setdefault((tuple(sorted(user.role_codes())), state), user)
+    return list(chosen.values())
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_it_has_no_serious_axe_violation_and_no_sideways_scroll_on_any_persona_page(
+    browser: Any, live_server: Any
+) -> None:
+    call_command("demo", stdout=open("/dev/null", "w"))  # noqa: SIM115, PTH123 - the listing is not needed
+    axe = _axe_source()
+    origin = live_server.url
+    problems: list[str] = []
+    checked = 0
+    seen: set[tuple[str, str]] = set()
+    personas: list[User | None] = [None, *_one_per_kind()]
+    for persona in personas:
+        context = browser.new_context(base_url=origin, viewport=PHONE, locale="zh-CN", bypass_csp=True)
+        context.set_default_timeout(15_000)
+        page = context.new_page()
+        try:
+            if persona is not None:
+                force_login(page, persona)
+            who = persona.username if persona is not None else "anonymous"
+            queue = deque(START)
+            visited = 0
+            while queue and visited < PAGES_PER_PERSONA:
+                path = queue.popleft()
+                name = _pattern(urlsplit(path).path)
+                # A page is visited once for each kind of visitor (staff, enterprise, provider,
+                # anonymous); the workbenches differ by role and are visited by each persona.
+                key = (name, persona.username if name in PER_PERSONA and persona else _audience(persona))
+                if not name or key in seen:
+                    continue
+                seen.add(key)
+                try:
+                    response = page.goto(path, wait_until="domcontentloaded")
+                except PlaywrightError as exc:  # a link that turned out to be a download
+                    if "Download is starting" in str(exc):
+                        continue
+                    raise
+                if (
+                    response is None
+                    or response.status >= 400
+                    or "text/html" not in response.headers.get("content-type", "")
+                ):
+                    continue
+                visited += 1
+                width = int(page.evaluate("document.documentElement.scrollWidth"))
+                if width > PHONE["width"]:
+                    problems.append(f"{who} {path}: scrolls sideways ({width}px)")
+                problems.extend(f"{who} {path}: {v}" for v in _violations(page, axe))
+                checked += 1
+                queue.extend(_links(page, origin))
+        finally:
+            context.close()
+    assert checked > 30, checked
+    assert not problems, "\n".join(problems)
