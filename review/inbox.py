@@ -76,6 +76,8 @@ def inbox_read(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def unread_badge(request: HttpRequest) -> HttpResponse:
+    # Pages that every other URL redirects to (password change, second factor) leave the badge
+    # out (``{% block unread_badge %}``), so a redirect never swaps a whole page into the nav.
     user = current_user(request)
     count = Notification.objects.filter(user=user, read_at__isnull=True).count()
     return render(request, "review/_unread_badge.html", {"count": count})

@@ -149,3 +149,13 @@ class EveryNoticeReachesTheInboxTests(ReviewTestCase):
         clawback = Notification.objects.get(user=self.alice, kind=Notification.Kind.CLAWBACK)
         self.assertEqual(self.client.get(clawback.link).status_code, 200)
         self.assertContains(self.client.get(reverse("review:inbox")), "补贴被追回")
+
+
+class BadgeOnRedirectTargetsTests(ReviewTestCase):
+    def test_it_leaves_the_badge_out_of_the_page_everything_redirects_to(self) -> None:
+        # Otherwise the badge's own request is redirected and the whole page lands inside the nav.
+        self.alice.password_changed_at = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+        self.alice.save()
+        self.login(self.alice)
+        page = self.client.get(reverse("accounts:password_change"))
+        self.assertNotContains(page, reverse("review:inbox_unread"))
