@@ -37,7 +37,7 @@ from enterprises.models import Delegation, Enterprise, Right, verified_licence
 from enterprises.permissions import RightRefused, record_use, require_right
 from ledger.actions import record_event
 from policy.loader import params_at
-from policy.queries import granted_total
+from policy.queries import kept_total
 from policy.rules import calculate_subsidy
 from yingdu import hooks
 from yingdu.lib.money import format_money
@@ -164,7 +164,7 @@ def _refresh_estimate(application: Application) -> None:
         total_compute_cost=application.total_compute_cost,
         work_minutes=application.work_minutes,
         overseas=application.overseas,
-        granted_this_year=granted_total(
+        granted_this_year=kept_total(
             application.enterprise_id, today.year, exclude_application_id=application.pk
         ),
         params=params,
@@ -398,9 +398,7 @@ def submit_application(
             total_compute_cost=locked.total_compute_cost,
             work_minutes=locked.work_minutes,
             overseas=locked.overseas,
-            granted_this_year=granted_total(
-                locked.enterprise_id, today.year, exclude_application_id=locked.pk
-            ),
+            granted_this_year=kept_total(locked.enterprise_id, today.year, exclude_application_id=locked.pk),
             params=params,
         )
         if not locked.overseas:

@@ -4,10 +4,12 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
 from applications.states import HOLDS_FILING_NUMBER, Status
+
+ZERO = Decimal("0.00")
 
 
 class MaterialKind(models.TextChoices):
@@ -148,6 +150,18 @@ class Application(models.Model):
     )
     approved_at = models.DateTimeField(_("审批时间"), null=True, blank=True)
     paid_at = models.DateTimeField(_("兑现时间"), null=True, blank=True)
+    # The application's money record (三（三）, 五 4): every money figure of the platform (the
+    # annual cap, the quota, the budget, the reports) is a sum of these. Each is written only by
+    # the action of its event, in that event's transaction: payment, clawback, repayment,
+    # write-off. The check constraints keep them consistent whatever path writes them.
+    paid_amount = models.DecimalField(_("已兑现金额（元）"), max_digits=12, decimal_places=2, default=ZERO)
+    clawed_back_amount = models.DecimalField(
+        _("追回金额（元）"), max_digits=12, decimal_places=2, default=ZERO
+    )
+    repaid_amount = models.DecimalField(_("已缴回金额（元）"), max_digits=12, decimal_places=2, default=ZERO)
+    written_off_amount = models.DecimalField(
+        _("核销金额（元）"), max_digits=12, decimal_places=2, default=ZERO
+    )
     created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
     updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
 
@@ -170,10 +184,38 @@ class Application(models.Model):
                 condition=Q(granted_amount__isnull=True) | Q(granted_amount__gte=Decimal("0")),
                 name="granted_amount_not_negative",
             ),
+            # Paid is nothing or at most what was granted; only paid money is clawed back; the
+            # receivable is settled by repayments and a write-off, never beyond its amount.
+            models.CheckConstraint(
+                condition=Q(paid_amount=ZERO) | Q(paid_amount__lte=F("granted_amount")),
+                name="paid_within_granted",
+            ),
+            models.CheckConstraint(
+                condition=Q(paid_amount__gte=ZERO)
+                & Q(clawed_back_amount__gte=ZERO)
+                & Q(clawed_back_amount__lte=F("paid_amount")),
+                name="clawed_back_within_paid",
+            ),
+            models.CheckConstraint(
+                condition=Q(repaid_amount__gte=ZERO)
+                & Q(written_off_amount__gte=ZERO)
+                & Q(repaid_amount__lte=F("clawed_back_amount") - F("written_off_amount")),
+                name="receivable_settled_within_amount",
+            ),
         ]
 
     def __str__(self) -> str:
         return self.reference or _("草稿 #%(pk)s") % {"pk": self.pk}
+
+    @property
+    def kept_amount(self) -> Decimal:
+        """What the enterprise keeps of its award: granted less clawed back (counts against the cap)."""
+        return (self.granted_amount or ZERO) - self.clawed_back_amount
+
+    @property
+    def outstanding_amount(self) -> Decimal:
+        """The receivable still open: clawed back less repaid and written off."""
+        return self.clawed_back_amount - self.repaid_amount - self.written_off_amount
 
     @property
     def support_type(self) -> str:

@@ -16,7 +16,7 @@ from applications.models import Application
 from applications.states import IN_REVIEW, TRANSITIONS, Status
 from ledger.labels import action_label
 from policy.loader import PolicyNotInForceError, PolicyParams, params_at
-from policy.queries import granted_total
+from policy.queries import kept_total
 from policy.rules import SubsidyResult, calculate_subsidy
 
 
@@ -48,7 +48,7 @@ def estimate(
 ) -> Estimate:
     """The subsidy under the policy in force on ``day`` (today for a draft, docs/subsidy.md)."""
     when = day or timezone.localdate()
-    granted = granted_total(application.enterprise_id, when.year, exclude_application_id=application.pk)
+    granted = kept_total(application.enterprise_id, when.year, exclude_application_id=application.pk)
     pending = Application.objects.filter(
         enterprise_id=application.enterprise_id, status__in=[s.value for s in IN_REVIEW]
     ).exclude(pk=application.pk).aggregate(total=Sum("requested_amount"))["total"] or Decimal("0.00")

@@ -26,6 +26,7 @@ class Status(models.TextChoices):
     PAID = "paid", _("已兑现")
     REJECTED = "rejected", _("未通过")
     WITHDRAWN = "withdrawn", _("已撤回")
+    PARTIALLY_CLAWED_BACK = "partially_clawed_back", _("部分追回")
     CLAWED_BACK = "clawed_back", _("已追回")
 
 
@@ -69,7 +70,9 @@ TRANSITIONS: dict[str, Transition] = {
         _t("approve", _("审批通过"), {S.FINAL_APPROVAL}, S.APPROVED, Role.APPROVER),
         _t("reject_final", _("审批不通过"), {S.FINAL_APPROVAL}, S.REJECTED, Role.APPROVER),
         _t("pay", _("登记兑现"), {S.APPROVED}, S.PAID, Role.FINANCE),
+        # A clawback of the whole payment ends in 已追回, of a part in 部分追回 (the rest is kept).
         _t("clawback", _("追回补贴"), {S.PAID}, S.CLAWED_BACK, Role.INSPECTOR),
+        _t("partial_clawback", _("部分追回补贴"), {S.PAID}, S.PARTIALLY_CLAWED_BACK, Role.INSPECTOR),
     ]
 }
 
@@ -77,8 +80,10 @@ TRANSITIONS: dict[str, Transition] = {
 IN_REVIEW = frozenset({S.SUBMITTED, S.INITIAL_REVIEW, S.SUPPLEMENT_REQUESTED, S.RE_REVIEW, S.FINAL_APPROVAL})
 # States that hold a filing number: one work, one subsidy.
 HOLDS_FILING_NUMBER = frozenset(set(Status) - {S.DRAFT, S.WITHDRAWN, S.REJECTED})
-# States whose granted amount counts against the enterprise's annual cap.
-COUNTS_AGAINST_CAP = frozenset({S.APPROVED, S.PAID})
+# States whose kept amount (granted less clawed back) counts against the enterprise's annual cap.
+COUNTS_AGAINST_CAP = frozenset({S.APPROVED, S.PAID, S.PARTIALLY_CLAWED_BACK})
+# States of an application that was granted an award (whatever happened to the money since).
+GRANTED = frozenset({S.APPROVED, S.PAID, S.PARTIALLY_CLAWED_BACK, S.CLAWED_BACK})
 
 
 def allowed(name: str, status: str) -> bool:

@@ -98,20 +98,54 @@ class ObjectionForm(forms.Form):
 
 
 class ClawbackForm(forms.Form):
-    amount = forms.DecimalField(label=_("追回金额（元）"), **MONEY)  # type: ignore[arg-type]
-    reason = forms.CharField(label=_("追回理由"), widget=forms.Textarea(attrs={"rows": 4}), max_length=5000)
+    """追回: the finding it rests on, preselected, and its amount at issue proposed."""
+
     finding = forms.ModelChoiceField(
         label=_("依据的核查发现"), queryset=Finding.objects.none(), required=False
     )
+    amount = forms.DecimalField(
+        label=_("追回金额（元）"),
+        help_text=_("默认为核查发现认定的涉及金额；少于已兑现金额为部分追回"),
+        **MONEY,  # type: ignore[arg-type]
+    )
+    reason = forms.CharField(label=_("追回理由"), widget=forms.Textarea(attrs={"rows": 4}), max_length=5000)
 
-    def __init__(self, *args: Any, application: Any = None, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, application: Any = None, finding_id: str | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
-        if application is not None:
-            self.fields["finding"].queryset = Finding.objects.filter(  # type: ignore[attr-defined]
-                application=application, status=Finding.Status.UPHELD
-            )
-            if application.granted_amount is not None:
-                self.fields["amount"].initial = application.granted_amount
+        if application is None:
+            return
+        from audits.actions import clawback_default
+
+        upheld = Finding.objects.filter(application=application, status=Finding.Status.UPHELD)
+        self.fields["finding"].queryset = upheld  # type: ignore[attr-defined]
+        self.fields["finding"].label_from_instance = _finding_choice  # type: ignore[attr-defined]
+        chosen = None
+        if finding_id and str(finding_id).isdigit():
+            chosen = upheld.filter(pk=int(finding_id)).first()
+        if chosen is None:
+            chosen = upheld.order_by("-decided_at", "-id").first()
+        if chosen is not None:
+            self.fields["finding"].initial = chosen.pk
+        self.fields["amount"].initial = clawback_default(application, chosen)
+
+
+def _finding_choice(finding: Finding) -> str:
+    amount = (
+        _("涉及金额 %(amount)s 元") % {"amount": f"{finding.amount_at_issue:,.2f}"}
+        if finding.amount_at_issue is not None
+        else _("未认定涉及金额")
+    )
+    return _("核查发现 #%(id)s（%(amount)s）：%(text)s") % {
+        "id": finding.pk,
+        "amount": amount,
+        "text": finding.description[:40],
+    }
+
+
+class WriteOffForm(forms.Form):
+    reason = forms.CharField(label=_("核销理由"), widget=forms.Textarea(attrs={"rows": 2}), max_length=5000)
 
 
 class RepaymentForm(forms.Form):

@@ -274,12 +274,19 @@ class ObjectionEvidence(models.Model):
 
 
 class Clawback(models.Model):
-    """追回: a paid subsidy reclaimed after fraud, kept as a receivable until fully repaid."""
+    """追回: all or part of a paid subsidy reclaimed after fraud, a receivable until settled.
+
+    The amount defaults to the finding's amount at issue, and the finding is named. Repayments
+    may come in instalments; what cannot be collected may be written off (核销) with reasons.
+    The application's money record (``clawed_back_amount``, ``repaid_amount``,
+    ``written_off_amount``) is updated in the same transactions.
+    """
 
     class Status(models.TextChoices):
-        OPEN = "open", _("待追回")
-        PARTIALLY_REPAID = "partially_repaid", _("部分追回")
-        REPAID = "repaid", _("已全部追回")
+        OPEN = "open", _("待缴回")
+        PARTIALLY_REPAID = "partially_repaid", _("部分缴回")
+        REPAID = "repaid", _("已全部缴回")
+        WRITTEN_OFF = "written_off", _("已核销结清")
 
     application = models.OneToOneField(
         "applications.Application", verbose_name=_("申请"), on_delete=models.PROTECT, related_name="clawback"
@@ -288,7 +295,12 @@ class Clawback(models.Model):
         Finding, verbose_name=_("核查发现"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     amount = models.DecimalField(_("应追回金额（元）"), max_digits=12, decimal_places=2)
-    repaid = models.DecimalField(_("已追回金额（元）"), max_digits=12, decimal_places=2, default=Decimal("0"))
+    repaid = models.DecimalField(_("已缴回金额（元）"), max_digits=12, decimal_places=2, default=Decimal("0"))
+    written_off = models.DecimalField(
+        _("核销金额（元）"), max_digits=12, decimal_places=2, default=Decimal("0")
+    )
+    written_off_at = models.DateTimeField(_("核销时间"), null=True, blank=True)
+    written_off_reason = models.TextField(_("核销理由"), blank=True)
     status = models.CharField(_("状态"), max_length=16, choices=Status.choices, default=Status.OPEN)
     reason = models.TextField(_("追回理由"))
     created_by = models.ForeignKey(
@@ -306,6 +318,11 @@ class Clawback(models.Model):
                 condition=Q(repaid__gte=Decimal("0")) & Q(repaid__lte=models.F("amount")),
                 name="clawback_repaid_within_amount",
             ),
+            models.CheckConstraint(
+                condition=Q(written_off__gte=Decimal("0"))
+                & Q(written_off__lte=models.F("amount") - models.F("repaid")),
+                name="clawback_written_off_within_amount",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -313,7 +330,11 @@ class Clawback(models.Model):
 
     @property
     def outstanding(self) -> Decimal:
-        return self.amount - self.repaid
+        return self.amount - self.repaid - self.written_off
+
+    @property
+    def is_settled(self) -> bool:
+        return self.outstanding == 0
 
 
 class Repayment(models.Model):

@@ -23,6 +23,7 @@ urlpatterns = [
     path("notices/<int:pk>/", views.notice, name="notice"),
     path("clawbacks/", views.clawbacks, name="clawbacks"),
     path("clawbacks/<int:pk>/repay/", views.repay, name="repay"),
+    path("clawbacks/<int:pk>/write-off/", views.write_off, name="write_off"),
     path("blacklist/", views.blacklist, name="blacklist"),
     path("blacklist/<int:pk>/lift/", views.lift, name="lift"),
     path("blacklist.xlsx", views.blacklist_export, name="blacklist_export"),

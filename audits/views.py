@@ -34,6 +34,7 @@ from audits.forms import (
     QuarterForm,
     ReconcileForm,
     RepaymentForm,
+    WriteOffForm,
 )
 from audits.models import (
     Clawback,
@@ -500,10 +501,10 @@ def notice(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def clawback(request: HttpRequest, pk: int) -> HttpResponse:
-    """追回: the paid → clawed_back transition with the amount to be repaid."""
+    """追回: all or part of the payment, the finding's amount proposed, to be repaid."""
     user = _user_with(request, Role.INSPECTOR)
     app = get_object_or_404(Application.objects.select_related("enterprise"), pk=pk)
-    form = ClawbackForm(request.POST or None, application=app)
+    form = ClawbackForm(request.POST or None, application=app, finding_id=request.GET.get("finding"))
     if request.method == "POST" and form.is_valid():
         try:
             claw = actions.claw_back(
@@ -531,13 +532,36 @@ def clawbacks(request: HttpRequest) -> HttpResponse:
     """追回应收款: every clawback with what is repaid and outstanding."""
     user = _user_with(request, Role.INSPECTOR, Role.FINANCE)
     qs = (
-        Clawback.objects.select_related("application")
+        Clawback.objects.select_related("application", "finding")
         .prefetch_related("repayments")
         .order_by("status", "-created_at")
     )
     return render(
-        request, "audits/clawbacks.html", {"clawbacks": qs, "form": RepaymentForm(), "user_obj": user}
+        request,
+        "audits/clawbacks.html",
+        {"clawbacks": qs, "form": RepaymentForm(), "can_write_off": user.has_role(Role.FINANCE)},
     )
+
+
+@login_required
+@require_POST
+def write_off(request: HttpRequest, pk: int) -> HttpResponse:
+    """核销: finance closes a receivable that cannot be collected."""
+    user = _user_with(request, Role.FINANCE)
+    claw = get_object_or_404(Clawback, pk=pk)
+    form = WriteOffForm(request.POST)
+    if not form.is_valid():
+        for errors in form.errors.values():
+            for e in errors:
+                messages.error(request, str(e))
+        return redirect("audits:clawbacks")
+    try:
+        actions.write_off_clawback(claw, reason=form.cleaned_data["reason"], actor=user, request=request)
+    except ValidationError as exc:
+        _refused(request, exc)
+    else:
+        messages.success(request, _("已核销。"))
+    return redirect("audits:clawbacks")
 
 
 @login_required

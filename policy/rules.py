@@ -238,7 +238,7 @@ def calculate_subsidy(
     """The subsidy for one work under ``params`` (the version in force on the submission date).
 
     ``granted_this_year`` is the enterprise's granted total in the submission year
-    (:func:`policy.queries.granted_total`), excluding the application being computed.
+    (:func:`policy.queries.kept_total`), excluding the application being computed.
     """
     _check_inputs(total_compute_cost, work_minutes, granted_this_year)
     formula = formula_for(params)

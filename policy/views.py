@@ -30,10 +30,10 @@ def _enterprise_granted(request: HttpRequest, year: int) -> Decimal | None:
     enterprise_id = getattr(request.user, "enterprise_id", None)
     if not request.user.is_authenticated or enterprise_id is None:
         return None
-    from policy.queries import granted_total
+    from policy.queries import kept_total
 
     try:
-        return granted_total(enterprise_id, year)
+        return kept_total(enterprise_id, year)
     except LookupError:  # the applications app is not installed (a trimmed deployment)
         return None
 

@@ -78,6 +78,10 @@ def _applications_sheet(ws: Any, year: int) -> int:
         _("审批日期"),
         _("兑现日期"),
         _("兑现金额（元）"),
+        _("追回金额（元）"),
+        _("缴回金额（元）"),
+        _("核销金额（元）"),
+        _("追回未结（元）"),
         _("政策参数版本"),
     ]
 
@@ -88,11 +92,8 @@ def _applications_sheet(ws: Any, year: int) -> int:
     def rows() -> Any:
         for app in qs:
             payment = getattr(app, "payment", None) if payment_model is not None else None
-            if payment is not None:
-                paid_on, paid_amount = payment.date, payment.amount
-            else:
-                paid_on = queries.local_date(app.paid_at)
-                paid_amount = app.granted_amount if app.paid_at else None
+            paid_on = payment.date if payment is not None else queries.local_date(app.paid_at)
+            paid_amount = app.paid_amount if app.paid_amount else None
             yield [
                 app.reference or "",
                 app.enterprise_name or app.enterprise.name,
@@ -109,16 +110,24 @@ def _applications_sheet(ws: Any, year: int) -> int:
                 queries.local_date(app.approved_at),
                 paid_on,
                 paid_amount,
+                app.clawed_back_amount,
+                app.repaid_amount,
+                app.written_off_amount,
+                app.outstanding_amount,
                 app.policy_version,
             ]
 
     return write_sheet(
-        ws, headers, rows(), widths=[18, 32, 22, 24, 22, 10, 20, 12, 12, 12, 14, 14, 12, 12, 14, 12]
+        ws,
+        headers,
+        rows(),
+        widths=[18, 32, 22, 24, 22, 10, 20, 12, 12, 12, 14, 14, 12, 12, 14, 14, 14, 14, 14, 12],
     )
 
 
 def _monthly_sheet(ws: Any, year: int) -> int:
     data = queries.monthly(year)
+    totals = queries.totals_of(data)
     headers = [
         _("月份"),
         _("提交件数"),
@@ -127,41 +136,38 @@ def _monthly_sheet(ws: Any, year: int) -> int:
         _("核定金额（元）"),
         _("兑现件数"),
         _("兑现金额（元）"),
+        _("追回金额（元）"),
+        _("缴回金额（元）"),
+        _("核销金额（元）"),
+        _("追回未结（元）"),
         _("累计核定（元）"),
         _("累计兑现（元）"),
     ]
+    columns = (
+        "submitted",
+        "requested",
+        "approved",
+        "granted",
+        "paid_count",
+        "paid",
+        "clawed_back",
+        "repaid",
+        "written_off",
+        "outstanding",
+    )
     rows: list[list[Any]] = []
     for i, month in enumerate(queries.MONTHS):
         rows.append(
             [
                 _("%(year)s年%(month)s月") % {"year": year, "month": month},
-                data["submitted"][i],
-                data["requested"][i],
-                data["approved"][i],
-                data["granted"][i],
-                data["paid_count"][i],
-                data["paid"][i],
+                *(data[key][i] for key in columns),
                 data["granted_cumulative"][i],
                 data["paid_cumulative"][i],
             ]
         )
-    granted = sum(data["granted"], queries.ZERO)
-    paid = sum(data["paid"], queries.ZERO)
-    rows.append(
-        [
-            _("合计"),
-            sum(data["submitted"]),
-            sum(data["requested"], queries.ZERO),
-            sum(data["approved"]),
-            granted,
-            sum(data["paid_count"]),
-            paid,
-            granted,
-            paid,
-        ]
-    )
-    written = write_sheet(ws, headers, rows, widths=[14, 10, 16, 12, 16, 10, 16, 16, 16])
-    budget = queries.budget_use(year, granted, paid)
+    rows.append([_("合计"), *(totals[key] for key in columns), totals["granted"], totals["paid"]])
+    written = write_sheet(ws, headers, rows, widths=[14, 10, 16, 12, 16, 10, 16, 16, 16, 16, 16, 16, 16])
+    budget = queries.budget_use(year, totals["granted"], totals["paid"], totals["clawed_back"])
     ws.append([])
     if budget is None:
         ws.append([safe_cell(_("年度预算")), safe_cell(_("未登记预算"))])

@@ -37,10 +37,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from applications.models import Application
-from applications.states import COUNTS_AGAINST_CAP, IN_REVIEW, Status
+from applications.states import GRANTED, IN_REVIEW, Status
 from policy import calendar as policy_calendar
 from policy.loader import PolicyNotInForceError, params_at
-from policy.queries import POLICY_TZ, granted_total, year_bounds
+from policy.queries import POLICY_TZ, kept_total, year_bounds
 from yingdu.lib.money import round_half_up
 from yingdu.lib.workdays import UnknownYearError
 
@@ -113,46 +113,82 @@ def _zero_months() -> dict[int, Any]:
     return dict.fromkeys(MONTHS, 0)
 
 
+def _by_month(
+    qs: models.QuerySet[Any], date_field: str, aware: bool, **sums: Any
+) -> dict[str, dict[int, Any]]:
+    """Per month of ``date_field`` (Beijing time for a datetime), a count ``n`` and each sum."""
+    month = ExtractMonth(date_field, tzinfo=POLICY_TZ) if aware else ExtractMonth(date_field)
+    out: dict[str, dict[int, Any]] = {"n": _zero_months()} | {k: dict.fromkeys(MONTHS, ZERO) for k in sums}
+    for row in qs.annotate(m=month).values("m").annotate(n=Count("id"), **sums).order_by():
+        out["n"][row["m"]] = row["n"]
+        for key in sums:
+            out[key][row["m"]] = money(row[key])
+    return out
+
+
 def monthly(year: int) -> dict[str, list[Any]]:
-    """Counts and amounts per month: submitted/requested, approved/granted, paid.
+    """Counts and amounts per month, all read from the applications' money records.
 
-    ``granted`` leaves out clawed-back awards, as the annual cap does (三（三）); ``paid`` is money
-    that left the budget, so a later clawback does not erase it (the clawback is its own receivable).
+    - submitted / requested: by submission date;
+    - approved / granted: by final approval date, every award granted (a later clawback is
+      its own figure, it does not rewrite the grant);
+    - paid: by payment date: money that left the budget;
+    - clawed back (receivables opened) and outstanding (what of them is still open): by the
+      clawback's date; repaid: by the date each instalment arrived; written off: by its date.
+
+    Each total is the sum of its months (:func:`totals_of`).
     """
-    submitted = _zero_months()
-    requested = dict.fromkeys(MONTHS, ZERO)
-    rows = (
-        Application.objects.filter(_in_year("submitted_at", year))
-        .annotate(m=ExtractMonth("submitted_at", tzinfo=POLICY_TZ))
-        .values("m")
-        .annotate(n=Count("id"), amount=Sum("requested_amount"))
-        .order_by()
+    submitted = _by_month(
+        Application.objects.filter(_in_year("submitted_at", year)),
+        "submitted_at",
+        True,
+        amount=Sum("requested_amount"),
     )
-    for row in rows:
-        submitted[row["m"]] = row["n"]
-        requested[row["m"]] = money(row["amount"])
-
-    approved = _zero_months()
-    granted = dict.fromkeys(MONTHS, ZERO)
-    rows = (
-        Application.objects.filter(_in_year("approved_at", year), granted_amount__isnull=False)
-        .annotate(m=ExtractMonth("approved_at", tzinfo=POLICY_TZ))
-        .values("m")
-        .annotate(
-            n=Count("id"),
-            amount=Sum("granted_amount", filter=~Q(status=Status.CLAWED_BACK)),
+    approved = _by_month(
+        Application.objects.filter(_in_year("approved_at", year), granted_amount__isnull=False),
+        "approved_at",
+        True,
+        amount=Sum("granted_amount"),
+    )
+    payment = optional_model("review", "Payment")
+    if payment is not None:
+        paid = _by_month(
+            Application.objects.filter(payment__date__year=year, paid_amount__gt=0),
+            "payment__date",
+            False,
+            amount=Sum("paid_amount"),
         )
-        .order_by()
-    )
-    for row in rows:
-        approved[row["m"]] = row["n"]
-        granted[row["m"]] = money(row["amount"])
-
-    paid_count = _zero_months()
-    paid = dict.fromkeys(MONTHS, ZERO)
-    for month, n, amount in _payments_by_month(year):
-        paid_count[month] = n
-        paid[month] = money(amount)
+    else:
+        paid = _by_month(
+            Application.objects.filter(_in_year("paid_at", year), paid_amount__gt=0),
+            "paid_at",
+            True,
+            amount=Sum("paid_amount"),
+        )
+    clawed = {"amount": dict.fromkeys(MONTHS, ZERO), "outstanding": dict.fromkeys(MONTHS, ZERO)}
+    repaid = dict.fromkeys(MONTHS, ZERO)
+    written_off = dict.fromkeys(MONTHS, ZERO)
+    if optional_model("audits", "Clawback") is not None:
+        clawed = _by_month(
+            Application.objects.filter(_in_year("clawback__created_at", year)),
+            "clawback__created_at",
+            True,
+            amount=Sum("clawed_back_amount"),
+            outstanding=Sum(
+                models.F("clawed_back_amount") - models.F("repaid_amount") - models.F("written_off_amount")
+            ),
+        )
+        written_off = _by_month(
+            Application.objects.filter(_in_year("clawback__written_off_at", year)),
+            "clawback__written_off_at",
+            True,
+            amount=Sum("written_off_amount"),
+        )["amount"]
+        repayment = optional_model("audits", "Repayment")
+        assert repayment is not None
+        repaid = _by_month(
+            repayment._default_manager.filter(date__year=year), "date", False, amount=Sum("amount")
+        )["amount"]
 
     def cumulative(values: dict[int, Decimal]) -> list[Decimal]:
         total, out = ZERO, []
@@ -162,41 +198,38 @@ def monthly(year: int) -> dict[str, list[Any]]:
         return out
 
     return {
-        "submitted": [submitted[m] for m in MONTHS],
-        "approved": [approved[m] for m in MONTHS],
-        "paid_count": [paid_count[m] for m in MONTHS],
-        "requested": [requested[m] for m in MONTHS],
-        "granted": [granted[m] for m in MONTHS],
-        "paid": [paid[m] for m in MONTHS],
-        "granted_cumulative": cumulative(granted),
-        "paid_cumulative": cumulative(paid),
+        "submitted": [submitted["n"][m] for m in MONTHS],
+        "approved": [approved["n"][m] for m in MONTHS],
+        "paid_count": [paid["n"][m] for m in MONTHS],
+        "requested": [submitted["amount"][m] for m in MONTHS],
+        "granted": [approved["amount"][m] for m in MONTHS],
+        "paid": [paid["amount"][m] for m in MONTHS],
+        "clawed_back": [clawed["amount"][m] for m in MONTHS],
+        "repaid": [repaid[m] for m in MONTHS],
+        "written_off": [written_off[m] for m in MONTHS],
+        "outstanding": [clawed["outstanding"][m] for m in MONTHS],
+        "granted_cumulative": cumulative(approved["amount"]),
+        "paid_cumulative": cumulative(paid["amount"]),
     }
 
 
-def _payments_by_month(year: int) -> Iterable[tuple[int, int, Decimal | None]]:
-    """(month, count, amount) of payments dated in ``year``: the review app's payment records, or,
-    without that app, the applications' own paid time and granted amount."""
-    payment = optional_model("review", "Payment")
-    if payment is not None:
-        paid: Iterable[tuple[int, int, Decimal | None]] = (
-            payment._default_manager.filter(date__year=year)
-            .annotate(m=ExtractMonth("date"))
-            .values_list("m")
-            .annotate(n=Count("id"), amount=Sum("amount"))
-            .order_by()
-        )
-        return paid
-    return (
-        Application.objects.filter(_in_year("paid_at", year))
-        .annotate(m=ExtractMonth("paid_at", tzinfo=POLICY_TZ))
-        .values_list("m")
-        .annotate(n=Count("id"), amount=Sum("granted_amount"))
-        .order_by()
-    )
+# The columns of :func:`monthly` that are counts and amounts (summed into a total), in order.
+MONTHLY_COUNTS = ("submitted", "approved", "paid_count")
+MONTHLY_AMOUNTS = ("requested", "granted", "paid", "clawed_back", "repaid", "written_off", "outstanding")
 
 
-def budget_use(year: int, granted: Decimal, paid: Decimal) -> dict[str, Any] | None:
-    """The year's budget (``reports/budget.yaml``) and the share granted and paid, or ``None``."""
+def totals_of(month: dict[str, list[Any]]) -> dict[str, Any]:
+    """The year's totals: each is the sum of its monthly row, nothing computed apart."""
+    return {key: sum(month[key]) for key in MONTHLY_COUNTS} | {
+        key: sum(month[key], ZERO) for key in MONTHLY_AMOUNTS
+    }
+
+
+def budget_use(
+    year: int, granted: Decimal, paid: Decimal, clawed_back: Decimal = ZERO
+) -> dict[str, Any] | None:
+    """The year's budget (``reports/budget.yaml``), the share granted and paid, and what is left:
+    budget − granted + clawed back (a clawed-back award no longer commits the budget)."""
     from reports.budget import budget_for
 
     budget = budget_for(year)
@@ -207,7 +240,8 @@ def budget_use(year: int, granted: Decimal, paid: Decimal) -> dict[str, Any] | N
         "reference": budget.reference,
         "granted": granted,
         "paid": paid,
-        "left": budget.amount - granted,
+        "clawed_back": clawed_back,
+        "left": budget.amount - granted + clawed_back,
         "granted_pct": _pct(granted, budget.amount),
         "paid_pct": _pct(paid, budget.amount),
     }
@@ -552,9 +586,7 @@ def dashboard(year: int, today: dt.date | None = None) -> dict[str, Any]:
     today = today or timezone.localdate()
     by_state = applications_by_state(year)
     month = monthly(year)
-    granted_total = sum(month["granted"], ZERO)
-    paid_total = sum(month["paid"], ZERO)
-    requested_total = sum(month["requested"], ZERO)
+    totals = totals_of(month)
     compliance = deadline_compliance(year, today)
     counts = {row["code"]: row["count"] for row in by_state}
     findings = findings_by_status(year)
@@ -564,15 +596,16 @@ def dashboard(year: int, today: dt.date | None = None) -> dict[str, Any]:
         "by_state": by_state,
         "monthly": month,
         "totals": {
-            "submitted": sum(month["submitted"]),
+            **totals,
             "in_review": sum(counts.get(s.value, 0) for s in IN_REVIEW),
-            "approved": sum(counts.get(s.value, 0) for s in COUNTS_AGAINST_CAP),
+            # By state of the applications submitted in the year; 已审批 counts every award,
+            # 追回 those partly or wholly clawed back since (so no application drops out).
+            "approved": sum(counts.get(s.value, 0) for s in GRANTED),
+            "clawed_back_count": counts.get(Status.PARTIALLY_CLAWED_BACK.value, 0)
+            + counts.get(Status.CLAWED_BACK.value, 0),
             "rejected": counts.get(Status.REJECTED.value, 0),
-            "requested": requested_total,
-            "granted": granted_total,
-            "paid": paid_total,
         },
-        "budget": budget_use(year, granted_total, paid_total),
+        "budget": budget_use(year, totals["granted"], totals["paid"], totals["clawed_back"]),
         "compliance": {
             "review": compliance.summary("review"),
             "payment": compliance.summary("payment"),
@@ -617,9 +650,14 @@ def dashboard(year: int, today: dt.date | None = None) -> dict[str, Any]:
             "audits": _finding_model() is not None,
         },
     }
+    money_keys = ("granted", "paid", "clawed_back", "repaid", "written_off", "outstanding")
+    data["money_rows"] = [
+        {"month": data["months"][i], **{key: month[key][i] for key in money_keys}} for i in range(len(MONTHS))
+    ]
+    data["money_total"] = {key: totals[key] for key in money_keys}
     data["has"] = {
         "applications": any(row["count"] for row in by_state),
-        "amounts": any(month["requested"]) or any(month["granted"]) or any(month["paid"]),
+        "amounts": any(any(month[key]) for key in MONTHLY_AMOUNTS),
         "compliance": bool(compliance.rows),
         "providers": bool(data["providers"]),
         "scenarios": bool(data["scenarios"]),
@@ -648,8 +686,8 @@ def jsonable(value: Any) -> Any:
 def enterprise_overview(enterprise_id: int, user: Any, today: dt.date | None = None) -> dict[str, Any]:
     """An enterprise's applications, its quota left this year and the user's unread notices.
 
-    Quota left = the annual cap in force today − the granted total of the year (三（三）), the
-    same figure submission shows; amounts still under review are listed apart because they
+    Quota left = the annual cap in force today − what the enterprise keeps of the year's awards
+    (granted less clawed back, 三（三）), the same figure submission and approval use; amounts still under review are listed apart because they
     may still be granted and use up the quota.
     """
     today = today or timezone.localdate()
@@ -673,7 +711,8 @@ def enterprise_overview(enterprise_id: int, user: Any, today: dt.date | None = N
         "pending": pending,
     }
     try:
-        quota["granted"] = granted_total(enterprise_id, today.year)
+        # What the enterprise keeps (granted less clawed back): the figure the annual cap counts.
+        quota["granted"] = kept_total(enterprise_id, today.year)
         quota["cap"] = money(params_at(today).annual_cap)
         quota["left"] = max(quota["cap"] - quota["granted"], ZERO)
         quota["used_pct"] = _pct(quota["granted"], quota["cap"])

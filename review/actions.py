@@ -38,7 +38,7 @@ from enterprises.permissions import active_delegation, is_legal_representative, 
 from ledger.actions import record_event
 from ledger.models import AuditEvent
 from policy.loader import params_at
-from policy.queries import granted_total
+from policy.queries import kept_total
 from policy.rules import calculate_subsidy
 from review import notify, rows
 from review.clock import DUE_SOON_WORKDAYS, clock_for, local_date
@@ -238,7 +238,8 @@ def available_transitions(application: Application, actor: User) -> list[str]:
     return [
         n
         for n in names
-        if n not in ("submit", "withdraw", "clawback") and check_transition(application, n, actor) is None
+        if n not in ("submit", "withdraw", "clawback", "partial_clawback")
+        and check_transition(application, n, actor) is None
     ]
 
 
@@ -525,7 +526,7 @@ def _recalculate(app: Application) -> None:
         return
     day = local_date(app.submitted_at) or timezone.localdate()
     params = params_at(day)
-    granted = granted_total(app.enterprise_id, day.year, exclude_application_id=app.pk)
+    granted = kept_total(app.enterprise_id, day.year, exclude_application_id=app.pk)
     result = calculate_subsidy(
         total_compute_cost=app.total_compute_cost,
         work_minutes=app.work_minutes,
@@ -787,7 +788,7 @@ def approve_application(
         day = local_date(app.submitted_at)
         assert day is not None
         params = params_at(day)
-        granted = granted_total(enterprise.pk, day.year, exclude_application_id=app.pk)
+        granted = kept_total(enterprise.pk, day.year, exclude_application_id=app.pk)
         result = calculate_subsidy(
             total_compute_cost=app.total_compute_cost,
             work_minutes=app.work_minutes,
@@ -823,15 +824,17 @@ def approve_application(
     return _perform("approve", application, actor=actor, request=request, body=body)
 
 
-def release_annual_grant(application: Application) -> None:
-    """Take a clawed-back award out of the enterprise's annual total (called by the clawback action,
-    in its transaction, with the enterprise row locked)."""
+def release_annual_grant(application: Application, amount: Decimal | None = None) -> None:
+    """Take a clawed-back ``amount`` (the whole award when not given) out of the enterprise's
+    annual total: the total is what the enterprise keeps. Called by the clawback action, in its
+    transaction, with the enterprise row locked."""
     if application.granted_amount is None or application.submitted_at is None:
         return
     day = local_date(application.submitted_at)
     assert day is not None
+    released = application.granted_amount if amount is None else amount
     AnnualGrant.objects.filter(enterprise_id=application.enterprise_id, year=day.year).update(
-        total=F("total") - application.granted_amount
+        total=F("total") - released
     )
 
 
@@ -882,7 +885,7 @@ def record_payment(
             request=request,
             data={"payment_id": payment.pk},
             after={"amount": f"{amount:.2f}", "date": date.isoformat(), "bank_reference": reference},
-            fields={"paid_at": timezone.now()},
+            fields={"paid_at": timezone.now(), "paid_amount": amount},
         )
         _notify_after_commit(app, "payment", {"amount": amount, "date": date})
         return payment

@@ -34,7 +34,7 @@ from applications.states import TRANSITIONS, Status
 from ledger.actions import record_event
 from ledger.models import AuditEvent
 from policy.calendar import get_state
-from policy.queries import granted_total
+from policy.queries import kept_total, year_bounds
 from review import actions, rows
 from review.actions import ReviewError
 from review.checks import run_checks
@@ -272,21 +272,30 @@ def _history(app: Application) -> list[dict[str, Any]]:
 
 
 def _ytd(app: Application) -> dict[str, Any]:
+    """The enterprise's awards of the application's year: what each keeps counts against the cap."""
     day = local_date(app.submitted_at)
     if day is None:
         return {}
-    grants = list(
-        Application.objects.filter(
+    start, end = year_bounds(day.year)
+    grants = [
+        {
+            **g,
+            "kept": (g["granted_amount"] or Decimal("0")) - g["clawed_back_amount"],
+            "status_label": Status(g["status"]).label,
+        }
+        for g in Application.objects.filter(
             enterprise_id=app.enterprise_id,
-            submitted_at__year=day.year,
+            submitted_at__gte=start,
+            submitted_at__lt=end,
             granted_amount__isnull=False,
         )
-        .exclude(status=Status.CLAWED_BACK)
         .order_by("approved_at")
-        .values("pk", "reference", "work_title", "granted_amount", "status", "approved_at")
-    )
+        .values(
+            "pk", "reference", "work_title", "granted_amount", "clawed_back_amount", "status", "approved_at"
+        )
+    ]
     annual = AnnualGrant.objects.filter(enterprise_id=app.enterprise_id, year=day.year).first()
-    total = granted_total(app.enterprise_id, day.year)
+    total = kept_total(app.enterprise_id, day.year)
     try:
         from policy.loader import params_at
 
@@ -295,7 +304,7 @@ def _ytd(app: Application) -> dict[str, Any]:
         cap = None
     return {
         "year": day.year,
-        "grants": [{**g, "status_label": Status(g["status"]).label} for g in grants],
+        "grants": grants,
         "total": total,
         "cap": annual.cap if annual else cap,
         "left": (cap - total) if cap is not None else None,

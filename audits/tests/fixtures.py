@@ -59,6 +59,7 @@ def make_application(
         received_date=submitted.date(),
         paid_at=paid_at,
         granted_amount=Decimal(granted) if granted is not None else None,
+        paid_amount=Decimal(granted) if granted is not None and paid_at is not None else Decimal("0"),
         handler_email="handler@example.cn",
         requested_amount=None,
     )

@@ -21,7 +21,7 @@ from audits.models import Clawback, Finding
 from audits.tests.fixtures import make_application
 from enterprises.models import Enterprise
 from ledger.models import AuditEvent
-from policy.queries import granted_total
+from policy.queries import kept_total
 from review.models import AnnualGrant, ReviewStep
 from yingdu.test import BaseTestCase
 
@@ -51,14 +51,14 @@ class ClawbackTests(BaseTestCase):
         )
 
     def test_clawback_takes_the_paid_award_back_and_opens_a_receivable(self) -> None:
-        self.assertEqual(granted_total(self.enterprise.pk, 2026), Decimal("15000.00"))
+        self.assertEqual(kept_total(self.enterprise.pk, 2026), Decimal("15000.00"))
         with self.captureOnCommitCallbacks(execute=True):
             claw = actions.claw_back(self.app, Decimal("15000.00"), actor=self.inspector, reason=REASON)
         self.app.refresh_from_db()
         self.assertEqual(self.app.status, Status.CLAWED_BACK)
         self.assertEqual((claw.status, claw.outstanding), (Clawback.Status.OPEN, Decimal("15000.00")))
         # The award no longer counts against the annual cap.
-        self.assertEqual(granted_total(self.enterprise.pk, 2026), Decimal("0.00"))
+        self.assertEqual(kept_total(self.enterprise.pk, 2026), Decimal("0.00"))
         self.assertEqual(
             AnnualGrant.objects.get(enterprise=self.enterprise, year=2026).total, Decimal("0.00")
         )
@@ -100,7 +100,7 @@ class ClawbackTests(BaseTestCase):
         self.assertEqual(
             (claw.status, claw.outstanding), (Clawback.Status.PARTIALLY_REPAID, Decimal("10000.00"))
         )
-        with self.assertRaisesMessage(AuditRefused, "超过尚未追回的 10000.00 元"):
+        with self.assertRaisesMessage(AuditRefused, "超过尚未缴回的 10000.00 元"):
             actions.record_repayment(
                 claw,
                 amount=Decimal("10000.01"),

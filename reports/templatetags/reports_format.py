@@ -1,28 +1,10 @@
-"""``money``: a CNY amount with thousands separators and two decimals (5,000,000.00).
-
-Django's ``intcomma`` follows the active locale, and zh-hans groups no digits, so amounts
-on the dashboard would read differently from the exported workbook; this filter is exact
-(``Decimal``, never float) and locale-independent.
-"""
+"""``money`` for the reports' templates: the platform's one filter (``yingdu_format``)."""
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
-from typing import Any
-
 from django import template
 
-from yingdu.lib.money import round_half_up
+from yingdu.templatetags.yingdu_format import money
 
 register = template.Library()
-
-
-@register.filter
-def money(value: Any) -> str:
-    if value is None or value == "":
-        return "—"
-    try:
-        amount = Decimal(str(value))
-    except InvalidOperation:
-        return str(value)
-    return f"{round_half_up(amount):,.2f}"
+register.filter("money", money)

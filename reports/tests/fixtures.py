@@ -58,6 +58,8 @@ def make_application(
         approved_at=at(approved) if approved else None,
         granted_amount=Decimal(granted) if granted else None,
         paid_at=at(paid) if paid else None,
+        paid_amount=Decimal(granted) if granted and paid else Decimal("0"),
+        clawed_back_amount=Decimal(granted) if granted and status == Status.CLAWED_BACK else Decimal("0"),
         policy_version="2026-02-05",
     )
     # auto_now_add ignores a given value; the year a draft belongs to is its creation date.
@@ -82,7 +84,7 @@ class ReportFixture(BaseTestCase):
         a, b = cls.enterprise, cls.other_enterprise
         mk = make_application
         cls.apps = {
-            # Granted then clawed back: submitted Feb, paid 03-01, excluded from granted, kept in paid.
+            # Granted then clawed back on 04-15: submitted Feb, paid 03-01; granted, paid and clawed back.
             "A4": mk(
                 a,
                 cls.alice,
@@ -196,6 +198,26 @@ class ReportFixture(BaseTestCase):
                 bank_reference=f"BANK-{key}",
                 recorded_by=cls.finance,
             )
+        from audits.models import Clawback, Repayment
+
+        # A4's clawback of 04-15, repaid 4,000.00 on 05-10: 6,000.00 still outstanding.
+        claw = Clawback.objects.create(
+            application=cls.apps["A4"],
+            amount=Decimal("10000.00"),
+            repaid=Decimal("4000.00"),
+            status=Clawback.Status.PARTIALLY_REPAID,
+            reason="虚报算力成本",
+            created_by=cls.inspector,
+        )
+        Clawback.objects.filter(pk=claw.pk).update(created_at=at("2026-04-15"))
+        Repayment.objects.create(
+            clawback=claw,
+            amount=Decimal("4000.00"),
+            date=dt.date(2026, 5, 10),
+            reference="BANK-R1",
+            recorded_by=cls.finance,
+        )
+        Application.objects.filter(pk=cls.apps["A4"].pk).update(repaid_amount=Decimal("4000.00"))
         SupplementNotice.objects.create(
             application=cls.apps["B3"],
             round=1,

@@ -103,8 +103,12 @@ class ExportContentTests(ReportFixture):
 
     def test_monthly_sheet_has_the_months_totals_and_budget(self) -> None:
         sheet = rows(self.download(), "月度统计")
-        self.assertEqual(sheet[3], ["2026年3月", 2, 17000, 2, 17000, 2, 22000, 17000, 22000])
-        self.assertEqual(sheet[13], ["合计", 7, 96000, 4, 32000, 3, 27000, 32000, 27000])
+        self.assertEqual(sheet[3], ["2026年3月", 2, 17000, 2, 17000, 2, 22000, 0, 0, 0, 0, 27000, 22000])
+        self.assertEqual(sheet[4][7:11], [10000, 0, 0, 6000])
+        self.assertEqual(sheet[5][7:11], [0, 4000, 0, 0])
+        self.assertEqual(
+            sheet[13], ["合计", 7, 96000, 4, 42000, 3, 27000, 10000, 4000, 0, 6000, 42000, 27000]
+        )
         self.assertEqual(sheet[15][:3], ["年度预算（元）", 5000000, "区文促中心年度预算（示例）"])
         self.assertEqual(sheet[16][:2], ["预算余额（元）", 4968000])
 

@@ -92,6 +92,8 @@ class ApprovalTests(ReviewTestCase):
             cost="400000.00",
             minutes=500,
             granted_amount=Decimal("100000.00"),
+            paid_amount=Decimal("100000.00"),
+            clawed_back_amount=Decimal("100000.00"),
         )
         app = self.final()
         actions.approve_application(app, actor=self.approver, opinion="同意补助")

@@ -80,8 +80,8 @@ class ReviewPageTests(ReviewTestCase):
             self.enterprise, self.alice, Status.PAID, work_title="旧作", granted_amount=Decimal("20000.00")
         )
         response = self.page()
-        self.assertContains(response, "已核定 20000.00 元")
-        self.assertContains(response, "剩余 80000.00 元")
+        self.assertContains(response, "已核定并保留 20,000.00 元")
+        self.assertContains(response, "剩余 80,000.00 元")
         self.assertContains(response, "旧作")
 
     def test_a_buttons_post_takes_the_transition(self) -> None:

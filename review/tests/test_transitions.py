@@ -25,7 +25,7 @@ from review.tests.helpers import ReviewTestCase, make_application
 from yingdu.test import make_enterprise, make_user
 
 # Transitions whose actions live in other apps: submission and withdrawal (intake), clawback (audits).
-ELSEWHERE = {"submit", "withdraw", "clawback"}
+ELSEWHERE = {"submit", "withdraw", "clawback", "partial_clawback"}
 
 
 def kwargs_for(name: str) -> dict[str, Any]:

@@ -63,11 +63,17 @@ class Command(BaseCommand):
                 "rejected": totals["rejected"],
             },
             _("申请金额：%(requested)s 元；核定：%(granted)s 元；兑现：%(paid)s 元") % totals,
+            _(
+                "追回：%(clawed_back)s 元；缴回：%(repaid)s 元；核销：%(written_off)s 元；追回未结：%(outstanding)s 元"
+            )
+            % totals,
         ]
         budget = data["budget"]
         if budget:
             lines.append(
-                _("年度预算：%(amount)s 元（%(reference)s），核定占 %(granted_pct)s%%，兑现占 %(paid_pct)s%%")
+                _(
+                    "年度预算：%(amount)s 元（%(reference)s），余额 %(left)s 元，核定占 %(granted_pct)s%%，兑现占 %(paid_pct)s%%"
+                )
                 % budget
             )
         else:
