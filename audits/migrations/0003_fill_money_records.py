@@ -48,7 +48,7 @@ def unfill(apps: Any, schema_editor: Any) -> None:
 class Migration(migrations.Migration):
     dependencies = [
         ("audits", "0002_clawback_write_off"),
-        ("review", "0003_partially_clawed_back_state"),
+        ("review", "0004_partially_clawed_back_state"),
     ]
 
     operations = [migrations.RunPython(fill, unfill)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.apps import apps
@@ -20,9 +21,9 @@ class GrantedTotalTests(BaseTestCase):
         status: str,
         granted: str | None,
         submitted: dt.datetime | None,
-        enterprise=None,
-        clawed_back="0",
-    ):  # type: ignore[no-untyped-def]
+        enterprise: Any = None,
+        clawed_back: str = "0",
+    ) -> Any:
         application = apps.get_model("applications", "Application")
         self.count = getattr(self, "count", 0) + 1
         paid = (

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('review', '0002_notification_data_notice'),
+        ('review', '0003_notification_kinds'),
     ]
 
     operations = [
