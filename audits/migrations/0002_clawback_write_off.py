@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('applications', '0003_application_money_record'),
+        ('applications', '0004_application_money_record'),
         ('audits', '0001_audit_records'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
