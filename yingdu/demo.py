@@ -73,7 +73,7 @@ STORIES: list[tuple[str, str, bool]] = [
     ("paid_onsite", "xinghe", True),
     ("paid", "yanqi", False),
     ("clawback", "hongluo", False),
-    ("paid", "changcheng", False),
+    ("clawback_full", "changcheng", False),
     ("paid_finding_dismissed", "jingxi", False),
     ("rejected_initial", "haitang", False),
     ("paid", "yingzhi", True),
@@ -144,6 +144,7 @@ NEEDS = {
     "paid_finding_objected": 21,
     "paid_finding_dismissed": 26,
     "clawback": 32,
+    "clawback_full": 30,
     "withdrawn": 3,
     "rejected_initial": 7,
     "rejected_final": 9,
@@ -517,6 +518,7 @@ def _findings(demo: Demo, index: int, goal: str, d: Callable[[int], dt.date]) ->
         "paid_finding_objected": "objected",
         "paid_finding_dismissed": "dismissed",
         "clawback": "upheld",
+        "clawback_full": "upheld",
     }.get(goal)
     if stage is None:
         return
@@ -564,19 +566,23 @@ def _findings(demo: Demo, index: int, goal: str, d: Callable[[int], dt.date]) ->
     )
     if not upheld:
         return
+    full = goal == "clawback_full"
 
     def claw() -> None:
         app = _app(demo, index)
-        amount = ((app.granted_amount or Decimal("0")) * Decimal("0.4")).quantize(Decimal("0.01"))
+        granted = app.granted_amount or Decimal("0")
+        amount = granted if full else (granted * Decimal("0.4")).quantize(Decimal("0.01"))
         found["clawback"] = audit.claw_back(
             app,
             amount,
             actor=inspector,
-            reason="监测用量不足，按差额追回部分补贴",
+            reason="核查认定虚报，全额追回补贴" if full else "监测用量不足，按差额追回部分补贴",
             finding=Finding.objects.get(pk=found["finding"].pk),
         )
 
     demo.at(d(CLAWBACK), claw)
+    if full:
+        return
     repay_day = d(REPAYMENT)
     demo.at(
         repay_day,
@@ -584,7 +590,7 @@ def _findings(demo: Demo, index: int, goal: str, d: Callable[[int], dt.date]) ->
             found["clawback"],
             amount=(found["clawback"].amount / 2).quantize(Decimal("0.01")),
             date=repay_day,
-            reference="DEMO-REPAY-0001",
+            reference=f"DEMO-REPAY-{index + 1:04d}",
             actor=finance,
         ),
     )
