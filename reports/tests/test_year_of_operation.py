@@ -44,8 +44,8 @@ OFFICIAL_2027 = {
     "holidays": ["2027-01-01", "2027-02-05", "2027-02-08", "2027-02-09", "2027-02-10", "2027-02-11"],
     "workdays": ["2027-01-02", "2027-02-20"],
 }
-# Paid, clawed back, objected, supplement round, withdrawn, approved, re-review, supplement, submitted.
-STORIES = [0, 3, 8, 11, 10, 18, 22, 24, 27]
+# Paid, partly and fully clawed back, objected, supplement round, withdrawn, approved, re-review, supplement, submitted.
+STORIES = [0, 3, 4, 8, 11, 10, 18, 22, 24, 27]
 PAGE_DAYS = {dt.date(2026, 11, 2), LOAD_ON, dt.date(2027, 1, 4), dt.date(2027, 2, 12), END}
 PAGES = ["/workbench/", "/review/", "/audits/", "/reports/", "/applications/", "/policy/calendar/"]
 
@@ -134,7 +134,13 @@ def test_it_lives_through_a_year_boundary_with_the_official_year_loaded_part_way
     assert provisional_seen and official_seen
     assert get_calendar().is_official(2027)
     statuses = set(Application.objects.values_list("status", flat=True))
-    assert {Status.PAID, Status.CLAWED_BACK, Status.WITHDRAWN, Status.SUPPLEMENT_REQUESTED} <= statuses
+    assert {
+        Status.PAID,
+        Status.PARTIALLY_CLAWED_BACK,
+        Status.CLAWED_BACK,
+        Status.WITHDRAWN,
+        Status.SUPPLEMENT_REQUESTED,
+    } <= statuses
     # Each submission's receipt reached each applicant user of its enterprise exactly once.
     for app in Application.objects.exclude(submitted_at=None):
         receipts = Notification.objects.filter(application=app, kind=Notification.Kind.SUBMISSION_RECEIPT)

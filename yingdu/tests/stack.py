@@ -468,6 +468,9 @@ def seed(node_key_b64: str, node_id: str = "stack-node") -> dict[str, Any]:
         )
         user.groups.add(Group.objects.get(name=role))
         users[username] = user
+    # The applicant is the enterprise's legal representative, so it holds every right itself.
+    enterprise.legal_representative = users["alice"]
+    enterprise.save(update_fields=["legal_representative"])
     overdue = make_application(
         enterprise,
         users["alice"],
