@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -172,9 +173,7 @@ def open_spot_check(request: HttpRequest) -> HttpResponse:
     user = _user_with(request, Role.INSPECTOR)
     form = QuarterForm(request.POST)
     if not form.is_valid():
-        for errors in form.errors.values():
-            for e in errors:
-                messages.error(request, str(e))
+        _flash_errors(request, form)
         return redirect("audits:workbench")
     try:
         spot = actions.open_spot_check(form.cleaned_data["quarter"], actor=user, request=request)
@@ -271,6 +270,13 @@ def application(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+def _flash_errors(request: HttpRequest, form: forms.Form) -> None:
+    """Each of a refused form's messages, shown on the page the view redirects to."""
+    for errors in form.errors.values():
+        for e in errors:
+            messages.error(request, str(e))
+
+
 # --- findings -----------------------------------------------------------------------------------------
 
 
@@ -281,9 +287,7 @@ def record_finding(request: HttpRequest, pk: int) -> HttpResponse:
     app = get_object_or_404(Application, pk=pk)
     form = FindingForm(request.POST)
     if not form.is_valid():
-        for errors in form.errors.values():
-            for e in errors:
-                messages.error(request, str(e))
+        _flash_errors(request, form)
         return redirect("audits:application", pk=app.pk)
     source = form.cleaned_data["source"]
     spot = None
@@ -551,9 +555,7 @@ def write_off(request: HttpRequest, pk: int) -> HttpResponse:
     claw = get_object_or_404(Clawback, pk=pk)
     form = WriteOffForm(request.POST)
     if not form.is_valid():
-        for errors in form.errors.values():
-            for e in errors:
-                messages.error(request, str(e))
+        _flash_errors(request, form)
         return redirect("audits:clawbacks")
     try:
         actions.write_off_clawback(claw, reason=form.cleaned_data["reason"], actor=user, request=request)
@@ -571,9 +573,7 @@ def repay(request: HttpRequest, pk: int) -> HttpResponse:
     claw = get_object_or_404(Clawback, pk=pk)
     form = RepaymentForm(request.POST)
     if not form.is_valid():
-        for errors in form.errors.values():
-            for e in errors:
-                messages.error(request, str(e))
+        _flash_errors(request, form)
         return redirect("audits:clawbacks")
     try:
         actions.record_repayment(
