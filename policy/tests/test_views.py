@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -42,6 +43,17 @@ class CalcPageTests(BaseTestCase):
         self.assertContains(response, "按分钟上限")
         self.assertContains(response, "年度剩余额度")
         self.assertEqual(response.context["result"].binding, "per_minute_cap")
+
+    def test_every_breakdown_row_shows_its_amount_in_yuan(self) -> None:
+        response = self.client.get(CALC, {"cost": "50000", "minutes": "60"})
+        body = response.content.decode()
+        table = body[body.index("<tbody>", body.index("calc-amount")) : body.index("</tbody>", body.index("calc-amount"))]
+        rows = re.findall(r"<tr[^>]*>(.*?)</tr>", table, flags=re.S)
+        steps = response.context["result"].breakdown
+        self.assertEqual(len(rows), len(steps))
+        for row, step in zip(rows, steps, strict=True):
+            amount = re.findall(r"<td[^>]*>(.*?)</td>", row, flags=re.S)[-1]
+            self.assertEqual(amount, f"{step.value:,.2f}")
 
     def test_overseas_and_granted_this_year_count(self) -> None:
         response = self.client.get(
