@@ -14,369 +14,51 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.http import HttpRequest
 from django.utils import timezone
-from django.utils.functional import Promise as StrPromise
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from accounts.models import User
-from accounts.roles import Role
-from applications import checks
-from applications.models import Application, Material
-from applications.states import TRANSITIONS, Status
-from enterprises.models import ConflictOfInterest, Enterprise, Right
-from enterprises.permissions import active_delegation, is_legal_representative, record_use, right_refusal
-from ledger.actions import record_event
-from ledger.models import AuditEvent
+from applications.models import Application
+from applications.states import Status
+from enterprises.models import Enterprise
 from policy.loader import params_at
 from policy.queries import kept_total
 from policy.rules import calculate_subsidy
-from review import notify, rows
-from review.clock import DUE_SOON_WORKDAYS, clock_for, local_date
+from review import rows
+from review.clock import local_date
 from review.models import (
     AnnualGrant,
-    DeadlineReminder,
-    Level,
     OnSiteAttachment,
     OnSiteCheck,
     Payment,
-    ReviewStep,
     SupplementItem,
     SupplementNotice,
-    notices_by_application,
     notices_of,
 )
+from review.reminders import NEXT_ROLE as NEXT_ROLE
+from review.reminders import send_deadline_reminders as send_deadline_reminders
+from review.resubmission import resubmit_application as resubmit_application
+from review.transitions import NEEDS_OPINION as NEEDS_OPINION
+from review.transitions import ON_SITE_CHECK as ON_SITE_CHECK
+from review.transitions import TAKE_OVER as TAKE_OVER
+from review.transitions import ReviewError as ReviewError
+from review.transitions import _finish, _illegal, _invalid, _notify_after_commit, _opinion, _perform
+from review.transitions import available_transitions as available_transitions
+from review.transitions import check_transition as check_transition
+from review.transitions import claimant_of as claimant_of
+from review.transitions import record_step as record_step
+from review.transitions import transition_label as transition_label
 from yingdu import hooks
 from yingdu.uploads import CheckedUpload, stored_files
 
 logger = logging.getLogger(__name__)
-T = TypeVar("T")
-
-
-class ReviewError(Exception):
-    """A refused review action. ``status`` is the HTTP status a view answers with:
-    409 for an illegal state, 403 for role or separation of duties, 400 for invalid input."""
-
-    def __init__(self, message: str, *, status: int = 409, code: str = "illegal_state") -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
-        self.code = code
-
-
-def _illegal(message: str) -> ReviewError:
-    return ReviewError(message, status=409, code="illegal_state")
-
-
-def _invalid(message: str) -> ReviewError:
-    return ReviewError(message, status=400, code="invalid")
-
-
-# The review level of each transition (and of the on-site check). Three levels, three people.
-LEVELS: dict[str, int] = {
-    "claim": Level.INITIAL,
-    "request_supplement": Level.INITIAL,
-    "pass_initial": Level.INITIAL,
-    "reject_initial": Level.INITIAL,
-    "on_site_check": Level.INITIAL,
-    "take_over": Level.INITIAL,
-    "pass_re_review": Level.RE_REVIEW,
-    "return_to_initial": Level.RE_REVIEW,
-    "approve": Level.FINAL,
-    "reject_final": Level.FINAL,
-    "return_to_re_review": Level.FINAL,
-}
-# The right from the legal representative each applicant transition needs (enterprises.permissions).
-APPLICANT_RIGHTS: dict[str, str] = {
-    "submit": Right.SUBMIT,
-    "withdraw": Right.SUBMIT,
-    "resubmit": Right.ANSWER,
-}
-# Transitions that must carry a written opinion: the source form asks for 初审意见, 复审意见 and
-# 审批结果, and a refusal or a return must say why.
-NEEDS_OPINION = frozenset(
-    {
-        "pass_initial",
-        "reject_initial",
-        "pass_re_review",
-        "return_to_initial",
-        "approve",
-        "reject_final",
-        "return_to_re_review",
-    }
-)
-# The on-site check is recorded during initial review by a reviewer; it changes no state.
-ON_SITE_CHECK = "on_site_check"
-ON_SITE_STATES = frozenset({Status.INITIAL_REVIEW})
-# A claim (受理) reserves the initial review for the reviewer who claimed it; another reviewer
-# acts on it only after taking it over, which is a step of its own, audited, with a reason.
-# It changes no state either.
-TAKE_OVER = "take_over"
-CLAIM_STEPS = ("claim", TAKE_OVER)
-TAKE_OVER_STATES = frozenset({Status.INITIAL_REVIEW, Status.SUPPLEMENT_REQUESTED})
-RESERVED = frozenset(
-    name for name, level in LEVELS.items() if level == Level.INITIAL and name not in CLAIM_STEPS
-)
-
-
-@dataclass(frozen=True)
-class Refusal:
-    message: str
-    status: int
-
-
-def transition_label(name: str) -> str:
-    """The Chinese name of a transition, of the on-site check or of a take-over."""
-    if name == ON_SITE_CHECK:
-        return _("实地核查")
-    if name == TAKE_OVER:
-        return _("接手初审")
-    return TRANSITIONS[name].label
-
-
-_label = transition_label
-
-
-def _role_of(name: str) -> str:
-    return Role.REVIEWER if name in (ON_SITE_CHECK, TAKE_OVER) else TRANSITIONS[name].role
-
-
-def claimants(application_ids: Iterable[int]) -> dict[int, User]:
-    """The reviewer holding each application's initial review: whoever claimed it or took it over last."""
-    holders: dict[int, User] = {}
-    steps = (
-        ReviewStep.objects.filter(application_id__in=list(application_ids), transition__in=CLAIM_STEPS)
-        .select_related("actor")
-        .order_by("at", "id")
-    )
-    for step in steps:
-        holders[step.application_id] = step.actor
-    return holders
-
-
-def claimant_of(application: Application) -> User | None:
-    return claimants([application.pk]).get(application.pk)
-
-
-def check_transition(application: Application, name: str, actor: User) -> Refusal | None:
-    """Why ``actor`` may not take transition ``name`` on ``application`` now; ``None`` when they may.
-
-    Order: role (403), ownership/conflict (403), state (409), separation of duties (403).
-    """
-    role = _role_of(name)
-    label = _label(name)
-    if not actor.has_role(role):
-        return Refusal(
-            _("您没有“%(role)s”角色，不能执行“%(action)s”") % {"role": Role(role).label, "action": label}, 403
-        )
-    if role == Role.APPLICANT:
-        if actor.enterprise_id != application.enterprise_id:
-            return Refusal(_("只有申报企业的经办人可以执行“%(action)s”") % {"action": label}, 403)
-        refused = right_refusal(actor, application.enterprise_id, APPLICANT_RIGHTS[name])
-        if refused is not None:
-            return Refusal(refused, 403)
-    elif ConflictOfInterest.objects.filter(user=actor, enterprise_id=application.enterprise_id).exists():
-        return Refusal(_("您已申报与该企业存在利益冲突，须回避，不能办理其申请"), 403)
-    if name == ON_SITE_CHECK:
-        sources = ON_SITE_STATES
-    elif name == TAKE_OVER:
-        sources = TAKE_OVER_STATES
-    else:
-        sources = TRANSITIONS[name].sources
-    if Status(application.status) not in sources:
-        return Refusal(
-            _("申请当前状态为“%(status)s”，不能执行“%(action)s”")
-            % {"status": Status(application.status).label, "action": label},
-            409,
-        )
-    level = LEVELS.get(name, Level.NONE)
-    if role != Role.APPLICANT:
-        # Levels 1–3 are three different people; the payer is none of them (maker-checker).
-        other_levels = {Level.INITIAL, Level.RE_REVIEW, Level.FINAL} - {level}
-        done = (
-            ReviewStep.objects.filter(application=application, actor=actor, level__in=other_levels)
-            .values_list("level", flat=True)
-            .first()
-        )
-        if done is not None:
-            return Refusal(
-                _(
-                    "同一申请的初审、复审、审批须由三名不同人员完成，付款登记人也不能是审核人员；您已在本申请中办理过“%(level)s”"
-                )
-                % {"level": Level(done).label},
-                403,
-            )
-    if name in RESERVED or name == TAKE_OVER:
-        holder = claimant_of(application)
-        if name == TAKE_OVER and (holder is None or holder.pk == actor.pk):
-            return Refusal(
-                _("您已是本申请的受理人，无需接手") if holder else _("本申请尚未受理，无需接手"), 409
-            )
-        if name in RESERVED and holder is not None and holder.pk != actor.pk:
-            return Refusal(
-                _(
-                    "本申请已由“%(holder)s”受理，其他审核人员须先接手（接手将记入审计日志）才能办理“%(action)s”"
-                )
-                % {"holder": holder, "action": label},
-                403,
-            )
-    return None
-
-
-def available_transitions(application: Application, actor: User) -> list[str]:
-    """The transitions (and ``on_site_check``) ``actor`` may take now, for the buttons of the review page."""
-    names = [*TRANSITIONS, ON_SITE_CHECK, TAKE_OVER]
-    return [
-        n
-        for n in names
-        if n not in ("submit", "withdraw", "clawback", "partial_clawback")
-        and check_transition(application, n, actor) is None
-    ]
-
-
-def _perform(
-    name: str,
-    application: Application,
-    *,
-    actor: User,
-    request: HttpRequest | None,
-    body: Callable[[Application], T],
-) -> T:
-    """Lock the application, check ``name``, run ``body``; audit and re-raise a refusal after rollback."""
-    try:
-        with transaction.atomic():
-            # of=("self",): lock the application only; approval locks the enterprise itself.
-            locked = (
-                Application.objects.select_for_update(of=("self",))
-                .select_related("enterprise")
-                .get(pk=application.pk)
-            )
-            refusal = check_transition(locked, name, actor)
-            if refusal is not None:
-                raise ReviewError(
-                    refusal.message,
-                    status=refusal.status,
-                    code="forbidden" if refusal.status == 403 else "illegal_state",
-                )
-            result = body(locked)
-    except ReviewError as exc:
-        # The attempt is audited outside the rolled-back transaction (docs/security.md, #20).
-        record_event(
-            f"application.{name}",
-            actor=actor,
-            obj=application,
-            before={"status": application.status},
-            after={"error": exc.message, "http_status": exc.status},
-            result=AuditEvent.Result.FAILURE,
-            request=request,
-        )
-        raise
-    # The caller's instance reflects the new state, as if the action had changed it in place.
-    for field in Application._meta.concrete_fields:
-        setattr(application, field.attname, getattr(locked, field.attname))
-    return result
-
-
-# The box of the source form each passing step fills in.
-OPINION_NAMES: dict[str, StrPromise] = {
-    "pass_initial": gettext_lazy("初审意见"),
-    "pass_re_review": gettext_lazy("复审意见"),
-    "approve": gettext_lazy("审批结果"),
-}
-
-
-def _opinion(name: str, opinion: str) -> str:
-    text = (opinion or "").strip()
-    if name in NEEDS_OPINION and not text:
-        if name in OPINION_NAMES:
-            raise _invalid(
-                _("“%(action)s”须填写%(box)s") % {"action": _label(name), "box": OPINION_NAMES[name]}
-            )
-        raise _invalid(_("“%(action)s”须填写意见") % {"action": _label(name)})
-    if len(text) > 2000:
-        raise _invalid(_("意见不超过 2000 字"))
-    return text
-
-
-def record_step(
-    app: Application,
-    transition: str,
-    *,
-    actor: User,
-    opinion: str,
-    status_before: str,
-    data: dict[str, Any] | None = None,
-) -> ReviewStep:
-    """Write one step of the application's review history (its timeline), for a transition another
-    app's action made in its own transaction (a clawback from audits)."""
-    return ReviewStep.objects.create(
-        application=app,
-        transition=transition,
-        level=LEVELS.get(transition, Level.NONE),
-        actor=actor,
-        at=timezone.now(),
-        opinion=opinion,
-        status_before=status_before,
-        status_after=app.status,
-        data=data or {},
-    )
-
-
-def _finish(
-    app: Application,
-    name: str,
-    *,
-    actor: User,
-    opinion: str,
-    request: HttpRequest | None,
-    data: dict[str, Any] | None = None,
-    after: dict[str, Any] | None = None,
-    fields: Mapping[str, Any] | None = None,
-) -> ReviewStep:
-    """Write the step and the audit event, then update the application (last, see module doc)."""
-    before_status = app.status
-    target = TRANSITIONS[name].target if name in TRANSITIONS else Status(app.status)
-    now = timezone.now()
-    step = ReviewStep.objects.create(
-        application=app,
-        transition=name,
-        level=LEVELS.get(name, Level.NONE),
-        actor=actor,
-        at=now,
-        opinion=opinion,
-        status_before=before_status,
-        status_after=target,
-        data=data or {},
-    )
-    record_event(
-        f"application.{name}",
-        actor=actor,
-        obj=app,
-        before={"status": before_status},
-        after={"status": str(target), "opinion": opinion, "step_id": step.pk, **(after or {})},
-        request=request,
-    )
-    updates = dict(fields or {})
-    if target != before_status:
-        updates["status"] = target
-    if updates:
-        for key, value in updates.items():
-            setattr(app, key, value)
-        app.save(update_fields=[*updates, "updated_at"])
-    return step
-
-
-def _notify_after_commit(app: Application, kind: str, context: dict[str, Any] | None = None) -> None:
-    transaction.on_commit(lambda: notify.notify_applicant(app, kind, context or {}), robust=True)
 
 
 # --- level 1: 初审 -------------------------------------------------------------------------------
@@ -505,170 +187,6 @@ def request_supplement(
         return notice
 
     return _perform("request_supplement", application, actor=actor, request=request, body=body)
-
-
-def _add_material_version(app: Application, kind: str, upload: CheckedUpload, *, actor: User) -> Material:
-    """A new version of a material answering a supplement notice (intake's rules: type, parsing of
-    the consumption detail, earlier versions kept). Its refusals become ``ReviewError``s."""
-    from applications.actions import ActionRefused, add_material
-
-    try:
-        return add_material(app, kind, upload, actor=actor)
-    except ActionRefused as exc:
-        raise _invalid(exc.message) from exc
-    except ValidationError as exc:
-        raise _invalid("；".join(exc.messages)) from exc
-
-
-def _recalculate(app: Application) -> None:
-    """Row 25 again after a supplement changed rows 12, 16 or 23 (the submission date's policy)."""
-    if app.total_compute_cost is None or app.work_minutes is None:
-        return
-    day = local_date(app.submitted_at) or timezone.localdate()
-    params = params_at(day)
-    granted = kept_total(app.enterprise_id, day.year, exclude_application_id=app.pk)
-    result = calculate_subsidy(
-        total_compute_cost=app.total_compute_cost,
-        work_minutes=app.work_minutes,
-        overseas=app.overseas,
-        granted_this_year=granted,
-        params=params,
-    )
-    app.requested_amount = result.amount
-    app.calculation = result.as_dict()
-    app.policy_version = result.policy_version
-
-
-def _row_title(field: str) -> str:
-    row = rows.ROW_BY_FIELD.get(field)
-    return row.title if row else checks.field_label(field)
-
-
-def _parsed_rows(row_values: Mapping[str, str]) -> dict[str, Any]:
-    """The applicant's new row values, parsed by the intake's own form (one check per value)."""
-    from applications.forms import ApplicationForm
-
-    form = ApplicationForm(dict(row_values), fields=list(row_values))
-    if not form.is_valid():
-        raise _invalid(
-            "；".join(
-                f"{_row_title(field)}：{m}" for field, messages in form.errors.items() for m in messages
-            )
-        )
-    values = dict(form.cleaned_data)
-    if "overseas" in values and values["overseas"] is None:
-        values["overseas"] = False
-    return values
-
-
-def resubmit_application(
-    application: Application,
-    *,
-    answers: Mapping[str, str],
-    row_values: Mapping[str, str] | None = None,
-    files: Mapping[str, Sequence[CheckedUpload]] | None = None,
-    note: str = "",
-    actor: User,
-    request: HttpRequest | None = None,
-) -> SupplementNotice:
-    """The applicant answers the open supplement notice and resubmits; the clock starts again.
-
-    Only the items the notice names can be answered: new values for named rows, new versions of
-    named materials, a text per item. Every item needs a change or a written answer. What
-    changed is kept on the notice; a later notice may name only those items.
-    """
-    row_values = row_values or {}
-    files = files or {}
-
-    def body(app: Application) -> SupplementNotice:
-        notice = notices_of(app.pk).filter(resubmitted_date__isnull=True).order_by("-round").first()
-        if notice is None:
-            raise _illegal(_("没有待答复的补正告知"))
-        items = list(notice.items.all())
-        named = {item.item_code: item for item in items}
-        for field in row_values:
-            if f"row:{field}" not in named:
-                raise _invalid(_("补正告知未列出该表单项，不能修改：%(field)s") % {"field": field})
-        for kind in files:
-            if f"material:{kind}" not in named:
-                raise _invalid(_("补正告知未列出该材料，不能上传：%(kind)s") % {"kind": kind})
-        today = timezone.localdate()
-        before: dict[str, str] = {}
-        after: dict[str, str] = {}
-        changed: list[str] = []
-        for field, value in _parsed_rows(row_values).items():
-            if getattr(app, field) != value:
-                before[field] = rows.display_value(app, field)
-                setattr(app, field, value)
-                after[field] = rows.display_value(app, field)
-                changed.append(f"row:{field}")
-        if "row:provider_name" in changed:
-            app.provider = checks.approved_provider(app.provider_name)
-        # The same rules as at submission, on the application as it now stands, under the
-        # submission day's policy (the deadline was met then and is not run again).
-        problems = checks.row_problems(app, today=local_date(app.submitted_at) or today, check_deadline=False)
-        if problems:
-            raise _invalid(
-                "；".join(f"{_row_title(key)}：{m}" for key, messages in problems.items() for m in messages)
-            )
-        changed.extend(f"material:{kind}" for kind, uploads in files.items() if uploads)
-        unanswered = [
-            item.label
-            for item in items
-            if item.item_code not in changed and not (answers.get(item.item_code) or "").strip()
-        ]
-        if unanswered:
-            raise _invalid(_("以下补正事项既未修改也未说明：%(items)s") % {"items": "、".join(unanswered)})
-        uploaded: list[dict[str, Any]] = []
-        for kind, uploads in files.items():
-            for upload in uploads:
-                material = _add_material_version(app, kind, upload, actor=actor)
-                uploaded.append({"kind": kind, "version": material.version, "sha256": material.sha256})
-        if uploaded:
-            from applications.actions import lock_materials
-
-            lock_materials(app)
-        for item in items:
-            item.answer = (answers.get(item.item_code) or "").strip()
-            item.changed = item.item_code in changed
-        SupplementItem.objects.bulk_update(items, ["answer", "changed"])
-        notice.resubmitted_date = today
-        notice.response_note = (note or "").strip()
-        notice.changed_items = changed
-        notice.save(update_fields=["resubmitted_date", "response_note", "changed_items"])
-        fields: dict[str, Any] = {field: getattr(app, field) for field in before}
-        if "row:provider_name" in changed:
-            fields["provider"] = app.provider
-        if set(before) & rows.AMOUNT_FIELDS:
-            _recalculate(app)
-            fields.update(
-                requested_amount=app.requested_amount,
-                calculation=app.calculation,
-                policy_version=app.policy_version,
-            )
-        if not is_legal_representative(actor, app.enterprise_id):
-            record_use(
-                active_delegation(actor, app.enterprise_id),
-                Right.ANSWER,
-                actor=actor,
-                obj=app,
-                request=request,
-            )
-        _finish(
-            app,
-            "resubmit",
-            actor=actor,
-            opinion=notice.response_note,
-            request=request,
-            data={"notice_id": notice.pk, "round": notice.round, "changed": changed, "uploaded": uploaded},
-            after={"round": notice.round, "changed": changed, "rows_before": before, "rows_after": after},
-            fields=fields,
-        )
-        reviewer = notice.created_by
-        transaction.on_commit(lambda: notify.notify_resubmitted(app, reviewer), robust=True)
-        return notice
-
-    return _perform("resubmit", application, actor=actor, request=request, body=body)
 
 
 def pass_initial_review(
@@ -957,84 +475,6 @@ ACTIONS: dict[str, Callable[..., Any]] = {
     "reject_final": reject_application,
     "pay": record_payment,
 }
-
-
-# --- staff reminders ----------------------------------------------------------------------------
-
-# Who acts next in each state.
-NEXT_ROLE = {
-    Status.SUBMITTED: Role.REVIEWER,
-    Status.INITIAL_REVIEW: Role.REVIEWER,
-    Status.RE_REVIEW: Role.HEAD,
-    Status.FINAL_APPROVAL: Role.APPROVER,
-    Status.APPROVED: Role.FINANCE,
-}
-
-
-def send_deadline_reminders(today: dt.date | None = None) -> int:
-    """E-mail each staff member who acts next on items due within 2 working days or overdue.
-
-    Idempotent per day: a reminder about one application to one person is sent once a day
-    (``DeadlineReminder``). Returns the number of e-mails queued.
-    """
-    today = today or timezone.localdate()
-    from policy.calendar import get_state
-
-    state = get_state()
-    apps = list(Application.objects.filter(status__in=list(NEXT_ROLE)).select_related("enterprise"))
-    notices = notices_by_application([a.pk for a in apps])
-    holders = claimants(a.pk for a in apps)
-    staff = {
-        role: list(User.objects.filter(groups__name=role, is_active=True).exclude(email=""))
-        for role in set(NEXT_ROLE.values())
-    }
-    conflicts = set(ConflictOfInterest.objects.values_list("user_id", "enterprise_id"))
-    digest: dict[int, list[tuple[Application, Any]]] = {}
-    users: dict[int, User] = {}
-    with transaction.atomic():
-        for app in apps:
-            clock = clock_for(app, notices[app.pk], today=today, state=state)
-            if clock.next_left is None or clock.paused:
-                continue
-            if clock.next_left > DUE_SOON_WORKDAYS:
-                continue
-            role = NEXT_ROLE[Status(app.status)]
-            recipients = staff[role]
-            if Status(app.status) == Status.INITIAL_REVIEW:
-                holder = holders.get(app.pk)
-                recipients = [u for u in recipients if holder is not None and u.pk == holder.pk] or recipients
-            for user in recipients:
-                if (user.pk, app.enterprise_id) in conflicts:
-                    continue
-                _reminder, created = DeadlineReminder.objects.get_or_create(
-                    application=app, user=user, day=today, defaults={"due": clock.next_due or today}
-                )
-                if created:
-                    digest.setdefault(user.pk, []).append((app, clock))
-                    users[user.pk] = user
-        if digest:
-            record_event(
-                "review.deadline_reminders",
-                actor=None,
-                after={
-                    "day": today.isoformat(),
-                    "recipients": len(digest),
-                    "items": sum(map(len, digest.values())),
-                },
-            )
-            for user_id, entries in digest.items():
-                transaction.on_commit(_remind_after_commit(users[user_id], entries, today), robust=True)
-    return len(digest)
-
-
-def _remind_after_commit(
-    user: User, entries: list[tuple[Application, Any]], today: dt.date
-) -> Callable[[], None]:
-    # A closure, not functools.partial: Django names the callback when it logs a failure.
-    def remind() -> None:
-        notify.remind_staff(user, entries, today)
-
-    return remind
 
 
 __all__ = [

@@ -1,0 +1,191 @@
+"""The applicant's answer to a supplement notice (docs/states.md): new row values and material
+versions, checked by the intake's own rules, then the resubmission that starts the clock again."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.models import User
+from applications import checks
+from applications.models import Application, Material
+from enterprises.models import Right
+from enterprises.permissions import active_delegation, is_legal_representative, record_use
+from policy.loader import params_at
+from policy.queries import kept_total
+from policy.rules import calculate_subsidy
+from review import notify, rows
+from review.clock import local_date
+from review.models import SupplementItem, SupplementNotice, notices_of
+from review.transitions import _finish, _illegal, _invalid, _perform
+from yingdu.uploads import CheckedUpload
+
+
+def _add_material_version(app: Application, kind: str, upload: CheckedUpload, *, actor: User) -> Material:
+    """A new version of a material answering a supplement notice (intake's rules: type, parsing of
+    the consumption detail, earlier versions kept). Its refusals become ``ReviewError``s."""
+    from applications.actions import ActionRefused, add_material
+
+    try:
+        return add_material(app, kind, upload, actor=actor)
+    except ActionRefused as exc:
+        raise _invalid(exc.message) from exc
+    except ValidationError as exc:
+        raise _invalid("；".join(exc.messages)) from exc
+
+
+def _recalculate(app: Application) -> None:
+    """Row 25 again after a supplement changed rows 12, 16 or 23 (the submission date's policy)."""
+    if app.total_compute_cost is None or app.work_minutes is None:
+        return
+    day = local_date(app.submitted_at) or timezone.localdate()
+    params = params_at(day)
+    granted = kept_total(app.enterprise_id, day.year, exclude_application_id=app.pk)
+    result = calculate_subsidy(
+        total_compute_cost=app.total_compute_cost,
+        work_minutes=app.work_minutes,
+        overseas=app.overseas,
+        granted_this_year=granted,
+        params=params,
+    )
+    app.requested_amount = result.amount
+    app.calculation = result.as_dict()
+    app.policy_version = result.policy_version
+
+
+def _row_title(field: str) -> str:
+    row = rows.ROW_BY_FIELD.get(field)
+    return row.title if row else checks.field_label(field)
+
+
+def _parsed_rows(row_values: Mapping[str, str]) -> dict[str, Any]:
+    """The applicant's new row values, parsed by the intake's own form (one check per value)."""
+    from applications.forms import ApplicationForm
+
+    form = ApplicationForm(dict(row_values), fields=list(row_values))
+    if not form.is_valid():
+        raise _invalid(
+            "；".join(
+                f"{_row_title(field)}：{m}" for field, messages in form.errors.items() for m in messages
+            )
+        )
+    values = dict(form.cleaned_data)
+    if "overseas" in values and values["overseas"] is None:
+        values["overseas"] = False
+    return values
+
+
+def resubmit_application(
+    application: Application,
+    *,
+    answers: Mapping[str, str],
+    row_values: Mapping[str, str] | None = None,
+    files: Mapping[str, Sequence[CheckedUpload]] | None = None,
+    note: str = "",
+    actor: User,
+    request: HttpRequest | None = None,
+) -> SupplementNotice:
+    """The applicant answers the open supplement notice and resubmits; the clock starts again.
+
+    Only the items the notice names can be answered: new values for named rows, new versions of
+    named materials, a text per item. Every item needs a change or a written answer. What
+    changed is kept on the notice; a later notice may name only those items.
+    """
+    row_values = row_values or {}
+    files = files or {}
+
+    def body(app: Application) -> SupplementNotice:
+        notice = notices_of(app.pk).filter(resubmitted_date__isnull=True).order_by("-round").first()
+        if notice is None:
+            raise _illegal(_("没有待答复的补正告知"))
+        items = list(notice.items.all())
+        named = {item.item_code: item for item in items}
+        for field in row_values:
+            if f"row:{field}" not in named:
+                raise _invalid(_("补正告知未列出该表单项，不能修改：%(field)s") % {"field": field})
+        for kind in files:
+            if f"material:{kind}" not in named:
+                raise _invalid(_("补正告知未列出该材料，不能上传：%(kind)s") % {"kind": kind})
+        today = timezone.localdate()
+        before: dict[str, str] = {}
+        after: dict[str, str] = {}
+        changed: list[str] = []
+        for field, value in _parsed_rows(row_values).items():
+            if getattr(app, field) != value:
+                before[field] = rows.display_value(app, field)
+                setattr(app, field, value)
+                after[field] = rows.display_value(app, field)
+                changed.append(f"row:{field}")
+        if "row:provider_name" in changed:
+            app.provider = checks.approved_provider(app.provider_name)
+        # The same rules as at submission, on the application as it now stands, under the
+        # submission day's policy (the deadline was met then and is not run again).
+        problems = checks.row_problems(app, today=local_date(app.submitted_at) or today, check_deadline=False)
+        if problems:
+            raise _invalid(
+                "；".join(f"{_row_title(key)}：{m}" for key, messages in problems.items() for m in messages)
+            )
+        changed.extend(f"material:{kind}" for kind, uploads in files.items() if uploads)
+        unanswered = [
+            item.label
+            for item in items
+            if item.item_code not in changed and not (answers.get(item.item_code) or "").strip()
+        ]
+        if unanswered:
+            raise _invalid(_("以下补正事项既未修改也未说明：%(items)s") % {"items": "、".join(unanswered)})
+        uploaded: list[dict[str, Any]] = []
+        for kind, uploads in files.items():
+            for upload in uploads:
+                material = _add_material_version(app, kind, upload, actor=actor)
+                uploaded.append({"kind": kind, "version": material.version, "sha256": material.sha256})
+        if uploaded:
+            from applications.actions import lock_materials
+
+            lock_materials(app)
+        for item in items:
+            item.answer = (answers.get(item.item_code) or "").strip()
+            item.changed = item.item_code in changed
+        SupplementItem.objects.bulk_update(items, ["answer", "changed"])
+        notice.resubmitted_date = today
+        notice.response_note = (note or "").strip()
+        notice.changed_items = changed
+        notice.save(update_fields=["resubmitted_date", "response_note", "changed_items"])
+        fields: dict[str, Any] = {field: getattr(app, field) for field in before}
+        if "row:provider_name" in changed:
+            fields["provider"] = app.provider
+        if set(before) & rows.AMOUNT_FIELDS:
+            _recalculate(app)
+            fields.update(
+                requested_amount=app.requested_amount,
+                calculation=app.calculation,
+                policy_version=app.policy_version,
+            )
+        if not is_legal_representative(actor, app.enterprise_id):
+            record_use(
+                active_delegation(actor, app.enterprise_id),
+                Right.ANSWER,
+                actor=actor,
+                obj=app,
+                request=request,
+            )
+        _finish(
+            app,
+            "resubmit",
+            actor=actor,
+            opinion=notice.response_note,
+            request=request,
+            data={"notice_id": notice.pk, "round": notice.round, "changed": changed, "uploaded": uploaded},
+            after={"round": notice.round, "changed": changed, "rows_before": before, "rows_after": after},
+            fields=fields,
+        )
+        reviewer = notice.created_by
+        transaction.on_commit(lambda: notify.notify_resubmitted(app, reviewer), robust=True)
+        return notice
+
+    return _perform("resubmit", application, actor=actor, request=request, body=body)
