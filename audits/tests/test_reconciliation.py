@@ -202,7 +202,7 @@ class ReconciliationTests(FixtureQuarter):
         app = self.apps["A1"]
         # No policy is in force for a submission in 2025: the run fails, quietly.
         Application.objects.filter(pk=app.pk).update(submitted_at=dt.datetime(2025, 1, 2, tzinfo=dt.UTC))
-        with self.assertLogs("audits.actions", level="ERROR"):
+        with self.assertLogs("audits.reconciliation", level="ERROR"):
             self.assertIsNone(actions.reconcile_quietly(app, actor=None))
         self.assertFalse(ReconciliationRun.objects.filter(application=app).exists())
 
