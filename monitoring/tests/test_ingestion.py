@@ -198,7 +198,7 @@ class IngestionTests(BaseTestCase):
 
 
 def test_the_bulk_insert_names_every_column_of_usage_records() -> None:
-    from monitoring.actions import _RECORD_COLUMNS
+    from monitoring.ingest import _RECORD_COLUMNS
 
     columns = {f.column for f in UsageRecord._meta.concrete_fields if not f.primary_key}
     assert set(_RECORD_COLUMNS) == columns
