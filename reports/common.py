@@ -1,0 +1,53 @@
+"""Small helpers the report queries share: money rounding, the policy-local date, year filters."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from django.apps import apps
+from django.core.exceptions import FieldDoesNotExist
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from policy.queries import POLICY_TZ, year_bounds
+from yingdu.lib.money import round_half_up
+
+ZERO = Decimal("0.00")
+MONTHS = range(1, 13)
+
+
+def optional_model(app_label: str, model_name: str) -> type[models.Model] | None:
+    """A model of an optional app, or ``None`` when the app or the model is not installed."""
+    try:
+        return apps.get_model(app_label, model_name)
+    except LookupError:
+        return None
+
+
+def has_field(model: type[models.Model], name: str) -> bool:
+    try:
+        model._meta.get_field(name)
+    except FieldDoesNotExist:
+        return False
+    return True
+
+
+def money(value: Decimal | None) -> Decimal:
+    return round_half_up(value) if value is not None else ZERO
+
+
+def local_date(value: dt.datetime | None) -> dt.date | None:
+    return timezone.localtime(value, POLICY_TZ).date() if value is not None else None
+
+
+def _in_year(field_name: str, year: int) -> Q:
+    start, end = year_bounds(year)
+    return Q(**{f"{field_name}__gte": start, f"{field_name}__lt": end})
+
+
+def _pct(part: Decimal | int, whole: Decimal | int) -> float | None:
+    if not whole:
+        return None
+    return float(round(Decimal(part) * 100 / Decimal(whole), 1))
