@@ -6,9 +6,11 @@ re-exported here.
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import secrets
 from datetime import timedelta
+from decimal import InvalidOperation
 from typing import Any
 
 from django.db import transaction
@@ -23,6 +25,7 @@ from ledger.actions import record_event
 from monitoring.ingest import BatchResult, _public_key
 from monitoring.ingest import record_usage_batch as record_usage_batch
 from monitoring.models import ApiToken, Node, UsageBatch
+from yingdu.uploads import TABLE_MAX_ROWS
 
 TOKEN_PREFIX = "ydp_"  # noqa: S105 - a public marker, lets scanners spot leaked tokens
 
@@ -260,17 +263,21 @@ def import_usage_file(
     """
     from monitoring import importers
 
-    text = data.decode("utf-8-sig")
-    if fmt == "auto":
-        fmt = importers.detect_format(text)
-    if fmt == "sacct":
-        records = importers.parse_sacct(text, provider_id=provider.pk, **(defaults or {}))
-        source = UsageBatch.Source.SACCT
-    elif fmt == "csv":
-        records = importers.parse_csv(text, provider_id=provider.pk)
-        source = UsageBatch.Source.CSV
-    else:
-        raise ProviderError(_("无法识别的文件格式：%(fmt)s") % {"fmt": fmt})
+    if data.count(b"\n") + 1 > TABLE_MAX_ROWS:
+        raise ProviderError(_("文件超过%(n)d行，请分成多个文件导入") % {"n": TABLE_MAX_ROWS})
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ProviderError(_("文件不是UTF-8编码的文本，请以UTF-8另存后再导入")) from None
+    try:
+        upload = importers.read_upload(text, provider_id=provider.pk, fmt=fmt, defaults=defaults)
+    except csv.Error:
+        raise ProviderError(_("文件不是有效的CSV，请检查引号和分隔符")) from None
+    except InvalidOperation:
+        raise ProviderError(_("每卡时单价须为金额，如 12.50")) from None
+    except ValueError:
+        raise ProviderError(_("无法识别的文件格式：%(fmt)s") % {"fmt": fmt}) from None
+    source = UsageBatch.Source.SACCT if upload.source == "sacct" else UsageBatch.Source.CSV
     signed = False
     if signature_b64:
         if file_signed_by_provider(provider, data, signature_b64) is None:
@@ -278,11 +285,12 @@ def import_usage_file(
         signed = True
     return record_usage_batch(
         provider,
-        records,
+        upload.records,
         actor_repr=actor_repr or (actor.username if actor is not None else "cli"),
         source=source,
         actor=actor,
         signed_upload=signed,
         file_sha256=hashlib.sha256(data).hexdigest(),
+        lines=upload.lines,
         request=request,
     )

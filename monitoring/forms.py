@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django import forms
@@ -10,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from agent.signing import KeyFileError, load_public_key
 from enterprises.models import Provider
 from monitoring.models import Node
+from yingdu.uploads import read_bounded
 from yingdu.validators import normalize_email, normalize_phone, normalize_uscc
 
 
@@ -94,3 +96,56 @@ class ProviderRegistrationForm(forms.Form):
             except ValidationError as exc:
                 self.add_error("password1", exc)
         return data
+
+
+class UsageUploadForm(forms.Form):
+    """A CSV or ``sacct --parsable2`` file of usage records, with an optional detached signature."""
+
+    FORMATS = [("auto", _("自动识别")), ("csv", _("CSV（平台模板）")), ("sacct", _("Slurm sacct 输出"))]
+
+    file = forms.FileField(label=_("使用记录文件"), help_text=_("UTF-8 编码的 CSV 或 sacct 文本文件"))
+    format = forms.ChoiceField(label=_("文件格式"), choices=FORMATS, initial="auto", required=False)
+    signature = forms.FileField(
+        label=_("签名文件（选填）"),
+        required=False,
+        help_text=_("yingdu agent sign-file 对该文件生成的 .sig 文件；不上传签名的记录标记为未签名，待核查"),
+    )
+    gpu_model = forms.CharField(
+        label=_("GPU型号（sacct）"), max_length=64, required=False, help_text=_("sacct 未给出型号时使用")
+    )
+    node_id = forms.CharField(
+        label=_("节点标识（sacct）"), max_length=64, required=False, help_text=_("留空时取 NodeList 中第一个节点")
+    )
+    price_per_gpu_hour = forms.DecimalField(
+        label=_("每卡时单价（元，sacct）"),
+        required=False,
+        min_value=Decimal("0"),
+        max_digits=12,
+        decimal_places=2,
+        help_text=_("用于计算 cost_cny；留空按 0 元"),
+    )
+
+    def clean_format(self) -> str:
+        return self.cleaned_data.get("format") or "auto"
+
+    def clean_file(self) -> bytes:
+        return read_bounded(self.cleaned_data["file"])
+
+    def clean_signature(self) -> str | None:
+        upload = self.cleaned_data.get("signature")
+        if not upload:
+            return None
+        try:
+            return read_bounded(upload)[:4096].decode("ascii").strip()
+        except UnicodeDecodeError:
+            raise ValidationError(_("签名文件须为 Base64 文本")) from None
+
+    def defaults(self) -> dict[str, str]:
+        """The ``sacct`` defaults of ``import_usage_file``."""
+        data = self.cleaned_data
+        price = data.get("price_per_gpu_hour")
+        return {
+            "node_id": data.get("node_id") or "",
+            "gpu_model": data.get("gpu_model") or "",
+            "price_per_gpu_hour": str(price if price is not None else "0.00"),
+        }

@@ -24,6 +24,8 @@ import csv
 import io
 import re
 import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
@@ -86,11 +88,48 @@ def _derived_id(*parts: object) -> str:
     return str(uuid.uuid5(NAMESPACE, "|".join(str(p) for p in parts)))
 
 
+@dataclass(frozen=True)
+class Upload:
+    """The records of one file, each with the file line it came from (1 is the first line)."""
+
+    source: str  # "csv" | "sacct"
+    records: list[dict[str, Any]]
+    lines: list[int]
+
+
+def read_upload(
+    text: str, *, provider_id: int, fmt: str = "auto", defaults: dict[str, Any] | None = None
+) -> Upload:
+    """Records and their line numbers from CSV or ``sacct`` text; ``ValueError`` for an unknown format."""
+    if fmt == "auto":
+        fmt = detect_format(text)
+    if fmt == "sacct":
+        rows = list(_sacct_rows(text, provider_id=provider_id, **(defaults or {})))
+    elif fmt == "csv":
+        rows = list(_csv_rows(text, provider_id=provider_id))
+    else:
+        raise ValueError(fmt)
+    return Upload(source=fmt, records=[r for _line, r in rows], lines=[line for line, _r in rows])
+
+
 def parse_csv(text: str, *, provider_id: int) -> list[dict[str, Any]]:
     """Records from a CSV with docs/monitoring.md column names."""
+    return [record for _line, record in _csv_rows(text, provider_id=provider_id)]
+
+
+def _csv_rows(text: str, *, provider_id: int) -> Iterator[tuple[int, dict[str, Any]]]:
     reader = csv.DictReader(io.StringIO(text))
-    records = []
+    physical = text.split("\n")
+    if reader.fieldnames is None:
+        return
+    start = reader.line_num + 1  # the line after the header
     for row in reader:
+        # line_num counts the lines read so far: a quoted field may span several lines and blank
+        # lines are skipped, so a row begins on the first non-blank line after the previous row.
+        end = reader.line_num
+        while start < end and not physical[start - 1].strip():
+            start += 1
+        line, start = start, end + 1
         clean = {(k or "").strip().lower(): (v or "").strip() for k, v in row.items() if k}
         record: dict[str, Any] = {}
         for name in RECORD_FIELDS:
@@ -107,8 +146,7 @@ def parse_csv(text: str, *, provider_id: int) -> list[dict[str, Any]]:
             record["record_id"] = _derived_id("csv", provider_id, *(record[k] for k in RECORD_FIELDS[1:]))
         if clean.get("signature"):
             record["signature"] = clean["signature"]
-        records.append(record)
-    return records
+        yield line, record
 
 
 def _elapsed_seconds(text: str) -> int | None:
@@ -145,13 +183,38 @@ def parse_sacct(
     price_per_gpu_hour: str = "0.00",
 ) -> list[dict[str, Any]]:
     """Records from ``sacct --parsable2`` output: one per finished job with GPUs (steps are skipped)."""
-    lines = [line for line in text.splitlines() if line.strip()]
+    return [
+        record
+        for _line, record in _sacct_rows(
+            text,
+            provider_id=provider_id,
+            node_id=node_id,
+            gpu_model=gpu_model,
+            enterprise_uscc=enterprise_uscc,
+            work_ref=work_ref,
+            scenario=scenario,
+            price_per_gpu_hour=price_per_gpu_hour,
+        )
+    ]
+
+
+def _sacct_rows(
+    text: str,
+    *,
+    provider_id: int,
+    node_id: str = "",
+    gpu_model: str = "",
+    enterprise_uscc: str = "",
+    work_ref: str = "",
+    scenario: str = "other",
+    price_per_gpu_hour: str = "0.00",
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    lines = [(number, line) for number, line in enumerate(text.splitlines(), 1) if line.strip()]
     if not lines:
-        return []
-    header = [h.strip() for h in lines[0].split("|")]
+        return
+    header = [h.strip() for h in lines[0][1].split("|")]
     price = Decimal(price_per_gpu_hour)
-    records = []
-    for line in lines[1:]:
+    for number, line in lines[1:]:
         row = dict(zip(header, line.split("|"), strict=False))
         job = row.get("JobID", "").strip()
         if not job or "." in job:
@@ -188,5 +251,4 @@ def parse_sacct(
                 )
             ),
         }
-        records.append(record)
-    return records
+        yield number, record

@@ -188,6 +188,7 @@ def record_usage_batch(
     actor: User | None = None,
     signed_upload: bool = False,
     file_sha256: str = "",
+    lines: Sequence[int] | None = None,
     request: HttpRequest | None = None,
     now: datetime | None = None,
 ) -> BatchResult:
@@ -197,6 +198,7 @@ def record_usage_batch(
     (``source`` csv/sacct) may instead be covered by a detached signature over the file
     (``signed_upload``); otherwise they are stored with ``signed=False`` for review.
     A resent record answers ``duplicate`` with its original leaf index and changes nothing.
+    ``lines`` gives each record's line in the uploaded file, kept with its rejection.
     """
     now = now or timezone.now()
     max_power_w = _setting("MONITORING_MAX_GPU_POWER_W", 1000)
@@ -347,6 +349,7 @@ def record_usage_batch(
                     code=(c.result.code or "")[:32],
                     reason=safe_text(c.result.reason or "")[:300],
                     payload=storable(c.raw) if isinstance(c.raw, dict) else {"value": storable(c.raw)},
+                    line=lines[c.position] if lines is not None else None,
                 )
                 for c in rejected
                 if c.result is not None

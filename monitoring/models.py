@@ -214,6 +214,7 @@ class RejectedRecord(models.Model):
     code = models.CharField(_("原因代码"), max_length=32)
     reason = models.CharField(_("原因"), max_length=300)
     payload = models.JSONField(_("原始记录"), null=True, blank=True)
+    line = models.PositiveIntegerField(_("文件行号"), null=True, blank=True)
     created_at = models.DateTimeField(_("时间"), auto_now_add=True)
 
     class Meta:
@@ -223,3 +224,8 @@ class RejectedRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.record_id} {self.code}"
+
+    @property
+    def job_id(self) -> str:
+        """The job id the rejected record named, as the provider finds it in its own system."""
+        return str(self.payload.get("job_id", "")) if isinstance(self.payload, dict) else ""

@@ -2,12 +2,15 @@ from __future__ import annotations
 
 from django.urls import path
 
-from monitoring import views
+from monitoring import upload_views, views
 
 app_name = "monitoring"
 
 urlpatterns = [
     path("", views.portal, name="portal"),
+    path("upload/", upload_views.upload, name="upload"),
+    path("upload/template.csv", upload_views.template, name="upload_template"),
+    path("batches/<int:pk>/", upload_views.batch, name="batch"),
     path("register/", views.register, name="register"),
     path("nodes/add/", views.node_add, name="node_add"),
     path("nodes/<int:pk>/toggle/", views.node_toggle, name="node_toggle"),

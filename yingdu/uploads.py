@@ -278,23 +278,28 @@ def _check_csv(content: bytes, name: str) -> None:
         raise _too_large_error(name, str(_("的行数")), TABLE_MAX_ROWS, "table_too_large")
 
 
+def read_bounded(upload: UploadedFile[bytes]) -> bytes:
+    """The bytes of an upload within UPLOAD_MAX_BYTES, or a Chinese ``ValidationError`` (too large, empty)."""
+    name = safe_filename(upload.name or "file")
+    limit = settings.UPLOAD_MAX_BYTES
+    too_large = ValidationError(
+        _("文件“%(name)s”超过 %(mb)d MB 的大小限制") % {"name": name, "mb": limit // (1024 * 1024)},
+        code="too_large",
+    )
+    if upload.size is not None and upload.size > limit:
+        raise too_large
+    content: bytes = upload.read(limit + 1)
+    if len(content) > limit:
+        raise too_large
+    if not content:
+        raise ValidationError(_("文件“%(name)s”是空文件") % {"name": name}, code="empty")
+    return content
+
+
 def check_upload(upload: UploadedFile[bytes], allowed: frozenset[str] = DOCUMENT_TYPES) -> CheckedUpload:
     """Validate one uploaded file and return its cleaned bytes, or raise a Chinese ``ValidationError``."""
     name = safe_filename(upload.name or "file")
-    limit = settings.UPLOAD_MAX_BYTES
-    if upload.size is not None and upload.size > limit:
-        raise ValidationError(
-            _("文件“%(name)s”超过 %(mb)d MB 的大小限制") % {"name": name, "mb": limit // (1024 * 1024)},
-            code="too_large",
-        )
-    content = upload.read(limit + 1)
-    if len(content) > limit:
-        raise ValidationError(
-            _("文件“%(name)s”超过 %(mb)d MB 的大小限制") % {"name": name, "mb": limit // (1024 * 1024)},
-            code="too_large",
-        )
-    if not content:
-        raise ValidationError(_("文件“%(name)s”是空文件") % {"name": name}, code="empty")
+    content = read_bounded(upload)
     mime = sniff(content)
     allowed_text = "、".join(TYPE_LABELS[m] for m in sorted(allowed, key=list(TYPE_LABELS).index))
     if mime is None or mime not in allowed:

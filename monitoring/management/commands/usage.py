@@ -20,7 +20,8 @@ from django.utils.translation import gettext as _
 
 from enterprises.models import Provider
 from monitoring.actions import ProviderError, import_usage_file
-from monitoring.models import RejectedRecord, UsageBatch
+from monitoring.models import RejectedRecord
+from monitoring.uploads import rejection_place
 
 
 class Command(BaseCommand):
@@ -31,7 +32,14 @@ class Command(BaseCommand):
         imp = sub.add_parser("import", help=_("导入使用记录文件（与接口上报相同的校验）"))
         imp.add_argument("file", type=Path)
         imp.add_argument("--provider", type=int, required=True, help=_("算力提供方编号"))
-        imp.add_argument("--signature", type=Path, help=_("节点密钥对文件的分离签名（Base64）"))
+        imp.add_argument(
+            "--signature",
+            type=Path,
+            metavar=_("签名文件"),
+            help=_(
+                "分离签名文件的路径：yingdu agent sign-file 对导入文件输出的签名（文件内容为一行Base64文本）"
+            ),
+        )
         imp.add_argument("--format", choices=["auto", "csv", "sacct"], default="auto")
         imp.add_argument("--json", action="store_true")
         slurm = imp.add_argument_group(_("sacct 导入的默认值"))
@@ -48,11 +56,8 @@ class Command(BaseCommand):
             raise CommandError(_("没有编号为%(id)d的算力提供方") % {"id": options["provider"]})
         if provider.status != Provider.Status.APPROVED:
             raise CommandError(_("算力提供方尚未获批准或已停用"))
-        try:
-            data = options["file"].read_bytes()
-            signature = options["signature"].read_text().strip() if options["signature"] else None
-        except OSError as exc:
-            raise CommandError(str(exc)) from exc
+        data = _read(options["file"], _("导入文件"))
+        signature = _read(options["signature"], _("签名文件")).decode("ascii", "replace").strip() if options["signature"] else None
         defaults = {
             k: options[k]
             for k in ("node_id", "gpu_model", "enterprise_uscc", "work_ref", "scenario", "price_per_gpu_hour")
@@ -83,20 +88,15 @@ class Command(BaseCommand):
                 "signed": _("已验证签名") if batch.signed else _("未签名，已标记待核查"),
             }
         )
-        jobs = {
-            rejected.record_id: str(rejected.payload.get("job_id", ""))
-            for rejected in RejectedRecord.objects.filter(batch=batch)
-            if isinstance(rejected.payload, dict)
-        }
-        for position, r in enumerate(result.results):
-            if r.status == "rejected":
-                where = _where(batch.source, position, r.record_id, jobs.get(r.record_id, ""))
-                self.stdout.write(f"{where}\t{r.code}\t{r.reason}")
+        for rejected in RejectedRecord.objects.filter(batch=batch).order_by("line", "id"):
+            self.stdout.write(f"{rejection_place(rejected)}\t{rejected.code}\t{rejected.reason}")
 
 
-def _where(source: str, position: int, record_id: str, job_id: str) -> str:
-    """The rejected record as the provider finds it in the file: a CSV line (after the header),
-    or a Slurm job (steps and jobs without GPUs are not records, so line numbers would not match)."""
-    if source == UsageBatch.Source.CSV:
-        return _("第%(line)d行（记录 %(id)s）") % {"line": position + 2, "id": record_id}
-    return _("作业%(job)s（记录 %(id)s）") % {"job": job_id, "id": record_id}
+def _read(path: Path, what: str) -> bytes:
+    """A file named on the command line, or a Chinese error naming it."""
+    try:
+        return path.read_bytes()
+    except OSError:
+        raise CommandError(
+            _("无法读取%(what)s“%(path)s”：请给出已存在、可读的文件路径") % {"what": what, "path": path}
+        ) from None
