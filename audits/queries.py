@@ -9,17 +9,19 @@ Two paths give the same inputs to :func:`audits.rules.reconcile`:
   twice, and a handful of small lookups — never one query per application.
 
 Only monitored records with ``leaf_index`` below the checkpoint's tree size are read, so a
-re-run against the same checkpoint reads the same records. The per-application path reads only
-usage rows that still match their log entry (``monitoring.integrity``, the check ``yingdu ledger
-verify`` makes); the set-wise path adds rows up in SQL and relies on ``yingdu ledger verify``
-to find an edited row.
+re-run against the same checkpoint reads the same records. Both paths read only usage rows that
+still match their log entry (``monitoring.integrity``, the check ``yingdu ledger verify``
+makes): the per-application path checks the rows it reads; the set-wise path adds rows up in
+SQL, so it first finds every row that fails the check (``refused_rows``) and reads the
+applications whose works those rows carry through the per-application functions, and leaves
+them out of the double-claim lookups.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Container, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -34,7 +36,7 @@ from applications.states import Status
 from audits import rules
 from audits.models import ReconciliationRun
 from ledger.models import Checkpoint
-from monitoring.integrity import matching_leaves
+from monitoring.integrity import matching_leaves, refused_rows
 from monitoring.models import UsageRecord
 from yingdu.lib.money import round_half_up
 
@@ -246,7 +248,9 @@ def _gpu_conflicts(keys: Sequence[Key], tree_size: int, own_uscc: str) -> list[r
         found = cursor.fetchall()
     # Only rows that match their log entry count, on either side of an overlap.
     good = matching_leaves(leaf for row in found for leaf in row[:2])
-    pairs = sorted({(gpu, uscc, ref) for mine, other, gpu, uscc, ref in found if mine in good and other in good})
+    pairs = sorted(
+        {(gpu, uscc, ref) for mine, other, gpu, uscc, ref in found if mine in good and other in good}
+    )
     return [rules.Conflict("gpu_time", gpu, uscc, ref, None, uscc != own_uscc) for gpu, uscc, ref in pairs]
 
 
@@ -419,17 +423,25 @@ def _group_totals(tree_size: int) -> dict[Key, _Group]:
 
 
 def _aggregate(
-    keys: dict[int, list[Key]], windows: dict[int, rules.Window], tree_size: int
+    keys: dict[int, list[Key]],
+    windows: dict[int, rules.Window],
+    tree_size: int,
+    refused_keys: set[Any] | None = None,
 ) -> dict[int, rules.MonitoredSummary]:
     """Each application's monitored usage, with the parts outside its production window.
 
     Totals come from :func:`_group_totals`. Only an application whose first or last record
     falls outside its window needs those records counted, with one indexed query of its own
-    (few applications: most usage is inside the window).
+    (few applications: most usage is inside the window). An application one of whose works
+    holds a row that fails the log check (``refused_keys``) is read as the per-application
+    path reads it (:func:`monitored_records`), without that row.
     """
     groups = _group_totals(tree_size)
     out: dict[int, rules.MonitoredSummary] = {}
     for app_id, app_keys in keys.items():
+        if refused_keys and refused_keys.intersection(app_keys):
+            out[app_id] = rules.summarize(monitored_records(app_keys, tree_size), windows[app_id])
+            continue
         found = [groups[k] for k in app_keys if k in groups]
         if not found:
             continue
@@ -460,7 +472,7 @@ def _aggregate(
     return out
 
 
-def _overlap_pairs(tree_size: int) -> list[tuple[str, Key, Key]]:
+def _overlap_pairs(tree_size: int, refused: Container[int] = ()) -> list[tuple[str, Key, Key]]:
     """Every pair of monitored records on one GPU whose times overlap, as (gpu, key, other key), both ways.
 
     One pass over the GPU-time index (gpu, start, end) — an index-only scan, no sort — finds the
@@ -469,7 +481,8 @@ def _overlap_pairs(tree_size: int) -> list[tuple[str, Key, Key]]:
     beyond the checkpoint too (the index does not hold the leaf index): a pair of records both
     within the checkpoint always leaves its later record as a candidate, and the pairwise query
     drops pairs with a record beyond it. Records starting at the same instant overlap whichever
-    comes first, so the order among ties does not change the pairs found.
+    comes first, so the order among ties does not change the pairs found. Pairs with a
+    ``refused`` record (one that fails the log check) are left out.
     """
     table = UsageRecord._meta.db_table
     with transaction.atomic(), connection.cursor() as cursor:
@@ -485,14 +498,15 @@ def _overlap_pairs(tree_size: int) -> list[tuple[str, Key, Key]]:
             chunk = candidates[start : start + CHUNK // 3]
             match = " OR ".join(["(m.gpu_uuid = %s AND m.started_at = %s AND m.ended_at = %s)"] * len(chunk))
             cursor.execute(
-                f"SELECT m.gpu_uuid, m.enterprise_uscc, m.work_ref, o.enterprise_uscc, o.work_ref FROM {table} m "  # noqa: S608
+                "SELECT m.gpu_uuid, m.enterprise_uscc, m.work_ref, o.enterprise_uscc, o.work_ref,"  # noqa: S608
+                f" m.leaf_index, o.leaf_index FROM {table} m "
                 f"JOIN {table} o ON o.gpu_uuid = m.gpu_uuid AND o.id <> m.id "
                 "AND o.started_at < m.ended_at AND o.ended_at > m.started_at "
                 f"WHERE ({match}) AND m.leaf_index < %s AND o.leaf_index < %s",
                 [*(v for c in chunk for v in c), tree_size, tree_size],
             )
-            for gpu, mu, mr, ou, orf in cursor.fetchall():
-                if (mu, mr) != (ou, orf):
+            for gpu, mu, mr, ou, orf, m_leaf, o_leaf in cursor.fetchall():
+                if (mu, mr) != (ou, orf) and m_leaf not in refused and o_leaf not in refused:
                     pairs.append((gpu, (mu, mr), (ou, orf)))
                     pairs.append((gpu, (ou, orf), (mu, mr)))
     return pairs
@@ -516,7 +530,8 @@ def inputs_for_many(
     keys = {a.pk: application_keys(a) for a in apps}
     declared = {a.pk: declared_for(a, rows.get(a.pk, []), settlement_amounts.get(a.pk)) for a in apps}
     windows = {pk: rules.production_window(d) for pk, d in declared.items()}
-    monitored = _aggregate(keys, windows, tree_size)
+    refused = refused_rows(tree_size)
+    monitored = _aggregate(keys, windows, tree_size, set(refused.values()))
 
     # Double claims of a record: in Python over the rows of every live application.
     conflicts: dict[int, list[rules.Conflict]] = defaultdict(list)
@@ -545,10 +560,11 @@ def inputs_for_many(
     monitored_owner: dict[str, Key] = {}
     uuids = [u for u in (_as_uuid(i) for i in wanted) if u is not None]
     for start in range(0, len(uuids), CHUNK):
-        for monitored_id, uscc, ref in UsageRecord.objects.filter(
+        for monitored_id, uscc, ref, leaf in UsageRecord.objects.filter(
             record_id__in=uuids[start : start + CHUNK], leaf_index__lt=tree_size
-        ).values_list("record_id", "enterprise_uscc", "work_ref"):
-            monitored_owner[str(monitored_id)] = (uscc, ref)
+        ).values_list("record_id", "enterprise_uscc", "work_ref", "leaf_index"):
+            if leaf not in refused:
+                monitored_owner[str(monitored_id)] = (uscc, ref)
     for pk, app_rows in rows.items():
         app = by_id[pk]
         own_keys = set(keys[pk])
@@ -571,7 +587,7 @@ def inputs_for_many(
                 )
 
     # Double claims of GPU time: one window pass over the log's records.
-    for gpu, key, other in _overlap_pairs(tree_size):
+    for gpu, key, other in _overlap_pairs(tree_size, refused):
         for pk in owners_of_key.get(key, ()):
             if other not in keys[pk]:
                 conflicts[pk].append(

@@ -9,7 +9,9 @@ consumption detail, and ``--records`` usage records generated inside PostgreSQL
 (``INSERT … SELECT generate_series``) into the real ``monitoring_usagerecord`` table, its
 indexes and constraints rebuilt afterwards. Some applications are built to be flagged
 (over-claims, no monitoring, usage after launch, shared records, overlapping GPU time,
-outlying cost per minute). It then times ``audits.actions.reconcile_many`` over every
+outlying cost per minute). Each row gets its log entry (its fields as JSON, without the tiles
+of the tree), so that every row passes the check against the log that reconciliation makes
+(``monitoring.integrity.refused_rows``). It then times ``audits.actions.reconcile_many`` over every
 application against one checkpoint — one aggregate query grouped by (USCC, work), one window
 pass for overlapping GPU time, runs stored in bulk — and prints:
 
@@ -187,7 +189,28 @@ def insert_usage(
             " 600, 50, 1000, 100, 2.08, false, '', %s + k, '', %s FROM generate_series(0, 9) AS k",
             [batch_id, provider_id, GPUS, BASE, BASE, n_records, BASE],
         )
-        print(f"inserted {n_records:,} usage records in {time.perf_counter() - started:.1f} s", flush=True)
+        # Each row's log entry (its fields as JSON) and the entry's digest on the row, so that
+        # every row passes the check reconciliation makes against the log.
+        cursor.execute(
+            "INSERT INTO ledger_entry (leaf_index, kind, data, enterprise_id, provider_id)"  # noqa: S608 - fixed text
+            " SELECT leaf_index, 'usage_record', convert_to(json_build_object("
+            " 'avg_util_pct', avg_util_pct, 'cost_cny', cost_cny::text,"
+            " 'ended_at', to_char(ended_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"+00:00\"'),"
+            " 'energy_wh', energy_wh, 'enterprise_uscc', enterprise_uscc, 'gpu_count', gpu_count,"
+            " 'gpu_model', gpu_model, 'gpu_seconds', gpu_seconds, 'gpu_uuid', gpu_uuid, 'job_id', job_id,"
+            " 'max_mem_mib', max_mem_mib, 'node_id', node_name, 'record_id', record_id::text,"
+            " 'scenario', scenario,"
+            " 'started_at', to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"+00:00\"'),"
+            f" 'work_ref', work_ref)::text, 'UTF8'), NULL, provider_id FROM {table}"
+        )
+        cursor.execute(
+            f"UPDATE {table} r SET entry_sha256 = encode(sha256(e.data), 'hex')"  # noqa: S608 - fixed text
+            " FROM ledger_entry e WHERE e.leaf_index = r.leaf_index"
+        )
+        print(
+            f"inserted {n_records:,} usage records and their log entries in {time.perf_counter() - started:.1f} s",
+            flush=True,
+        )
         started = time.perf_counter()
         for name, definition in constraints:
             cursor.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
@@ -217,6 +240,7 @@ def phases(cp: Checkpoint) -> None:
     """Where the time goes: the two big queries alone."""
     from applications.models import Application
     from audits import queries, rules
+    from monitoring.integrity import refused_rows
 
     apps = list(Application.objects.select_related("enterprise").order_by("pk"))
     keys = {a.pk: queries.application_keys(a) for a in apps}
@@ -226,7 +250,12 @@ def phases(cp: Checkpoint) -> None:
     t1 = time.perf_counter()
     queries._overlap_pairs(cp.tree_size)
     t2 = time.perf_counter()
-    print(f"  aggregate grouped by (USCC, work): {t1 - t0:.2f} s; GPU-overlap window pass: {t2 - t1:.2f} s")
+    refused = refused_rows(cp.tree_size)
+    t3 = time.perf_counter()
+    print(
+        f"  aggregate grouped by (USCC, work): {t1 - t0:.2f} s; GPU-overlap window pass: {t2 - t1:.2f} s;"
+        f" every row checked against its log entry: {t3 - t2:.2f} s ({len(refused)} refused)"
+    )
 
 
 def main() -> int:

@@ -134,8 +134,24 @@ class UsageRow:
         return dict(zip((name for name, _r, _f in _COLUMNS), self.raw, strict=True))
 
 
+def _native_timestamps(cursor: Any) -> None:
+    """On PostgreSQL, psycopg's own (compiled) loader for ``timestamptz`` on this cursor.
+
+    Django's loader, written in Python, costs more than the rest of a row's check; psycopg's
+    gives the same aware datetimes in the connection's time zone (UTC).
+    """
+    if connection.vendor != "postgresql":
+        return
+    import psycopg
+    from psycopg.pq import Format
+
+    oid = psycopg.adapters.types["timestamptz"].oid
+    cursor.cursor.adapters.register_loader(oid, psycopg.adapters.get_loader(oid, Format.TEXT))
+
+
 def _rows(sql_where: str, params: Sequence[Any]) -> list[UsageRow]:
     with connection.cursor() as cursor:
+        _native_timestamps(cursor)
         cursor.execute(
             f"SELECT {_SELECT} FROM monitoring_usagerecord WHERE {sql_where} ORDER BY leaf_index",  # noqa: S608 - fixed column list, values are parameters
             list(params),
@@ -181,6 +197,13 @@ def row_problems(row: UsageRow, entry: EntryMeta | None, lookups: _Lookups) -> l
             _("%(row)s指向的第 %(index)s 条日志缺失或不是使用记录")
             % {"row": _row_label(row), "index": row.leaf_index}
         ]
+    if _agrees_fast(row, entry, lookups):
+        return []
+    return full_row_problems(row, entry, lookups)
+
+
+def full_row_problems(row: UsageRow, entry: EntryMeta, lookups: _Lookups) -> list[str]:
+    """:func:`row_problems` without its fast path: the entry parsed with the ingestion's checks."""
     fields = parse_entry(entry.data)
     if fields is None:
         return [_("第 %(index)s 条不是有效的算力使用记录") % {"index": entry.leaf}]
@@ -223,6 +246,73 @@ def row_problems(row: UsageRow, entry: EntryMeta | None, lookups: _Lookups) -> l
             )
     problems.extend(entry_problems(entry, fields, lookups))
     return problems
+
+
+def _agrees_fast(row: UsageRow, entry: EntryMeta, lookups: _Lookups) -> bool:
+    """The common case at a few microseconds a row: the row's digest and columns equal its entry's.
+
+    The entry is decoded with ``json`` alone, not re-validated: its bytes passed
+    ``parse_record`` when they were logged, and verification checks that they are unchanged
+    since. Each column is compared with the entry's value normalised as ``parse_record``
+    normalises it, and only columns of the exact type the database gives for an undamaged
+    row are accepted; anything else (a type changed, a value written differently) answers
+    False and the full check (:func:`row_problems`) decides and names the problem.
+    """
+    raw = row.raw
+    if raw[1] != hashlib.sha256(entry.data).hexdigest():
+        return False
+    try:
+        record = json.loads(entry.data)
+        (
+            record_id, _sha, provider_id, node_pk, enterprise_id, node_name, uscc, work_ref, job_id,
+            scenario, gpu_model, gpu_uuid, gpu_count, started_at, ended_at, gpu_seconds, avg_util_pct,
+            max_mem_mib, energy_wh, cost_cny, signature,
+        ) = raw  # fmt: skip
+        node_id = record["node_id"].strip()
+        entry_uscc = record["enterprise_uscc"].strip().upper()
+        if not (
+            (record_id.hex if type(record_id) is uuid.UUID else record_id)
+            == record["record_id"].replace("-", "")
+            and (provider_id is None or type(provider_id) is int)
+            and (enterprise_id is None or type(enterprise_id) is int)
+            and provider_id == entry.provider_id
+            and enterprise_id == entry.enterprise_id
+            and node_name == node_id
+            and uscc == entry_uscc
+            and work_ref == record["work_ref"].strip()
+            and job_id == record["job_id"].strip()
+            and scenario == record["scenario"]
+            and gpu_model == record["gpu_model"].strip()
+            and gpu_uuid == record["gpu_uuid"].strip()
+            and signature == record.get("signature", "")
+            and type(gpu_count) is int
+            and gpu_count == record["gpu_count"]
+            and type(max_mem_mib) is int
+            and max_mem_mib == record["max_mem_mib"]
+            and type(gpu_seconds) is float
+            and gpu_seconds == float(record["gpu_seconds"])
+            and type(avg_util_pct) is float
+            and avg_util_pct == float(record["avg_util_pct"])
+            and type(energy_wh) is float
+            and energy_wh == float(record["energy_wh"])
+            and type(started_at) is dt.datetime
+            and type(ended_at) is dt.datetime
+            and _moment(started_at) == dt.datetime.fromisoformat(record["started_at"])
+            and _moment(ended_at) == dt.datetime.fromisoformat(record["ended_at"])
+            and (type(cost_cny) is float or type(cost_cny) is Decimal)
+            and _decimal(cost_cny) == Decimal(record["cost_cny"])
+        ):
+            return False
+    except (ValueError, TypeError, KeyError, AttributeError, ArithmeticError, RecursionError):
+        return False
+    if node_pk is not None and (
+        type(node_pk) is not int or lookups.nodes.get(node_pk) != (node_id, entry.provider_id)
+    ):
+        return False
+    if entry.enterprise_id is not None and entry.enterprise_id != lookups.enterprise_of_uscc.get(entry_uscc):
+        return False
+    node = lookups.node_by_name.get(node_id)
+    return node is None or entry.provider_id == node[1]
 
 
 def _agrees(row: UsageRow, entry: EntryMeta, fields: UsageFields, lookups: _Lookups) -> bool:
@@ -327,6 +417,27 @@ class UsageEntryCheck:
         return looks_like_usage_entry(data)
 
 
+def _usage_entries(sql_where: str, params: Sequence[Any]) -> dict[int, EntryMeta]:
+    """The usage entries of a range of the log by leaf index (entries not held as bytes left out)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT leaf_index, kind, enterprise_id, provider_id, data"  # noqa: S608 - fixed text, values are parameters
+            f" FROM {Entry._meta.db_table} WHERE kind = %s AND {sql_where}",
+            [KIND, *params],
+        )
+        found = cursor.fetchall()
+    return {
+        index: EntryMeta(index, kind, ent, prov, data)
+        for index, kind, ent, prov, raw in found
+        if (data := as_bytes(raw)) is not None
+    }
+
+
+def _matches(row: UsageRow, entries: dict[int, EntryMeta], lookups: _Lookups) -> bool:
+    entry = entries.get(row.leaf_index) if type(row.leaf_index) is int else None
+    return entry is not None and not row_problems(row, entry, lookups)
+
+
 def matching_leaves(leaf_indexes: Iterable[int]) -> set[int]:
     """Of these usage rows (by leaf index), those that match their log entry: what reconciliation may read."""
     wanted = sorted(set(leaf_indexes))
@@ -337,15 +448,32 @@ def matching_leaves(leaf_indexes: Iterable[int]) -> set[int]:
     for start in range(0, len(wanted), CHUNK):
         chunk = wanted[start : start + CHUNK]
         marks = ", ".join(["%s"] * len(chunk))
-        rows = _rows(f"leaf_index IN ({marks})", chunk)
-        entries = {
-            index: EntryMeta(index, kind, ent, prov, data)
-            for index, kind, ent, prov, raw in Entry.objects.filter(
-                leaf_index__in=chunk, kind=KIND
-            ).values_list("leaf_index", "kind", "enterprise_id", "provider_id", "data")
-            if (data := as_bytes(raw)) is not None
-        }
-        for row in rows:
-            if row.leaf_index in entries and not row_problems(row, entries[row.leaf_index], lookups):
-                good.add(row.leaf_index)
+        entries = _usage_entries(f"leaf_index IN ({marks})", chunk)
+        good.update(
+            row.leaf_index
+            for row in _rows(f"leaf_index IN ({marks})", chunk)
+            if _matches(row, entries, lookups)
+        )
     return good
+
+
+def refused_rows(tree_size: int, window: int = 1 << 16) -> dict[int, tuple[Any, Any]]:
+    """Every usage row in the log up to ``tree_size`` that does not match its entry (the check
+    :func:`matching_leaves` makes), by leaf index, with the (USCC, work) it now carries.
+
+    For set-wise reconciliation, which adds rows up in SQL: these are the rows it must not
+    count. One pass over the rows and entries, a window of the log at a time.
+    """
+    lookups = _Lookups()
+    refused: dict[int, tuple[Any, Any]] = {}
+    for start in range(0, tree_size, window):
+        where, params = "leaf_index >= %s AND leaf_index < %s", [start, min(start + window, tree_size)]
+        rows = _rows(where, params)
+        if not rows:
+            continue
+        entries = _usage_entries(where, params)
+        for row in rows:
+            if not _matches(row, entries, lookups):
+                values = row.values
+                refused[row.leaf_index] = (values["enterprise_uscc"], values["work_ref"])
+    return refused

@@ -21,7 +21,7 @@ from audits.models import ReconciliationRun
 from audits.queries import inputs_for
 from audits.tests.fixtures import Monitoring, at, current_checkpoint, declare_rows, make_application
 from enterprises.models import Enterprise
-from ledger.models import AuditEvent
+from ledger.models import AuditEvent, Checkpoint
 from monitoring.models import UsageRecord
 from yingdu.test import USCC_A, USCC_B, BaseTestCase
 
@@ -261,3 +261,27 @@ class TamperedRowTests(FixtureQuarter):
                 ["GPU-1", "F2", "GPU-2"],
             )
         self.assertEqual(inputs_for(app, current_checkpoint()).conflicts, [])
+
+    def test_it_flags_a_tampered_row_in_reconcile_all_as_in_the_per_application_path(self) -> None:
+        app = self.apps["A1"]
+        with connection.cursor() as c:
+            c.execute(
+                "UPDATE monitoring_usagerecord SET cost_cny = %s WHERE id = %s",
+                ["5000.00", self.a1_records[0].pk],
+            )
+            c.execute(
+                "UPDATE monitoring_usagerecord SET gpu_seconds = %s WHERE id = %s",
+                [360000.0, self.a1_records[1].pk],
+            )
+        out = io.StringIO()
+        call_command("audit", "reconcile", "--all", "--json", stdout=out)
+        [doc] = [d for d in json.loads(out.getvalue()) if d["application_id"] == app.pk]
+        batch = ReconciliationRun.objects.filter(application=app).latest("id")
+        checkpoint = Checkpoint.objects.get(tree_size=batch.checkpoint_tree_size)
+        single = actions.run_reconciliation(app, actor=None, checkpoint=checkpoint)
+        # Both tampered rows are refused by both paths: 8 records, 800.00 against 1,000.00 declared.
+        for run in (single, batch):
+            self.assertEqual((run.monitored["count"], run.monitored["cost"]), (8, "800.00"))
+            self.assertEqual(set(run.flag_codes), {"over_claim"})
+        self.assertEqual({f["code"] for f in doc["flags"]}, {"over_claim"})
+        self.assertEqual((batch.flags, batch.digest), (single.flags, single.digest))
