@@ -15,7 +15,6 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
@@ -25,7 +24,7 @@ from django.utils import timezone
 from django.utils.functional import Promise as StrPromise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from accounts.models import User, current_user
 from accounts.roles import STAFF_ROLES, Role
@@ -36,17 +35,13 @@ from ledger.models import AuditEvent
 from policy.calendar import get_state
 from policy.queries import kept_total, year_bounds
 from review import actions, rows
+from review.access import _staff, _staff_application
 from review.actions import ReviewError
+from review.applicant_views import supplement as supplement
 from review.checks import run_checks
 from review.clock import Clock, clock_for, local_date
-from review.forms import (
-    LedgerExportForm,
-    OnSiteCheckForm,
-    OpinionForm,
-    PaymentForm,
-    SupplementResponseForm,
-    WorkbenchFilterForm,
-)
+from review.export_views import ledger_export as ledger_export
+from review.forms import OnSiteCheckForm, OpinionForm, PaymentForm, WorkbenchFilterForm
 from review.models import (
     AnnualGrant,
     OnSiteAttachment,
@@ -60,24 +55,6 @@ from yingdu import hooks
 from yingdu.uploads import stored_file_response
 
 PAGE_SIZE = 20
-
-
-def _staff(request: HttpRequest) -> User:
-    user = current_user(request)
-    if not user.has_role(*STAFF_ROLES):
-        raise PermissionDenied
-    return user
-
-
-def _staff_application(request: HttpRequest, pk: int) -> tuple[User, Application]:
-    """An application for a staff page; anyone else gets 404 (no hint that the id exists)."""
-    user = current_user(request)
-    if not user.has_role(*STAFF_ROLES):
-        raise Http404
-    app = get_object_or_404(Application.objects.select_related("enterprise", "licence"), pk=pk)
-    if app.status == Status.DRAFT:
-        raise Http404  # drafts are the applicant's own until submitted
-    return user, app
 
 
 def _refused(request: HttpRequest, exc: ReviewError, app: Application | None = None) -> HttpResponse:
@@ -528,139 +505,3 @@ def approval_form(request: HttpRequest, pk: int) -> HttpResponse:
     response["Content-Disposition"] = f'attachment; filename="approval-{app.reference or app.pk}.pdf"'
     response["X-Content-Type-Options"] = "nosniff"
     return response
-
-
-# --- the 台账 export -----------------------------------------------------------------------------
-
-LEDGER_HEADERS = [
-    gettext_lazy("申报编号"),
-    gettext_lazy("企业名称"),
-    gettext_lazy("统一社会信用代码"),
-    gettext_lazy("短剧作品名称"),
-    gettext_lazy("作品备案证明编号"),
-    gettext_lazy("是否出海"),
-    gettext_lazy("状态"),
-    gettext_lazy("提交日期"),
-    gettext_lazy("受理日期"),
-    gettext_lazy("申请金额（元）"),
-    gettext_lazy("核定补贴金额（元）"),
-    gettext_lazy("审批日期"),
-    gettext_lazy("兑现日期"),
-    gettext_lazy("兑现金额（元）"),
-    gettext_lazy("银行流水号"),
-]
-
-
-@login_required
-@require_GET
-def ledger_export(request: HttpRequest) -> HttpResponse:
-    """台账: the applications submitted in a period with their amounts and dates, as XLSX.
-
-    Text cells go through ``yingdu.xlsx`` (formula-injection safe, docs/security.md); the export
-    is audited (#20).
-    """
-    from openpyxl import Workbook
-
-    from yingdu.xlsx import write_sheet, xlsx_response
-
-    user = _staff(request)
-    form = LedgerExportForm({"date_from": request.GET.get("from"), "date_to": request.GET.get("to")})
-    if not form.is_valid():
-        errors = "；".join(str(e) for errs in form.errors.values() for e in errs)
-        return render(request, "review/refused.html", {"message": errors, "status": 400}, status=400)
-    start: dt.date = form.cleaned_data["date_from"]
-    end: dt.date = form.cleaned_data["date_to"]
-    tz = timezone.get_current_timezone()
-    qs = (
-        Application.objects.filter(
-            submitted_at__gte=dt.datetime.combine(start, dt.time.min, tzinfo=tz),
-            submitted_at__lt=dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min, tzinfo=tz),
-        )
-        .exclude(status=Status.DRAFT)
-        .select_related("payment")
-        .order_by("submitted_at", "id")
-    )
-
-    def lines() -> Any:
-        for app in qs:
-            pay = getattr(app, "payment", None)
-            yield [
-                app.reference,
-                app.enterprise_name,
-                app.uscc,
-                app.work_title,
-                app.filing_number,
-                _("是") if app.overseas else _("否"),
-                app.get_status_display(),
-                local_date(app.submitted_at),
-                app.received_date,
-                app.requested_amount,
-                app.granted_amount,
-                local_date(app.approved_at),
-                pay.date if pay else None,
-                pay.amount if pay else None,
-                pay.bank_reference if pay else "",
-            ]
-
-    wb = Workbook()
-    ws = wb.active
-    assert ws is not None
-    ws.title = _("台账")
-    count = write_sheet(ws, [str(h) for h in LEDGER_HEADERS], lines())
-    record_event(
-        "review.ledger_export",
-        actor=user,
-        after={"from": start.isoformat(), "to": end.isoformat(), "rows": count},
-        request=request,
-    )
-    return xlsx_response(wb, f"ledger-{start:%Y%m%d}-{end:%Y%m%d}.xlsx")
-
-
-# --- the applicant's side -----------------------------------------------------------------------
-
-
-def _own_application(request: HttpRequest, pk: int) -> tuple[User, Application]:
-    user = current_user(request)
-    app = get_object_or_404(Application, pk=pk)
-    if not user.has_role(Role.APPLICANT) or user.enterprise_id != app.enterprise_id:
-        raise Http404
-    return user, app
-
-
-@login_required
-@require_http_methods(["GET", "POST"])
-def supplement(request: HttpRequest, pk: int) -> HttpResponse:
-    """The applicant sees exactly the items of the open notice, answers them and resubmits."""
-    user, app = _own_application(request, pk)
-    notices = list(notices_of(app.pk).prefetch_related("items"))
-    notice = next((n for n in reversed(notices) if n.resubmitted_date is None), None)
-    if notice is None or app.status != Status.SUPPLEMENT_REQUESTED:
-        return render(request, "review/supplement_done.html", {"app": app, "notices": notices})
-    notice.application = app
-    form = SupplementResponseForm(notice, request.POST or None, request.FILES or None)
-    error = ""
-    status = 200
-    if request.method == "POST" and form.is_valid():
-        try:
-            actions.resubmit_application(
-                app,
-                answers=form.cleaned_data["answers"],
-                row_values=form.cleaned_data["row_values"],
-                files=form.cleaned_data["uploads"],
-                note=form.cleaned_data.get("note", ""),
-                actor=user,
-                request=request,
-            )
-        except ReviewError as exc:
-            error, status = exc.message, exc.status
-        else:
-            messages.success(request, _("补正材料已提交，审核时限恢复计算"))
-            return redirect("review:supplement", pk=app.pk)
-    elif request.method == "POST":
-        status = 400
-    return render(
-        request,
-        "review/supplement.html",
-        {"app": app, "notice": notice, "form": form, "error": error, "earlier": notices[:-1]},
-        status=status,
-    )
