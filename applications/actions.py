@@ -258,7 +258,7 @@ def add_material(
     )
     if checked_upload.mime not in allowed_types:
         raise ValidationError(
-            _("“%(kind)s”只接受 PDF、JPEG、PNG 文件；CSV/XLSX 仅用于算力消耗明细单") % {"kind": kind.label},
+            _("“%(kind)s”只接受 PDF、OFD、JPEG、PNG 文件；CSV/XLSX 仅用于算力消耗明细单") % {"kind": kind.label},
             code="bad_type",
         )
     # Stored under a generated name only (docs/security.md); the original name stays in the row.
@@ -293,6 +293,7 @@ def add_material(
                 size=len(checked_upload.content),
                 sha256=checked_upload.sha256,
                 flags=list(checked_upload.flags),
+                signature=checked_upload.signature,
                 version=version,
                 supplement_round=supplement_round,
                 uploaded_by=actor,

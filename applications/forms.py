@@ -340,6 +340,6 @@ class MaterialUploadForm(forms.Form):
 
     file = MultipleFileField(
         label=_("文件"),
-        help_text=_("PDF、JPEG、PNG，每个不超过 20 MB；算力消耗明细单另可上传 CSV 或 XLSX"),
+        help_text=_("PDF、OFD、JPEG、PNG，每个不超过 20 MB；算力消耗明细单另可上传 CSV 或 XLSX"),
         error_messages={"required": _("请选择要上传的文件")},
     )

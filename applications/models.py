@@ -254,6 +254,8 @@ class Material(models.Model):
     size = models.PositiveIntegerField(_("大小（字节）"))
     sha256 = models.CharField(_("SHA-256"), max_length=64)
     flags = models.JSONField(_("检查标记"), default=list, blank=True)
+    # What the file's digital signatures said on upload (yingdu.signatures); empty for images and tables.
+    signature = models.JSONField(_("签名验证结果"), default=dict, blank=True)
     version = models.PositiveIntegerField(_("版本"), default=1)
     supplement_round = models.PositiveIntegerField(_("补充轮次"), default=0)
     locked = models.BooleanField(_("已锁定"), default=False)
@@ -268,6 +270,19 @@ class Material(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} v{self.version}: {self.original_name}"
+
+    @property
+    def signature_label(self) -> str:
+        """有效 / 警告 / 未签名 / 签章未验证, or "" for files that carry no signature (images, tables)."""
+        from yingdu.signatures import status_label
+
+        return status_label(self.signature)
+
+    @property
+    def signature_text(self) -> str:
+        from yingdu.signatures import describe
+
+        return describe(self.signature)
 
     @property
     def inline_viewable(self) -> bool:

@@ -11,7 +11,8 @@ three approval boxes filled from the review record::
     })
 
 WeasyPrint renders the HTML template with Noto Sans CJK SC (Debian ``fonts-noto-cjk``); the fonts
-are embedded (subset) so the PDF prints the same anywhere.
+are embedded (subset) so the PDF prints the same anywhere. The PDF is signed by the center (PAdES
+with a timestamp, ``yingdu.signing``), so any reader shows it unchanged since it was issued.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -207,11 +207,13 @@ def render_application_html(
 def render_application_pdf(
     application: Application, *, with_opinions: bool = False, opinions: dict[str, dict[str, Any]] | None = None
 ) -> bytes:
-    """The 申请表 of ``application`` as PDF bytes; the approval boxes empty unless ``with_opinions``."""
-    from weasyprint import HTML
+    """The 申请表 of ``application`` as PDF bytes signed by the center (``yingdu.signing``);
+    the approval boxes empty unless ``with_opinions``."""
+    from yingdu.signing import render_signed_pdf
 
     html = render_application_html(application, with_opinions=with_opinions, opinions=opinions)
-    return bytes(HTML(string=html, base_url=str(settings.BASE_DIR)).write_pdf())
+    reason = _("区文促中心审批表") if with_opinions else _("区文促中心生成的申请表")
+    return render_signed_pdf(html, reason=reason)
 
 
 def pdf_filename(application: Application) -> str:

@@ -93,7 +93,7 @@ class ObjectionForm(forms.Form):
     evidence = MultipleFileField(
         label=_("证据材料"),
         required=False,
-        help_text=_("PDF、JPEG 或 PNG，每个不超过 20 MB，至多 10 个"),
+        help_text=_("PDF、OFD、JPEG 或 PNG，每个不超过 20 MB，至多 10 个"),
     )
 
 

@@ -52,7 +52,7 @@ class OnSiteCheckForm(forms.Form):
     )
     people = forms.CharField(label=_("核查人员"), max_length=200)
     findings = forms.CharField(label=_("核查情况"), max_length=5000, widget=forms.Textarea(attrs={"rows": 4}))
-    attachments = MultipleFileField(label=_("附件（PDF、JPEG、PNG）"), required=False)
+    attachments = MultipleFileField(label=_("附件（PDF、OFD、JPEG、PNG）"), required=False)
 
     def clean_date(self) -> dt.date:
         day: dt.date = self.cleaned_data["date"]

@@ -236,6 +236,25 @@ LEDGER_KEY_PATH = Path(env_str("LEDGER_KEY_PATH", str(VAR_DIR / "ledger_ed25519.
 LEDGER_ORIGIN = env_str("LEDGER_ORIGIN", "yingdu.huairou.gov.cn/ledger")
 LEDGER_HASH = env_str("LEDGER_HASH", "sha256")
 
+# The center's signature on issued PDFs (yingdu.signing): a certificate and key in production,
+# a development CA made in var/signing/ otherwise; SIGNING_TSA_URL names an RFC 3161 timestamp service.
+SIGNING_CERT = env_str("SIGNING_CERT", "")
+SIGNING_KEY = env_str("SIGNING_KEY", "")
+SIGNING_KEY_PASSPHRASE = env_str("SIGNING_KEY_PASSPHRASE", "")
+SIGNING_CHAIN = env_list("SIGNING_CHAIN", [])
+SIGNING_TSA_URL = env_str("SIGNING_TSA_URL", "")
+SIGNING_LOCATION = env_str("SIGNING_LOCATION", "")
+SIGNING_DEV_DIR = Path(env_str("SIGNING_DEV_DIR", str(VAR_DIR / "signing")))
+if PRODUCTION and SIGNING_CERT and not SIGNING_KEY:
+    raise ConfigError("SIGNING_KEY is required with SIGNING_CERT")
+# Signatures on uploaded PDFs are checked against these CA files or folders (yingdu.signatures);
+# the development CA is trusted outside production. SM2 seals and OFD files need a verifier,
+# named by dotted path; without one they read 签章未验证.
+SIGNATURE_TRUST_ROOTS = env_list("SIGNATURE_TRUST_ROOTS", [])
+SIGNATURE_TRUST_DEV_CA = env_bool("SIGNATURE_TRUST_DEV_CA", default=not PRODUCTION)
+SIGNATURE_VERIFIER = env_str("SIGNATURE_VERIFIER", "")
+SIGNATURE_CHECK_SECONDS = env_int("SIGNATURE_CHECK_SECONDS", 10)
+
 AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 365)
 if AUDIT_RETENTION_DAYS < 190:
     raise ConfigError("AUDIT_RETENTION_DAYS must be at least 190 (等保 2.0 日志留存)")

@@ -169,6 +169,49 @@ def pdf_bytes(text: str = "test") -> bytes:
     return out.getvalue()
 
 
+def signed_pdf(
+    content: bytes | None = None,
+    *,
+    signer: str = "星河影业电子签章",
+    organization: str = "北京星河影业有限公司",
+    trusted: bool = True,
+) -> bytes:
+    """A PDF signed (PAdES, no timestamp) by a certificate issued by the development CA, or,
+    when not ``trusted``, by a CA of its own that no trust list names."""
+    from yingdu.signing import _new_key, dev_ca, issue_certificate, sign_pdf, signer_for
+
+    if trusted:
+        ca_cert, ca_key = dev_ca()
+    else:
+        ca_key = _new_key()
+        ca_cert = issue_certificate(common_name="Unknown Root", organization=organization, key=ca_key, ca=True)
+    key = _new_key()
+    cert = issue_certificate(
+        common_name=signer, organization=organization, key=key, issuer_cert=ca_cert, issuer_key=ca_key
+    )
+    return sign_pdf(content or pdf_bytes(), signer=signer_for(cert, key, (ca_cert,)))
+
+
+def altered(content: bytes) -> bytes:
+    """``content`` with one byte inside the signed range changed (the page's size, still a valid PDF)."""
+    at = content.index(b"/MediaBox") + 3
+    return content[:at] + (b"x" if content[at : at + 1] != b"x" else b"y") + content[at + 1 :]
+
+
+def ofd_bytes(*, sealed: bool = True) -> bytes:
+    """A minimal OFD package (a zip with OFD.xml), with a seal's files when ``sealed``."""
+    import zipfile
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("OFD.xml", '<?xml version="1.0" encoding="UTF-8"?><ofd:OFD xmlns:ofd="http://www.ofdspec.org/2016" Version="1.0" DocType="OFD"><ofd:DocBody><ofd:DocRoot>Doc_0/Document.xml</ofd:DocRoot><ofd:Signatures>Doc_0/Signs/Signatures.xml</ofd:Signatures></ofd:DocBody></ofd:OFD>')
+        archive.writestr("Doc_0/Document.xml", "<ofd:Document xmlns:ofd=\"http://www.ofdspec.org/2016\"/>")
+        if sealed:
+            archive.writestr("Doc_0/Signs/Signatures.xml", "<ofd:Signatures xmlns:ofd=\"http://www.ofdspec.org/2016\"/>")
+            archive.writestr("Doc_0/Signs/Sign_0/SignedValue.dat", b"\x30\x03\x02\x01\x01")
+    return out.getvalue()
+
+
 def upload(name: str, content: bytes, content_type: str = "application/octet-stream") -> SimpleUploadedFile:
     return SimpleUploadedFile(name, content, content_type=content_type)
 

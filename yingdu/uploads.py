@@ -2,8 +2,9 @@
 
 Types are sniffed from the content, never the name; a PDF must parse and may not
 carry active content anywhere; images are re-encoded so EXIF and appended payloads are
-dropped, after their pixel count is checked; tables are bounded before they are read.
-Files are stored under generated names in MEDIA_ROOT, which no URL serves.
+dropped, after their pixel count is checked; tables are bounded before they are read; an OFD
+is a zip with ``OFD.xml`` at its root. The digital signatures of PDFs and OFDs are checked and the
+result kept with the upload (``yingdu.signatures``). Files are stored under generated names in MEDIA_ROOT, which no URL serves.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import io
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -32,10 +33,13 @@ JPEG = "image/jpeg"
 PNG = "image/png"
 CSV = "text/csv"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-DOCUMENT_TYPES = frozenset({PDF, JPEG, PNG})
+OFD = "application/ofd"  # GB/T 33190 版式文档: a zip with OFD.xml at its root
+DOCUMENT_TYPES = frozenset({PDF, OFD, JPEG, PNG})
 TABLE_TYPES = frozenset({CSV, XLSX})
-EXTENSIONS = {PDF: "pdf", JPEG: "jpg", PNG: "png", CSV: "csv", XLSX: "xlsx"}
-TYPE_LABELS = {PDF: "PDF", JPEG: "JPEG", PNG: "PNG", CSV: "CSV", XLSX: "XLSX"}
+EXTENSIONS = {PDF: "pdf", OFD: "ofd", JPEG: "jpg", PNG: "png", CSV: "csv", XLSX: "xlsx"}
+TYPE_LABELS = {PDF: "PDF", OFD: "OFD", JPEG: "JPEG", PNG: "PNG", CSV: "CSV", XLSX: "XLSX"}
+# Entries an OFD package may list (its pages, resources and seals are a few hundred).
+OFD_MAX_ENTRIES = 10_000
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,8 @@ class CheckedUpload:
     sha256: str
     original_name: str
     flags: tuple[str, ...] = ()
+    # What the file's digital signatures say (``yingdu.signatures``); empty for images and tables.
+    signature: dict[str, Any] = field(default_factory=dict)
 
     @property
     def extension(self) -> str:
@@ -73,12 +79,26 @@ def _looks_like_csv(content: bytes) -> bool:
     return first is not None and len(first) >= 2
 
 
+def _is_ofd(content: bytes) -> bool:
+    """A zip whose root holds ``OFD.xml``; only the central directory is read, nothing inflated."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            infos = archive.infolist()
+    except (zipfile.BadZipFile, ValueError, OSError):
+        return False
+    return len(infos) <= OFD_MAX_ENTRIES and any(info.filename == "OFD.xml" for info in infos)
+
+
 def sniff(content: bytes) -> str | None:
     """The MIME type the bytes really are, among those the platform accepts; ``None`` otherwise."""
     kind = filetype.guess(content)
     if kind is not None:
         if kind.mime == "application/zip" or kind.mime == XLSX:
-            return XLSX if b"xl/" in content[:4096] or b"[Content_Types].xml" in content[:4096] else None
+            if b"xl/" in content[:4096] or b"[Content_Types].xml" in content[:4096]:
+                return XLSX
+            return OFD if _is_ofd(content) else None
         if kind.mime in (PDF, JPEG, PNG):
             return str(kind.mime)
         return None
@@ -319,12 +339,15 @@ def check_upload(upload: UploadedFile[bytes], allowed: frozenset[str] = DOCUMENT
         from yingdu.xlsx import check_workbook_bounds
 
         check_workbook_bounds(content, name)
+    from yingdu.signatures import check_signatures
+
     return CheckedUpload(
         content=content,
         mime=mime,
         sha256=hashlib.sha256(content).hexdigest(),
         original_name=name,
         flags=flags,
+        signature=check_signatures(content, mime),
     )
 
 

@@ -293,7 +293,7 @@ class MaterialViewTests(BaseTestCase):
             MaterialKind.BUSINESS_LICENSE, "营业执照.pdf", b"MZ\x90\x00\x03" + b"\x00" * 200
         )
         self.assertContains(
-            response, "文件“营业执照.pdf”的内容不是允许的类型（PDF、JPEG、PNG），已拒收", status_code=422
+            response, "文件“营业执照.pdf”的内容不是允许的类型（PDF、OFD、JPEG、PNG），已拒收", status_code=422
         )
         assert not Material.objects.exists()
 
