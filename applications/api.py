@@ -34,6 +34,7 @@ from applications.models import Application, Material, MaterialKind
 from applications.pdf import pdf_filename, render_application_pdf
 from applications.states import Status
 from ledger.actions import record_event
+from yingdu.apierrors import ErrorsOut, MessageOut
 from yingdu.lib.money import format_money
 from yingdu.uploads import DOCUMENT_TYPES, TABLE_TYPES, check_upload, stored_file_response
 
@@ -63,15 +64,6 @@ PROTECTED_FIELDS = frozenset(
         "support_type",
     }
 )
-
-
-class ErrorsOut(Schema):
-    errors: dict[str, list[str]] = Field(..., description="字段 → 中文错误信息列表")
-    rows: list[dict[str, Any]] | None = Field(None, description="算力消耗明细单的行级错误（行号、列、问题）")
-
-
-class MessageOut(Schema):
-    detail: str
 
 
 class ApplicationIn(Schema):

@@ -10,10 +10,10 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja import Router
-from ninja.errors import HttpError
 
 from policy.loader import PolicyNotInForceError, PolicyParams, params_at
 from policy.rules import calculate_subsidy
+from yingdu.apierrors import ErrorsOut, FieldError
 from yingdu.lib.money import MAX_AMOUNT, round_half_up
 
 router = Router(tags=["policy"])
@@ -24,10 +24,10 @@ def _params(day: dt.date | None) -> PolicyParams:
     try:
         return params_at(day or timezone.localdate())
     except PolicyNotInForceError as exc:
-        raise HttpError(422, str(exc)) from exc
+        raise FieldError("date", str(exc)) from exc
 
 
-@router.get("/calc", summary="补贴测算")
+@router.get("/calc", summary="补贴测算", response={200: dict[str, Any], 422: ErrorsOut})
 def calc(
     request: HttpRequest,
     cost: Decimal,
@@ -37,11 +37,11 @@ def calc(
     date: dt.date | None = None,
 ) -> dict[str, Any]:
     """The subsidy for one work, with its breakdown; money as two-decimal strings."""
-    for amount in (cost, granted_this_year):
+    for name, amount in (("cost", cost), ("granted_this_year", granted_this_year)):
         if not amount.is_finite() or not 0 <= amount <= MAX_AMOUNT or amount != round_half_up(amount):
-            raise HttpError(422, _("金额须在 0 至 999,999,999,999.99 之间，至多两位小数"))
+            raise FieldError(name, _("金额须在 0 至 999,999,999,999.99 之间，至多两位小数"))
     if not 0 <= minutes <= MAX_MINUTES:
-        raise HttpError(422, _("作品制作时长须在 0 至 %(max)d 分钟之间") % {"max": MAX_MINUTES})
+        raise FieldError("minutes", _("作品制作时长须在 0 至 %(max)d 分钟之间") % {"max": MAX_MINUTES})
     result = calculate_subsidy(
         total_compute_cost=cost,
         work_minutes=minutes,
@@ -52,6 +52,6 @@ def calc(
     return result.as_dict()
 
 
-@router.get("/params", summary="某日生效的政策参数")
+@router.get("/params", summary="某日生效的政策参数", response={200: dict[str, Any], 422: ErrorsOut})
 def params(request: HttpRequest, date: dt.date | None = None) -> dict[str, Any]:
     return _params(date).as_dict()

@@ -17,16 +17,21 @@ from ninja.security import django_auth
 
 from accounts.roles import STAFF_ROLES
 from reports import queries
+from yingdu.apierrors import ErrorsOut, FieldError, MessageOut
 
 router = Router(auth=django_auth, tags=["reports"])
 
 
-@router.get("/dashboard", summary="年度统计数据")
+@router.get(
+    "/dashboard",
+    summary="年度统计数据",
+    response={200: dict[str, Any], 403: MessageOut, 422: ErrorsOut},
+)
 def dashboard(request: HttpRequest, year: int | None = None) -> dict[str, Any]:
     """Applications by state and month, amounts against the budget, deadline compliance,
     compute usage by provider and scenario, and audit findings, for one calendar year."""
     if not request.user.has_role(*STAFF_ROLES):  # type: ignore[union-attr]
         raise HttpError(403, _("仅区文促中心工作人员可查看统计数据"))
     if year is not None and not 2000 <= year <= 2100:
-        raise HttpError(422, _("年度应在 2000–2100 之间"))
+        raise FieldError("year", _("年度应在 2000–2100 之间"))
     return queries.dashboard(year or timezone.localdate().year)

@@ -7,7 +7,9 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from ninja import NinjaAPI
-from ninja.errors import ValidationError
+from ninja.errors import HttpError, ValidationError
+
+from yingdu.apierrors import errors_body
 
 api = NinjaAPI(
     title="影都算力补助平台 API",
@@ -66,3 +68,11 @@ def validation_errors(request: HttpRequest, exc: ValidationError) -> HttpRespons
             loc = loc[1:]  # where the parameter was looked for, not its name
         errors.setdefault(loc[-1] if loc else "__all__", []).append(_message(error))
     return api.create_response(request, {"errors": errors}, status=422)
+
+
+@api.exception_handler(HttpError)
+def refusals(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    """A view's own refusal: a 422 in the same shape as above, any other status as ``{"detail": 中文}``."""
+    if exc.status_code == 422:
+        return api.create_response(request, errors_body(exc), status=422)
+    return api.create_response(request, {"detail": str(exc)}, status=exc.status_code)
