@@ -41,6 +41,7 @@ from applications.queries import estimate, timeline
 from applications.states import Status
 from enterprises.models import Provider
 from ledger.actions import record_event
+from yingdu.signing import issued_pdf_response
 from yingdu.uploads import DOCUMENT_TYPES, TABLE_TYPES, check_upload, stored_file_response
 from yingdu.validators import display_phone
 
@@ -468,13 +469,7 @@ def application_pdf(request: HttpRequest, pk: int) -> HttpResponse:
     application = get_application_for_user(request, pk)
     content = render_application_pdf(application)
     record_event("application.pdf_download", actor=request.user, obj=application, request=request)
-    response = HttpResponse(content, content_type="application/pdf")
-    filename = pdf_filename(application)
-    from django.utils.http import content_disposition_header
-
-    response["Content-Disposition"] = content_disposition_header(True, filename) or "attachment"
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
+    return issued_pdf_response(content, pdf_filename(application))
 
 
 @login_required

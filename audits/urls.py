@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from audits import views
+from audits import documents, views
 
 app_name = "audits"
 
@@ -21,7 +21,9 @@ urlpatterns = [
     path("evidence/<int:pk>/", views.evidence, name="evidence"),
     path("notices/", views.notices, name="notices"),
     path("notices/<int:pk>/", views.notice, name="notice"),
+    path("notices/<int:pk>/notice.pdf", documents.notice_pdf, name="notice_pdf"),
     path("clawbacks/", views.clawbacks, name="clawbacks"),
+    path("clawbacks/<int:pk>/decision.pdf", documents.clawback_pdf, name="clawback_pdf"),
     path("clawbacks/<int:pk>/repay/", views.repay, name="repay"),
     path("clawbacks/<int:pk>/write-off/", views.write_off, name="write_off"),
     path("blacklist/", views.blacklist, name="blacklist"),

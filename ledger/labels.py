@@ -48,6 +48,8 @@ _LABELS: dict[str, object] = {
     "review.notify": _("发送审核通知"),
     "audit.data_notice": _("发出数据告知"),
     "audit.evidence_download": _("下载核查证据"),
+    "audit.notice_pdf_download": _("下载数据告知书"),
+    "audit.clawback_pdf_download": _("下载追回决定书"),
     "audit.finding.create": _("登记核查发现"),
     "audit.finding.decide": _("核查发现处理决定"),
     "audit.objection": _("提出异议"),

@@ -52,6 +52,7 @@ from review.models import (
     notices_of,
 )
 from yingdu import hooks
+from yingdu.signing import issued_pdf_response
 from yingdu.uploads import stored_file_response
 
 PAGE_SIZE = 20
@@ -501,7 +502,4 @@ def approval_form(request: HttpRequest, pk: int) -> HttpResponse:
     steps = list(ReviewStep.objects.filter(application=app).select_related("actor").order_by("at", "id"))
     pdf = render_application_pdf(app, with_opinions=True, opinions=_opinions(steps))
     record_event("review.approval_form_print", actor=user, obj=app, request=request)
-    response = HttpResponse(pdf, content_type="application/pdf")
-    response["Content-Disposition"] = f'attachment; filename="approval-{app.reference or app.pk}.pdf"'
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
+    return issued_pdf_response(pdf, _("审批表-%(reference)s.pdf") % {"reference": app.reference or app.pk})

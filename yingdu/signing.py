@@ -21,9 +21,12 @@ import secrets
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
+
+if TYPE_CHECKING:
+    from django.http import HttpResponse
 
 # Files of the development CA under ``SIGNING_DEV_DIR``.
 CA_KEY, CA_CERT = "ca.key", "ca.pem"
@@ -113,7 +116,8 @@ def issue_certificate(
         .issuer_name(issuer_name)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
+        # Valid from years back, so documents dated by tests that pin the clock still validate.
+        .not_valid_before(now - dt.timedelta(days=365 * 5))
         .not_valid_after(now + dt.timedelta(days=365 * years))
         .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
@@ -338,3 +342,14 @@ def trust_roots() -> list[Any]:
             except ValueError:
                 continue
     return roots
+
+
+def issued_pdf_response(content: bytes, filename: str) -> HttpResponse:
+    """An issued (signed) PDF as a download: attachment, its name in the header, ``nosniff``."""
+    from django.http import HttpResponse
+    from django.utils.http import content_disposition_header
+
+    response = HttpResponse(content, content_type="application/pdf")
+    response["Content-Disposition"] = content_disposition_header(True, filename) or "attachment"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response

@@ -192,6 +192,22 @@ def signed_pdf(
     return sign_pdf(content or pdf_bytes(), signer=signer_for(cert, key, (ca_cert,)))
 
 
+def pades_status(content: bytes) -> Any:
+    """pyHanko's own verdict on the document's one signature (a PAdES one), against the trust
+    list (the development CA in tests)."""
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.fields import SigSeedSubFilter
+    from pyhanko.sign.validation import validate_pdf_signature
+    from pyhanko_certvalidator import ValidationContext
+
+    from yingdu.signing import trust_roots
+
+    (signature,) = PdfFileReader(io.BytesIO(content), strict=False).embedded_signatures
+    assert signature.sig_object["/SubFilter"] == SigSeedSubFilter.PADES.value
+    context = ValidationContext(trust_roots=trust_roots(), allow_fetching=False, revocation_mode="soft-fail")
+    return validate_pdf_signature(signature, context, context)
+
+
 def altered(content: bytes) -> bytes:
     """``content`` with one byte inside the signed range changed (the page's size, still a valid PDF)."""
     at = content.index(b"/MediaBox") + 3

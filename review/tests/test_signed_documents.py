@@ -4,7 +4,6 @@ and their result shows beside the file on the review page."""
 
 from __future__ import annotations
 
-import io
 from typing import Any, ClassVar
 
 from django.urls import reverse
@@ -15,22 +14,8 @@ from applications.pdf import render_application_pdf
 from applications.states import Status
 from review import actions
 from review.tests.helpers import ReviewTestCase, make_application
-from yingdu.signing import trust_roots
-from yingdu.test import altered, ofd_bytes, pdf_bytes, signed_pdf, upload
+from yingdu.test import altered, ofd_bytes, pades_status, pdf_bytes, signed_pdf, upload
 from yingdu.uploads import DOCUMENT_TYPES, check_upload
-
-
-def pades_status(content: bytes) -> Any:
-    """pyHanko's verdict on the document's one signature, trusting the development CA only."""
-    from pyhanko.pdf_utils.reader import PdfFileReader
-    from pyhanko.sign.fields import SigSeedSubFilter
-    from pyhanko.sign.validation import validate_pdf_signature
-    from pyhanko_certvalidator import ValidationContext
-
-    (signature,) = PdfFileReader(io.BytesIO(content), strict=False).embedded_signatures
-    assert signature.sig_object["/SubFilter"] == SigSeedSubFilter.PADES.value
-    context = ValidationContext(trust_roots=trust_roots(), allow_fetching=False, revocation_mode="soft-fail")
-    return validate_pdf_signature(signature, context, context)
 
 
 class SignedDocumentTests(ReviewTestCase):
