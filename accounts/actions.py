@@ -321,3 +321,26 @@ def complete_mfa_enrolment(
             request=request,
         )
     return True
+
+
+def update_notification_settings(
+    user: User, *, phone: str, sms_opt_out: bool, actor: Any, request: Any = None
+) -> User:
+    """The user's own mobile number and text-message opt-out, with its audit event."""
+    with transaction.atomic():
+        locked = User.objects.select_for_update().get(pk=user.pk)
+        before = {"phone": locked.phone, "sms_opt_out": locked.sms_opt_out}
+        locked.phone, locked.sms_opt_out = phone.strip(), sms_opt_out
+        locked.save(update_fields=["phone", "sms_opt_out"])
+        after = {"phone": locked.phone, "sms_opt_out": locked.sms_opt_out}
+        changed = [k for k in before if before[k] != after[k]]
+        record_event(
+            "accounts.notification_settings",
+            actor=actor,
+            obj=locked,
+            before={k: before[k] for k in changed},
+            after={k: after[k] for k in changed},
+            request=request,
+        )
+    user.phone, user.sms_opt_out = locked.phone, locked.sms_opt_out
+    return locked

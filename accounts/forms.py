@@ -143,3 +143,21 @@ class AuditSearchForm(ConsoleForm):
         if start and end and start > end:
             self.add_error("date_to", _("截止日期不能早于起始日期。"))
         return data
+
+
+class NotificationSettingsForm(forms.Form):
+    """The user's own contact settings: the mobile number text messages go to, and opting out of them."""
+
+    phone = forms.RegexField(
+        label=_("手机号"),
+        regex=r"^\+?\d{6,20}$",
+        required=False,
+        max_length=20,
+        error_messages={"invalid": _("请填写6至20位数字的手机号，可带国际区号前的“+”")},
+        help_text=_("期限和待办事项的短信提醒发送到此号码。"),
+    )
+    sms_opt_out = forms.BooleanField(
+        label=_("不接收短信提醒"),
+        required=False,
+        help_text=_("勾选后不再发送短信，站内消息和邮件照常发送。"),
+    )

@@ -31,6 +31,11 @@ class User(AbstractUser):
 
     display_name = models.CharField(_("姓名"), max_length=50, blank=True)
     phone = models.CharField(_("手机号"), max_length=20, blank=True)
+    sms_opt_out = models.BooleanField(
+        _("不接收短信提醒"),
+        default=False,
+        help_text=_("勾选后，期限和待办事项不再以短信通知，站内消息和邮件照常发送。"),
+    )
     enterprise = models.ForeignKey(
         "enterprises.Enterprise",
         verbose_name=_("所属企业"),

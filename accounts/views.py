@@ -156,3 +156,29 @@ def mfa_enrolment(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             link = request.build_absolute_uri(actions.mfa_enrolment_path(token))
     return render(request, "accounts/mfa_enrolment.html", {"target": target, "link": link, "errors": errors})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def notification_settings(request: HttpRequest) -> HttpResponse:
+    """The signed-in user's own notification settings: mobile number and SMS opt-out."""
+    from accounts.forms import NotificationSettingsForm
+
+    user = current_user(request)
+    if request.method == "POST":
+        form = NotificationSettingsForm(request.POST)
+        if form.is_valid():
+            actions.update_notification_settings(
+                user,
+                phone=form.cleaned_data["phone"],
+                sms_opt_out=form.cleaned_data["sms_opt_out"],
+                actor=user,
+                request=request,
+            )
+            messages.success(request, _("通知设置已保存。"))
+            return redirect("accounts:notification_settings")
+        status = 422
+    else:
+        form = NotificationSettingsForm(initial={"phone": user.phone, "sms_opt_out": user.sms_opt_out})
+        status = 200
+    return render(request, "accounts/notification_settings.html", {"form": form}, status=status)

@@ -52,6 +52,7 @@ def data_notice_sent(notice_id: int) -> None:
         link=link,
         application=app,
         extra_emails=[app.handler_email],
+        sms={"reference": app.reference or app.pk, "deadline": deadline},
     )
 
 
@@ -91,6 +92,7 @@ def finding_decided(finding_id: int) -> None:
         link=link,
         application=app,
         extra_emails=[app.handler_email],
+        sms={"reference": app.reference or app.pk},
     )
 
 
@@ -109,6 +111,7 @@ def clawback_opened(clawback_id: int) -> None:
         link=_applicant_detail(app.pk),
         application=app,
         extra_emails=[app.handler_email],
+        sms={"reference": app.reference or app.pk, "amount": f"{clawback.amount:,.2f}"},
     )
 
 

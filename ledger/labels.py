@@ -29,6 +29,7 @@ _LABELS: dict[str, object] = {
     "enterprise.register_refused": _("企业注册未受理（用户名或信用代码已存在）"),
     "enterprise.registration_confirmed": _("确认企业注册"),
     "auth.password_changed": _("修改密码"),
+    "accounts.notification_settings": _("修改通知设置"),
     "auth.session_timeout": _("会话超时退出"),
     "application.create": _("创建申报"),
     "application.update": _("修改申报"),

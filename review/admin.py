@@ -2,7 +2,15 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from review.models import AnnualGrant, Notification, OnSiteCheck, Payment, ReviewStep, SupplementNotice
+from review.models import (
+    AnnualGrant,
+    Notification,
+    OnSiteCheck,
+    Payment,
+    ReviewStep,
+    SmsMessage,
+    SupplementNotice,
+)
 from yingdu.admin import ReadOnlyAdmin
 
 
@@ -36,3 +44,9 @@ class AnnualGrantAdmin(ReadOnlyAdmin):
 class NotificationAdmin(ReadOnlyAdmin):
     list_display = ("user", "kind", "title", "created_at", "read_at")
     list_filter = ("kind",)
+
+
+@admin.register(SmsMessage)
+class SmsMessageAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "phone_masked", "kind", "status", "attempts", "sent_at", "last_error")
+    list_filter = ("status", "kind")

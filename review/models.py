@@ -94,7 +94,10 @@ class SupplementNotice(models.Model):
         ]
 
     def __str__(self) -> str:
-        return _("%(application)s 第%(round)s次告知") % {"application": self.application_id, "round": self.round}
+        return _("%(application)s 第%(round)s次告知") % {
+            "application": self.application_id,
+            "round": self.round,
+        }
 
     @property
     def pause(self) -> tuple[object, object]:
@@ -320,3 +323,33 @@ def notices_by_application(application_ids: list[int]) -> dict[int, list[Supplem
     for notice in SupplementNotice.objects.filter(application_id__in=application_ids).order_by("round"):
         out.setdefault(notice.application_id, []).append(notice)
     return out
+
+
+class SmsMessage(models.Model):
+    """One text message to one person (the notice's third channel, ``review.sms``), and how its
+    delivery went. The number is kept masked; the full one travels only in the queued task."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("待发送")
+        SENT = "sent", _("已发送")
+        FAILED = "failed", _("发送失败")
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("接收人"), on_delete=models.CASCADE, related_name="+"
+    )
+    kind = models.CharField(_("模板"), max_length=30, choices=Notification.Kind.choices)
+    phone_masked = models.CharField(_("手机号（脱敏）"), max_length=20)
+    text = models.CharField(_("内容"), max_length=70)
+    status = models.CharField(_("状态"), max_length=10, choices=Status.choices, default=Status.QUEUED)
+    attempts = models.PositiveSmallIntegerField(_("尝试次数"), default=0)
+    last_error = models.CharField(_("最近一次错误"), max_length=200, blank=True)
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+    sent_at = models.DateTimeField(_("发送时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("短信")
+        verbose_name_plural = _("短信")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.phone_masked} {self.kind}"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from django.conf import settings
@@ -23,6 +23,7 @@ from accounts.models import User
 from accounts.roles import Role
 from applications.models import Application
 from review.models import Notification, notices_of
+from review.sms import send_sms
 
 logger = logging.getLogger(__name__)
 
@@ -94,9 +95,13 @@ def deliver(
     link: str = "",
     application: Application | None = None,
     extra_emails: Iterable[str] = (),
+    sms: Mapping[str, Any] | None = None,
 ) -> list[Notification]:
     """The one way a notice reaches people: an inbox message for each user, then one e-mail to
-    them (and to any extra address, such as the handler's on the form) as the second channel."""
+    them (and to any extra address, such as the handler's on the form) as the second channel.
+
+    A notice that needs action passes ``sms``, the facts for its kind's text message
+    (``review.sms``): the third channel, to each user who takes text messages."""
     users = list(users)
     created = Notification.objects.bulk_create(
         [
@@ -105,6 +110,8 @@ def deliver(
         ]
     )
     send_email(title, body, _addresses([*extra_emails, *(u.email for u in users)]))
+    if sms is not None:
+        send_sms(users, kind, sms)
     return created
 
 
@@ -141,6 +148,7 @@ def notify_applicant(
         f"review/email/{kind.value}.txt",
         {"application": application, "url": settings.SITE_URL.rstrip("/") + link, **context},
     ).strip()
+    needs_action = kind == Notification.Kind.SUPPLEMENT_NOTICE
     return deliver(
         applicant_users(application),
         kind=kind,
@@ -149,6 +157,7 @@ def notify_applicant(
         link=link,
         application=application,
         extra_emails=[application.handler_email],
+        sms={"reference": application.reference or application.pk} if needs_action else None,
     )
 
 
@@ -186,7 +195,14 @@ def remind_staff(user: User, entries: Sequence[tuple[Application, Any]], today: 
             "url": settings.SITE_URL.rstrip("/") + reverse("review:workbench"),
         },
     ).strip()
-    deliver([user], kind=Notification.Kind.REMINDER, title=title, body=body, link=reverse("review:workbench"))
+    deliver(
+        [user],
+        kind=Notification.Kind.REMINDER,
+        title=title,
+        body=body,
+        link=reverse("review:workbench"),
+        sms={"count": len(entries), "overdue": overdue},
+    )
 
 
 def send_submission_receipt(*, application_id: int, actor: User | None = None) -> None:

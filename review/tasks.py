@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings
 from huey import crontab
 from huey.contrib.djhuey import db_task
 
@@ -30,3 +31,11 @@ def deliver_email(subject: str, body: str, recipients: list[str]) -> None:
     from django.core.mail import send_mail
 
     send_mail(subject, body, None, recipients)
+
+
+@db_task(retries=settings.SMS_RETRIES, retry_delay=settings.SMS_RETRY_DELAY, retry_backoff=2)
+def deliver_sms(message_id: int, phone: str) -> None:
+    """Send one recorded text message from the background worker; a failing gateway is retried."""
+    from review.sms import attempt
+
+    attempt(message_id, phone)

@@ -218,6 +218,13 @@ for key, value in parse_email_url(env_str("EMAIL_URL", "locmem://" if TESTING el
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "影都算力补助平台 <noreply@yingdu.local>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
+# SMS, the third channel of notices that need action (yingdu.sms): unset → written to the log;
+# http(s)://… → an HTTP gateway that takes a JSON POST {"phone", "text"} (docs/sms.md).
+SMS_URL = env_str("SMS_URL", "")
+SMS_TIMEOUT = env_int("SMS_TIMEOUT", 10)  # seconds per request to the gateway
+SMS_RETRIES = env_int("SMS_RETRIES", 5)  # further tries by the background worker after a failure
+SMS_RETRY_DELAY = env_int("SMS_RETRY_DELAY", 60)  # seconds before the first retry, doubled each time
+
 # Huey: SQLite storage in var/ by default, Redis when REDIS_URL is set (several app servers).
 _redis_url = env_str("REDIS_URL", "")
 HUEY = {

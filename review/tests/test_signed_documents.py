@@ -80,7 +80,9 @@ class SignedUploadTests(ReviewTestCase):
             (MaterialKind.LAUNCH_PROOF, "上线证明.pdf", pdf_bytes()),
             (MaterialKind.OTHER, "电子证照.ofd", ofd_bytes()),
         ):
-            intake.add_material(cls.app, kind, check_upload(upload(name, content), DOCUMENT_TYPES), actor=cls.alice)
+            intake.add_material(
+                cls.app, kind, check_upload(upload(name, content), DOCUMENT_TYPES), actor=cls.alice
+            )
 
     def material(self, kind: str) -> Material:
         return Material.objects.get(application=self.app, kind=kind)
@@ -104,7 +106,9 @@ class SignedUploadTests(ReviewTestCase):
         self.assertTrue(result["signatures"][0]["trusted"])
         cell = self.badge_of(self.page(), "结算凭证.pdf")
         self.assertIn('data-signature="valid"', cell)
-        self.assertIn('aria-label="电子签名：有效：签署人：星河影业电子签章，北京星河影业有限公司，签署时间：', cell)
+        self.assertIn(
+            'aria-label="电子签名：有效：签署人：星河影业电子签章，北京星河影业有限公司，签署时间：', cell
+        )
         self.assertIn(">有效</span>", cell)
 
     def test_it_warns_of_a_pdf_signed_by_an_untrusted_key_naming_the_signer(self) -> None:
