@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Mapping
-from functools import partial
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from django.db import transaction
@@ -77,18 +76,21 @@ def send_sms(users: Iterable[User], kind: str, values: Mapping[str, Any]) -> lis
         if phone is None:
             continue
         message = SmsMessage.objects.create(user=user, kind=kind, phone_masked=mask(phone), text=text)
-        transaction.on_commit(partial(_queue, message.pk, phone), robust=True)
+        transaction.on_commit(_queue(message.pk, phone), robust=True)
         messages.append(message)
     return messages
 
 
-def _queue(message_id: int, phone: str) -> None:
-    from review.tasks import deliver_sms
+def _queue(message_id: int, phone: str) -> Callable[[], None]:
+    def queue_sms() -> None:
+        from review.tasks import deliver_sms
 
-    try:
-        deliver_sms(message_id, phone)
-    except Exception:  # noqa: BLE001 - a queue that is down must not undo the decision
-        logger.exception("SMS %s could not be queued", message_id)
+        try:
+            deliver_sms(message_id, phone)
+        except Exception:  # noqa: BLE001 - a queue that is down must not undo the decision
+            logger.exception("SMS %s could not be queued", message_id)
+
+    return queue_sms
 
 
 def attempt(message_id: int, phone: str) -> None:
