@@ -8,6 +8,7 @@ from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
 from applications.states import HOLDS_FILING_NUMBER, Status
+from yingdu.signatures import SignedFile
 
 ZERO = Decimal("0.00")
 
@@ -243,7 +244,7 @@ class Application(models.Model):
         return live.filter(keep)
 
 
-class Material(models.Model):
+class Material(SignedFile, models.Model):
     """One uploaded file of an application. Rows are never changed: a supplement adds a new version."""
 
     application = models.ForeignKey(Application, on_delete=models.PROTECT, related_name="materials")
@@ -270,19 +271,6 @@ class Material(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} v{self.version}: {self.original_name}"
-
-    @property
-    def signature_label(self) -> str:
-        """有效 / 警告 / 未签名 / 签章未验证, or "" for files that carry no signature (images, tables)."""
-        from yingdu.signatures import status_label
-
-        return status_label(self.signature)
-
-    @property
-    def signature_text(self) -> str:
-        from yingdu.signatures import describe
-
-        return describe(self.signature)
 
     @property
     def inline_viewable(self) -> bool:

@@ -205,6 +205,7 @@ def file_objection(
                     size=len(c.content),
                     sha256=c.sha256,
                     flags=list(c.flags),
+                    signature=c.signature,
                 )
                 for c, path in stored
             ]

@@ -15,6 +15,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from audits import rules
+from yingdu.signatures import SignedFile
 
 
 class ReconciliationRun(models.Model):
@@ -251,7 +252,7 @@ class Objection(models.Model):
         return f"{self.notice} {self.submitted_at:%Y-%m-%d}"
 
 
-class ObjectionEvidence(models.Model):
+class ObjectionEvidence(SignedFile, models.Model):
     """An evidence file of an objection, checked by ``yingdu.uploads`` and stored under a generated name."""
 
     objection = models.ForeignKey(
@@ -263,6 +264,8 @@ class ObjectionEvidence(models.Model):
     size = models.PositiveIntegerField(_("大小（字节）"))
     sha256 = models.CharField(_("SHA-256"), max_length=64)
     flags = models.JSONField(_("检查标记"), default=list, blank=True)
+    # What the file's digital signatures said on upload (yingdu.signatures).
+    signature = models.JSONField(_("签名验证结果"), default=dict, blank=True)
 
     class Meta:
         verbose_name = _("异议证据")

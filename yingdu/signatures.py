@@ -106,6 +106,21 @@ def describe(result: dict[str, Any] | None) -> str:
     return f"{label}：{'；'.join(parts)}" if parts else label
 
 
+class SignedFile:
+    """For models of stored files with a ``signature`` JSON field: the badge's label and sentence."""
+
+    signature: Any
+
+    @property
+    def signature_label(self) -> str:
+        """有效 / 警告 / 未签名 / 签章未验证, or "" for files that carry no signature (images, tables)."""
+        return status_label(self.signature)
+
+    @property
+    def signature_text(self) -> str:
+        return describe(self.signature)
+
+
 def overall(entries: list[dict[str, Any]]) -> str:
     """The file's status from its signatures' entries: any problem warns; 有效 only when all are sound."""
     if not entries:

@@ -8,6 +8,7 @@ import io
 from decimal import Decimal
 from typing import ClassVar
 
+import time_machine
 from django.urls import reverse
 
 from applications.models import Application
@@ -17,7 +18,7 @@ from audits.models import Clawback, DataNotice, Finding
 from audits.tests.fixtures import make_application
 from ledger.models import AuditEvent
 from review.models import AnnualGrant
-from yingdu.test import BaseTestCase, pades_status
+from yingdu.test import BaseTestCase, pades_status, signed_pdf, upload
 
 BEIJING = dt.timezone(dt.timedelta(hours=8))
 
@@ -90,3 +91,34 @@ class AuditDocumentTests(BaseTestCase):
             self.assertEqual(
                 self.client.get(reverse("audits:clawback_pdf", args=[self.clawback.pk])).status_code, 404
             )
+
+    def test_it_checks_the_signatures_of_objection_evidence_and_shows_them_to_the_inspector(self) -> None:
+        app = make_application(
+            self.enterprise,
+            self.alice,
+            "京剧备字2026032号",
+            cost="50000.00",
+            work_minutes=100,
+            status=Status.PAID,
+            paid_at=dt.datetime(2026, 5, 10, tzinfo=BEIJING),
+            granted="15000.00",
+        )
+        finding = actions.record_finding(
+            app, actor=self.inspector, description="结算凭证金额存疑", source=Finding.Source.OTHER
+        )
+        notice = actions.send_data_notice(
+            finding, actor=self.inspector, text="结算凭证金额与监控不符。", notice_date=dt.date(2026, 6, 1)
+        )
+        with time_machine.travel(dt.datetime(2026, 6, 2, 10, tzinfo=BEIJING), tick=False):
+            objection = actions.file_objection(
+                notice,
+                actor=self.alice,
+                statement="附算力提供方盖章的结算凭证。",
+                files=[upload("结算凭证.pdf", signed_pdf(signer="怀柔智算中心电子签章", organization="怀柔智算中心"))],
+            )
+        evidence = objection.evidence.get()
+        self.assertEqual(evidence.signature["status"], "valid")
+        self.login(self.inspector)
+        response = self.client.get(reverse("audits:finding", args=[finding.pk]))
+        self.assertContains(response, 'data-signature="valid"')
+        self.assertContains(response, "签署人：怀柔智算中心电子签章，怀柔智算中心")
