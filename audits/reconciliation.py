@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import User
 from applications.models import Application
-from audits import queries, rules
+from audits import queries, rules, setwise
 from audits.guards import AuditRefused, _local, _params_for
 from audits.models import ReconciliationRun
 from ledger.actions import record_event
@@ -216,7 +216,7 @@ def reconcile_many(
     params_by_day: dict[dt.date, PolicyParams] = {}
     now = timezone.now()
     runs: list[ReconciliationRun] = []
-    inputs = queries.inputs_for_many(apps, checkpoint, settlement_amounts=settlements)
+    inputs = setwise.inputs_for_many(apps, checkpoint, settlement_amounts=settlements)
     by_id = {a.pk: a for a in apps}
     for item in inputs:
         app = by_id[item.application_id]

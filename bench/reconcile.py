@@ -239,16 +239,16 @@ def checkpoint(size: int) -> Checkpoint:
 def phases(cp: Checkpoint) -> None:
     """Where the time goes: the two big queries alone."""
     from applications.models import Application
-    from audits import queries, rules
+    from audits import queries, rules, setwise
     from monitoring.integrity import refused_rows
 
     apps = list(Application.objects.select_related("enterprise").order_by("pk"))
     keys = {a.pk: queries.application_keys(a) for a in apps}
     windows = {a.pk: rules.Window(BASE, None) for a in apps}
     t0 = time.perf_counter()
-    queries._aggregate(keys, windows, cp.tree_size)
+    setwise._aggregate(keys, windows, cp.tree_size)
     t1 = time.perf_counter()
-    queries._overlap_pairs(cp.tree_size)
+    setwise._overlap_pairs(cp.tree_size)
     t2 = time.perf_counter()
     refused = refused_rows(cp.tree_size)
     t3 = time.perf_counter()

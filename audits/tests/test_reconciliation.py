@@ -228,7 +228,7 @@ class PlannerSettingsTests(FixtureQuarter):
     def test_the_set_wise_query_leaves_the_planner_settings_of_the_transaction_alone(self) -> None:
         from django.db import connection
 
-        from audits.queries import _group_totals
+        from audits.setwise import _group_totals
 
         with connection.cursor() as cursor:
             cursor.execute("SELECT current_setting('enable_sort'), current_setting('work_mem')")
