@@ -19,12 +19,9 @@ or reordered row shows up once, as a problem naming the first index it affects.
 
 from __future__ import annotations
 
-import contextlib
-import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from operator import itemgetter
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Protocol
 
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
@@ -34,20 +31,13 @@ from ledger import keys, merkle, tiles
 from ledger.events import AUDIT_KIND, audit_entry_bytes
 from ledger.models import AuditEvent, Checkpoint, LogState
 from ledger.note import NoteError, open_checkpoint
+from ledger.windows import EntryMeta as EntryMeta
+from ledger.windows import _Prefetcher, _WindowRows
+from ledger.windows import as_bytes as as_bytes
 
 WINDOW = 1 << 16  # entries read and hashed at a time (a multiple of the tile width)
 MAX_PROBLEMS = 200
 _UPPER_KEYS = 1 << 48  # tile keys of level ≥ 1 start here (tiles.tile_key)
-
-
-class EntryMeta(NamedTuple):
-    """One entry as verification reads it: index, kind, whom it concerns and its bytes."""
-
-    leaf: int
-    kind: str
-    enterprise_id: int | None
-    provider_id: int | None
-    data: bytes
 
 
 class EntryCheck(Protocol):
@@ -76,15 +66,6 @@ _ENTRY_CHECKS: dict[str, EntryCheck] = {}
 def register_entry_check(check: EntryCheck) -> None:
     """Have verification run ``check`` on every entry of ``check.kind`` (an app's ``ready``)."""
     _ENTRY_CHECKS[check.kind] = check
-
-
-def as_bytes(value: Any) -> bytes | None:
-    """A BLOB column's value as bytes; ``None`` when it holds something else (text, a number)."""
-    if isinstance(value, bytes):
-        return value
-    if isinstance(value, bytearray | memoryview):
-        return bytes(value)
-    return None
 
 
 def _looks_like_audit_entry(data: bytes) -> bool:
@@ -136,113 +117,6 @@ def _node_first_index(level: int, index: int, width: int, offset: int) -> int:
     """The first entry under the node stored at hash ``offset`` of tile (level, index) of ``width``."""
     height, j = tiles.node_at_offset(width, offset)
     return (index * tiles.TILE_WIDTH + (j << height)) << (tiles.TILE_HEIGHT * level)
-
-
-@dataclass
-class _WindowRows:
-    """What verification reads for one window of entries."""
-
-    datas: list[bytes]
-    present: dict[int, bytes]  # by index, only when some entries of the window are missing
-    audit_indexes: list[int]
-    blobs: dict[int, bytes | None]  # stored level-0 tiles by index (None: not bytes)
-    metas: list[EntryMeta]  # every entry of the window
-    wrong_type: list[int]  # entries whose bytes are stored as something else
-
-
-def _fetch_window(cursor: Any, start: int, end: int, qmark: bool) -> _WindowRows:
-    """Read one window with a DB-API cursor (Django's, or sqlite3's own with ``?`` placeholders)."""
-
-    def q(sql: str) -> str:
-        return sql.replace("%s", "?") if qmark else sql
-
-    cursor.execute(
-        q(
-            "SELECT leaf_index, kind, enterprise_id, provider_id, data FROM ledger_entry"
-            " WHERE leaf_index >= %s AND leaf_index < %s ORDER BY leaf_index"
-        ),
-        [start, end],
-    )
-    rows = cursor.fetchall()
-    # sqlite3 and psycopg 3 both return bytes for blobs; anything else is damage, reported.
-    datas = list(map(itemgetter(4), rows))
-    wrong_type: list[int] = []
-    if not all(type(d) is bytes for d in datas):
-        for k, d in enumerate(datas):
-            b = as_bytes(d)
-            if b is None:
-                wrong_type.append(rows[k][0])
-                b = str(d).encode("utf-8", "surrogatepass")
-            datas[k] = b
-    present: dict[int, bytes] = {}
-    if len(datas) != end - start:
-        present = dict(zip((r[0] for r in rows), datas, strict=True))
-    audit_indexes = []
-    metas = []
-    for (index, kind, enterprise_id, provider_id, _data), data in zip(rows, datas, strict=True):
-        if kind == AUDIT_KIND:
-            audit_indexes.append(index)
-        metas.append(EntryMeta(index, kind, enterprise_id, provider_id, data))
-    t0, t1 = start // tiles.TILE_WIDTH, (end - 1) // tiles.TILE_WIDTH
-    cursor.execute(
-        q("SELECT key, hashes FROM ledger_tile WHERE key >= %s AND key <= %s"),
-        [tiles.tile_key(0, t0), tiles.tile_key(0, t1)],
-    )
-    blobs = {key: as_bytes(data) for key, data in cursor.fetchall()}
-    return _WindowRows(datas, present, audit_indexes, blobs, metas, wrong_type)
-
-
-class _Prefetcher:
-    """Reads the next window while the current one is hashed (SQLite).
-
-    sqlite3 lets go of the GIL while SQLite steps through rows, so reading overlaps with
-    hashing. The helper thread uses the verifier's own connection, inside its transaction
-    (the write lock taken at BEGIN IMMEDIATE keeps the file still); the verifier does not
-    touch the connection while a read is in flight. PostgreSQL reads inline.
-    """
-
-    def __init__(self) -> None:
-        self.threaded = connection.vendor == "sqlite"
-        self.thread: threading.Thread | None = None
-        self.rows: _WindowRows | None = None
-        self.error: BaseException | None = None
-
-    def start(self, start: int, end: int) -> None:
-        if not self.threaded:
-            with connection.cursor() as cursor:
-                self.rows = _fetch_window(cursor, start, end, qmark=False)
-            return
-        raw = connection.connection
-
-        def run() -> None:
-            cursor = raw.cursor()
-            try:
-                self.rows = _fetch_window(cursor, start, end, qmark=True)
-            except BaseException as exc:  # re-raised by take()
-                self.error = exc
-            finally:
-                cursor.close()
-
-        self.thread = threading.Thread(target=run, name="ledger-verify-read", daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        """Wait for a read in flight, discarding it (the verifier is failing anyway)."""
-        with contextlib.suppress(BaseException):
-            if self.thread is not None:
-                self.take()
-
-    def take(self) -> _WindowRows:
-        if self.thread is not None:
-            self.thread.join()
-            self.thread = None
-        if self.error is not None:
-            error, self.error = self.error, None
-            with connection.wrap_database_errors:
-                raise error
-        rows, self.rows = self.rows, None
-        assert rows is not None
-        return rows
 
 
 class _Verifier:
