@@ -17,7 +17,6 @@ Idempotent: the year is played once; a second run finds its applications and onl
 from __future__ import annotations
 
 import datetime as dt
-import io
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -27,7 +26,6 @@ from typing import Any
 
 import time_machine
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from accounts.models import User
@@ -43,115 +41,30 @@ from enterprises.models import Enterprise, Provider
 from monitoring import actions as monitoring
 from policy.calendar import get_calendar
 from review import actions as review
-from yingdu.uploads import DOCUMENT_TYPES, TABLE_TYPES, CheckedUpload, check_upload
+from yingdu.demo_cast import (
+    APPROVE,
+    CLAIM,
+    CLAWBACK,
+    DECISION,
+    FINDING,
+    NEEDS,
+    NOTICE,
+    OBJECTION,
+    PASS_INITIAL,
+    PASS_RE,
+    PAY,
+    REPAYMENT,
+    TITLES,
+)
+from yingdu.demo_cast import ENTERPRISES as ENTERPRISES
+from yingdu.demo_cast import PROVIDERS as PROVIDERS
+from yingdu.demo_cast import STORIES as STORIES
+from yingdu.demo_files import _checked, _detail, _pdf, _png
+from yingdu.uploads import DOCUMENT_TYPES, TABLE_TYPES
 
 POLICY_START = dt.date(2026, 2, 5)
 PREFIX = "DEMO-"
 CST = dt.timezone(dt.timedelta(hours=8))
-
-# username, name, USCC, fate ("verified", "pending", "blacklisted")
-ENTERPRISES = [
-    ("yingzhi", "北京影都智造文化传媒有限公司", "91110116MA01ABCD11", "verified"),
-    ("xinghe", "怀柔星河短剧科技有限公司", "91110105MA7ABCDE1B", "verified"),
-    ("chuying", "北京初映数字影像有限公司", "91110116755623456M", "pending"),
-    ("yanqi", "怀柔雁栖湖影视制作有限公司", "911101100000000117", "verified"),
-    ("hongluo", "北京红螺寺数字文化有限公司", "91110110000000022B", "verified"),
-    ("changcheng", "北京长城短剧工作室有限公司", "91110110000000033F", "verified"),
-    ("jingxi", "北京京西智能影像科技有限公司", "91110110000000044K", "verified"),
-    ("haitang", "北京海棠映画传媒有限公司", "91110110000000055P", "blacklisted"),
-]
-PROVIDERS = [
-    ("怀柔智算中心", "hr-gpu-01"),
-    ("影都云算力平台", "yd-gpu-01"),
-    ("京北超算服务中心", "jb-gpu-01"),
-]
-
-# Each story: (goal, enterprise username, overseas). The order spreads finished stories over the
-# window and puts the ones in progress at its end.
-STORIES: list[tuple[str, str, bool]] = [
-    ("paid", "yingzhi", False),
-    ("paid_onsite", "xinghe", True),
-    ("paid", "yanqi", False),
-    ("clawback", "hongluo", False),
-    ("clawback_full", "changcheng", False),
-    ("paid_finding_dismissed", "jingxi", False),
-    ("rejected_initial", "haitang", False),
-    ("paid", "yingzhi", True),
-    ("paid_finding_objected", "xinghe", False),
-    ("paid", "yanqi", True),
-    ("withdrawn", "hongluo", False),
-    ("paid_supplement", "changcheng", False),
-    ("paid_finding_notified", "jingxi", False),
-    ("paid", "yingzhi", False),
-    ("rejected_final", "xinghe", False),
-    ("paid_finding_open", "yanqi", False),
-    ("paid", "hongluo", False),
-    ("paid", "changcheng", True),
-    ("approved", "jingxi", False),
-    ("approved", "yingzhi", False),
-    ("final_approval", "xinghe", False),
-    ("final_approval", "yanqi", False),
-    ("re_review", "hongluo", False),
-    ("re_review", "changcheng", False),
-    ("supplement_requested", "jingxi", True),
-    ("initial_review", "yingzhi", False),
-    ("initial_review", "xinghe", False),
-    ("submitted", "yanqi", False),
-    ("draft", "hongluo", False),
-    ("draft", "changcheng", False),
-]
-TITLES = [
-    "龙城夜雨",
-    "海上明月",
-    "山河故人",
-    "星火燎原",
-    "长安来信",
-    "雁栖湖畔",
-    "红螺晨钟",
-    "京西旧事",
-    "长城谣",
-    "海棠依旧",
-    "云端之上",
-    "北城少年",
-    "怀柔往事",
-    "一念之间",
-    "影都故事",
-    "月下归人",
-    "逐光者",
-    "春风十里",
-    "重逢",
-    "山海之约",
-    "夜航船",
-    "烟火人间",
-    "追梦人",
-    "时光信笺",
-    "风起青萍",
-    "归途",
-    "雪落无声",
-    "破晓",
-    "千里江山",
-    "灯火阑珊",
-]
-# Working days from submission to each step (a plan, not a rule: the rules are the actions').
-CLAIM, PASS_INITIAL, PASS_RE, APPROVE, PAY = 1, 3, 5, 7, 14
-# A story needs this many working days before today (paid ones and their findings the most).
-NEEDS = {
-    "paid": 16,
-    "paid_onsite": 16,
-    "paid_supplement": 20,
-    "paid_finding_open": 18,
-    "paid_finding_notified": 19,
-    "paid_finding_objected": 21,
-    "paid_finding_dismissed": 26,
-    "clawback": 32,
-    "clawback_full": 30,
-    "withdrawn": 3,
-    "rejected_initial": 7,
-    "rejected_final": 9,
-}
-# After payment: record the finding, send the data notice, the enterprise objects, then the
-# inspector decides once the objection period (5 working days) is over.
-FINDING, NOTICE, OBJECTION, DECISION, CLAWBACK, REPAYMENT = 2, 3, 4, 10, 11, 13
 
 
 @dataclass
@@ -178,48 +91,6 @@ class Demo:
 def window(today: dt.date) -> dt.date:
     """The first demo day: a year ago, or the policy's first day when that is later."""
     return max(today - dt.timedelta(days=365), POLICY_START)
-
-
-def _checked(name: str, content: bytes, allowed: frozenset[str]) -> CheckedUpload:
-    return check_upload(SimpleUploadedFile(name, content), allowed)
-
-
-def _pdf(text: str) -> bytes:
-    import pikepdf
-
-    pdf = pikepdf.new()
-    pdf.add_blank_page(page_size=(595, 842))
-    pdf.docinfo["/Title"] = text
-    out = io.BytesIO()
-    pdf.save(out)
-    return out.getvalue()
-
-
-def _png() -> bytes:
-    from PIL import Image
-
-    out = io.BytesIO()
-    Image.new("RGB", (320, 200), (155, 28, 28)).save(out, format="PNG")
-    return out.getvalue()
-
-
-def _detail(minutes: int, cost: Decimal, start: dt.datetime, prefix: str) -> bytes:
-    """Two rows of a consumption detail adding up to ``minutes`` and ``cost`` (one card each)."""
-    first = minutes // 2
-    second = minutes - first
-    amount_first = (cost * first / minutes).quantize(Decimal("0.01"))
-    amount_second = cost - amount_first
-    lines = [
-        "记录编号,开始时间,结束时间,算力资源,数量（卡）,时长（分钟）,单价（元/卡·小时）,金额（元）,使用场景"
-    ]
-    for index, (mins, amount) in enumerate(((first, amount_first), (second, amount_second)), start=1):
-        begin = start + dt.timedelta(hours=index * 3)
-        price = (amount * 60 / mins).quantize(Decimal("0.0001"))
-        lines.append(
-            f"{prefix}-{index},{begin:%Y-%m-%d %H:%M},{begin + dt.timedelta(minutes=mins):%Y-%m-%d %H:%M},"
-            f"H200,1,{mins},{price},{amount},text2video"
-        )
-    return ("\n".join(lines) + "\n").encode()
 
 
 # --- the cast ------------------------------------------------------------------------------------

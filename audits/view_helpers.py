@@ -1,0 +1,56 @@
+"""What the audit pages share: who may read and run them, a refusal shown on its form or page,
+the working days left before a deadline."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest
+from django.utils import timezone
+
+from accounts.models import User, current_user
+from accounts.roles import Role
+from policy.calendar import workdays_left
+from yingdu.lib.workdays import UnknownYearError
+
+# Staff who may read reconciliation results and spot checks (reviewers see them on the review page).
+READERS = (Role.REVIEWER, Role.HEAD, Role.APPROVER, Role.FINANCE, Role.INSPECTOR)
+# Staff who may run a reconciliation on demand.
+RUNNERS = (Role.REVIEWER, Role.HEAD, Role.APPROVER, Role.INSPECTOR)
+
+
+def _user_with(request: HttpRequest, *roles: str) -> User:
+    user = current_user(request)
+    if not user.has_role(*roles):
+        raise PermissionDenied
+    return user
+
+
+def _refused(request: HttpRequest, exc: ValidationError, form: Any = None) -> None:
+    """Put an action's refusal next to its fields (or at the top of the form)."""
+    if form is not None and hasattr(exc, "error_dict"):
+        for field, errors in exc.message_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+        return
+    for message in exc.messages:
+        if form is not None:
+            form.add_error(None, message)
+        else:
+            messages.error(request, message)
+
+
+def _days_left(deadline: Any) -> int | None:
+    try:
+        return workdays_left(deadline, timezone.localdate())
+    except UnknownYearError:
+        return None
+
+
+def _flash_errors(request: HttpRequest, form: forms.Form) -> None:
+    """Each of a refused form's messages, shown on the page the view redirects to."""
+    for errors in form.errors.values():
+        for e in errors:
+            messages.error(request, str(e))
