@@ -1,20 +1,21 @@
-"""Read-only selectors of the intake: the subsidy estimate with the quota left, and the timeline."""
+"""Read-only selectors of the intake: the subsidy estimate with the quota left, and the timeline
+(``applications.timeline``, re-exported here)."""
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
 
 from django.db.models import Sum
 from django.utils import timezone
-from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from applications.models import Application
-from applications.states import IN_REVIEW, TRANSITIONS, Status
-from ledger.labels import action_label
+from applications.states import IN_REVIEW
+from applications.timeline import TIMELINE_LABELS as TIMELINE_LABELS
+from applications.timeline import Audience as Audience
+from applications.timeline import TimelineItem as TimelineItem
+from applications.timeline import timeline as timeline
 from policy.loader import PolicyNotInForceError, PolicyParams, params_at
 from policy.queries import kept_total
 from policy.rules import SubsidyResult, calculate_subsidy
@@ -71,70 +72,3 @@ def estimate(
             params=params,
         )
     return Estimate(params, result, params.annual_cap, granted, pending)
-
-
-# Chinese names of the audit actions an applicant sees on the timeline.
-TIMELINE_LABELS: dict[str, Any] = {
-    "application.create": gettext_lazy("创建草稿"),
-    "application.submit": gettext_lazy("提交申报"),
-    "application.withdraw": gettext_lazy("撤回申请"),
-    "application.material_upload": gettext_lazy("上传材料"),
-    "application.material_remove": gettext_lazy("删除草稿材料"),
-}
-
-
-@dataclass(frozen=True)
-class TimelineItem:
-    at: dt.datetime
-    label: str
-    note: str
-    actor: str
-
-
-def timeline(application: Application) -> list[TimelineItem]:
-    """The application's history, oldest first: its audited events (docs/states.md: every transition
-    is recorded with actor, time and states). Draft edits and downloads are left out as noise."""
-    from ledger.models import AuditEvent
-
-    # Refused attempts stay in the staff audit log; the applicant sees only what was done.
-    events = (
-        AuditEvent.objects.filter(
-            object_type="applications.Application",
-            object_id=str(application.pk),
-            result=AuditEvent.Result.SUCCESS,
-        )
-        .exclude(
-            # A take-over moves the work between reviewers; the applicant's case is unchanged.
-            action__in=(
-                "application.update",
-                "application.pdf_download",
-                "application.material_download",
-                "application.take_over",
-                # A public progress query reads the case; it changes nothing the applicant did.
-                "review.progress_query",
-            )
-        )
-        .select_related("actor")
-        .order_by("created_at", "id")
-    )
-    items = []
-    for event in events:
-        label = TIMELINE_LABELS.get(event.action)
-        if label is None:
-            transition = TRANSITIONS.get(event.action.rsplit(".", 1)[-1])
-            label = str(transition.label) if transition else action_label(event.action)
-        note = ""
-        after: Any = event.after or {}
-        if isinstance(after, dict):
-            if event.action == "application.material_upload":
-                note = str(after.get("name", ""))
-            elif after.get("status") in Status.values:
-                note = _("状态：%(status)s") % {"status": Status(after["status"]).label}
-            if after.get("opinion"):
-                note = (note + " " if note else "") + str(after["opinion"])
-        items.append(
-            TimelineItem(
-                at=event.created_at, label=str(label), note=note, actor=str(event.actor or event.actor_repr)
-            )
-        )
-    return items

@@ -29,9 +29,9 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.models import User, current_user
 from accounts.roles import STAFF_ROLES, Role
 from applications.models import Application, Material
+from applications.queries import Audience, timeline
 from applications.states import TRANSITIONS, Status
 from ledger.actions import record_event
-from ledger.models import AuditEvent
 from policy.calendar import get_state
 from policy.queries import kept_total, year_bounds
 from review import actions, rows
@@ -203,52 +203,6 @@ def _opinions(steps: list[ReviewStep]) -> dict[str, dict[str, Any]]:
 
 
 # Labels of the intake's events in the history (its own transitions come from the table).
-INTAKE_LABELS = {
-    "application.create": gettext_lazy("创建草稿"),
-    "application.material_upload": gettext_lazy("上传材料"),
-    "application.material_remove": gettext_lazy("删除草稿材料"),
-}
-
-
-def _history(app: Application) -> list[dict[str, Any]]:
-    """ReviewSteps with the audit events of the application (draft edits left out as noise)."""
-    steps = {
-        s.pk: s
-        for s in ReviewStep.objects.filter(application=app).select_related("actor").order_by("at", "id")
-    }
-    events = (
-        AuditEvent.objects.filter(object_type=Application._meta.label, object_id=str(app.pk))
-        .exclude(action="application.update")
-        .select_related("actor")
-        .order_by("created_at", "id")
-    )
-    items = []
-    for event in events:
-        after = event.after if isinstance(event.after, dict) else {}
-        step_id = after.get("step_id")
-        step = steps.get(step_id) if isinstance(step_id, int) else None
-        name = event.action.removeprefix("application.")
-        if name in TRANSITIONS:
-            label = TRANSITIONS[name].label
-        elif name in (actions.ON_SITE_CHECK, actions.TAKE_OVER):
-            label = actions.transition_label(name)
-        else:
-            label = str(INTAKE_LABELS.get(event.action, event.action))
-        note = step.opinion if step else str(after.get("error") or after.get("name") or "")
-        items.append(
-            {
-                "at": event.created_at,
-                "label": label,
-                "actor": str(event.actor or event.actor_repr),
-                "failed": event.result != AuditEvent.Result.SUCCESS,
-                "before": (step.get_status_before_display() if step else ""),
-                "after": (step.get_status_after_display() if step else ""),
-                "opinion": note,
-            }
-        )
-    return items
-
-
 def _ytd(app: Application) -> dict[str, Any]:
     """The enterprise's awards of the application's year: what each keeps counts against the cap."""
     day = local_date(app.submitted_at)
@@ -337,7 +291,7 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
             "calculation": app.calculation or {},
             "approval_calculation": approval_step.data.get("calculation") if approval_step else None,
             "ytd": _ytd(app),
-            "history": _history(app),
+            "history": timeline(app, audience=Audience.STAFF),
             "checks": run_checks(app, clock),
             # Higher apps add their panels (the reconciliation against monitoring, from audits).
             "panels": hooks.collect(hooks.REVIEW_PAGE_PANELS, application=app),

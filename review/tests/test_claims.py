@@ -90,3 +90,17 @@ class ClaimReservationTests(ReviewTestCase):
         self.assertIn("受理", shown)
         self.assertNotIn("内部分工调整", shown)
         self.assertNotIn("take_over", shown)
+
+    def test_it_builds_one_timeline_the_staff_see_with_refusals_and_take_overs(self) -> None:
+        from applications.queries import Audience, timeline
+
+        with self.assertRaises(ReviewError):
+            actions.pass_initial_review(self.app, actor=self.other, opinion="同意")
+        actions.take_over_application(self.app, actor=self.other, reason="内部分工调整")
+        staff = timeline(self.app, audience=Audience.STAFF)
+        applicant = timeline(self.app)
+        self.assertEqual([i.label for i in staff], ["受理并开始初审", "初审通过", "接手初审"])
+        self.assertEqual([i.failed for i in staff], [False, True, False])
+        self.assertEqual((staff[0].before, staff[0].after), ("已提交", "初审中"))
+        self.assertEqual(staff[2].note, "内部分工调整")
+        self.assertEqual([i.label for i in applicant], ["受理并开始初审"])

@@ -1,0 +1,108 @@
+"""An application's timeline, built once for everyone who reads it: the applicant sees what was
+done on their case; staff also see refused attempts and internal steps (docs/states.md: every
+transition is recorded with actor, time and states)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from applications.models import Application
+from applications.states import TRANSITIONS, Status
+from ledger.labels import action_label
+
+
+class Audience(StrEnum):
+    """Who reads the timeline."""
+
+    APPLICANT = "applicant"
+    STAFF = "staff"
+
+
+# Chinese names of the audit actions on the timeline (others: the transition's or the log's name).
+TIMELINE_LABELS: dict[str, Any] = {
+    "application.create": gettext_lazy("创建草稿"),
+    "application.submit": gettext_lazy("提交申报"),
+    "application.withdraw": gettext_lazy("撤回申请"),
+    "application.material_upload": gettext_lazy("上传材料"),
+    "application.material_remove": gettext_lazy("删除草稿材料"),
+}
+# Draft edits are noise on every timeline.
+NOISE = ("application.update",)
+# What staff see and the applicant does not: downloads, a take-over (it moves the work between
+# reviewers, the applicant's case is unchanged) and public progress queries (they change nothing).
+STAFF_ONLY = (
+    "application.pdf_download",
+    "application.material_download",
+    "application.take_over",
+    "review.progress_query",
+)
+
+
+@dataclass(frozen=True)
+class TimelineItem:
+    at: dt.datetime
+    label: str
+    note: str
+    actor: str
+    failed: bool = False  # a refused attempt (staff only)
+    before: str = ""  # the states a review step moved between (staff only)
+    after: str = ""
+
+
+def event_label(action: str) -> str:
+    """The Chinese name of an application's audit action on its timeline."""
+    label = TIMELINE_LABELS.get(action)
+    if label is None:
+        transition = TRANSITIONS.get(action.rsplit(".", 1)[-1])
+        label = transition.label if transition else action_label(action)
+    return str(label)
+
+
+def _status_label(value: Any) -> str:
+    return str(Status(value).label) if value in Status.values else ""
+
+
+def timeline(application: Application, *, audience: Audience = Audience.APPLICANT) -> list[TimelineItem]:
+    """The application's history, oldest first, from its audited events."""
+    from ledger.models import AuditEvent
+
+    events = AuditEvent.objects.filter(
+        object_type=Application._meta.label, object_id=str(application.pk)
+    ).exclude(action__in=NOISE)
+    if audience == Audience.APPLICANT:
+        # Refused attempts stay in the staff audit log; the applicant sees only what was done.
+        events = events.filter(result=AuditEvent.Result.SUCCESS).exclude(action__in=STAFF_ONLY)
+    items = []
+    for event in events.select_related("actor").order_by("created_at", "id"):
+        after: Any = event.after if isinstance(event.after, dict) else {}
+        before: Any = event.before if isinstance(event.before, dict) else {}
+        step = isinstance(after.get("step_id"), int)  # written by a review step
+        failed = event.result != AuditEvent.Result.SUCCESS
+        if audience == Audience.STAFF:
+            note = str(after.get("opinion", "")) if step else str(after.get("error") or after.get("name") or "")
+        else:
+            note = ""
+            if event.action == "application.material_upload":
+                note = str(after.get("name", ""))
+            elif after.get("status") in Status.values:
+                note = _("状态：%(status)s") % {"status": Status(after["status"]).label}
+            if after.get("opinion"):
+                note = (note + " " if note else "") + str(after["opinion"])
+        items.append(
+            TimelineItem(
+                at=event.created_at,
+                label=event_label(event.action),
+                note=note,
+                actor=str(event.actor or event.actor_repr),
+                failed=failed,
+                before=_status_label(before.get("status")) if step and audience == Audience.STAFF else "",
+                after=_status_label(after.get("status")) if step and audience == Audience.STAFF else "",
+            )
+        )
+    return items
