@@ -2,13 +2,14 @@ from __future__ import annotations
 
 from django.urls import path
 
-from review import inbox, views
+from review import inbox, sms_views, views
 
 app_name = "review"
 
 urlpatterns = [
     path("", views.workbench, name="workbench"),
     path("inbox/", inbox.inbox, name="inbox"),
+    path("sms/", sms_views.sms_log, name="sms_log"),
     path("inbox/read/", inbox.inbox_read, name="inbox_read"),
     path("inbox/unread/", inbox.unread_badge, name="inbox_unread"),
     path("inbox/<int:pk>/", inbox.message, name="message"),

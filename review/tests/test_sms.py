@@ -5,9 +5,11 @@ from __future__ import annotations
 import datetime as dt
 
 from django.test import override_settings
+from django.urls import reverse
 from huey.contrib.djhuey import HUEY
 
 from accounts.models import User
+from accounts.roles import Role
 from applications.models import MaterialKind
 from applications.states import Status
 from ledger.models import AuditEvent
@@ -16,6 +18,7 @@ from review.models import Notification, SmsMessage
 from review.sms import MAX_LENGTH, attempt, sms_text, templates
 from review.tests.helpers import ReviewTestCase, add_material, make_application
 from yingdu.smsgate import SmsGateway
+from yingdu.test import make_user
 
 PHONE = "13812345678"
 # Long but realistic facts: the longest reference the column holds, the largest amount, a provisional date.
@@ -64,6 +67,14 @@ class SmsTests(ReviewTestCase):
             (SmsMessage.Status.SENT, 1, "138****5678", Notification.Kind.SUPPLEMENT_NOTICE, sent["text"]),
         )
         self.assertIsNotNone(message.sent_at)
+        # The system administrator sees every send, the number masked; nobody else does.
+        self.client.force_login(make_user("sys", Role.SYSADMIN))
+        page = self.client.get(reverse("review:sms_log"))
+        self.assertContains(page, "138****5678")
+        self.assertContains(page, "已发送")
+        self.assertNotContains(page, PHONE)
+        self.client.force_login(self.alice)
+        self.assertEqual(self.client.get(reverse("review:sms_log")).status_code, 403)
 
     def test_it_retries_through_a_gateway_outage_and_delivers_exactly_once(self) -> None:
         with SmsGateway(fail_first=1) as gateway:
