@@ -473,4 +473,6 @@ def withdraw_application(
             after={"status": locked.status, "opinion": reason[:500]},
             request=request,
         )
+        # A submitted case that is withdrawn has ended: review asks the enterprise to rate it.
+        hooks.announce(hooks.APPLICATION_ENDED, application_id=locked.pk, actor=actor)
     return locked

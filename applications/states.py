@@ -84,6 +84,10 @@ HOLDS_FILING_NUMBER = frozenset(set(Status) - {S.DRAFT, S.WITHDRAWN, S.REJECTED}
 COUNTS_AGAINST_CAP = frozenset({S.APPROVED, S.PAID, S.PARTIALLY_CLAWED_BACK})
 # States of an application that was granted an award (whatever happened to the money since).
 GRANTED = frozenset({S.APPROVED, S.PAID, S.PARTIALLY_CLAWED_BACK, S.CLAWED_BACK})
+# States that end a case (办结): the enterprise is then asked to rate it once (docs/ratings.md).
+ENDS_CASE = frozenset({S.PAID, S.REJECTED, S.WITHDRAWN})
+# States in which an ended case may still be rated: a clawback after payment does not reopen it.
+RATEABLE = ENDS_CASE | {S.PARTIALLY_CLAWED_BACK, S.CLAWED_BACK}
 
 
 def allowed(name: str, status: str) -> bool:

@@ -41,6 +41,7 @@ from applications.queries import estimate, timeline
 from applications.states import Status
 from enterprises.models import Provider
 from ledger.actions import record_event
+from yingdu import hooks
 from yingdu.signing import issued_pdf_response
 from yingdu.uploads import DOCUMENT_TYPES, TABLE_TYPES, check_upload, stored_file_response
 from yingdu.validators import display_phone
@@ -531,5 +532,7 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
             "can_edit": is_owner and application.status == Status.DRAFT,
             "calculation": application.calculation or {},
             "first_step": STEPS[0].slug,
+            # Higher apps add their cards (the 好差评 of an ended case, from review).
+            "panels": hooks.collect(hooks.APPLICATION_PAGE_PANELS, application=application, user=user),
         },
     )

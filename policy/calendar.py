@@ -41,6 +41,7 @@ __all__ = [
     "apply_due",
     "cycle_due",
     "objection_due",
+    "rating_follow_up_due",
     "payment_due",
     "review_due",
     "clear_calendar_cache",
@@ -234,6 +235,21 @@ def objection_due(notice_date: dt.date, params: PolicyParams, *, state: Calendar
         lambda cal: objection_deadline(notice_date, params, calendar=cal),
         issued_on=notice_date,
         party=ENTERPRISE,
+        params=params,
+        state=state,
+    )
+
+
+def rating_follow_up_due(
+    opened_on: dt.date, params: PolicyParams, *, state: CalendarState | None = None
+) -> Deadline:
+    """The center's answer to a poor rating (差评整改回访) is due the Nth working day after it was
+    given (``deadline.rating_follow_up_workdays``); settled as a center deadline (the earlier date)."""
+    workdays = int(params.get("deadline.rating_follow_up_workdays"))
+    return settle(
+        lambda cal: cal.add_workdays(opened_on, workdays),
+        issued_on=opened_on,
+        party=CENTER,
         params=params,
         state=state,
     )

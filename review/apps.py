@@ -7,7 +7,7 @@ class ReviewConfig(AppConfig):
     name = "review"
 
     def ready(self) -> None:
-        from review import deadlines, notify
+        from review import deadlines, notify, ratings
         from yingdu import hooks
 
         hooks.register(hooks.APPLICATION_SUBMITTED, notify.send_submission_receipt)
@@ -15,3 +15,5 @@ class ReviewConfig(AppConfig):
         hooks.register(hooks.CALENDAR_LOADED, deadlines.tell_people)
         hooks.register(hooks.ENTERPRISE_REGISTERED, notify.enterprise_registered)
         hooks.register(hooks.ENTERPRISE_VERIFIED, notify.enterprise_verified)
+        hooks.register(hooks.APPLICATION_ENDED, ratings.ask_for_rating)
+        hooks.register(hooks.APPLICATION_PAGE_PANELS, ratings.rating_panel)

@@ -1,5 +1,6 @@
 """Review and disbursement records (docs/states.md): steps, supplement notices, on-site checks, payments,
-the applicant's inbox and the per-enterprise annual grant total behind the annual cap.
+the applicant's inbox, the per-enterprise annual grant total behind the annual cap, and the
+enterprise's rating of an ended case with the center's follow-up of a poor one (docs/ratings.md).
 
 Rows here are written only by ``review.actions``; nothing happens in ``save()``.
 """
@@ -7,6 +8,7 @@ Rows here are written only by ``review.actions``; nothing happens in ``save()``.
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import models
@@ -14,6 +16,9 @@ from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
 from applications.states import Status
+
+if TYPE_CHECKING:
+    from django.utils.functional import _StrPromise
 
 
 class Level(models.IntegerChoices):
@@ -261,6 +266,9 @@ class Notification(models.Model):
         BLACKLIST = "blacklist", _("列入黑名单")
         REGISTRATION = "registration", _("企业注册")
         VERIFICATION = "verification", _("企业核验结果")
+        RATING_REQUEST = "rating_request", _("办件评价邀请")
+        RATING_FOLLOW_UP = "rating_follow_up", _("差评回访")
+        FOLLOW_UP_REPLY = "follow_up_reply", _("差评回访答复")
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -353,3 +361,108 @@ class SmsMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.phone_masked} {self.kind}"
+
+
+class Satisfaction(models.IntegerChoices):
+    """The five levels of 好差评 (国办发〔2019〕51号), best first; the value is the score for averages."""
+
+    VERY_SATISFIED = 5, _("非常满意")
+    SATISFIED = 4, _("满意")
+    FAIRLY_SATISFIED = 3, _("基本满意")
+    DISSATISFIED = 2, _("不满意")
+    VERY_DISSATISFIED = 1, _("非常不满意")
+
+
+# The levels that open a follow-up (差评).
+POOR = frozenset({Satisfaction.DISSATISFIED, Satisfaction.VERY_DISSATISFIED})
+
+# The rated dimensions (docs/ratings.md, after GB/T 39734-2020 §5): field name -> label.
+DIMENSIONS: dict[str, _StrPromise] = {
+    "guidance": _("办事指南与告知清晰"),
+    "convenience": _("办事便捷度"),
+    "efficiency": _("办理效率"),
+    "attitude": _("服务态度"),
+    "overall": _("整体满意度"),
+}
+
+
+class Rating(models.Model):
+    """好差评: the enterprise's one rating of a case that ended (paid, rejected or withdrawn after
+    submission), each dimension on the five levels; ``overall`` is the rating's level.
+
+    One per application (``OneToOneField``: the database refuses a second). Written only by
+    ``review.ratings.rate_application``.
+    """
+
+    application = models.OneToOneField(
+        "applications.Application", verbose_name=_("申请"), on_delete=models.PROTECT, related_name="rating"
+    )
+    guidance = models.PositiveSmallIntegerField(DIMENSIONS["guidance"], choices=Satisfaction.choices)
+    convenience = models.PositiveSmallIntegerField(DIMENSIONS["convenience"], choices=Satisfaction.choices)
+    efficiency = models.PositiveSmallIntegerField(DIMENSIONS["efficiency"], choices=Satisfaction.choices)
+    attitude = models.PositiveSmallIntegerField(DIMENSIONS["attitude"], choices=Satisfaction.choices)
+    overall = models.PositiveSmallIntegerField(DIMENSIONS["overall"], choices=Satisfaction.choices)
+    comment = models.CharField(_("评价意见"), max_length=500, blank=True)
+    rated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("评价人"), on_delete=models.PROTECT, related_name="+"
+    )
+    rated_at = models.DateTimeField(_("评价时间"))
+
+    class Meta:
+        verbose_name = _("办件评价")
+        verbose_name_plural = _("办件评价")
+        ordering = ["-rated_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(**{f"{name}__gte": 1}) & Q(**{f"{name}__lte": 5}), name=f"rating_{name}_level"
+            )
+            for name in DIMENSIONS
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.application_id} {self.get_overall_display()}"
+
+    @property
+    def poor(self) -> bool:
+        return self.overall in POOR
+
+
+class RatingFollowUp(models.Model):
+    """整改/回访 of a poor rating: the approver (审批负责人, who signs the third review level) answers
+    in writing by a deadline of working days (``deadline.rating_follow_up_workdays``), counted from
+    ``opened_on``; the enterprise reads the answer on its application page."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("待回访")
+        CLOSED = "closed", _("已回访")
+
+    rating = models.OneToOneField(
+        Rating, verbose_name=_("评价"), on_delete=models.PROTECT, related_name="follow_up"
+    )
+    opened_on = models.DateField(_("发起日期"))
+    status = models.CharField(_("状态"), max_length=10, choices=Status.choices, default=Status.OPEN)
+    response = models.TextField(_("回访答复"), blank=True)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("答复人"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    closed_at = models.DateTimeField(_("答复时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("差评回访")
+        verbose_name_plural = _("差评回访")
+        ordering = ["opened_on", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(status="open") & Q(closed_at__isnull=True))
+                | (Q(status="closed") & Q(closed_at__isnull=False) & ~Q(response="")),
+                name="follow_up_closed_with_response",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rating_id} {self.status}"

@@ -20,13 +20,14 @@ from django.utils.translation import gettext_lazy
 from accounts.models import User
 from accounts.roles import Role
 from applications.models import Application
-from applications.states import TRANSITIONS, Status
+from applications.states import ENDS_CASE, TRANSITIONS, Status
 from enterprises.models import ConflictOfInterest, Right
 from enterprises.permissions import right_refusal
 from ledger.actions import record_event
 from ledger.models import AuditEvent
 from review import notify
 from review.models import Level, ReviewStep
+from yingdu import hooks
 
 T = TypeVar("T")
 
@@ -337,6 +338,8 @@ def _finish(
     updates = dict(fields or {})
     if target != before_status:
         updates["status"] = target
+        if target in ENDS_CASE:
+            hooks.announce(hooks.APPLICATION_ENDED, application_id=app.pk, actor=actor)
     if updates:
         for key, value in updates.items():
             setattr(app, key, value)

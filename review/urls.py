@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from review import inbox, sms_views, views
+from review import inbox, rating_views, sms_views, views
 
 app_name = "review"
 
@@ -13,12 +13,16 @@ urlpatterns = [
     path("inbox/read/", inbox.inbox_read, name="inbox_read"),
     path("inbox/unread/", inbox.unread_badge, name="inbox_unread"),
     path("inbox/<int:pk>/", inbox.message, name="message"),
+    path("follow-ups/", rating_views.follow_ups, name="follow_ups"),
+    path("follow-ups/<int:pk>/", rating_views.follow_up, name="follow_up"),
+    path("follow-ups/<int:pk>/close/", rating_views.close_follow_up, name="close_follow_up"),
     path("ledger.xlsx", views.ledger_export, name="ledger_export"),
     path("attachments/<int:pk>/", views.attachment, name="attachment"),
     path("<int:pk>/", views.detail, name="detail"),
     path("<int:pk>/do/<slug:name>/", views.transition, name="transition"),
     path("<int:pk>/supplement/request/", views.supplement_request, name="supplement_request"),
     path("<int:pk>/supplement/", views.supplement, name="supplement"),
+    path("<int:pk>/rate/", rating_views.rate, name="rate"),
     path("<int:pk>/on-site-check/", views.on_site_check, name="on_site_check"),
     path("<int:pk>/take-over/", views.take_over, name="take_over"),
     path("<int:pk>/payment/", views.payment, name="payment"),

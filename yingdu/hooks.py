@@ -23,7 +23,10 @@ from django.db import transaction
 # What a lower app announces. Receivers take keyword arguments only.
 APPLICATION_SUBMITTED = "application.submitted"  # application_id, actor
 RE_REVIEW_PASSED = "application.re_review_passed"  # application_id, actor: final approval comes next
+APPLICATION_ENDED = "application.ended"  # application_id, actor: paid, rejected or withdrawn
 REVIEW_PAGE_PANELS = "review.page_panels"  # application -> {"template": ..., **context}
+# The enterprise's page of its application: application, user -> {"template": ..., **context}
+APPLICATION_PAGE_PANELS = "application.page_panels"
 
 # Loading an official holiday year (policy): collect the open deadlines it moves, then tell people.
 CALENDAR_MOVES = "calendar.moves"  # before, after (CalendarState), today -> list[policy.deadlines.Move]
@@ -36,7 +39,9 @@ HOOKS = frozenset(
     {
         APPLICATION_SUBMITTED,
         RE_REVIEW_PASSED,
+        APPLICATION_ENDED,
         REVIEW_PAGE_PANELS,
+        APPLICATION_PAGE_PANELS,
         CALENDAR_MOVES,
         CALENDAR_LOADED,
         ENTERPRISE_REGISTERED,

@@ -78,6 +78,11 @@ def _todo_cards(roles: set[str]) -> list[dict[str, object]]:
     if Role.REVIEWER in roles:
         pending = Enterprise.objects.filter(status=Enterprise.Status.PENDING).count()
         cards.append({"label": _("待核验企业"), "count": pending, "url": "/enterprises/pending/"})
+    if Role.APPROVER in roles:
+        from review.models import RatingFollowUp
+
+        open_follow_ups = RatingFollowUp.objects.filter(status=RatingFollowUp.Status.OPEN).count()
+        cards.append({"label": _("待办差评回访"), "count": open_follow_ups, "url": "/review/follow-ups/"})
     if Role.INSPECTOR in roles:
         open_findings = Finding.objects.exclude(status__in=["upheld", "dismissed"]).count()
         cards.append({"label": _("未结核查发现"), "count": open_findings, "url": "/audits/"})
@@ -102,6 +107,8 @@ def _link_cards(roles: set[str]) -> list[tuple[str, str]]:
         cards.append((_("审计日志"), "console:audit"))
     if roles & STAFF_ROLES:
         cards.append((_("审核工作台"), "review:workbench"))
+    if Role.APPROVER in roles:
+        cards.append((_("差评回访"), "review:follow_ups"))
     if Role.INSPECTOR in roles:
         cards.append((_("稽查工作台"), "audits:workbench"))
     if roles & {Role.INSPECTOR, Role.SYSADMIN}:
