@@ -79,7 +79,7 @@ class RatingTests(ReviewTestCase):
         with self.assertRaises(IntegrityError), transaction.atomic():
             Rating.objects.create(application=app, rated_by=self.alice, rated_at=timezone.now(), **POOR)
         event = AuditEvent.objects.get(action="application.rate")
-        self.assertEqual(event.after["overall"], 5)
+        self.assertEqual((event.after or {})["overall"], 5)
         self.assertFalse(RatingFollowUp.objects.exists())
 
     def test_only_the_enterprises_own_users_may_rate(self) -> None:
@@ -124,7 +124,7 @@ class RatingTests(ReviewTestCase):
 
         self.login(self.approver)
         listing = self.client.get(reverse("review:follow_ups"))
-        self.assertContains(listing, app.reference)
+        self.assertContains(listing, str(app.reference))
         self.assertContains(listing, due.isoformat())
         self.assertContains(self.client.get(notice.link), "审核太慢")
         self.login(self.head)
@@ -144,7 +144,8 @@ class RatingTests(ReviewTestCase):
             (follow_up.status, follow_up.closed_by), (RatingFollowUp.Status.CLOSED, self.approver)
         )
         event = AuditEvent.objects.get(action="application.rating_follow_up_close")
-        self.assertEqual((event.after["due"], event.after["late"]), (due.isoformat(), False))
+        after = event.after or {}
+        self.assertEqual((after["due"], after["late"]), (due.isoformat(), False))
         self.assertTrue(
             Notification.objects.filter(user=self.alice, kind=Notification.Kind.FOLLOW_UP_REPLY).exists()
         )
