@@ -1,4 +1,4 @@
-"""The yearly XLSX workbook of the center (docs/reports.md): five sheets built from ``reports.queries``.
+"""The yearly XLSX workbook of the center (docs/reports.md): six sheets built from ``reports.queries``.
 
 Every cell goes through ``yingdu.xlsx`` so text typed by applicants (company names, work titles)
 can never become a formula in the reader's spreadsheet program.
@@ -20,6 +20,7 @@ from applications.models import Application
 from applications.states import Status
 from policy.queries import year_bounds
 from reports import queries
+from reports.ratings import ratings_sheet_rows, ratings_summary
 from yingdu.xlsx import safe_cell, write_sheet
 
 SHEET_APPLICATIONS = gettext_lazy("申请汇总")
@@ -27,6 +28,7 @@ SHEET_MONTHLY = gettext_lazy("月度统计")
 SHEET_DEADLINES = gettext_lazy("时限达标")
 SHEET_PROVIDERS = gettext_lazy("算力提供方")
 SHEET_FINDINGS = gettext_lazy("稽查发现")
+SHEET_RATINGS = gettext_lazy("好差评")
 
 
 def status_labels() -> dict[str, str]:
@@ -46,6 +48,12 @@ def build_workbook(year: int, today: dt.date | None = None) -> tuple[bytes, dict
         str(SHEET_DEADLINES): _deadlines_sheet(wb.create_sheet(str(SHEET_DEADLINES)), year, today),
         str(SHEET_PROVIDERS): _providers_sheet(wb.create_sheet(str(SHEET_PROVIDERS)), year),
         str(SHEET_FINDINGS): _findings_sheet(wb.create_sheet(str(SHEET_FINDINGS)), year),
+        str(SHEET_RATINGS): write_sheet(
+            wb.create_sheet(str(SHEET_RATINGS)),
+            [_("类别"), _("项目"), _("数值")],
+            ratings_sheet_rows(ratings_summary(year, today)),
+            widths=[20, 20, 12],
+        ),
     }
     out = io.BytesIO()
     wb.save(out)

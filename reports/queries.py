@@ -47,6 +47,7 @@ from reports.compliance import OUTCOME_LABELS as OUTCOME_LABELS
 from reports.compliance import OVERDUE
 from reports.compliance import deadline_compliance as deadline_compliance
 from reports.compliance import outcome_label as outcome_label
+from reports.ratings import ratings_summary
 from yingdu.lib.money import round_half_up
 
 # --- years -------------------------------------------------------------------------------------
@@ -396,6 +397,7 @@ def dashboard(year: int, today: dt.date | None = None) -> dict[str, Any]:
         "providers": usage_by_provider(year),
         "scenarios": usage_by_scenario(year),
         "findings": findings,
+        "ratings": ratings_summary(year, today),
         "available": {
             "review": optional_model("review", "Payment") is not None,
             "monitoring": optional_model("monitoring", "UsageRecord") is not None,

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.models import current_user
 from applications.views import get_own_application
+from policy.calendar import get_state
 from review import ratings
 from review.models import DIMENSIONS, RatingFollowUp, Satisfaction
 from review.transitions import ReviewError
@@ -120,9 +121,14 @@ def follow_ups(request: HttpRequest) -> HttpResponse:
     qs = RatingFollowUp.objects.select_related("rating__application__enterprise", "closed_by")
     if shown != "all":
         qs = qs.filter(status=shown)
+    state = get_state()
     rows = [
-        {"follow_up": f, "due": ratings.follow_up_due(f), "overdue": ratings.is_overdue(f, today)}
-        for f in qs.order_by("status", "opened_on", "id")[:200]
+        {
+            "follow_up": f,
+            "due": ratings.follow_up_due(f, state=state),
+            "overdue": ratings.is_overdue(f, today, state=state),
+        }
+        for f in qs.order_by("-status", "opened_on", "id")[:200]  # open ("open" > "closed") first
     ]
     counts = {
         "open": RatingFollowUp.objects.filter(status=RatingFollowUp.Status.OPEN).count(),

@@ -28,7 +28,7 @@ from accounts.roles import Role
 from applications.models import Application
 from applications.states import RATEABLE, Status
 from ledger.actions import record_event
-from policy.calendar import Deadline, rating_follow_up_due
+from policy.calendar import CalendarState, Deadline, rating_follow_up_due
 from policy.loader import params_at
 from review.models import DIMENSIONS, POOR, Notification, Rating, RatingFollowUp, Satisfaction
 from review.notify import deliver, enterprise_users
@@ -55,15 +55,15 @@ def rating_of(application: Application) -> Rating | None:
     return Rating.objects.filter(application=application).select_related("follow_up").first()
 
 
-def follow_up_due(follow_up: RatingFollowUp) -> Deadline:
+def follow_up_due(follow_up: RatingFollowUp, *, state: CalendarState | None = None) -> Deadline:
     """The day the written answer to a poor rating is due (a center deadline: the earlier date
-    after a provisional year becomes official)."""
-    return rating_follow_up_due(follow_up.opened_on, params_at(follow_up.opened_on))
+    after a provisional year becomes official). Lists pass one ``state`` for all their rows."""
+    return rating_follow_up_due(follow_up.opened_on, params_at(follow_up.opened_on), state=state)
 
 
-def is_overdue(follow_up: RatingFollowUp, today: dt.date) -> bool:
+def is_overdue(follow_up: RatingFollowUp, today: dt.date, *, state: CalendarState | None = None) -> bool:
     """Open past its deadline, or answered after it."""
-    due = follow_up_due(follow_up).date
+    due = follow_up_due(follow_up, state=state).date
     if follow_up.status == RatingFollowUp.Status.CLOSED and follow_up.closed_at is not None:
         return timezone.localdate(follow_up.closed_at) > due
     return today > due

@@ -87,6 +87,12 @@ class Command(BaseCommand):
                 )
                 % {**s, "label": label, "rate": rate}
             )
+        ratings = data["ratings"]
+        levels = "，".join(f"{row['label']} {row['count']}" for row in ratings["levels"])
+        lines.append(
+            _("好差评：%(total)s 件（%(levels)s）；差评回访：待回访 %(open)s，已回访 %(closed)s，逾期 %(overdue)s")
+            % {"total": ratings["total"], "levels": levels, **ratings["follow_ups"]}
+        )
         self.stdout.write("\n".join(lines))
 
     def export(self, year: int, output: Path, username: str | None) -> None:
