@@ -4,9 +4,9 @@ Relative to today, the demo builds the months since ``today − 365 days`` (or s
 effect on 2026-02-05, when fewer) by running the platform's own actions — registration and
 verification, signed usage through the API's ingestion, submissions, every review step, payments,
 reminders, a quarterly spot check drawn from a real checkpoint, findings, a partial clawback and its
-repayment — each under a clock travelled to its day (``time_machine``), in date order. No row is
-written directly, and no holiday schedule is guessed: a year without an official one runs on the
-provisional calendar (暂定).
+repayment, the enterprises' ratings of ended cases and the follow-up of a poor one — each under a
+clock travelled to its day (``time_machine``), in date order. No row is written directly, and no
+holiday schedule is guessed: a year without an official one runs on the provisional calendar (暂定).
 
 Every date is a working day counted on the calendar from the first demo day, so the plan fits any
 window; items still in progress start in the last weeks so that queues look like a real morning.
@@ -60,6 +60,7 @@ from yingdu.demo_cast import ENTERPRISES as ENTERPRISES
 from yingdu.demo_cast import PROVIDERS as PROVIDERS
 from yingdu.demo_cast import STORIES as STORIES
 from yingdu.demo_files import _checked, _detail, _pdf, _png
+from yingdu.demo_ratings import plan_ratings
 from yingdu.uploads import DOCUMENT_TYPES, TABLE_TYPES
 
 POLICY_START = dt.date(2026, 2, 5)
@@ -554,6 +555,7 @@ def load(stdout: Any, *, today: dt.date | None = None) -> None:
     plan(demo)
     spot_check(demo)
     reminders(demo)
+    plan_ratings(demo)
     play(demo)
     for line in demo.lines:
         stdout.write(line)

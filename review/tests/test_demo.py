@@ -16,7 +16,7 @@ from audits.models import Clawback, Finding, Repayment, SpotCheck
 from enterprises.models import Enterprise, Provider
 from ledger.models import AuditEvent
 from monitoring.models import Node, UsageRecord
-from review.models import DeadlineReminder, OnSiteCheck, Payment, SupplementNotice
+from review.models import DeadlineReminder, OnSiteCheck, Payment, Rating, RatingFollowUp, SupplementNotice
 
 CST = dt.timezone(dt.timedelta(hours=8))
 
@@ -56,6 +56,8 @@ def assert_a_living_year() -> None:
     assert Repayment.objects.filter(clawback=partial).exists()
     full = Clawback.objects.get(application__status=Status.CLAWED_BACK)
     assert full.amount == full.application.granted_amount
+    assert Rating.objects.count() == 5
+    assert set(RatingFollowUp.objects.values_list("status", flat=True)) == {"open", "closed"}
 
 
 @pytest.mark.django_db
