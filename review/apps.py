@@ -17,3 +17,4 @@ class ReviewConfig(AppConfig):
         hooks.register(hooks.ENTERPRISE_VERIFIED, notify.enterprise_verified)
         hooks.register(hooks.APPLICATION_ENDED, ratings.ask_for_rating)
         hooks.register(hooks.APPLICATION_PAGE_PANELS, ratings.rating_panel)
+        hooks.register(hooks.REVIEW_PAGE_PANELS, ratings.review_page_rating_panel)

@@ -319,3 +319,21 @@ def rating_rows(rating: Rating) -> list[tuple[str, str]]:
     return [
         (str(label), str(Satisfaction(getattr(rating, name)).label)) for name, label in DIMENSIONS.items()
     ]
+
+
+def review_page_rating_panel(*, application: Application) -> dict[str, Any] | None:
+    """The review page's card with the enterprise's rating and the follow-up, once there is one."""
+    rating = rating_of(application)
+    if rating is None:
+        return None
+    follow_up = getattr(rating, "follow_up", None)
+    return {
+        "template": "review/_rating_panel.html",
+        "rating": rating,
+        "dimensions": rating_rows(rating),
+        "follow_up": follow_up,
+        "due": follow_up_due(follow_up) if follow_up is not None else None,
+        "can_rate": False,
+        "staff": True,
+        "application": application,
+    }

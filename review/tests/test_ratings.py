@@ -149,6 +149,9 @@ class RatingTests(ReviewTestCase):
         self.assertTrue(
             Notification.objects.filter(user=self.alice, kind=Notification.Kind.FOLLOW_UP_REPLY).exists()
         )
+        review_page = self.client.get(reverse("review:detail", args=[app.pk]))
+        self.assertContains(review_page, "企业已于")
+        self.assertContains(review_page, "已电话回访，审核流程已优化")
         self.login(self.alice)
         page = self.client.get(reverse("applications:detail", args=[app.pk]))
         self.assertContains(page, "已电话回访，审核流程已优化")
