@@ -237,7 +237,11 @@ def _perform(
                     status=refusal.status,
                     code="forbidden" if refusal.status == 403 else "illegal_state",
                 )
+            status_before = locked.status
             result = body(locked)
+            if locked.status != status_before and Status(locked.status) in ENDS_CASE:
+                # After the action's own notices (the rejection, the payment): review asks for a rating.
+                hooks.announce(hooks.APPLICATION_ENDED, application_id=locked.pk, actor=actor)
     except ReviewError as exc:
         # The attempt is audited outside the rolled-back transaction (docs/security.md, #20).
         record_event(
@@ -338,8 +342,6 @@ def _finish(
     updates = dict(fields or {})
     if target != before_status:
         updates["status"] = target
-        if target in ENDS_CASE:
-            hooks.announce(hooks.APPLICATION_ENDED, application_id=app.pk, actor=actor)
     if updates:
         for key, value in updates.items():
             setattr(app, key, value)

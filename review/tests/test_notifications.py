@@ -62,7 +62,7 @@ def test_the_applicant_is_mailed_through_smtp_at_each_step(smtp_server: SmtpSink
     payment = smtp_server.wait_for(lambda m: "已兑现" in m.subject)
     assert "兑现金额：15000.00 元" in payment.body
     kinds = list(Notification.objects.filter(user=alice).order_by("id").values_list("kind", flat=True))
-    assert kinds == ["submission_receipt", "supplement_notice", "approval", "payment"]
+    assert kinds == ["submission_receipt", "supplement_notice", "approval", "payment", "rating_request"]
 
 
 @pytest.mark.django_db(transaction=True)

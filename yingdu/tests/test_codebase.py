@@ -87,6 +87,7 @@ NOT_MESSAGES = {
     "demo.py": "the demo's sample records",
     "demo_cast.py": "the demo's cast and stories",
     "demo_files.py": "the demo's sample files",
+    "demo_ratings.py": "the demo's sample ratings and answers",
 }
 # API documentation (OpenAPI summaries and field descriptions) still to be put through gettext:
 # the exact count per module, so a new literal fails and a translated one updates the list.
