@@ -7,6 +7,8 @@ from review.models import (
     Notification,
     OnSiteCheck,
     Payment,
+    Rating,
+    RatingFollowUp,
     ReviewStep,
     SmsMessage,
     SupplementNotice,
@@ -50,3 +52,15 @@ class NotificationAdmin(ReadOnlyAdmin):
 class SmsMessageAdmin(ReadOnlyAdmin):
     list_display = ("created_at", "phone_masked", "kind", "status", "attempts", "sent_at", "last_error")
     list_filter = ("status", "kind")
+
+
+@admin.register(Rating)
+class RatingAdmin(ReadOnlyAdmin):
+    list_display = ("application", "overall", "rated_by", "rated_at")
+    list_filter = ("overall",)
+
+
+@admin.register(RatingFollowUp)
+class RatingFollowUpAdmin(ReadOnlyAdmin):
+    list_display = ("rating", "opened_on", "status", "closed_by", "closed_at")
+    list_filter = ("status",)
