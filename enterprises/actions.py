@@ -85,6 +85,7 @@ def register_enterprise(
             sha256=license_file.sha256,
             mime=license_file.mime,
             original_name=license_file.original_name,
+            signature=license_file.signature,
             uploaded_by=user,
             uploaded_at=timezone.now(),
         )
@@ -308,6 +309,7 @@ def upload_licence(
             sha256=checked.sha256,
             mime=checked.mime,
             original_name=checked.original_name,
+            signature=checked.signature,
             uploaded_by=actor,
             uploaded_at=timezone.now(),
         )

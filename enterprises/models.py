@@ -4,6 +4,8 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from yingdu.signatures import SignedFile
+
 
 class Enterprise(models.Model):
     """An applicant company (申报企业). Only a verified enterprise that is not blacklisted may apply."""
@@ -160,7 +162,7 @@ class Delegation(models.Model):
         return "、".join(str(Right(code).label) for code in self.rights if code in Right.values)
 
 
-class LicenceVersion(models.Model):
+class LicenceVersion(SignedFile, models.Model):
     """One version of an enterprise's business licence (营业执照), verified by center staff.
 
     The platform holds the licence once and every application uses the latest verified version
@@ -181,6 +183,8 @@ class LicenceVersion(models.Model):
     sha256 = models.CharField(_("SHA-256"), max_length=64)
     mime = models.CharField(max_length=100)
     original_name = models.CharField(_("原文件名"), max_length=120)
+    # What the file's digital signatures said on upload (yingdu.signatures).
+    signature = models.JSONField(_("签名验证结果"), default=dict, blank=True)
     status = models.CharField(_("核验状态"), max_length=10, choices=Status.choices, default=Status.PENDING)
     note = models.TextField(_("核验意见"), blank=True)
     uploaded_by = models.ForeignKey(

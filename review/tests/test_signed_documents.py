@@ -12,6 +12,7 @@ from applications import actions as intake
 from applications.models import Application, Material, MaterialKind
 from applications.pdf import render_application_pdf
 from applications.states import Status
+from enterprises.actions import upload_licence
 from review import actions
 from review.tests.helpers import ReviewTestCase, make_application
 from yingdu.test import altered, ofd_bytes, pades_status, pdf_bytes, signed_pdf, upload
@@ -83,6 +84,10 @@ class SignedUploadTests(ReviewTestCase):
             intake.add_material(
                 cls.app, kind, check_upload(upload(name, content), DOCUMENT_TYPES), actor=cls.alice
             )
+        licence = upload_licence(
+            cls.enterprise, check_upload(upload("营业执照.pdf", cls.trusted), DOCUMENT_TYPES), actor=cls.alice
+        )
+        Application.objects.filter(pk=cls.app.pk).update(licence=licence)  # as held on submission
 
     def material(self, kind: str) -> Material:
         return Material.objects.get(application=self.app, kind=kind)
@@ -142,3 +147,10 @@ class SignedUploadTests(ReviewTestCase):
         cell = self.badge_of(self.page(), "电子证照.ofd")
         self.assertIn(">签章未验证</span>", cell)
         self.assertNotIn(">有效</span>", cell)
+
+    def test_it_shows_the_signature_of_the_business_licence_the_platform_holds(self) -> None:
+        html = self.page()
+        held = html[html.index('id="licence-held"') :]
+        held = held[: held.index("</p>")]
+        self.assertIn('data-signature="valid"', held)
+        self.assertIn("签署人：星河影业电子签章", held)

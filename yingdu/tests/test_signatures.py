@@ -136,3 +136,19 @@ def test_it_refuses_a_zip_that_is_not_an_ofd() -> None:
         archive.writestr("Doc_0/Document.xml", "<x/>")
     with pytest.raises(Exception, match="不是允许的类型"):
         check_upload(upload("fake.ofd", out.getvalue()), DOCUMENT_TYPES)
+
+
+def test_it_warns_of_a_page_changed_in_an_update_appended_after_signing() -> None:
+    from pyhanko.pdf_utils import generic
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+
+    writer = IncrementalPdfFileWriter(io.BytesIO(signed_pdf()), strict=False)
+    page = writer.root["/Pages"]["/Kids"][0].get_object()
+    page["/Contents"] = writer.add_object(generic.StreamObject(stream_data=b"BT 10 10 Td (changed) Tj ET"))
+    writer.update_container(page)
+    out = io.BytesIO()
+    writer.write(out)  # type: ignore[no-untyped-call]
+    result = signatures.check_pdf(out.getvalue())
+    assert result["status"] == signatures.WARNING
+    assert result["signatures"][0]["problems"] == ["modified"]
+    assert result["signatures"][0]["signer"] == "星河影业电子签章"
