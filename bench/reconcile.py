@@ -9,8 +9,8 @@ consumption detail, and ``--records`` usage records generated inside PostgreSQL
 (``INSERT … SELECT generate_series``) into the real ``monitoring_usagerecord`` table, its
 indexes and constraints rebuilt afterwards. Some applications are built to be flagged
 (over-claims, no monitoring, usage after launch, shared records, overlapping GPU time,
-outlying cost per minute). Each row gets its log entry (its fields as JSON, without the tiles
-of the tree), so that every row passes the check against the log that reconciliation makes
+outlying cost per minute). Each row gets its log entry (its fields as JSON, appended through
+``ledger.actions.append_entries``), so that every row passes the check against the log that reconciliation makes
 (``monitoring.integrity.refused_rows``). It then times ``audits.actions.reconcile_many`` over every
 application against one checkpoint — one aggregate query grouped by (USCC, work), one window
 pass for overlapping GPU time, runs stored in bulk — and prints:
@@ -138,6 +138,32 @@ def fill(n_apps: int, n_records: int) -> None:
     insert_usage(n_apps, n_records, batch.pk, provider.pk, [(a.pk, a.enterprise.uscc) for a in apps])
 
 
+def append_row_entries(table: str, chunk: int = 50_000) -> None:
+    """Append, in leaf order, one log entry per usage row holding the row's fields as JSON."""
+    from ledger.actions import append_entries
+
+    sql = (
+        "SELECT leaf_index, provider_id, convert_to(json_build_object("  # noqa: S608 - fixed text
+        " 'avg_util_pct', avg_util_pct, 'cost_cny', cost_cny::text,"
+        " 'ended_at', to_char(ended_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"+00:00\"'),"
+        " 'energy_wh', energy_wh, 'enterprise_uscc', enterprise_uscc, 'gpu_count', gpu_count,"
+        " 'gpu_model', gpu_model, 'gpu_seconds', gpu_seconds, 'gpu_uuid', gpu_uuid, 'job_id', job_id,"
+        " 'max_mem_mib', max_mem_mib, 'node_id', node_name, 'record_id', record_id::text,"
+        " 'scenario', scenario,"
+        " 'started_at', to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"+00:00\"'),"
+        f" 'work_ref', work_ref)::text, 'UTF8') FROM {table} ORDER BY leaf_index"
+    )
+    with transaction.atomic(), connection.chunked_cursor() as cursor:
+        cursor.execute(sql)
+        while rows := cursor.fetchmany(chunk):
+            leaves = append_entries(
+                [bytes(data) for _leaf, _provider, data in rows],
+                kind="usage_record",
+                provider_id=[provider for _leaf, provider, _data in rows],
+            )
+            assert leaves == [leaf for leaf, _provider, _data in rows], "rows and entries out of step"
+
+
 def insert_usage(
     n_apps: int, n_records: int, batch_id: int, provider_id: int, apps: list[tuple[int, str]]
 ) -> None:
@@ -189,20 +215,10 @@ def insert_usage(
             " 600, 50, 1000, 100, 2.08, false, '', %s + k, '', %s FROM generate_series(0, 9) AS k",
             [batch_id, provider_id, GPUS, BASE, BASE, n_records, BASE],
         )
-        # Each row's log entry (its fields as JSON) and the entry's digest on the row, so that
-        # every row passes the check reconciliation makes against the log.
-        cursor.execute(
-            "INSERT INTO ledger_entry (leaf_index, kind, data, enterprise_id, provider_id)"  # noqa: S608 - fixed text
-            " SELECT leaf_index, 'usage_record', convert_to(json_build_object("
-            " 'avg_util_pct', avg_util_pct, 'cost_cny', cost_cny::text,"
-            " 'ended_at', to_char(ended_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"+00:00\"'),"
-            " 'energy_wh', energy_wh, 'enterprise_uscc', enterprise_uscc, 'gpu_count', gpu_count,"
-            " 'gpu_model', gpu_model, 'gpu_seconds', gpu_seconds, 'gpu_uuid', gpu_uuid, 'job_id', job_id,"
-            " 'max_mem_mib', max_mem_mib, 'node_id', node_name, 'record_id', record_id::text,"
-            " 'scenario', scenario,"
-            " 'started_at', to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"+00:00\"'),"
-            f" 'work_ref', work_ref)::text, 'UTF8'), NULL, provider_id FROM {table}"
-        )
+        # Each row's log entry (its fields as JSON, appended through the ledger so that the tree,
+        # its tiles and the log's size are real) and the entry's digest on the row: every row then
+        # passes the check reconciliation makes against the log.
+        append_row_entries(table)
         cursor.execute(
             f"UPDATE {table} r SET entry_sha256 = encode(sha256(e.data), 'hex')"  # noqa: S608 - fixed text
             " FROM ledger_entry e WHERE e.leaf_index = r.leaf_index"
