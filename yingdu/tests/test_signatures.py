@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import io
 import stat
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -71,7 +75,38 @@ def test_it_creates_the_development_keys_readable_by_their_owner_only(settings: 
     assert (folder / signing.CA_CERT).read_bytes() == first
 
 
-def test_it_signs_with_the_configured_certificate_and_checks_against_the_configured_trust_list(
+@contextmanager
+def loopback_tsa() -> Iterator[str]:
+    """An RFC 3161 timestamp service on loopback, answering with the development TSA certificate."""
+    from asn1crypto import tsp
+
+    timestamper = signing._load_dev().timestamper
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            request = tsp.TimeStampReq.load(self.rfile.read(int(self.headers["Content-Length"])))
+            body = timestamper.request_tsa_response(request).dump()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/timestamp-reply")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def test_it_signs_with_the_configured_certificate_and_timestamp_service_and_checks_the_trust_list(
     settings: Any, tmp_path: Path
 ) -> None:
     ca_key = signing._new_key()
@@ -87,13 +122,15 @@ def test_it_signs_with_the_configured_certificate_and_checks_against_the_configu
     settings.SIGNING_KEY = str(tmp_path / "seal.key")
     settings.SIGNING_CHAIN = [str(tmp_path / "ca.pem")]
     settings.SIGNATURE_TRUST_ROOTS = [str(tmp_path / "ca.pem")]
-    settings.SIGNATURE_TRUST_DEV_CA = False
-
-    result = signatures.check_pdf(signing.sign_pdf(pdf_bytes()))
+    with loopback_tsa() as url:
+        settings.SIGNING_TSA_URL = url
+        content = signing.sign_pdf(pdf_bytes())
+    result = signatures.check_pdf(content)
     assert result["status"] == signatures.VALID
     assert result["signatures"][0]["signer"] == "Center Seal"
-    assert result["signatures"][0]["timestamped"] is False  # no SIGNING_TSA_URL
-    # The development CA is no longer trusted: its signatures warn.
+    assert result["signatures"][0]["timestamped"] is True
+    # Without the development CA in the trust list, its signatures warn.
+    settings.SIGNATURE_TRUST_DEV_CA = False
     assert signatures.check_pdf(signed_pdf())["signatures"][0]["problems"] == ["untrusted"]
 
 
