@@ -18,3 +18,4 @@ class ReviewConfig(AppConfig):
         hooks.register(hooks.APPLICATION_ENDED, ratings.ask_for_rating)
         hooks.register(hooks.APPLICATION_PAGE_PANELS, ratings.rating_panel)
         hooks.register(hooks.REVIEW_PAGE_PANELS, ratings.review_page_rating_panel)
+        hooks.register(hooks.CALENDAR_MOVES, ratings.follow_up_moves)

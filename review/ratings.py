@@ -28,7 +28,8 @@ from accounts.roles import Role
 from applications.models import Application
 from applications.states import RATEABLE, Status
 from ledger.actions import record_event
-from policy.calendar import CalendarState, Deadline, rating_follow_up_due
+from policy.calendar import CENTER, CalendarState, Deadline, rating_follow_up_due
+from policy.deadlines import Move
 from policy.loader import params_at
 from review.models import DIMENSIONS, POOR, Notification, Rating, RatingFollowUp, Satisfaction
 from review.notify import deliver, enterprise_users
@@ -337,3 +338,40 @@ def review_page_rating_panel(*, application: Application) -> dict[str, Any] | No
         "staff": True,
         "application": application,
     }
+
+
+def follow_up_moves(*, before: CalendarState, after: CalendarState, today: dt.date) -> list[Move]:
+    """Receiver of ``calendar.moves``: the open follow-ups whose deadline an official holiday year
+    changes. A center deadline, so the earlier date is kept; the approvers are told with the
+    other moves (``calendar.loaded``). Nothing is stored: the deadline is computed when shown."""
+    official_only = CalendarState(after.calendar, {})
+    approvers = tuple(user.pk for user in _follow_up_users())
+    moves: list[Move] = []
+    open_ones = RatingFollowUp.objects.filter(status=RatingFollowUp.Status.OPEN).select_related(
+        "rating__application"
+    )
+    for follow_up in open_ones:
+        params = params_at(follow_up.opened_on)
+        shown = rating_follow_up_due(follow_up.opened_on, params, state=before)
+        official = rating_follow_up_due(follow_up.opened_on, params, state=official_only)
+        if shown.date == official.date:
+            continue
+        settled = rating_follow_up_due(follow_up.opened_on, params, state=after)
+        application = follow_up.rating.application
+        moves.append(
+            Move(
+                key=f"rating_follow_up:{follow_up.pk}",
+                label=_("差评回访答复期限"),
+                subject=_("申请 %(reference)s（%(title)s）")
+                % {"reference": application.reference or application.pk, "title": application.work_title},
+                party=CENTER,
+                before=shown.date,
+                official=official.date,
+                after=settled.date,
+                provisional_after=settled.provisional,
+                user_ids=approvers,
+                application_id=application.pk,
+                link=reverse("review:follow_up", args=[follow_up.pk]),
+            )
+        )
+    return moves

@@ -16,6 +16,7 @@ from applications import actions as intake
 from applications.models import Application
 from applications.states import Status
 from ledger.models import AuditEvent
+from policy.actions import preview_holiday_year
 from policy.calendar import get_calendar
 from policy.loader import params_at
 from review import actions, ratings
@@ -169,6 +170,19 @@ class RatingTests(ReviewTestCase):
         self.assertEqual((due.date.year, due.provisional), (2027, True))
         self.login(self.approver)
         self.assertContains(self.client.get(reverse("review:follow_ups")), "暂定")
+        # An official 2027 with a week off after New Year moves the official date later; the
+        # center keeps the earlier one, and the approvers are told with the other moves.
+        year = {
+            "year": 2027,
+            "source": "测试",
+            "holidays": [f"2027-01-0{d}" for d in range(1, 9)],
+            "workdays": [],
+        }
+        with time_machine.travel(dt.datetime(2026, 12, 28, 10, 0, tzinfo=SH), tick=False):
+            moves = {m.key: m for m in preview_holiday_year(year)[1]}
+        move = moves[f"rating_follow_up:{follow_up.pk}"]
+        self.assertEqual((move.before, move.after, move.user_ids), (due.date, due.date, (self.approver.pk,)))
+        self.assertGreater(move.official, due.date)
         with time_machine.travel(dt.datetime(2027, 3, 1, 10, 0, tzinfo=SH), tick=False):
             self.assertTrue(ratings.is_overdue(follow_up, timezone.localdate()))
             self.login(self.approver)
