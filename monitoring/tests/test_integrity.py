@@ -162,3 +162,18 @@ class UsageRowTamperTests(BaseTestCase):
             c.execute("DELETE FROM monitoring_usagerecord WHERE id = %s", [self.rows[0].pk])
         good = matching_leaves(r.leaf_index for r in self.rows)
         self.assertEqual(good, {r.leaf_index for r in self.rows[1:]} - {self.row.leaf_index})
+
+    def test_it_checks_untouched_rows_on_the_fast_path_and_sends_edited_ones_to_the_full_check(self) -> None:
+        from monitoring.integrity import _agrees_fast, _Lookups, _rows, _usage_entries, full_row_problems
+
+        where, params = "leaf_index >= %s", [0]
+        entries, lookups = _usage_entries(where, params), _Lookups()
+        rows = _rows(where, params)
+        # What the database gives for an undamaged row is what the fast path takes, on either database.
+        self.assertEqual([_agrees_fast(r, entries[r.leaf_index], lookups) for r in rows], [True] * 5)
+        self.assertEqual([full_row_problems(r, entries[r.leaf_index], lookups) for r in rows], [[]] * 5)
+        with connection.cursor() as c:
+            c.execute("UPDATE monitoring_usagerecord SET energy_wh = %s WHERE id = %s", [1.5, self.row.pk])
+        [edited] = [r for r in _rows(where, params) if r.pk == self.row.pk]
+        self.assertFalse(_agrees_fast(edited, entries[edited.leaf_index], lookups))
+        self.assertIn("energy_wh", " ".join(full_row_problems(edited, entries[edited.leaf_index], lookups)))
