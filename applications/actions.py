@@ -41,6 +41,7 @@ from policy.queries import kept_total
 from policy.rules import calculate_subsidy
 from yingdu import hooks
 from yingdu.lib.money import format_money
+from yingdu.refusals import Refused
 from yingdu.uploads import DOCUMENT_TYPES, TABLE_TYPES, CheckedUpload, stored_files
 
 PREFILLED_FROM_ENTERPRISE = {
@@ -56,20 +57,24 @@ PREFILLED_FROM_ENTERPRISE = {
 }
 
 
-class ActionRefused(Exception):
+class ActionRefused(Refused):
     """The action is not possible in the application's state; the message is Chinese."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+    status = 409
+    code = "illegal_state"
 
 
-class SubmissionRefused(ValidationError):
+class SubmissionRefused(Refused, ValidationError):  # type: ignore[misc]  # ``message`` is a str on both
     """Submission refused with the full list of what is still wrong, keyed by field."""
 
+    status = 422
+    code = "incomplete"
+
     def __init__(self, problems: dict[str, list[str]]) -> None:
-        super().__init__({key: [ValidationError(m) for m in messages] for key, messages in problems.items()})
-        self.problems = problems
+        ValidationError.__init__(
+            self, {key: [ValidationError(m) for m in messages] for key, messages in problems.items()}
+        )
+        self._refuse(problems, status=None, code=None)
 
 
 class ConsumptionDetailRejected(ValidationError):

@@ -336,10 +336,7 @@ def create_application(request: HttpRequest) -> Reply[dict[str, Any]]:
     body, errors = _read_body(request)
     if errors or body is None:
         return Reply(422, {"errors": errors})
-    try:
-        application = actions.create_draft(actor=user, request=request)
-    except actions.ActionRefused as exc:
-        return Reply(409, {"detail": exc.message})
+    application = actions.create_draft(actor=user, request=request)
     if body:
         changes, errors = _validated_changes(application, body)
         if errors:
@@ -378,10 +375,7 @@ def update_application(request: HttpRequest, application_id: int) -> Reply[dict[
     changes, errors = _validated_changes(application, body)
     if errors:
         return Reply(422, {"errors": errors})
-    try:
-        application = actions.update_draft(application, changes, actor=_user(request), request=request)
-    except actions.ActionRefused as exc:
-        return Reply(409, {"detail": exc.message})
+    application = actions.update_draft(application, changes, actor=_user(request), request=request)
     return Reply(200, _application_out(application))
 
 
@@ -429,8 +423,6 @@ def upload_material(
         )
     except ValidationError as exc:
         return Reply(422, {"errors": {"file": exc.messages}})
-    except actions.ActionRefused as exc:
-        return Reply(409, {"detail": exc.message})
     return Reply(201, _material_out(material))
 
 
@@ -443,10 +435,7 @@ def upload_material(
 def delete_material(request: HttpRequest, application_id: int, material_id: int) -> Reply[Any]:
     application = _own(request, application_id)
     material = get_object_or_404(Material, pk=material_id, application=application, deleted=False)
-    try:
-        actions.remove_draft_material(material, actor=_user(request), request=request)
-    except actions.ActionRefused as exc:
-        return Reply(409, {"detail": exc.message})
+    actions.remove_draft_material(material, actor=_user(request), request=request)
     return Reply(204, None)
 
 
@@ -495,12 +484,7 @@ def application_pdf(request: HttpRequest, application_id: int) -> HttpResponse:
 )
 def submit_application(request: HttpRequest, application_id: int) -> Reply[dict[str, Any]]:
     application = _own(request, application_id)
-    try:
-        application = actions.submit_application(application, actor=_user(request), request=request)
-    except actions.SubmissionRefused as exc:
-        return Reply(422, {"errors": exc.problems})
-    except actions.ActionRefused as exc:
-        return Reply(409, {"detail": exc.message})
+    application = actions.submit_application(application, actor=_user(request), request=request)
     assert application.reference and application.received_date and application.requested_amount is not None
     return Reply(
         200,
@@ -536,10 +520,7 @@ def withdraw_application(request: HttpRequest, application_id: int) -> Reply[dic
         body = None
     if not isinstance(body, dict) or not isinstance(body.get("reason", ""), str):
         return Reply(422, {"errors": {"reason": [_("请求体应为 JSON 对象，reason 为文字")]}})
-    try:
-        application = actions.withdraw_application(
-            application, actor=_user(request), reason=body.get("reason", ""), request=request
-        )
-    except actions.ActionRefused as exc:
-        return Reply(409, {"detail": exc.message})
+    application = actions.withdraw_application(
+        application, actor=_user(request), reason=body.get("reason", ""), request=request
+    )
     return Reply(200, _summary_out(application))

@@ -4,6 +4,7 @@ type; the policy in force for an application."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
@@ -12,13 +13,22 @@ from django.utils.translation import gettext as _
 from accounts.models import User
 from applications.models import Application
 from policy.loader import PolicyParams, params_at
+from yingdu.refusals import NON_FIELD, Refused
 
 MAX_TEXT = 5000
 MAX_EVIDENCE_FILES = 10
 
 
-class AuditRefused(ValidationError):
+class AuditRefused(Refused, ValidationError):  # type: ignore[misc]  # ``message`` is a str on both
     """An audit action refused, with a Chinese message (and the field it concerns, if any)."""
+
+    status = 400
+    code = "invalid"
+
+    def __init__(self, message: Any, code: str | None = None) -> None:
+        ValidationError.__init__(self, message, code=code)
+        problems = self.message_dict if hasattr(self, "error_dict") else {NON_FIELD: self.messages}
+        self._refuse(problems, status=None, code=code)
 
 
 def _require(actor: User, *roles: str) -> None:

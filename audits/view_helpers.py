@@ -7,7 +7,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -15,6 +15,7 @@ from accounts.models import User, current_user
 from accounts.roles import Role
 from policy.calendar import workdays_left
 from yingdu.lib.workdays import UnknownYearError
+from yingdu.refusals import show_refusal
 
 # Staff who may read reconciliation results and spot checks (reviewers see them on the review page).
 READERS = (Role.REVIEWER, Role.HEAD, Role.APPROVER, Role.FINANCE, Role.INSPECTOR)
@@ -29,17 +30,7 @@ def _user_with(request: HttpRequest, *roles: str) -> User:
     return user
 
 
-def _refused(request: HttpRequest, exc: ValidationError, form: Any = None) -> None:
-    """Put an action's refusal next to its fields (or at the top of the form)."""
-    if form is not None and hasattr(exc, "error_dict"):
-        for field, errors in exc.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-        return
-    for message in exc.messages:
-        if form is not None:
-            form.add_error(None, message)
-        else:
-            messages.error(request, message)
+_refused = show_refusal  # the one way a page shows a refusal
 
 
 def _days_left(deadline: Any) -> int | None:

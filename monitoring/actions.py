@@ -25,13 +25,17 @@ from ledger.actions import record_event
 from monitoring.ingest import BatchResult, _public_key
 from monitoring.ingest import record_usage_batch as record_usage_batch
 from monitoring.models import ApiToken, Node, UsageBatch
+from yingdu.refusals import Refused
 from yingdu.uploads import TABLE_MAX_ROWS
 
 TOKEN_PREFIX = "ydp_"  # noqa: S105 - a public marker, lets scanners spot leaked tokens
 
 
-class ProviderError(ValueError):
+class ProviderError(Refused, ValueError):
     """A provider, token or node operation that cannot be done; the message is Chinese."""
+
+    status = 400
+    code = "invalid"
 
 
 # --------------------------------------------------------------------------------------------

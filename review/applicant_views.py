@@ -17,6 +17,7 @@ from review import actions
 from review.actions import ReviewError
 from review.forms import SupplementResponseForm
 from review.models import notices_of
+from yingdu.refusals import show_refusal
 
 
 def _own_application(request: HttpRequest, pk: int) -> tuple[User, Application]:
@@ -38,7 +39,6 @@ def supplement(request: HttpRequest, pk: int) -> HttpResponse:
         return render(request, "review/supplement_done.html", {"app": app, "notices": notices})
     notice.application = app
     form = SupplementResponseForm(notice, request.POST or None, request.FILES or None)
-    error = ""
     status = 200
     if request.method == "POST" and form.is_valid():
         try:
@@ -52,7 +52,8 @@ def supplement(request: HttpRequest, pk: int) -> HttpResponse:
                 request=request,
             )
         except ReviewError as exc:
-            error, status = exc.message, exc.status
+            show_refusal(request, exc, form)
+            status = exc.status
         else:
             messages.success(request, _("补正材料已提交，审核时限恢复计算"))
             return redirect("review:supplement", pk=app.pk)
@@ -61,6 +62,6 @@ def supplement(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "review/supplement.html",
-        {"app": app, "notice": notice, "form": form, "error": error, "earlier": notices[:-1]},
+        {"app": app, "notice": notice, "form": form, "earlier": notices[:-1]},
         status=status,
     )

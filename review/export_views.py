@@ -54,8 +54,7 @@ def ledger_export(request: HttpRequest) -> HttpResponse:
     user = _staff(request)
     form = LedgerExportForm({"date_from": request.GET.get("from"), "date_to": request.GET.get("to")})
     if not form.is_valid():
-        errors = "；".join(str(e) for errs in form.errors.values() for e in errs)
-        return render(request, "review/refused.html", {"message": errors, "status": 400}, status=400)
+        return render(request, "review/refused.html", {"refusal": form.errors, "status": 400}, status=400)
     start: dt.date = form.cleaned_data["date_from"]
     end: dt.date = form.cleaned_data["date_to"]
     tz = timezone.get_current_timezone()

@@ -24,6 +24,7 @@ from review import notify, rows
 from review.clock import local_date
 from review.models import SupplementItem, SupplementNotice, notices_of
 from review.transitions import _finish, _illegal, _invalid, _perform
+from yingdu.refusals import problems_of
 from yingdu.uploads import CheckedUpload
 
 
@@ -35,9 +36,9 @@ def _add_material_version(app: Application, kind: str, upload: CheckedUpload, *,
     try:
         return add_material(app, kind, upload, actor=actor)
     except ActionRefused as exc:
-        raise _invalid(exc.message) from exc
+        raise _invalid(exc.problems) from exc
     except ValidationError as exc:
-        raise _invalid("；".join(exc.messages)) from exc
+        raise _invalid(problems_of(exc)) from exc
 
 
 def _recalculate(app: Application) -> None:
@@ -71,9 +72,7 @@ def _parsed_rows(row_values: Mapping[str, str]) -> dict[str, Any]:
     form = ApplicationForm(dict(row_values), fields=list(row_values))
     if not form.is_valid():
         raise _invalid(
-            "；".join(
-                f"{_row_title(field)}：{m}" for field, messages in form.errors.items() for m in messages
-            )
+            {field: [f"{_row_title(field)}：{m}" for m in messages] for field, messages in form.errors.items()}
         )
     values = dict(form.cleaned_data)
     if "overseas" in values and values["overseas"] is None:
@@ -129,7 +128,7 @@ def resubmit_application(
         problems = checks.row_problems(app, today=local_date(app.submitted_at) or today, check_deadline=False)
         if problems:
             raise _invalid(
-                "；".join(f"{_row_title(key)}：{m}" for key, messages in problems.items() for m in messages)
+                {key: [f"{_row_title(key)}：{m}" for m in messages] for key, messages in problems.items()}
             )
         changed.extend(f"material:{kind}" for kind, uploads in files.items() if uploads)
         unanswered = [

@@ -28,26 +28,24 @@ from ledger.models import AuditEvent
 from review import notify
 from review.models import Level, ReviewStep
 from yingdu import hooks
+from yingdu.refusals import Problems, Refused
 
 T = TypeVar("T")
 
 
-class ReviewError(Exception):
+class ReviewError(Refused):
     """A refused review action. ``status`` is the HTTP status a view answers with:
     409 for an illegal state, 403 for role or separation of duties, 400 for invalid input."""
 
-    def __init__(self, message: str, *, status: int = 409, code: str = "illegal_state") -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
-        self.code = code
+    status = 409
+    code = "illegal_state"
 
 
 def _illegal(message: str) -> ReviewError:
     return ReviewError(message, status=409, code="illegal_state")
 
 
-def _invalid(message: str) -> ReviewError:
+def _invalid(message: str | Problems) -> ReviewError:
     return ReviewError(message, status=400, code="invalid")
 
 

@@ -52,6 +52,7 @@ from review.models import (
     notices_of,
 )
 from yingdu import hooks
+from yingdu.refusals import problems_of
 from yingdu.signing import issued_pdf_response
 from yingdu.uploads import stored_file_response
 
@@ -62,7 +63,7 @@ def _refused(request: HttpRequest, exc: ReviewError, app: Application | None = N
     return render(
         request,
         "review/refused.html",
-        {"message": exc.message, "status": exc.status, "application": app},
+        {"refusal": problems_of(exc), "status": exc.status, "application": app},
         status=exc.status,
     )
 
@@ -385,7 +386,7 @@ def on_site_check(request: HttpRequest, pk: int) -> HttpResponse:
     user, app = _staff_application(request, pk)
     form = OnSiteCheckForm(request.POST, request.FILES)
     if not form.is_valid():
-        errors = "；".join(str(e) for errs in form.errors.values() for e in errs)
+        errors = {field: [str(e) for e in errs] for field, errs in form.errors.items()}
         return _refused(request, ReviewError(errors, status=400, code="invalid"), app)
     data = form.cleaned_data
     try:
@@ -428,7 +429,7 @@ def payment(request: HttpRequest, pk: int) -> HttpResponse:
     user, app = _staff_application(request, pk)
     form = PaymentForm(request.POST)
     if not form.is_valid():
-        errors = "；".join(str(e) for errs in form.errors.values() for e in errs)
+        errors = {field: [str(e) for e in errs] for field, errs in form.errors.items()}
         return _refused(request, ReviewError(errors, status=400, code="invalid"), app)
     data = form.cleaned_data
     try:

@@ -10,6 +10,7 @@ from ninja import NinjaAPI
 from ninja.errors import HttpError, ValidationError
 
 from yingdu.apierrors import errors_body
+from yingdu.refusals import Refused
 
 api = NinjaAPI(
     title="影都算力补助平台 API",
@@ -76,3 +77,13 @@ def refusals(request: HttpRequest, exc: HttpError) -> HttpResponse:
     if exc.status_code == 422:
         return api.create_response(request, errors_body(exc), status=422)
     return api.create_response(request, {"detail": str(exc)}, status=exc.status_code)
+
+
+@api.exception_handler(Refused)
+def action_refusals(request: HttpRequest, exc: Refused) -> HttpResponse:
+    """An action refused, at its status in the API's error shapes: ``{"errors": {field: [中文]}}``
+    when it names fields or the input is incomplete (422), else ``{"detail": 中文}``."""
+    if exc.names_fields() or exc.status == 422:
+        return api.create_response(request, {"errors": exc.problems}, status=exc.status)
+    return api.create_response(request, {"detail": exc.message}, status=exc.status)
+
