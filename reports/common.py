@@ -5,9 +5,6 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from django.apps import apps
-from django.core.exceptions import FieldDoesNotExist
-from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
@@ -16,22 +13,6 @@ from yingdu.lib.money import round_half_up
 
 ZERO = Decimal("0.00")
 MONTHS = range(1, 13)
-
-
-def optional_model(app_label: str, model_name: str) -> type[models.Model] | None:
-    """A model of an optional app, or ``None`` when the app or the model is not installed."""
-    try:
-        return apps.get_model(app_label, model_name)
-    except LookupError:
-        return None
-
-
-def has_field(model: type[models.Model], name: str) -> bool:
-    try:
-        model._meta.get_field(name)
-    except FieldDoesNotExist:
-        return False
-    return True
 
 
 def money(value: Decimal | None) -> Decimal:

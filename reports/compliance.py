@@ -18,7 +18,8 @@ from applications.states import IN_REVIEW, Status
 from policy import calendar as policy_calendar
 from policy.loader import PolicyNotInForceError, params_at
 from policy.queries import year_bounds
-from reports.common import _pct, local_date, optional_model
+from reports.common import _pct, local_date
+from review.models import ReviewStep, SupplementNotice
 from yingdu.lib.workdays import UnknownYearError
 
 ON_TIME = "on_time"
@@ -125,26 +126,22 @@ def deadline_compliance(year: int, today: dt.date | None = None) -> Compliance:
     # Plain rows, not model instances: building ten thousand instances costs more than the rest.
     fields = ["pk", "reference", "enterprise_name", "enterprise__name", "status", "submitted_at"]
     fields += ["received_date", "approved_at", "paid_at"]
-    payment_model = optional_model("review", "Payment")
-    if payment_model is not None:
-        fields.append("payment__date")
+    fields.append("payment__date")
     cohort = list(cohort_qs.values(*fields))
     cohort_ids = cohort_qs.values("pk")  # a subquery, so no list of ids is ever sent
 
     pauses: dict[int, list[tuple[dt.date, dt.date | None]]] = defaultdict(list)
-    notice_model = optional_model("review", "SupplementNotice")
-    if notice_model is not None and cohort:
-        for app_id, notice_date, resubmitted in notice_model._default_manager.filter(
+    if cohort:
+        for app_id, notice_date, resubmitted in SupplementNotice.objects.filter(
             application_id__in=cohort_ids
         ).values_list("application_id", "notice_date", "resubmitted_date"):
             pauses[app_id].append((notice_date, resubmitted))
 
     rejected_on: dict[int, dt.date | None] = {}
-    step_model = optional_model("review", "ReviewStep")
-    if step_model is not None and cohort:
+    if cohort:
         rejected_on = {
             app_id: local_date(at)
-            for app_id, at in step_model._default_manager.filter(
+            for app_id, at in ReviewStep.objects.filter(
                 application_id__in=cohort_ids, status_after=Status.REJECTED
             )
             .values_list("application_id")

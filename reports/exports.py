@@ -67,9 +67,7 @@ def _applications_sheet(ws: Any, year: int) -> int:
         .select_related("enterprise", "provider")
         .order_by("submitted_at", "id")
     )
-    payment_model = queries.optional_model("review", "Payment")
-    if payment_model is not None:
-        qs = qs.select_related("payment")
+    qs = qs.select_related("payment")
     headers = [
         _("申报编号"),
         _("企业名称"),
@@ -99,7 +97,7 @@ def _applications_sheet(ws: Any, year: int) -> int:
 
     def rows() -> Any:
         for app in qs:
-            payment = getattr(app, "payment", None) if payment_model is not None else None
+            payment = getattr(app, "payment", None)  # an application not paid has none
             paid_on = payment.date if payment is not None else queries.local_date(app.paid_at)
             paid_amount = app.paid_amount if app.paid_amount else None
             yield [
@@ -273,15 +271,11 @@ def _findings_sheet(ws: Any, year: int) -> int:
     audits app without a second list of fields here.
     """
     qs = queries.findings_of_year(year)
-    if qs is None:
-        return write_sheet(ws, [_("说明")], [[_("稽查模块尚未启用，暂无稽查发现。")]], widths=[40])
     fields = [f for f in qs.model._meta.concrete_fields if not isinstance(f, SKIPPED_FINDING_FIELDS)]
     relations = [f.name for f in fields if f.is_relation]
     # A finding names its application; the enterprise behind it is what a reader looks for first.
-    with_enterprise = queries.has_field(qs.model, "application")
-    if with_enterprise:
-        relations.append("application__enterprise")
-    headers = ([_("企业名称")] if with_enterprise else []) + [str(f.verbose_name) for f in fields]
+    relations.append("application__enterprise")
+    headers = [_("企业名称")] + [str(f.verbose_name) for f in fields]
 
     def value(obj: models.Model, f: models.Field[Any, Any]) -> Any:
         if f.is_relation:
@@ -294,9 +288,8 @@ def _findings_sheet(ws: Any, year: int) -> int:
     def rows() -> Any:
         for obj in qs.select_related(*relations).order_by("pk"):
             values = [value(obj, f) for f in fields]
-            if with_enterprise:
-                app = obj.application
-                values.insert(0, app.enterprise_name or app.enterprise.name)
+            app = obj.application
+            values.insert(0, app.enterprise_name or app.enterprise.name)
             yield values
 
     return write_sheet(ws, headers, rows())

@@ -33,21 +33,22 @@ from django.utils.translation import gettext as _
 
 from applications.models import Application
 from applications.states import GRANTED, IN_REVIEW, Status
+from audits.models import Finding, Repayment
+from monitoring.models import Scenario, UsageRecord
 from policy.loader import PolicyNotInForceError, params_at
 from policy.queries import POLICY_TZ, kept_total, year_bounds
 from reports.common import MONTHS as MONTHS
 from reports.common import ZERO as ZERO
 from reports.common import _in_year, _pct
-from reports.common import has_field as has_field
 from reports.common import local_date as local_date
 from reports.common import money as money
-from reports.common import optional_model as optional_model
 from reports.compliance import OPEN as OPEN
 from reports.compliance import OUTCOME_LABELS as OUTCOME_LABELS
 from reports.compliance import OVERDUE
 from reports.compliance import deadline_compliance as deadline_compliance
 from reports.compliance import outcome_label as outcome_label
 from reports.ratings import ratings_summary
+from review.models import Notification
 from yingdu.lib.money import round_half_up
 
 # --- years -------------------------------------------------------------------------------------
@@ -123,45 +124,28 @@ def monthly(year: int) -> dict[str, list[Any]]:
         True,
         amount=Sum("granted_amount"),
     )
-    payment = optional_model("review", "Payment")
-    if payment is not None:
-        paid = _by_month(
-            Application.objects.filter(payment__date__year=year, paid_amount__gt=0),
-            "payment__date",
-            False,
-            amount=Sum("paid_amount"),
-        )
-    else:
-        paid = _by_month(
-            Application.objects.filter(_in_year("paid_at", year), paid_amount__gt=0),
-            "paid_at",
-            True,
-            amount=Sum("paid_amount"),
-        )
-    clawed = {"amount": dict.fromkeys(MONTHS, ZERO), "outstanding": dict.fromkeys(MONTHS, ZERO)}
-    repaid = dict.fromkeys(MONTHS, ZERO)
-    written_off = dict.fromkeys(MONTHS, ZERO)
-    if optional_model("audits", "Clawback") is not None:
-        clawed = _by_month(
-            Application.objects.filter(_in_year("clawback__created_at", year)),
-            "clawback__created_at",
-            True,
-            amount=Sum("clawed_back_amount"),
-            outstanding=Sum(
-                models.F("clawed_back_amount") - models.F("repaid_amount") - models.F("written_off_amount")
-            ),
-        )
-        written_off = _by_month(
-            Application.objects.filter(_in_year("clawback__written_off_at", year)),
-            "clawback__written_off_at",
-            True,
-            amount=Sum("written_off_amount"),
-        )["amount"]
-        repayment = optional_model("audits", "Repayment")
-        assert repayment is not None
-        repaid = _by_month(
-            repayment._default_manager.filter(date__year=year), "date", False, amount=Sum("amount")
-        )["amount"]
+    paid = _by_month(
+        Application.objects.filter(payment__date__year=year, paid_amount__gt=0),
+        "payment__date",
+        False,
+        amount=Sum("paid_amount"),
+    )
+    clawed = _by_month(
+        Application.objects.filter(_in_year("clawback__created_at", year)),
+        "clawback__created_at",
+        True,
+        amount=Sum("clawed_back_amount"),
+        outstanding=Sum(
+            models.F("clawed_back_amount") - models.F("repaid_amount") - models.F("written_off_amount")
+        ),
+    )
+    written_off = _by_month(
+        Application.objects.filter(_in_year("clawback__written_off_at", year)),
+        "clawback__written_off_at",
+        True,
+        amount=Sum("written_off_amount"),
+    )["amount"]
+    repaid = _by_month(Repayment.objects.filter(date__year=year), "date", False, amount=Sum("amount"))["amount"]
 
     def cumulative(values: dict[int, Decimal]) -> list[Decimal]:
         total, out = ZERO, []
@@ -224,11 +208,8 @@ def budget_use(
 
 
 def _usage_rows(year: int, group: Iterable[str]) -> list[dict[str, Any]]:
-    usage = optional_model("monitoring", "UsageRecord")
-    if usage is None:
-        return []
     return list(
-        usage._default_manager.filter(_in_year("started_at", year))
+        UsageRecord.objects.filter(_in_year("started_at", year))
         .values(*group)
         .annotate(records=Count("id"), gpu_seconds=Sum("gpu_seconds"), cost=Sum("cost_cny"))
         .order_by()
@@ -255,10 +236,7 @@ def usage_by_provider(year: int) -> list[dict[str, Any]]:
 
 def usage_by_scenario(year: int) -> list[dict[str, Any]]:
     """GPU hours, records and cost per usage scenario (文生视频, 渲染, …), largest first."""
-    labels: dict[str, str] = {}
-    usage = optional_model("monitoring", "UsageRecord")
-    if usage is not None:
-        labels = {str(k): str(v) for k, v in usage._meta.get_field("scenario").flatchoices}  # type: ignore[union-attr]
+    labels = {str(k): str(v) for k, v in Scenario.choices}
     rows = [
         {
             "code": row["scenario"],
@@ -274,10 +252,7 @@ def usage_by_scenario(year: int) -> list[dict[str, Any]]:
 
 def usage_by_provider_and_scenario(year: int) -> list[dict[str, Any]]:
     """The export's detail: one row per provider and scenario."""
-    labels: dict[str, str] = {}
-    usage = optional_model("monitoring", "UsageRecord")
-    if usage is not None:
-        labels = {str(k): str(v) for k, v in usage._meta.get_field("scenario").flatchoices}  # type: ignore[union-attr]
+    labels = {str(k): str(v) for k, v in Scenario.choices}
     rows = [
         {
             "provider": row["provider__name"],
@@ -294,34 +269,13 @@ def usage_by_provider_and_scenario(year: int) -> list[dict[str, Any]]:
 # --- audit findings ----------------------------------------------------------------------------
 
 
-def _finding_model() -> type[models.Model] | None:
-    model = optional_model("audits", "Finding")
-    if model is None or not has_field(model, "status"):
-        return None
-    return model
-
-
-def _finding_date_field(model: type[models.Model]) -> str | None:
-    for name in ("created_at", "opened_at", "created"):
-        if has_field(model, name):
-            return name
-    return None
-
-
-def findings_of_year(year: int) -> models.QuerySet[Any] | None:
-    model = _finding_model()
-    if model is None:
-        return None
-    date_field = _finding_date_field(model)
-    qs = model._default_manager.all()
-    return qs.filter(_in_year(date_field, year)) if date_field else qs
+def findings_of_year(year: int) -> models.QuerySet[Finding]:
+    return Finding.objects.filter(_in_year("created_at", year))
 
 
 def findings_by_status(year: int) -> list[dict[str, Any]]:
     """Audit findings opened in ``year`` per status, in the order the audits app declares them."""
     qs = findings_of_year(year)
-    if qs is None:
-        return []
     counts = dict(qs.values_list("status").annotate(n=Count("pk")).order_by())
     status_field = qs.model._meta.get_field("status")
     choices = [(str(k), str(v)) for k, v in getattr(status_field, "flatchoices", [])]
@@ -398,11 +352,6 @@ def dashboard(year: int, today: dt.date | None = None) -> dict[str, Any]:
         "scenarios": usage_by_scenario(year),
         "findings": findings,
         "ratings": ratings_summary(year, today),
-        "available": {
-            "review": optional_model("review", "Payment") is not None,
-            "monitoring": optional_model("monitoring", "UsageRecord") is not None,
-            "audits": _finding_model() is not None,
-        },
     }
     money_keys = ("granted", "paid", "clawed_back", "repaid", "written_off", "outstanding")
     data["money_rows"] = [
@@ -473,17 +422,12 @@ def enterprise_overview(enterprise_id: int, user: Any, today: dt.date | None = N
     except PolicyNotInForceError as exc:
         quota["error"] = str(exc)
 
-    notices: list[Any] = []
-    unread = 0
-    notification = optional_model("review", "Notification")
-    if notification is not None:
-        mine = notification._default_manager.filter(user=user)
-        unread = mine.filter(read_at__isnull=True).count()
-        notices = list(mine.order_by("-created_at", "-id")[:5])
+    mine = Notification.objects.filter(user=user)
+    unread = mine.filter(read_at__isnull=True).count()
+    notices = list(mine.order_by("-created_at", "-id")[:5])
     return {
         "applications": applications,
         "quota": quota,
         "notices": notices,
         "unread": unread,
-        "inbox_available": notification is not None,
     }
