@@ -6,7 +6,9 @@
   name; a consumption detail is parsed on the way in;
 - :func:`submit_application` — every check of docs/form.md, then the reference, the receipt date, the
   amount under the policy in force on that day, and the materials locked;
-- :func:`withdraw_application` — the applicant withdraws a draft or a submitted application.
+- :func:`withdraw_application` — the applicant withdraws a draft or a submitted application, giving
+  a reason;
+- :func:`delete_draft` — the applicant deletes a draft never submitted, with its files.
 
 Notifications leave after the commit (``transaction.on_commit``) so a rolled-back action never
 tells anyone anything.
@@ -20,8 +22,9 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
-from django.db.models import Max
+from django.db.models import Max, ProtectedError
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -459,13 +462,17 @@ def submit_application(
 def withdraw_application(
     application: Application, *, actor: User, reason: str = "", request: HttpRequest | None = None
 ) -> Application:
-    """The applicant withdraws a draft or a submitted application (before review starts);
-    a withdrawn application frees its filing number."""
+    """The applicant withdraws a draft or a submitted application (before review starts), giving a
+    reason, kept in the audit event and shown on the timeline; a withdrawn application frees its
+    filing number."""
     delegation = _require_applicant(application, actor, Right.SUBMIT, request)
     with transaction.atomic():
         locked = _locked(application)
         if not allowed("withdraw", locked.status):
             raise ActionRefused(_("审核已开始，不能撤回；如有疑问请联系区文促中心"))
+        reason = (reason or "").strip()
+        if not reason:
+            raise ActionRefused(_("请填写撤回原因"))
         before = {"status": locked.status}
         locked.status = TRANSITIONS["withdraw"].target
         locked.save(update_fields=["status", "updated_at"])
@@ -481,3 +488,45 @@ def withdraw_application(
         # A submitted case that is withdrawn has ended: review asks the enterprise to rate it.
         hooks.announce(hooks.APPLICATION_ENDED, application_id=locked.pk, actor=actor)
     return locked
+
+
+def deletable(application: Application) -> bool:
+    """A draft never submitted (still a draft, or withdrawn before submission) may be deleted."""
+    return application.submitted_at is None and application.status in (Status.DRAFT, Status.WITHDRAWN)
+
+
+def delete_draft(application: Application, *, actor: User, request: HttpRequest | None = None) -> None:
+    """The applicant deletes a draft that was never submitted: the row, its materials and, after
+    the commit, their files. The audit event keeps what was deleted."""
+    delegation = _require_applicant(application, actor, Right.PREPARE, request)
+    with transaction.atomic():
+        locked = _locked(application)
+        if not deletable(locked):
+            raise ActionRefused(_("只能删除从未提交的草稿；已提交的申请请撤回"))
+        materials = list(Material.objects.filter(application=locked))
+        paths = [str(m.file.name) for m in materials if m.file]
+        record_use(delegation, Right.PREPARE, actor=actor, obj=locked, request=request)
+        record_event(
+            "application.delete_draft",
+            actor=actor,
+            obj=locked,
+            before={
+                "status": locked.status,
+                "work_title": locked.work_title,
+                "materials": [{"name": m.original_name, "sha256": m.sha256} for m in materials],
+            },
+            request=request,
+        )
+        try:
+            with transaction.atomic():
+                ConsumptionRow.objects.filter(application=locked).delete()
+                Material.objects.filter(application=locked).delete()
+                locked.delete()
+        except ProtectedError:
+            raise ActionRefused(_("该草稿已被其他记录引用，不能删除；请撤回")) from None
+
+    def remove_files() -> None:
+        for path in paths:
+            default_storage.delete(path)
+
+    transaction.on_commit(remove_files, robust=True)

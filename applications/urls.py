@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from applications import views
+from applications import views, withdrawal
 
 app_name = "applications"
 
@@ -20,5 +20,6 @@ urlpatterns = [
     path("<int:pk>/materials/<int:material_pk>/view/", views.material_view, name="material_view"),
     path("<int:pk>/pdf/", views.application_pdf, name="pdf"),
     path("<int:pk>/submit/", views.submit, name="submit"),
-    path("<int:pk>/withdraw/", views.withdraw, name="withdraw"),
+    path("<int:pk>/withdraw/", withdrawal.withdraw, name="withdraw"),
+    path("<int:pk>/delete/", withdrawal.delete, name="delete"),
 ]

@@ -499,20 +499,6 @@ def submit(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-@require_POST
-def withdraw(request: HttpRequest, pk: int) -> HttpResponse:
-    application = get_own_application(request, pk)
-    try:
-        actions.withdraw_application(
-            application, actor=current_user(request), reason=request.POST.get("reason", ""), request=request
-        )
-        messages.success(request, _("申请已撤回。"))
-    except actions.ActionRefused as exc:
-        messages.error(request, exc.message)
-    return redirect("applications:detail", pk=application.pk)
-
-
-@login_required
 @require_GET
 def detail(request: HttpRequest, pk: int) -> HttpResponse:
     """The application as submitted, its materials (all versions) and its status timeline."""
@@ -528,7 +514,9 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
             "materials": application.materials.filter(deleted=False).order_by("kind", "version", "id"),
             "timeline": timeline(application),
             "is_owner": is_owner,
-            "can_withdraw": is_owner and application.status in (Status.DRAFT, Status.SUBMITTED),
+            # A draft never submitted is deleted, not withdrawn: it would otherwise stay forever.
+            "can_withdraw": is_owner and application.status == Status.SUBMITTED,
+            "can_delete": is_owner and actions.deletable(application),
             "can_edit": is_owner and application.status == Status.DRAFT,
             "calculation": application.calculation or {},
             "first_step": STEPS[0].slug,

@@ -14,11 +14,13 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts.roles import Role
 from applications.models import Application
 from audits import actions
+from audits.confirmations import blacklist_confirmation, clawback_confirmation
 from audits.forms import BlacklistForm, ClawbackForm, LiftForm, RepaymentForm, WriteOffForm
 from audits.models import Clawback
 from audits.view_helpers import READERS, _flash_errors, _refused, _user_with
 from enterprises.models import Enterprise
 from ledger.actions import record_event
+from yingdu.confirm import confirmed
 
 
 @login_required
@@ -29,6 +31,8 @@ def clawback(request: HttpRequest, pk: int) -> HttpResponse:
     app = get_object_or_404(Application.objects.select_related("enterprise"), pk=pk)
     form = ClawbackForm(request.POST or None, application=app, finding_id=request.GET.get("finding"))
     if request.method == "POST" and form.is_valid():
+        if not confirmed(request):
+            return clawback_confirmation(request, app, form.cleaned_data)
         try:
             claw = actions.claw_back(
                 app,
@@ -123,6 +127,8 @@ def blacklist(request: HttpRequest) -> HttpResponse:
         if not user.has_role(Role.INSPECTOR):
             raise PermissionDenied
         if form.is_valid():
+            if not confirmed(request):
+                return blacklist_confirmation(request, form.cleaned_data)
             try:
                 actions.blacklist_enterprise(
                     form.cleaned_data["enterprise"],

@@ -35,6 +35,7 @@ _LABELS: dict[str, object] = {
     "application.update": _("修改申报"),
     "application.submit": _("提交申报"),
     "application.withdraw": _("撤回申报"),
+    "application.delete_draft": _("删除申报草稿"),
     "application.material_upload": _("上传材料"),
     "application.material_remove": _("删除材料"),
     "application.material_download": _("下载材料"),

@@ -114,6 +114,67 @@ def _checklist_codes() -> dict[str, rows.Item]:
     return {item.item_code: item for item in rows.checklist()}
 
 
+def supplement_items(
+    application: Application,
+    items: Sequence[tuple[str, str]],
+    *,
+    previous: Sequence[SupplementNotice] | None = None,
+) -> dict[str, str]:
+    """The items of a supplement notice, code → requirement, checked as sending checks them (the
+    preview shows exactly what would be sent); raises ``ReviewError`` naming what is wrong."""
+    known = _checklist_codes()
+    chosen: dict[str, str] = {}
+    if previous is None:
+        previous = list(notices_of(application.pk))
+    for code, text in items:
+        if code not in known:
+            raise _invalid(_("未知的补正事项：%(code)s") % {"code": code})
+        requirement = (text or "").strip()
+        if not requirement:
+            # A ticked item without its requirement tells the applicant nothing to do.
+            raise _invalid(_("请填写补正事项“%(item)s”的具体要求") % {"item": known[code].label})
+        chosen[code] = requirement
+    if not chosen:
+        raise _invalid(_("请至少选择一项需要补正的材料或表单项"))
+    if previous:
+        changed = set(previous[-1].changed_items)
+        if not changed:
+            raise _invalid(_("企业上次补正时没有变更任何事项；一次性告知后不能再次告知补正"))
+        outside = [known[c].label for c in chosen if c not in changed]
+        if outside:
+            raise _invalid(
+                _(
+                    "一次性告知：再次告知只能针对企业补正时变更的事项。以下事项在补正中未变更，不能再次告知：%(items)s"
+                )
+                % {"items": "、".join(outside)}
+            )
+    return chosen
+
+
+def draft_supplement_notice(
+    application: Application, items: Sequence[tuple[str, str]], note: str, *, actor: User
+) -> tuple[SupplementNotice, list[SupplementItem]]:
+    """The notice and its items as they will be sent, not yet saved: what the preview shows and
+    what :func:`request_supplement` stores."""
+    known = _checklist_codes()
+    previous = list(notices_of(application.pk))
+    chosen = supplement_items(application, items, previous=previous)
+    notice = SupplementNotice(
+        application=application,
+        round=len(previous) + 1,
+        note=(note or "").strip(),
+        notice_date=timezone.localdate(),
+        created_by=actor,
+    )
+    drafted = [
+        SupplementItem(
+            notice=notice, kind=known[code].kind, code=known[code].code, label=known[code].label, text=text
+        )
+        for code, text in chosen.items()
+    ]
+    return notice, drafted
+
+
 def request_supplement(
     application: Application,
     *,
@@ -130,50 +191,12 @@ def request_supplement(
     """
 
     def body(app: Application) -> SupplementNotice:
-        known = _checklist_codes()
-        chosen: dict[str, str] = {}
-        for code, text in items:
-            if code not in known:
-                raise _invalid(_("未知的补正事项：%(code)s") % {"code": code})
-            requirement = (text or "").strip()
-            if not requirement:
-                # A ticked item without its requirement tells the applicant nothing to do.
-                raise _invalid(_("请填写补正事项“%(item)s”的具体要求") % {"item": known[code].label})
-            chosen[code] = requirement
-        if not chosen:
-            raise _invalid(_("请至少选择一项需要补正的材料或表单项"))
-        previous = list(notices_of(app.pk))
-        if previous:
-            changed = set(previous[-1].changed_items)
-            if not changed:
-                raise _invalid(_("企业上次补正时没有变更任何事项；一次性告知后不能再次告知补正"))
-            outside = [known[c].label for c in chosen if c not in changed]
-            if outside:
-                raise _invalid(
-                    _(
-                        "一次性告知：再次告知只能针对企业补正时变更的事项。以下事项在补正中未变更，不能再次告知：%(items)s"
-                    )
-                    % {"items": "、".join(outside)}
-                )
-        notice = SupplementNotice.objects.create(
-            application=app,
-            round=len(previous) + 1,
-            note=(note or "").strip(),
-            notice_date=timezone.localdate(),
-            created_by=actor,
-        )
-        SupplementItem.objects.bulk_create(
-            [
-                SupplementItem(
-                    notice=notice,
-                    kind=known[code].kind,
-                    code=known[code].code,
-                    label=known[code].label,
-                    text=text,
-                )
-                for code, text in chosen.items()
-            ]
-        )
+        notice, drafted = draft_supplement_notice(app, items, note, actor=actor)
+        notice.save()
+        for item in drafted:
+            item.notice = notice
+        SupplementItem.objects.bulk_create(drafted)
+        chosen = [item.item_code for item in drafted]
         _finish(
             app,
             "request_supplement",

@@ -123,21 +123,20 @@ def enterprise_users(enterprise_id: int) -> list[User]:
     )
 
 
-def notify_applicant(
+def applicant_message(
     application: Application, kind: str, context: dict[str, Any] | None = None
-) -> list[Notification]:
-    """Tell the applicant enterprise about ``application``: an inbox message for each of its users and
-    one e-mail to them and to the handler's address on the form (row 9).
-
-    ``kind`` is a ``Notification.Kind``: submission receipt, supplement notice, approval,
-    rejection or payment. ``context`` adds facts for the text (amount, opinion, notice id).
-    """
+) -> tuple[str, str, str]:
+    """The title, text and link of a notice to the applicant, exactly as the inbox and the e-mail
+    carry it. A supplement notice not yet sent may be given as ``notice`` with its ``items``."""
     kind = Notification.Kind(KIND_ALIASES.get(kind, kind))
     context = dict(context or {})
     if kind == Notification.Kind.SUPPLEMENT_NOTICE:
-        notice_id = context.get("notice_id")
-        notices = notices_of(application.pk).prefetch_related("items")
-        context["notice"] = notices.get(pk=notice_id) if notice_id else notices.order_by("-round").first()
+        if "notice" not in context:
+            notice_id = context.get("notice_id")
+            notices = notices_of(application.pk).prefetch_related("items")
+            context["notice"] = notices.get(pk=notice_id) if notice_id else notices.order_by("-round").first()
+        if "items" not in context:
+            context["items"] = list(context["notice"].items.all()) if context["notice"] is not None else []
     amount = context.get("amount", application.granted_amount)
     link = applicant_link(application, kind)
     title = _titles()[kind] % {
@@ -148,6 +147,20 @@ def notify_applicant(
         f"review/email/{kind.value}.txt",
         {"application": application, "url": settings.SITE_URL.rstrip("/") + link, **context},
     ).strip()
+    return title, body, link
+
+
+def notify_applicant(
+    application: Application, kind: str, context: dict[str, Any] | None = None
+) -> list[Notification]:
+    """Tell the applicant enterprise about ``application``: an inbox message for each of its users and
+    one e-mail to them and to the handler's address on the form (row 9).
+
+    ``kind`` is a ``Notification.Kind``: submission receipt, supplement notice, approval,
+    rejection or payment. ``context`` adds facts for the text (amount, opinion, notice id).
+    """
+    kind = Notification.Kind(KIND_ALIASES.get(kind, kind))
+    title, body, link = applicant_message(application, kind, context)
     needs_action = kind == Notification.Kind.SUPPLEMENT_NOTICE
     return deliver(
         applicant_users(application),

@@ -40,6 +40,7 @@ from review.actions import ReviewError
 from review.applicant_views import supplement as supplement
 from review.checks import run_checks
 from review.clock import Clock, clock_for, local_date
+from review.confirmations import REJECTIONS, RejectionForm, rejection_confirmation, supplement_preview
 from review.export_views import ledger_export as ledger_export
 from review.forms import OnSiteCheckForm, OpinionForm, PaymentForm, WorkbenchFilterForm
 from review.models import (
@@ -52,6 +53,7 @@ from review.models import (
     notices_of,
 )
 from yingdu import hooks
+from yingdu.confirm import confirmed
 from yingdu.refusals import problems_of
 from yingdu.signing import issued_pdf_response
 from yingdu.uploads import stored_file_response
@@ -335,6 +337,14 @@ def transition(request: HttpRequest, pk: int, name: str) -> HttpResponse:
     action = _SIMPLE.get(name)
     if action is None:
         raise Http404
+    if name in REJECTIONS:
+        # A rejection ends the case and reaches the enterprise: it is confirmed, with its reason.
+        refusal = actions.check_transition(app, name, user)
+        if refusal is not None:
+            return _refused(request, ReviewError(refusal.message, status=refusal.status), app)
+        reason = RejectionForm(request.POST if confirmed(request) else None, initial=request.POST)
+        if not reason.is_valid():
+            return rejection_confirmation(request, app, name, reason, status=400 if reason.is_bound else 200)
     form = OpinionForm(request.POST)
     opinion = form.cleaned_data["opinion"] if form.is_valid() else ""
     kwargs: dict[str, Any] = {"actor": user, "opinion": opinion, "request": request}
@@ -356,6 +366,8 @@ def supplement_request(request: HttpRequest, pk: int) -> HttpResponse:
     codes = request.POST.getlist("items")
     items = [(code, request.POST.get(f"text:{code}", "")) for code in codes]
     try:
+        if not confirmed(request):  # the first click previews; only the confirmation sends
+            return supplement_preview(request, app, items, request.POST.get("note", ""), actor=user)
         actions.request_supplement(
             app, items=items, note=request.POST.get("note", ""), actor=user, request=request
         )

@@ -123,8 +123,16 @@ class ClawbackTests(BaseTestCase):
         self.login(self.inspector)
         page = self.client.get(f"/audits/applications/{self.app.pk}/clawback/")
         self.assertContains(page, "15000.00")
+        fields = {"amount": "10000.00", "reason": REASON}
+        ask = self.client.post(f"/audits/applications/{self.app.pk}/clawback/", fields)
+        # The first POST only states the consequence; nothing is clawed back before confirming.
+        self.assertContains(ask, "确认后将向企业追回 10,000.00 元")
+        self.assertContains(ask, "部分追回，企业保留 5,000.00 元")
+        self.assertContains(ask, f'<input type="hidden" name="reason" value="{REASON}">', html=True)
+        self.assertFalse(Clawback.objects.filter(application=self.app).exists())
+        fields["amount"] = "15000.00"
         response = self.client.post(
-            f"/audits/applications/{self.app.pk}/clawback/", {"amount": "15000.00", "reason": REASON}
+            f"/audits/applications/{self.app.pk}/clawback/", {**fields, "confirmed": "1"}
         )
         self.assertRedirects(response, "/audits/clawbacks/")
         claw = Clawback.objects.get(application=self.app)
@@ -200,9 +208,11 @@ class BlacklistTests(BaseTestCase):
 
     def test_the_blacklist_page_adds_lists_and_lifts(self) -> None:
         self.login(self.inspector)
-        response = self.client.post(
-            "/audits/blacklist/", {"enterprise": self.other_enterprise.pk, "reason": REASON}
-        )
+        fields = {"enterprise": self.other_enterprise.pk, "reason": REASON}
+        ask = self.client.post("/audits/blacklist/", fields)
+        self.assertContains(ask, "不能再提交补贴申报")
+        self.assertFalse(Enterprise.objects.get(pk=self.other_enterprise.pk).blacklisted)
+        response = self.client.post("/audits/blacklist/", {**fields, "confirmed": "1"})
         self.assertRedirects(response, "/audits/blacklist/")
         page = self.client.get("/audits/blacklist/")
         self.assertContains(page, self.other_enterprise.name)

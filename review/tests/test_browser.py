@@ -139,6 +139,10 @@ def test_the_whole_path_in_a_browser_with_mail_over_smtp(
     staff.fill("input[name='text:row:platform_name']", "请确认上线平台名称")
     with staff.expect_navigation():
         staff.click("#send-supplement")
+    # The first click previews the notice as the enterprise will read it; only confirming sends it.
+    assert "日志缺少3月2日的记录" in staff.locator("#supplement-preview").inner_text()
+    with staff.expect_navigation():
+        staff.click("#confirm-button")
     assert staff.locator("#status").inner_text() == "待补充材料"
     notice_mail = smtp_server.wait_for(lambda m: "需补充材料" in m.subject)
     assert "日志缺少3月2日的记录" in notice_mail.body

@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.urls import reverse
+from django.utils.html import escape
 
 from applications.models import Material, MaterialKind
 from applications.states import Status
@@ -14,6 +15,10 @@ from review.actions import ReviewError
 from review.models import Notification, SupplementNotice
 from review.tests.helpers import ReviewTestCase, add_material, make_application
 from yingdu.test import pdf_bytes, upload
+
+
+def message_body(page: str) -> str:
+    return page.split('<div class="message-body">', 1)[1].split("</div>", 1)[0]
 
 
 class SupplementTests(ReviewTestCase):
@@ -223,20 +228,37 @@ class SupplementTests(ReviewTestCase):
         self.assertContains(response, 'value="row:total_compute_cost" id="item-')
         self.assertRegex(response.content.decode(), r'value="row:platform_name" id="item-\d+" disabled')
 
-    def test_the_builder_posts_a_notice(self) -> None:
+    def test_it_previews_the_notice_exactly_and_sends_it_only_after_confirming(self) -> None:
         self.login(self.reviewer)
-        response = self.client.post(
-            reverse("review:supplement_request", args=[self.app.pk]),
-            {
-                "items": ["material:usage_log", "row:work_title"],
-                "text:material:usage_log": "补充日志",
-                "text:row:work_title": "名称与备案证明不一致",
-                "note": "一次补齐",
-            },
-        )
+        url = reverse("review:supplement_request", args=[self.app.pk])
+        fields = {
+            "items": ["material:usage_log", "row:work_title"],
+            "text:material:usage_log": "补充日志",
+            "text:row:work_title": "名称与备案证明不一致",
+            "note": "一次补齐",
+        }
+        with self.captureOnCommitCallbacks(execute=True):
+            preview = self.client.post(url, fields)
+        self.assertEqual(preview.status_code, 200)
+        self.assertFalse(SupplementNotice.objects.filter(application=self.app).exists())
+        self.assertFalse(Notification.objects.filter(application=self.app).exists())
+        self.app.refresh_from_db()
+        self.assertEqual(self.app.status, Status.INITIAL_REVIEW)
+        page = preview.content.decode()
+        self.assertIn("确认发出补正告知", page)
+        self.assertIn('<input type="hidden" name="text:row:work_title" value="名称与备案证明不一致">', page)
+        with self.captureOnCommitCallbacks(execute=True):
+            response = self.client.post(url, {**fields, "confirmed": "1"})
         self.assertRedirects(
             response, reverse("review:detail", args=[self.app.pk]), fetch_redirect_response=False
         )
+        sent = Notification.objects.get(application=self.app, user=self.alice)
+        self.client.logout()
+        self.login(self.alice)
+        read = self.client.get(reverse("review:message", args=[sent.pk])).content.decode()
+        # What the reviewer previewed is what the enterprise reads, title and text alike.
+        self.assertEqual(message_body(page), message_body(read))
+        self.assertIn(f"<h1>{escape(sent.title)}</h1>", page)
         notice = SupplementNotice.objects.get(application=self.app)
         self.assertEqual(notice.note, "一次补齐")
         self.assertEqual(notice.items.get(code="usage_log").text, "补充日志")
