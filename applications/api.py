@@ -499,7 +499,7 @@ def submit_application(request: HttpRequest, application_id: int) -> Reply[dict[
 
 
 class WithdrawIn(Schema):
-    reason: str = Field("", max_length=500, description="撤回原因（选填）")
+    reason: str = Field("", max_length=500, description="撤回原因（必填）")
 
 
 @router.post(
