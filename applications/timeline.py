@@ -85,7 +85,9 @@ def timeline(application: Application, *, audience: Audience = Audience.APPLICAN
         step = isinstance(after.get("step_id"), int)  # written by a review step
         failed = event.result != AuditEvent.Result.SUCCESS
         if audience == Audience.STAFF:
-            note = str(after.get("opinion", "")) if step else str(after.get("error") or after.get("name") or "")
+            # A withdrawal is no review step; its reason is its opinion, and the reviewer reads why.
+            fallback = after.get("error") or after.get("name") or after.get("opinion") or ""
+            note = str(after.get("opinion", "")) if step else str(fallback)
         else:
             note = ""
             if event.action == "application.material_upload":

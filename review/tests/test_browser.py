@@ -204,6 +204,7 @@ def test_the_whole_path_in_a_browser_with_mail_over_smtp(
         "supplement_notice",
         "approval",
         "payment",
+        "rating_request",
     ]
     applicant.goto("/review/inbox/")
     assert "已兑现" in applicant.content()

@@ -44,9 +44,9 @@ class RatingTests(ReviewTestCase):
         with self.captureOnCommitCallbacks(execute=True):
             actions.reject_application(rejected, actor=self.reviewer, opinion="不符合申报条件")
         with self.captureOnCommitCallbacks(execute=True):
-            intake.withdraw_application(withdrawn, actor=self.alice)
+            intake.withdraw_application(withdrawn, actor=self.alice, reason="项目取消")
         with self.captureOnCommitCallbacks(execute=True):
-            intake.withdraw_application(draft, actor=self.alice)
+            intake.withdraw_application(draft, actor=self.alice, reason="项目取消")
         ratings.ask_for_rating(application_id=rejected.pk)  # announced twice: still one request
 
         requests = Notification.objects.filter(kind=Notification.Kind.RATING_REQUEST, user=self.alice)
