@@ -143,7 +143,7 @@ def test_it_runs_the_worker_beside_the_web_server_on_sqlite_and_stops_both_toget
             if script.poll() is None:
                 os.killpg(script.pid, signal.SIGINT)  # Ctrl-C
             try:
-                script.wait(30)
+                script.wait(90)
             except subprocess.TimeoutExpired:
                 os.killpg(script.pid, signal.SIGKILL)
                 for pid in processes_of(var_dir):
