@@ -17,6 +17,11 @@ class AccountsConfig(AppConfig):
     verbose_name = _("账号与角色")
 
     def ready(self) -> None:
+        # The log's details name these models' fields and codes (the audit console, its export).
+        from ledger.labels import register_model_labels
+
+        register_model_labels(*self.get_models())
+
         from accounts import signals  # noqa: F401
 
         post_migrate.connect(_create_role_groups, sender=self)

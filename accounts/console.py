@@ -16,7 +16,6 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -43,8 +42,10 @@ from accounts.queries import (
 )
 from accounts.roles import ADMIN_ROLES, EXTERNAL_ROLES, Role
 from accounts.security import SecurityPolicy, SiteSettings, current_policy
-from ledger.labels import action_label
+from ledger.labels import action_label, field_label, is_money_key, value_label
 from ledger.models import AuditEvent
+from yingdu.formats import datetime_text, money_text
+from yingdu.pagination import paginate
 
 PAGE_SIZE = 50
 EXPORT_LIMIT = 50_000
@@ -63,9 +64,7 @@ def _errors(exc: ValidationError) -> list[str]:
 
 
 def _page(request: HttpRequest, items: Any) -> Any:
-    paginator = Paginator(items, PAGE_SIZE)
-    page = paginator.get_page(request.GET.get("page"))
-    return page
+    return paginate(request, items, PAGE_SIZE)
 
 
 @login_required
@@ -292,8 +291,18 @@ def _value_text(key: str, value: Any) -> str:
         valid = set(Role.values)
         return "、".join(str(Role(v).label) if v in valid else str(v) for v in value) or _("无")
     if isinstance(value, dict):
-        return "；".join(f"{_field_label(k)}：{_value_text(k, v)}" for k, v in value.items())
-    return str(value)
+        return "；".join(
+            f"{value_label(key, k) or _field_label(k)}：{_value_text(k, v)}" for k, v in value.items()
+        )
+    if isinstance(value, list):
+        return "、".join(_value_text(key, v) for v in value) or _("无")
+    named = value_label(key, value)
+    if named is not None:
+        return named
+    if is_money_key(key) and isinstance(value, str | int):
+        return money_text(value)
+    # Dates and moments of the details are ISO text; people read them in the Chinese form.
+    return datetime_text(value) if isinstance(value, str) else str(value)
 
 
 def _field_label(key: str) -> str:
@@ -306,6 +315,9 @@ def _field_label(key: str) -> str:
             return str(getattr(model._meta.get_field(key), "verbose_name", key))
         except Exception:  # noqa: BLE001, S112 - not a field of this model
             continue
+    named = field_label(key)
+    if named is not None:
+        return named
     return {
         "person": _("操作人"),
         "role": _("角色"),

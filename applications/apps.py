@@ -5,6 +5,11 @@ class ApplicationsConfig(AppConfig):
     name = "applications"
 
     def ready(self) -> None:
+        # The log's details name these models' fields and codes (the audit console, its export).
+        from ledger.labels import register_model_labels
+
+        register_model_labels(*self.get_models())
+
         # The log names review transitions by their code; their Chinese names live in the table.
         from applications.deadlines import calendar_moves
         from applications.states import TRANSITIONS

@@ -26,6 +26,7 @@ from applications.models import Application, ConsumptionRow, MaterialKind
 from applications.states import HOLDS_FILING_NUMBER, Status
 from enterprises.models import LicenceVersion, Provider, verified_licence
 from policy.loader import PolicyNotInForceError, PolicyParams, params_at
+from yingdu.formats import date_text
 from yingdu.lib.workdays import UnknownYearError
 from yingdu.validators import normalize_email, normalize_phone, normalize_uscc
 
@@ -167,7 +168,7 @@ def field_problems(
                 _("已超过申报期限：作品上线后 %(days)s 个工作日内申报，截止日为 %(deadline)s")
                 % {
                     "days": ctx.params.apply_workdays_after_launch if ctx.params else 30,
-                    "deadline": ctx.deadline.isoformat(),
+                    "deadline": date_text(ctx.deadline),
                 },
             )
     overseas_launch = values.get("overseas_launch_date")

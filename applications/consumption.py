@@ -501,7 +501,7 @@ EXAMPLE_ROW = (
     120,
     "12.50",
     "200.00",
-    "text2video",
+    "文生视频",
 )
 
 
@@ -520,7 +520,8 @@ def template_xlsx() -> bytes:
         sheet.column_dimensions[sheet.cell(row=1, column=index).column_letter].width = 20
     sheet.freeze_panes = "A2"
     notes = workbook.create_sheet(str(_("填写说明")))
-    notes.append([str(_("列")), str(_("英文列名")), str(_("填写要求")), str(_("示例"))])
+    # The English column names the parser also accepts are documented for programs (docs/), not here.
+    notes.append([str(_("列")), str(_("填写要求")), str(_("示例"))])
     rules = {
         "record_id": _("算力平台的作业或账单流水号，同一申请内不得重复"),
         "started_at": _("格式 2026-03-01 08:00，北京时间"),
@@ -530,11 +531,11 @@ def template_xlsx() -> bytes:
         "minutes": _("本条记录的算力使用时长（分钟），整数，各行合计须等于申请表第22行"),
         "unit_price": _("每卡每小时的单价（元）"),
         "amount": _("本条费用（元）= 数量 × 时长 ÷ 60 × 单价，保留两位小数；各行合计须等于申请表第23行"),
-        "scenario": _("文生视频/图生视频/语音/微调/渲染/其他（或 text2video 等英文代码）"),
+        "scenario": _("文生视频、图生视频、语音、微调、渲染或其他"),
     }
     for column, example in zip(COLUMNS, EXAMPLE_ROW, strict=True):
-        notes.append([str(HEADERS[column]), column, str(rules[column]), example])
-    for letter, width in zip("ABCD", (18, 14, 70, 22), strict=True):
+        notes.append([str(HEADERS[column]), str(rules[column]), example])
+    for letter, width in zip("ABC", (18, 70, 22), strict=True):
         notes.column_dimensions[letter].width = width
     out = io.BytesIO()
     workbook.save(out)

@@ -31,17 +31,17 @@ TIMELINE_LABELS: dict[str, Any] = {
     "application.withdraw": gettext_lazy("撤回申请"),
     "application.material_upload": gettext_lazy("上传材料"),
     "application.material_remove": gettext_lazy("删除草稿材料"),
+    "application.on_site_check": gettext_lazy("实地核查"),
 }
 # Draft edits are noise on every timeline.
 NOISE = ("application.update",)
-# What staff see and the applicant does not: downloads, a take-over (it moves the work between
-# reviewers, the applicant's case is unchanged) and public progress queries (they change nothing).
-STAFF_ONLY = (
-    "application.pdf_download",
-    "application.material_download",
-    "application.take_over",
-    "review.progress_query",
-)
+# What the applicant sees: its own steps and every change of its case's state. Everything else
+# logged on the application is the center's own business and only staff see it: downloads,
+# printing the approval form, a take-over (it moves the work between reviewers, the case is
+# unchanged), reconciliation, public progress queries (they change nothing).
+APPLICANT_ACTIONS = frozenset(TIMELINE_LABELS) | {f"application.{name}" for name in TRANSITIONS}
+# Staff are named to the applicant by their office, never by person.
+RESPONSIBLE_OFFICE = gettext_lazy("怀柔区文化产业促进中心")
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,14 @@ def event_label(action: str) -> str:
     return str(label)
 
 
+def _actor(event: Any, application: Application, audience: Audience) -> str:
+    """Who acted: by name for staff; for the applicant, its own people by name, staff by office."""
+    actor = event.actor
+    if audience == Audience.STAFF or (actor is not None and actor.enterprise_id == application.enterprise_id):
+        return str(actor or event.actor_repr)
+    return str(RESPONSIBLE_OFFICE)
+
+
 def _status_label(value: Any) -> str:
     return str(Status(value).label) if value in Status.values else ""
 
@@ -77,7 +85,7 @@ def timeline(application: Application, *, audience: Audience = Audience.APPLICAN
     ).exclude(action__in=NOISE)
     if audience == Audience.APPLICANT:
         # Refused attempts stay in the staff audit log; the applicant sees only what was done.
-        events = events.filter(result=AuditEvent.Result.SUCCESS).exclude(action__in=STAFF_ONLY)
+        events = events.filter(result=AuditEvent.Result.SUCCESS, action__in=APPLICANT_ACTIONS)
     items = []
     for event in events.select_related("actor").order_by("created_at", "id"):
         after: Any = event.after if isinstance(event.after, dict) else {}
@@ -101,7 +109,7 @@ def timeline(application: Application, *, audience: Audience = Audience.APPLICAN
                 at=event.created_at,
                 label=event_label(event.action),
                 note=note,
-                actor=str(event.actor or event.actor_repr),
+                actor=_actor(event, application, audience),
                 failed=failed,
                 before=_status_label(before.get("status")) if step and audience == Audience.STAFF else "",
                 after=_status_label(after.get("status")) if step and audience == Audience.STAFF else "",

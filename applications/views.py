@@ -42,6 +42,7 @@ from applications.states import Status
 from enterprises.models import Provider
 from ledger.actions import record_event
 from yingdu import hooks
+from yingdu.lib.money import display_money
 from yingdu.signing import issued_pdf_response
 from yingdu.uploads import DOCUMENT_TYPES, TABLE_TYPES, check_upload, stored_file_response
 from yingdu.validators import display_phone
@@ -262,6 +263,8 @@ def form_rows(application: Application) -> list[tuple[str, Any]]:
             value = display_phone(value)
         elif name in OVERSEAS_DETAIL_FIELDS and not application.overseas:
             value = ""
+        elif isinstance(value, Decimal):
+            value = display_money(value)
         rows.append((checks.field_label(name), value))
     return rows
 

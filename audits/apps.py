@@ -9,6 +9,15 @@ class AuditsConfig(AppConfig):
     verbose_name = _("核查")
 
     def ready(self) -> None:
+        from django.utils.functional import lazy
+
+        from audits.rules import FLAG_CODES, flag_label
+        from ledger.labels import register_detail_labels, register_model_labels
+
+        register_model_labels(*self.get_models())
+        named: dict[str, object] = {code: lazy(flag_label, str)(code) for code in FLAG_CODES}
+        register_detail_labels(values={"flags": named, "flagged": named})
+
         from audits import receivers
 
         receivers.register()

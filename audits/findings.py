@@ -26,6 +26,7 @@ from ledger.actions import record_event
 from ledger.models import AuditEvent
 from policy.calendar import objection_due
 from policy.loader import params_at
+from yingdu.formats import date_text
 from yingdu.lib.money import round_half_up
 from yingdu.uploads import DOCUMENT_TYPES, CheckedUpload, check_upload, stored_files
 
@@ -170,8 +171,8 @@ def file_objection(
         message = _(
             "异议期限已于 %(deadline)s 届满（告知日 %(notice)s 起 %(days)d 个工作日），不再受理异议"
         ) % {
-            "deadline": notice.objection_deadline.isoformat(),
-            "notice": notice.notice_date.isoformat(),
+            "deadline": date_text(notice.objection_deadline),
+            "notice": date_text(notice.notice_date),
             "days": params_at(notice.notice_date).objection_workdays,
         }
         record_event(
@@ -261,7 +262,7 @@ def decide_finding(
         ):
             raise AuditRefused(
                 _("异议期尚未届满（截止 %(deadline)s），企业提出异议或期满后方可认定")
-                % {"deadline": notice.objection_deadline.isoformat()}
+                % {"deadline": date_text(notice.objection_deadline)}
             )
         locked.status = Finding.Status.UPHELD if upheld else Finding.Status.DISMISSED
         locked.decision_reasons = text

@@ -21,7 +21,7 @@ from audits.models import Clawback, Finding, Repayment
 from enterprises.models import Enterprise
 from ledger.actions import record_event
 from review.actions import record_step, release_annual_grant
-from yingdu.lib.money import format_money, round_half_up
+from yingdu.lib.money import display_money, format_money, round_half_up
 
 
 def clawback_default(application: Application, finding: Finding | None) -> Decimal | None:
@@ -70,7 +70,7 @@ def claw_back(
         paid = app.paid_amount
         if amount > paid:
             raise AuditRefused(
-                {"amount": [_("追回金额不能超过已兑现的补贴 %(paid)s 元") % {"paid": format_money(paid)}]}
+                {"amount": [_("追回金额不能超过已兑现的补贴 %(paid)s 元") % {"paid": display_money(paid)}]}
             )
         transition = TRANSITIONS["clawback" if amount == paid else "partial_clawback"]
         before = app.status
@@ -150,7 +150,7 @@ def record_repayment(
             raise AuditRefused(
                 {
                     "amount": [
-                        _("到账金额超过尚未缴回的 %(left)s 元") % {"left": format_money(locked.outstanding)}
+                        _("到账金额超过尚未缴回的 %(left)s 元") % {"left": display_money(locked.outstanding)}
                     ]
                 }
             )

@@ -15,6 +15,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from audits import rules
+from yingdu.lib.money import display_money
 from yingdu.signatures import SignedFile
 
 
@@ -329,7 +330,7 @@ class Clawback(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.application} {self.repaid}/{self.amount}"
+        return f"{self.application} {display_money(self.repaid)}/{display_money(self.amount)}"
 
     @property
     def outstanding(self) -> Decimal:

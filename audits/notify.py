@@ -17,6 +17,7 @@ from audits.models import Clawback, DataNotice, Finding, Objection
 from enterprises.models import Enterprise
 from review.models import Notification
 from review.notify import applicant_users, deliver, enterprise_users
+from yingdu.formats import date_text
 
 
 def _url(path: str) -> str:
@@ -27,16 +28,10 @@ def _body(template: str, context: dict[str, object]) -> str:
     return render_to_string(f"audits/email/{template}.txt", context).strip()
 
 
-def _chinese_date(day: object) -> str:
-    if not hasattr(day, "year"):
-        return str(day)
-    return _("%(year)d年%(month)d月%(day)d日") % {"year": day.year, "month": day.month, "day": day.day}  # type: ignore[attr-defined]
-
-
 def data_notice_sent(notice_id: int) -> None:
     notice = DataNotice.objects.select_related("finding__application").get(pk=notice_id)
     app = notice.finding.application
-    deadline = _chinese_date(notice.objection_deadline)
+    deadline = date_text(notice.objection_deadline)
     if notice.objection_deadline_provisional:
         deadline = _("%(date)s（暂定）") % {"date": deadline}
     subject = _("申请 %(reference)s 核查数据告知，异议截止 %(deadline)s") % {

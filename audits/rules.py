@@ -47,7 +47,8 @@ from audits.quarters import draw_sample as draw_sample
 from audits.quarters import order_key as order_key
 from audits.quarters import sample_size as sample_size
 from audits.quarters import spot_check_seed as spot_check_seed
-from yingdu.lib.money import format_money, round_half_up
+from yingdu.lib.dates import chinese_datetime
+from yingdu.lib.money import display_money, round_half_up
 
 Severity = Literal["high", "medium", "low"]
 SEVERITY_ORDER: tuple[Severity, ...] = ("high", "medium", "low")
@@ -410,7 +411,7 @@ def reconcile(
                 _(
                     "申报算力成本 %(cost)s 元、GPU 时长 %(minutes)s 卡·分钟，但日志中没有该企业该作品的监控记录"
                 )
-                % {"cost": format_money(cost), "minutes": _minutes(gpu_minutes)},
+                % {"cost": display_money(cost), "minutes": _minutes(gpu_minutes)},
                 {"declared_cost": _money(cost), "declared_gpu_minutes": _minutes(gpu_minutes)},
             )
         )
@@ -439,8 +440,8 @@ def reconcile(
                     "上线后结束的申报明细 %(rows)d 行"
                 )
                 % {
-                    "start": _iso(window.start) or _("未知"),
-                    "end": _iso(window.end) or _("未知"),
+                    "start": chinese_datetime(window.start) if window.start else _("未知"),
+                    "end": chinese_datetime(window.end) if window.end else _("未知"),
                     "before": before.count,
                     "after": after.count,
                     "rows": declared_rows_after_window,
@@ -488,8 +489,8 @@ def reconcile(
                         "每分钟算力成本 %(value)s 元，同类申请中位数 %(median)s 元，稳健 z 值 %(z)s（阈值 ±%(threshold)s）"
                     )
                     % {
-                        "value": format_money(per_minute),
-                        "median": format_money(round_half_up(peers.median)),
+                        "value": display_money(per_minute),
+                        "median": display_money(peers.median),
                         "z": z_text,
                         "threshold": str(Z_THRESHOLD),
                     },

@@ -31,6 +31,15 @@ FORMULA = (
 )
 
 
+def describe_formula(quarter: str) -> str:
+    """:data:`FORMULA` as people read it on the spot-check page (the JSON keeps the formula)."""
+    return _(
+        "种子 = SHA-256（检查点根哈希的字节 ‖ “%(quarter)s”）；每件候选申请的排序值 = "
+        "SHA-256（种子 ‖ 申请编号的十进制数字文本），按排序值从小到大排列；"
+        "抽取排在最前的 k 件，k = max（最少件数，⌈比例 × 候选件数 N⌉），且不超过 N"
+    ) % {"quarter": quarter}
+
+
 class SampleUnavailable(Exception):
     """The quarter's sample cannot be drawn yet; the message says why (Chinese)."""
 

@@ -11,7 +11,6 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -33,10 +32,12 @@ from audits.fraud_views import repay as repay
 from audits.fraud_views import write_off as write_off
 from audits.models import Clawback, DataNotice, Finding, Objection, ObjectionEvidence, SpotCheck
 from audits.queries import latest_run, latest_runs
-from audits.sampling import FORMULA, SampleUnavailable, compute_sample, sample_document
+from audits.sampling import SampleUnavailable, compute_sample, describe_formula, sample_document
 from audits.view_helpers import READERS, RUNNERS, _days_left, _flash_errors, _refused, _user_with
 from enterprises.models import Enterprise
 from ledger.actions import record_event
+from yingdu.formats import date_text
+from yingdu.pagination import paginate
 from yingdu.uploads import stored_file_response
 
 # --- inspector workbench -----------------------------------------------------------------------------
@@ -97,7 +98,7 @@ def reconciliation_list(request: HttpRequest) -> HttpResponse:
     qs = latest_runs().select_related("application").order_by("-flag_count", "-run_at", "-id")
     if code in rules.FLAG_CODES:
         qs = qs.filter(flags__icontains=f'"{code}"')
-    page = Paginator(qs, 50).get_page(request.GET.get("page"))
+    page = paginate(request, qs, 50)
     return render(
         request,
         "audits/reconciliation_list.html",
@@ -161,7 +162,7 @@ def spot_check(request: HttpRequest, quarter: str) -> HttpResponse:
     context.update(
         {
             "doc": doc,
-            "formula": FORMULA.format(quarter=str(q)),
+            "formula": describe_formula(str(q)),
             "sampled": [
                 {
                     "position": i + 1,
@@ -318,7 +319,7 @@ def send_notice(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(
                 request,
                 _("已向企业发送数据告知，异议截止 %(deadline)s。")
-                % {"deadline": notice.objection_deadline.isoformat()},
+                % {"deadline": date_text(notice.objection_deadline)},
             )
             return redirect("audits:finding", pk=f.pk)
     return _render_finding(request, f, user, notice_form=form, status=400)

@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 from enterprises.models import Delegation, Enterprise, Right
 from ledger.actions import record_event
 from ledger.models import AuditEvent
+from yingdu.formats import date_text
 
 
 class RightRefused(PermissionDenied):
@@ -73,7 +74,7 @@ def _refusal(
             None,
         )
     if delegation.revoked_at is not None:
-        revoked = timezone.localdate(delegation.revoked_at).isoformat()
+        revoked = date_text(timezone.localdate(delegation.revoked_at))
         return (
             _("您的经办授权已于 %(date)s 被法定代表人撤销，不能“%(right)s”")
             % {"date": revoked, "right": label},
@@ -83,7 +84,7 @@ def _refusal(
     if delegation.expires_on < day:
         return (
             _("您的经办授权已于 %(date)s 到期，不能“%(right)s”，请联系法定代表人续期")
-            % {"date": delegation.expires_on.isoformat(), "right": label},
+            % {"date": date_text(delegation.expires_on), "right": label},
             "expired",
             delegation,
         )

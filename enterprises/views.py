@@ -5,7 +5,6 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -25,6 +24,7 @@ from enterprises.models import Delegation, Enterprise, LicenceVersion, Right
 from enterprises.permissions import RightRefused
 from ledger.actions import record_event
 from ledger.models import AuditEvent
+from yingdu.pagination import paginate
 from yingdu.uploads import stored_file_response
 
 # Audit events the enterprise sees about its delegations: grants, uses, revocations, refusals.
@@ -315,7 +315,7 @@ def pending(request: HttpRequest) -> HttpResponse:
         qs = qs.filter(status=status)
     if q:
         qs = qs.filter(Q(name__icontains=q) | Q(uscc__icontains=q))
-    page = Paginator(qs, 20).get_page(request.GET.get("page"))
+    page = paginate(request, qs, 20)
     return render(
         request,
         "enterprises/pending.html",
@@ -329,6 +329,10 @@ def verify(request: HttpRequest, pk: int) -> HttpResponse:
     if not request.user.has_role(Role.REVIEWER):  # type: ignore[union-attr]
         raise PermissionDenied
     enterprise = get_object_or_404(Enterprise, pk=pk)
+    if enterprise.status == Enterprise.Status.VERIFIED:
+        # Nothing is left to verify; a change of the licence goes through its own verification.
+        messages.info(request, _("%(name)s 已核验通过，无需再次核验。") % {"name": enterprise.name})
+        return redirect("enterprises:detail", pk=enterprise.pk)
     form = VerifyForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         actions.verify_enterprise(

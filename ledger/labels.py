@@ -7,6 +7,8 @@ with :func:`register_action_labels` when they load, so each label has one home.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.utils.translation import gettext_lazy as _
 
 _LABELS: dict[str, object] = {
@@ -109,3 +111,121 @@ def action_label(code: str) -> str:
 def action_choices() -> list[tuple[str, str]]:
     """(code, label) of every named action, sorted by label, for filters."""
     return sorted(((code, str(label)) for code, label in _LABELS.items()), key=lambda pair: pair[1])
+
+
+# --- the details of an event (its ``before`` and ``after``) ---------------------------------------
+#
+# The keys of the details are field names (``work_title``) and their values are often codes
+# (``paid``, ``consumption_detail``). Each app names its own with :func:`register_model_labels`
+# (fields' verbose names and choices) or :func:`register_detail_labels`; the keys every app
+# shares are named here.
+
+_FIELD_LABELS: dict[str, object] = {
+    "status": _("状态"),
+    "opinion": _("意见"),
+    "reason": _("理由"),
+    "reasons": _("理由"),
+    "note": _("说明"),
+    "name": _("名称"),
+    "kind": _("类别"),
+    "amount": _("金额（元）"),
+    "date": _("日期"),
+    "day": _("日期"),
+    "year": _("年度"),
+    "quarter": _("季度"),
+    "reference": _("申报编号"),
+    "version": _("版本"),
+    "round": _("轮次"),
+    "size": _("大小（字节）"),
+    "sha256": _("SHA-256 摘要"),
+    "digest": _("摘要"),
+    "seed": _("种子"),
+    "step_id": _("审核步骤编号"),
+    "material_id": _("材料编号"),
+    "finding_id": _("核查发现编号"),
+    "clawback_id": _("追回记录编号"),
+    "enterprise_id": _("企业编号"),
+    "node_id": _("节点"),
+    "uscc": _("统一社会信用代码"),
+    "prefix": _("密钥前缀"),
+    "public_key": _("公钥"),
+    "format": _("格式"),
+    "rows": _("条数"),
+    "total": _("合计"),
+    "recipients": _("收件人数"),
+    "items": _("事项"),
+    "inline": _("在线查看"),
+    "changed": _("变更的项目"),
+    "evidence": _("证据"),
+    "people": _("人员"),
+    "duplicate": _("重复条数"),
+    "rejected": _("拒收条数"),
+    "flags": _("对账标记"),
+    "flagged": _("有标记的申请"),
+    "trigger": _("触发方式"),
+    "checkpoint_root": _("检查点根哈希"),
+    "checkpoint_tree_size": _("检查点树大小"),
+    "licence_version": _("营业执照版本"),
+    "license_sha256": _("营业执照摘要"),
+    "kept": _("企业保留（元）"),
+    "repaid": _("已缴回（元）"),
+    "outstanding": _("待缴回（元）"),
+    "written_off": _("核销（元）"),
+    "annual_total": _("年度累计（元）"),
+    "binding": _("起决定作用的限额"),
+    "minutes": _("时长（分钟）"),
+    "sample": _("抽中的申请"),
+    "n": _("候选件数"),
+    "k": _("抽取件数"),
+    "rows_before": _("制作期之前的记录"),
+    "rows_after": _("制作期之后的记录"),
+    "error": _("错误"),
+    "from": _("起始日期"),
+    "to": _("截止日期"),
+    "source": _("来源"),
+    "spot_check": _("季度抽查"),
+}
+_VALUE_LABELS: dict[str, dict[str, object]] = {}
+
+
+def register_detail_labels(
+    fields: dict[str, object] | None = None, values: dict[str, dict[str, object]] | None = None
+) -> None:
+    """Name detail keys (``fields``) and the codes a key holds (``values``: key → code → label)."""
+    for key, label in (fields or {}).items():
+        _FIELD_LABELS.setdefault(key, label)
+    for key, labels in (values or {}).items():
+        known = _VALUE_LABELS.setdefault(key, {})
+        for code, label in labels.items():
+            known.setdefault(str(code), label)
+
+
+def register_model_labels(*models: Any) -> None:
+    """Name a model's fields by their verbose names and the codes of its choices by their labels."""
+    for model in models:
+        for field in model._meta.concrete_fields:
+            _FIELD_LABELS.setdefault(field.name, field.verbose_name)
+            if field.choices:
+                register_detail_labels(values={field.name: dict(field.flatchoices)})
+
+
+def field_label(key: str) -> str | None:
+    """The Chinese name of a detail key, ``None`` when no app named it."""
+    label = _FIELD_LABELS.get(key)
+    return None if label is None else str(label)
+
+
+def value_label(key: str, value: Any) -> str | None:
+    """The Chinese name of a code held by ``key`` (``status`` = ``paid`` → 已兑现), else ``None``."""
+    label = _VALUE_LABELS.get(key, {}).get(str(value))
+    return None if label is None else str(label)
+
+
+# Detail keys that hold an amount of money (as text, "10440.00"); shown as 10,440.00.
+MONEY_KEYS = frozenset(
+    {"amount", "kept", "repaid", "outstanding", "written_off", "annual_total", "cost", "total_compute_cost"}
+)
+
+
+def is_money_key(key: str) -> bool:
+    return key in MONEY_KEYS or key.endswith("_amount")

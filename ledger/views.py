@@ -9,7 +9,6 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -20,6 +19,7 @@ from accounts.roles import Role
 from ledger import services
 from ledger.actions import run_verification
 from ledger.models import Checkpoint, Entry, LogState, VerificationRun
+from yingdu.pagination import paginate
 
 PAGE_ROLES = (Role.INSPECTOR, Role.AUDITADMIN)
 
@@ -69,12 +69,13 @@ def index(request: HttpRequest) -> HttpResponse:
     _inspector(request)
     state = LogState.objects.filter(pk=1).first()
     size = state.size if state is not None else 0
-    checkpoints = Paginator(
+    checkpoints = paginate(
+        request,
         Checkpoint.objects.only("tree_size", "root_hash", "key_hash", "created_at").order_by(
             "-tree_size", "-id"
         ),
         20,
-    ).get_page(request.GET.get("page"))
+    )
     context: dict[str, Any] = {
         "state": state,
         "size": size,

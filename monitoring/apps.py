@@ -5,6 +5,11 @@ class MonitoringConfig(AppConfig):
     name = "monitoring"
 
     def ready(self) -> None:
+        # The log's details name these models' fields and codes (the audit console, its export).
+        from ledger.labels import register_model_labels
+
+        register_model_labels(*self.get_models())
+
         from ledger.api import register_token_provider
         from ledger.verify import register_entry_check
         from monitoring.actions import token_provider_id

@@ -219,7 +219,9 @@ def parse_record(record: Any, *, require_signature: bool) -> UsageFields:
         raise RecordError("uscc", _("统一社会信用代码无效：%(value)s") % {"value": uscc})
     scenario = record["scenario"]
     if not isinstance(scenario, str) or scenario not in SCENARIOS:
-        raise _bad("scenario", _("须为以下之一：%(values)s") % {"values": " | ".join(Scenario.values)})
+        # The codes are what the record carries; each is named in Chinese beside it.
+        named = "、".join(f"{value}（{label}）" for value, label in Scenario.choices)
+        raise _bad("scenario", _("须为以下之一：%(values)s") % {"values": named})
     cost_text = record["cost_cny"]
     try:
         cost = Decimal(cost_text) if isinstance(cost_text, str) and len(cost_text) <= 40 else None

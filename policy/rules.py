@@ -27,7 +27,7 @@ from typing import Any, Literal
 from django.utils.translation import gettext as _
 
 from policy.loader import PolicyParams
-from yingdu.lib.money import format_money, round_half_up
+from yingdu.lib.money import display_money, format_money, round_half_up
 
 Binding = Literal["rate", "per_minute_cap", "per_work_cap", "annual_cap"]
 BINDING_ORDER: tuple[Binding, ...] = ("rate", "per_minute_cap", "per_work_cap", "annual_cap")
@@ -113,11 +113,6 @@ def format_rate(rate: Decimal) -> str:
 
 def _percent(rate: Decimal) -> str:
     return f"{(rate * 100).normalize().to_eng_string()}%"
-
-
-def display_money(value: Decimal) -> str:
-    """Money for people: thousands separators and two decimals ("12,000.00")."""
-    return f"{round_half_up(value):,.2f}"
 
 
 def _check_inputs(total_compute_cost: Decimal, work_minutes: int, granted_this_year: Decimal) -> None:

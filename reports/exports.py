@@ -21,7 +21,7 @@ from applications.states import Status
 from policy.queries import year_bounds
 from reports import queries
 from reports.ratings import ratings_sheet_rows, ratings_summary
-from yingdu.xlsx import safe_cell, write_sheet
+from yingdu.xlsx import append_row, safe_cell, write_sheet
 
 SHEET_APPLICATIONS = gettext_lazy("申请汇总")
 SHEET_MONTHLY = gettext_lazy("月度统计")
@@ -176,12 +176,12 @@ def _monthly_sheet(ws: Any, year: int) -> int:
     budget = queries.budget_use(year, totals["granted"], totals["paid"], totals["clawed_back"])
     ws.append([])
     if budget is None:
-        ws.append([safe_cell(_("年度预算")), safe_cell(_("未登记预算"))])
+        append_row(ws, [_("年度预算"), _("未登记预算")])
     else:
-        ws.append([safe_cell(_("年度预算（元）")), budget["amount"], safe_cell(budget["reference"])])
-        ws.append([safe_cell(_("预算余额（元）")), budget["left"]])
-        ws.append([safe_cell(_("核定占预算（%）")), budget["granted_pct"]])
-        ws.append([safe_cell(_("兑现占预算（%）")), budget["paid_pct"]])
+        append_row(ws, [_("年度预算（元）"), budget["amount"], budget["reference"]])
+        append_row(ws, [_("预算余额（元）"), budget["left"]])
+        append_row(ws, [_("核定占预算（%）"), budget["granted_pct"]])
+        append_row(ws, [_("兑现占预算（%）"), budget["paid_pct"]])
     return written
 
 

@@ -54,8 +54,9 @@ from yingdu.lib.money import round_half_up
 # --- years -------------------------------------------------------------------------------------
 
 
-def available_years(today: dt.date | None = None) -> list[int]:
-    """Years with submitted applications, and the current year, newest first (the year filter)."""
+def available_years(today: dt.date | None = None, *, shown: int | None = None) -> list[int]:
+    """Years with submitted applications, the current year and the year ``shown``, newest first
+    (the year filter: the year on the page is always the selected option)."""
     today = today or timezone.localdate()
     years = set(
         Application.objects.filter(submitted_at__isnull=False)
@@ -64,6 +65,8 @@ def available_years(today: dt.date | None = None) -> list[int]:
         .distinct()
     )
     years.add(today.year)
+    if shown is not None:
+        years.add(shown)
     return sorted(years, reverse=True)
 
 

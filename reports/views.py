@@ -58,7 +58,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         {
             "data": data,
             "year": year,
-            "years": queries.available_years(today),
+            "years": queries.available_years(today, shown=year),
             "today": today,
             "compliance_rows": [
                 (_("审核时限"), data["compliance"]["review"]),

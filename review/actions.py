@@ -56,6 +56,8 @@ from review.transitions import claimant_of as claimant_of
 from review.transitions import record_step as record_step
 from review.transitions import transition_label as transition_label
 from yingdu import hooks
+from yingdu.formats import date_text
+from yingdu.lib.money import display_money
 from yingdu.uploads import CheckedUpload, stored_files
 
 logger = logging.getLogger(__name__)
@@ -305,7 +307,7 @@ def _add_to_annual_grant(
             # F(): the database adds to the committed total, never to a stale value read here.
             AnnualGrant.objects.filter(pk=grant.pk).update(total=F("total") + amount, cap=cap)
     except IntegrityError as exc:
-        raise _illegal(_("超出企业年度补助上限 %(cap)s 元，不能批准") % {"cap": f"{cap:,.2f}"}) from exc
+        raise _illegal(_("超出企业年度补助上限 %(cap)s 元，不能批准") % {"cap": display_money(cap)}) from exc
     grant.refresh_from_db(fields=["total"])
     return grant.total
 
@@ -340,7 +342,7 @@ def approve_application(
         if result.amount <= 0:
             raise _illegal(
                 _("该企业%(year)d年度补助额度（上限 %(cap)s 元）已用完，不能批准；请作“审批不通过”处理")
-                % {"year": day.year, "cap": f"{params.annual_cap:,.2f}"}
+                % {"year": day.year, "cap": display_money(params.annual_cap)}
             )
         total = _add_to_annual_grant(enterprise, day.year, result.amount, params.annual_cap, granted)
         text = _opinion("approve", opinion)
@@ -409,7 +411,7 @@ def record_payment(
         if date > timezone.localdate():
             raise _invalid(_("兑现日期不能晚于今天"))
         if approved is not None and date < approved:
-            raise _invalid(_("兑现日期不能早于审批日期 %(day)s") % {"day": approved.isoformat()})
+            raise _invalid(_("兑现日期不能早于审批日期 %(day)s") % {"day": date_text(approved)})
         payment = Payment.objects.create(
             application=app,
             date=date,

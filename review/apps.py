@@ -7,6 +7,13 @@ class ReviewConfig(AppConfig):
     name = "review"
 
     def ready(self) -> None:
+        # The log's details name these models' fields and codes (the audit console, its export).
+        from ledger.labels import register_detail_labels, register_model_labels
+        from review.rows import checklist
+
+        register_model_labels(*self.get_models())
+        register_detail_labels(values={"items": {item.item_code: item.label for item in checklist()}})
+
         from review import deadlines, notify, ratings
         from yingdu import hooks
 

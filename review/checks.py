@@ -14,6 +14,7 @@ from applications.checks import consumption_totals
 from applications.models import Application
 from applications.states import HOLDS_FILING_NUMBER, Status
 from review.clock import Clock
+from yingdu.lib.money import display_money
 
 
 @dataclass(frozen=True)
@@ -91,8 +92,8 @@ def consumption_check(application: Application) -> CheckResult:
         "rows": totals.rows,
         "minutes": totals.minutes,
         "row22": application.compute_minutes,
-        "amount": f"{totals.amount:.2f}",
-        "row23": application.total_compute_cost,
+        "amount": display_money(totals.amount),
+        "row23": "—" if application.total_compute_cost is None else display_money(application.total_compute_cost),
     }
     return CheckResult(label, minutes_ok and amount_ok, detail)
 

@@ -8,6 +8,7 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from applications.states import Status
@@ -96,6 +97,18 @@ class WorkbenchFilterForm(forms.Form):
     )
     month = forms.RegexField(label=_("提交月份"), required=False, regex=r"^\d{4}-(0[1-9]|1[0-2])$")
     overdue = forms.BooleanField(label=_("仅看逾期"), required=False)
+
+
+def month_choices(today: dt.date, count: int = 24) -> list[tuple[str, str]]:
+    """The submission months a reviewer may filter by, newest first: ``("2026-11", "2026年11月")``.
+
+    A select rather than ``<input type="month">``, which some browsers draw as ``--------- ----``."""
+    year, month = today.year, today.month
+    out = []
+    for _i in range(count):
+        out.append((f"{year:04d}-{month:02d}", gettext("%(year)d年%(month)d月") % {"year": year, "month": month}))
+        year, month = (year - 1, 12) if month == 1 else (year, month - 1)
+    return out
 
 
 class SupplementResponseForm(forms.Form):

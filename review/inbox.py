@@ -8,7 +8,6 @@ has loaded (htmx), so no page pays a query for it.
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
@@ -16,6 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.models import current_user
 from review.actions import mark_notifications_read
 from review.models import Notification
+from yingdu.pagination import paginate
 
 PAGE_SIZE = 20
 
@@ -33,8 +33,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
         messages = messages.filter(kind=kind)
     else:
         kind = ""
-    paginator = Paginator(messages, PAGE_SIZE)
-    page = paginator.get_page(request.GET.get("page"))
+    page = paginate(request, messages, PAGE_SIZE)
     kinds_present = set(Notification.objects.filter(user=user).values_list("kind", flat=True).distinct())
     query = "&".join(p for p in (("unread=1" if unread_only else ""), (f"kind={kind}" if kind else "")) if p)
     return render(
@@ -47,7 +46,6 @@ def inbox(request: HttpRequest) -> HttpResponse:
             "kind": kind,
             "kinds": [(k.value, k.label) for k in Notification.Kind if k.value in kinds_present],
             "query": query,
-            "page_out_of_range": request.GET.get("page") not in (None, "", str(page.number)),
         },
     )
 

@@ -14,6 +14,8 @@ from typing import Any
 from django.utils.translation import gettext_lazy as _
 
 from applications.models import Application, MaterialKind
+from yingdu.formats import date_text
+from yingdu.lib.money import display_money
 
 
 @dataclass(frozen=True)
@@ -96,9 +98,9 @@ def display_value(application: Application, field: str) -> str:
     if isinstance(value, bool):
         return str(_("是")) if value else str(_("否"))
     if isinstance(value, dt.date):
-        return value.isoformat()
+        return date_text(value)
     if isinstance(value, Decimal):
-        return f"{value:.2f}"
+        return display_money(value)
     return str(value)
 
 
@@ -117,7 +119,7 @@ def form_rows(application: Application, *, mask_phones: bool = False) -> list[tu
         rows.append((row.title, value))
     rows.append((f"24. {_('申请算力服务支持类型')}", application.support_type))
     amount = application.requested_amount
-    rows.append((f"25. {_('申请算力服务支持金额（元）')}", f"{amount:.2f}" if amount is not None else ""))
+    rows.append((f"25. {_('申请算力服务支持金额（元）')}", display_money(amount) if amount is not None else ""))
     declared = (
         _("已确认，签署人：%(name)s") % {"name": application.signer_name}
         if application.declaration_accepted

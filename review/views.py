@@ -15,7 +15,6 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -42,7 +41,7 @@ from review.checks import run_checks
 from review.clock import Clock, clock_for, local_date
 from review.confirmations import REJECTIONS, RejectionForm, rejection_confirmation, supplement_preview
 from review.export_views import ledger_export as ledger_export
-from review.forms import OnSiteCheckForm, OpinionForm, PaymentForm, WorkbenchFilterForm
+from review.forms import OnSiteCheckForm, OpinionForm, PaymentForm, WorkbenchFilterForm, month_choices
 from review.models import (
     AnnualGrant,
     OnSiteAttachment,
@@ -54,6 +53,7 @@ from review.models import (
 )
 from yingdu import hooks
 from yingdu.confirm import confirmed
+from yingdu.pagination import paginate
 from yingdu.refusals import problems_of
 from yingdu.signing import issued_pdf_response
 from yingdu.uploads import stored_file_response
@@ -147,9 +147,7 @@ def workbench(request: HttpRequest) -> HttpResponse:
             -(e[0].submitted_at.timestamp() if e[0].submitted_at else 0),
         )
     )
-    page = Paginator(entries, PAGE_SIZE).get_page(request.GET.get("page"))
-    params = request.GET.copy()
-    params.pop("page", None)
+    page = paginate(request, entries, PAGE_SIZE)
     roles = set(user.role_codes())
     return render(
         request,
@@ -163,7 +161,7 @@ def workbench(request: HttpRequest) -> HttpResponse:
                 if r is None or r in roles or roles & {Role.INSPECTOR}
             ],
             "form": form,
-            "querystring": params.urlencode(),
+            "months": month_choices(today),
             "today": today,
         },
     )

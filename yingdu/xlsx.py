@@ -9,7 +9,9 @@ OWASP). Every text cell is therefore prefixed with an apostrophe-like ``'`` when
 with one of those characters, and openpyxl is told the cell is a string, never a formula.
 
 Numbers, dates and Decimals are written as native values so the sheet can still sum them;
-only text is neutralised.
+only text is neutralised. Amounts (Decimals of two places, as every amount of the platform is)
+get the number format ``#,##0.00``, so a workbook reads like the pages (``9,750.00``); moments
+are shown as ``yyyy-mm-dd hh:mm`` in Beijing time, never in General format.
 """
 
 from __future__ import annotations
@@ -29,6 +31,9 @@ from openpyxl.utils import column_index_from_string, get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+XLSX_MONEY_FORMAT = "#,##0.00"
+XLSX_DATETIME_FORMAT = 'yyyy"年"m"月"d"日" hh:mm'  # i18n: data
+XLSX_DATE_FORMAT = 'yyyy"年"m"月"d"日"'  # i18n: data
 
 CellValue = str | int | float | Decimal | dt.date | dt.datetime | bool | None
 
@@ -52,6 +57,30 @@ def safe_cell(value: Any) -> CellValue:
     return text
 
 
+def is_amount(value: Decimal) -> bool:
+    """An amount has exactly two decimal places (rates and ratios carry more or fewer)."""
+    return value.is_finite() and value.as_tuple().exponent == -2
+
+
+def append_row(ws: Worksheet, row: Sequence[Any], *, row_index: int | None = None) -> None:
+    """Append one row through :func:`safe_cell`: text stays text, amounts and moments get their
+    number formats. ``row_index`` is the row it lands on, when the caller knows it (``ws.max_row``
+    scans every cell)."""
+    values = [safe_cell(v) for v in row]
+    ws.append(values)
+    index = row_index if row_index is not None else ws.max_row
+    for column, value in enumerate(values, start=1):
+        cell = ws.cell(row=index, column=column)
+        if isinstance(value, str):
+            cell.data_type = "s"
+        elif isinstance(value, Decimal) and is_amount(value):
+            cell.number_format = XLSX_MONEY_FORMAT
+        elif isinstance(value, dt.datetime):
+            cell.number_format = XLSX_DATETIME_FORMAT
+        elif isinstance(value, dt.date):
+            cell.number_format = XLSX_DATE_FORMAT
+
+
 def write_sheet(
     ws: Worksheet,
     headers: Sequence[str],
@@ -72,12 +101,8 @@ def write_sheet(
         cell.font = Font(bold=True)
     count = 0
     for row in rows:
-        values = [safe_cell(v) for v in row]
-        ws.append(values)
+        append_row(ws, row, row_index=header_row + count + 1)
         count += 1
-        for column, value in enumerate(values, start=1):
-            if isinstance(value, str):
-                ws.cell(row=header_row + count, column=column).data_type = "s"
     ws.freeze_panes = f"A{header_row + 1}"
     for index, header in enumerate(headers, start=1):
         width = widths[index - 1] if widths and index - 1 < len(widths) else max(10, len(str(header)) * 2 + 2)

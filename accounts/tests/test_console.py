@@ -316,3 +316,27 @@ class RefusalTests(ConsoleTestCase):
         response = self.client.get("/sysadmin/")
         self.assertRedirects(response, reverse("console:home"))
         self.assertEqual(self.client.get("/sysadmin/accounts/user/").status_code, 404)
+
+
+class AuditLogWordingTests(ConsoleTestCase):
+    def test_it_describes_the_codes_of_an_events_details_in_chinese(self) -> None:
+        from accounts.console import describe_change
+        from ledger.actions import record_event
+
+        event = record_event(
+            "application.clawback",
+            actor=self.inspector,
+            before={"status": "paid"},
+            after={
+                "status": "clawed_back",
+                "amount": "10440.00",
+                "flags": ["over_claim"],
+                "kind": "business_license",
+                "date": "2026-05-08",
+            },
+        )
+        text = describe_change(event)
+        for shown in ("状态：已兑现 → 已追回", "10,440.00", "申报超出监控用量", "营业执照复印件", "2026年5月8日"):
+            self.assertIn(shown, text)
+        for code in ("clawed_back", "over_claim", "business_license", "其他"):
+            self.assertNotIn(code, text)

@@ -26,6 +26,7 @@ from applications.tests.factories import (
 )
 from enterprises.models import Enterprise
 from ledger.models import AuditEvent
+from yingdu.formats import date_text
 from yingdu.test import BaseTestCase, pdf_bytes
 
 
@@ -328,7 +329,7 @@ class SubmissionTests(BaseTestCase):
             actions.submit_application(application, actor=self.alice)
         message = caught.value.problems["launch_date"][0]
         assert "已超过申报期限" in message
-        assert LAUNCH_DEADLINE.isoformat() in message
+        assert date_text(LAUNCH_DEADLINE) in message
 
     def test_submission_on_the_deadline_day_is_in_time(self) -> None:
         application = make_submittable(self.alice)

@@ -184,3 +184,5 @@ class TemplateTests(SimpleTestCase):
         result = parse_consumption(out.getvalue(), XLSX_MIME, now=NOW)
         assert result.ok, result.errors
         assert len(workbook.worksheets) == 2  # the rules are on a second sheet
+        notes = " ".join(str(c) for row in workbook.worksheets[1].iter_rows(values_only=True) for c in row if c)
+        assert "text2video" not in notes and "record_id" not in notes, notes

@@ -117,7 +117,7 @@ class StepTests(BaseTestCase):
                     "go": "next",
                 },
             )
-        self.assertContains(response, "截止日为 2026-04-14", status_code=422)
+        self.assertContains(response, "截止日为 2026年4月14日", status_code=422)
 
     def test_row_1_must_equal_the_registered_name(self) -> None:
         application = actions.create_draft(actor=self.alice)
@@ -175,13 +175,13 @@ class StepTests(BaseTestCase):
         application = make_draft(self.alice)
         response = self.client.get(step_url(application, "compute"))
         self.assertContains(response, "常规算力服务支持")
-        self.assertContains(response, "¥12000.00")
+        self.assertContains(response, "12,000.00 元")
         self.assertContains(response, "每分钟上限")
-        self.assertContains(response, "¥100000.00")  # quota left this year
+        self.assertContains(response, "100,000.00 元")  # quota left this year
         fragment = self.client.get(
             reverse("applications:estimate", kwargs={"pk": application.pk}), {"total_compute_cost": "20000"}
         )
-        self.assertContains(fragment, "¥6000.00")  # 20,000 × 30 %, as typed, not yet saved
+        self.assertContains(fragment, "6,000.00 元")  # 20,000 × 30 %, as typed, not yet saved
 
     def test_row_22_must_equal_row_12(self) -> None:
         application = make_draft(self.alice)

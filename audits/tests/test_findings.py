@@ -78,14 +78,14 @@ class FindingFlowTests(BaseTestCase):
         with time_machine.travel(TOO_LATE, tick=False):
             with self.assertRaises(AuditRefused) as caught:
                 actions.file_objection(notice, actor=self.alice, statement="数据有误")
-            self.assertIn("异议期限已于 2026-06-08 届满", caught.exception.messages[0])
+            self.assertIn("异议期限已于 2026年6月8日 届满", caught.exception.messages[0])
             # The page says the same and offers no form.
             self.login(self.alice)
             page = self.client.get(f"/audits/notices/{notice.pk}/")
-            self.assertContains(page, "异议期限已于 2026-06-08 届满")
+            self.assertContains(page, "异议期限已于 2026年6月8日 届满")
             self.assertNotContains(page, "提交异议</button>")
             response = self.client.post(f"/audits/notices/{notice.pk}/", {"statement": "数据有误"})
-            self.assertContains(response, "异议期限已于 2026-06-08 届满", status_code=400)
+            self.assertContains(response, "异议期限已于 2026年6月8日 届满", status_code=400)
         notice.finding.refresh_from_db()
         self.assertEqual(notice.finding.status, Finding.Status.NOTIFIED)
         refused = AuditEvent.objects.filter(action="audit.objection", result=AuditEvent.Result.FAILURE)
@@ -182,7 +182,7 @@ class FindingFlowTests(BaseTestCase):
         finding = notice.finding
         with (
             time_machine.travel(dt.datetime(2026, 6, 3, 10, tzinfo=BEIJING), tick=False),
-            self.assertRaisesMessage(AuditRefused, "异议期尚未届满（截止 2026-06-08）"),
+            self.assertRaisesMessage(AuditRefused, "异议期尚未届满（截止 2026年6月8日）"),
         ):
             actions.decide_finding(finding, actor=self.inspector, upheld=True, reasons="证据确凿")
         with time_machine.travel(TOO_LATE, tick=False), self.captureOnCommitCallbacks(execute=True):

@@ -100,7 +100,7 @@ class ClawbackTests(BaseTestCase):
         self.assertEqual(
             (claw.status, claw.outstanding), (Clawback.Status.PARTIALLY_REPAID, Decimal("10000.00"))
         )
-        with self.assertRaisesMessage(AuditRefused, "超过尚未缴回的 10000.00 元"):
+        with self.assertRaisesMessage(AuditRefused, "超过尚未缴回的 10,000.00 元"):
             actions.record_repayment(
                 claw,
                 amount=Decimal("10000.01"),

@@ -110,7 +110,7 @@ class PartialClawbackTests(ReviewTestCase):
         with time_machine.travel(at("2026-05-06"), tick=False):
             page = self.client.get(reverse("applications:detail", args=[self.app.pk]))
         self.assertContains(page, "部分追回")
-        self.assertContains(page, "追回 ¥4,871.10，企业保留 ¥4,878.90")
+        self.assertContains(page, "追回 4,871.10 元，企业保留 4,878.90 元")
 
     def test_it_shows_the_clawback_in_every_report_with_totals_equal_to_their_rows(self) -> None:
         claw = self.claw()

@@ -54,8 +54,9 @@ class AccessTests(BaseTestCase):
         run = ReconciliationRun.objects.get(application=self.app)
         self.assertEqual(run.actor, self.reviewer)
         page = self.client.get(url)
-        self.assertContains(page, "no_monitoring")
-        self.assertContains(page, "申报算力成本 1000.00 元")
+        self.assertContains(page, "申报用量无监控记录")
+        self.assertNotContains(page, "no_monitoring")
+        self.assertContains(page, "申报算力成本 1,000.00 元")
         self.assertNotContains(page, "记录核查发现")  # findings are the inspector's
 
     def test_inspector_only_actions_refuse_other_staff(self) -> None:
@@ -85,7 +86,8 @@ class AccessTests(BaseTestCase):
         html = render_to_string(
             "audits/_reconciliation_panel.html", {"run": latest_run(self.app), "app": self.app}
         )
-        self.assertIn("no_monitoring", html)
+        self.assertIn("申报用量无监控记录", html)
+        self.assertNotIn("no_monitoring", html)
         self.assertIn("不自动阻止审批", html)
         self.assertIn(f"/audits/applications/{self.app.pk}/", html)
 
@@ -158,7 +160,8 @@ class SpotCheckPageTests(BaseTestCase):
         self.login(self.reviewer)
         page = self.client.get("/audits/samples/2026Q3/")
         self.assertContains(page, root.hex())
-        self.assertContains(page, "SHA-256(seed ‖ application id as decimal ASCII)")
+        self.assertContains(page, "SHA-256（种子 ‖ 申请编号的十进制数字文本）")
+        self.assertNotContains(page, "application id as decimal ASCII")
         self.assertContains(page, "4 / 3")
         self.assertContains(page, "尚未发起")
         self.assertNotContains(page, "发起本季度抽查")

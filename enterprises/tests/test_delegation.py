@@ -88,7 +88,7 @@ class DelegationTests(BaseTestCase):
         application = make_submittable(self.alice)
         with (
             time_machine.travel(NOW + dt.timedelta(days=3), tick=False),
-            pytest.raises(intake.ActionRefused, match="您的经办授权已于 2026-03-20 到期，不能“提交申报”"),
+            pytest.raises(intake.ActionRefused, match="您的经办授权已于 2026年3月20日 到期，不能“提交申报”"),
         ):
             intake.submit_application(application, actor=self.hank)
         application.refresh_from_db()
@@ -100,7 +100,7 @@ class DelegationTests(BaseTestCase):
         delegation = self.grant(Right.SUBMIT)
         application = make_submittable(self.alice)
         actions.revoke_delegation(delegation, actor=self.alice)
-        with pytest.raises(intake.ActionRefused, match="您的经办授权已于 2026-03-20 被法定代表人撤销"):
+        with pytest.raises(intake.ActionRefused, match="您的经办授权已于 2026年3月20日 被法定代表人撤销"):
             intake.submit_application(application, actor=self.hank)
         assert AuditEvent.objects.filter(action="enterprise.delegation_revoke").count() == 1
 
@@ -153,7 +153,7 @@ class DelegationTests(BaseTestCase):
         self.client.post(reverse("enterprises:revoke_delegation", args=[self.enterprise.pk, delegation.pk]))
         self.login(self.hank)
         page = self.client.get(reverse("enterprises:detail", args=[self.enterprise.pk])).content.decode()
-        assert "已于 2026-03-20 撤销" in page
+        assert "已于 2026年3月20日 撤销" in page
         for words in ("授权", "行使授权“填报申请”", "行使授权“签署申报声明（第26项）”", "撤销授权"):
             assert words in page
         assert "prepare" not in page.split('id="delegation-log"')[1]

@@ -202,6 +202,8 @@ class VerificationTests(BaseTestCase):
         self.assertTrue(AuditEvent.objects.filter(action="enterprise.verify").exists())
 
     def test_rejection_needs_a_reason(self) -> None:
+        self.enterprise.status = Enterprise.Status.PENDING
+        self.enterprise.save()
         self.login(self.reviewer)
         response = self.client.post(
             reverse("enterprises:verify", args=[self.enterprise.pk]), {"decision": "rejected", "note": ""}

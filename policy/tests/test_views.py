@@ -119,6 +119,12 @@ class CalendarPageTests(BaseTestCase):
         self.assertEqual(response.status_code, 302)
         self.assertIn("login", response["Location"])
 
+    def test_it_names_no_library_on_the_page(self) -> None:
+        self.login(self.reviewer)
+        page = self.client.get(self.url)
+        self.assertContains(page, "已随平台内置")
+        self.assertNotContains(page, "chinesecalendar")
+
     def test_applicants_providers_and_outsiders_are_refused(self) -> None:
         for user in (self.alice, self.provider_user, self.outsider):
             self.login(user)

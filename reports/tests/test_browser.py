@@ -63,6 +63,19 @@ def test_the_dashboard_draws_its_charts_under_the_csp(browser_page: Any) -> None
     screenshot(browser_page, "reports/dashboard")
 
 
+# The drawn boxes (in chart pixels) of the texts reading "GPU小时", and the chart's size.
+AXIS_NAME_BOXES = """id => {
+  const chart = echarts.getInstanceByDom(document.getElementById(id));
+  const out = [];
+  chart.getZr().storage.getDisplayList().forEach(e => {
+    if (e.style && e.style.text === 'GPU小时') {
+      const r = e.getBoundingRect().clone();
+      if (e.transform) { r.applyTransform(e.transform); }
+      out.push([r.x, r.y, r.width, r.height, chart.getWidth(), chart.getHeight()]);
+    }
+  });
+  return out;
+}"""
 INJECTED_NAME = "<img src=x onerror=window.__injected=1>怀柔算力"
 
 
@@ -106,6 +119,11 @@ def test_it_shows_a_provider_name_in_the_tooltip_as_text_not_markup(browser_page
     force_login(browser_page, make_user("chart-head", Role.HEAD, display_name="主管领导"))
     browser_page.goto("/reports/?year=2026")
     chart = browser_page.wait_for_selector("#chart-providers canvas")
+    # The GPU-hour axis name is drawn whole inside the chart (at the axis end it was cut).
+    boxes = browser_page.evaluate(AXIS_NAME_BOXES, "chart-providers")
+    assert len(boxes) == 1, boxes
+    x, y, width, height, chart_width, chart_height = boxes[0]
+    assert x >= 0 and x + width <= chart_width and y >= 0 and y + height <= chart_height, boxes
     chart.scroll_into_view_if_needed()
     box = chart.bounding_box()
     assert box is not None

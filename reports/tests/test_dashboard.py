@@ -29,6 +29,12 @@ class DashboardAccessTests(ReportFixture):
         self.assertEqual(response.status_code, 302)
         self.assertIn("/accounts/login/", response["Location"])
 
+    def test_it_selects_the_year_it_shows_in_the_year_filter(self) -> None:
+        self.login(self.head)
+        page = self.client.get(URL, {"year": NOW.year + 1}).content.decode()
+        self.assertIn(f'<option value="{NOW.year + 1}" selected>', page)
+        self.assertNotIn(f'<option value="{NOW.year}" selected>', page)
+
     def test_applicant_gets_403(self) -> None:
         self.login(self.alice)
         self.assertEqual(self.client.get(URL).status_code, 403)
@@ -128,6 +134,7 @@ class DashboardFigureTests(ReportFixture):
         response = self.client.get(URL + "?year=2025")
         self.assertIsNone(chart_data(response.content.decode())["budget"])
         self.assertContains(response, "2025年未登记预算")
+        self.assertNotContains(response, "budget.yaml")
 
     def test_it_measures_deadline_compliance_with_supplement_time_excluded(self) -> None:
         c = self.get_data()["compliance"]

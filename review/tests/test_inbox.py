@@ -81,7 +81,7 @@ class InboxPageTests(ReviewTestCase):
         self.receipt()
         self.login(self.alice)
         response = self.client.get(reverse("review:inbox"), {"page": "999"})
-        self.assertContains(response, "没有您要的那一页，已显示第 1 页")
+        self.assertContains(response, "没有第 999 页，共 1 页，已显示第 1 页。")
         self.assertEqual(len(response.context["page"].object_list), 1)
 
 

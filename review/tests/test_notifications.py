@@ -60,7 +60,7 @@ def test_the_applicant_is_mailed_through_smtp_at_each_step(smtp_server: SmtpSink
     approval = smtp_server.wait_for(lambda m: "审批通过" in m.subject)
     assert "15,000.00" in approval.subject
     payment = smtp_server.wait_for(lambda m: "已兑现" in m.subject)
-    assert "兑现金额：15000.00 元" in payment.body
+    assert "兑现金额：15,000.00 元" in payment.body
     kinds = list(Notification.objects.filter(user=alice).order_by("id").values_list("kind", flat=True))
     assert kinds == ["submission_receipt", "supplement_notice", "approval", "payment", "rating_request"]
 

@@ -62,10 +62,10 @@ class ProgressQueryTests(ReviewTestCase):
         result = response.content.decode()
         self.assertIn(str(self.app.reference), result)
         self.assertIn("初审中", result)
-        self.assertIn("2026-03-02", result)  # submitted and received
+        self.assertIn("2026年3月2日", result)  # submitted and received
         self.assertIn("审核期限", result)
-        self.assertIn("2026-03-16", result)  # 10 working days after receipt
-        self.assertIn("2026-04-14", result)  # the whole cycle, 30 working days
+        self.assertIn("2026年3月16日", result)  # 10 working days after receipt
+        self.assertIn("2026年4月14日", result)  # the whole cycle, 30 working days
         self.assertNotIn("暂定", result)
 
     def test_it_refuses_every_wrong_pair_with_the_same_answer(self) -> None:
@@ -117,10 +117,10 @@ class ProgressQueryTests(ReviewTestCase):
             late = make_application(self.enterprise, self.alice, Status.SUBMITTED, submitted=at("2026-12-21"))
             response = self.ask(str(late.reference), self.enterprise.uscc)
         self.assertEqual(response.status_code, 200)
-        self.assertContains(response, "2027-01-05")
+        self.assertContains(response, "2027年1月5日")
         self.assertRegex(
             response.content.decode(),
-            r'id="stage-due">2027-01-05<span class="badge warn provisional"[^>]*>暂定',
+            r'id="stage-due">2027年1月5日<span class="badge warn provisional"[^>]*>暂定',
         )
         self.assertContains(response, "2027年国务院节假日安排尚未公布")
 
@@ -181,7 +181,7 @@ class ProgressStepsTests(ReviewTestCase):
         app = make_application(self.enterprise, self.alice, Status.SUBMITTED, submitted=at("2026-03-02"))
         claim_application(app, actor=self.reviewer, opinion="材料齐全，予以受理")
         page = self.client.post(URL, {"reference": app.reference, "uscc": self.enterprise.uscc})
-        self.assertContains(page, "2026-03-03 受理并开始初审")
+        self.assertContains(page, "2026年3月3日 受理并开始初审")
         self.assertNotContains(page, self.reviewer.display_name)
         self.assertNotContains(page, "材料齐全")
 

@@ -49,3 +49,9 @@ def to_money(value: str | int | Decimal) -> Decimal:
 def format_money(value: Decimal) -> str:
     """Two-decimal string without thousands separators, as used in JSON and CSV ("12000.00")."""
     return str(round_half_up(value))
+
+
+def display_money(value: Decimal) -> str:
+    """Money for people: thousands separators and two decimals ("12,000.00"), on every page,
+    e-mail and message (the ``money`` template filter calls this)."""
+    return f"{round_half_up(value):,.2f}"

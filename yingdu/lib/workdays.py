@@ -103,7 +103,7 @@ def chinesecalendar_schedule(year: int) -> YearSchedule | None:
         year=year,
         holidays=frozenset(d for d in constants.holidays if d.year == year),
         workdays=frozenset(d for d in constants.workdays if d.year == year),
-        source="chinesecalendar",
+        source="国务院办公厅节假日安排（随平台内置）",  # shown on the calendar page as it is
     )
 
 

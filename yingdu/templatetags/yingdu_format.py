@@ -1,28 +1,36 @@
-"""``money``: a CNY amount with thousands separators and two decimals (5,000,000.00).
-
-Django's ``intcomma`` follows the active locale, and zh-hans groups no digits, so amounts
-on the pages would read differently from the exported workbooks; this filter is exact
-(``Decimal``, never float) and locale-independent. Every app's templates load it from here.
-"""
+"""Template filters of :mod:`yingdu.formats`: ``money`` (5,000,000.00), ``cn_date`` (2026年10月10日)
+and ``cn_datetime`` (2026年10月10日 08:00). Every app's templates load them from here."""
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django import template
 
-from yingdu.lib.money import round_half_up
+from yingdu.formats import date_text, datetime_text, money_text
 
 register = template.Library()
 
 
 @register.filter
 def money(value: Any) -> str:
-    if value is None or value == "":
-        return "—"
-    try:
-        amount = Decimal(str(value))
-    except InvalidOperation:
-        return str(value)
-    return f"{round_half_up(amount):,.2f}"
+    return money_text(value)
+
+
+@register.filter
+def cn_date(value: Any) -> str:
+    return date_text(value)
+
+
+@register.filter
+def cn_datetime(value: Any, arg: str = "") -> str:
+    """``{{ moment|cn_datetime }}``; ``{{ moment|cn_datetime:"seconds" }}`` adds the seconds."""
+    return datetime_text(value, seconds=arg == "seconds")
+
+
+@register.filter
+def masked_phone(value: Any) -> str:
+    """A phone as staff see it (138****8000): the same rule as the review page's form rows."""
+    from yingdu.validators import mask_phone
+
+    return mask_phone(str(value)) if value else ""

@@ -174,7 +174,7 @@ class Command(BaseCommand):
                 "when": timezone.localtime(row.loaded_at).strftime("%Y-%m-%d %H:%M"),
             }
         else:
-            origin = _("内置（chinesecalendar）")
+            origin = _("随平台内置")
         lines = [
             f"year: {year}",
             "grade: " + (_("暂定") if schedule.provisional else "official"),

@@ -62,8 +62,10 @@
             esc(String(r.records)) + "<br>费用：" + esc(money(r.cost)) + " 元";
         }
       },
-      grid: { left: 8, right: 24, top: 8, bottom: 8, containLabel: true },
-      xAxis: { type: "value", name: "GPU小时" },
+      // The axis name sits under the axis, inside the grid's bottom margin: at the axis end it
+      // ran past the right edge of the chart and was cut.
+      grid: { left: 8, right: 24, top: 8, bottom: 36, containLabel: true },
+      xAxis: { type: "value", name: "GPU小时", nameLocation: "middle", nameGap: 28 },
       // Long company names are cut on the axis; the tooltip shows them whole.
       yAxis: {
         type: "category",

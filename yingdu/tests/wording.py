@@ -1,0 +1,93 @@
+"""What a person must never read on a page, in an e-mail or in an export: internal codes
+(``over_claim``, ``application.pdf_download``), English UI words, ISO timestamps, and amounts
+without the platform's one money format (``9750.00``, ``¥100000.00``).
+
+Used by the walk over every demo persona's pages (``test_accessibility.py``); code samples
+(``<code>``, ``<pre>``), addresses and paths are left out before the text is checked.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Iterable
+from decimal import Decimal
+
+SNAKE_CODE = re.compile(r"(?<![\w./@-])[a-z][a-z0-9]*(?:_[a-z0-9]+)+(?![\w./@-])")
+EVENT_CODE = re.compile(
+    r"\b(?:application|review|audit|enterprise|provider|usage|ledger|accounts|auth|system|report|calendar)"
+    r"\.[a-z_]+(?:\.[a-z_]+)*\b"
+)
+ISO_MOMENT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
+# Words of an English interface, and Python's own values leaking through a template.
+ENGLISH = re.compile(
+    r"\b(?:Submit|Cancel|Save|Delete|Edit|Search|Filter|Next|Previous|Back|Login|Logout|Sign in|"
+    r"Yes|No|None|True|False|Page|Status|Error|Warning|Details|Download|Upload|Approve|Reject|"
+    r"pending|verified|rejected|draft|submitted|approved|paid|withdrawn|blacklisted|"
+    r"high|medium|low|mad|median|peers|threshold)\b"
+)
+BARE_AMOUNT = re.compile(r"(?<![\d,.:/\w-])\d{4,}\.\d{2}(?![\d%])|¥")
+# Addresses and paths name things for machines; they are not what is checked.
+ADDRESS = re.compile(r"https?://\S+|(?<!\w)/[\w./?=&%-]*|[\w.+-]+@[\w.-]+")
+
+
+def problems_in(text: str, where: str) -> list[str]:
+    """One line for each offending word of ``text`` (first few of each kind)."""
+    text = ADDRESS.sub(" ", text)
+    found = []
+    for name, pattern in (
+        ("internal code", SNAKE_CODE),
+        ("event code", EVENT_CODE),
+        ("ISO timestamp", ISO_MOMENT),
+        ("English word", ENGLISH),
+        ("amount without 千分位", BARE_AMOUNT),
+    ):
+        hits = sorted({m.group(0) for m in pattern.finditer(text)})
+        if hits:
+            found.append(f"{where}: {name}: {', '.join(hits[:5])}")
+    return found
+
+
+def workbook_problems(content: bytes, where: str) -> list[str]:
+    """The text cells of every sheet, and amount cells (two decimals) without ``#,##0.00``."""
+    from openpyxl import load_workbook
+
+    workbook = load_workbook(io.BytesIO(content))
+    found: list[str] = []
+    for sheet in workbook.worksheets:
+        texts: list[str] = [sheet.title]
+        money_columns: set[int] = set()
+        for row in sheet.iter_rows():
+            money_in_row: set[int] = set()
+            for cell in row:
+                value = cell.value
+                if isinstance(value, str):
+                    texts.append(value)
+                    # A header naming the unit 元 makes its column money; a row label in the first
+                    # column (年度预算（元）) makes the rest of its row money.
+                    if "（元）" in value:
+                        if cell.column == 1 and cell.row > 1:
+                            money_in_row.add(2)
+                        else:
+                            money_columns.add(int(cell.column))
+                elif (
+                    isinstance(value, float | int | Decimal)
+                    and not isinstance(value, bool)
+                    and (cell.column in money_columns or cell.column in money_in_row)
+                    and cell.number_format != "#,##0.00"
+                ):
+                    found.append(f"{where} {sheet.title}!{cell.coordinate}: amount in {cell.number_format}")
+        found.extend(problems_in("\n".join(texts), f"{where} {sheet.title}"))
+    return found[:20]
+
+
+def csv_problems(content: bytes, where: str) -> list[str]:
+    return problems_in(content.decode("utf-8-sig", errors="replace"), where)
+
+
+def mail_problems(messages: Iterable[tuple[str, str]]) -> list[str]:
+    found: list[str] = []
+    for subject, body in messages:
+        found.extend(problems_in(f"{subject}\n{body}", f"mail 《{subject}》"))
+    return found
+
