@@ -122,7 +122,7 @@ class UsageUploadForm(forms.Form):
         min_value=Decimal("0"),
         max_digits=12,
         decimal_places=2,
-        help_text=_("用于计算 cost_cny；留空按 0 元"),
+        help_text=_("用于计算每条记录的费用；留空按 0 元"),
     )
 
     def clean_format(self) -> str:

@@ -120,7 +120,7 @@ def test_it_shows_the_grade_of_a_built_in_a_provisional_and_an_unknown_year() ->
     built_in = run("show", "2026")
     assert "2026-10-01" in built_in
     assert "grade: official" in built_in
-    assert "source: chinesecalendar" in built_in
+    assert "source: 国务院办公厅节假日安排（随平台内置）" in built_in
     provisional = run("show", "2028")
     assert "grade: 暂定" in provisional
     assert "2028年国务院节假日安排尚未公布" in provisional

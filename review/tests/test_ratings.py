@@ -23,6 +23,7 @@ from review import actions, ratings
 from review.actions import ReviewError
 from review.models import Notification, Rating, RatingFollowUp
 from review.tests.helpers import ReviewTestCase, make_application
+from yingdu.formats import date_text
 
 SH = dt.timezone(dt.timedelta(hours=8))
 GOOD = {"guidance": 5, "convenience": 4, "efficiency": 5, "attitude": 5, "overall": 5}
@@ -126,7 +127,7 @@ class RatingTests(ReviewTestCase):
         self.login(self.approver)
         listing = self.client.get(reverse("review:follow_ups"))
         self.assertContains(listing, str(app.reference))
-        self.assertContains(listing, due.isoformat())
+        self.assertContains(listing, date_text(due))
         self.assertContains(self.client.get(notice.link), "审核太慢")
         self.login(self.head)
         self.assertEqual(self.client.get(reverse("review:follow_ups")).status_code, 403)
