@@ -35,6 +35,7 @@ PHONE = {"width": 375, "height": 812}
 SKIP = (
     ".xlsx",
     ".pdf",
+    "/pdf/",
     ".csv",
     "/logout/",
     "/license/",
