@@ -36,12 +36,10 @@ from applications.consumption import ParseResult, parse_consumption
 from applications.forms import EDITABLE_FIELDS
 from applications.models import Application, ConsumptionRow, Material, MaterialKind
 from applications.states import TRANSITIONS, Status, allowed
+from applications.subsidy import subsidy_for
 from enterprises.models import Delegation, Enterprise, Right, verified_licence
 from enterprises.permissions import RightRefused, record_use, require_right
 from ledger.actions import record_event
-from policy.loader import params_at
-from policy.queries import kept_total
-from policy.rules import calculate_subsidy
 from yingdu import hooks
 from yingdu.lib.money import format_money
 from yingdu.refusals import Refused
@@ -168,15 +166,7 @@ def _refresh_estimate(application: Application) -> None:
     params, _error = checks.policy_for(today)
     if params is None or application.total_compute_cost <= 0:
         return
-    result = calculate_subsidy(
-        total_compute_cost=application.total_compute_cost,
-        work_minutes=application.work_minutes,
-        overseas=application.overseas,
-        granted_this_year=kept_total(
-            application.enterprise_id, today.year, exclude_application_id=application.pk
-        ),
-        params=params,
-    )
+    result = subsidy_for(application, today, params=params)
     application.requested_amount = result.amount
     application.calculation = result.as_dict()
     application.policy_version = result.policy_version
@@ -402,14 +392,7 @@ def submit_application(
         if problems:
             raise SubmissionRefused(problems)
         assert locked.total_compute_cost is not None and locked.work_minutes is not None
-        params = params_at(today)
-        result = calculate_subsidy(
-            total_compute_cost=locked.total_compute_cost,
-            work_minutes=locked.work_minutes,
-            overseas=locked.overseas,
-            granted_this_year=kept_total(locked.enterprise_id, today.year, exclude_application_id=locked.pk),
-            params=params,
-        )
+        result = subsidy_for(locked, today)
         if not locked.overseas:
             for name in ("overseas_region", "overseas_agreement_number", "overseas_platform"):
                 setattr(locked, name, "")

@@ -12,13 +12,14 @@ from django.utils import timezone
 
 from applications.models import Application
 from applications.states import IN_REVIEW
+from applications.subsidy import subsidy_for
 from applications.timeline import TIMELINE_LABELS as TIMELINE_LABELS
 from applications.timeline import Audience as Audience
 from applications.timeline import TimelineItem as TimelineItem
 from applications.timeline import timeline as timeline
 from policy.loader import PolicyNotInForceError, PolicyParams, params_at
 from policy.queries import kept_total
-from policy.rules import SubsidyResult, calculate_subsidy
+from policy.rules import SubsidyResult
 
 
 @dataclass(frozen=True)
@@ -64,11 +65,13 @@ def estimate(
         and total_compute_cost > 0
         and work_minutes > 0
     ):
-        result = calculate_subsidy(
+        result = subsidy_for(
+            application,
+            when,
+            params=params,
+            granted=granted,
             total_compute_cost=total_compute_cost,
             work_minutes=work_minutes,
             overseas=overseas,
-            granted_this_year=granted,
-            params=params,
         )
     return Estimate(params, result, params.annual_cap, granted, pending)

@@ -27,10 +27,10 @@ from django.utils.translation import gettext as _
 from accounts.models import User
 from applications.models import Application
 from applications.states import Status
+from applications.subsidy import subsidy_for
 from enterprises.models import Enterprise
 from policy.loader import params_at
 from policy.queries import kept_total
-from policy.rules import calculate_subsidy
 from review import rows
 from review.clock import local_date
 from review.models import (
@@ -332,13 +332,7 @@ def approve_application(
         assert day is not None
         params = params_at(day)
         granted = kept_total(enterprise.pk, day.year, exclude_application_id=app.pk)
-        result = calculate_subsidy(
-            total_compute_cost=app.total_compute_cost,
-            work_minutes=app.work_minutes,
-            overseas=app.overseas,
-            granted_this_year=granted,
-            params=params,
-        )
+        result = subsidy_for(app, day, params=params, granted=granted)
         if result.amount <= 0:
             raise _illegal(
                 _("该企业%(year)d年度补助额度（上限 %(cap)s 元）已用完，不能批准；请作“审批不通过”处理")

@@ -15,11 +15,9 @@ from django.utils.translation import gettext as _
 from accounts.models import User
 from applications import checks
 from applications.models import Application, Material
+from applications.subsidy import subsidy_for
 from enterprises.models import Right
 from enterprises.permissions import active_delegation, is_legal_representative, record_use
-from policy.loader import params_at
-from policy.queries import kept_total
-from policy.rules import calculate_subsidy
 from review import notify, rows
 from review.clock import local_date
 from review.models import SupplementItem, SupplementNotice, notices_of
@@ -46,15 +44,7 @@ def _recalculate(app: Application) -> None:
     if app.total_compute_cost is None or app.work_minutes is None:
         return
     day = local_date(app.submitted_at) or timezone.localdate()
-    params = params_at(day)
-    granted = kept_total(app.enterprise_id, day.year, exclude_application_id=app.pk)
-    result = calculate_subsidy(
-        total_compute_cost=app.total_compute_cost,
-        work_minutes=app.work_minutes,
-        overseas=app.overseas,
-        granted_this_year=granted,
-        params=params,
-    )
+    result = subsidy_for(app, day)
     app.requested_amount = result.amount
     app.calculation = result.as_dict()
     app.policy_version = result.policy_version

@@ -198,3 +198,18 @@ def test_it_keeps_every_module_under_six_hundred_lines() -> None:
         if count > MAX_MODULE_LINES:
             long[path.relative_to(ROOT).as_posix()] = count
     assert long == {}
+
+
+def test_it_computes_an_applications_subsidy_in_one_place() -> None:
+    """Drafts, submission, resubmission, approval and the estimate all call ``subsidy_for``; only
+    the policy's own calculator (no application behind it) calls the rule directly."""
+    callers = sorted(
+        path.relative_to(ROOT).as_posix()
+        for path, tree in parsed()
+        if not path.relative_to(ROOT).as_posix().startswith("policy/")
+        and any(
+            isinstance(node, ast.Call) and getattr(node.func, "id", "") == "calculate_subsidy"
+            for node in ast.walk(tree)
+        )
+    )
+    assert callers == ["applications/subsidy.py"]
