@@ -34,9 +34,10 @@ from applications.models import Application, Material, MaterialKind
 from applications.pdf import pdf_filename, render_application_pdf
 from applications.states import Status
 from ledger.actions import record_event
+from ledger.downloads import audited_download
 from yingdu.apierrors import ErrorsOut, MessageOut
 from yingdu.lib.money import format_money
-from yingdu.uploads import DOCUMENT_TYPES, TABLE_TYPES, check_upload, stored_file_response
+from yingdu.uploads import DOCUMENT_TYPES, TABLE_TYPES, check_upload
 
 router = Router(auth=django_auth, tags=["applications"])
 
@@ -448,17 +449,15 @@ def delete_material(request: HttpRequest, application_id: int, material_id: int)
 def material_file(request: HttpRequest, application_id: int, material_id: int) -> FileResponse:
     application = _visible(request, application_id)
     material = get_object_or_404(Material, pk=material_id, application=application, deleted=False)
-    record_event(
+    return audited_download(
+        request,
         "application.material_download",
-        actor=request.user,
         obj=application,
         after={"material_id": material.pk, "kind": material.kind, "api": True},
-        request=request,
+        path=str(material.file.name),
+        content_type=material.mime,
+        filename=material.original_name,
     )
-    response = stored_file_response(
-        str(material.file.name), content_type=material.mime, filename=material.original_name
-    )
-    return response
 
 
 @router.get(

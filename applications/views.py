@@ -41,10 +41,11 @@ from applications.queries import estimate, timeline
 from applications.states import Status
 from enterprises.models import Provider
 from ledger.actions import record_event
+from ledger.downloads import audited_download
 from yingdu import hooks
 from yingdu.lib.money import display_money
 from yingdu.signing import issued_pdf_response
-from yingdu.uploads import DOCUMENT_TYPES, TABLE_TYPES, check_upload, stored_file_response
+from yingdu.uploads import DOCUMENT_TYPES, TABLE_TYPES, check_upload
 from yingdu.validators import display_phone
 
 
@@ -408,15 +409,15 @@ def _materials_url(application: Application) -> str:
 def _file_response(
     request: HttpRequest, application: Application, material: Material, *, inline: bool
 ) -> FileResponse:
-    record_event(
+    response = audited_download(
+        request,
         "application.material_download",
-        actor=request.user,
         obj=application,
         after={"material_id": material.pk, "kind": material.kind, "inline": inline},
-        request=request,
-    )
-    response = stored_file_response(
-        str(material.file.name), content_type=material.mime, filename=material.original_name, inline=inline
+        path=str(material.file.name),
+        content_type=material.mime,
+        filename=material.original_name,
+        inline=inline,
     )
     response["Cache-Control"] = "private, no-store"
     if inline:

@@ -35,10 +35,9 @@ from audits.queries import latest_run, latest_runs
 from audits.sampling import SampleUnavailable, compute_sample, describe_formula, sample_document
 from audits.view_helpers import READERS, RUNNERS, _days_left, _flash_errors, _refused, _user_with
 from enterprises.models import Enterprise
-from ledger.actions import record_event
+from ledger.downloads import audited_download
 from yingdu.formats import date_text
 from yingdu.pagination import paginate
-from yingdu.uploads import stored_file_response
 
 # --- inspector workbench -----------------------------------------------------------------------------
 
@@ -359,15 +358,15 @@ def evidence(request: HttpRequest, pk: int) -> FileResponse:
     own = user.has_role(Role.APPLICANT) and user.enterprise_id == enterprise_id
     if not (own or user.has_role(Role.INSPECTOR)):
         raise Http404
-    record_event(
+    return audited_download(
+        request,
         "audit.evidence_download",
-        actor=user,
         obj=item.objection,
-        request=request,
         enterprise_id=enterprise_id,
+        path=str(item.file.name),
+        content_type=item.mime,
+        filename=item.original_name,
     )
-    response = stored_file_response(str(item.file.name), content_type=item.mime, filename=item.original_name)
-    return response
 
 
 # --- the applicant's notices -------------------------------------------------------------------------------

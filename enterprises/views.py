@@ -23,9 +23,9 @@ from enterprises.forms import DelegationForm, LicenceUploadForm, MemberForm, Reg
 from enterprises.models import Delegation, Enterprise, LicenceVersion, Right
 from enterprises.permissions import RightRefused
 from ledger.actions import record_event
+from ledger.downloads import audited_download
 from ledger.models import AuditEvent
 from yingdu.pagination import paginate
-from yingdu.uploads import stored_file_response
 
 # Audit events the enterprise sees about its delegations: grants, uses, revocations, refusals.
 DELEGATION_EVENTS = (
@@ -264,15 +264,14 @@ def licence_version(request: HttpRequest, pk: int, version: int) -> FileResponse
     """One version of the business licence, to the enterprise and to center staff."""
     enterprise = get_enterprise_for_user(request, pk)
     licence = get_object_or_404(LicenceVersion, enterprise=enterprise, version=version)
-    record_event(
+    return audited_download(
+        request,
         "enterprise.license_download",
-        actor=request.user,
         obj=enterprise,
         after={"version": version},
-        request=request,
-    )
-    return stored_file_response(
-        str(licence.file.name), content_type=licence.mime, filename=licence.original_name
+        path=str(licence.file.name),
+        content_type=licence.mime,
+        filename=licence.original_name,
     )
 
 
@@ -281,9 +280,11 @@ def license_file(request: HttpRequest, pk: int) -> FileResponse:
     enterprise = get_enterprise_for_user(request, pk)
     if not enterprise.license_file:
         raise Http404
-    record_event("enterprise.license_download", actor=request.user, obj=enterprise, request=request)
-    return stored_file_response(
-        str(enterprise.license_file.name),
+    return audited_download(
+        request,
+        "enterprise.license_download",
+        obj=enterprise,
+        path=str(enterprise.license_file.name),
         content_type=enterprise.license_mime,
         filename=enterprise.license_name,
     )

@@ -31,6 +31,7 @@ from applications.models import Application, Material
 from applications.queries import Audience, timeline
 from applications.states import TRANSITIONS, Status
 from ledger.actions import record_event
+from ledger.downloads import audited_download
 from policy.calendar import get_state
 from policy.queries import kept_total, year_bounds
 from review import actions, rows
@@ -56,7 +57,6 @@ from yingdu.confirm import confirmed
 from yingdu.pagination import paginate
 from yingdu.refusals import problems_of
 from yingdu.signing import issued_pdf_response
-from yingdu.uploads import stored_file_response
 
 PAGE_SIZE = 20
 
@@ -422,15 +422,15 @@ def attachment(request: HttpRequest, pk: int) -> FileResponse:
     if not user.has_role(*STAFF_ROLES):
         raise Http404
     item = get_object_or_404(OnSiteAttachment.objects.select_related("check_record"), pk=pk)
-    record_event(
+    return audited_download(
+        request,
         "review.attachment_download",
-        actor=user,
         obj=item.check_record.application,
         after={"attachment_id": item.pk, "sha256": item.sha256},
-        request=request,
+        path=str(item.file.name),
+        content_type=item.mime,
+        filename=item.original_name,
     )
-    response = stored_file_response(str(item.file.name), content_type=item.mime, filename=item.original_name)
-    return response
 
 
 @login_required

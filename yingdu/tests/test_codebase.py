@@ -213,3 +213,15 @@ def test_it_computes_an_applications_subsidy_in_one_place() -> None:
         )
     )
     assert callers == ["applications/subsidy.py"]
+
+
+def test_it_serves_every_stored_file_through_the_one_audited_download() -> None:
+    callers = sorted(
+        path.relative_to(ROOT).as_posix()
+        for path, tree in parsed()
+        if any(
+            isinstance(node, ast.Call) and getattr(node.func, "id", "") == "stored_file_response"
+            for node in ast.walk(tree)
+        )
+    )
+    assert callers == ["ledger/downloads.py"]
