@@ -37,6 +37,7 @@ from applications.forms import EDITABLE_FIELDS
 from applications.models import Application, ConsumptionRow, Material, MaterialKind
 from applications.states import TRANSITIONS, Status, allowed
 from applications.subsidy import subsidy_for
+from enterprises.actions import ENTERPRISE_FIELDS
 from enterprises.models import Delegation, Enterprise, Right, verified_licence
 from enterprises.permissions import RightRefused, record_use, require_right
 from ledger.actions import record_event
@@ -45,17 +46,9 @@ from yingdu.lib.money import format_money
 from yingdu.refusals import Refused
 from yingdu.uploads import DOCUMENT_TYPES, TABLE_TYPES, CheckedUpload, stored_files
 
-PREFILLED_FROM_ENTERPRISE = {
-    "enterprise_name": "name",
-    "uscc": "uscc",
-    "registered_address": "registered_address",
-    "operating_address": "operating_address",
-    "legal_rep_name": "legal_rep_name",
-    "legal_rep_phone": "legal_rep_phone",
-    "handler_name": "handler_name",
-    "handler_phone": "handler_phone",
-    "handler_email": "handler_email",
-}
+# Rows 1–9 are the enterprise's own record (enterprises.actions.ENTERPRISE_FIELDS), copied into a
+# new application; only the enterprise's name is stored under another field name.
+PREFILLED_FROM_ENTERPRISE = {("enterprise_name" if name == "name" else name): name for name in ENTERPRISE_FIELDS}
 
 
 class ActionRefused(Refused):

@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db.models import Sum
+from django.db.models import QuerySet, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -246,13 +246,16 @@ def deadline_for(launch_date: dt.date | None, today: dt.date, params: PolicyPara
     return info
 
 
+def with_filing_number(filing_number: str) -> QuerySet[Application]:
+    """The applications that give the same work's filing number (row 11), whatever its case and spaces."""
+    return Application.objects.filter(filing_number__iexact=filing_number.strip())
+
+
 def filing_number_taken(filing_number: str, *, exclude_pk: int | None) -> bool:
     """Row 11: one work, one subsidy — is the number held by another live application?"""
     if not filing_number:
         return False
-    qs = Application.objects.filter(
-        filing_number__iexact=filing_number, status__in=[s.value for s in HOLDS_FILING_NUMBER]
-    )
+    qs = with_filing_number(filing_number).filter(status__in=[s.value for s in HOLDS_FILING_NUMBER])
     if exclude_pk is not None:
         qs = qs.exclude(pk=exclude_pk)
     return qs.exists()

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from django.utils.translation import gettext as _
 
-from applications.checks import consumption_totals
+from applications.checks import consumption_totals, with_filing_number
 from applications.models import Application
 from applications.states import HOLDS_FILING_NUMBER, Status
 from review.clock import Clock
@@ -62,7 +62,7 @@ def duplicate_check(application: Application) -> CheckResult:
     if not application.filing_number:
         return CheckResult(label, None, _("未填写备案编号"))
     others = list(
-        Application.objects.filter(filing_number__iexact=application.filing_number.strip())
+        with_filing_number(application.filing_number)
         .exclude(pk=application.pk)
         .values_list("reference", "status", "enterprise_name")
     )

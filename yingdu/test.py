@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.roles import Role
+from applications.actions import PREFILLED_FROM_ENTERPRISE
 from applications.models import Application
 from applications.states import Status
 from enterprises.models import Enterprise, Provider
@@ -108,15 +109,7 @@ def make_application(
         "enterprise": enterprise,
         "created_by": created_by,
         "status": status,
-        "enterprise_name": enterprise.name,
-        "uscc": enterprise.uscc,
-        "registered_address": enterprise.registered_address,
-        "operating_address": enterprise.operating_address,
-        "legal_rep_name": enterprise.legal_rep_name,
-        "legal_rep_phone": enterprise.legal_rep_phone,
-        "handler_name": enterprise.handler_name,
-        "handler_phone": enterprise.handler_phone,
-        "handler_email": enterprise.handler_email,
+        **{field: getattr(enterprise, source) for field, source in PREFILLED_FROM_ENTERPRISE.items()},
         "work_title": f"短剧《云端之城》第{n}部",
         "filing_number": f"京剧备字2026-{n:04d}",
         "work_minutes": minutes,
