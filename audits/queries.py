@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from uuid import UUID
@@ -165,6 +165,29 @@ def peer_stats_for(
     return rules.peer_stats(list(values.values()))
 
 
+def live_claims_of(
+    record_ids: Sequence[str], *, besides: int | None = None
+) -> Iterator[tuple[str, int, int, str, str]]:
+    """(record id, application, enterprise, USCC, filing number) of each live application declaring one of these records.
+
+    The one query behind "declared in another application", for one application (``besides`` its own) and set-wise.
+    """
+    rows = ConsumptionRow.objects.filter(record_id__in=record_ids, material__deleted=False)
+    if besides is not None:
+        rows = rows.exclude(application_id=besides)
+    yield from (
+        rows.exclude(application__status__in=LIVE_CLAIM_EXCLUDED)
+        .values_list(
+            "record_id",
+            "application_id",
+            "application__enterprise_id",
+            "application__enterprise__uscc",
+            "application__filing_number",
+        )
+        .distinct()
+    )
+
+
 # --- per application ------------------------------------------------------------------------------
 
 
@@ -182,20 +205,7 @@ def _record_id_conflicts(
     own_uscc = app.enterprise.uscc
     for start in range(0, len(ids), CHUNK):
         chunk = ids[start : start + CHUNK]
-        others = (
-            ConsumptionRow.objects.filter(record_id__in=chunk, material__deleted=False)
-            .exclude(application_id=app.pk)
-            .exclude(application__status__in=LIVE_CLAIM_EXCLUDED)
-            .values_list(
-                "record_id",
-                "application_id",
-                "application__enterprise_id",
-                "application__enterprise__uscc",
-                "application__filing_number",
-            )
-            .distinct()
-        )
-        for record_id, other_id, enterprise_id, uscc, filing in others:
+        for record_id, other_id, enterprise_id, uscc, filing in live_claims_of(chunk, besides=app.pk):
             if enterprise_id == app.enterprise_id and filing == app.filing_number:
                 continue  # the same work of the same enterprise: a re-application, not a second claim
             conflicts.append(

@@ -15,11 +15,10 @@ from typing import Any
 from django.db import connection, transaction
 from django.db.models import Q
 
-from applications.models import Application, ConsumptionRow
+from applications.models import Application
 from audits import rules
 from audits.queries import (
     CHUNK,
-    LIVE_CLAIM_EXCLUDED,
     Key,
     ReconcileInputs,
     _application_ids,
@@ -32,6 +31,7 @@ from audits.queries import (
     application_keys,
     checkpoint_time,
     declared_for,
+    live_claims_of,
     monitored_records,
     peer_stats_for,
     peer_values,
@@ -232,18 +232,7 @@ def inputs_for_many(
     holders: dict[str, set[tuple[int, int, str, str]]] = defaultdict(set)
     for start in range(0, len(wanted), CHUNK):
         chunk = wanted[start : start + CHUNK]
-        for record_id, other_id, enterprise_id, uscc, filing in (
-            ConsumptionRow.objects.filter(record_id__in=chunk, material__deleted=False)
-            .exclude(application__status__in=LIVE_CLAIM_EXCLUDED)
-            .values_list(
-                "record_id",
-                "application_id",
-                "application__enterprise_id",
-                "application__enterprise__uscc",
-                "application__filing_number",
-            )
-            .distinct()
-        ):
+        for record_id, other_id, enterprise_id, uscc, filing in live_claims_of(chunk):
             holders[record_id].add((other_id, enterprise_id, uscc, filing))
     owners_of_key: dict[Key, list[int]] = defaultdict(list)
     for pk, app_keys in keys.items():
