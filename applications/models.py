@@ -5,6 +5,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Upper
 from django.utils.translation import gettext_lazy as _
 
 from applications.states import HOLDS_FILING_NUMBER, Status
@@ -174,8 +175,9 @@ class Application(models.Model):
         ordering = ["-id"]
         constraints = [
             # One work, one subsidy (docs/form.md row 11): a filing number is held by at most one live application.
+            # Compared without regard to case, as the checks in applications/checks.py compare it.
             models.UniqueConstraint(
-                fields=["filing_number"],
+                Upper("filing_number"),
                 # In the enum's order: iterating the frozenset would change with the hash seed
                 # and make makemigrations see a new constraint on every run.
                 condition=Q(status__in=[s.value for s in Status if s in HOLDS_FILING_NUMBER]),

@@ -11,6 +11,7 @@ import time_machine
 from django.core import mail
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.storage import default_storage
+from django.db import IntegrityError, transaction
 
 from applications import actions
 from applications.models import Application, ConsumptionRow, Material, MaterialKind
@@ -311,6 +312,13 @@ class SubmissionTests(BaseTestCase):
         with pytest.raises(actions.SubmissionRefused) as caught:
             actions.submit_application(second, actor=self.bob)
         assert "同一作品只能申报一次" in caught.value.problems["filing_number"][0]
+
+    def test_the_database_holds_one_live_filing_number_whatever_its_case(self) -> None:
+        first = make_submittable(self.alice, filing_number="BJAI2026-0001")
+        actions.submit_application(first, actor=self.alice)
+        second = make_submittable(self.bob, filing_number="bjai2026-0001")
+        with pytest.raises(IntegrityError), transaction.atomic():
+            Application.objects.filter(pk=second.pk).update(status=Status.SUBMITTED.value)
 
     def test_a_withdrawn_application_frees_its_filing_number(self) -> None:
         first = make_submittable(self.alice)
