@@ -83,7 +83,7 @@ def test_a_new_user_fills_the_whole_flow_fixes_an_error_uploads_downloads_the_pd
         page.wait_for_load_state("domcontentloaded")  # htmx is deferred
         with page.expect_response(lambda response: "/estimate/" in response.url):
             page.fill("#id_total_compute_cost", "50000")
-        page.wait_for_selector("#estimate-amount:has-text('12000.00')")
+        page.wait_for_selector("#estimate-amount:has-text('12,000.00 元')")
         assert "每分钟上限" in page.locator("#estimate").inner_text()
         screenshot(page, f"{SHOTS}/04-compute")
         page.click("button[name=go][value=next]")
