@@ -557,6 +557,11 @@ def load(stdout: Any, *, today: dt.date | None = None) -> None:
     reminders(demo)
     plan_ratings(demo)
     play(demo)
+    # The personas are handed out today with the published demo password: a password set when the
+    # played year began would be past its maximum age, and each would see only the password page.
+    User.objects.filter(username__in=[row[0] for row in ENTERPRISES]).update(
+        password_changed_at=timezone.now()
+    )
     for line in demo.lines:
         stdout.write(line)
     stdout.write(f"演示：已按 {demo.start.isoformat()} 至 {demo.today.isoformat()} 的运营过程生成演示数据。")

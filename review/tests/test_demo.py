@@ -9,7 +9,9 @@ import io
 import pytest
 import time_machine
 from django.core.management import call_command
+from django.test import Client
 
+from accounts.models import User
 from applications.models import Application
 from applications.states import Status
 from audits.models import Clawback, Finding, Repayment, SpotCheck
@@ -17,6 +19,7 @@ from enterprises.models import Enterprise, Provider
 from ledger.models import AuditEvent
 from monitoring.models import Node, UsageRecord
 from review.models import DeadlineReminder, OnSiteCheck, Payment, Rating, RatingFollowUp, SupplementNotice
+from yingdu.demo import ENTERPRISES
 
 CST = dt.timezone(dt.timedelta(hours=8))
 
@@ -79,4 +82,8 @@ def test_it_plays_a_living_year_at_any_date_and_twice_adds_nothing(today: str) -
         call_command("demo", stdout=out)
         assert counts() == first
         assert "演示：运营数据已存在，未重复载入。" in out.getvalue()
+        client = Client()
+        client.force_login(User.objects.get(username=ENTERPRISES[0][0]))
+        page = client.get("/applications/")
+        assert page.status_code == 200 and "修改密码" not in page.content.decode()
     call_command("ledger", "verify", stdout=io.StringIO())  # the played year is a valid log
