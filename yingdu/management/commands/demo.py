@@ -52,15 +52,17 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         # The demo's own notifications (receipts, approvals) are not sent anywhere.
         locmem = "django.core.mail.backends.locmem.EmailBackend"
-        # Nor are the e-mail tasks of a played year logged one by one.
-        huey_log = logging.getLogger("huey")
-        level = huey_log.level
-        huey_log.setLevel(logging.WARNING)
+        # Nor are the e-mail tasks and text messages of a played year logged one by one.
+        quiet = [logging.getLogger(name) for name in ("huey", "yingdu.sms")]
+        levels = [log.level for log in quiet]
+        for log in quiet:
+            log.setLevel(logging.WARNING)
         try:
             with override_settings(EMAIL_BACKEND=locmem), transaction.atomic():
                 rows = self.load()
         finally:
-            huey_log.setLevel(level)
+            for log, level in zip(quiet, levels, strict=True):
+                log.setLevel(level)
         self.stdout.write(f"演示账号（密码均为 {DEMO_PASSWORD}）：")
         for username, label in rows:
             self.stdout.write(f"  {username:<12} {label}")
