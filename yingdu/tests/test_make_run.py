@@ -103,6 +103,9 @@ def test_it_runs_the_worker_beside_the_web_server_on_sqlite_and_stops_both_toget
             stdout=log.open("wb"),
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            # Ctrl-C must reach the script even when the suite itself was started in the background,
+            # where SIGINT is ignored and bash could not trap it.
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
         try:
             # The demo plays a year of operation before the server starts (under a minute when idle,
