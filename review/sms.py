@@ -22,7 +22,8 @@ from django.utils.translation import gettext as _
 
 from accounts.models import User
 from review.models import Notification, SmsMessage
-from yingdu.sms import SmsError, backend, mask
+from yingdu.sms import SmsError, backend
+from yingdu.validators import mask_phone
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +76,7 @@ def send_sms(users: Iterable[User], kind: str, values: Mapping[str, Any]) -> lis
         phone = mobile(user)
         if phone is None:
             continue
-        message = SmsMessage.objects.create(user=user, kind=kind, phone_masked=mask(phone), text=text)
+        message = SmsMessage.objects.create(user=user, kind=kind, phone_masked=mask_phone(phone), text=text)
         transaction.on_commit(_queue(message.pk, phone), robust=True)
         messages.append(message)
     return messages

@@ -18,6 +18,8 @@ from typing import Protocol
 
 from django.conf import settings
 
+from yingdu.validators import mask_phone
+
 logger = logging.getLogger(__name__)
 
 
@@ -29,19 +31,11 @@ class Backend(Protocol):
     def send(self, phone: str, text: str) -> None: ...
 
 
-def mask(phone: str) -> str:
-    """A number as records and logs show it: ``138****5678``."""
-    phone = phone.strip()
-    if len(phone) <= 7:
-        return "*" * len(phone)
-    return phone[:3] + "*" * (len(phone) - 7) + phone[-4:]
-
-
 class ConsoleBackend:
     """Development default: the message goes to the log, the number masked."""
 
     def send(self, phone: str, text: str) -> None:
-        logger.info("SMS to %s: %s", mask(phone), text)
+        logger.info("SMS to %s: %s", mask_phone(phone), text)
 
 
 class HttpBackend:
