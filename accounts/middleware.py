@@ -40,8 +40,24 @@ class IdleTimeoutMiddleware:
                 record_event("auth.session_timeout", actor=user, obj=user, request=request)
                 messages.warning(request, _("您已长时间未操作，为保障安全已自动退出，请重新登录。"))
                 return redirect(f"{reverse('accounts:login')}?next={request.path}")
-            request.session[LAST_SEEN_KEY] = now
-        return self.get_response(request)
+            if not _is_background_poll(request):
+                request.session[LAST_SEEN_KEY] = now
+            return self.get_response(request)
+        response = self.get_response(request)
+        # A login during this request starts the idle clock at once, so a session whose first
+        # requests are background polls still ends after the idle time.
+        if request.user.is_authenticated and LAST_SEEN_KEY not in request.session:
+            request.session[LAST_SEEN_KEY] = time.time()
+        return response
+
+
+def _is_background_poll(request: HttpRequest) -> bool:
+    """A GET a page makes by itself (the unread badge marks it so): it is not the user acting.
+
+    Such a request is still refused after the idle time, but it neither extends the session nor
+    rewrites it, so a late answer cannot hand the browser a session cookie again.
+    """
+    return request.method == "GET" and request.headers.get("X-Background-Poll") == "1"
 
 
 class PasswordExpiryMiddleware:

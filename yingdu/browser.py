@@ -98,10 +98,19 @@ def browser_page(browser: Browser, live_server: Any) -> Iterator[Page]:
 
 
 def login(page: Page, user: Any, password: str | None = None) -> None:
-    """Sign ``user`` (a User or a username) in through the real login form and wait until it is done."""
+    """Sign ``user`` (a User or a username) in through the real login form and check who is signed in.
+
+    The page first leaves for ``about:blank``, which aborts whatever the previous page still had in
+    flight (an htmx badge answering late would otherwise set the previous identity's cookie again),
+    then the context's cookies are cleared, so the form is always reached signed out. After the form
+    the helper waits until the browser has left the login page and asserts, from the session the
+    browser now holds, that ``user`` is the one signed in.
+    """
     from yingdu.test import PASSWORD
 
     username = user if isinstance(user, str) else user.username
+    page.goto("about:blank")
+    page.context.clear_cookies()
     page.goto("/accounts/login/")
     page.fill("#id_username", username)
     page.fill("#id_password", password or PASSWORD)
@@ -109,6 +118,27 @@ def login(page: Page, user: Any, password: str | None = None) -> None:
         page.click("form button[type=submit]")
     if "/accounts/login/" in page.url:
         raise AssertionError(f"login as {username!r} failed: {page.url}")
+    signed_in = signed_in_username(page)
+    if signed_in != username:
+        raise AssertionError(f"login as {username!r} left {signed_in!r} signed in")
+
+
+def signed_in_username(page: Page) -> str | None:
+    """The user name of the session whose cookie the page's browser context holds, or None."""
+    from importlib import import_module
+
+    from django.conf import settings
+    from django.contrib.auth import SESSION_KEY, get_user_model
+
+    cookies = [c for c in page.context.cookies() if c["name"] == settings.SESSION_COOKIE_NAME]
+    if not cookies:
+        return None
+    store = import_module(settings.SESSION_ENGINE).SessionStore(session_key=cookies[-1]["value"])
+    user_id = store.get(SESSION_KEY)
+    if user_id is None:
+        return None
+    user = get_user_model()._default_manager.filter(pk=user_id).first()
+    return None if user is None else str(user.get_username())
 
 
 def force_login(page: Page, user: Any) -> None:

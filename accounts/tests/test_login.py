@@ -87,6 +87,23 @@ class LoginTests(BaseTestCase):
             response = self.client.get(reverse("enterprises:detail", args=[self.enterprise.pk]))
         self.assertEqual(response.status_code, 200)
 
+    def test_a_background_poll_neither_extends_nor_rewrites_the_session(self) -> None:
+        self.post_login("alice", PASSWORD)
+        key = self.client.session.session_key
+        from django.contrib.sessions.models import Session
+
+        stored = Session.objects.get(session_key=key).session_data
+        with time_machine.travel(timezone.now() + timedelta(minutes=20)):
+            badge = self.client.get(reverse("review:inbox_unread"), HTTP_X_BACKGROUND_POLL="1")
+        self.assertEqual(badge.status_code, 200)
+        self.assertNotIn("Set-Cookie", str(badge.cookies))
+        self.assertEqual(Session.objects.get(session_key=key).session_data, stored)
+        # Twenty minutes of polling were not activity: at 31 minutes the session has ended.
+        with time_machine.travel(timezone.now() + timedelta(minutes=31)):
+            response = self.client.get(reverse("enterprises:mine"))
+        self.assertEqual(response.status_code, 302)
+        self.assertIn(reverse("accounts:login"), response["Location"])
+
     def test_expired_password_forces_a_change(self) -> None:
         user = make_user("old", Role.REVIEWER)
         type(user).objects.filter(pk=user.pk).update(password_changed_at=timezone.now() - timedelta(days=91))
