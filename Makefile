@@ -39,7 +39,7 @@ test: setup
 	YINGDU_ENV=production SECRET_KEY=ci-dummy-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz-ABCDEFG \
 	  ALLOWED_HOSTS=yingdu.example.cn YINGDU_VAR_DIR=$$(mktemp -d) \
 	  $(BIN)/yingdu check --deploy --fail-level WARNING
-	bash scripts/with-postgres.sh bash scripts/with-redis.sh $(BIN)/pytest $(PYTEST_ARGS)
+	bash scripts/with-postgres.sh bash scripts/with-redis.sh $(BIN)/pytest --durations=25 $(PYTEST_ARGS)
 
 # The quick lane: SQLite, no PostgreSQL-only tests.
 test-quick: setup
