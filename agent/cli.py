@@ -1,4 +1,7 @@
-"""``yingdu agent``: the collector that runs on GPU nodes (no Django, no database).
+"""``yingdu agent`` (or ``yingdu-agent`` where only the agent is installed): the collector on GPU nodes.
+
+No Django, no database. ``run`` is the default command, so ``yingdu-agent --backend fake …``
+is ``yingdu-agent run --backend fake …``.
 
     yingdu agent keygen --key /etc/yingdu-agent/node.key
     yingdu agent run --server https://… --token … --node-id hz-gpu-017 \\
@@ -121,7 +124,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+COMMANDS = frozenset({"run", "status", "keygen", "pubkey", "sign-file"})
+
+
+def with_default_command(argv: list[str]) -> list[str]:
+    """``argv`` with ``run`` inserted when it names no command (after the global ``--log-level``)."""
+    if any(arg in COMMANDS or arg in ("-h", "--help") for arg in argv):
+        return argv
+    head = 2 if argv[:1] == ["--log-level"] else 1 if argv[:1] and argv[0].startswith("--log-level=") else 0
+    return [*argv[:head], "run", *argv[head:]]
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = with_default_command(list(sys.argv[1:] if argv is None else argv))
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=getattr(logging, args.log_level),
