@@ -30,6 +30,7 @@ from typing import IO
 
 from agent.attribution import Attributor
 from agent.backends import Backend, BackendError, FakeBackend, NvmlBackend
+from agent.clock import PROBES, ClockPolicy, ClockProbe
 from agent.collector import Collector
 from agent.sender import Backoff, Sender
 from agent.signing import KeyFileError, generate_key, load_key, public_key_b64, sign_bytes
@@ -101,6 +102,21 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--send-only", action="store_true", help="do not sample; deliver the spool and exit")
     run.add_argument("--max-runtime", type=_positive, help="stop after this many seconds")
     run.add_argument("--sample-log", type=Path, help="append every sample as a JSON line (diagnostics)")
+    run.add_argument(
+        "--clock-probe",
+        choices=["auto", *PROBES],
+        default="auto",
+        help="how the clock's sync is read (auto: adjtimex on GPUs, none for a fake timeline)",
+    )
+    run.add_argument(
+        "--clock-max-error-ms",
+        type=int,
+        default=1000,
+        help="records are not signed while the clock is unsynchronised beyond this (default 1000)",
+    )
+    run.add_argument(
+        "--max-power-w", type=_positive, default=1000.0, help="energy per device is clamped to this power"
+    )
     run.add_argument(
         "--sample-power",
         action="store_true",
@@ -215,6 +231,13 @@ def _backend(args: argparse.Namespace) -> Backend:
     return NvmlBackend(Attributor(labels_file=args.labels_file), sample_power=args.sample_power)
 
 
+def _clock_probe(args: argparse.Namespace) -> ClockProbe:
+    name = args.clock_probe
+    if name == "auto":
+        name = "none" if args.backend == "fake" else "adjtimex"
+    return PROBES[name]()
+
+
 @contextlib.contextmanager
 def _optional_log(path: Path | None) -> Iterator[IO[str] | None]:
     if path is None:
@@ -285,6 +308,9 @@ def cmd_run(args: argparse.Namespace) -> int:
                     price_per_gpu_hour=args.price_per_gpu_hour,
                     default_uscc=args.enterprise_uscc,
                     sample_log=sample_log,
+                    clock_probe=_clock_probe(args),
+                    clock_policy=ClockPolicy(max_error_ms=args.clock_max_error_ms),
+                    max_power_w=args.max_power_w,
                 )
                 collector.run(backend, interval=args.interval, stop=stop, on_stored=lambda n: wake.set())
                 log.info("collection ended: %d records closed", collector.records_closed)

@@ -52,7 +52,15 @@ def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     env_dir = root / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(env_dir)], check=True, timeout=120)
     subprocess.run(
-        [str(env_dir / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check", str(source)],
+        [
+            str(env_dir / "bin" / "python"),
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--disable-pip-version-check",
+            str(source),
+        ],
         check=True,
         timeout=300,
         cwd=root,
@@ -61,7 +69,11 @@ def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def clean_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "DJANGO_SETTINGS_MODULE", "VIRTUAL_ENV")}
+    return {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("PYTHONPATH", "DJANGO_SETTINGS_MODULE", "VIRTUAL_ENV")
+    }
 
 
 def inspect(venv: Path, tmp_path: Path) -> dict[str, Any]:
@@ -90,7 +102,9 @@ def test_it_installs_with_only_its_own_dependencies(venv: Path, tmp_path: Path) 
 def test_the_installed_command_delivers_signed_records(venv: Path, tmp_path: Path) -> None:
     command = str(venv / "bin" / "yingdu-agent")
     key = tmp_path / "node.key"
-    subprocess.run([command, "keygen", "--key", str(key)], cwd=tmp_path, env=clean_env(), check=True, timeout=60)
+    subprocess.run(
+        [command, "keygen", "--key", str(key)], cwd=tmp_path, env=clean_env(), check=True, timeout=60
+    )
     timeline = write_timeline(tmp_path / "timeline.json", gpus=1, busy_ticks=8)
     with running_sink() as sink:
         done = subprocess.run(
