@@ -92,6 +92,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--enterprise-uscc", default="", help="USCC for jobs whose label does not name one")
     run.add_argument("--labels-file", type=Path, help="container id → job label JSON file")
+    run.add_argument(
+        "--kubelet-socket",
+        type=Path,
+        help="attribute GPUs to pods through this pod-resources socket "
+        "(e.g. /var/lib/kubelet/pod-resources/kubelet.sock; needs yingdu-agent[k8s])",
+    )
+    run.add_argument("--kube-api", help="API server URL for pod annotations (default: in-cluster)")
+    run.add_argument("--kube-token-file", type=Path, help="bearer token file for --kube-api")
+    run.add_argument("--kube-ca-file", type=Path, help="CA bundle for --kube-api")
+    run.add_argument("--slurm-job-dir", type=Path, help="directory of job files written by the Slurm prolog")
     run.add_argument("--batch-size", type=int, default=1000)
     run.add_argument("--http-timeout", type=_positive, default=30.0)
     run.add_argument("--backoff-max", type=_positive, default=300.0, help="longest wait between retries (s)")
@@ -180,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     except FileExistsError as exc:
         log.error("refusing to overwrite %s", exc.filename)
         return EXIT_FATAL
-    except (KeyFileError, BackendError, OSError, ValueError) as exc:
+    except (KeyFileError, BackendError, OSError, ValueError, RuntimeError) as exc:
         log.error("%s", exc)
         return EXIT_FATAL
     return EXIT_FATAL  # pragma: no cover - argparse requires a command
@@ -223,12 +233,22 @@ def _token(args: argparse.Namespace) -> str:
     return str(args.token).strip()
 
 
+def _attributor(args: argparse.Namespace) -> Attributor:
+    kubernetes = None
+    if args.kubelet_socket is not None:
+        from agent.kubernetes import ApiServerPods, KubernetesAttribution, PodResourcesClient
+
+        pods = ApiServerPods(args.kube_api, token_file=args.kube_token_file, ca_file=args.kube_ca_file)
+        kubernetes = KubernetesAttribution(PodResourcesClient(args.kubelet_socket), pods)
+    return Attributor(labels_file=args.labels_file, kubernetes=kubernetes, slurm_job_dir=args.slurm_job_dir)
+
+
 def _backend(args: argparse.Namespace) -> Backend:
     if args.backend == "fake":
         if args.fake_timeline is None:
             raise ValueError("--backend fake needs --fake-timeline")
         return FakeBackend.from_script(args.fake_timeline)
-    return NvmlBackend(Attributor(labels_file=args.labels_file), sample_power=args.sample_power)
+    return NvmlBackend(_attributor(args), sample_power=args.sample_power)
 
 
 def _clock_probe(args: argparse.Namespace) -> ClockProbe:
