@@ -32,6 +32,7 @@ from agent.attribution import Attributor
 from agent.backends import Backend, BackendError, FakeBackend, NvmlBackend
 from agent.clock import PROBES, ClockPolicy, ClockProbe
 from agent.collector import Collector
+from agent.metrics import AgentMetrics
 from agent.sender import Backoff, Sender
 from agent.signing import KeyFileError, generate_key, load_key, public_key_b64, sign_bytes
 from agent.spool import Spool
@@ -126,6 +127,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--max-power-w", type=_positive, default=1000.0, help="energy per device is clamped to this power"
+    )
+    run.add_argument(
+        "--metrics-host",
+        default="127.0.0.1",
+        help="address of the Prometheus /metrics endpoint (default loopback)",
+    )
+    run.add_argument(
+        "--metrics-port", type=int, default=9477, help="port of /metrics (default 9477; 0 turns it off)"
     )
     run.add_argument(
         "--sample-power",
@@ -285,6 +294,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         backoff=Backoff(cap=args.backoff_max),
     )
     backend = None if args.send_only else _backend(args)
+    metrics = AgentMetrics()
+    metrics.watch_spool(spool.pending_count, spool.unsigned_count)
+    sender.on_pass = metrics.delivery
+    metrics_server = None
+    if args.metrics_port:
+        try:
+            metrics_server, _thread = metrics.serve(args.metrics_host, args.metrics_port)
+            log.info("metrics on http://%s:%d/metrics", args.metrics_host, args.metrics_port)
+        except OSError as exc:
+            log.error("cannot serve metrics on %s:%d: %s", args.metrics_host, args.metrics_port, exc)
 
     stop = threading.Event()
     wake = threading.Event()
@@ -331,6 +350,9 @@ def cmd_run(args: argparse.Namespace) -> int:
                     clock_probe=_clock_probe(args),
                     clock_policy=ClockPolicy(max_error_ms=args.clock_max_error_ms),
                     max_power_w=args.max_power_w,
+                    on_record=metrics.record,
+                    on_sample=metrics.sample,
+                    on_refused=metrics.refused,
                 )
                 collector.run(backend, interval=args.interval, stop=stop, on_stored=lambda n: wake.set())
                 log.info("collection ended: %d records closed", collector.records_closed)
@@ -348,6 +370,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             backend.close()
         if timer is not None:
             timer.cancel()
+        if metrics_server is not None:
+            metrics_server.shutdown()
         sender_thread.join(args.http_timeout + 5)
         for sig, handler in previous_handlers.items():
             signal.signal(sig, handler)

@@ -229,6 +229,8 @@ class Collector:
         clock_policy: ClockPolicy | None = None,
         max_power_w: float = 1000.0,
         on_record: Callable[[dict[str, Any]], None] | None = None,
+        on_sample: Callable[[Sample], None] | None = None,
+        on_refused: Callable[[int], None] | None = None,
     ) -> None:
         self.node_id = node_id
         self.key = key
@@ -242,6 +244,8 @@ class Collector:
         self.clock: ClockState = ClockState(None)
         self.max_power_w = max_power_w
         self.on_record = on_record
+        self.on_sample = on_sample
+        self.on_refused = on_refused
         self._prev: dict[str, tuple[datetime, int | None, str]] = {}
         self._open: dict[tuple[str, str, Labels], Window] = {}
         self._held: list[dict[str, Any]] = []
@@ -276,6 +280,8 @@ class Collector:
         closed: list[dict[str, Any]] = []
         if self.sample_log is not None:
             self._log_sample(at, sample)
+        if self.on_sample is not None:
+            self.on_sample(sample)
         intervals: dict[str, Interval] = {}
         boards = [g for g in sample.gpus if not g.parent_uuid]
         instances: dict[str, list[GpuSample]] = {}
@@ -432,6 +438,8 @@ class Collector:
         if not self.clock_policy.may_sign(self.clock):
             if records:
                 self.signing_refusals += len(records)
+                if self.on_refused is not None:
+                    self.on_refused(len(records))
                 log.warning(
                     "clock unsynchronised (max error %s ms): %d records wait unsigned",
                     self.clock.max_error_ms,
