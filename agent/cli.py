@@ -80,7 +80,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--spool", required=True, type=Path, help="spool directory (records wait here until acknowledged)"
     )
     run.add_argument("--interval", type=_positive, default=15.0, help="seconds between samples (default 15)")
-    run.add_argument("--backend", choices=["nvml", "fake"], default="nvml")
+    run.add_argument(
+        "--backend",
+        choices=["nvml", "npu", "fake"],
+        default="nvml",
+        help="NVIDIA GPUs, Ascend NPUs (npu-smi) or a timeline",
+    )
     run.add_argument("--fake-timeline", type=Path, help="JSON/YAML timeline for --backend fake")
     run.add_argument(
         "--record-seconds",
@@ -257,6 +262,10 @@ def _backend(args: argparse.Namespace) -> Backend:
         if args.fake_timeline is None:
             raise ValueError("--backend fake needs --fake-timeline")
         return FakeBackend.from_script(args.fake_timeline)
+    if args.backend == "npu":
+        from agent.npu import NpuSmiBackend
+
+        return NpuSmiBackend(args.node_id, _attributor(args))
     return NvmlBackend(_attributor(args), sample_power=args.sample_power)
 
 
