@@ -143,6 +143,7 @@ class NvmlBackend:
         self._clock = clock or _now
         self._epoch = 0
         self._last_seen: dict[str, int] = {}
+        self._last_util: dict[str, dict[int, float]] = {}
         self._devices = self._open()
 
     def _open(self) -> list[_NvmlDevice]:
@@ -205,6 +206,7 @@ class NvmlBackend:
             self._devices = self._open()
             self._epoch += 1
             self._last_seen.clear()
+            self._last_util.clear()
             return self._sample()
 
     def _sample(self) -> Sample:
@@ -289,17 +291,22 @@ class NvmlBackend:
         )
 
     def _process_utilization(self, handle: Any, uuid: str) -> dict[int, float]:
-        """Mean SM utilisation per pid since the last read (``nvmlDeviceGetProcessUtilization``)."""
+        """Mean SM utilisation per pid since the last read (``nvmlDeviceGetProcessUtilization``).
+
+        When the driver has no newer samples (it answers "not found"), the last answer stands,
+        so a split does not flip between rules from one sample to the next.
+        """
         samples = self._optional(
             self._nvml.nvmlDeviceGetProcessUtilization, handle, self._last_seen.get(uuid, 0)
         )
         if not samples:
-            return {}
+            return self._last_util.get(uuid, {})
         sums: dict[int, list[float]] = {}
         for item in samples:
             sums.setdefault(int(item.pid), []).append(float(item.smUtil))
         self._last_seen[uuid] = max(int(item.timeStamp) for item in samples)
-        return {pid: sum(values) / len(values) for pid, values in sums.items()}
+        self._last_util[uuid] = {pid: sum(values) / len(values) for pid, values in sums.items()}
+        return self._last_util[uuid]
 
     def _memory(self, handle: Any, processes: tuple[ProcessSample, ...]) -> int:
         mem_used = sum(p.used_mib for p in processes)

@@ -185,6 +185,8 @@ def test_nvml_reads_per_process_utilisation_when_processes_share_a_gpu(
 
     def process_utilization(handle: str, last_seen: int) -> list[SimpleNamespace]:
         seen.append(last_seen)
+        if len(seen) > 2:
+            raise NVMLError("Not Found")  # no newer samples
         # As the H200 answered: pid, timestamp (µs), smUtil, memUtil; several samples a pid.
         return [
             SimpleNamespace(pid=416, timeStamp=last_seen + 100, smUtil=72, memUtil=18),
@@ -199,6 +201,8 @@ def test_nvml_reads_per_process_utilisation_when_processes_share_a_gpu(
     assert [(p.pid, p.sm_util) for p in gpu.processes] == [(416, 70.0), (417, 30.0)]
     backend.sample()
     assert seen == [0, 200]  # each read asks only for samples newer than the last one seen
+    # Without newer samples the last answer stands, so the split keeps its rule.
+    assert [p.sm_util for p in backend.sample().gpus[0].processes] == [70.0, 30.0]
 
 
 def test_the_collector_accounts_nvml_mig_samples(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
