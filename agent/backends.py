@@ -488,7 +488,10 @@ def load_script(path: str | Path) -> dict[str, Any]:
     """Read a fake timeline from JSON or YAML (YAML needs PyYAML, present on the platform side)."""
     text = Path(path).read_text(encoding="utf-8")
     if str(path).endswith((".yaml", ".yml")):
-        import yaml
+        try:
+            import yaml
+        except ImportError as exc:  # the agent's own install has no PyYAML
+            raise BackendError(f"{path}: YAML timelines need PyYAML; write the timeline as JSON") from exc
 
         data = yaml.safe_load(text)
     else:

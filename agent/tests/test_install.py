@@ -78,10 +78,12 @@ def clean_env() -> dict[str, str]:
 
 def inspect(venv: Path, tmp_path: Path) -> dict[str, Any]:
     script = (
-        "import importlib.metadata as m, importlib.util as u, json, agent;"
+        "import importlib, importlib.metadata as m, importlib.util as u, json, pkgutil, agent;"
+        "modules = sorted(i.name for i in pkgutil.walk_packages(agent.__path__, 'agent.'));"
+        "[importlib.import_module(name) for name in modules];"
         "print(json.dumps({'requires': m.requires('yingdu-agent'),"
         " 'dists': sorted(d.metadata['Name'].lower().replace('_', '-') for d in m.distributions()),"
-        " 'django': u.find_spec('django') is not None, 'agent': agent.__file__}))"
+        " 'django': u.find_spec('django') is not None, 'agent': agent.__file__, 'modules': modules}))"
     )
     out = subprocess.run(
         [str(venv / "bin" / "python"), "-c", script],
@@ -97,6 +99,11 @@ def test_it_installs_with_only_its_own_dependencies(venv: Path, tmp_path: Path) 
     assert set(found["dists"]) <= ALLOWED_DISTRIBUTIONS
     assert not found["django"]
     assert Path(found["agent"]).is_relative_to(venv)
+    # Every module imports with these dependencies alone (the tests are not installed).
+    assert {"agent.cli", "agent.kubernetes", "agent.npu", "agent.metrics", "agent.podresources"} <= set(
+        found["modules"]
+    )
+    assert not any(name.startswith("agent.tests") for name in found["modules"])
 
 
 def test_the_installed_command_delivers_signed_records(venv: Path, tmp_path: Path) -> None:
