@@ -28,6 +28,7 @@ from pathlib import Path
 from types import FrameType
 from typing import IO
 
+from agent import __version__
 from agent.attribution import Attributor
 from agent.backends import Backend, BackendError, FakeBackend, NvmlBackend
 from agent.clock import PROBES, ClockPolicy, ClockProbe
@@ -64,6 +65,7 @@ def _positive(text: str) -> float:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="yingdu agent", description="GPU usage collector for the platform.")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    parser.add_argument("--version", action="version", version=f"yingdu-agent {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="sample GPUs, sign records, spool and send them")
@@ -169,7 +171,7 @@ COMMANDS = frozenset({"run", "status", "keygen", "pubkey", "sign-file"})
 
 def with_default_command(argv: list[str]) -> list[str]:
     """``argv`` with ``run`` inserted when it names no command (after the global ``--log-level``)."""
-    if any(arg in COMMANDS or arg in ("-h", "--help") for arg in argv):
+    if any(arg in COMMANDS or arg in ("-h", "--help", "--version") for arg in argv):
         return argv
     head = 2 if argv[:1] == ["--log-level"] else 1 if argv[:1] and argv[0].startswith("--log-level=") else 0
     return [*argv[:head], "run", *argv[head:]]
@@ -219,6 +221,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     rejected = spool.rejected()
     info = {
         "pending": len(pending),
+        "unsigned": spool.unsigned_count(),
         "rejected": len(rejected),
         "oldest_pending": pending[0].record.get("ended_at") if pending else None,
         "high_water": spool.load_state().get("high_water", {}),
@@ -231,6 +234,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(json.dumps(info, ensure_ascii=False, indent=2))
         return EXIT_OK
     print(f"pending: {info['pending']}")
+    if info["unsigned"]:
+        print(f"unsigned (waiting for a synchronised clock): {info['unsigned']}")
     print(f"rejected: {info['rejected']}")
     if info["oldest_pending"]:
         print(f"oldest pending record ends at: {info['oldest_pending']}")
