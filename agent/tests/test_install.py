@@ -25,7 +25,7 @@ from agent.tests.test_cli import write_timeline
 pytestmark = pytest.mark.install
 
 AGENT_DIR = Path(__file__).resolve().parents[1]
-# What the distribution may depend on: the three, Prometheus's client, and the
+# What the distribution may depend on: NVML, the signing pair, Prometheus's client, and the
 # optional gRPC pair for Kubernetes attribution.
 EXPECTED_REQUIRES = {
     "nvidia-ml-py",
