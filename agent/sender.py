@@ -21,13 +21,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from agent import __version__
 from agent.spool import Spool, SpoolEntry
 
 log = logging.getLogger("yingdu.agent")
 
 BATCH_PATH = "/api/v1/usage/batches"
 MAX_BATCH = 5000
-USER_AGENT = "yingdu-agent/1.0"
+USER_AGENT = f"yingdu-agent/{__version__}"
 
 
 class TransientError(Exception):
