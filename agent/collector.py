@@ -309,7 +309,13 @@ class Collector:
                     closed += self._close_device(gpu.uuid)
                     continue
                 part = board.energy_mj * weights.get(gpu.uuid, 0.0) * min(1.0, own.seconds / board.seconds)
-                interval = Interval(own.start, own.seconds, part, MIG_SM_ACTIVITY)
+                # The board's rule stands where it is less exact than the apportioning (a reset, power alone).
+                rule = (
+                    board.energy_rule
+                    if ENERGY_RANK[board.energy_rule] > ENERGY_RANK[MIG_SM_ACTIVITY]
+                    else MIG_SM_ACTIVITY
+                )
+                interval = Interval(own.start, own.seconds, part, rule)
                 closed += self._account(gpu, parent_uuid, interval)
         return self._sign_or_hold(closed)
 

@@ -223,3 +223,18 @@ def test_the_collector_accounts_nvml_mig_samples(tmp_path: Path, monkeypatch: py
         ("MIG-aaaa", "WR-416", 45),
         ("MIG-bbbb", "WR-417", 45),
     ]
+
+
+def test_a_driver_reload_on_a_mig_board_splits_its_instances_records(tmp_path: Path) -> None:
+    key = generate_key(tmp_path / "node.key")
+    busy_mig = {
+        "power_w": 300,
+        "instances": [{"procs": [{"pid": 1, "job": "a"}]}, {"procs": [{"pid": 2, "job": "b"}]}],
+    }
+    ticks = (1, {"power_w": 100}), (4, busy_mig), (1, {**busy_mig, "reload": True}), (3, busy_mig)
+    records = collect(script(MIG_GPU, *ticks), key, Spool(tmp_path))
+    for uuid in ("MIG-1", "MIG-2"):
+        before, after = [r for r in records if r["gpu_uuid"] == uuid]
+        assert before["ended_at"] == "2026-03-01T08:01:00+08:00" == after["started_at"]
+        assert (before["energy_rule"], after["energy_rule"]) == ("mig_sm_activity", "reset")
+        assert before["gpu_seconds"] + after["gpu_seconds"] == 8 * 15
