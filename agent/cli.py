@@ -258,7 +258,17 @@ def _attributor(args: argparse.Namespace) -> Attributor:
         from agent.kubernetes import ApiServerPods, KubernetesAttribution, PodResourcesClient
 
         pods = ApiServerPods(args.kube_api, token_file=args.kube_token_file, ca_file=args.kube_ca_file)
-        kubernetes = KubernetesAttribution(PodResourcesClient(args.kubelet_socket), pods)
+        client = PodResourcesClient(args.kubelet_socket)
+        try:
+            devices = client.allocatable()
+            log.info(
+                "kubelet allocates %d devices: %s",
+                len(devices),
+                ", ".join(sorted({d for _r, d in devices}))[:500],
+            )
+        except Exception as exc:  # noqa: BLE001 - a kubelet restarting now is asked again on each refresh
+            log.warning("kubelet pod-resources not answering yet: %s", exc)
+        kubernetes = KubernetesAttribution(client, pods)
     return Attributor(labels_file=args.labels_file, kubernetes=kubernetes, slurm_job_dir=args.slurm_job_dir)
 
 
@@ -266,7 +276,8 @@ def _backend(args: argparse.Namespace) -> Backend:
     if args.backend == "fake":
         if args.fake_timeline is None:
             raise ValueError("--backend fake needs --fake-timeline")
-        return FakeBackend.from_script(args.fake_timeline)
+        # Processes a timeline names by pid alone are attributed as on a node.
+        return FakeBackend.from_script(args.fake_timeline, attributor=_attributor(args))
     if args.backend == "npu":
         from agent.npu import NpuSmiBackend
 

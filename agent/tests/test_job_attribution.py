@@ -27,11 +27,13 @@ from grpc_tools import protoc
 
 from agent.attribution import Attributor, slurm_job_id
 from agent.backends import FakeBackend
+from agent.cli import main
 from agent.collector import Collector
 from agent.kubernetes import ApiServerPods, KubernetesAttribution, PodResourcesClient
 from agent.podresources import file_descriptor_bytes
 from agent.signing import generate_key
 from agent.spool import Spool
+from agent.tests.sink import running_sink
 from agent.tests.test_collector import USCC
 
 PROTO = Path(__file__).resolve().parents[1] / "podresources" / "api.proto"
@@ -292,3 +294,38 @@ def test_slurm_jobs_are_attributed_through_the_prologs_map(tmp_path: Path) -> No
     assert (v2["work_ref"], v2["scenario"], v2["attribution"]) == ("WR-5678", "finetune", "slurm")
     # A job the prolog did not map falls through to the process environment.
     assert (unmapped["work_ref"], unmapped["attribution"]) == ("WR-env", "environ")
+
+
+def test_the_agent_command_attributes_through_the_kubelet(
+    compiled: tuple[ModuleType, ModuleType, bytes], tmp_path: Path
+) -> None:
+    main(["keygen", "--key", str(tmp_path / "node.key")])
+    timeline = {
+        "start": "2026-03-01T08:00:00+08:00",
+        "interval": 15,
+        "gpus": [{"uuid": "GPU-0"}],
+        "ticks": [
+            {"gpus": [{}]},
+            {"repeat": 4, "gpus": [{"util": 90, "procs": [{"pid": 4_000_000, "mem_mib": 100}]}]},
+        ],
+    }
+    (tmp_path / "timeline.json").write_text(json.dumps(timeline))
+    pods = {("studio", "render-a"): metadata("render-a", "京剧备字2026001号")}
+    with (
+        fake_kubelet(compiled, [("studio", "render-a", "main", ["GPU-0"])]) as socket,
+        fake_api_server(pods) as api,
+        running_sink() as sink,
+    ):
+        code = main(
+            [
+                "--backend", "fake", "--fake-timeline", str(tmp_path / "timeline.json"), "--server", sink.url,
+                "--token", "tok", "--node-id", "k8s-node-1", "--key", str(tmp_path / "node.key"),
+                "--spool", str(tmp_path / "spool"), "--kubelet-socket", str(socket), "--kube-api", api,
+                "--metrics-port", "0", "--once", "--max-runtime", "30",
+            ]
+        )  # fmt: skip
+    assert code == 0
+    (record,) = sink.records
+    assert (record["work_ref"], record["attribution"], record["attribution_ref"]) == (
+        "京剧备字2026001号", "kubernetes", "studio/render-a/main",
+    )  # fmt: skip
