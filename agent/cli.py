@@ -1,4 +1,7 @@
-"""``yingdu agent``: the collector that runs on GPU nodes (no Django, no database).
+"""``yingdu agent`` (or ``yingdu-agent`` where only the agent is installed): the collector on GPU nodes.
+
+No Django, no database. ``run`` is the default command, so ``yingdu-agent --backend fake …``
+is ``yingdu-agent run --backend fake …``.
 
     yingdu agent keygen --key /etc/yingdu-agent/node.key
     yingdu agent run --server https://… --token … --node-id hz-gpu-017 \\
@@ -25,9 +28,12 @@ from pathlib import Path
 from types import FrameType
 from typing import IO
 
+from agent import __version__
 from agent.attribution import Attributor
 from agent.backends import Backend, BackendError, FakeBackend, NvmlBackend
+from agent.clock import PROBES, ClockPolicy, ClockProbe
 from agent.collector import Collector
+from agent.metrics import AgentMetrics
 from agent.sender import Backoff, Sender
 from agent.signing import KeyFileError, generate_key, load_key, public_key_b64, sign_bytes
 from agent.spool import Spool
@@ -59,6 +65,7 @@ def _positive(text: str) -> float:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="yingdu agent", description="GPU usage collector for the platform.")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    parser.add_argument("--version", action="version", version=f"yingdu-agent {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="sample GPUs, sign records, spool and send them")
@@ -75,7 +82,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--spool", required=True, type=Path, help="spool directory (records wait here until acknowledged)"
     )
     run.add_argument("--interval", type=_positive, default=15.0, help="seconds between samples (default 15)")
-    run.add_argument("--backend", choices=["nvml", "fake"], default="nvml")
+    run.add_argument(
+        "--backend",
+        choices=["nvml", "npu", "fake"],
+        default="nvml",
+        help="NVIDIA GPUs, Ascend NPUs (npu-smi) or a timeline",
+    )
     run.add_argument("--fake-timeline", type=Path, help="JSON/YAML timeline for --backend fake")
     run.add_argument(
         "--record-seconds",
@@ -88,6 +100,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--enterprise-uscc", default="", help="USCC for jobs whose label does not name one")
     run.add_argument("--labels-file", type=Path, help="container id → job label JSON file")
+    run.add_argument(
+        "--kubelet-socket",
+        type=Path,
+        help="attribute GPUs to pods through this pod-resources socket "
+        "(e.g. /var/lib/kubelet/pod-resources/kubelet.sock; needs yingdu-agent[k8s])",
+    )
+    run.add_argument("--kube-api", help="API server URL for pod annotations (default: in-cluster)")
+    run.add_argument("--kube-token-file", type=Path, help="bearer token file for --kube-api")
+    run.add_argument("--kube-ca-file", type=Path, help="CA bundle for --kube-api")
+    run.add_argument("--slurm-job-dir", type=Path, help="directory of job files written by the Slurm prolog")
     run.add_argument("--batch-size", type=int, default=1000)
     run.add_argument("--http-timeout", type=_positive, default=30.0)
     run.add_argument("--backoff-max", type=_positive, default=300.0, help="longest wait between retries (s)")
@@ -98,6 +120,29 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--send-only", action="store_true", help="do not sample; deliver the spool and exit")
     run.add_argument("--max-runtime", type=_positive, help="stop after this many seconds")
     run.add_argument("--sample-log", type=Path, help="append every sample as a JSON line (diagnostics)")
+    run.add_argument(
+        "--clock-probe",
+        choices=["auto", *PROBES],
+        default="auto",
+        help="how the clock's sync is read (auto: adjtimex on GPUs, none for a fake timeline)",
+    )
+    run.add_argument(
+        "--clock-max-error-ms",
+        type=int,
+        default=1000,
+        help="records are not signed while the clock is unsynchronised beyond this (default 1000)",
+    )
+    run.add_argument(
+        "--max-power-w", type=_positive, default=1000.0, help="energy per device is clamped to this power"
+    )
+    run.add_argument(
+        "--metrics-host",
+        default="127.0.0.1",
+        help="address of the Prometheus /metrics endpoint (default loopback)",
+    )
+    run.add_argument(
+        "--metrics-port", type=int, default=9477, help="port of /metrics (default 9477; 0 turns it off)"
+    )
     run.add_argument(
         "--sample-power",
         action="store_true",
@@ -121,7 +166,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+COMMANDS = frozenset({"run", "status", "keygen", "pubkey", "sign-file"})
+
+
+def with_default_command(argv: list[str]) -> list[str]:
+    """``argv`` with ``run`` inserted when it names no command (after the global ``--log-level``)."""
+    if any(arg in COMMANDS or arg in ("-h", "--help", "--version") for arg in argv):
+        return argv
+    head = 2 if argv[:1] == ["--log-level"] else 1 if argv[:1] and argv[0].startswith("--log-level=") else 0
+    return [*argv[:head], "run", *argv[head:]]
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = with_default_command(list(sys.argv[1:] if argv is None else argv))
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=getattr(logging, args.log_level),
@@ -149,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     except FileExistsError as exc:
         log.error("refusing to overwrite %s", exc.filename)
         return EXIT_FATAL
-    except (KeyFileError, BackendError, OSError, ValueError) as exc:
+    except (KeyFileError, BackendError, OSError, ValueError, RuntimeError) as exc:
         log.error("%s", exc)
         return EXIT_FATAL
     return EXIT_FATAL  # pragma: no cover - argparse requires a command
@@ -164,6 +221,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     rejected = spool.rejected()
     info = {
         "pending": len(pending),
+        "unsigned": spool.unsigned_count(),
         "rejected": len(rejected),
         "oldest_pending": pending[0].record.get("ended_at") if pending else None,
         "high_water": spool.load_state().get("high_water", {}),
@@ -176,6 +234,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(json.dumps(info, ensure_ascii=False, indent=2))
         return EXIT_OK
     print(f"pending: {info['pending']}")
+    if info["unsigned"]:
+        print(f"unsigned (waiting for a synchronised clock): {info['unsigned']}")
     print(f"rejected: {info['rejected']}")
     if info["oldest_pending"]:
         print(f"oldest pending record ends at: {info['oldest_pending']}")
@@ -192,12 +252,44 @@ def _token(args: argparse.Namespace) -> str:
     return str(args.token).strip()
 
 
+def _attributor(args: argparse.Namespace) -> Attributor:
+    kubernetes = None
+    if args.kubelet_socket is not None:
+        from agent.kubernetes import ApiServerPods, KubernetesAttribution, PodResourcesClient
+
+        pods = ApiServerPods(args.kube_api, token_file=args.kube_token_file, ca_file=args.kube_ca_file)
+        client = PodResourcesClient(args.kubelet_socket)
+        try:
+            devices = client.allocatable()
+            log.info(
+                "kubelet allocates %d devices: %s",
+                len(devices),
+                ", ".join(sorted({d for _r, d in devices}))[:500],
+            )
+        except Exception as exc:  # noqa: BLE001 - a kubelet restarting now is asked again on each refresh
+            log.warning("kubelet pod-resources not answering yet: %s", exc)
+        kubernetes = KubernetesAttribution(client, pods)
+    return Attributor(labels_file=args.labels_file, kubernetes=kubernetes, slurm_job_dir=args.slurm_job_dir)
+
+
 def _backend(args: argparse.Namespace) -> Backend:
     if args.backend == "fake":
         if args.fake_timeline is None:
             raise ValueError("--backend fake needs --fake-timeline")
-        return FakeBackend.from_script(args.fake_timeline)
-    return NvmlBackend(Attributor(labels_file=args.labels_file), sample_power=args.sample_power)
+        # Processes a timeline names by pid alone are attributed as on a node.
+        return FakeBackend.from_script(args.fake_timeline, attributor=_attributor(args))
+    if args.backend == "npu":
+        from agent.npu import NpuSmiBackend
+
+        return NpuSmiBackend(args.node_id, _attributor(args))
+    return NvmlBackend(_attributor(args), sample_power=args.sample_power)
+
+
+def _clock_probe(args: argparse.Namespace) -> ClockProbe:
+    name = args.clock_probe
+    if name == "auto":
+        name = "none" if args.backend == "fake" else "adjtimex"
+    return PROBES[name]()
 
 
 @contextlib.contextmanager
@@ -227,6 +319,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         backoff=Backoff(cap=args.backoff_max),
     )
     backend = None if args.send_only else _backend(args)
+    metrics = AgentMetrics()
+    metrics.watch_spool(spool.pending_count, spool.unsigned_count)
+    sender.on_pass = metrics.delivery
+    metrics_server = None
+    if args.metrics_port:
+        try:
+            metrics_server, _thread = metrics.serve(args.metrics_host, args.metrics_port)
+            log.info("metrics on http://%s:%d/metrics", args.metrics_host, args.metrics_port)
+        except OSError as exc:
+            log.error("cannot serve metrics on %s:%d: %s", args.metrics_host, args.metrics_port, exc)
 
     stop = threading.Event()
     wake = threading.Event()
@@ -270,6 +372,12 @@ def cmd_run(args: argparse.Namespace) -> int:
                     price_per_gpu_hour=args.price_per_gpu_hour,
                     default_uscc=args.enterprise_uscc,
                     sample_log=sample_log,
+                    clock_probe=_clock_probe(args),
+                    clock_policy=ClockPolicy(max_error_ms=args.clock_max_error_ms),
+                    max_power_w=args.max_power_w,
+                    on_record=metrics.record,
+                    on_sample=metrics.sample,
+                    on_refused=metrics.refused,
                 )
                 collector.run(backend, interval=args.interval, stop=stop, on_stored=lambda n: wake.set())
                 log.info("collection ended: %d records closed", collector.records_closed)
@@ -287,6 +395,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             backend.close()
         if timer is not None:
             timer.cancel()
+        if metrics_server is not None:
+            metrics_server.shutdown()
         sender_thread.join(args.http_timeout + 5)
         for sig, handler in previous_handlers.items():
             signal.signal(sig, handler)

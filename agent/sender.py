@@ -21,13 +21,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from agent import __version__
 from agent.spool import Spool, SpoolEntry
 
 log = logging.getLogger("yingdu.agent")
 
 BATCH_PATH = "/api/v1/usage/batches"
 MAX_BATCH = 5000
-USER_AGENT = "yingdu-agent/1.0"
+USER_AGENT = f"yingdu-agent/{__version__}"
 
 
 class TransientError(Exception):
@@ -99,6 +100,8 @@ class Sender:
         self.backoff = backoff or Backoff()
         self.last_checkpoint: str | None = None
         self._retry_after: float | None = None
+        # Told the outcome of every pass (the metrics count acknowledgements and failures).
+        self.on_pass: Callable[[PassResult], None] | None = None
 
     # -- one HTTP exchange -------------------------------------------------------------------
 
@@ -213,6 +216,8 @@ class Sender:
             if delay > 0 and stop.wait(delay):
                 return
             result = self.send_pending()
+            if self.on_pass is not None:
+                self.on_pass(result)
             if result.failed:
                 delay = self.backoff.next_delay(self._retry_after)
                 log.warning("send failed (%s); retrying in %.1f s", "; ".join(result.errors), delay)

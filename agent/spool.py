@@ -3,6 +3,8 @@
 Layout under the spool directory::
 
     pending/<ns>-<record_id>.json   one signed record per file, oldest first by name
+    unsigned/<ns>-<record_id>.json  closed while the clock was unsynchronised; signed (and moved
+                                    to pending/) once it is synchronised again
     rejected/<ns>-<record_id>.json  {"record", "reason", "rejected_at"}; never sent again
     tmp/                            files being written
     state.json                      per-GPU end of the last closed record (see Collector)
@@ -24,6 +26,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+UNSIGNED_TMP = ".unsigned-tmp"
 
 
 @dataclass(frozen=True)
@@ -59,10 +63,11 @@ class Spool:
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
         self.pending_dir = self.root / "pending"
+        self.unsigned_dir = self.root / "unsigned"
         self.rejected_dir = self.root / "rejected"
         self.tmp_dir = self.root / "tmp"
         self.state_path = self.root / "state.json"
-        for folder in (self.root, self.pending_dir, self.rejected_dir, self.tmp_dir):
+        for folder in (self.root, self.pending_dir, self.unsigned_dir, self.rejected_dir, self.tmp_dir):
             folder.mkdir(parents=True, exist_ok=True, mode=0o700)
 
     # -- startup -----------------------------------------------------------------------------
@@ -76,37 +81,77 @@ class Spool:
         """
         moved = 0
         for path in sorted(self.tmp_dir.iterdir()):
-            target = self.pending_dir / path.name.removesuffix(".tmp")
+            folder = self.unsigned_dir if path.name.endswith(UNSIGNED_TMP) else self.pending_dir
+            target = folder / path.name.removesuffix(UNSIGNED_TMP).removesuffix(".tmp")
             try:
                 record = json.loads(path.read_bytes())
             except (ValueError, OSError):
                 record = None
-            if path.name.endswith(".json.tmp") and isinstance(record, dict) and "record_id" in record:
+            complete = path.name.endswith((".json.tmp", ".json" + UNSIGNED_TMP))
+            if complete and isinstance(record, dict) and "record_id" in record:
                 os.replace(path, target)
                 moved += 1
             else:
                 path.unlink(missing_ok=True)
         _fsync_dir(self.pending_dir)
+        _fsync_dir(self.unsigned_dir)
         _fsync_dir(self.tmp_dir)
         return moved
 
     # -- writing -----------------------------------------------------------------------------
 
-    def put_many(self, records: Iterable[Mapping[str, Any]], state: Mapping[str, Any] | None = None) -> int:
-        """Durably add signed records (and, atomically before they become visible, the new state)."""
+    def put_many(
+        self,
+        records: Iterable[Mapping[str, Any]],
+        state: Mapping[str, Any] | None = None,
+        *,
+        unsigned: bool = False,
+    ) -> int:
+        """Durably add signed records (and, atomically before they become visible, the new state).
+
+        ``unsigned`` puts them in ``unsigned/`` instead, to be signed later.
+        """
+        folder, suffix = (self.unsigned_dir, UNSIGNED_TMP) if unsigned else (self.pending_dir, ".tmp")
         staged: list[tuple[Path, Path]] = []
         for record in records:
             name = f"{time.time_ns():020d}-{record['record_id']}.json"
-            tmp = self.tmp_dir / (name + ".tmp")
+            tmp = self.tmp_dir / (name + suffix)
             _write_durable(tmp, json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode())
-            staged.append((tmp, self.pending_dir / name))
+            staged.append((tmp, folder / name))
         if state is not None:
             self.save_state(state)
         for tmp, target in staged:
             os.replace(tmp, target)
         if staged:
-            _fsync_dir(self.pending_dir)
+            _fsync_dir(folder)
         return len(staged)
+
+    def unsigned(self) -> list[SpoolEntry]:
+        """Records waiting for a synchronised clock to be signed, oldest first."""
+        entries = []
+        for name in sorted(os.listdir(self.unsigned_dir)):
+            if name.endswith(".json"):
+                with contextlib.suppress(FileNotFoundError, ValueError):
+                    entries.append(
+                        SpoolEntry(
+                            self.unsigned_dir / name, json.loads((self.unsigned_dir / name).read_bytes())
+                        )
+                    )
+        return entries
+
+    def unsigned_count(self) -> int:
+        return sum(1 for name in os.listdir(self.unsigned_dir) if name.endswith(".json"))
+
+    def drop_unsigned(self, entries: list[SpoolEntry]) -> None:
+        """Remove unsigned entries whose signed versions are now in ``pending/``.
+
+        A crash just before leaves both; signing again gives the identical record (the id comes
+        from the content and Ed25519 is deterministic), which the platform answers as a duplicate.
+        """
+        for entry in entries:
+            entry.path.unlink(missing_ok=True)
+        if entries:
+            _fsync_dir(self.unsigned_dir)
 
     def save_state(self, state: Mapping[str, Any]) -> None:
         tmp = self.tmp_dir / "state.json.partial"

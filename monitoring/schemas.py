@@ -29,6 +29,15 @@ RECORD_FIELDS = (
     "gpu_count", "started_at", "ended_at", "gpu_seconds", "avg_util_pct", "max_mem_mib", "energy_wh", "cost_cny",
 )  # fmt: skip
 SIGNED_FIELDS = (*RECORD_FIELDS, "signature")
+# Optional fields the agent adds to say how a record was made (docs/monitoring.md): kept in the
+# log entry as signed, checked for shape here, not stored in columns. Text fields with their
+# maximum length; ``clock_max_error_ms`` is a whole number.
+OPTIONAL_TEXT_FIELDS = {
+    "device_uuid": 96, "split_rule": 32, "energy_rule": 32, "attribution": 32, "attribution_ref": 200,
+    "clock_sync": 32,
+}  # fmt: skip
+OPTIONAL_INTEGER_FIELDS = ("clock_max_error_ms",)
+ALLOWED_FIELDS = frozenset((*SIGNED_FIELDS, *OPTIONAL_TEXT_FIELDS, *OPTIONAL_INTEGER_FIELDS))
 SCENARIOS = frozenset(Scenario.values)
 MAX_BATCH_RECORDS = 5000
 # Bounds of what the database holds: gpu_count is a 32-bit column, max_mem_mib a 64-bit one read
@@ -59,6 +68,13 @@ FIELD_LABELS = {
     "energy_wh": "能耗(energy_wh)",
     "cost_cny": "费用(cost_cny)",
     "signature": "签名(signature)",
+    "device_uuid": "物理GPU UUID(device_uuid)",
+    "split_rule": "分摊规则(split_rule)",
+    "energy_rule": "能耗计算方式(energy_rule)",
+    "attribution": "归属方式(attribution)",
+    "attribution_ref": "归属依据(attribution_ref)",
+    "clock_sync": "时钟同步状态(clock_sync)",
+    "clock_max_error_ms": "时钟最大误差(clock_max_error_ms)",
 }
 
 
@@ -191,8 +207,7 @@ def parse_record(record: Any, *, require_signature: bool) -> UsageFields:
     """Check one record's shape and values (no database); raises ``RecordError``."""
     if not isinstance(record, dict):
         raise RecordError("schema", _("记录须为JSON对象"))
-    allowed = SIGNED_FIELDS
-    unknown = [k for k in record if k not in allowed]
+    unknown = [k for k in record if k not in ALLOWED_FIELDS]
     if unknown:
         raise RecordError(
             "schema",
@@ -233,6 +248,12 @@ def parse_record(record: Any, *, require_signature: bool) -> UsageFields:
         cost = None
     if cost is None:
         raise _bad("cost_cny", _('须为0至999,999,999,999.99之间、最多两位小数的金额文本，如"32.50"'))
+    for name, max_length in OPTIONAL_TEXT_FIELDS.items():
+        if name in record:
+            _text(record, name, max_length, allow_empty=True)
+    for name in OPTIONAL_INTEGER_FIELDS:
+        if name in record:
+            _integer(record, name, minimum=0)
     return UsageFields(
         record_id=record_id,
         node_id=_text(record, "node_id", 64),

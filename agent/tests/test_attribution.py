@@ -33,7 +33,9 @@ def test_a_job_is_labelled_by_its_environment(tmp_path: Path) -> None:
         },
     )
     labels = Attributor(proc_root=tmp_path).labels_for(41)
-    assert labels == Labels(work_ref="WR-1", job_id="j-7", enterprise_uscc="91110000600037341L")
+    assert labels == Labels(
+        work_ref="WR-1", job_id="j-7", enterprise_uscc="91110000600037341L", attributed_by="environ"
+    )
 
 
 def test_a_process_without_a_label_is_not_attributed(tmp_path: Path) -> None:
@@ -49,7 +51,9 @@ def test_a_container_is_labelled_through_the_labels_file(tmp_path: Path) -> None
         json.dumps({CONTAINER[:12]: {"YINGDU_WORK_REF": "WR-2", "YINGDU_SCENARIO": "render"}})
     )
     labels = Attributor(proc_root=tmp_path / "proc", labels_file=labels_file).labels_for(43)
-    assert labels == Labels(work_ref="WR-2", scenario="render")
+    assert labels == Labels(
+        work_ref="WR-2", scenario="render", attributed_by="labels_file", attribution_ref=CONTAINER[:12]
+    )
 
 
 def test_a_reused_pid_is_looked_up_again(tmp_path: Path) -> None:

@@ -20,6 +20,8 @@ SPEC_FIELDS = [
     "gpu_count", "started_at", "ended_at", "gpu_seconds", "avg_util_pct", "max_mem_mib", "energy_wh",
     "cost_cny", "signature",
 ]  # fmt: skip
+# Optional fields the platform accepts beside them: how the record was made.
+PROVENANCE_FIELDS = ["device_uuid", "split_rule", "energy_rule", "attribution", "attribution_ref", "clock_sync"]
 JOBS = {
     "a": {
         "YINGDU_WORK_REF": "WR-A",
@@ -94,7 +96,7 @@ def test_it_closes_one_signed_record_per_job_and_window(tmp_path: Path, key: Ed2
     records = collect(script, key, Spool(tmp_path / "spool"), price_per_gpu_hour=Decimal("12.50"))
     assert [r["gpu_seconds"] for r in records] == [300, 150]
     first, second = records
-    assert list(first) == SPEC_FIELDS
+    assert sorted(first) == sorted(SPEC_FIELDS + PROVENANCE_FIELDS)
     assert first["started_at"] == "2026-03-01T08:00:00+08:00"
     assert first["ended_at"] == second["started_at"] == "2026-03-01T08:05:00+08:00"
     assert second["ended_at"] == "2026-03-01T08:07:30+08:00"
@@ -116,6 +118,12 @@ def test_it_closes_one_signed_record_per_job_and_window(tmp_path: Path, key: Ed2
         "energy_wh": round(650 * 300 / 3600, 3),
         "cost_cny": "1.04",
         "signature": None,
+        "device_uuid": "GPU-0",
+        "split_rule": "exclusive",
+        "energy_rule": "counter",
+        "attribution": "environ",
+        "attribution_ref": "",
+        "clock_sync": "unknown",
     }
     public = load_public_key(public_key_b64(key))
     assert all(verify_record(r, public) for r in records)
@@ -144,29 +152,33 @@ def test_each_gpu_gets_its_own_records_that_never_overlap(tmp_path: Path, key: E
         assert all(r["gpu_seconds"] == seconds_between(r) for r in gpu_records)
 
 
-def test_energy_comes_from_the_counter_and_falls_back_to_power_after_a_reset(tmp_path: Path, key: Ed25519PrivateKey) -> None:
+def test_energy_comes_from_the_counter_and_a_reset_splits_the_record(tmp_path: Path, key: Ed25519PrivateKey) -> None:
     reset = {**busy("a", power_w=500), "energy_mj": 1000}
     script = timeline((1, [IDLE]), (3, [busy("a", power_w=500)]), (1, [reset]), (2, [busy("a", power_w=500)]))
-    (record,) = collect(script, key, Spool(tmp_path))
-    assert record["gpu_seconds"] == 6 * 15
-    assert record["energy_wh"] == round(500 * 90 / 3600, 3)
+    before, after = collect(script, key, Spool(tmp_path))
+    assert (before["gpu_seconds"], after["gpu_seconds"]) == (45, 45)
+    assert before["ended_at"] == after["started_at"]
+    assert (before["energy_rule"], after["energy_rule"]) == ("counter", "reset")
+    assert before["energy_wh"] + after["energy_wh"] == round(500 * 90 / 3600, 3)
 
 
-def test_a_shared_gpu_is_attributed_to_the_job_with_most_memory(tmp_path: Path, key: Ed25519PrivateKey) -> None:
-    shared = {
-        "util": 100,
-        "mem_mib": 70000,
-        "power_w": 600,
-        "procs": [
-            {"pid": 1, "mem_mib": 10000, "job": "a"},
-            {"pid": 2, "mem_mib": 50000, "job": "b"},
-            {"pid": 3, "mem_mib": 9000},
-        ],
-    }
-    script = timeline((1, [IDLE]), (4, [shared]))
-    (record,) = collect(script, key, Spool(tmp_path))
-    assert record["work_ref"] == "WR-B"
-    assert record["max_mem_mib"] == 50000
+def test_a_counter_that_drops_to_zero_gives_bounded_non_negative_energy(tmp_path: Path, key: Ed25519PrivateKey) -> None:
+    # No power reading (as NVML on a GPU with a counter): the interval gets what the counter counted since the reset.
+    dropped = {"util": 90, "procs": [{"pid": 10, "mem_mib": 100, "job": "a"}], "energy_mj": 0}
+    jump = {**dropped, "energy_mj": 10**15}
+    script = timeline((1, [IDLE]), (2, [busy("a", power_w=0)]), (1, [dropped]), (1, [jump]))
+    records = collect(script, key, Spool(tmp_path))
+    assert [r["energy_rule"] for r in records] == ["counter", "clamped"]
+    assert all(0 <= r["energy_wh"] <= r["gpu_seconds"] * 1000 / 3600 + 0.001 for r in records)
+    # The reset interval counted nothing before the restart; the jump is cut to 1000 W × 15 s.
+    assert records[1]["energy_wh"] == round(1000 * 15 / 3600, 3)
+
+
+def test_a_driver_reload_closes_the_record_at_the_last_sample_before_it(tmp_path: Path, key: Ed25519PrivateKey) -> None:
+    script = timeline((1, [IDLE]), (4, [busy("a")]), (1, [{**busy("a"), "reload": True}]), (3, [busy("a")]))
+    before, after = collect(script, key, Spool(tmp_path))
+    assert before["ended_at"] == "2026-03-01T08:01:00+08:00" == after["started_at"]
+    assert before["gpu_seconds"] + after["gpu_seconds"] == 8 * 15
 
 
 def test_a_restarted_agent_continues_without_recording_time_twice(tmp_path: Path, key: Ed25519PrivateKey) -> None:

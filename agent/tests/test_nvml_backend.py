@@ -42,6 +42,7 @@ def fake_pynvml(*, count: int = 1, energy_supported: bool = True) -> types.Modul
     module.nvmlDeviceGetComputeRunningProcesses = lambda h: [  # type: ignore[attr-defined]
         SimpleNamespace(pid=416, usedGpuMemory=874 * 1024 * 1024)
     ]
+    module.nvmlDeviceGetMigMode = lambda h: [0, 0]  # type: ignore[attr-defined]  # as the H200 probe answered
     return module
 
 
