@@ -115,7 +115,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     host, port = args.listen
     server = make_server(Witness(key, state, logs, args.prefix), host, port)
     # The bound port (0 picks a free one) and the key, for whoever started us.
-    print(f"listening {server.server_address[0]}:{server.server_address[1]} {key.vkey}", flush=True)
+    print(f"listening {host}:{server.server_address[1]} {key.vkey}", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
