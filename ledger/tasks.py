@@ -21,3 +21,11 @@ def sign_periodic_checkpoint() -> None:
 def verify_ledger_nightly() -> None:
     """Recompute the whole log and store the result for the inspector page."""
     run_verification(actor=None, actor_repr="nightly")
+
+
+@periodic_job(crontab(minute="*"))
+def collect_witness_cosignatures() -> None:
+    """Ask the witnesses to cosign the latest checkpoint (``ledger.witnessing``; appends never wait for it)."""
+    from ledger.witnessing import collect_cosignatures
+
+    collect_cosignatures()

@@ -1,0 +1,195 @@
+"""The platform as the witnesses' client: two real witness processes on loopback, a 2-of-2 policy."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import requests
+from django.core import mail
+from django.core.management import call_command
+from django.test import TestCase
+
+from accounts.roles import Role
+from ledger import keys, services, witnessing
+from ledger.actions import append_entries, sign_checkpoint
+from ledger.models import AuditEvent, Checkpoint, Cosignature, Witness
+from ledger.note import sign_checkpoint as sign_checkpoint_note
+from witness.tests.test_witness import spec_verify_cosignature
+from yingdu.test import make_user
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class WitnessProcess:
+    """``yingdu-witness serve`` as its own process, trusting the platform's checkpoint key."""
+
+    def __init__(self, state: Path, name: str, port: int) -> None:
+        self.state, self.name, self.port = state, name, port
+        self.proc: subprocess.Popen[str] | None = None
+        self.vkey = subprocess.run(
+            [sys.executable, "-m", "witness", "key", "--state", str(state), "--name", name],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=REPO,
+        ).stdout.strip()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "witness",
+                "serve",
+                "--state",
+                str(self.state),
+                "--name",
+                self.name,
+                "--log",
+                keys.verifier_key(),
+                "--listen",
+                f"127.0.0.1:{self.port}",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            cwd=REPO,
+        )
+        assert self.proc.stdout is not None
+        assert self.proc.stdout.readline().startswith("listening ")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+        self.proc = None
+
+
+class WitnessedLogTests(TestCase):
+    witnesses: list[WitnessProcess]
+
+    def setUp(self) -> None:
+        tmp = Path(self.enterContext(__import__("tempfile").TemporaryDirectory()))
+        self.witnesses = [WitnessProcess(tmp / n, f"{n}.witness.test", free_port()) for n in ("w1", "w2")]
+        for w in self.witnesses:
+            self.addCleanup(w.stop)
+        policy = "".join(f"witness {w.name} {w.vkey} {w.url}\n" for w in self.witnesses)
+        policy += f"group both all {' '.join(w.name for w in self.witnesses)}\nquorum both\n"
+        witnessing.load_policy(policy, actor=None, actor_repr="test")
+
+    def grow(self, n: int) -> Checkpoint:
+        append_entries([f"entry {i}".encode() for i in range(n)], kind="test")
+        sign_checkpoint()
+        return witnessing._latest_checkpoint()  # type: ignore[return-value]
+
+    def forge(self, size: int, root: bytes) -> str:
+        """A checkpoint signed with the platform's own key for another history (what an operator could do)."""
+        return sign_checkpoint_note(keys.signer(), services._state().origin, size, root)  # type: ignore[union-attr]
+
+    def test_it_has_two_witnesses_on_loopback_cosign_the_checkpoints(self) -> None:
+        for w in self.witnesses:
+            w.start()
+        first = self.grow(5)
+        assert [s.status for s in witnessing.collect_cosignatures()] == ["ok", "ok"]
+        second = self.grow(9)
+        assert [s.status for s in witnessing.collect_cosignatures()] == ["ok", "ok"]
+        assert witnessing.latest_witnessed() == second
+        # A verifier written from the tlog-cosignature specification accepts every stored line.
+        for cp in (first, second):
+            text = cp.note.split("\n\n")[0] + "\n"
+            for w in self.witnesses:
+                line = Cosignature.objects.get(checkpoint=cp, witness__name=w.name).line
+                assert spec_verify_cosignature(w.vkey, text, line) > 0
+        note = witnessing.witnessed_note(second)
+        assert note.startswith(second.note) and note.count("\u2014 ") == 3
+        assert witnessing.cosignature_problems() == []
+
+    def test_it_refuses_a_fork_and_the_platform_raises_the_alarm(self) -> None:
+        make_user("sec", Role.SECADMIN, email="sec@yingdu.local")
+        make_user("aud", Role.AUDITADMIN, email="aud@yingdu.local")
+        for w in self.witnesses:
+            w.start()
+        cp = self.grow(6)
+        # Someone shows the first witness another tree of the same size first.
+        fork = self.forge(cp.tree_size, b"\x07" * 32)
+        answer = requests.post(
+            self.witnesses[0].url + "/add-checkpoint", data=b"old 0\n\n" + fork.encode(), timeout=10
+        )
+        assert answer.status_code == 200
+        with self.captureOnCommitCallbacks(execute=True):
+            results = witnessing.collect_cosignatures()
+        assert [r.status for r in results] == ["split_view", "ok"]
+        assert witnessing.latest_witnessed() is None
+        assert not Cosignature.objects.filter(checkpoint=cp, witness__name=self.witnesses[0].name).exists()
+        event = AuditEvent.objects.get(action="ledger.witness_alarm")
+        assert event.result == AuditEvent.Result.FAILURE
+        assert event.after is not None and event.after["tree_size"] == cp.tree_size
+        assert sorted(a for m in mail.outbox for a in m.to) == ["aud@yingdu.local", "sec@yingdu.local"]
+        # The same refusal again raises no second alarm.
+        with self.captureOnCommitCallbacks(execute=True):
+            witnessing.collect_cosignatures()
+        assert AuditEvent.objects.filter(action="ledger.witness_alarm").count() == 1
+
+    def test_it_refuses_a_rewritten_log_with_422_and_the_platform_raises_the_alarm(self) -> None:
+        for w in self.witnesses:
+            w.start()
+        first = self.grow(4)
+        # The second witness was shown a rewritten log of size 4; ours then grows to 10.
+        rewritten = self.forge(first.tree_size, b"\x09" * 32)
+        answer = requests.post(
+            self.witnesses[1].url + "/add-checkpoint", data=b"old 0\n\n" + rewritten.encode(), timeout=10
+        )
+        assert answer.status_code == 200
+        self.grow(6)
+        results = witnessing.collect_cosignatures()
+        assert [r.status for r in results] == ["ok", "split_view"]
+        assert "一致性证明" in Witness.objects.get(name=self.witnesses[1].name).detail
+        assert AuditEvent.objects.filter(action="ledger.witness_alarm").count() == 1
+
+    def test_it_goes_on_ingesting_with_one_witness_down_and_is_witnessed_once_quorum_returns(self) -> None:
+        up, down = self.witnesses
+        up.start()
+        cp = self.grow(3)
+        assert [s.status for s in witnessing.collect_cosignatures()] == ["ok", "down"]
+        assert witnessing.latest_witnessed() is None
+        assert "无法连接" in witnessing.report_text()
+        later = self.grow(4)  # ingestion goes on
+        assert later.tree_size == cp.tree_size + 4
+        down.start()
+        assert [s.status for s in witnessing.collect_cosignatures()] == ["ok", "ok"]
+        assert witnessing.latest_witnessed() == later
+        assert str(later.tree_size) in witnessing.report_text()
+
+    def test_it_resends_from_the_size_the_witness_reports(self) -> None:
+        for w in self.witnesses:
+            w.start()
+        self.grow(5)
+        witnessing.collect_cosignatures()
+        Witness.objects.update(known_size=0)  # the platform forgot what the witnesses hold
+        cp = self.grow(3)
+        assert [s.status for s in witnessing.collect_cosignatures()] == ["ok", "ok"]
+        assert witnessing.latest_witnessed() == cp
+
+    def test_it_prints_the_policy_with_each_witness_key(self) -> None:
+        from io import StringIO
+
+        out = StringIO()
+        call_command("ledger", "policy", stdout=out)
+        text = out.getvalue()
+        assert text.startswith(f"log {keys.verifier_key()}\n")
+        for w in self.witnesses:
+            assert f"witness {w.name} {w.vkey} {w.url}\n" in text
+        assert text.endswith("quorum both\n")
