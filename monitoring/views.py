@@ -68,6 +68,8 @@ def _provider_context(provider: Provider) -> dict[str, Any]:
         "gpu_hours_30d": (totals["gpu_seconds"] or 0) / 3600,
         "energy_kwh_30d": (totals["energy_wh"] or 0) / 1000,
         "records_30d": totals["records"],
+        # The offline proofs (ledger.proofs) of the latest accepted records.
+        "proof_panel": {"usage": UsageRecord.objects.filter(provider=provider).order_by("-leaf_index")[:20]},
     }
 
 

@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
-from pathlib import Path
-
 import requests
 from django.core import mail
 from django.core.management import call_command
@@ -18,78 +13,16 @@ from ledger import keys, services, witnessing
 from ledger.actions import append_entries, sign_checkpoint
 from ledger.models import AuditEvent, Checkpoint, Cosignature, Witness
 from ledger.note import sign_checkpoint as sign_checkpoint_note
+from ledger.tests.witnesses import WitnessProcess, two_witnesses
 from witness.tests.test_witness import spec_verify_cosignature
 from yingdu.test import make_user
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class WitnessProcess:
-    """``yingdu-witness serve`` as its own process, trusting the platform's checkpoint key."""
-
-    def __init__(self, state: Path, name: str, port: int) -> None:
-        self.state, self.name, self.port = state, name, port
-        self.proc: subprocess.Popen[str] | None = None
-        self.vkey = subprocess.run(
-            [sys.executable, "-m", "witness", "key", "--state", str(state), "--name", name],
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=REPO,
-        ).stdout.strip()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "witness",
-                "serve",
-                "--state",
-                str(self.state),
-                "--name",
-                self.name,
-                "--log",
-                keys.verifier_key(),
-                "--listen",
-                f"127.0.0.1:{self.port}",
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-            cwd=REPO,
-        )
-        assert self.proc.stdout is not None
-        assert self.proc.stdout.readline().startswith("listening ")
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=10)
-        self.proc = None
 
 
 class WitnessedLogTests(TestCase):
     witnesses: list[WitnessProcess]
 
     def setUp(self) -> None:
-        tmp = Path(self.enterContext(__import__("tempfile").TemporaryDirectory()))
-        self.witnesses = [WitnessProcess(tmp / n, f"{n}.witness.test", free_port()) for n in ("w1", "w2")]
-        for w in self.witnesses:
-            self.addCleanup(w.stop)
-        policy = "".join(f"witness {w.name} {w.vkey} {w.url}\n" for w in self.witnesses)
-        policy += f"group both all {' '.join(w.name for w in self.witnesses)}\nquorum both\n"
-        witnessing.load_policy(policy, actor=None, actor_repr="test")
+        self.witnesses = two_witnesses(self)
 
     def grow(self, n: int) -> Checkpoint:
         append_entries([f"entry {i}".encode() for i in range(n)], kind="test")
