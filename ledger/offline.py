@@ -47,7 +47,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ledger import merkle, tiles
+from ledger import merkle, tiles, witness_offline
 from ledger.note import NoteError, open_checkpoint
 
 INFO_FILE = "yingdu-ledger.json"
@@ -143,6 +143,8 @@ def audit_export(directory: str | Path, key: str, hash_alg: str | None = None) -
     if root != cp.root_hash:
         mine, signed = base64.b64encode(root).decode(), base64.b64encode(cp.root_hash).decode()
         fail(f"由条目重新计算的根哈希 {mine} 与签名检查点中的 {signed} 不一致")
+    for problem in witness_offline.check_export(base, key, hash_alg):
+        fail(problem)
     return result
 
 

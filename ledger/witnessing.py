@@ -422,3 +422,11 @@ def export_files(size: int) -> dict[str, bytes]:
         if cp.tree_size == size:
             files["checkpoint"] = files[WITNESSED_FILE]
     return files
+
+
+def witness_summary() -> dict[str, Any]:
+    """What the nightly verification records of the witnesses (in its audit event)."""
+    if stored_policy() is None:
+        return {}
+    r = report()
+    return {"witnessed_size": r.witnessed_size, "witnesses_unavailable": r.unavailable}

@@ -13,6 +13,7 @@ from ledger import keys, services, witnessing
 from ledger.actions import append_entries, sign_checkpoint
 from ledger.models import AuditEvent, Checkpoint, Cosignature, Witness
 from ledger.note import sign_checkpoint as sign_checkpoint_note
+from ledger.tasks import verify_ledger_nightly
 from ledger.tests.witnesses import WitnessProcess, two_witnesses
 from witness.tests.test_witness import spec_verify_cosignature
 from yingdu.test import make_user
@@ -103,6 +104,10 @@ class WitnessedLogTests(TestCase):
         assert [s.status for s in witnessing.collect_cosignatures()] == ["ok", "down"]
         assert witnessing.latest_witnessed() is None
         assert "无法连接" in witnessing.report_text()
+        verify_ledger_nightly.call_local()
+        nightly = AuditEvent.objects.filter(action="ledger.verify").latest("id")
+        assert nightly.after is not None and nightly.after["witnessed_size"] is None
+        assert nightly.after["witnesses_unavailable"][0].startswith("w2.witness.test: 无法连接")
         self.client.force_login(make_user("sec", Role.SECADMIN))
         assert "无法连接" in self.client.get(reverse("console:security")).content.decode()
         later = self.grow(4)  # ingestion goes on
@@ -132,3 +137,47 @@ class WitnessedLogTests(TestCase):
         for w in self.witnesses:
             assert f"witness {w.name} {w.vkey} {w.url}\n" in text
         assert text.endswith("quorum both\n")
+
+
+class WitnessedExportTests(TestCase):
+    def test_it_exports_the_witnessed_checkpoint_and_verify_checks_every_cosignature(self) -> None:
+        import tempfile
+        from io import StringIO
+        from pathlib import Path
+
+        from django.db import connection
+
+        from ledger import offline
+        from ledger.export import export_log
+        from ledger.verify import verify_log
+
+        two_witnesses(self, start=True)
+        append_entries([f"entry {i}".encode() for i in range(300)], kind="test")
+        cp = sign_checkpoint()
+        assert [s.status for s in witnessing.collect_cosignatures()] == ["ok", "ok"]
+        append_entries([b"after the witnessed checkpoint"], kind="test")
+        with tempfile.TemporaryDirectory() as d:
+            export_log(d)
+            witnessed = (Path(d) / "checkpoint.witnessed").read_text()
+            assert witnessed.startswith(cp) and witnessed.count("\u2014 ") == 3
+            assert (Path(d) / "witness-policy").read_text() == witnessing.policy_text()
+            assert offline.audit_export(d, keys.verifier_key()).ok
+            # One flipped byte in a cosignature line fails the offline audit.
+            lines = witnessed.split("\n")
+            lines[-2] = lines[-2][:-6] + ("A" if lines[-2][-6] != "A" else "B") + lines[-2][-5:]
+            (Path(d) / "checkpoint.witnessed").write_text("\n".join(lines))
+            result = offline.audit_export(d, keys.verifier_key())
+            assert not result.ok and "法定数" in " ".join(result.problems)
+        out = StringIO()
+        call_command("ledger", "verify", stdout=out)
+        assert f"最新已见证的日志大小 {witnessing.latest_witnessed().tree_size}" in out.getvalue()  # type: ignore[union-attr]
+        # A stored cosignature edited in the database is named by verify.
+        row = Cosignature.objects.order_by("id").first()
+        assert row is not None
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE ledger_cosignature SET cosigned_at = %s WHERE id = %s",
+                [row.cosigned_at.replace(year=2020), row.pk],
+            )
+        messages = [p.message for p in verify_log().problems]
+        assert any("副署无法验证" in m for m in messages), messages
