@@ -18,8 +18,10 @@
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -378,24 +380,44 @@ def console_rows() -> dict[str, Any]:
 # --- time bounds ---
 
 
-def first_cosignature_time(index: int) -> dt.datetime | None:
-    """The earliest time a witness cosigned a checkpoint covering entry ``index`` (an upper bound on
-    when the entry existed)."""
-    first = (
-        Cosignature.objects.filter(checkpoint__tree_size__gt=index)
-        .order_by("cosigned_at")
-        .values_list("cosigned_at", flat=True)
-    ).first()
-    return first
+def first_cosignatures(up_to_size: int | None = None) -> list[tuple[int, dt.datetime]]:
+    """(tree size, earliest cosignature time of any checkpoint of at least that size), by size.
+
+    The earliest cosignature covering entry ``i`` is the time of the first pair whose size exceeds ``i``.
+    """
+    rows = Cosignature.objects.values_list("checkpoint__tree_size", "cosigned_at")
+    if up_to_size is not None:
+        rows = rows.filter(checkpoint__tree_size__lte=up_to_size)
+    by_size: dict[int, dt.datetime] = {}
+    for size, at in rows:
+        by_size[size] = min(at, by_size.get(size, at))
+    out: list[tuple[int, dt.datetime]] = []
+    earliest: dt.datetime | None = None
+    for size in sorted(by_size, reverse=True):  # suffix minimum: a larger checkpoint covers too
+        earliest = by_size[size] if earliest is None else min(earliest, by_size[size])
+        out.append((size, earliest))
+    out.reverse()
+    return out
 
 
-def ends_after_cosignature(leaf_index: int, ended_at: dt.datetime, tolerance_minutes: Decimal | int) -> bool:
-    """True when a record stating it ended at ``ended_at`` was cosigned (so existed) earlier than that,
-    by more than the tolerance: a clock running ahead, or a record written after the fact."""
-    first = first_cosignature_time(leaf_index)
-    if first is None:
-        return False
-    return ended_at - first > dt.timedelta(minutes=float(tolerance_minutes))
+def ends_after_cosignature(
+    rows: Iterable[tuple[int, dt.datetime]], tolerance_minutes: Decimal, up_to_size: int | None = None
+) -> list[tuple[int, dt.datetime, dt.datetime]]:
+    """The (leaf index, stated end, first covering cosignature) of the records that say they ended
+    later than a witness cosigned a checkpoint covering them, by more than the tolerance.
+
+    A cosignature is an independent upper bound on when an entry existed: a record ending after it
+    comes from a clock running ahead or was written after the fact.
+    """
+    firsts = first_cosignatures(up_to_size)
+    sizes = [size for size, _at in firsts]
+    tolerance = dt.timedelta(minutes=float(tolerance_minutes))
+    late = []
+    for index, ended_at in rows:
+        k = bisect.bisect_right(sizes, index)
+        if k < len(firsts) and ended_at - firsts[k][1] > tolerance:
+            late.append((index, ended_at, firsts[k][1]))
+    return late
 
 
 def checkpoint_text(checkpoint: Checkpoint) -> str:

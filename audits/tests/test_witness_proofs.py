@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import subprocess
 import sys
 import tempfile
@@ -12,6 +13,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from applications.states import Status
+from audits.actions import run_reconciliation
+from audits.rules import ENDS_AFTER_WITNESS
 from audits.tests.fixtures import Monitoring, at
 from ledger import keys, witnessing
 from ledger.actions import sign_checkpoint
@@ -135,3 +138,30 @@ class WitnessedProofTests(BaseTestCase):
         witnessing.collect_cosignatures()
         self.login(self.provider_user)
         assert self.client.get(reverse("ledger:proof", args=[later.leaf_index])).status_code == 409
+
+
+class WitnessTimeBoundTests(BaseTestCase):
+    def test_it_flags_a_usage_record_ending_after_its_first_covering_cosignature(self) -> None:
+        two_witnesses(self, start=True)
+        app = make_application(self.enterprise, self.alice, Status.FINAL_APPROVAL)
+        monitoring = Monitoring(self.provider)
+        now = timezone.now()
+        honest = monitoring.insert_unchecked(self.enterprise.uscc, str(app.pk), now - dt.timedelta(hours=2))
+        # Stated to end two hours from now, yet already in the log when the witnesses cosign.
+        ahead = monitoring.insert_unchecked(self.enterprise.uscc, str(app.pk), now + dt.timedelta(hours=1))
+        sign_checkpoint()
+        assert [s.status for s in witnessing.collect_cosignatures()] == ["ok", "ok"]
+        run = run_reconciliation(app, actor=self.inspector)
+        [flag] = [f for f in run.flags if f["code"] == ENDS_AFTER_WITNESS]
+        assert flag["numbers"]["leaf_indexes"] == [ahead.leaf_index]
+        assert honest.leaf_index not in flag["numbers"]["leaf_indexes"]
+        assert flag["numbers"]["tolerance_minutes"] == "10"
+
+    def test_it_raises_no_time_flag_before_any_witness_cosigned(self) -> None:
+        app = make_application(self.enterprise, self.alice, Status.FINAL_APPROVAL)
+        Monitoring(self.provider).insert_unchecked(
+            self.enterprise.uscc, str(app.pk), timezone.now() + dt.timedelta(hours=1)
+        )
+        sign_checkpoint()
+        run = run_reconciliation(app, actor=self.inspector)
+        assert ENDS_AFTER_WITNESS not in [f["code"] for f in run.flags]
