@@ -3,9 +3,11 @@
 No database and no Django: a provider, an enterprise or an outside auditor can run
 ``python -m ledger.offline audit DIR --key KEY`` or
 ``python -m ledger.offline verify-receipt FILE --key KEY`` with a ``ledger/``
-directory holding an empty ``__init__.py``, this file, ``merkle.py``, ``note.py``
-and ``tiles.py`` (Python 3.11 and ``cryptography``). ``yingdu ledger audit`` and
-``yingdu ledger verify-receipt`` call the same functions.
+directory holding an empty ``__init__.py``, this file, ``merkle.py``, ``note.py``,
+``tiles.py`` and ``witness_offline.py``, and the ``witness/`` package beside it (Python 3.11
+and ``cryptography``). ``yingdu ledger audit`` and ``yingdu ledger verify-receipt`` call the
+same functions. An export with ``witness-policy`` and ``checkpoint.witnessed`` also has its
+witnessed checkpoint checked (``ledger.witness_offline``).
 
 Export directory (C2SP tlog-tiles layout, https://c2sp.org/tlog-tiles)::
 

@@ -88,6 +88,9 @@ def load_policy(text: str, *, actor: Any, actor_repr: str = "") -> Policy:
         if not w.url.startswith(("http://", "https://")):
             raise FormatError(_("见证方 %(name)s 缺少 http(s) 提交地址") % {"name": w.name})
     policy.logs = []
+    stored = WitnessPolicy.objects.filter(pk=1).first()
+    if stored is not None and stored.text == policy.text():
+        return policy  # unchanged: nothing to record
     with transaction.atomic():
         WitnessPolicy.objects.update_or_create(
             pk=1, defaults={"text": policy.text(), "updated_at": timezone.now()}
