@@ -181,3 +181,13 @@ class WitnessedExportTests(TestCase):
             )
         messages = [p.message for p in verify_log().problems]
         assert any("副署无法验证" in m for m in messages), messages
+
+
+class PolicyApiTests(TestCase):
+    def test_it_publishes_the_policy_beside_the_key(self) -> None:
+        response = self.client.get("/api/v1/ledger/policy")
+        assert response.status_code == 200
+        assert response.content.decode() == f"log {keys.verifier_key()}\nquorum none\n"
+        witnesses = two_witnesses(self)
+        text = self.client.get("/api/v1/ledger/policy").content.decode()
+        assert all(f"witness {w.name} {w.vkey} {w.url}\n" in text for w in witnesses)
