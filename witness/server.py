@@ -131,6 +131,7 @@ def make_handler(witness: Witness) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "yingdu-witness"
+        timeout = 30  # seconds a client may take to send its request
 
         def _send(self, answer: Answer) -> None:
             data = answer.body.encode()
