@@ -3,8 +3,8 @@
 - **Policy**: the witnesses (name, verifier key, submission URL) and the quorum, in the C2SP
   tlog-policy text format, loaded with :func:`load_policy` (``yingdu ledger policy --load FILE``).
   The published policy (:func:`policy_text`) adds the ``log`` line with the platform's key.
-- **Collecting**: :func:`collect_cosignatures` (the background worker, every minute and after
-  each periodic checkpoint) sends the latest checkpoint to every witness with the consistency
+- **Collecting**: :func:`collect_cosignatures` (the background worker, after each
+  periodic checkpoint) sends the latest checkpoint to every witness with the consistency
   proof from the size that witness last cosigned; a ``409`` that names another size is answered
   by resending from that size. Valid cosignatures are stored with the checkpoint
   (:class:`~ledger.models.Cosignature`); a checkpoint is *witnessed* once they meet the quorum.

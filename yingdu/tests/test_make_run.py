@@ -16,7 +16,6 @@ from yingdu.tests.stack import REPO, free_port
 
 BIN = Path(sys.executable).parent
 JOBS = {
-    "ledger.tasks.collect_witness_cosignatures",
     "ledger.tasks.sign_periodic_checkpoint",
     "ledger.tasks.verify_ledger_nightly",
     "policy.tasks.daily_holiday_schedule_check",
