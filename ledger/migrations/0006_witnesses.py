@@ -5,6 +5,29 @@ import django.utils.timezone
 from django.db import migrations, models
 
 
+# Cosignatures are append-only like the entries and checkpoints they vouch for (0004).
+def forwards(apps, schema_editor):
+    vendor = schema_editor.connection.vendor
+    if vendor == "postgresql":
+        schema_editor.execute(
+            "CREATE TRIGGER ledger_cosignature_append_only BEFORE UPDATE OR DELETE ON ledger_cosignature "
+            "FOR EACH ROW EXECUTE FUNCTION ledger_refuse_log_change();"
+        )
+    elif vendor == "sqlite":
+        schema_editor.execute(
+            "CREATE TRIGGER ledger_cosignature_append_only BEFORE UPDATE ON ledger_cosignature "
+            "BEGIN SELECT RAISE(ABORT, 'ledger_cosignature is append-only'); END;"
+        )
+
+
+def backwards(apps, schema_editor):
+    vendor = schema_editor.connection.vendor
+    if vendor == "postgresql":
+        schema_editor.execute("DROP TRIGGER IF EXISTS ledger_cosignature_append_only ON ledger_cosignature;")
+    elif vendor == "sqlite":
+        schema_editor.execute("DROP TRIGGER IF EXISTS ledger_cosignature_append_only;")
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -62,4 +85,5 @@ class Migration(migrations.Migration):
                 'constraints': [models.UniqueConstraint(fields=('checkpoint', 'witness'), name='ledger_cosignature_once')],
             },
         ),
+        migrations.RunPython(forwards, backwards),
     ]
