@@ -11,7 +11,7 @@ from accounts.models import User
 from applications.models import Application
 from audits.models import Finding
 from audits.queries import _key_filter, application_keys
-from ledger import proofs
+from ledger import proofs, witnessing
 from ledger.labels import action_label
 from monitoring.models import UsageRecord
 
@@ -32,4 +32,9 @@ def proof_panel(*, application: Application, user: User) -> dict[str, Any] | Non
     rows = [{"event": e, "label": action_label(e.action)} for e in decisions[:50]]
     if not rows and not usage:
         return None
-    return {"template": "ledger/_proofs_panel.html", "decisions": rows, "usage": list(usage)}
+    return {
+        "template": "ledger/_proofs_panel.html",
+        "decisions": rows,
+        "usage": list(usage),
+        "witnessed_size": witnessing.witnessed_size(),
+    }

@@ -300,6 +300,12 @@ def latest_witnessed() -> Checkpoint | None:
     return None
 
 
+def witnessed_size() -> int:
+    """The size of the latest witnessed checkpoint (0 when there is none): entries below it have proofs."""
+    cp = latest_witnessed()
+    return cp.tree_size if cp is not None else 0
+
+
 def witnessed_covering(index: int) -> Checkpoint | None:
     """The smallest witnessed checkpoint that covers entry ``index``."""
     policy = stored_policy()

@@ -138,6 +138,9 @@ class WitnessedProofTests(BaseTestCase):
         witnessing.collect_cosignatures()
         self.login(self.provider_user)
         assert self.client.get(reverse("ledger:proof", args=[later.leaf_index])).status_code == 409
+        portal = self.client.get(reverse("monitoring:portal")).content.decode()
+        assert reverse("ledger:proof", args=[self.record.leaf_index]) in portal
+        assert reverse("ledger:proof", args=[later.leaf_index]) not in portal and "待见证" in portal
 
 
 class WitnessTimeBoundTests(BaseTestCase):
