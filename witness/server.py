@@ -111,8 +111,6 @@ def add_checkpoint(witness: Witness, body: bytes) -> Answer:
         return Answer(HTTPStatus.FORBIDDEN, "no valid signature by a known log key\n")
     if request.old > checkpoint.size:
         return Answer(HTTPStatus.BAD_REQUEST, "old size is larger than the checkpoint size\n")
-    if request.old == 0 and request.proof:
-        return Answer(HTTPStatus.BAD_REQUEST, "a proof from size 0 must be empty\n")
     outcome = witness.state.advance(
         request.old, request.proof, checkpoint, log.hash_alg, body.decode("utf-8", "replace")
     )

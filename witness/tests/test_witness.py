@@ -238,6 +238,11 @@ def test_it_answers_400_for_a_malformed_request(witness: WitnessProcess, body: b
     assert witness.post(body)[0] == 400
 
 
+def test_it_answers_422_for_a_proof_from_size_zero(witness: WitnessProcess, log: Log) -> None:
+    assert witness.post(log.request(0, 4, proof=[b"\x01" * 32]))[0] == 422
+    assert witness.post(log.request(0, 4))[0] == 200
+
+
 def test_it_answers_400_when_old_is_larger_than_the_checkpoint(witness: WitnessProcess, log: Log) -> None:
     body = log.request(0, 4).replace(b"old 0", b"old 9")
     assert witness.post(body)[0] == 400
