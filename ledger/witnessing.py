@@ -37,7 +37,6 @@ from ledger.actions import record_event
 from ledger.models import AuditEvent, Checkpoint, Cosignature, Witness, WitnessPolicy
 from witness.notes import (
     FormatError,
-    parse_checkpoint,
     parse_note,
     parse_signature_lines,
     parse_size,
@@ -427,14 +426,6 @@ def ends_after_cosignature(
         if k < len(firsts) and ended_at - firsts[k][1] > tolerance:
             late.append((index, ended_at, firsts[k][1]))
     return late
-
-
-def checkpoint_text(checkpoint: Checkpoint) -> str:
-    return parse_note(checkpoint.note)[0]
-
-
-def checkpoint_size(note: str) -> int:
-    return parse_checkpoint(parse_note(note)[0]).size
 
 
 WITNESSED_FILE = "checkpoint.witnessed"
