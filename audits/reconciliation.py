@@ -219,14 +219,15 @@ def reconcile_many(
     runs: list[ReconciliationRun] = []
     inputs = setwise.inputs_for_many(apps, checkpoint, settlement_amounts=settlements)
     by_id = {a.pk: a for a in apps}
-    for item in inputs:
-        app = by_id[item.application_id]
-        day = _local(app.submitted_at) or timezone.localdate()
-        if day not in params_by_day:
-            params_by_day[day] = params_at(day)
-        runs.append(
-            _build_run(app, item, checkpoint, params_by_day[day], trigger=trigger, actor=actor, now=now)
-        )
+    with time_bounds.batch():
+        for item in inputs:
+            app = by_id[item.application_id]
+            day = _local(app.submitted_at) or timezone.localdate()
+            if day not in params_by_day:
+                params_by_day[day] = params_at(day)
+            runs.append(
+                _build_run(app, item, checkpoint, params_by_day[day], trigger=trigger, actor=actor, now=now)
+            )
     with transaction.atomic():
         _store_runs(runs, chunk)
         flagged: dict[str, int] = defaultdict(int)

@@ -409,15 +409,19 @@ def first_cosignatures(up_to_size: int | None = None) -> list[tuple[int, dt.date
 
 
 def ends_after_cosignature(
-    rows: Iterable[tuple[int, dt.datetime]], tolerance_minutes: Decimal, up_to_size: int | None = None
+    rows: Iterable[tuple[int, dt.datetime]],
+    tolerance_minutes: Decimal,
+    firsts: list[tuple[int, dt.datetime]] | None = None,
 ) -> list[tuple[int, dt.datetime, dt.datetime]]:
     """The (leaf index, stated end, first covering cosignature) of the records that say they ended
     later than a witness cosigned a checkpoint covering them, by more than the tolerance.
 
     A cosignature is an independent upper bound on when an entry existed: a record ending after it
-    comes from a clock running ahead or was written after the fact.
+    comes from a clock running ahead or was written after the fact. ``firsts`` is
+    :func:`first_cosignatures` (read here when not given).
     """
-    firsts = first_cosignatures(up_to_size)
+    if firsts is None:
+        firsts = first_cosignatures()
     sizes = [size for size, _at in firsts]
     tolerance = dt.timedelta(minutes=float(tolerance_minutes))
     late = []

@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from applications.states import Status
-from audits.actions import run_reconciliation
+from audits.actions import reconcile_many, run_reconciliation
 from audits.rules import ENDS_AFTER_WITNESS
 from audits.tests.fixtures import Monitoring, at
 from ledger import keys, witnessing
@@ -159,6 +159,11 @@ class WitnessTimeBoundTests(BaseTestCase):
         assert flag["numbers"]["leaf_indexes"] == [ahead.leaf_index]
         assert honest.leaf_index not in flag["numbers"]["leaf_indexes"]
         assert flag["numbers"]["tolerance_minutes"] == "10"
+        # The set-wise reconciliation of many applications flags it alike.
+        [batch_run] = reconcile_many([app], actor=self.inspector)
+        assert [f["numbers"]["leaf_indexes"] for f in batch_run.flags if f["code"] == ENDS_AFTER_WITNESS] == [
+            [ahead.leaf_index]
+        ]
 
     def test_it_raises_no_time_flag_before_any_witness_cosigned(self) -> None:
         app = make_application(self.enterprise, self.alice, Status.FINAL_APPROVAL)
