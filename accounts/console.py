@@ -227,8 +227,12 @@ def security_policy(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, _("安全策略已保存，立即生效。"))
             return redirect("console:security")
+    from ledger.witnessing import console_rows
+
     return render(
-        request, "accounts/console/security.html", {"form": form, "effective": current_policy(request)}
+        request,
+        "accounts/console/security.html",
+        {"form": form, "effective": current_policy(request), "witnessing": console_rows()},
     )
 
 

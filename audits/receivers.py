@@ -6,7 +6,7 @@ from typing import Any
 
 from accounts.models import User
 from applications.models import Application
-from audits import deadlines
+from audits import deadlines, proof_panel
 from audits.actions import reconcile_quietly
 from audits.models import ReconciliationRun
 from audits.queries import latest_run
@@ -38,3 +38,4 @@ def register() -> None:
     hooks.register(hooks.RE_REVIEW_PASSED, reconcile_before_final_approval)
     hooks.register(hooks.REVIEW_PAGE_PANELS, reconciliation_panel)
     hooks.register(hooks.CALENDAR_MOVES, deadlines.calendar_moves)
+    hooks.register(hooks.APPLICATION_PAGE_PANELS, proof_panel.proof_panel)

@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import User
 from applications.models import Application
-from audits import queries, rules, setwise
+from audits import queries, rules, setwise, time_bounds
 from audits.guards import AuditRefused, _local, _params_for
 from audits.models import ReconciliationRun
 from ledger.actions import record_event
@@ -67,6 +67,7 @@ def _build_run(
         tolerance=tolerance,
         declared_rows_after_window=inputs.declared_rows_after_window,
     )
+    flags = [*flags, *time_bounds.witness_time_flags(application, params, checkpoint.tree_size)]
     declared = inputs.declared.as_dict()
     monitored = {
         **inputs.monitored.as_dict(),
@@ -218,14 +219,15 @@ def reconcile_many(
     runs: list[ReconciliationRun] = []
     inputs = setwise.inputs_for_many(apps, checkpoint, settlement_amounts=settlements)
     by_id = {a.pk: a for a in apps}
-    for item in inputs:
-        app = by_id[item.application_id]
-        day = _local(app.submitted_at) or timezone.localdate()
-        if day not in params_by_day:
-            params_by_day[day] = params_at(day)
-        runs.append(
-            _build_run(app, item, checkpoint, params_by_day[day], trigger=trigger, actor=actor, now=now)
-        )
+    with time_bounds.batch():
+        for item in inputs:
+            app = by_id[item.application_id]
+            day = _local(app.submitted_at) or timezone.localdate()
+            if day not in params_by_day:
+                params_by_day[day] = params_at(day)
+            runs.append(
+                _build_run(app, item, checkpoint, params_by_day[day], trigger=trigger, actor=actor, now=now)
+            )
     with transaction.atomic():
         _store_runs(runs, chunk)
         flagged: dict[str, int] = defaultdict(int)

@@ -59,7 +59,8 @@ OVER_CLAIM = "over_claim"
 OUTSIDE_WINDOW = "outside_window"
 DOUBLE_CLAIM = "double_claim"
 COST_OUTLIER = "cost_outlier"
-FLAG_CODES = (NO_MONITORING, OVER_CLAIM, OUTSIDE_WINDOW, DOUBLE_CLAIM, COST_OUTLIER)
+ENDS_AFTER_WITNESS = "ends_after_witness"  # raised by audits.time_bounds, from the witnesses' cosignatures
+FLAG_CODES = (NO_MONITORING, OVER_CLAIM, OUTSIDE_WINDOW, DOUBLE_CLAIM, COST_OUTLIER, ENDS_AFTER_WITNESS)
 
 # Iglewicz & Hoaglin (1993): modified z = 0.6745 (x − median) / MAD; |z| > 3.5 is an outlier.
 Z_THRESHOLD = Decimal("3.5")
@@ -83,6 +84,7 @@ def flag_label(code: str) -> str:
         OUTSIDE_WINDOW: _("用量不在制作期内"),
         DOUBLE_CLAIM: _("重复申报"),
         COST_OUTLIER: _("每分钟成本异常"),
+        ENDS_AFTER_WITNESS: _("结束时间晚于见证副署"),
     }
     return labels.get(code, code)
 

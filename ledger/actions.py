@@ -387,6 +387,7 @@ def run_verification(*, actor: Any = None, actor_repr: str = "", request: HttpRe
     """Verify the whole log (``ledger.verify``), store the result for the inspector page and audit the run."""
     from ledger.models import VerificationRun
     from ledger.verify import verify_log
+    from ledger.witnessing import witness_summary
 
     started = timezone.now()
     result = verify_log()
@@ -410,7 +411,12 @@ def run_verification(*, actor: Any = None, actor_repr: str = "", request: HttpRe
                     "ledger.verify",
                     actor=actor,
                     obj=run,
-                    after={"ok": result.ok, "tree_size": result.tree_size, "first_bad_index": first_bad},
+                    after={
+                        "ok": result.ok,
+                        "tree_size": result.tree_size,
+                        "first_bad_index": first_bad,
+                        **witness_summary(),
+                    },
                     result=AuditEvent.Result.SUCCESS if result.ok else AuditEvent.Result.FAILURE,
                     request=request,
                     actor_repr=actor_repr,

@@ -60,6 +60,13 @@ def key(request: HttpRequest) -> HttpResponse:
     return _text(services.verifier_key() + "\n", "public, max-age=3600")
 
 
+@router.get("/policy", summary="见证策略（C2SP tlog-policy：日志公钥、见证方公钥与法定数）")
+def policy(request: HttpRequest) -> HttpResponse:
+    from ledger.witnessing import policy_text
+
+    return _text(policy_text(), "no-cache")
+
+
 @router.get(
     "/proof/inclusion",
     response={200: InclusionProofOut, 400: ErrorOut},

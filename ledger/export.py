@@ -7,7 +7,7 @@ from pathlib import Path
 
 from django.db import connection
 
-from ledger import services, tiles
+from ledger import services, tiles, witnessing
 from ledger.actions import sign_checkpoint
 from ledger.note import Checkpoint, parse_checkpoint, parse_note
 
@@ -66,4 +66,6 @@ def export_log(directory: str | Path) -> Checkpoint:
     }
     _write(base, "yingdu-ledger.json", json.dumps(info, ensure_ascii=False, indent=2).encode())
     _write(base, "checkpoint", note_text.encode())
+    for rel, data in witnessing.export_files(size).items():
+        _write(base, rel, data)
     return cp

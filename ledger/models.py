@@ -227,3 +227,85 @@ class VerificationRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.started_at:%Y-%m-%d %H:%M} {'OK' if self.ok else 'FAIL'}"
+
+
+class WitnessPolicy(models.Model):
+    """The one row holding the witness policy (C2SP tlog-policy: witness, group and quorum lines).
+
+    The ``log`` line is not stored: it is the platform's current checkpoint key
+    (``ledger.witnessing.policy_text``).
+    """
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    text = models.TextField(_("见证策略"))
+    updated_at = models.DateTimeField(_("更新时间"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("见证策略")
+        verbose_name_plural = _("见证策略")
+
+    def __str__(self) -> str:
+        return f"witness policy ({self.updated_at:%Y-%m-%d %H:%M})"
+
+
+class Witness(models.Model):
+    """A witness that cosigns the log's checkpoints (C2SP tlog-witness), and what the platform knows of it."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("尚未联系")
+        OK = "ok", _("正常副署")
+        DOWN = "down", _("无法连接")
+        REFUSED = "refused", _("拒绝副署")
+        SPLIT_VIEW = "split_view", _("发现日志分叉")
+
+    name = models.CharField(_("名称"), max_length=200, unique=True)
+    verifier_key = models.CharField(_("验证公钥"), max_length=400)
+    url = models.CharField(_("提交地址"), max_length=500)
+    in_policy = models.BooleanField(_("列入当前策略"), default=True)
+    known_size = models.BigIntegerField(_("见证方已副署的大小"), default=0)
+    status = models.CharField(_("状态"), max_length=12, choices=Status.choices, default=Status.PENDING)
+    detail = models.CharField(_("说明"), max_length=500, blank=True)
+    checked_at = models.DateTimeField(_("最近联系时间"), null=True, blank=True)
+    alarm_size = models.BigIntegerField(_("告警时的日志大小"), null=True, blank=True)
+    alarm_at = models.DateTimeField(_("告警时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("见证方")
+        verbose_name_plural = _("见证方")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Cosignature(models.Model):
+    """A witness's cosignature/v1 on one checkpoint: the signature line as the witness sent it."""
+
+    checkpoint = models.ForeignKey(
+        Checkpoint, verbose_name=_("检查点"), on_delete=models.PROTECT, related_name="cosignatures"
+    )
+    witness = models.ForeignKey(Witness, verbose_name=_("见证方"), on_delete=models.PROTECT)
+    line = models.TextField(_("副署行"))
+    cosigned_at = models.DateTimeField(_("副署时间"))
+    created_at = models.DateTimeField(_("收到时间"), default=timezone.now)
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("见证副署")
+        verbose_name_plural = _("见证副署")
+        ordering = ["checkpoint", "witness"]
+        constraints = [
+            models.UniqueConstraint(fields=["checkpoint", "witness"], name="ledger_cosignature_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.witness_id} on checkpoint {self.checkpoint_id}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise AppendOnlyError("cosignatures are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise AppendOnlyError("cosignatures are append-only")

@@ -3,9 +3,11 @@
 No database and no Django: a provider, an enterprise or an outside auditor can run
 ``python -m ledger.offline audit DIR --key KEY`` or
 ``python -m ledger.offline verify-receipt FILE --key KEY`` with a ``ledger/``
-directory holding an empty ``__init__.py``, this file, ``merkle.py``, ``note.py``
-and ``tiles.py`` (Python 3.11 and ``cryptography``). ``yingdu ledger audit`` and
-``yingdu ledger verify-receipt`` call the same functions.
+directory holding an empty ``__init__.py``, this file, ``merkle.py``, ``note.py``,
+``tiles.py`` and ``witness_offline.py``, and the ``witness/`` package beside it (Python 3.11
+and ``cryptography``). ``yingdu ledger audit`` and ``yingdu ledger verify-receipt`` call the
+same functions. An export with ``witness-policy`` and ``checkpoint.witnessed`` also has its
+witnessed checkpoint checked (``ledger.witness_offline``).
 
 Export directory (C2SP tlog-tiles layout, https://c2sp.org/tlog-tiles)::
 
@@ -47,7 +49,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ledger import merkle, tiles
+from ledger import merkle, tiles, witness_offline
 from ledger.note import NoteError, open_checkpoint
 
 INFO_FILE = "yingdu-ledger.json"
@@ -143,6 +145,8 @@ def audit_export(directory: str | Path, key: str, hash_alg: str | None = None) -
     if root != cp.root_hash:
         mine, signed = base64.b64encode(root).decode(), base64.b64encode(cp.root_hash).decode()
         fail(f"由条目重新计算的根哈希 {mine} 与签名检查点中的 {signed} 不一致")
+    for problem in witness_offline.check_export(base, key, hash_alg):
+        fail(problem)
     return result
 
 

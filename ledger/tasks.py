@@ -1,4 +1,4 @@
-"""Periodic jobs of the log (Huey): a checkpoint every five minutes and a nightly full verification.
+"""Periodic jobs of the log (Huey): a checkpoint every five minutes, cosigned by the witnesses, and a nightly full verification.
 
 Each runs once per slot of its schedule however many workers run (``yingdu.periodic``).
 """
@@ -13,11 +13,16 @@ from yingdu.periodic import periodic_job
 
 @periodic_job(crontab(minute="*/5"))
 def sign_periodic_checkpoint() -> None:
-    """Sign a checkpoint if entries were appended since the last one (cheap when nothing changed)."""
+    """Sign a checkpoint if entries were appended since the last one (cheap when nothing changed),
+    then ask the witnesses to cosign it (``ledger.witnessing``; appends never wait for them)."""
+    from ledger.witnessing import collect_cosignatures
+
     sign_checkpoint()
+    collect_cosignatures()
 
 
 @periodic_job(crontab(hour="3", minute="17"))
 def verify_ledger_nightly() -> None:
     """Recompute the whole log and store the result for the inspector page."""
     run_verification(actor=None, actor_repr="nightly")
+

@@ -208,6 +208,10 @@ class _Verifier:
                         _("检查点 #%(id)s（大小 %(size)s）的根哈希与按保存的哈希重新计算的不一致")
                         % {"id": cp_id, "size": s},
                     )
+        from ledger.witnessing import cosignature_problems
+
+        for message in cosignature_problems():
+            self.add(None, message)
         return res
 
     def _check_checkpoint_signatures(

@@ -23,6 +23,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts.models import User
 from accounts.roles import Role
 from enterprises.models import Provider
+from ledger.witnessing import witnessed_size
 from monitoring import actions
 from monitoring.forms import NodeForm, ProviderRegistrationForm, ProviderStatusForm, TokenForm
 from monitoring.models import ApiToken, Node, RejectedRecord, UsageBatch, UsageRecord
@@ -68,6 +69,11 @@ def _provider_context(provider: Provider) -> dict[str, Any]:
         "gpu_hours_30d": (totals["gpu_seconds"] or 0) / 3600,
         "energy_kwh_30d": (totals["energy_wh"] or 0) / 1000,
         "records_30d": totals["records"],
+        # The offline proofs (ledger.proofs) of the latest accepted records.
+        "proof_panel": {
+            "usage": UsageRecord.objects.filter(provider=provider).order_by("-leaf_index")[:20],
+            "witnessed_size": witnessed_size(),
+        },
     }
 
 

@@ -14,7 +14,7 @@ class ReviewConfig(AppConfig):
         register_model_labels(*self.get_models())
         register_detail_labels(values={"items": {item.item_code: item.label for item in checklist()}})
 
-        from review import deadlines, notify, ratings
+        from review import deadlines, notify, ratings, witness_alarm
         from yingdu import hooks
 
         hooks.register(hooks.APPLICATION_SUBMITTED, notify.send_submission_receipt)
@@ -26,3 +26,4 @@ class ReviewConfig(AppConfig):
         hooks.register(hooks.APPLICATION_PAGE_PANELS, ratings.rating_panel)
         hooks.register(hooks.REVIEW_PAGE_PANELS, ratings.review_page_rating_panel)
         hooks.register(hooks.CALENDAR_MOVES, ratings.follow_up_moves)
+        hooks.register(hooks.LEDGER_WITNESS_ALARM, witness_alarm.witness_alarm)

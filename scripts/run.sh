@@ -11,6 +11,25 @@ bash scripts/system-deps.sh run || echo "(PDF output needs fonts-noto-cjk and Pa
 "$BIN/yingdu" migrate --noinput
 "$BIN/yingdu" demo  # immediate mode: the demo's own e-mails stay in memory
 
+# Two witnesses on loopback and a 2-of-2 policy (docs/log.md), so the security console shows
+# cosigned checkpoints from the first minute. Their keys and state live beside the database.
+WITNESS_PORTS="${WITNESS_PORTS:-7381 7382}"
+WITNESS_DIR="${WITNESS_DIR:-${YINGDU_VAR_DIR:-var}/witnesses}"
+LOG_KEY="$("$BIN/yingdu" ledger key)"
+policy="$WITNESS_DIR/policy.txt"
+mkdir -p "$WITNESS_DIR"
+: > "$policy"
+names=()
+n=0
+for wport in $WITNESS_PORTS; do
+  n=$((n + 1))
+  vkey="$("$BIN/python" -m witness key --state "$WITNESS_DIR/$n" --name "witness-$n.local")"
+  echo "witness witness-$n.local $vkey http://127.0.0.1:$wport" >> "$policy"
+  names+=("witness-$n.local")
+done
+printf 'group local all %s\nquorum local\n' "${names[*]}" >> "$policy"
+"$BIN/yingdu" ledger policy --load "$policy" > /dev/null
+
 # Not immediate mode: web requests enqueue, the worker runs the tasks and the periodic jobs.
 export HUEY_IMMEDIATE=0
 set -m
@@ -22,6 +41,17 @@ cleanup() {
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
 }
 trap cleanup EXIT INT TERM
+
+n=0
+for wport in $WITNESS_PORTS; do
+  n=$((n + 1))
+  "$BIN/python" -m witness serve --state "$WITNESS_DIR/$n" --log "$LOG_KEY" --listen "127.0.0.1:$wport" > /dev/null &
+  pids+=($!)
+done
+for wport in $WITNESS_PORTS; do
+  for _ in $(seq 40); do (: < "/dev/tcp/127.0.0.1/$wport") 2>/dev/null && break; sleep 0.25; done
+done
+"$BIN/yingdu" ledger cosign || echo "(见证方暂未副署，后台任务每分钟重试)"
 
 "$BIN/yingdu" run_huey &
 pids+=($!)

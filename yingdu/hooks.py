@@ -35,6 +35,9 @@ CALENDAR_LOADED = "calendar.loaded"  # year, moves (list of Move.as_dict()), act
 ENTERPRISE_REGISTERED = "enterprise.registered"  # enterprise_id, actor
 ENTERPRISE_VERIFIED = "enterprise.verified"  # enterprise_id, actor: verified or refused, see its status
 
+# A witness was shown another history of the log (ledger.witnessing): witness_name, tree_size, reason
+LEDGER_WITNESS_ALARM = "ledger.witness_alarm"
+
 HOOKS = frozenset(
     {
         APPLICATION_SUBMITTED,
@@ -46,6 +49,7 @@ HOOKS = frozenset(
         CALENDAR_LOADED,
         ENTERPRISE_REGISTERED,
         ENTERPRISE_VERIFIED,
+        LEDGER_WITNESS_ALARM,
     }
 )
 

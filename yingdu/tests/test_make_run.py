@@ -94,6 +94,7 @@ def test_it_runs_the_worker_beside_the_web_server_on_sqlite_and_stops_both_toget
                 "BIN": str(BIN),
                 "EMAIL_URL": f"smtp://{smtp.host}:{smtp.port}",
                 "LOG_LEVEL": "WARNING",
+                "WITNESS_PORTS": f"{free_port()} {free_port()}",
             }
         )
         script = subprocess.Popen(
@@ -123,6 +124,9 @@ def test_it_runs_the_worker_beside_the_web_server_on_sqlite_and_stops_both_toget
             checkpoints = query(db, "SELECT count(*) FROM ledger_checkpoint")[0][0]
             assert isinstance(checkpoints, int) and checkpoints >= 1
             assert (var_dir / "huey.sqlite3").is_file()
+            # Two witnesses on loopback cosigned the demo's checkpoint (a 2-of-2 policy).
+            cosigners = query(db, "SELECT count(DISTINCT witness_id) FROM ledger_cosignature")
+            assert cosigners == [(2,)], log.read_text(errors="replace")[-3000:]
 
             # A task enqueued by another process (as the web server enqueues mail) runs on the worker.
             subprocess.run(
@@ -142,6 +146,7 @@ def test_it_runs_the_worker_beside_the_web_server_on_sqlite_and_stops_both_toget
             assert mail.to == ["dev@example.cn"]
             commands = " | ".join(processes_of(var_dir).values())
             assert "yingdu run_huey" in commands and "yingdu runserver" in commands, commands
+            assert commands.count("-m witness serve") == 2, commands
         finally:
             if script.poll() is None:
                 os.killpg(script.pid, signal.SIGINT)  # Ctrl-C

@@ -1,4 +1,4 @@
-"""``yingdu ledger verify|checkpoint|key|export DIR|audit DIR --key KEY|verify-receipt FILE --key KEY``."""
+"""``yingdu ledger verify|checkpoint|key|export DIR|audit DIR --key KEY|verify-receipt FILE --key KEY|policy [--load FILE]|cosign``."""
 
 from __future__ import annotations
 
@@ -29,6 +29,9 @@ class Command(BaseCommand):
         p_receipt = sub.add_parser("verify-receipt", help=_("离线核验回执（不需要数据库）"))
         p_receipt.add_argument("file")
         p_receipt.add_argument("--key", required=True, help=_("验证公钥，或保存公钥的文件"))
+        p_policy = sub.add_parser("policy", help=_("输出见证策略（C2SP tlog-policy），或用 --load 载入"))
+        p_policy.add_argument("--load", metavar="FILE", help=_("载入见证方与法定数（tlog-policy 格式）"))
+        sub.add_parser("cosign", help=_("立即请见证方副署最新检查点"))
 
     def handle(self, *args: Any, **options: Any) -> None:
         verb = options["verb"]
@@ -43,6 +46,10 @@ class Command(BaseCommand):
             return
         if verb == "verify":
             self._verify()
+        elif verb in ("policy", "cosign"):
+            from ledger.witness_cli import run
+
+            run(verb, options, self.stdout)
         elif verb == "checkpoint":
             from ledger.actions import sign_checkpoint
 
@@ -68,6 +75,9 @@ class Command(BaseCommand):
         except DatabaseError as exc:
             # Damage the checks could not read past (a dropped table, a column of the wrong type).
             raise CommandError(_("日志校验无法完成，数据库内容已损坏：%(error)s") % {"error": exc}) from None
+        from ledger.witnessing import report_text
+
+        self.stdout.write(report_text())
         root = base64.b64encode(bytes(run.root_hash)).decode()
         if run.ok:
             self.stdout.write(
