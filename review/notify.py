@@ -24,6 +24,7 @@ from accounts.roles import Role
 from applications.models import Application
 from review.models import Notification, notices_of
 from review.sms import send_sms
+from yingdu.outbox import queue_email
 
 logger = logging.getLogger(__name__)
 
@@ -71,19 +72,9 @@ def _addresses(values: Iterable[str]) -> list[str]:
 
 
 def send_email(subject: str, body: str, recipients: Sequence[str]) -> bool:
-    """Hand one e-mail to the background worker (``review.tasks.deliver_email``), which sends it and
-    retries a failed delivery; a queue that cannot be reached is logged, never raised (the inbox
-    keeps the message)."""
-    if not recipients:
-        return False
-    from review.tasks import deliver_email
-
-    try:
-        deliver_email(SUBJECT_PREFIX + subject, body, list(recipients))
-    except Exception:  # noqa: BLE001 - a queue that is down must not undo the decision
-        logger.exception("e-mail to %s could not be queued: %s", recipients, subject)
-        return False
-    return True
+    """Put one e-mail in the outbox (``yingdu.outbox``): written with the current transaction, sent
+    by the background worker once it commits, retried until the mail server accepts it."""
+    return queue_email(SUBJECT_PREFIX + subject, body, recipients) is not None
 
 
 def deliver(

@@ -183,9 +183,7 @@ class ApiInputLimitsMiddleware:
         content_type, _params = parse_header_parameters(request.META.get("CONTENT_TYPE", ""))
         limit = body_limit(request.path, content_type)
         if length > limit:
-            return _refusal(
-                api, 413, _("请求过大：此处最多接受 %(mb)s MB") % {"mb": f"{limit / 2**20:,.1f}"}
-            )
+            return _refusal(api, 413, _("请求过大：此处最多接受 %(mb)s MB") % {"mb": f"{limit / 2**20:,.1f}"})
         return None
 
     def refuse(self, request: HttpRequest) -> HttpResponse | None:

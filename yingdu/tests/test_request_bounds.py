@@ -115,7 +115,11 @@ class BodyLimitTests(BaseTestCase):
     def test_it_refuses_a_body_without_a_length_with_411(self) -> None:
         self.login(self.alice)
         response = self.client.generic(
-            "POST", "/api/v1/applications/", b"", content_type="application/json", HTTP_TRANSFER_ENCODING="chunked"
+            "POST",
+            "/api/v1/applications/",
+            b"",
+            content_type="application/json",
+            HTTP_TRANSFER_ENCODING="chunked",
         )
         self.assertEqual(response.status_code, 411)
 
