@@ -142,6 +142,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "accounts.passwords.PolicyMinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "accounts.passwords.CharacterClassValidator"},
+    {"NAME": "accounts.passwords.UserNameValidator"},
 ]
 
 # Lockout (等保 身份鉴别): 5 failures lock the account for AXES_COOLOFF_MINUTES. These are the
