@@ -101,7 +101,7 @@ def test_restore_refuses_a_database_that_is_not_empty(tmp_path: Path) -> None:
 # --- snapshots, checks before loading, restores that commit only when proven ----------------------
 
 
-def _edit_dump(folder: Path, edit: Callable[[list[dict[str, Any]]], None]) -> None:
+def _edit_dump(folder: Path, edit: Callable[[list[dict[str, Any]]], object]) -> None:
     """Change the dump of a backup and write its new hash into the manifest, as a forger would."""
     dump = folder / "data.exactjson.gz"
     with gzip.open(dump, "rt", encoding="utf-8") as handle:

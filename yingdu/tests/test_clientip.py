@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 from django.test import override_settings
 from django.urls import reverse
@@ -47,10 +48,10 @@ def documented_proxy_headers() -> dict[str, str]:
     return dict(re.findall(r"proxy_set_header\s+(\S+)\s+(\S+);", block))
 
 
-def as_the_documented_proxy_sends(client_headers: dict[str, str]) -> dict[str, str]:
+def as_the_documented_proxy_sends(client_headers: dict[str, str]) -> dict[str, Any]:
     """The WSGI headers a request from ``CLIENT`` carries after the documented nginx: the client's
     own headers, with each one the block sets replaced as nginx replaces it."""
-    meta = {"REMOTE_ADDR": PROXY}
+    meta: dict[str, Any] = {"REMOTE_ADDR": PROXY}
     meta.update({"HTTP_" + k.upper().replace("-", "_"): v for k, v in client_headers.items()})
     variables = {"$remote_addr": CLIENT, "$host": "testserver"}
     incoming = client_headers.get("X-Forwarded-For")

@@ -59,7 +59,7 @@ def test_it_scans_megabytes_of_hostile_json_in_linear_time_and_constant_memory()
     escapes = b'["' + b'\\"' * (size // 2) + b'"]'
     strings = b"[" + b'"",' * (size // 3) + b'""]'
     for body in (flat, escapes, strings):
-        assert not assert_bounded(lambda b=body: json_too_deep(b), seconds=5, megabytes=5)  # type: ignore[misc]
+        assert not assert_bounded(lambda b=body: json_too_deep(b), seconds=5, megabytes=5)
 
 
 def test_it_finds_the_same_depth_as_a_byte_by_byte_count_at_any_chunk_size() -> None:
