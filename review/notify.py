@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -94,15 +95,17 @@ def deliver(
     A notice that needs action passes ``sms``, the facts for its kind's text message
     (``review.sms``): the third channel, to each user who takes text messages."""
     users = list(users)
-    created = Notification.objects.bulk_create(
-        [
-            Notification(user=user, application=application, kind=kind, title=title, body=body, link=link)
-            for user in users
-        ]
-    )
-    send_email(title, body, _addresses([*extra_emails, *(u.email for u in users)]))
-    if sms is not None:
-        send_sms(users, kind, sms)
+    # The inbox messages, the e-mail and the text messages are written together or not at all.
+    with transaction.atomic():
+        created = Notification.objects.bulk_create(
+            [
+                Notification(user=user, application=application, kind=kind, title=title, body=body, link=link)
+                for user in users
+            ]
+        )
+        send_email(title, body, _addresses([*extra_emails, *(u.email for u in users)]))
+        if sms is not None:
+            send_sms(users, kind, sms)
     return created
 
 
