@@ -106,7 +106,16 @@ def _snapshot() -> None:
 
 
 def create_backup(target: Path) -> dict[str, Any]:
-    """Write a backup into ``target`` (which must not exist or be empty); returns the manifest."""
+    """Write a backup into ``target`` (which must not exist or be empty); returns the manifest.
+    Everything is created readable by its owner only (umask 077), then checked to be so."""
+    previous = os.umask(0o077)
+    try:
+        return _create_backup(target)
+    finally:
+        os.umask(previous)
+
+
+def _create_backup(target: Path) -> dict[str, Any]:
     if target.exists() and any(target.iterdir()):
         raise BackupError(f"{target} is not empty")
     target.mkdir(parents=True, exist_ok=True, mode=0o700)
