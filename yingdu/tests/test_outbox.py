@@ -141,7 +141,7 @@ def _message_ids(sink: SmtpSink) -> list[str]:
 @pytest.mark.postgres
 @pytest.mark.redis
 @pytest.mark.django_db(transaction=True)
-def test_it_loses_and_duplicates_no_email_when_a_worker_is_killed_mid_send() -> None:
+def test_a_worker_killed_mid_send_loses_no_email_and_a_resend_carries_the_same_message_id() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="yingdu-outbox-"))
     redis_url = urllib.parse.urlsplit(os.environ["REDIS_URL"])._replace(path="/6").geturl()
     import redis
