@@ -252,8 +252,10 @@ def restore_backup(source: Path) -> dict[str, Any]:
                         target = root / path.relative_to(media)
                         if not target.exists():
                             target.parent.mkdir(parents=True, exist_ok=True)
-                            shutil.copy2(path, target)
+                            shutil.copyfile(path, target)
                             copied.append(target)
+                            # The upload store's own mode, not the backup's owner-only one.
+                            target.chmod(settings.FILE_UPLOAD_PERMISSIONS or 0o644)
     except BaseException:
         for path in copied:
             path.unlink(missing_ok=True)
