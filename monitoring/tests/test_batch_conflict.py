@@ -23,7 +23,9 @@ class BatchConflictTests(BaseTestCase):
     def test_a_record_id_reused_with_other_content_inside_one_batch_is_a_conflict(self) -> None:
         record = signed(self.key)
         changed = sign_record({**record, "work_ref": "另一部作品"}, self.key)
-        results = record_usage_batch(self.provider, [record, changed, dict(record)], actor_repr="test").results
+        results = record_usage_batch(
+            self.provider, [record, changed, dict(record)], actor_repr="test"
+        ).results
         self.assertEqual([r.status for r in results], ["accepted", "rejected", "duplicate"])
         self.assertEqual(results[1].code, "record_id_conflict")
         self.assertEqual(results[2].leaf_index, results[0].leaf_index)
