@@ -221,6 +221,7 @@ def test_it_answers_a_30_mb_anonymous_body_within_a_second_and_50_mb(
     before = _peak_kb(worker)
     status, seconds = _post(port, path, THIRTY_MB)
     grown_mb = (_peak_kb(worker) - before) / 1024
+    print(f"{path}: {status} after {seconds * 1000:.0f} ms, worker peak memory +{grown_mb:.1f} MB")
     assert status == 401, status
     assert seconds < 1, f"answered after {seconds:.2f} s"
     assert grown_mb < 50, f"the worker's peak memory grew {grown_mb:.0f} MB"
