@@ -22,6 +22,6 @@ class AccountsConfig(AppConfig):
 
         register_model_labels(*self.get_models())
 
-        from accounts import signals  # noqa: F401
+        from accounts import signals, system_checks  # noqa: F401
 
         post_migrate.connect(_create_role_groups, sender=self)

@@ -50,3 +50,24 @@ class PolicyMinimumLengthValidator:
 
     def get_help_text(self) -> str:
         return _("密码至少需要 %(n)d 个字符。") % {"n": current_policy().password_min_length}
+
+
+class UserNameValidator:
+    """A password may not contain the user's name, in any letter case (``zhangsan2026!``), nor the
+    name of the mailbox; a guesser tries these first. Names shorter than four characters are not
+    looked for: they would forbid too much."""
+
+    def validate(self, password: str, user: Any = None) -> None:
+        if user is None:
+            return
+        folded = password.casefold()
+        names = [
+            str(getattr(user, "username", "") or ""),
+            str(getattr(user, "email", "") or "").partition("@")[0],
+        ]
+        for name in names:
+            if len(name) >= 4 and name.casefold() in folded:
+                raise ValidationError(_("密码不能包含用户名或邮箱名。"), code="password_contains_username")
+
+    def get_help_text(self) -> str:
+        return _("密码不能包含用户名或邮箱名。")

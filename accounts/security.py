@@ -118,6 +118,7 @@ def defaults() -> EffectivePolicy:
         password_max_age_days=int(settings.PASSWORD_MAX_AGE_DAYS),
         lockout_failure_limit=int(settings.AXES_DEFAULT_FAILURE_LIMIT),
         lockout_cooloff_minutes=int(settings.AXES_DEFAULT_COOLOFF_MINUTES),
+        # Whole minutes of at least one: the system check accounts.E001 refuses any other value.
         session_idle_minutes=max(1, int(settings.SESSION_IDLE_TIMEOUT_SECONDS) // 60),
         staff_mfa_required=bool(settings.STAFF_MFA_REQUIRED),
     )

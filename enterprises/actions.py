@@ -9,7 +9,6 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -25,6 +24,7 @@ from enterprises.permissions import record_use, require_right
 from ledger.actions import record_event
 from ledger.models import AuditEvent
 from yingdu import hooks
+from yingdu.outbox import queue_email
 from yingdu.uploads import CheckedUpload, stored_files
 
 ENTERPRISE_FIELDS = (
@@ -105,8 +105,7 @@ def register_enterprise(
 
 def _mail(subject: str, body: str, recipients: list[str]) -> None:
     addresses = sorted({address.strip() for address in recipients if address and address.strip()})
-    if addresses:
-        send_mail(_("【影都算力补助平台】%(subject)s") % {"subject": subject}, body, None, addresses)
+    queue_email(_("【影都算力补助平台】%(subject)s") % {"subject": subject}, body, addresses)
 
 
 def submit_registration(

@@ -73,7 +73,10 @@ class RegistrationForm(EnterpriseFieldsMixin, forms.Form):
                 self.add_error("password2", _("两次输入的密码不一致"))
             else:
                 try:
-                    password_validation.validate_password(p1)
+                    candidate = get_user_model()(
+                        username=data.get("username", ""), email=data.get("handler_email", "")
+                    )
+                    password_validation.validate_password(p1, candidate)
                 except ValidationError as exc:
                     self.add_error("password1", exc)
         return data
@@ -102,7 +105,10 @@ class MemberForm(forms.Form):
 
     def clean_password(self) -> str:
         password: str = self.cleaned_data["password"]
-        password_validation.validate_password(password)
+        candidate = get_user_model()(
+            username=self.cleaned_data.get("username", ""), email=self.cleaned_data.get("email", "")
+        )
+        password_validation.validate_password(password, candidate)
         return password
 
 

@@ -231,7 +231,12 @@ def record_usage_batch(
         f = c.fields
         assert f is not None
         if c.record_id in first_by_id:
-            c.first = first_by_id[c.record_id]
+            # A repeat answers as its first occurrence; the same id for other content is a
+            # conflict, inside a batch as across batches.
+            if _same_content(c.raw, first_by_id[c.record_id].raw):
+                c.first = first_by_id[c.record_id]
+            else:
+                c.reject(_record_id_conflict())
             continue
         first_by_id[c.record_id] = c
         try:
@@ -283,7 +288,7 @@ def record_usage_batch(
                 if sha == c.entry_sha256:
                     c.result = RecordResult(c.record_id, "duplicate", leaf_index=leaf)
                 else:
-                    c.reject(RecordError("record_id_conflict", _("记录编号已被另一条内容不同的记录使用")))
+                    c.reject(_record_id_conflict())
             else:
                 fresh.append(c)
         intervals = _stored_intervals(fresh)
@@ -376,6 +381,18 @@ def record_usage_batch(
     results = [c.result for c in candidates if c.result is not None]
     assert len(results) == len(candidates)
     return BatchResult(batch=batch, results=results, checkpoint=checkpoint)
+
+
+def _record_id_conflict() -> RecordError:
+    return RecordError("record_id_conflict", _("记录编号已被另一条内容不同的记录使用"))
+
+
+def _same_content(record: Any, other: Any) -> bool:
+    """Whether two records carry the same content: their canonical log entries are equal."""
+    try:
+        return canonical_record(record) == canonical_record(other)
+    except (TypeError, ValueError, OverflowError):
+        return bool(record == other)
 
 
 def _resolve_repeat(c: _Candidate) -> None:

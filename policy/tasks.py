@@ -14,12 +14,12 @@ logger = logging.getLogger(__name__)
 def warn_system_administrators() -> str:
     """From 1 November, while next year has no official schedule: log a warning and e-mail each
     active system administrator. Returns the warning (``""`` when there is nothing to say)."""
-    from django.core.mail import send_mail
     from django.utils import timezone
 
     from accounts.models import User
     from accounts.roles import Role
     from policy.calendar import next_year_warning
+    from yingdu.outbox import queue_email
 
     warning = next_year_warning(timezone.localdate())
     if not warning:
@@ -32,12 +32,7 @@ def warn_system_administrators() -> str:
             .values_list("email", flat=True)
         )
     )
-    if addresses:
-        # The worker runs this job, so the e-mail is sent here; a failure is logged, never retried daily twice.
-        try:
-            send_mail(warning[:60], warning, None, addresses)
-        except OSError:
-            logger.exception("holiday schedule warning could not be e-mailed to %s", addresses)
+    queue_email(warning[:60], warning, addresses)
     return warning
 
 

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -24,6 +25,7 @@ from accounts.roles import Role
 from applications.models import Application
 from review.models import Notification, notices_of
 from review.sms import send_sms
+from yingdu.outbox import queue_email
 
 logger = logging.getLogger(__name__)
 
@@ -71,19 +73,9 @@ def _addresses(values: Iterable[str]) -> list[str]:
 
 
 def send_email(subject: str, body: str, recipients: Sequence[str]) -> bool:
-    """Hand one e-mail to the background worker (``review.tasks.deliver_email``), which sends it and
-    retries a failed delivery; a queue that cannot be reached is logged, never raised (the inbox
-    keeps the message)."""
-    if not recipients:
-        return False
-    from review.tasks import deliver_email
-
-    try:
-        deliver_email(SUBJECT_PREFIX + subject, body, list(recipients))
-    except Exception:  # noqa: BLE001 - a queue that is down must not undo the decision
-        logger.exception("e-mail to %s could not be queued: %s", recipients, subject)
-        return False
-    return True
+    """Put one e-mail in the outbox (``yingdu.outbox``): written with the current transaction, sent
+    by the background worker once it commits, retried until the mail server accepts it."""
+    return queue_email(SUBJECT_PREFIX + subject, body, recipients) is not None
 
 
 def deliver(
@@ -103,15 +95,17 @@ def deliver(
     A notice that needs action passes ``sms``, the facts for its kind's text message
     (``review.sms``): the third channel, to each user who takes text messages."""
     users = list(users)
-    created = Notification.objects.bulk_create(
-        [
-            Notification(user=user, application=application, kind=kind, title=title, body=body, link=link)
-            for user in users
-        ]
-    )
-    send_email(title, body, _addresses([*extra_emails, *(u.email for u in users)]))
-    if sms is not None:
-        send_sms(users, kind, sms)
+    # The inbox messages, the e-mail and the text messages are written together or not at all.
+    with transaction.atomic():
+        created = Notification.objects.bulk_create(
+            [
+                Notification(user=user, application=application, kind=kind, title=title, body=body, link=link)
+                for user in users
+            ]
+        )
+        send_email(title, body, _addresses([*extra_emails, *(u.email for u in users)]))
+        if sms is not None:
+            send_sms(users, kind, sms)
     return created
 
 

@@ -27,10 +27,10 @@ def daily_deadline_reminders() -> int:
 
 @db_task(retries=3, retry_delay=60)
 def deliver_email(subject: str, body: str, recipients: list[str]) -> None:
-    """Send one e-mail from the background worker; SMTP errors are retried, then logged."""
-    from django.core.mail import send_mail
+    """A task queued before e-mails went through the outbox: it becomes an outbox row."""
+    from yingdu.outbox import queue_email
 
-    send_mail(subject, body, None, recipients)
+    queue_email(subject, body, recipients)
 
 
 @db_task(retries=settings.SMS_RETRIES, retry_delay=settings.SMS_RETRY_DELAY, retry_backoff=2)

@@ -27,3 +27,38 @@ class PeriodicRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.job} @ {self.slot:%Y-%m-%d %H:%M}"
+
+
+class OutboxEmail(models.Model):
+    """One e-mail in the outbox (``yingdu.outbox``): written in the transaction of the action that
+    sends it, delivered by the background worker, marked sent once the mail server accepted it.
+
+    ``message_id`` is the ``Message-ID`` header of every try, so that a message sent again after a
+    worker died between the server's acceptance and the mark is recognisable as the same one.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("待发送")
+        SENT = "sent", _("已发送")
+        FAILED = "failed", _("发送失败")
+
+    message_id = models.CharField(_("邮件标识"), max_length=200, unique=True)
+    subject = models.CharField(_("主题"), max_length=500)
+    body = models.TextField(_("正文"))
+    from_email = models.CharField(_("发件人"), max_length=200)
+    recipients = models.JSONField(_("收件人"), default=list)
+    status = models.CharField(_("状态"), max_length=10, choices=Status.choices, default=Status.QUEUED)
+    attempts = models.PositiveSmallIntegerField(_("尝试次数"), default=0)
+    last_error = models.CharField(_("最近一次错误"), max_length=200, blank=True)
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+    attempted_at = models.DateTimeField(_("最近尝试时间"), null=True, blank=True)
+    sent_at = models.DateTimeField(_("发送时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("待发邮件")
+        verbose_name_plural = _("待发邮件")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["status", "created_at"], name="outbox_email_status")]
+
+    def __str__(self) -> str:
+        return f"{self.message_id} {self.status}"

@@ -142,6 +142,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "accounts.passwords.PolicyMinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "accounts.passwords.CharacterClassValidator"},
+    {"NAME": "accounts.passwords.UserNameValidator"},
 ]
 
 # Lockout (等保 身份鉴别): 5 failures lock the account for AXES_COOLOFF_MINUTES. These are the
@@ -154,7 +155,7 @@ AXES_COOLOFF_TIME = "accounts.security.axes_cooloff"
 # every user may share one address, and five failures must not lock out everyone.
 AXES_LOCKOUT_PARAMETERS = ["username", ["username", "ip_address"]]
 # How many reverse proxies of ours stand in front of the application; 0 means none, and
-# X-Forwarded-For / X-Real-IP are then ignored (a client could forge them).
+# X-Forwarded-For is then ignored (a client could forge it); X-Real-IP is never read.
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 AXES_CLIENT_IP_CALLABLE = "ledger.actions.client_ip"
 # The public progress query: queries one client address may make within the window (minutes).

@@ -115,13 +115,30 @@ TABLE_MAX_COLUMNS = 64
 # An image may have this many pixels (6,000 × 6,000; an A4 page scanned at 600 dpi is
 # 35 million); decoding takes 3–4 bytes a pixel.
 IMAGE_MAX_PIXELS = 36_000_000
+# A zip (an OFD, a workbook) may unpack to this much in all, and, once it unpacks to more than
+# ZIP_RATIO_FROM bytes, to at most ZIP_MAX_RATIO times its own size (text compresses 5–20 times).
+ZIP_MAX_UNCOMPRESSED_BYTES = 200 * 1024 * 1024
+ZIP_MAX_RATIO = 200
+ZIP_RATIO_FROM = 4 * 1024 * 1024
 # PDF objects looked at for active content; a legitimate licence scan has a few hundred.
 PDF_MAX_OBJECTS = 200_000
 
-# Actions that run something: scripts, programs, form submission, embedded media.
+# Actions that run something or reach outside the document: scripts, programs, form submission,
+# embedded media, jumps into other files (a network share's, too).
 ACTIVE_ACTIONS = frozenset(
-    {"/JavaScript", "/Launch", "/SubmitForm", "/ImportData", "/RichMediaExecute", "/GoToE", "/Rendition"}
+    {
+        "/JavaScript",
+        "/Launch",
+        "/SubmitForm",
+        "/ImportData",
+        "/RichMediaExecute",
+        "/GoToE",
+        "/GoToR",
+        "/Rendition",
+    }
 )
+# The only address schemes a link (/URI action) may open.
+SAFE_URI_SCHEMES = ("http://", "https://", "mailto:")
 ACTIVE_ANNOTATIONS = frozenset({"/FileAttachment", "/RichMedia", "/Movie", "/Sound", "/Screen", "/3D"})
 
 
@@ -169,9 +186,9 @@ class _PdfScanner:
             return
         if not isinstance(action, pikepdf.Dictionary) or not self._first_visit(action):
             return
-        kind = str(action.get("/S", ""))
-        if kind in ACTIVE_ACTIONS or "/JS" in action:
-            self.reason(where)
+        why = _active_action(action)
+        if why is not None:
+            self.reason(f"{where}：{why}")
         if "/Next" in action:
             self.action(action.Next, where)
 
@@ -242,6 +259,67 @@ class _PdfScanner:
         return self.reasons
 
 
+def _active_action(action: Any) -> str | None:
+    """Why an action dictionary is active, or None for a harmless one (a page, a web link)."""
+    kind = str(action.get("/S", ""))
+    if "/JS" in action or kind == "/JavaScript":
+        return str(_("含脚本（JavaScript）"))
+    if kind == "/Launch":
+        return str(_("含启动程序的动作"))
+    if kind in ("/GoToR", "/GoToE"):
+        return str(_("含跳转到其他文件的动作"))
+    if kind == "/URI":
+        uri = "".join(str(action.get("/URI", "")).split()).lower()
+        if not uri.startswith(SAFE_URI_SCHEMES):
+            return str(_("链接指向脚本、本机或网络共享的地址"))
+        return None
+    if kind in ACTIVE_ACTIONS:
+        return str(_("含提交表单、导入数据或播放多媒体的动作"))
+    return None
+
+
+def _walk_graph(pdf: Any) -> list[str]:
+    """Every dictionary reachable from the document's trailer, each object once: actions wherever
+    they hang (outline items, annotations, a widget's parent fields, name trees), embedded files
+    and active annotations. Bounded by ``PDF_MAX_OBJECTS``; stream data is never read."""
+    import pikepdf
+
+    reasons: list[str] = []
+    seen: set[tuple[int, int]] = set()
+    stack: list[Any] = [pdf.trailer]
+    visited = 0
+    while stack:
+        obj = stack.pop()
+        visited += 1
+        if visited > PDF_MAX_OBJECTS:
+            raise OverflowError
+        if getattr(obj, "is_indirect", False):
+            if obj.objgen in seen:
+                continue
+            seen.add(obj.objgen)
+        if isinstance(obj, pikepdf.Array):
+            stack.extend(
+                item for item in obj if isinstance(item, pikepdf.Array | pikepdf.Dictionary | pikepdf.Stream)
+            )
+            continue
+        if not isinstance(obj, pikepdf.Dictionary | pikepdf.Stream):
+            continue
+        found = None
+        if "/S" in obj or "/JS" in obj:
+            found = _active_action(obj)
+        if found is None and "/EF" in obj:
+            found = str(_("含嵌入文件"))
+        if found is None and str(obj.get("/Subtype", "")) in ACTIVE_ANNOTATIONS:
+            found = str(_("注释含嵌入文件或多媒体"))
+        if found is not None and found not in reasons:
+            reasons.append(found)
+        for key in list(obj.keys()):
+            value = obj.get(key)
+            if isinstance(value, pikepdf.Array | pikepdf.Dictionary | pikepdf.Stream):
+                stack.append(value)
+    return reasons
+
+
 def _check_pdf(content: bytes, name: str) -> tuple[str, ...]:
     """Refuse encrypted, broken and active PDFs; the error names every kind of active content."""
     import pikepdf
@@ -249,7 +327,8 @@ def _check_pdf(content: bytes, name: str) -> tuple[str, ...]:
     try:
         with pikepdf.open(io.BytesIO(content)) as pdf:
             try:
-                reasons = _PdfScanner().scan(pdf)
+                # Where a viewer runs it first, in words; then anything else anywhere in the file.
+                reasons = _PdfScanner().scan(pdf) or _walk_graph(pdf)
             except OverflowError as exc:
                 raise _too_large_error(name, str(_("的对象数")), PDF_MAX_OBJECTS, "pdf_too_complex") from exc
     except pikepdf.PasswordError as exc:
@@ -290,6 +369,26 @@ def _reencode_image(content: bytes, mime: str, name: str) -> bytes:
         raise _too_large_error(name, str(_("的像素数")), IMAGE_MAX_PIXELS, "image_too_large") from exc
     except (UnidentifiedImageError, OSError) as exc:
         raise ValidationError(_("图片文件已损坏或无法识别"), code="image_invalid") from exc
+
+
+def _check_zip(content: bytes, name: str) -> None:
+    """Refuse a zip whose members together unpack beyond the bounds, from its directory alone.
+    Python's zip reader stops at each member's declared size, so declared sizes are real bounds."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            total = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, ValueError, OSError) as exc:
+        raise ValidationError(
+            _("文件“%(name)s”已损坏，无法读取") % {"name": name}, code="zip_invalid"
+        ) from exc
+    if total > ZIP_MAX_UNCOMPRESSED_BYTES:
+        raise _too_large_error(
+            name, str(_("解压后的总大小（字节）")), ZIP_MAX_UNCOMPRESSED_BYTES, "zip_too_large"
+        )
+    if total > ZIP_RATIO_FROM and total > ZIP_MAX_RATIO * len(content):
+        raise _too_large_error(name, str(_("的压缩比（倍）")), ZIP_MAX_RATIO, "zip_ratio")
 
 
 def _check_csv(content: bytes, name: str) -> None:
@@ -335,10 +434,13 @@ def check_upload(upload: UploadedFile[bytes], allowed: frozenset[str] = DOCUMENT
         content = _reencode_image(content, mime, name)
     elif mime == CSV:
         _check_csv(content, name)
+    elif mime == OFD:
+        _check_zip(content, name)
     elif mime == XLSX:
         from yingdu.xlsx import check_workbook_bounds
 
         check_workbook_bounds(content, name)
+        _check_zip(content, name)
     from yingdu.signatures import check_signatures
 
     return CheckedUpload(
@@ -365,7 +467,9 @@ class StoredFiles:
 
     def save(self, prefix: str, upload: CheckedUpload, today: date | None = None) -> str:
         """Store ``upload`` under a generated name (never the user's) and return its path."""
-        path = default_storage.save(generated_path(prefix, upload.extension, today), ContentFile(upload.content))
+        path = default_storage.save(
+            generated_path(prefix, upload.extension, today), ContentFile(upload.content)
+        )
         self.paths.append(path)
         return path
 

@@ -135,6 +135,11 @@ XLSX_MAX_SHARED_STRINGS_BYTES = 32 * 1024 * 1024
 XLSX_MAX_PART_BYTES = 128 * 1024 * 1024
 XLSX_MAX_PARTS = 1_000
 XLSX_MAX_RATIO = 200
+# A row element's start and its row number (``r`` is optional; Excel and openpyxl write it first).
+_ROW_START = re.compile(rb"<(?:\w+:)?row[\s>/]")
+_ROW_NUMBER = re.compile(rb"<(?:\w+:)?row\s[^>]*?\br=\"(\d{1,12})\"")
+_ROW_SCAN_CHUNK = 64 * 1024
+_ROW_SCAN_OVERLAP = 256
 _DIMENSION = re.compile(rb"<(?:\w+:)?dimension\s+ref=\"([A-Za-z]{1,3})?(\d+)?(?::([A-Za-z]{1,3})(\d+))?\"")
 _SHEET_PART = re.compile(r"^xl/worksheets/[^/]+\.xml$")
 
@@ -198,3 +203,25 @@ def check_workbook_bounds(content: bytes, name: str) -> None:
                 raise refuse(str(_("的行数")), TABLE_MAX_ROWS, str(_("行")))
             if column is not None and column_index_from_string(column.decode().upper()) > TABLE_MAX_COLUMNS:
                 raise refuse(str(_("的列数")), TABLE_MAX_COLUMNS, str(_("列")))
+        for member in members:
+            if _SHEET_PART.match(member.filename) and _rows_beyond(archive, member, TABLE_MAX_ROWS):
+                raise refuse(str(_("的行数")), TABLE_MAX_ROWS, str(_("行")))
+
+
+def _rows_beyond(archive: zipfile.ZipFile, member: zipfile.ZipInfo, limit: int) -> bool:
+    """Whether a sheet holds more than ``limit`` row elements or a row numbered beyond it, whatever
+    its dimension says: a scan of its XML in fixed-size chunks that stops at the first row past
+    the limit (rows come in order), so a sheet of millions of blank rows is refused after the
+    first ``limit`` of them, in constant memory."""
+    rows, tail = 0, b""
+    try:
+        with archive.open(member) as part:
+            while chunk := part.read(_ROW_SCAN_CHUNK):
+                text = tail + chunk
+                rows += len(_ROW_START.findall(text)) - len(_ROW_START.findall(tail))
+                if rows > limit or any(int(m.group(1)) > limit for m in _ROW_NUMBER.finditer(text)):
+                    return True
+                tail = text[-_ROW_SCAN_OVERLAP:]
+    except (zipfile.BadZipFile, OSError, NotImplementedError, EOFError):
+        return False  # the reader says what is wrong with the sheet
+    return False

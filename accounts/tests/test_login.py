@@ -191,18 +191,20 @@ class LockoutScopeTests(BaseTestCase):
         )
         self.assertEqual(AuditEvent.objects.get(action="auth.login_failed").ip, "203.0.113.7")
         self.post_login("bob", "wrong-password", REMOTE_ADDR="10.0.0.2", HTTP_X_REAL_IP="203.0.113.8")
-        self.assertEqual(
-            AuditEvent.objects.get(action="auth.login_failed", actor_repr="bob").ip, "203.0.113.8"
-        )
+        self.assertEqual(AuditEvent.objects.get(action="auth.login_failed", actor_repr="bob").ip, "10.0.0.2")
 
     @override_settings(TRUSTED_PROXY_COUNT=1)
     def test_it_locks_by_the_address_the_trusted_proxy_saw(self) -> None:
         from axes.models import AccessAttempt
 
         for _ in range(5):
-            self.post_login("alice", "wrong-password", REMOTE_ADDR="10.0.0.2", HTTP_X_REAL_IP="203.0.113.7")
+            self.post_login(
+                "alice", "wrong-password", REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="203.0.113.7"
+            )
         self.assertEqual(set(AccessAttempt.objects.values_list("ip_address", flat=True)), {"203.0.113.7"})
         locked = AuditEvent.objects.get(action="auth.locked_out")
         self.assertEqual(locked.ip, "203.0.113.7")
-        response = self.post_login("bob", PASSWORD, REMOTE_ADDR="10.0.0.2", HTTP_X_REAL_IP="203.0.113.7")
+        response = self.post_login(
+            "bob", PASSWORD, REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="203.0.113.7"
+        )
         self.assertEqual(response.status_code, 302)

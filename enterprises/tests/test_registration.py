@@ -179,7 +179,7 @@ class EnterpriseAccessTests(BaseTestCase):
                 "display_name": "卡罗",
                 "phone": "13700137000",
                 "email": "carol@example.cn",
-                "password": "Carol#2026x",
+                "password": "Huairou#2026x",
             },
         )
         self.assertEqual(response.status_code, 302)

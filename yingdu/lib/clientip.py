@@ -5,8 +5,10 @@ set it: a client that talks to the application directly can send any value. So t
 headers are read only when the deployment says how many proxies of its own stand in
 front of the application (``TRUSTED_PROXY_COUNT``); with none, the socket's peer
 (``REMOTE_ADDR``) is the client. With ``n`` proxies, each appends the address it saw to
-``X-Forwarded-For``, so the ``n``-th entry from the right is the address the outermost
-trusted proxy saw; entries further left came from the client and are ignored.
+``X-Forwarded-For`` (nginx: ``proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for``),
+so the ``n``-th entry from the right is the address the outermost trusted proxy saw; entries
+further left came from the client and are ignored. That is the one rule: ``X-Real-IP`` is not
+read, and a header with fewer entries than proxies (one of them did not append) is not trusted.
 """
 
 from __future__ import annotations
@@ -30,10 +32,6 @@ def client_address(meta: Mapping[str, Any], trusted_proxy_count: int) -> str | N
     if trusted_proxy_count <= 0:
         return remote
     forwarded = [item for item in str(meta.get("HTTP_X_FORWARDED_FOR") or "").split(",") if item.strip()]
-    if forwarded:
-        # Fewer entries than proxies means a proxy did not append; the leftmost entry was
-        # still written by one of ours, since the client's own entries would come first.
-        index = -trusted_proxy_count if len(forwarded) >= trusted_proxy_count else 0
-        return _valid(forwarded[index]) or remote
-    real_ip = _valid(str(meta.get("HTTP_X_REAL_IP") or ""))
-    return real_ip or remote
+    if len(forwarded) < trusted_proxy_count:
+        return remote  # a proxy of ours did not append: no entry can be told from the client's own
+    return _valid(forwarded[-trusted_proxy_count]) or remote

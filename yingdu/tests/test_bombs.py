@@ -14,12 +14,14 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from applications.consumption import COLUMNS, HEADERS, XLSX_MIME, parse_consumption
-from yingdu.test import assert_bounded, handmade_xlsx, pdf_bytes, upload
+from yingdu.test import assert_bounded, handmade_xlsx, ofd_bytes, pdf_bytes, upload
 from yingdu.uploads import (
     DOCUMENT_TYPES,
     IMAGE_MAX_PIXELS,
     TABLE_MAX_ROWS,
     TABLE_TYPES,
+    ZIP_MAX_RATIO,
+    ZIP_MAX_UNCOMPRESSED_BYTES,
     check_upload,
 )
 from yingdu.xlsx import XLSX_MAX_SHARED_STRINGS_BYTES
@@ -61,8 +63,8 @@ def test_it_stops_reading_a_sheet_whose_dimension_lies_at_the_row_limit() -> Non
         f'<c r="{chr(65 + i)}1" t="inlineStr"><is><t>{HEADERS[c]}</t></is></c>' for i, c in enumerate(COLUMNS)
     )
     content = handmade_xlsx(f'<row r="1">{header}</row>' + cell(100_000_000), dimension="A1:I1")
-    checked = check_upload(upload("明细.xlsx", content), TABLE_TYPES)
-    result = assert_bounded(lambda: parse_consumption(checked.content, XLSX_MIME, now=NOW))
+    # The upload check refuses it (below); the reader, given the bytes alone, bounds it too.
+    result = assert_bounded(lambda: parse_consumption(content, XLSX_MIME, now=NOW))
     assert not result.ok
     assert f"{TABLE_MAX_ROWS:,}" in result.errors[-1].message, result.errors
 
@@ -180,9 +182,66 @@ def _chained_javascript(pdf: pikepdf.Pdf) -> None:
     pdf.Root.OpenAction = harmless
 
 
+def _outline_javascript(pdf: pikepdf.Pdf) -> None:
+    with pdf.open_outline() as outline:
+        outline.root.append(pikepdf.OutlineItem("第一章", 0))
+    item = pdf.Root.Outlines.First
+    item.A = _javascript(pdf)
+
+
+def _link(pdf: pikepdf.Pdf, action: pikepdf.Dictionary) -> None:
+    link = pikepdf.Dictionary(Type=pikepdf.Name.Annot, Subtype=pikepdf.Name.Link, Rect=[0, 0, 5, 5], A=action)
+    pdf.pages[0].obj.Annots = pikepdf.Array([pdf.make_indirect(link)])
+
+
+def _uri_javascript(pdf: pikepdf.Pdf) -> None:
+    _link(pdf, pikepdf.Dictionary(S=pikepdf.Name.URI, URI=pikepdf.String(" JavaScript:app.alert(1)")))
+
+
+def _uri_network_share(pdf: pikepdf.Pdf) -> None:
+    _link(pdf, pikepdf.Dictionary(S=pikepdf.Name.URI, URI=pikepdf.String("file://attacker.example/share/x")))
+
+
+def _goto_remote(pdf: pikepdf.Pdf) -> None:
+    _link(
+        pdf,
+        pikepdf.Dictionary(
+            S=pikepdf.Name.GoToR,
+            F=pikepdf.String("\\\\attacker.example\\share\\a.pdf"),
+            D=[0, pikepdf.Name.Fit],
+        ),
+    )
+
+
+def _parent_field_actions(pdf: pikepdf.Pdf) -> None:
+    # The widget is on the page only; its parent field, listed nowhere else, carries the script.
+    parent = pdf.make_indirect(
+        pikepdf.Dictionary(
+            FT=pikepdf.Name.Tx, T=pikepdf.String("name"), AA=pikepdf.Dictionary(K=_javascript(pdf))
+        )
+    )
+    widget = pdf.make_indirect(
+        pikepdf.Dictionary(
+            Type=pikepdf.Name.Annot, Subtype=pikepdf.Name.Widget, Rect=[0, 0, 50, 20], Parent=parent
+        )
+    )
+    parent.Kids = pikepdf.Array([widget])
+    pdf.pages[0].obj.Annots = pikepdf.Array([widget])
+
+
+def _action_off_an_unusual_key(pdf: pikepdf.Pdf) -> None:
+    pdf.Root.Extra = pikepdf.Dictionary(Hidden=pikepdf.Array([_javascript(pdf)]))
+
+
 @pytest.mark.parametrize(
     ("build", "reason"),
     [
+        (_outline_javascript, "JavaScript"),
+        (_uri_javascript, "链接指向脚本"),
+        (_uri_network_share, "网络共享"),
+        (_goto_remote, "跳转到其他文件"),
+        (_parent_field_actions, "JavaScript"),
+        (_action_off_an_unusual_key, "JavaScript"),
         (_page_aa, "页面含自动执行的动作"),
         (_link_javascript, "注释或链接含脚本"),
         (_link_launch, "启动程序"),
@@ -192,6 +251,12 @@ def _chained_javascript(pdf: pikepdf.Pdf) -> None:
         (_chained_javascript, "打开文档时执行脚本"),
     ],
     ids=[
+        "outline-javascript",
+        "uri-javascript",
+        "uri-network-share",
+        "goto-remote",
+        "parent-field-actions",
+        "unusual-key",
         "page-aa",
         "link-javascript",
         "link-launch",
@@ -227,3 +292,103 @@ def test_it_accepts_a_pdf_that_opens_at_a_page_and_a_link_to_a_page() -> None:
     pdf.save(out)
     checked = check_upload(upload("营业执照.pdf", out.getvalue()), DOCUMENT_TYPES)
     assert checked.mime == "application/pdf"
+
+
+def test_it_accepts_a_pdf_with_web_and_mail_links_and_an_outline_to_a_page() -> None:
+    pdf = pikepdf.open(io.BytesIO(pdf_bytes()))
+    with pdf.open_outline() as outline:
+        outline.root.append(pikepdf.OutlineItem("第一章", 0))
+    links = [
+        pikepdf.Dictionary(
+            Type=pikepdf.Name.Annot,
+            Subtype=pikepdf.Name.Link,
+            Rect=[0, 0, 5, 5],
+            A=pikepdf.Dictionary(S=pikepdf.Name.URI, URI=pikepdf.String(uri)),
+        )
+        for uri in ("https://www.bjhr.gov.cn/", "mailto:zhongxin@example.cn")
+    ]
+    pdf.pages[0].obj.Annots = pikepdf.Array([pdf.make_indirect(link) for link in links])
+    out = io.BytesIO()
+    pdf.save(out)
+    assert check_upload(upload("营业执照.pdf", out.getvalue()), DOCUMENT_TYPES).mime == "application/pdf"
+
+
+# --- zips: OFD packages and workbooks ------------------------------------------------------------
+
+
+def _ofd_holding(zeros: int) -> bytes:
+    """An OFD package whose one page resource unpacks to ``zeros`` bytes, written a megabyte at a time."""
+    import zipfile
+
+    out = io.BytesIO()
+    with (
+        zipfile.ZipFile(io.BytesIO(ofd_bytes(sealed=False))) as source,
+        zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive,
+    ):
+        for info in source.infolist():
+            archive.writestr(info.filename, source.read(info))
+        with archive.open("Doc_0/Res/image.bin", "w", force_zip64=True) as member:
+            for block in _chunks(zeros, 1 << 20):
+                member.write(b"\0" * len(block))
+    return out.getvalue()
+
+
+def test_it_refuses_an_ofd_zip_bomb_by_its_total_unpacked_size() -> None:
+    content = _ofd_holding(300 * 1024 * 1024)
+    assert len(content) < 400 * 1024
+    message = refused("执照.ofd", content, DOCUMENT_TYPES)
+    assert "解压后的总大小" in message and f"{ZIP_MAX_UNCOMPRESSED_BYTES:,}" in message
+
+
+def test_it_refuses_an_ofd_that_unpacks_to_far_more_than_its_size() -> None:
+    message = refused("执照.ofd", _ofd_holding(20 * 1024 * 1024), DOCUMENT_TYPES)
+    assert "压缩比" in message and f"{ZIP_MAX_RATIO:,}" in message
+
+
+def test_it_accepts_an_ordinary_ofd() -> None:
+    assert check_upload(upload("执照.ofd", ofd_bytes()), DOCUMENT_TYPES).mime == "application/ofd"
+
+
+def _blank_rows(n: int) -> Iterator[bytes]:
+    yield b'<row r="1"><c r="A1" t="inlineStr"><is><t>x</t></is></c></row>'
+    for start in range(2, n + 1, 10_000):
+        yield b"".join(b'<row r="%d"/>' % r for r in range(start, min(start + 10_000, n + 1)))
+
+
+def _streamed_sheet(rows: Iterator[bytes], dimension: str) -> bytes:
+    """``handmade_xlsx`` with its one sheet written row chunk by row chunk (millions of rows)."""
+    import zipfile
+
+    small = handmade_xlsx("", dimension=dimension)
+    out = io.BytesIO()
+    with (
+        zipfile.ZipFile(io.BytesIO(small)) as source,
+        zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive,
+    ):
+        for info in source.infolist():
+            if info.filename != "xl/worksheets/sheet1.xml":
+                archive.writestr(info.filename, source.read(info))
+        head, tail = source.read("xl/worksheets/sheet1.xml").split(b"<sheetData>")
+        with archive.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as part:
+            part.write(head + b"<sheetData>")
+            for chunk in rows:
+                part.write(chunk)
+            part.write(tail)
+    return out.getvalue()
+
+
+def test_it_refuses_a_sheet_of_3_million_blank_rows_whose_dimension_lies_before_reading_it() -> None:
+    content = _streamed_sheet(_blank_rows(3_000_000), dimension="A1")
+    message = refused("明细.xlsx", content)
+    assert "行数" in message and f"{TABLE_MAX_ROWS:,}" in message
+
+
+def test_it_refuses_more_row_elements_than_the_limit_even_without_row_numbers() -> None:
+    rows = (b"<row/>" * 10_000 for _ in range(TABLE_MAX_ROWS // 10_000 + 1))
+    message = refused("明细.xlsx", _streamed_sheet(rows, dimension="A1"))
+    assert "行数" in message
+
+
+def test_it_accepts_a_sheet_at_the_row_limit() -> None:
+    content = _streamed_sheet(_blank_rows(TABLE_MAX_ROWS), dimension=f"A1:A{TABLE_MAX_ROWS}")
+    assert check_upload(upload("明细.xlsx", content), TABLE_TYPES).mime == XLSX_MIME

@@ -26,6 +26,8 @@ class Command(BaseCommand):
             manifest = action(folder)
         except (BackupError, OSError, KeyError, ValueError) as exc:
             raise CommandError(str(exc)) from exc
+        if manifest.get("migrated"):
+            self.stdout.write("the database had no tables: migrated before the restore")
         ledger = manifest["ledger"]
         rows = sum(manifest["counts"].values())
         self.stdout.write(
