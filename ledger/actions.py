@@ -21,7 +21,7 @@ from django.db import connection, models, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from ledger import merkle, tiles
+from ledger import merkle, seen, tiles
 from ledger.events import AUDIT_KIND, audit_entry_bytes
 from ledger.keys import signer as current_signer
 from ledger.models import AuditEvent, Checkpoint, LogState
@@ -376,20 +376,31 @@ def sign_checkpoint() -> str:
         state = _lock_state()
         latest = Checkpoint.objects.filter(key_hash=key_hash).order_by("-tree_size").first()
         if latest is not None and latest.tree_size == state.size:
+            log_id, latest_note = state.log_id, latest.note
+            transaction.on_commit(lambda: seen.remember(log_id, latest_note), robust=True)
             return latest.note
         root = bytes(state.root_hash)
         note = sign_checkpoint_note(signer, state.origin, state.size, root)
         Checkpoint.objects.create(tree_size=state.size, root_hash=root, note=note, key_hash=key_hash)
+        log_id = state.log_id
+        # Kept outside the database too (ledger.seen), once the checkpoint is committed.
+        transaction.on_commit(lambda: seen.remember(log_id, note), robust=True)
     return note
 
 
-def run_verification(*, actor: Any = None, actor_repr: str = "", request: HttpRequest | None = None) -> Any:
+def run_verification(
+    *,
+    actor: Any = None,
+    actor_repr: str = "",
+    request: HttpRequest | None = None,
+    seen_elsewhere: list[str] | None = None,
+) -> Any:
     """Verify the whole log (``ledger.verify``), store the result for the inspector page and audit the run."""
     from ledger.models import VerificationRun
     from ledger.verify import verify_log
 
     started = timezone.now()
-    result = verify_log()
+    result = verify_log(seen_elsewhere=seen_elsewhere)
     first_bad = result.first_bad_index
     with transaction.atomic():
         run = VerificationRun.objects.create(

@@ -19,7 +19,7 @@ or reordered row shows up once, as a problem naming the first index it affects.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -27,7 +27,7 @@ from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from django.utils.translation import gettext as _
 
-from ledger import keys, merkle, tiles
+from ledger import keys, merkle, seen, tiles
 from ledger.events import AUDIT_KIND, audit_entry_bytes
 from ledger.models import AuditEvent, Checkpoint, LogState
 from ledger.note import NoteError, open_checkpoint
@@ -68,6 +68,16 @@ def register_entry_check(check: EntryCheck) -> None:
     _ENTRY_CHECKS[check.kind] = check
 
 
+TableCheck = Callable[[int], Iterable[tuple[int | None, str]]]
+_TABLE_CHECKS: list[TableCheck] = []
+
+
+def register_table_check(check: TableCheck) -> None:
+    """Have verification run ``check(tree_size)`` once, after the entries (set-wise table checks)."""
+    if check not in _TABLE_CHECKS:
+        _TABLE_CHECKS.append(check)
+
+
 def _looks_like_audit_entry(data: bytes) -> bool:
     return data.startswith(b'{"action":') and b'"type":"audit_event"' in data
 
@@ -99,18 +109,24 @@ class VerifyResult:
         return min(indexes) if indexes else None
 
 
-def verify_log(window: int = WINDOW) -> VerifyResult:
-    """Verify the stored log; see the module docstring for what is checked."""
+def verify_log(window: int = WINDOW, seen_elsewhere: list[str] | None = None) -> VerifyResult:
+    """Verify the stored log; see the module docstring for what is checked.
+
+    ``seen_elsewhere``: exported ``checkpoint`` files or export folders whose checkpoints the
+    log must not be shorter than (besides the file kept beside the key, ``ledger.seen``).
+    """
     if window % tiles.TILE_WIDTH:
         raise ValueError("window must be a multiple of the tile width")
+    # Read before the snapshot: every checkpoint in a file was committed before it was written.
+    outside = seen.seen_checkpoints(seen_elsewhere)
     if connection.vendor == "postgresql" and not connection.in_atomic_block:
         with transaction.atomic():
             with connection.cursor() as cursor:
                 # One snapshot for the whole run while appends go on.
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            return _Verifier(window).run()
+            return _Verifier(window, outside).run()
     with transaction.atomic():
-        return _Verifier(window).run()
+        return _Verifier(window, outside).run()
 
 
 def _node_first_index(level: int, index: int, width: int, offset: int) -> int:
@@ -120,8 +136,9 @@ def _node_first_index(level: int, index: int, width: int, offset: int) -> int:
 
 
 class _Verifier:
-    def __init__(self, window: int) -> None:
+    def __init__(self, window: int, outside: list[seen.Seen] | None = None) -> None:
         self.window = window
+        self.outside = outside or []
         self.result = VerifyResult()
 
     def add(self, index: int | None, message: str) -> None:
@@ -138,7 +155,8 @@ class _Verifier:
         res.tree_size, res.hash_alg = size, alg
 
         checkpoint_roots = self._check_checkpoint_signatures(size, state.origin if state else None)
-        wanted = sorted(s for s in checkpoint_roots if s > 0)
+        outside_roots = self._check_outside(size, state, checkpoint_roots)
+        wanted = sorted(s for s in checkpoint_roots.keys() | outside_roots.keys() if s > 0)
         recomputed: dict[int, bytes] = {0: hasher.empty}
 
         with connection.cursor() as cursor:
@@ -193,6 +211,9 @@ class _Verifier:
             for beyond_index, message in check.beyond(size):
                 self.add(beyond_index, message)
         self._check_unlogged_events()
+        for table_check in _TABLE_CHECKS:
+            for table_index, message in table_check(size):
+                self.add(table_index, message)
 
         root = builder.root()
         res.root_hash = root
@@ -208,7 +229,56 @@ class _Verifier:
                         _("检查点 #%(id)s（大小 %(size)s）的根哈希与按保存的哈希重新计算的不一致")
                         % {"id": cp_id, "size": s},
                     )
+        for s, (where, root_outside) in sorted(outside_roots.items()):
+            if s in recomputed and recomputed[s] != root_outside:
+                self.add(
+                    None,
+                    _("保存在数据库之外的检查点（%(where)s，大小 %(size)s）的根哈希与日志重新计算的不一致")
+                    % {"where": where, "size": s},
+                )
         return res
+
+    def _check_outside(
+        self, size: int, state: LogState | None, in_database: dict[int, list[tuple[int, bytes]]]
+    ) -> dict[int, tuple[str, bytes]]:
+        """The checkpoints kept outside the database: signed by the key, for this log, not beyond
+        the log, and (the file beside the key) still in the database. Returns their roots by size."""
+        verifier = keys.signer().verifier
+        roots: dict[int, tuple[str, bytes]] = {}
+        for kept in self.outside:
+            try:
+                cp = open_checkpoint(kept.note, verifier, state.origin if state else None)
+            except NoteError as exc:
+                self.add(
+                    None,
+                    _("保存在数据库之外的检查点（%(where)s）被拒绝：%(error)s") % {"where": kept.where, "error": exc},
+                )
+                continue
+            if kept.log_id is not None and (state is None or kept.log_id != state.log_id):
+                self.add(
+                    None,
+                    _("保存在数据库之外的检查点（%(where)s）属于另一个日志（日志标识被改动，或数据库被替换）")
+                    % {"where": kept.where},
+                )
+                continue
+            if cp.size > size:
+                self.add(
+                    size,
+                    _(
+                        "日志只有 %(size)s 条，短于保存在数据库之外的检查点（%(where)s）的 %(cp)s 条："
+                        "日志被截断或回滚"
+                    )
+                    % {"size": size, "where": kept.where, "cp": cp.size},
+                )
+                continue
+            if kept.log_id is not None and cp.size not in in_database:
+                self.add(
+                    None,
+                    _("保存在数据库之外的检查点（%(where)s，大小 %(size)s）在数据库中缺失（被删除）")
+                    % {"where": kept.where, "size": cp.size},
+                )
+            roots[cp.size] = (kept.where, cp.root_hash)
+        return roots
 
     def _check_checkpoint_signatures(
         self, size: int, origin: str | None
