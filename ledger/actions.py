@@ -394,13 +394,23 @@ def run_verification(
     actor_repr: str = "",
     request: HttpRequest | None = None,
     seen_elsewhere: list[str] | None = None,
+    incremental: bool = False,
 ) -> Any:
-    """Verify the whole log (``ledger.verify``), store the result for the inspector page and audit the run."""
+    """Verify the log (``ledger.verify``), store the result for the inspector page and audit the run.
+
+    ``incremental``: only the entries after the last run that passed, against the tree that
+    run verified (a full run when none passed yet).
+    """
     from ledger.models import VerificationRun
     from ledger.verify import verify_log
 
     started = timezone.now()
-    result = verify_log(seen_elsewhere=seen_elsewhere)
+    since = None
+    if incremental:
+        last = VerificationRun.objects.filter(ok=True).order_by("-id").first()
+        if last is not None and last.tree_size > 0:
+            since = (last.tree_size, bytes(last.root_hash))
+    result = verify_log(seen_elsewhere=seen_elsewhere, since=since)
     first_bad = result.first_bad_index
     with transaction.atomic():
         run = VerificationRun.objects.create(
@@ -421,7 +431,12 @@ def run_verification(
                     "ledger.verify",
                     actor=actor,
                     obj=run,
-                    after={"ok": result.ok, "tree_size": result.tree_size, "first_bad_index": first_bad},
+                    after={
+                        "ok": result.ok,
+                        "tree_size": result.tree_size,
+                        "first_bad_index": first_bad,
+                        **({"since": since[0]} if since is not None else {}),
+                    },
                     result=AuditEvent.Result.SUCCESS if result.ok else AuditEvent.Result.FAILURE,
                     request=request,
                     actor_repr=actor_repr,

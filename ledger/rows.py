@@ -388,6 +388,7 @@ class RowStateCheck:
     """The ``ledger.verify`` check of ``row_state`` entries against their seals (one per entry)."""
 
     kind = ROW_KIND
+    prefix = b'{"digest":'
 
     def fetch(self, start: int, end: int) -> dict[int, tuple[Any, Any, Any]]:
         with connection.cursor() as cursor:

@@ -28,6 +28,7 @@ from django.db import DatabaseError, connection, transaction
 from django.utils.translation import gettext as _
 
 from ledger import keys, merkle, seen, tiles
+from ledger.actions import read_tiles
 from ledger.events import AUDIT_KIND, audit_entry_bytes
 from ledger.models import AuditEvent, Checkpoint, LogState
 from ledger.note import NoteError, open_checkpoint
@@ -46,7 +47,9 @@ class EntryCheck(Protocol):
     ``fetch`` reads what the check needs for entries ``[start, end)`` (it runs while the
     connection is free); ``check`` compares without the database and yields
     ``(index, message)`` problems; ``beyond`` reports rows pointing at or past ``size``;
-    ``claims`` says whether bytes logged under another kind look like this kind's entries.
+    ``claims`` says whether bytes logged under another kind look like this kind's entries;
+    a check may name ``prefix``, the bytes all its entries start with, so that entries
+    starting otherwise are passed over without a call.
     """
 
     kind: str
@@ -109,11 +112,17 @@ class VerifyResult:
         return min(indexes) if indexes else None
 
 
-def verify_log(window: int = WINDOW, seen_elsewhere: list[str] | None = None) -> VerifyResult:
+def verify_log(
+    window: int = WINDOW,
+    seen_elsewhere: list[str] | None = None,
+    since: tuple[int, bytes] | None = None,
+) -> VerifyResult:
     """Verify the stored log; see the module docstring for what is checked.
 
     ``seen_elsewhere``: exported ``checkpoint`` files or export folders whose checkpoints the
     log must not be shorter than (besides the file kept beside the key, ``ledger.seen``).
+    ``since``: (size, root) of a tree already verified; only the entries after it are
+    re-hashed, and the log must extend that tree (``_Verifier.run_incremental``).
     """
     if window % tiles.TILE_WIDTH:
         raise ValueError("window must be a multiple of the tile width")
@@ -124,9 +133,9 @@ def verify_log(window: int = WINDOW, seen_elsewhere: list[str] | None = None) ->
             with connection.cursor() as cursor:
                 # One snapshot for the whole run while appends go on.
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            return _Verifier(window, outside).run()
+            return _Verifier(window, outside).run(since)
     with transaction.atomic():
-        return _Verifier(window, outside).run()
+        return _Verifier(window, outside).run(since)
 
 
 def _node_first_index(level: int, index: int, width: int, offset: int) -> int:
@@ -145,7 +154,9 @@ class _Verifier:
         if len(self.result.problems) < MAX_PROBLEMS:
             self.result.problems.append(Problem(index, message))
 
-    def run(self) -> VerifyResult:
+    def run(self, since: tuple[int, bytes] | None = None) -> VerifyResult:
+        if since is not None and since[0] > 0:
+            return self.run_incremental(*since)
         state = LogState.objects.filter(pk=1).first()
         alg = state.hash_alg if state is not None else settings.LEDGER_HASH
         size = state.size if state is not None else 0
@@ -238,6 +249,123 @@ class _Verifier:
                 )
         return res
 
+    def run_incremental(self, old: int, old_root: bytes) -> VerifyResult:
+        """Verify the entries after a verified tree of size ``old`` and root ``old_root``.
+
+        The new entries are re-hashed and checked as a full run checks them (their leaf
+        hashes in the tiles, their audit events, the rows copied from them); the RFC 9162
+        consistency proof from ``old`` to the log's size — its nodes over the old part read
+        from the stored tiles, those over the new part computed from the re-hashed entries —
+        must link ``old_root`` with the stored root, and with the newest checkpoints. The
+        tiles above the new entries and the entries before ``old`` are left to the full run.
+        """
+        state = LogState.objects.filter(pk=1).first()
+        alg = state.hash_alg if state is not None else settings.LEDGER_HASH
+        size = state.size if state is not None else 0
+        self.hasher = hasher = merkle.hasher(alg)
+        self.size = size
+        res = self.result
+        res.tree_size, res.hash_alg = size, alg
+        checkpoint_roots = self._check_checkpoint_signatures(size, state.origin if state else None)
+        outside_roots = self._check_outside(size, state, checkpoint_roots)
+        if old > size:
+            self.add(
+                size,
+                _("日志只有 %(size)s 条，短于上次校验通过时的 %(old)s 条：日志被截断或回滚")
+                % {"size": size, "old": old},
+            )
+            return res
+        hs = hasher.size
+        new_leaves: list[bytes] = []
+        prefetch = _Prefetcher()
+        first = old - old % self.window
+        windows = [(max(s, old), min(s + self.window, size)) for s in range(first, size, self.window)]
+        if windows:
+            connection.ensure_connection()
+            prefetch.start(*windows[0])
+        try:
+            for w, (start, end) in enumerate(windows):
+                rows = prefetch.take()
+                events = self._events(start, end)
+                fetched = {kind: check.fetch(start, end) for kind, check in _ENTRY_CHECKS.items()}
+                if w + 1 < len(windows):
+                    prefetch.start(*windows[w + 1])
+                self._check_entries(rows, events, fetched)
+                t0, t1 = start // tiles.TILE_WIDTH, (end - 1) // tiles.TILE_WIDTH
+                stored = b"".join(self._stored_hashes(0, t, rows.blobs.get(t)) or b"" for t in range(t0, t1 + 1))
+                stored = stored[(start - t0 * tiles.TILE_WIDTH) * hs :]
+                if len(rows.datas) == end - start:
+                    datas = rows.datas
+                    leaves = hasher.leaves(datas)
+                else:
+                    datas, leaves = [], []
+                    for i in range(start, end):
+                        data = rows.present.get(i)
+                        if data is None:
+                            self.add(i, _("第 %(index)s 条缺失") % {"index": i})
+                            off = (i - start) * hs
+                            leaves.append(stored[off : off + hs] if len(stored) >= off + hs else bytes(hs))
+                        else:
+                            leaves.append(hasher.leaf(data))
+                        datas.append(data or b"")
+                if b"".join(leaves) != stored[: len(leaves) * hs]:
+                    for k, leaf in enumerate(leaves):
+                        if stored[k * hs : (k + 1) * hs] != leaf:
+                            self.add(
+                                start + k,
+                                _("第 %(index)s 条的内容与保存的叶哈希不符（被修改、替换或调换了顺序）")
+                                % {"index": start + k},
+                            )
+                self._check_audit_events(start, rows.audit_indexes, datas, events)
+                new_leaves.extend(leaves)
+        except BaseException:
+            prefetch.close()
+            raise
+
+        def linked(new_size: int, new_root: bytes) -> bool:
+            ranges = merkle.consistency_ranges(old, new_size)
+            old_parts = [r for r in ranges if r[1] <= old]
+            try:
+                data = read_tiles(tiles.tiles_needed(old_parts))
+                stored_parts = {r: tiles.range_hash(r[0], r[1], data, hasher) for r in old_parts}
+            except (tiles.MissingTileError, ValueError):
+                return False
+            proof = [
+                stored_parts[r] if r[1] <= old else hasher.root(new_leaves[r[0] - old : r[1] - old])
+                for r in ranges
+            ]
+            return merkle.verify_consistency(old, new_size, old_root, new_root, proof, alg)
+
+        state_root = as_bytes(state.root_hash) if state is not None else hasher.empty
+        if not linked(size, state_root or b""):
+            self.add(
+                None,
+                _("第 %(old)s 条之后新增的日志与上次校验通过的检查点（大小 %(old)s）不一致")
+                % {"old": old},
+            )
+        newest = max((s for s in checkpoint_roots.keys() | outside_roots.keys() if s > old), default=None)
+        if newest is not None:
+            roots = [r for _id, r in checkpoint_roots.get(newest, [])]
+            if newest in outside_roots:
+                roots.append(outside_roots[newest][1])
+            for root in roots:
+                if not linked(newest, root):
+                    self.add(
+                        None,
+                        _("大小 %(size)s 的检查点与上次校验通过的检查点（大小 %(old)s）不一致")
+                        % {"size": newest, "old": old},
+                    )
+        self._check_beyond(size)
+        for check in _ENTRY_CHECKS.values():
+            for beyond_index, message in check.beyond(size):
+                self.add(beyond_index, message)
+        self._check_unlogged_events()
+        for table_check in _TABLE_CHECKS:
+            for table_index, message in table_check(size):
+                self.add(table_index, message)
+        res.root_hash = state_root or b""
+        return res
+
     def _check_outside(
         self, size: int, state: LogState | None, in_database: dict[int, list[tuple[int, bytes]]]
     ) -> dict[int, tuple[str, bytes]]:
@@ -328,6 +456,11 @@ class _Verifier:
         for index in rows.wrong_type:
             self.add(index, _("第 %(index)s 条保存的不是二进制数据（列类型被改动）") % {"index": index})
         by_kind: dict[str, list[EntryMeta]] = {kind: [] for kind in _ENTRY_CHECKS}
+        prefixes = [getattr(c, "prefix", None) for c in _ENTRY_CHECKS.values()]
+        # Bytes that start like none of the registered kinds (nor an audit event) claim nothing.
+        claimed: tuple[bytes, ...] = (
+            (*(p for p in prefixes if p is not None), b'{"action":') if None not in prefixes else (b"{",)
+        )
         for meta in rows.metas:
             mine = by_kind.get(meta.kind)
             if mine is not None:
@@ -344,7 +477,7 @@ class _Verifier:
                         % {"index": meta.leaf, "id": event.pk},
                     )
                 continue
-            if not meta.data.startswith(b"{"):
+            if not meta.data.startswith(claimed):
                 continue
             actual = next((c.kind for c in _ENTRY_CHECKS.values() if c.claims(meta.data)), None)
             if actual is None and _looks_like_audit_entry(meta.data):

@@ -390,7 +390,7 @@ def _agree_sql() -> str:
         AND r.enterprise_id IS NOT DISTINCT FROM e.enterprise_id
         AND {texts}
         AND r.enterprise_uscc = upper(j.doc->>'enterprise_uscc')
-        AND concat_ws('|', {joined}) !~ '(^|\|){_WS}|{_WS}($|\|)'
+        AND concat_ws('|', {joined}) !~ '(^|\\|){_WS}|{_WS}($|\\|)'
         AND r.scenario = j.doc->>'scenario'
         AND r.signature = COALESCE(j.doc->>'signature', '')
         AND {integers}
@@ -467,6 +467,7 @@ class UsageEntryCheck:
     """The ``ledger.verify`` check of usage entries and their rows (registered in ``MonitoringConfig.ready``)."""
 
     kind = KIND
+    prefix = b'{"avg_util_pct":'
 
     def __init__(self) -> None:
         self._lookups: _Lookups | None = None

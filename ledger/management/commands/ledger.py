@@ -25,6 +25,11 @@ class Command(BaseCommand):
             metavar="PATH",
             help=_("导出目录或检查点文件：日志不得短于其中的检查点（可重复）"),
         )
+        p_verify.add_argument(
+            "--incremental",
+            action="store_true",
+            help=_("只校验上次校验通过之后新增的条目（以一致性证明与上次的检查点相连）"),
+        )
         sub.add_parser("checkpoint", help=_("为当前日志签署检查点并输出"))
         sub.add_parser("seal-existing", help=_("为尚无日志条目的受校验记录补记日志（启用校验时执行一次）"))
         sub.add_parser("key", help=_("输出检查点验证公钥（signed-note 格式）"))
@@ -50,7 +55,7 @@ class Command(BaseCommand):
                 raise CommandError(_("回执未通过核验"))
             return
         if verb == "verify":
-            self._verify(options["seen"])
+            self._verify(options["seen"], options["incremental"])
         elif verb == "seal-existing":
             from django.db import transaction
 
@@ -76,11 +81,13 @@ class Command(BaseCommand):
                 % {"size": cp.size, "root": base64.b64encode(cp.root_hash).decode()}
             )
 
-    def _verify(self, seen_elsewhere: list[str]) -> None:
+    def _verify(self, seen_elsewhere: list[str], incremental: bool) -> None:
         from ledger.actions import run_verification
 
         try:
-            run = run_verification(actor=None, actor_repr="cli", seen_elsewhere=seen_elsewhere)
+            run = run_verification(
+                actor=None, actor_repr="cli", seen_elsewhere=seen_elsewhere, incremental=incremental
+            )
         except FileNotFoundError as exc:
             raise CommandError(_("找不到检查点文件：%(error)s") % {"error": exc}) from None
         except DatabaseError as exc:
