@@ -311,7 +311,10 @@ def add_material(
                     ],
                     batch_size=1000,
                 )
-                seal(ConsumptionRow, ConsumptionRow.objects.filter(material=material).values_list("pk", flat=True))
+                seal(
+                    ConsumptionRow,
+                    ConsumptionRow.objects.filter(material=material).values_list("pk", flat=True),
+                )
             after: dict[str, Any] = {
                 "material_id": material.pk,
                 "kind": kind.value,

@@ -25,17 +25,37 @@ def register() -> None:
     cover(
         Application,
         [
-            "enterprise", "provider", "status", "policy_version", "total_compute_cost", "requested_amount",
-            "granted_amount", "approved_at", "paid_at", "paid_amount", "clawed_back_amount",
-            "repaid_amount", "written_off_amount",
+            "enterprise",
+            "provider",
+            "status",
+            "policy_version",
+            "total_compute_cost",
+            "requested_amount",
+            "granted_amount",
+            "approved_at",
+            "paid_at",
+            "paid_amount",
+            "clawed_back_amount",
+            "repaid_amount",
+            "written_off_amount",
         ],  # fmt: skip
         enterprise_sql="t.enterprise_id",
     )
     cover(
         ConsumptionRow,
         [
-            "application", "material", "row_number", "record_id", "started_at", "ended_at", "resource",
-            "quantity", "minutes", "unit_price", "amount", "scenario",
+            "application",
+            "material",
+            "row_number",
+            "record_id",
+            "started_at",
+            "ended_at",
+            "resource",
+            "quantity",
+            "minutes",
+            "unit_price",
+            "amount",
+            "scenario",
         ],  # fmt: skip
         enterprise_sql=_OF_APPLICATION,
     )
@@ -53,28 +73,65 @@ def register() -> None:
     cover(
         ReconciliationRun,
         [
-            "application", "run_at", "trigger", "actor", "checkpoint_tree_size", "checkpoint_root",
-            "policy_version", "tolerance", "settlement_amount", "flag_count", "severity", "digest",
+            "application",
+            "run_at",
+            "trigger",
+            "actor",
+            "checkpoint_tree_size",
+            "checkpoint_root",
+            "policy_version",
+            "tolerance",
+            "settlement_amount",
+            "flag_count",
+            "severity",
+            "digest",
         ],  # fmt: skip
         enterprise_sql=_OF_APPLICATION,
     )
     cover(
         SpotCheck,
-        ["quarter", "checkpoint_tree_size", "checkpoint_root", "seed", "policy_version", "rate", "min_count", "n", "k"],
+        [
+            "quarter",
+            "checkpoint_tree_size",
+            "checkpoint_root",
+            "seed",
+            "policy_version",
+            "rate",
+            "min_count",
+            "n",
+            "k",
+        ],
     )
     cover(
         Finding,
         [
-            "application", "source", "spot_check", "reconciliation_run", "description", "amount_at_issue",
-            "status", "created_by", "decision_reasons", "decided_by", "decided_at",
+            "application",
+            "source",
+            "spot_check",
+            "reconciliation_run",
+            "description",
+            "amount_at_issue",
+            "status",
+            "created_by",
+            "decision_reasons",
+            "decided_by",
+            "decided_at",
         ],  # fmt: skip
         enterprise_sql=_OF_APPLICATION,
     )
     cover(
         Clawback,
         [
-            "application", "finding", "amount", "repaid", "written_off", "written_off_at",
-            "written_off_reason", "status", "reason", "created_by",
+            "application",
+            "finding",
+            "amount",
+            "repaid",
+            "written_off",
+            "written_off_at",
+            "written_off_reason",
+            "status",
+            "reason",
+            "created_by",
         ],  # fmt: skip
         enterprise_sql=_OF_APPLICATION,
     )

@@ -43,7 +43,8 @@ def database_role(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     if owned:
         found.append(
             Warning(
-                _("应用使用的数据库角色拥有日志表 %(tables)s，可以关闭其触发器") % {"tables": "、".join(owned)},
+                _("应用使用的数据库角色拥有日志表 %(tables)s，可以关闭其触发器")
+                % {"tables": "、".join(owned)},
                 hint=_("由另一个角色执行迁移并拥有数据表，应用角色只授予读写权限（见 docs/security.md）"),
                 id="ledger.W002",
             )

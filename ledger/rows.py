@@ -320,7 +320,10 @@ def table_mismatches(spec: Covered, size: int | None = None) -> list[Mismatch]:
         cursor.execute(sql, params)
         found = cursor.fetchall()
     return sorted(
-        (_mismatch(spec.table, int(row_id), leaf, seal_canon, row_canon) for row_id, leaf, seal_canon, row_canon in found),
+        (
+            _mismatch(spec.table, int(row_id), leaf, seal_canon, row_canon)
+            for row_id, leaf, seal_canon, row_canon in found
+        ),
         key=lambda m: m.row_id,
     )
 
@@ -333,10 +336,9 @@ def table_mismatches_rowwise(spec: Covered, size: int | None = None) -> list[Mis
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT t.{pk}, {canon_sql(spec)} FROM {table} t")  # noqa: S608 - identifiers from the models
         rows = {int(row_id): canon for row_id, canon in cursor.fetchall()}
+        bound = " AND leaf_index < %s" if size is not None else ""
         cursor.execute(
-            "SELECT row_id, leaf_index, canon FROM ledger_rowseal WHERE tbl = %s"
-            + (" AND leaf_index < %s" if size is not None else "")
-            + " ORDER BY leaf_index",
+            f"SELECT row_id, leaf_index, canon FROM ledger_rowseal WHERE tbl = %s{bound} ORDER BY leaf_index",  # noqa: S608 - fixed text
             [spec.table, *([size] if size is not None else [])],
         )
         latest = {int(row_id): (leaf, canon) for row_id, leaf, canon in cursor.fetchall()}

@@ -292,7 +292,9 @@ class _Verifier:
                     prefetch.start(*windows[w + 1])
                 self._check_entries(rows, events, fetched)
                 t0, t1 = start // tiles.TILE_WIDTH, (end - 1) // tiles.TILE_WIDTH
-                stored = b"".join(self._stored_hashes(0, t, rows.blobs.get(t)) or b"" for t in range(t0, t1 + 1))
+                stored = b"".join(
+                    self._stored_hashes(0, t, rows.blobs.get(t)) or b"" for t in range(t0, t1 + 1)
+                )
                 stored = stored[(start - t0 * tiles.TILE_WIDTH) * hs :]
                 if len(rows.datas) == end - start:
                     datas = rows.datas
@@ -340,8 +342,7 @@ class _Verifier:
         if not linked(size, state_root or b""):
             self.add(
                 None,
-                _("第 %(old)s 条之后新增的日志与上次校验通过的检查点（大小 %(old)s）不一致")
-                % {"old": old},
+                _("第 %(old)s 条之后新增的日志与上次校验通过的检查点（大小 %(old)s）不一致") % {"old": old},
             )
         newest = max((s for s in checkpoint_roots.keys() | outside_roots.keys() if s > old), default=None)
         if newest is not None:
@@ -379,7 +380,8 @@ class _Verifier:
             except NoteError as exc:
                 self.add(
                     None,
-                    _("保存在数据库之外的检查点（%(where)s）被拒绝：%(error)s") % {"where": kept.where, "error": exc},
+                    _("保存在数据库之外的检查点（%(where)s）被拒绝：%(error)s")
+                    % {"where": kept.where, "error": exc},
                 )
                 continue
             if kept.log_id is not None and (state is None or kept.log_id != state.log_id):

@@ -380,7 +380,8 @@ def _agree_sql() -> str:
     texts = " AND ".join(f"r.{column} = j.doc->>'{key}'" for column, key in _STRIPPED[:-1])
     joined = ", ".join(f"j.doc->>'{key}'" for _column, key in _STRIPPED)
     floats = " AND ".join(
-        f"r.{k} = CAST(j.doc->>'{k}' AS double precision)" for k in ("gpu_seconds", "avg_util_pct", "energy_wh")
+        f"r.{k} = CAST(j.doc->>'{k}' AS double precision)"
+        for k in ("gpu_seconds", "avg_util_pct", "energy_wh")
     )
     integers = " AND ".join(f"CAST(r.{k} AS TEXT) = j.doc->>'{k}'" for k in ("gpu_count", "max_mem_mib"))
     return f"""
@@ -405,7 +406,7 @@ def _agree_sql() -> str:
         AND NOT EXISTS (
              SELECT 1 FROM monitoring_node m WHERE m.node_id = r.node_name
              AND m.provider_id IS DISTINCT FROM e.provider_id)
-    """
+    """  # noqa: S608 - fixed text
 
 
 def _suspects_sql(where: str) -> str:
@@ -567,7 +568,9 @@ def matching_leaves(leaf_indexes: Iterable[int]) -> set[int]:
                 cursor.execute(f"SELECT leaf_index FROM monitoring_usagerecord WHERE {where}", chunk)  # noqa: S608 - placeholders only
                 present = {index for (index,) in cursor.fetchall()}
         entries = _usage_entries(where, chunk)
-        good.update(present - {row.leaf_index for row in suspects.rows if not _matches(row, entries, lookups)})
+        good.update(
+            present - {row.leaf_index for row in suspects.rows if not _matches(row, entries, lookups)}
+        )
     return good
 
 

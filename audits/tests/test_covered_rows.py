@@ -66,7 +66,11 @@ class CoveredRowsTests(ReviewTestCase):
             review.approve_application(app, actor=cls.approver, opinion="同意")
             app.refresh_from_db()
             review.record_payment(
-                app, date=dt.date(2026, 4, 1), amount=app.granted_amount, bank_reference="PAY-1", actor=cls.finance
+                app,
+                date=dt.date(2026, 4, 1),
+                amount=app.granted_amount,
+                bank_reference="PAY-1",
+                actor=cls.finance,
             )
             finding = audits.record_finding(
                 app, actor=cls.inspector, description="算力记录与申报不符", source=Finding.Source.OTHER
@@ -157,7 +161,15 @@ class CoveredRowsTests(ReviewTestCase):
         edit(
             "INSERT INTO review_payment (application_id, date, amount, granted_amount, bank_reference,"
             " recorded_by_id, recorded_at) VALUES (%s, %s, %s, %s, %s, %s, %s)",
-            [other.pk, payment.date, payment.amount, payment.amount, "X", self.finance.pk, payment.recorded_at],
+            [
+                other.pk,
+                payment.date,
+                payment.amount,
+                payment.amount,
+                "X",
+                self.finance.pk,
+                payment.recorded_at,
+            ],
         )
         self.assertNamed("没有日志条目")
 
@@ -185,7 +197,9 @@ class CoverageListTests(ReviewTestCase):
                 continue
             for field in model._meta.concrete_fields:
                 money = isinstance(field, models.DecimalField)
-                decision = DECISION_NAME.search(field.name) is not None and not field.name.endswith("_at_issue")
+                decision = DECISION_NAME.search(field.name) is not None and not field.name.endswith(
+                    "_at_issue"
+                )
                 if f"{label}.{field.name}" in NOT_DECISIONS:
                     continue
                 if (money or decision) and field.attname not in covered.get(label, set()):
@@ -244,8 +258,9 @@ class RollbackTests(ReviewTestCase):
         edit("DELETE FROM ledger_tile", [])
         for (level, index), blob in built.tiles.items():
             edit(
-                "INSERT INTO ledger_tile (key, level, " + connection.ops.quote_name("index") + ", hashes)"
-                " VALUES (%s, %s, %s, %s)",
+                "INSERT INTO ledger_tile (key, level, "  # noqa: S608 - a quoted column name
+                + connection.ops.quote_name("index")
+                + ", hashes) VALUES (%s, %s, %s, %s)",
                 [tiles.tile_key(level, index), level, index, blob],
             )
         with override_settings(LEDGER_CHECKPOINT_PATH=""):

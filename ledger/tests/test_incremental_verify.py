@@ -45,7 +45,9 @@ class IncrementalVerifyTests(TestCase):
             datas = [bytes(d) for (d,) in c.fetchall()]
             built = tiles.append_to_tiles(0, hasher.leaves(datas), {}, hasher)
             for (level, index), blob in built.tiles.items():
-                c.execute("UPDATE ledger_tile SET hashes = %s WHERE key = %s", [blob, tiles.tile_key(level, index)])
+                c.execute(
+                    "UPDATE ledger_tile SET hashes = %s WHERE key = %s", [blob, tiles.tile_key(level, index)]
+                )
             c.execute("UPDATE ledger_logstate SET root_hash = %s WHERE id = 1", [built.root])
             c.execute("DELETE FROM ledger_checkpoint")
         result = verify_log(window=256, since=self.since)

@@ -10,8 +10,8 @@ from django.db import connection
 
 from ledger.tests.test_verify import raw_sql
 from ledger.verify import verify_log
-from monitoring.actions import record_usage_batch
 from monitoring import integrity
+from monitoring.actions import record_usage_batch
 from monitoring.integrity import matching_leaves, refused_rows
 from monitoring.models import UsageRecord
 from monitoring.tests.factories import hourly, make_node
@@ -207,7 +207,9 @@ class UsageRowTamperTests(BaseTestCase):
         untouched = integrity._suspects(where, params)
         self.assertEqual((untouched.rows, untouched.orphans), ([], set()))
         with connection.cursor() as c:
-            c.execute("UPDATE monitoring_usagerecord SET energy_wh = energy_wh + 1 WHERE id = %s", [self.row.pk])
+            c.execute(
+                "UPDATE monitoring_usagerecord SET energy_wh = energy_wh + 1 WHERE id = %s", [self.row.pk]
+            )
             c.execute("DELETE FROM monitoring_usagerecord WHERE id = %s", [self.rows[0].pk])
         edited = integrity._suspects(where, params)
         self.assertEqual([r.pk for r in edited.rows], [self.row.pk])
