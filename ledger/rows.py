@@ -93,6 +93,12 @@ def _spec(model: type[models.Model]) -> Covered:
     return _COVERED[model._meta.db_table]
 
 
+def _pk_column(spec: Covered) -> str:
+    pk = spec.model._meta.pk
+    assert pk is not None
+    return connection.ops.quote_name(str(pk.column))
+
+
 def _saved(sender: type[models.Model], instance: models.Model, raw: bool = False, **kwargs: Any) -> None:
     if raw:  # loaddata (a restore) brings its own log
         return
@@ -148,7 +154,7 @@ def canon_sql(spec: Covered, alias: str = "t") -> str:
     parts = []
     for attname in spec.fields:
         field = next(f for f in spec.model._meta.concrete_fields if f.attname == attname)
-        column = f"{alias}.{connection.ops.quote_name(field.column)}"
+        column = f"{alias}.{connection.ops.quote_name(str(field.column))}"
         value = _value_sql(field, column, vendor)
         parts.append(
             f"(CASE WHEN {column} IS NULL THEN '{attname}=-;' ELSE "
@@ -199,7 +205,7 @@ def looks_like_row_entry(data: bytes) -> bool:
 def _canons(spec: Covered, ids: Sequence[int]) -> dict[int, tuple[str, int | None]]:
     """The canonical text and enterprise of the rows ``ids`` that exist, read from the database."""
     table = connection.ops.quote_name(spec.table)
-    pk = connection.ops.quote_name(spec.model._meta.pk.column)  # type: ignore[union-attr]
+    pk = _pk_column(spec)
     found: dict[int, tuple[str, int | None]] = {}
     with connection.cursor() as cursor:
         for start in range(0, len(ids), CHUNK):
@@ -244,7 +250,7 @@ def seal_unsealed(model: type[models.Model]) -> int:
     """Seal every row of ``model`` that has no seal yet (the baseline when coverage begins); the count."""
     spec = _spec(model)
     table = connection.ops.quote_name(spec.table)
-    pk = connection.ops.quote_name(spec.model._meta.pk.column)  # type: ignore[union-attr]
+    pk = _pk_column(spec)
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT t.{pk} FROM {table} t WHERE NOT EXISTS (SELECT 1 FROM ledger_rowseal s"  # noqa: S608 - identifiers from the models
@@ -303,7 +309,7 @@ def table_mismatches(spec: Covered, size: int | None = None) -> list[Mismatch]:
     canonical text recomputed and compared in SQL; only differing rows come back.
     """
     table = connection.ops.quote_name(spec.table)
-    pk = connection.ops.quote_name(spec.model._meta.pk.column)  # type: ignore[union-attr]
+    pk = _pk_column(spec)
     canon = canon_sql(spec)
     bounded = size is not None
     params: list[Any] = [spec.table, *([size] if bounded else [])]
@@ -332,7 +338,7 @@ def table_mismatches_rowwise(spec: Covered, size: int | None = None) -> list[Mis
     """:func:`table_mismatches` row by row in Python: every row's canonical text and every latest
     seal read, then compared here. The reference the set-wise query is tested against."""
     table = connection.ops.quote_name(spec.table)
-    pk = connection.ops.quote_name(spec.model._meta.pk.column)  # type: ignore[union-attr]
+    pk = _pk_column(spec)
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT t.{pk}, {canon_sql(spec)} FROM {table} t")  # noqa: S608 - identifiers from the models
         rows = {int(row_id): canon for row_id, canon in cursor.fetchall()}

@@ -55,6 +55,14 @@ def edit(sql: str, params: list[Any]) -> None:
 
 
 class CoveredRowsTests(ReviewTestCase):
+    app_id: int
+    finding_id: int
+    claw_id: int
+    repayment_id: int
+    payment_id: int
+    grant_id: int
+    approval_id: int
+
     @classmethod
     def setUpTestData(cls) -> None:
         super().setUpTestData()
@@ -65,6 +73,7 @@ class CoveredRowsTests(ReviewTestCase):
             review.pass_re_review(app, actor=cls.head, opinion="复核无误")
             review.approve_application(app, actor=cls.approver, opinion="同意")
             app.refresh_from_db()
+            assert app.granted_amount is not None
             review.record_payment(
                 app,
                 date=dt.date(2026, 4, 1),
