@@ -9,6 +9,7 @@ table, the row and the field. The set-wise query and the row-by-row reference fi
 from __future__ import annotations
 
 import datetime as dt
+import io
 import re
 import tempfile
 from decimal import Decimal
@@ -17,6 +18,7 @@ from typing import Any
 
 import time_machine
 from django.apps import apps
+from django.core.management import call_command
 from django.db import connection, models
 from django.test import override_settings
 
@@ -181,6 +183,18 @@ class CoveredRowsTests(ReviewTestCase):
             ],
         )
         self.assertNamed("没有日志条目")
+
+    def test_rows_from_before_sealing_are_not_covered_until_sealed_once(self) -> None:
+        grant = AnnualGrant.objects.get(pk=self.grant_id)
+        # A row written before the platform sealed its table: no entry at all.
+        AnnualGrant.objects.bulk_create(
+            [AnnualGrant(enterprise=self.other_enterprise, year=2025, cap=grant.cap)]
+        )
+        self.assertNamed("没有日志条目")
+        out = io.StringIO()
+        call_command("ledger", "seal-existing", stdout=out)
+        self.assertIn("1", out.getvalue())
+        self.assertTrue(verify_log().ok)
 
     def test_it_names_an_edited_seal(self) -> None:
         edit("UPDATE ledger_rowseal SET canon = %s WHERE tbl = 'review_payment'", ["amount=1:0;"])
