@@ -74,15 +74,23 @@ def _number_format(value: CellValue) -> str | None:
     return None
 
 
-def _streamed_row(ws: WriteOnlyWorksheet, row: Sequence[Any], *, bold: bool = False) -> list[WriteOnlyCell]:
-    """One row of a write-only sheet, each cell as :func:`append_row` makes it."""
-    cells = []
+def _streamed_row(ws: WriteOnlyWorksheet, row: Sequence[Any], *, bold: bool = False) -> list[Any]:
+    """One row of a write-only sheet, each cell as :func:`append_row` makes it.
+
+    A cell object is made only where a cell needs more than its value (a number format, bold,
+    text that openpyxl would read as a formula); other values are written as they are.
+    """
+    cells: list[Any] = []
     for raw in row:
         value = safe_cell(raw)
+        fmt = None if isinstance(value, str) else _number_format(value)
+        if not bold and fmt is None and not (isinstance(value, str) and value.startswith("=")):
+            cells.append(value)
+            continue
         cell = WriteOnlyCell(ws, value=value)
         if isinstance(value, str):
             cell.data_type = "s"
-        elif (fmt := _number_format(value)) is not None:
+        elif fmt is not None:
             cell.number_format = fmt
         if bold:
             cell.font = Font(bold=True)
