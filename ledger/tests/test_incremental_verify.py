@@ -78,3 +78,19 @@ class IncrementalVerifyTests(TestCase):
 
         ran = [e.after for e in AuditEvent.objects.filter(action="ledger.verify").order_by("id")]
         self.assertEqual([a is not None and "since" in a for a in ran], [False, True, False])
+
+    def test_the_command_verifies_incrementally(self) -> None:
+        import io
+
+        from django.core.management import call_command
+
+        out = io.StringIO()
+        call_command("ledger", "verify", "--incremental", stdout=out)
+        self.assertIn("OK", out.getvalue())
+        last = VerificationRun.objects.order_by("-id").first()
+        assert last is not None
+        from ledger.models import AuditEvent
+
+        event = AuditEvent.objects.filter(action="ledger.verify").order_by("-id").first()
+        assert event is not None and event.after is not None
+        self.assertEqual(event.after["since"], self.first.tree_size)
