@@ -41,6 +41,7 @@ from enterprises.actions import ENTERPRISE_FIELDS
 from enterprises.models import Delegation, Enterprise, Right, verified_licence
 from enterprises.permissions import RightRefused, record_use, require_right
 from ledger.actions import record_event
+from ledger.rows import seal
 from yingdu import hooks
 from yingdu.lib.money import format_money
 from yingdu.refusals import Refused
@@ -309,6 +310,10 @@ def add_material(
                         for row in parsed.rows
                     ],
                     batch_size=1000,
+                )
+                seal(
+                    ConsumptionRow,
+                    ConsumptionRow.objects.filter(material=material).values_list("pk", flat=True),
                 )
             after: dict[str, Any] = {
                 "material_id": material.pk,

@@ -18,6 +18,7 @@ class AuditsConfig(AppConfig):
         named: dict[str, object] = {code: lazy(flag_label, str)(code) for code in FLAG_CODES}
         register_detail_labels(values={"flags": named, "flagged": named})
 
-        from audits import receivers
+        from audits import coverage, receivers
 
         receivers.register()
+        coverage.register()

@@ -24,6 +24,7 @@ from audits.guards import AuditRefused, _local, _params_for
 from audits.models import ReconciliationRun
 from ledger.actions import record_event
 from ledger.models import Checkpoint
+from ledger.rows import seal
 from policy.loader import PolicyParams, params_at
 from yingdu.lib.money import round_half_up
 
@@ -253,6 +254,7 @@ def _store_runs(runs: list[ReconciliationRun], chunk: int) -> None:
     if connection.vendor != "postgresql" or not runs:
         for start in range(0, len(runs), chunk):
             ReconciliationRun.objects.bulk_create(runs[start : start + chunk])
+        seal(ReconciliationRun, [run.pk for run in runs])
         return
     meta = ReconciliationRun._meta
     fields = [f for f in meta.concrete_fields if not f.primary_key]
@@ -278,3 +280,4 @@ def _store_runs(runs: list[ReconciliationRun], chunk: int) -> None:
                 copy.write_row([run.pk, *(value(run, f.attname) for f in fields)])
     for run in runs:
         run._state.adding = False
+    seal(ReconciliationRun, [run.pk for run in runs])

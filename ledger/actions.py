@@ -21,7 +21,7 @@ from django.db import connection, models, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from ledger import merkle, tiles
+from ledger import merkle, seen, tiles
 from ledger.events import AUDIT_KIND, audit_entry_bytes
 from ledger.keys import signer as current_signer
 from ledger.models import AuditEvent, Checkpoint, LogState
@@ -376,21 +376,42 @@ def sign_checkpoint() -> str:
         state = _lock_state()
         latest = Checkpoint.objects.filter(key_hash=key_hash).order_by("-tree_size").first()
         if latest is not None and latest.tree_size == state.size:
+            log_id, latest_note = state.log_id, latest.note
+            transaction.on_commit(lambda: seen.remember(log_id, latest_note), robust=True)
             return latest.note
         root = bytes(state.root_hash)
         note = sign_checkpoint_note(signer, state.origin, state.size, root)
         Checkpoint.objects.create(tree_size=state.size, root_hash=root, note=note, key_hash=key_hash)
+        log_id = state.log_id
+        # Kept outside the database too (ledger.seen), once the checkpoint is committed.
+        transaction.on_commit(lambda: seen.remember(log_id, note), robust=True)
     return note
 
 
-def run_verification(*, actor: Any = None, actor_repr: str = "", request: HttpRequest | None = None) -> Any:
-    """Verify the whole log (``ledger.verify``), store the result for the inspector page and audit the run."""
+def run_verification(
+    *,
+    actor: Any = None,
+    actor_repr: str = "",
+    request: HttpRequest | None = None,
+    seen_elsewhere: list[str] | None = None,
+    incremental: bool = False,
+) -> Any:
+    """Verify the log (``ledger.verify``), store the result for the inspector page and audit the run.
+
+    ``incremental``: only the entries after the last run that passed, against the tree that
+    run verified (a full run when none passed yet).
+    """
     from ledger.models import VerificationRun
     from ledger.verify import verify_log
     from ledger.witnessing import witness_summary
 
     started = timezone.now()
-    result = verify_log()
+    since = None
+    if incremental:
+        last = VerificationRun.objects.filter(ok=True).order_by("-id").first()
+        if last is not None and last.tree_size > 0:
+            since = (last.tree_size, bytes(last.root_hash))
+    result = verify_log(seen_elsewhere=seen_elsewhere, since=since)
     first_bad = result.first_bad_index
     with transaction.atomic():
         run = VerificationRun.objects.create(
@@ -416,6 +437,7 @@ def run_verification(*, actor: Any = None, actor_repr: str = "", request: HttpRe
                         "tree_size": result.tree_size,
                         "first_bad_index": first_bad,
                         **witness_summary(),
+                        **({"since": since[0]} if since is not None else {}),
                     },
                     result=AuditEvent.Result.SUCCESS if result.ok else AuditEvent.Result.FAILURE,
                     request=request,

@@ -309,3 +309,34 @@ class Cosignature(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise AppendOnlyError("cosignatures are append-only")
+
+
+class RowSeal(models.Model):
+    """The canonical text of a covered row as one ``row_state`` entry logged it (``ledger.rows``).
+
+    One row per entry, never changed: the latest seal of a row is the one with the highest
+    leaf index. ``canon`` is NULL when the entry logged the row's deletion.
+    """
+
+    leaf_index = models.BigIntegerField(_("日志叶序号"), primary_key=True)
+    tbl = models.CharField(_("数据表"), max_length=63)
+    row_id = models.BigIntegerField(_("记录编号"))
+    canon = models.TextField(_("规范文本"), null=True, blank=True)
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("行状态记录")
+        verbose_name_plural = _("行状态记录")
+        indexes = [models.Index(fields=["tbl", "row_id", "leaf_index"], name="ledger_rowseal_row_idx")]
+
+    def __str__(self) -> str:
+        return f"#{self.leaf_index} {self.tbl} {self.row_id}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise AppendOnlyError("row seals are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise AppendOnlyError("row seals are append-only")

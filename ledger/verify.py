@@ -19,7 +19,8 @@ or reordered row shows up once, as a problem naming the first index it affects.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import gc
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -27,7 +28,8 @@ from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from django.utils.translation import gettext as _
 
-from ledger import keys, merkle, tiles
+from ledger import keys, merkle, seen, tiles
+from ledger.actions import read_tiles
 from ledger.events import AUDIT_KIND, audit_entry_bytes
 from ledger.models import AuditEvent, Checkpoint, LogState
 from ledger.note import NoteError, open_checkpoint
@@ -46,7 +48,9 @@ class EntryCheck(Protocol):
     ``fetch`` reads what the check needs for entries ``[start, end)`` (it runs while the
     connection is free); ``check`` compares without the database and yields
     ``(index, message)`` problems; ``beyond`` reports rows pointing at or past ``size``;
-    ``claims`` says whether bytes logged under another kind look like this kind's entries.
+    ``claims`` says whether bytes logged under another kind look like this kind's entries;
+    a check may name ``prefix``, the bytes all its entries start with, so that entries
+    starting otherwise are passed over without a call.
     """
 
     kind: str
@@ -66,6 +70,16 @@ _ENTRY_CHECKS: dict[str, EntryCheck] = {}
 def register_entry_check(check: EntryCheck) -> None:
     """Have verification run ``check`` on every entry of ``check.kind`` (an app's ``ready``)."""
     _ENTRY_CHECKS[check.kind] = check
+
+
+TableCheck = Callable[[int], Iterable[tuple[int | None, str]]]
+_TABLE_CHECKS: list[TableCheck] = []
+
+
+def register_table_check(check: TableCheck) -> None:
+    """Have verification run ``check(tree_size)`` once, after the entries (set-wise table checks)."""
+    if check not in _TABLE_CHECKS:
+        _TABLE_CHECKS.append(check)
 
 
 def _looks_like_audit_entry(data: bytes) -> bool:
@@ -99,18 +113,44 @@ class VerifyResult:
         return min(indexes) if indexes else None
 
 
-def verify_log(window: int = WINDOW) -> VerifyResult:
-    """Verify the stored log; see the module docstring for what is checked."""
+def verify_log(
+    window: int = WINDOW,
+    seen_elsewhere: list[str] | None = None,
+    since: tuple[int, bytes] | None = None,
+) -> VerifyResult:
+    """Verify the stored log; see the module docstring for what is checked.
+
+    ``seen_elsewhere``: exported ``checkpoint`` files or export folders whose checkpoints the
+    log must not be shorter than (besides the file kept beside the key, ``ledger.seen``).
+    ``since``: (size, root) of a tree already verified; only the entries after it are
+    re-hashed, and the log must extend that tree (``_Verifier.run_incremental``).
+    """
     if window % tiles.TILE_WIDTH:
         raise ValueError("window must be a multiple of the tile width")
+    # Read before the snapshot: every checkpoint in a file was committed before it was written.
+    outside = seen.seen_checkpoints(seen_elsewhere)
+    # A window is hundreds of thousands of fresh tuples and no reference cycle: the cyclic
+    # collector would walk them again and again (it halved the speed), so it rests meanwhile.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _verify_in_snapshot(window, outside, since)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _verify_in_snapshot(
+    window: int, outside: list[seen.Seen], since: tuple[int, bytes] | None
+) -> VerifyResult:
     if connection.vendor == "postgresql" and not connection.in_atomic_block:
         with transaction.atomic():
             with connection.cursor() as cursor:
                 # One snapshot for the whole run while appends go on.
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            return _Verifier(window).run()
+            return _Verifier(window, outside).run(since)
     with transaction.atomic():
-        return _Verifier(window).run()
+        return _Verifier(window, outside).run(since)
 
 
 def _node_first_index(level: int, index: int, width: int, offset: int) -> int:
@@ -120,15 +160,18 @@ def _node_first_index(level: int, index: int, width: int, offset: int) -> int:
 
 
 class _Verifier:
-    def __init__(self, window: int) -> None:
+    def __init__(self, window: int, outside: list[seen.Seen] | None = None) -> None:
         self.window = window
+        self.outside = outside or []
         self.result = VerifyResult()
 
     def add(self, index: int | None, message: str) -> None:
         if len(self.result.problems) < MAX_PROBLEMS:
             self.result.problems.append(Problem(index, message))
 
-    def run(self) -> VerifyResult:
+    def run(self, since: tuple[int, bytes] | None = None) -> VerifyResult:
+        if since is not None and since[0] > 0:
+            return self.run_incremental(*since)
         state = LogState.objects.filter(pk=1).first()
         alg = state.hash_alg if state is not None else settings.LEDGER_HASH
         size = state.size if state is not None else 0
@@ -138,7 +181,8 @@ class _Verifier:
         res.tree_size, res.hash_alg = size, alg
 
         checkpoint_roots = self._check_checkpoint_signatures(size, state.origin if state else None)
-        wanted = sorted(s for s in checkpoint_roots if s > 0)
+        outside_roots = self._check_outside(size, state, checkpoint_roots)
+        wanted = sorted(s for s in checkpoint_roots.keys() | outside_roots.keys() if s > 0)
         recomputed: dict[int, bytes] = {0: hasher.empty}
 
         with connection.cursor() as cursor:
@@ -193,6 +237,9 @@ class _Verifier:
             for beyond_index, message in check.beyond(size):
                 self.add(beyond_index, message)
         self._check_unlogged_events()
+        for table_check in _TABLE_CHECKS:
+            for table_index, message in table_check(size):
+                self.add(table_index, message)
 
         root = builder.root()
         res.root_hash = root
@@ -212,7 +259,175 @@ class _Verifier:
 
         for message in cosignature_problems():
             self.add(None, message)
+        for s, (where, root_outside) in sorted(outside_roots.items()):
+            if s in recomputed and recomputed[s] != root_outside:
+                self.add(
+                    None,
+                    _("保存在数据库之外的检查点（%(where)s，大小 %(size)s）的根哈希与日志重新计算的不一致")
+                    % {"where": where, "size": s},
+                )
         return res
+
+    def run_incremental(self, old: int, old_root: bytes) -> VerifyResult:
+        """Verify the entries after a verified tree of size ``old`` and root ``old_root``.
+
+        The new entries are re-hashed and checked as a full run checks them (their leaf
+        hashes in the tiles, their audit events, the rows copied from them); the RFC 9162
+        consistency proof from ``old`` to the log's size — its nodes over the old part read
+        from the stored tiles, those over the new part computed from the re-hashed entries —
+        must link ``old_root`` with the stored root, and with the newest checkpoints. The
+        tiles above the new entries and the entries before ``old`` are left to the full run.
+        """
+        state = LogState.objects.filter(pk=1).first()
+        alg = state.hash_alg if state is not None else settings.LEDGER_HASH
+        size = state.size if state is not None else 0
+        self.hasher = hasher = merkle.hasher(alg)
+        self.size = size
+        res = self.result
+        res.tree_size, res.hash_alg = size, alg
+        checkpoint_roots = self._check_checkpoint_signatures(size, state.origin if state else None)
+        outside_roots = self._check_outside(size, state, checkpoint_roots)
+        if old > size:
+            self.add(
+                size,
+                _("日志只有 %(size)s 条，短于上次校验通过时的 %(old)s 条：日志被截断或回滚")
+                % {"size": size, "old": old},
+            )
+            return res
+        hs = hasher.size
+        new_leaves: list[bytes] = []
+        prefetch = _Prefetcher()
+        first = old - old % self.window
+        windows = [(max(s, old), min(s + self.window, size)) for s in range(first, size, self.window)]
+        if windows:
+            connection.ensure_connection()
+            prefetch.start(*windows[0])
+        try:
+            for w, (start, end) in enumerate(windows):
+                rows = prefetch.take()
+                events = self._events(start, end)
+                fetched = {kind: check.fetch(start, end) for kind, check in _ENTRY_CHECKS.items()}
+                if w + 1 < len(windows):
+                    prefetch.start(*windows[w + 1])
+                self._check_entries(rows, events, fetched)
+                t0, t1 = start // tiles.TILE_WIDTH, (end - 1) // tiles.TILE_WIDTH
+                stored = b"".join(
+                    self._stored_hashes(0, t, rows.blobs.get(t)) or b"" for t in range(t0, t1 + 1)
+                )
+                stored = stored[(start - t0 * tiles.TILE_WIDTH) * hs :]
+                if len(rows.datas) == end - start:
+                    datas = rows.datas
+                    leaves = hasher.leaves(datas)
+                else:
+                    datas, leaves = [], []
+                    for i in range(start, end):
+                        data = rows.present.get(i)
+                        if data is None:
+                            self.add(i, _("第 %(index)s 条缺失") % {"index": i})
+                            off = (i - start) * hs
+                            leaves.append(stored[off : off + hs] if len(stored) >= off + hs else bytes(hs))
+                        else:
+                            leaves.append(hasher.leaf(data))
+                        datas.append(data or b"")
+                if b"".join(leaves) != stored[: len(leaves) * hs]:
+                    for k, leaf in enumerate(leaves):
+                        if stored[k * hs : (k + 1) * hs] != leaf:
+                            self.add(
+                                start + k,
+                                _("第 %(index)s 条的内容与保存的叶哈希不符（被修改、替换或调换了顺序）")
+                                % {"index": start + k},
+                            )
+                self._check_audit_events(start, rows.audit_indexes, datas, events)
+                new_leaves.extend(leaves)
+        except BaseException:
+            prefetch.close()
+            raise
+
+        def linked(new_size: int, new_root: bytes) -> bool:
+            ranges = merkle.consistency_ranges(old, new_size)
+            old_parts = [r for r in ranges if r[1] <= old]
+            try:
+                data = read_tiles(tiles.tiles_needed(old_parts))
+                stored_parts = {r: tiles.range_hash(r[0], r[1], data, hasher) for r in old_parts}
+            except (tiles.MissingTileError, ValueError):
+                return False
+            proof = [
+                stored_parts[r] if r[1] <= old else hasher.root(new_leaves[r[0] - old : r[1] - old])
+                for r in ranges
+            ]
+            return merkle.verify_consistency(old, new_size, old_root, new_root, proof, alg)
+
+        state_root = as_bytes(state.root_hash) if state is not None else hasher.empty
+        if not linked(size, state_root or b""):
+            self.add(
+                None,
+                _("第 %(old)s 条之后新增的日志与上次校验通过的检查点（大小 %(old)s）不一致") % {"old": old},
+            )
+        newest = max((s for s in checkpoint_roots.keys() | outside_roots.keys() if s > old), default=None)
+        if newest is not None:
+            roots = [r for _id, r in checkpoint_roots.get(newest, [])]
+            if newest in outside_roots:
+                roots.append(outside_roots[newest][1])
+            for root in roots:
+                if not linked(newest, root):
+                    self.add(
+                        None,
+                        _("大小 %(size)s 的检查点与上次校验通过的检查点（大小 %(old)s）不一致")
+                        % {"size": newest, "old": old},
+                    )
+        self._check_beyond(size)
+        for check in _ENTRY_CHECKS.values():
+            for beyond_index, message in check.beyond(size):
+                self.add(beyond_index, message)
+        self._check_unlogged_events()
+        for table_check in _TABLE_CHECKS:
+            for table_index, message in table_check(size):
+                self.add(table_index, message)
+        res.root_hash = state_root or b""
+        return res
+
+    def _check_outside(
+        self, size: int, state: LogState | None, in_database: dict[int, list[tuple[int, bytes]]]
+    ) -> dict[int, tuple[str, bytes]]:
+        """The checkpoints kept outside the database: signed by the key, for this log, not beyond
+        the log, and (the file beside the key) still in the database. Returns their roots by size."""
+        verifier = keys.signer().verifier
+        roots: dict[int, tuple[str, bytes]] = {}
+        for kept in self.outside:
+            try:
+                cp = open_checkpoint(kept.note, verifier, state.origin if state else None)
+            except NoteError as exc:
+                self.add(
+                    None,
+                    _("保存在数据库之外的检查点（%(where)s）被拒绝：%(error)s")
+                    % {"where": kept.where, "error": exc},
+                )
+                continue
+            if kept.log_id is not None and (state is None or kept.log_id != state.log_id):
+                self.add(
+                    None,
+                    _("保存在数据库之外的检查点（%(where)s）属于另一个日志（日志标识被改动，或数据库被替换）")
+                    % {"where": kept.where},
+                )
+                continue
+            if cp.size > size:
+                self.add(
+                    size,
+                    _(
+                        "日志只有 %(size)s 条，短于保存在数据库之外的检查点（%(where)s）的 %(cp)s 条："
+                        "日志被截断或回滚"
+                    )
+                    % {"size": size, "where": kept.where, "cp": cp.size},
+                )
+                continue
+            if kept.log_id is not None and cp.size not in in_database:
+                self.add(
+                    None,
+                    _("保存在数据库之外的检查点（%(where)s，大小 %(size)s）在数据库中缺失（被删除）")
+                    % {"where": kept.where, "size": cp.size},
+                )
+            roots[cp.size] = (kept.where, cp.root_hash)
+        return roots
 
     def _check_checkpoint_signatures(
         self, size: int, origin: str | None
@@ -262,32 +477,39 @@ class _Verifier:
         for index in rows.wrong_type:
             self.add(index, _("第 %(index)s 条保存的不是二进制数据（列类型被改动）") % {"index": index})
         by_kind: dict[str, list[EntryMeta]] = {kind: [] for kind in _ENTRY_CHECKS}
-        for meta in rows.metas:
-            mine = by_kind.get(meta.kind)
+        prefixes = [getattr(c, "prefix", None) for c in _ENTRY_CHECKS.values()]
+        # Bytes that start like none of the registered kinds (nor an audit event) claim nothing.
+        claimed: tuple[bytes, ...] = (
+            (*(p for p in prefixes if p is not None), b'{"action":') if None not in prefixes else (b"{",)
+        )
+        make = EntryMeta._make
+        for row in rows.metas:
+            leaf, kind, enterprise_id, provider_id, data = row
+            mine = by_kind.get(kind)
             if mine is not None:
-                mine.append(meta)
+                mine.append(make(row))
                 continue
-            if meta.kind == AUDIT_KIND:
-                event = events.get(meta.leaf)
+            if kind == AUDIT_KIND:
+                event = events.get(leaf)
                 if event is not None and (
-                    meta.enterprise_id != event.enterprise_id_ref or meta.provider_id is not None
+                    enterprise_id != event.enterprise_id_ref or provider_id is not None
                 ):
                     self.add(
-                        meta.leaf,
+                        leaf,
                         _("第 %(index)s 条记录的相关企业或算力提供方与其审计事件 #%(id)s 不符")
-                        % {"index": meta.leaf, "id": event.pk},
+                        % {"index": leaf, "id": event.pk},
                     )
                 continue
-            if not meta.data.startswith(b"{"):
+            if not data.startswith(claimed):
                 continue
-            actual = next((c.kind for c in _ENTRY_CHECKS.values() if c.claims(meta.data)), None)
-            if actual is None and _looks_like_audit_entry(meta.data):
+            actual = next((c.kind for c in _ENTRY_CHECKS.values() if c.claims(data)), None)
+            if actual is None and _looks_like_audit_entry(data):
                 actual = AUDIT_KIND
             if actual is not None:
                 self.add(
-                    meta.leaf,
+                    leaf,
                     _("第 %(index)s 条的类型“%(kind)s”与其内容（%(actual)s）不符")
-                    % {"index": meta.leaf, "kind": meta.kind, "actual": actual},
+                    % {"index": leaf, "kind": kind, "actual": actual},
                 )
         for kind, check in _ENTRY_CHECKS.items():
             for problem_index, message in check.check(fetched[kind], by_kind[kind]):

@@ -42,7 +42,9 @@ class _WindowRows:
     present: dict[int, bytes]  # by index, only when some entries of the window are missing
     audit_indexes: list[int]
     blobs: dict[int, bytes | None]  # stored level-0 tiles by index (None: not bytes)
-    metas: list[EntryMeta]  # every entry of the window
+    # Every entry of the window as (leaf, kind, enterprise_id, provider_id, data), the fields of
+    # EntryMeta in its order: plain rows, so a million entries cost no object each.
+    metas: list[tuple[Any, ...]]
     wrong_type: list[int]  # entries whose bytes are stored as something else
 
 
@@ -63,7 +65,8 @@ def _fetch_window(cursor: Any, start: int, end: int, qmark: bool) -> _WindowRows
     # sqlite3 and psycopg 3 both return bytes for blobs; anything else is damage, reported.
     datas = list(map(itemgetter(4), rows))
     wrong_type: list[int] = []
-    if not all(type(d) is bytes for d in datas):
+    converted = not all(type(d) is bytes for d in datas)
+    if converted:
         for k, d in enumerate(datas):
             b = as_bytes(d)
             if b is None:
@@ -73,12 +76,10 @@ def _fetch_window(cursor: Any, start: int, end: int, qmark: bool) -> _WindowRows
     present: dict[int, bytes] = {}
     if len(datas) != end - start:
         present = dict(zip((r[0] for r in rows), datas, strict=True))
-    audit_indexes = []
-    metas = []
-    for (index, kind, enterprise_id, provider_id, _data), data in zip(rows, datas, strict=True):
-        if kind == AUDIT_KIND:
-            audit_indexes.append(index)
-        metas.append(EntryMeta(index, kind, enterprise_id, provider_id, data))
+    audit_indexes = [r[0] for r in rows if r[1] == AUDIT_KIND]
+    metas: list[tuple[Any, ...]] = rows
+    if converted:
+        metas = [(*row[:4], data) for row, data in zip(rows, datas, strict=True)]
     t0, t1 = start // tiles.TILE_WIDTH, (end - 1) // tiles.TILE_WIDTH
     cursor.execute(
         q("SELECT key, hashes FROM ledger_tile WHERE key >= %s AND key <= %s"),

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any, NamedTuple
 
-from django.db import connection
+from django.db import DatabaseError, connection, transaction
 from django.utils.translation import gettext as _
 
 from enterprises.models import Enterprise
@@ -352,23 +352,136 @@ def entry_problems(entry: EntryMeta, fields: UsageFields, lookups: _Lookups) -> 
     return problems
 
 
+# --- Set-wise: the database compares rows with entries and names the rows that may differ ----
+#
+# On PostgreSQL one query per window joins each usage row to its entry, reads the entry's
+# JSON with the database's own operators and compares every column as the fast path above
+# does (``_agrees_fast``), and under the same premise: an entry's bytes passed
+# ``parse_record`` when they were logged (strings where it wants strings, times with their
+# zone, the cost a decimal text) and verification checks that they are unchanged since. It
+# is stricter where the database reads a value differently from Python: a text with white
+# space around it (the ingestion stripped it) or a number not written as the database
+# writes it counts as different. So a row the query passes is one the row-by-row check
+# passes; the rows it names, and the entries without a row, go to the row-by-row check,
+# which decides and words the problem. A query the database refuses (a column whose type was
+# changed, bytes that are not JSON) sends the window to the row-by-row check whole. SQLite
+# keeps the row-by-row path.
+
+SETWISE = True  # tests switch it off to compare the two paths
+
+# Python's str.strip() white space, at either end of any of the stripped texts (joined by |).
+_WS = r"[\t\n\v\f\r\x1c-\x1f \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+_STRIPPED = (("node_name", "node_id"), ("work_ref", "work_ref"), ("job_id", "job_id"),
+             ("gpu_model", "gpu_model"), ("gpu_uuid", "gpu_uuid"), ("enterprise_uscc", "enterprise_uscc"))  # fmt: skip
+
+
+def _agree_sql() -> str:
+    """The PostgreSQL condition under which a usage row certainly agrees with its entry ``e`` (JSON ``j.doc``)."""
+    texts = " AND ".join(f"r.{column} = j.doc->>'{key}'" for column, key in _STRIPPED[:-1])
+    joined = ", ".join(f"j.doc->>'{key}'" for _column, key in _STRIPPED)
+    floats = " AND ".join(
+        f"r.{k} = CAST(j.doc->>'{k}' AS double precision)"
+        for k in ("gpu_seconds", "avg_util_pct", "energy_wh")
+    )
+    integers = " AND ".join(f"CAST(r.{k} AS TEXT) = j.doc->>'{k}'" for k in ("gpu_count", "max_mem_mib"))
+    return f"""
+        r.entry_sha256 = encode(sha256(e.data), 'hex')
+        AND replace(CAST(r.record_id AS TEXT), '-', '') = replace(j.doc->>'record_id', '-', '')
+        AND r.provider_id IS NOT DISTINCT FROM e.provider_id
+        AND r.enterprise_id IS NOT DISTINCT FROM e.enterprise_id
+        AND {texts}
+        AND r.enterprise_uscc = upper(j.doc->>'enterprise_uscc')
+        AND concat_ws('|', {joined}) !~ '(^|\\|){_WS}|{_WS}($|\\|)'
+        AND r.scenario = j.doc->>'scenario'
+        AND r.signature = COALESCE(j.doc->>'signature', '')
+        AND {integers}
+        AND {floats}
+        AND r.started_at = CAST(j.doc->>'started_at' AS timestamptz)
+        AND r.ended_at = CAST(j.doc->>'ended_at' AS timestamptz)
+        AND r.cost_cny = CAST(j.doc->>'cost_cny' AS numeric)
+        AND (r.node_id IS NULL OR (n.id IS NOT NULL AND n.node_id = r.node_name
+             AND n.provider_id IS NOT DISTINCT FROM e.provider_id))
+        AND (e.enterprise_id IS NULL OR EXISTS (
+             SELECT 1 FROM enterprises_enterprise x WHERE x.id = e.enterprise_id AND x.uscc = r.enterprise_uscc))
+        AND NOT EXISTS (
+             SELECT 1 FROM monitoring_node m WHERE m.node_id = r.node_name
+             AND m.provider_id IS DISTINCT FROM e.provider_id)
+    """  # noqa: S608 - fixed text
+
+
+def _suspects_sql(where: str) -> str:
+    return f"""
+        SELECT r.leaf_index FROM monitoring_usagerecord r
+        LEFT JOIN ledger_entry e ON e.leaf_index = r.leaf_index AND e.kind = '{KIND}'
+        LEFT JOIN monitoring_node n ON n.id = r.node_id
+        LEFT JOIN LATERAL (
+            SELECT CASE WHEN e.leaf_index IS NULL THEN NULL
+                   ELSE CAST(convert_from(e.data, 'UTF8') AS jsonb) END AS doc
+            OFFSET 0  -- parsed once per row, not once per use
+        ) j ON true
+        WHERE {where.replace("leaf_index", "r.leaf_index")}
+          AND (e.leaf_index IS NULL OR j.doc IS NULL OR jsonb_typeof(j.doc) <> 'object'
+               OR NOT COALESCE(({_agree_sql()}), false))
+        UNION
+        SELECT leaf_index FROM monitoring_usagerecord WHERE {where}
+        GROUP BY leaf_index HAVING COUNT(*) > 1
+    """  # noqa: S608 - fixed text, values are parameters
+
+
+def _orphans_sql(where: str) -> str:
+    return f"""
+        SELECT e.leaf_index FROM ledger_entry e
+        WHERE e.kind = '{KIND}' AND {where.replace("leaf_index", "e.leaf_index")}
+          AND NOT EXISTS (SELECT 1 FROM monitoring_usagerecord r WHERE r.leaf_index = e.leaf_index)
+    """  # noqa: S608 - fixed text, values are parameters
+
+
+class _Suspects(NamedTuple):
+    """What the set-wise query left to the row-by-row check: rows that may differ (all rows when
+    the query could not run), and usage entries with no row."""
+
+    rows: list[UsageRow]
+    orphans: set[int] | None  # None: unknown, the caller looks at every entry
+
+
+def _suspects(sql_where: str, params: Sequence[Any]) -> _Suspects:
+    """The rows of ``sql_where`` the database could not show to agree with their entries."""
+    if not SETWISE or connection.vendor != "postgresql":
+        return _Suspects(_rows(sql_where, params), None)
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(_suspects_sql(sql_where), [*params, *params])
+            leaves = sorted(index for (index,) in cursor.fetchall())
+            cursor.execute(_orphans_sql(sql_where), list(params))
+            orphans = {index for (index,) in cursor.fetchall()}
+    except DatabaseError:
+        # A column of another type, bytes that are not JSON: the row-by-row check names it.
+        return _Suspects(_rows(sql_where, params), None)
+    rows: list[UsageRow] = []
+    for start in range(0, len(leaves), CHUNK):
+        chunk = leaves[start : start + CHUNK]
+        rows += _rows("leaf_index IN ({})".format(", ".join(["%s"] * len(chunk))), chunk)
+    return _Suspects(rows, orphans)
+
+
 class UsageEntryCheck:
     """The ``ledger.verify`` check of usage entries and their rows (registered in ``MonitoringConfig.ready``)."""
 
     kind = KIND
+    prefix = b'{"avg_util_pct":'
 
     def __init__(self) -> None:
         self._lookups: _Lookups | None = None
 
-    def fetch(self, start: int, end: int) -> tuple[_Lookups, list[UsageRow]]:
+    def fetch(self, start: int, end: int) -> tuple[_Lookups, _Suspects]:
         if self._lookups is None or start == 0:
             self._lookups = _Lookups()
-        return self._lookups, _rows("leaf_index >= %s AND leaf_index < %s", [start, end])
+        return self._lookups, _suspects("leaf_index >= %s AND leaf_index < %s", [start, end])
 
     def check(
-        self, fetched: tuple[_Lookups, list[UsageRow]], entries: list[EntryMeta]
+        self, fetched: tuple[_Lookups, _Suspects], entries: list[EntryMeta]
     ) -> Iterable[tuple[int | None, str]]:
-        lookups, rows = fetched
+        lookups, (rows, orphans) = fetched
         by_index = {e.leaf: e for e in entries}
         seen: set[int] = set()
         for row in rows:
@@ -391,7 +504,7 @@ class UsageEntryCheck:
             for message in row_problems(row, by_index.get(index), lookups):
                 yield index, message
         for entry in entries:
-            if entry.leaf in seen:
+            if entry.leaf in seen or (orphans is not None and entry.leaf not in orphans):
                 continue
             yield entry.leaf, _("第 %(index)s 条算力使用记录的记录行缺失（被删除）") % {"index": entry.leaf}
             fields = parse_entry(entry.data)
@@ -446,12 +559,17 @@ def matching_leaves(leaf_indexes: Iterable[int]) -> set[int]:
     good: set[int] = set()
     for start in range(0, len(wanted), CHUNK):
         chunk = wanted[start : start + CHUNK]
-        marks = ", ".join(["%s"] * len(chunk))
-        entries = _usage_entries(f"leaf_index IN ({marks})", chunk)
+        where = "leaf_index IN ({})".format(", ".join(["%s"] * len(chunk)))
+        suspects = _suspects(where, chunk)
+        if suspects.orphans is None:
+            present = {row.leaf_index for row in suspects.rows}
+        else:
+            with connection.cursor() as cursor:
+                cursor.execute(f"SELECT leaf_index FROM monitoring_usagerecord WHERE {where}", chunk)  # noqa: S608 - placeholders only
+                present = {index for (index,) in cursor.fetchall()}
+        entries = _usage_entries(where, chunk)
         good.update(
-            row.leaf_index
-            for row in _rows(f"leaf_index IN ({marks})", chunk)
-            if _matches(row, entries, lookups)
+            present - {row.leaf_index for row in suspects.rows if not _matches(row, entries, lookups)}
         )
     return good
 
@@ -467,10 +585,14 @@ def refused_rows(tree_size: int, window: int = 1 << 16) -> dict[int, tuple[Any, 
     refused: dict[int, tuple[Any, Any]] = {}
     for start in range(0, tree_size, window):
         where, params = "leaf_index >= %s AND leaf_index < %s", [start, min(start + window, tree_size)]
-        rows = _rows(where, params)
+        rows = _suspects(where, params).rows
         if not rows:
             continue
-        entries = _usage_entries(where, params)
+        leaves = sorted({row.leaf_index for row in rows if type(row.leaf_index) is int})
+        entries: dict[int, EntryMeta] = {}
+        for lo in range(0, len(leaves), CHUNK):
+            chunk = leaves[lo : lo + CHUNK]
+            entries.update(_usage_entries("leaf_index IN ({})".format(", ".join(["%s"] * len(chunk))), chunk))
         for row in rows:
             if not _matches(row, entries, lookups):
                 values = row.values

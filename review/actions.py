@@ -29,6 +29,7 @@ from applications.models import Application
 from applications.states import Status
 from applications.subsidy import subsidy_for
 from enterprises.models import Enterprise
+from ledger.rows import seal
 from policy.loader import params_at
 from policy.queries import kept_total
 from review import rows
@@ -306,6 +307,7 @@ def _add_to_annual_grant(
         with transaction.atomic():
             # F(): the database adds to the committed total, never to a stale value read here.
             AnnualGrant.objects.filter(pk=grant.pk).update(total=F("total") + amount, cap=cap)
+            seal(AnnualGrant, [grant.pk])
     except IntegrityError as exc:
         raise _illegal(_("超出企业年度补助上限 %(cap)s 元，不能批准") % {"cap": display_money(cap)}) from exc
     grant.refresh_from_db(fields=["total"])
@@ -370,9 +372,9 @@ def release_annual_grant(application: Application, amount: Decimal | None = None
     day = local_date(application.submitted_at)
     assert day is not None
     released = application.granted_amount if amount is None else amount
-    AnnualGrant.objects.filter(enterprise_id=application.enterprise_id, year=day.year).update(
-        total=F("total") - released
-    )
+    grants = AnnualGrant.objects.filter(enterprise_id=application.enterprise_id, year=day.year)
+    grants.update(total=F("total") - released)
+    seal(AnnualGrant, grants.values_list("pk", flat=True))
 
 
 # --- 兑现 -------------------------------------------------------------------------------------

@@ -69,7 +69,7 @@ def ledger_export(request: HttpRequest) -> HttpResponse:
     )
 
     def lines() -> Any:
-        for app in qs:
+        for app in qs.iterator(chunk_size=2000):
             pay = getattr(app, "payment", None)
             yield [
                 app.reference,
@@ -89,10 +89,8 @@ def ledger_export(request: HttpRequest) -> HttpResponse:
                 pay.bank_reference if pay else "",
             ]
 
-    wb = Workbook()
-    ws = wb.active
-    assert ws is not None
-    ws.title = _("台账")
+    wb = Workbook(write_only=True)  # streamed: rows go from the cursor to the file
+    ws = wb.create_sheet(_("台账"))
     count = write_sheet(ws, [str(h) for h in LEDGER_HEADERS], lines())
     record_event(
         "review.ledger_export",

@@ -243,6 +243,11 @@ else:
 LEDGER_KEY_PATH = Path(env_str("LEDGER_KEY_PATH", str(VAR_DIR / "ledger_ed25519.key")))
 LEDGER_ORIGIN = env_str("LEDGER_ORIGIN", "yingdu.huairou.gov.cn/ledger")
 LEDGER_HASH = env_str("LEDGER_HASH", "sha256")
+# The latest checkpoint, also kept outside the database (ledger.seen); off in the test suite,
+# whose throw-away logs share one var/ folder (the tests of it name their own file).
+LEDGER_CHECKPOINT_PATH = env_str(
+    "LEDGER_CHECKPOINT_PATH", "" if YINGDU_ENV == "test" else f"{LEDGER_KEY_PATH}.checkpoint"
+)
 
 # The center's signature on issued PDFs (yingdu.signing): a certificate and key in production,
 # a development CA made in var/signing/ otherwise; SIGNING_TSA_URL names an RFC 3161 timestamp service.

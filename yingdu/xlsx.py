@@ -26,8 +26,10 @@ from typing import Any
 
 from django.http import HttpResponse
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 from openpyxl.utils import column_index_from_string, get_column_letter
+from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from openpyxl.worksheet.worksheet import Worksheet
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -62,10 +64,49 @@ def is_amount(value: Decimal) -> bool:
     return value.is_finite() and value.as_tuple().exponent == -2
 
 
-def append_row(ws: Worksheet, row: Sequence[Any], *, row_index: int | None = None) -> None:
+def _number_format(value: CellValue) -> str | None:
+    if isinstance(value, Decimal) and is_amount(value):
+        return XLSX_MONEY_FORMAT
+    if isinstance(value, dt.datetime):
+        return XLSX_DATETIME_FORMAT
+    if isinstance(value, dt.date):
+        return XLSX_DATE_FORMAT
+    return None
+
+
+def _streamed_row(ws: WriteOnlyWorksheet, row: Sequence[Any], *, bold: bool = False) -> list[Any]:
+    """One row of a write-only sheet, each cell as :func:`append_row` makes it.
+
+    A cell object is made only where a cell needs more than its value (a number format, bold,
+    text that openpyxl would read as a formula); other values are written as they are.
+    """
+    cells: list[Any] = []
+    for raw in row:
+        value = safe_cell(raw)
+        fmt = None if isinstance(value, str) else _number_format(value)
+        if not bold and fmt is None and not (isinstance(value, str) and value.startswith("=")):
+            cells.append(value)
+            continue
+        cell = WriteOnlyCell(ws, value=value)
+        if isinstance(value, str):
+            cell.data_type = "s"
+        elif fmt is not None:
+            cell.number_format = fmt
+        if bold:
+            cell.font = Font(bold=True)
+        cells.append(cell)
+    return cells
+
+
+def append_row(
+    ws: Worksheet | WriteOnlyWorksheet, row: Sequence[Any], *, row_index: int | None = None
+) -> None:
     """Append one row through :func:`safe_cell`: text stays text, amounts and moments get their
     number formats. ``row_index`` is the row it lands on, when the caller knows it (``ws.max_row``
-    scans every cell)."""
+    scans every cell). A write-only sheet (``Workbook(write_only=True)``) gets the same cells, streamed."""
+    if isinstance(ws, WriteOnlyWorksheet):
+        ws.append(_streamed_row(ws, row))
+        return
     values = [safe_cell(v) for v in row]
     ws.append(values)
     index = row_index if row_index is not None else ws.max_row
@@ -81,8 +122,16 @@ def append_row(ws: Worksheet, row: Sequence[Any], *, row_index: int | None = Non
             cell.number_format = XLSX_DATE_FORMAT
 
 
+def _width(headers: Sequence[str], widths: Sequence[int] | None, index: int) -> int:
+    return (
+        widths[index - 1]
+        if widths and index - 1 < len(widths)
+        else max(10, len(str(headers[index - 1])) * 2 + 2)
+    )
+
+
 def write_sheet(
-    ws: Worksheet,
+    ws: Worksheet | WriteOnlyWorksheet,
     headers: Sequence[str],
     rows: Iterable[Sequence[Any]],
     *,
@@ -91,8 +140,21 @@ def write_sheet(
     """Write a bold header row and the data rows through :func:`safe_cell`.
 
     Returns the number of data rows written. Text cells are forced to the string data type
-    so that openpyxl never stores them as formulas, even if the prefix rule changes.
+    so that openpyxl never stores them as formulas, even if the prefix rule changes. A
+    write-only sheet is streamed: its rows go to the file as they come, none kept in memory,
+    with the same values, formats, widths and frozen header.
     """
+    if isinstance(ws, WriteOnlyWorksheet):
+        # Widths and the frozen header are written before the first row.
+        for index in range(1, len(headers) + 1):
+            ws.column_dimensions[get_column_letter(index)].width = _width(headers, widths, index)
+        ws.freeze_panes = "A2"
+        ws.append(_streamed_row(ws, headers, bold=True))
+        count = 0
+        for row in rows:
+            ws.append(_streamed_row(ws, row))
+            count += 1
+        return count
     ws.append([safe_cell(h) for h in headers])
     # ``ws.max_row`` scans every cell, so it is read once; appended rows are counted instead
     # (reading it per row made a 2,000-row sheet take seconds).
@@ -104,9 +166,8 @@ def write_sheet(
         append_row(ws, row, row_index=header_row + count + 1)
         count += 1
     ws.freeze_panes = f"A{header_row + 1}"
-    for index, header in enumerate(headers, start=1):
-        width = widths[index - 1] if widths and index - 1 < len(widths) else max(10, len(str(header)) * 2 + 2)
-        ws.column_dimensions[get_column_letter(index)].width = width
+    for index in range(1, len(headers) + 1):
+        ws.column_dimensions[get_column_letter(index)].width = _width(headers, widths, index)
     return count
 
 

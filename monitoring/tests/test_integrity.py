@@ -10,8 +10,9 @@ from django.db import connection
 
 from ledger.tests.test_verify import raw_sql
 from ledger.verify import verify_log
+from monitoring import integrity
 from monitoring.actions import record_usage_batch
-from monitoring.integrity import matching_leaves
+from monitoring.integrity import matching_leaves, refused_rows
 from monitoring.models import UsageRecord
 from monitoring.tests.factories import hourly, make_node
 from yingdu.test import BaseTestCase
@@ -30,7 +31,25 @@ class UsageRowTamperTests(BaseTestCase):
         self.assertFalse(result.ok)
         return [str(p) for p in result.problems]
 
+    def assertBothPathsAgree(self) -> None:
+        """The set-wise check finds exactly what the row-by-row check finds (verify and reconciliation)."""
+        size = verify_log(window=256).tree_size
+        found = {}
+        for setwise in (True, False):
+            integrity.SETWISE = setwise
+            try:
+                result = verify_log(window=256)
+                found[setwise] = (
+                    [(p.index, str(p)) for p in result.problems],
+                    refused_rows(size, window=256),
+                    matching_leaves(r.leaf_index for r in self.rows),
+                )
+            finally:
+                integrity.SETWISE = True
+        self.assertEqual(found[True], found[False])
+
     def assertFoundAt(self, index: int, *fragments: str) -> list[str]:
+        self.assertBothPathsAgree()
         result = verify_log(window=256)
         messages = [str(p) for p in result.problems]
         self.assertFalse(result.ok)
@@ -41,6 +60,8 @@ class UsageRowTamperTests(BaseTestCase):
         return messages
 
     def test_it_verifies_untouched_usage_rows(self) -> None:
+        self.assertBothPathsAgree()
+        self.assertEqual(refused_rows(10_000), {})
         result = verify_log(window=256)
         self.assertTrue(result.ok, [str(p) for p in result.problems])
         self.assertEqual(matching_leaves(r.leaf_index for r in self.rows), {r.leaf_index for r in self.rows})
@@ -162,6 +183,7 @@ class UsageRowTamperTests(BaseTestCase):
             c.execute("DELETE FROM monitoring_usagerecord WHERE id = %s", [self.rows[0].pk])
         good = matching_leaves(r.leaf_index for r in self.rows)
         self.assertEqual(good, {r.leaf_index for r in self.rows[1:]} - {self.row.leaf_index})
+        self.assertBothPathsAgree()
 
     def test_it_checks_untouched_rows_on_the_fast_path_and_sends_edited_ones_to_the_full_check(self) -> None:
         from monitoring.integrity import _agrees_fast, _Lookups, _rows, _usage_entries, full_row_problems
@@ -177,3 +199,18 @@ class UsageRowTamperTests(BaseTestCase):
         [edited] = [r for r in _rows(where, params) if r.pk == self.row.pk]
         self.assertFalse(_agrees_fast(edited, entries[edited.leaf_index], lookups))
         self.assertIn("energy_wh", " ".join(full_row_problems(edited, entries[edited.leaf_index], lookups)))
+
+    def test_the_database_compares_rows_with_entries_and_names_only_the_edited_ones(self) -> None:
+        if connection.vendor != "postgresql":
+            self.skipTest("SQLite keeps the row-by-row path")
+        where, params = "leaf_index >= %s", [0]
+        untouched = integrity._suspects(where, params)
+        self.assertEqual((untouched.rows, untouched.orphans), ([], set()))
+        with connection.cursor() as c:
+            c.execute(
+                "UPDATE monitoring_usagerecord SET energy_wh = energy_wh + 1 WHERE id = %s", [self.row.pk]
+            )
+            c.execute("DELETE FROM monitoring_usagerecord WHERE id = %s", [self.rows[0].pk])
+        edited = integrity._suspects(where, params)
+        self.assertEqual([r.pk for r in edited.rows], [self.row.pk])
+        self.assertEqual(edited.orphans, {self.rows[0].leaf_index})

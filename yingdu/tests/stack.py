@@ -303,7 +303,32 @@ class Stack:
 
         with concurrent.futures.ThreadPoolExecutor(2) as pool:
             list(pool.map(timed, ["yingdu migrate", "yingdu collectstatic"]))
+        self._use_app_role()
         timed("yingdu check")
+
+    def _use_app_role(self) -> None:
+        """From here on the platform connects as its own role, neither superuser nor owner of the
+        tables (docs/security.md): migrations ran as the owner, the app role reads and writes."""
+        import psycopg
+
+        parsed = urllib.parse.urlsplit(self.database_url)
+        self.app_role = f"{self.db_name}_app"
+        password = uuid.uuid4().hex
+        with psycopg.connect(self.database_url, autocommit=True) as conn:
+            conn.execute(
+                f"CREATE ROLE \"{self.app_role}\" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD '{password}'"
+            )
+            conn.execute(f'GRANT CONNECT ON DATABASE "{self.db_name}" TO "{self.app_role}"')
+            conn.execute(f'GRANT USAGE ON SCHEMA public TO "{self.app_role}"')
+            conn.execute(
+                f'GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO "{self.app_role}"'
+            )
+            conn.execute(
+                f'GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO "{self.app_role}"'
+            )
+        host = parsed.hostname or "127.0.0.1"
+        netloc = f"{self.app_role}:{password}@{host}" + (f":{parsed.port}" if parsed.port else "")
+        self.env["DATABASE_URL"] = parsed._replace(netloc=netloc).geturl()
 
     # -- processes --
 
@@ -387,6 +412,7 @@ class Stack:
         finally:
             with psycopg.connect(self._admin_url, autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{self.db_name}" WITH (FORCE)')
+                conn.execute(f'DROP ROLE IF EXISTS "{self.db_name}_app"')
             subprocess.run(["rm", "-rf", str(self.tmp)], check=False)  # noqa: S607
 
 

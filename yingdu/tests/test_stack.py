@@ -126,6 +126,7 @@ def test_it_follows_the_readme_recipe_command_by_command() -> None:
         "yingdu collectstatic --noinput",
         "yingdu check --deploy --fail-level WARNING",
         "gunicorn yingdu.wsgi -w 4 -b 127.0.0.1:8001",
+        "gunicorn yingdu.wsgi -w 2 -b 127.0.0.1:8002",
         "yingdu run_huey",
     ]
 

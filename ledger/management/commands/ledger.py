@@ -17,8 +17,21 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="verb", required=True)
-        sub.add_parser("verify", help=_("重新计算整个日志，核对所有检查点，指出第一个异常的序号"))
+        p_verify = sub.add_parser("verify", help=_("重新计算整个日志，核对所有检查点，指出第一个异常的序号"))
+        p_verify.add_argument(
+            "--seen",
+            action="append",
+            default=[],
+            metavar="PATH",
+            help=_("导出目录或检查点文件：日志不得短于其中的检查点（可重复）"),
+        )
+        p_verify.add_argument(
+            "--incremental",
+            action="store_true",
+            help=_("只校验上次校验通过之后新增的条目（以一致性证明与上次的检查点相连）"),
+        )
         sub.add_parser("checkpoint", help=_("为当前日志签署检查点并输出"))
+        sub.add_parser("seal-existing", help=_("为尚无日志条目的受校验记录补记日志（启用校验时执行一次）"))
         sub.add_parser("key", help=_("输出检查点验证公钥（signed-note 格式）"))
         p_export = sub.add_parser("export", help=_("以 C2SP tlog-tiles 格式导出日志"))
         p_export.add_argument("directory")
@@ -45,11 +58,19 @@ class Command(BaseCommand):
                 raise CommandError(_("回执未通过核验"))
             return
         if verb == "verify":
-            self._verify()
+            self._verify(options["seen"], options["incremental"])
         elif verb in ("policy", "cosign"):
             from ledger.witness_cli import run
 
             run(verb, options, self.stdout)
+        elif verb == "seal-existing":
+            from django.db import transaction
+
+            from ledger.rows import covered_tables, seal_unsealed
+
+            with transaction.atomic():
+                total = sum(seal_unsealed(spec.model) for spec in covered_tables())
+            self.stdout.write(_("已为 %(n)s 条记录补记日志") % {"n": total})
         elif verb == "checkpoint":
             from ledger.actions import sign_checkpoint
 
@@ -67,11 +88,15 @@ class Command(BaseCommand):
                 % {"size": cp.size, "root": base64.b64encode(cp.root_hash).decode()}
             )
 
-    def _verify(self) -> None:
+    def _verify(self, seen_elsewhere: list[str], incremental: bool) -> None:
         from ledger.actions import run_verification
 
         try:
-            run = run_verification(actor=None, actor_repr="cli")
+            run = run_verification(
+                actor=None, actor_repr="cli", seen_elsewhere=seen_elsewhere, incremental=incremental
+            )
+        except FileNotFoundError as exc:
+            raise CommandError(_("找不到检查点文件：%(error)s") % {"error": exc}) from None
         except DatabaseError as exc:
             # Damage the checks could not read past (a dropped table, a column of the wrong type).
             raise CommandError(_("日志校验无法完成，数据库内容已损坏：%(error)s") % {"error": exc}) from None
