@@ -420,11 +420,14 @@ def parse_consumption(
     *,
     now: dt.datetime,
     existing_record_ids: Iterable[str] = (),
+    keep_good_rows: bool = False,
 ) -> ParseResult:
     """Parse a CSV or XLSX consumption detail; every row's problems are reported, by row number.
 
     ``existing_record_ids`` are the record ids of the application's other detail files, so a
-    record is not claimed twice by one application.
+    record is not claimed twice by one application. With ``keep_good_rows`` the good rows stay
+    beside the errors (the evidence check reads a file that way); otherwise a file with errors
+    has no rows.
     """
     result = ParseResult()
     errors = _Collector(result)
@@ -477,7 +480,7 @@ def parse_consumption(
         )
     if not result.errors and not result.rows:
         errors.add(2, "", _("明细中没有数据行"))
-    if result.errors:
+    if result.errors and not keep_good_rows:
         result.rows = []
     return result
 
