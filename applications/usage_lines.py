@@ -29,7 +29,7 @@ from typing import Any
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from yingdu.lib.money import round_half_up
+from yingdu.lib.money import display_money, round_half_up
 
 ZERO = Decimal("0.00")
 
@@ -381,9 +381,9 @@ def describe_base(base: Base) -> str:
     return _(
         "现金实付 %(cash)s 元＋资源包抵扣折算 %(packs)s 元＝%(base)s 元（不计优惠券 %(coupons)s 元、算力券 %(vouchers)s 元）"
     ) % {
-        "cash": f"{round_half_up(base.cash):,}",
-        "packs": f"{round_half_up(base.packs):,}",
-        "base": f"{base.total:,}",
-        "coupons": f"{round_half_up(base.coupons):,}",
-        "vouchers": f"{round_half_up(base.vouchers):,}",
+        "cash": display_money(base.cash),
+        "packs": display_money(base.packs),
+        "base": display_money(base.total),
+        "coupons": display_money(base.coupons),
+        "vouchers": display_money(base.vouchers),
     }

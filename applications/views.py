@@ -45,7 +45,7 @@ from ledger.downloads import audited_download
 from yingdu import hooks
 from yingdu.lib.money import display_money
 from yingdu.signing import issued_pdf_response
-from yingdu.uploads import DOCUMENT_TYPES, TABLE_TYPES, check_upload
+from yingdu.uploads import DOCUMENT_TYPES, USAGE_TYPES, check_upload
 from yingdu.validators import display_phone
 
 
@@ -363,7 +363,7 @@ def material_upload(request: HttpRequest, pk: int) -> HttpResponse:
     rejected = None
     if form.is_valid():
         kind = form.cleaned_data["kind"]
-        allowed = DOCUMENT_TYPES | TABLE_TYPES if kind == MaterialKind.CONSUMPTION_DETAIL else DOCUMENT_TYPES
+        allowed = DOCUMENT_TYPES | USAGE_TYPES if kind == MaterialKind.CONSUMPTION_DETAIL else DOCUMENT_TYPES
         saved = 0
         for upload in form.cleaned_data["file"]:
             try:

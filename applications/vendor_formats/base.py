@@ -54,6 +54,7 @@ class FileResult:
     rejections: list[Rejection] = field(default_factory=list)
     records: int = 0  # records (rows, tasks) read, good and bad
     truncated: bool = False
+    gpu_layout: bool = False  # the earlier GPU-only template (read by ``applications.consumption``)
 
     def reject(self, line: int, reason: str) -> None:
         if len(self.rejections) >= MAX_REJECTIONS:

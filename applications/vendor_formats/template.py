@@ -260,6 +260,7 @@ def read_gpu_template(
     result: FileResult, content: bytes, mime: str, *, now: dt.datetime, vendor: str = ""
 ) -> None:
     """The earlier layout through its own parser; its row errors become rejected lines."""
+    result.gpu_layout = True
     parsed = consumption.parse_consumption(content, mime, now=now, keep_good_rows=True)
     result.records = len(parsed.rows) + len({e.row for e in parsed.errors if e.row > 1})
     for error in parsed.errors:
