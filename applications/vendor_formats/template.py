@@ -198,7 +198,8 @@ def _line(cells: Sequence[Any], mapping: dict[str, int], number: int, now: dt.da
     }
     status = "failed" if text(cell("status")).lower() in FAILED else "succeeded"
     no_money = amounts["paid"] is None and amounts["payable"] is None
-    if kind != PACK_PURCHASE and status == "succeeded" and no_money and not cell("pack_units"):
+    drawn_from_pack = unit == "pack_unit" or bool(text(cell("pack_units")))
+    if kind != PACK_PURCHASE and status == "succeeded" and no_money and not drawn_from_pack:
         raise RowError(_("应付金额与实付金额至少填写一项（资源包抵扣的行填写资源包抵扣单位）"))
     if kind == PACK_PURCHASE and amounts["paid"] is None:
         raise RowError(_("资源包购买须填写实付金额"))
