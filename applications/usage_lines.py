@@ -218,7 +218,9 @@ class Base:
             "coupons": str(round_half_up(self.coupons)),
             "vouchers": str(round_half_up(self.vouchers)),
             "base": str(self.total),
-            "unpriced_pack_units": {k: str(v) for k, v in sorted(self.unpriced_pack_units.items())},
+            "unpriced_pack_units": {
+                k: format(v.normalize(), "f") for k, v in sorted(self.unpriced_pack_units.items())
+            },
         }
 
 

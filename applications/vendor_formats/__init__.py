@@ -29,6 +29,7 @@ from applications.vendor_formats.base import (
     decode,
     json_item_lines,
 )
+from yingdu.lib.money import format_money
 
 FORMATS: tuple[str, ...] = (
     "template",
@@ -241,12 +242,12 @@ class Evidence:
             ],
             "quantities": {unit: _number(value) for unit, value in sorted(quantities(self.lines).items())},
             "money": {
-                "list": str(base.list_amount),
-                "discount": str(base.discount),
-                "coupon": str(base.coupons),
-                "voucher": str(base.vouchers),
-                "payable": str(base.payable),
-                "paid": str(base.paid),
+                "list": format_money(base.list_amount),
+                "discount": format_money(base.discount),
+                "coupon": format_money(base.coupons),
+                "voucher": format_money(base.vouchers),
+                "payable": format_money(base.payable),
+                "paid": format_money(base.paid),
             },
             "subsidy_base": base.as_dict(),
         }
