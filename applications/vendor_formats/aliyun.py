@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from applications.usage_lines import CLOUD_RESOURCE, MODEL_SERVICE, VENDOR_BILL, VENDOR_TASK, UsageLine
 from applications.vendor_formats.base import (
@@ -77,6 +78,18 @@ def read_bill_csv(result: FileResult, rows: Sequence[Sequence[Any]]) -> None:
             result.reject(number, str(exc))
 
 
+# Column names in messages, translated when a message is shown.
+QUANTITY = gettext_lazy("用量")
+COUPON = gettext_lazy("优惠券抵扣")
+CASH_COUPON = gettext_lazy("代金券抵扣")
+PAYABLE = gettext_lazy("应付金额")
+TIME = gettext_lazy("消费时间")
+LIST_PRICE = gettext_lazy("目录总价")
+DISCOUNT = gettext_lazy("优惠金额")
+CASH_PAID = gettext_lazy("现金支付")
+PACK_UNITS = gettext_lazy("资源包抵扣量")
+
+
 def _bill_line(cells: Sequence[Any], mapping: dict[str, int], number: int) -> UsageLine:
     def cell(column: str) -> Any:
         index = mapping.get(column)
@@ -90,17 +103,17 @@ def _bill_line(cells: Sequence[Any], mapping: dict[str, int], number: int) -> Us
     if found is None:
         raise RowError(_("无法识别的用量单位“%(unit)s”") % {"unit": unit_name})
     unit, factor = found
-    quantity = decimal(cell("quantity"), _("用量"))
+    quantity = decimal(cell("quantity"), QUANTITY)
     assert quantity is not None
-    coupon = money(cell("coupon"), _("优惠券抵扣"))
-    cash_coupon = money(cell("cash_coupon"), _("代金券抵扣"))
+    coupon = money(cell("coupon"), COUPON)
+    cash_coupon = money(cell("cash_coupon"), CASH_COUPON)
     if coupon is not None or cash_coupon is not None:
         coupon = (coupon or Decimal(0)) + (cash_coupon or Decimal(0))
-    payable = money(cell("payable"), _("应付金额"))
+    payable = money(cell("payable"), PAYABLE)
     if payable is None:
         raise RowError(_("应付金额不能为空"))
-    moment_value = moment(cell("day"), _("消费时间"))
-    pack = decimal(cell("pack_units"), _("资源包抵扣量"), required=False)
+    moment_value = moment(cell("day"), TIME)
+    pack = decimal(cell("pack_units"), PACK_UNITS, required=False)
     return UsageLine(
         kind=MODEL_SERVICE if category in ("video", "image", "text", "voice") else CLOUD_RESOURCE,
         vendor=VENDOR,
@@ -112,11 +125,11 @@ def _bill_line(cells: Sequence[Any], mapping: dict[str, int], number: int) -> Us
         sku=" ".join(part for part in (product, item) if part),
         bill_period=text(cell("bill_period"), 7),
         day=moment_value.date() if moment_value else None,
-        list_amount=money(cell("list_amount"), _("目录总价")),
-        discount=money(cell("discount"), _("优惠金额")),
+        list_amount=money(cell("list_amount"), LIST_PRICE),
+        discount=money(cell("discount"), DISCOUNT),
         coupon=coupon,
         payable=payable,
-        paid=money(cell("paid"), _("现金支付")),
+        paid=money(cell("paid"), CASH_PAID),
         pack_units=pack * factor if pack else None,
         bill_line_id=text(cell("bill_line_id")),
         settlement_ref=text(cell("order"), 64),

@@ -14,6 +14,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 
 from applications.usage_lines import UsageLine
@@ -82,7 +83,9 @@ def row_sha256(cells: Sequence[Any]) -> str:
     return hashlib.sha256("\x1f".join("" if c is None else str(c) for c in cells).encode()).hexdigest()
 
 
-def decimal(value: Any, label: str, *, required: bool = True, negative: bool = False) -> Decimal | None:
+def decimal(
+    value: Any, label: str | Promise, *, required: bool = True, negative: bool = False
+) -> Decimal | None:
     """A number from a cell or a JSON value (strings with 千分位, ¥ and spaces allowed)."""
     if value is None or (isinstance(value, str) and not value.strip()):
         if required:
@@ -104,7 +107,7 @@ def decimal(value: Any, label: str, *, required: bool = True, negative: bool = F
     return number
 
 
-def money(value: Any, label: str) -> Decimal | None:
+def money(value: Any, label: str | Promise) -> Decimal | None:
     number = decimal(value, label, required=False, negative=True)
     if number is None:
         return None
@@ -122,7 +125,7 @@ _FORMATS = (
 )
 
 
-def moment(value: Any, label: str, *, required: bool = False) -> dt.datetime | None:
+def moment(value: Any, label: str | Promise, *, required: bool = False) -> dt.datetime | None:
     """A time: ISO 8601, ``2026-03-01 08:00``, a date, or unix seconds / milliseconds; Beijing time when
     no zone is given."""
     if value is None or (isinstance(value, str) and not value.strip()):
@@ -159,7 +162,7 @@ def moment(value: Any, label: str, *, required: bool = False) -> dt.datetime | N
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=BEIJING)
 
 
-def day_of(value: Any, label: str) -> dt.date | None:
+def day_of(value: Any, label: str | Promise) -> dt.date | None:
     found = moment(value, label)
     return found.astimezone(BEIJING).date() if found is not None else None
 
