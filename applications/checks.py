@@ -349,7 +349,7 @@ def material_problems(application: Application) -> Problems:
         )
     if MaterialKind.CONSUMPTION_DETAIL in present:
         from applications.usage_lines import describe_base
-        from applications.usage_store import detail_materials, usage_base
+        from applications.usage_store import base_on, detail_materials
 
         if not detail_materials(application):
             _add(
@@ -360,8 +360,7 @@ def material_problems(application: Application) -> Problems:
         else:
             # Row 22 does not constrain the detail: the lines are measured in their own units
             # (docs/usage-formats.md). Row 23 is the subsidy base computed from them.
-            params, _error = policy_for(timezone.localdate())
-            base = usage_base(application, params)
+            base = base_on(application, timezone.localdate())
             if application.total_compute_cost is not None and base.total != application.total_compute_cost:
                 _add(
                     problems,

@@ -393,3 +393,35 @@ class UsageLineRow(models.Model):
 
     def __str__(self) -> str:
         return f"{self.vendor} {self.sku} {self.quantity} {self.unit}"
+
+
+class SampledClip(models.Model):
+    """A raw generated clip the applicant sampled, with what its AIGC implicit label says
+    (``applications.aigc``, docs/usage-formats.md#sampled-clips). Findings are computed against the
+    declared lines when shown, so they follow the detail in force."""
+
+    application = models.ForeignKey(
+        Application, on_delete=models.CASCADE, related_name="sampled_clips", verbose_name=_("申请")
+    )
+    file = models.CharField(_("存储路径"), max_length=255)
+    original_name = models.CharField(_("原文件名"), max_length=255)
+    mime = models.CharField(_("类型"), max_length=64)
+    size = models.PositiveBigIntegerField(_("大小（字节）"))
+    sha256 = models.CharField(_("SHA-256"), max_length=64)
+    label = models.JSONField(_("AIGC 隐式标识"), null=True, blank=True)
+    duration = models.DecimalField(_("时长（秒）"), max_digits=12, decimal_places=3, null=True, blank=True)
+    width = models.PositiveIntegerField(_("宽"), null=True, blank=True)
+    height = models.PositiveIntegerField(_("高"), null=True, blank=True)
+    read_error = models.CharField(_("读取问题"), max_length=200, blank=True)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("上传人")
+    )
+    uploaded_at = models.DateTimeField(_("上传时间"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("抽样片段")
+        verbose_name_plural = _("抽样片段")
+        ordering = ["uploaded_at", "pk"]
+
+    def __str__(self) -> str:
+        return self.original_name

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 from typing import Any
 
@@ -119,7 +120,10 @@ def declared_lines(application: Application) -> list[UsageLine]:
     """Every usage line of the consumption details in force."""
     ids = [m.pk for m in detail_materials(application)]
     vendor = application.provider_name or ""
-    lines = [line_of_row(row) for row in UsageLineRow.objects.filter(material_id__in=ids).select_related("material")]
+    lines = [
+        line_of_row(row)
+        for row in UsageLineRow.objects.filter(material_id__in=ids).select_related("material")
+    ]
     lines += [
         line_of_gpu_row(row, vendor)
         for row in ConsumptionRow.objects.filter(material_id__in=ids).select_related("material")
@@ -131,3 +135,14 @@ def usage_base(application: Application, params: Any = None) -> Base:
     """Row 23 as computed from the declared lines under the base rules in force."""
     rules = BaseRules.from_params(params) if params is not None else BaseRules()
     return subsidy_base(declared_lines(application), rules)
+
+
+def base_on(application: Application, day: dt.date) -> Base:
+    """Row 23 as computed under the base rules in force on ``day`` (the defaults where no policy is)."""
+    from policy.loader import PolicyNotInForceError, params_at
+
+    try:
+        params = params_at(day)
+    except PolicyNotInForceError:
+        params = None
+    return usage_base(application, params)
