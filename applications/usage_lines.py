@@ -30,59 +30,25 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from yingdu.lib.money import display_money, round_half_up
+from yingdu.lib.usage_vocabulary import AGENT_SIGNED as AGENT_SIGNED
+from yingdu.lib.usage_vocabulary import APPLICANT_DECLARED as APPLICANT_DECLARED
+from yingdu.lib.usage_vocabulary import CATEGORIES as CATEGORIES
+from yingdu.lib.usage_vocabulary import CLOUD_RESOURCE as CLOUD_RESOURCE
+from yingdu.lib.usage_vocabulary import GPU_TIME as GPU_TIME
+from yingdu.lib.usage_vocabulary import KINDS as KINDS
+from yingdu.lib.usage_vocabulary import MODEL_SERVICE as MODEL_SERVICE
+from yingdu.lib.usage_vocabulary import PACK_PURCHASE as PACK_PURCHASE
+from yingdu.lib.usage_vocabulary import PROVIDER_REPORTED as PROVIDER_REPORTED
+from yingdu.lib.usage_vocabulary import SOURCES as SOURCES
+from yingdu.lib.usage_vocabulary import SUBSCRIPTION as SUBSCRIPTION
+from yingdu.lib.usage_vocabulary import UNITS as UNITS
+from yingdu.lib.usage_vocabulary import VENDOR_BILL as VENDOR_BILL
+from yingdu.lib.usage_vocabulary import VENDOR_TASK as VENDOR_TASK
+
+# The vocabulary above is shared with the providers' reports (monitoring) and re-exported here.
 
 ZERO = Decimal("0.00")
 
-# Kinds of bought compute.
-GPU_TIME = "gpu_time"
-MODEL_SERVICE = "model_service"
-CLOUD_RESOURCE = "cloud_resource"
-PACK_PURCHASE = "pack_purchase"
-SUBSCRIPTION = "subscription"
-KINDS: dict[str, Any] = {
-    GPU_TIME: gettext_lazy("GPU 算力时长"),
-    MODEL_SERVICE: gettext_lazy("模型服务"),
-    CLOUD_RESOURCE: gettext_lazy("云资源"),
-    PACK_PURCHASE: gettext_lazy("资源包购买"),
-    SUBSCRIPTION: gettext_lazy("会员订阅"),
-}
-
-CATEGORIES: dict[str, Any] = {
-    "video": gettext_lazy("视频生成"),
-    "image": gettext_lazy("图像生成"),
-    "text": gettext_lazy("文本"),
-    "voice": gettext_lazy("语音"),
-    "gpu_instance": gettext_lazy("GPU 实例"),
-    "other": gettext_lazy("其他"),
-}
-
-# Units of quantity.
-UNITS: dict[str, Any] = {
-    "gpu_second": gettext_lazy("卡·秒"),
-    "input_token": gettext_lazy("输入 token"),
-    "output_token": gettext_lazy("输出 token"),
-    "token": gettext_lazy("token"),
-    "video_second": gettext_lazy("生成视频秒"),
-    "image": gettext_lazy("张"),
-    "character": gettext_lazy("字符"),
-    "pack_unit": gettext_lazy("资源包单位"),
-    "instance_hour": gettext_lazy("实例·小时"),
-    "request": gettext_lazy("次"),
-}
-
-# Where a line came from, strongest first.
-AGENT_SIGNED = "agent_signed"
-PROVIDER_REPORTED = "provider_reported"
-VENDOR_BILL = "vendor_bill"
-VENDOR_TASK = "vendor_task"
-APPLICANT_DECLARED = "applicant_declared"
-SOURCES: dict[str, Any] = {
-    AGENT_SIGNED: gettext_lazy("监控代理签名"),
-    PROVIDER_REPORTED: gettext_lazy("提供方报送"),
-    VENDOR_BILL: gettext_lazy("厂商账单"),
-    VENDOR_TASK: gettext_lazy("厂商任务记录"),
-    APPLICANT_DECLARED: gettext_lazy("申报方填报"),
-}
 
 MONEY_FIELDS = ("list_amount", "discount", "coupon", "voucher", "payable", "paid")
 

@@ -34,7 +34,7 @@ from applications.usage_lines import (
 )
 from applications.usage_store import declared_lines
 from audits.queries import _key_filter, application_keys
-from monitoring.models import UsageRecord
+from monitoring.models import ReportedUsageLine, UsageRecord
 
 INVOICE = re.compile(r"\d{20}")
 # A bill covers a declared group when it holds at least this share of the declared quantity.
@@ -134,8 +134,10 @@ def provider_level(application: Application, lines: list[UsageLine]) -> Level:
     if not gpu and not services:
         return Level("provider", label, None, _("没有需提供方记录覆盖的用量"))
     monitored = Decimal(0)
+    keys = application_keys(application)
+    if services:
+        reported |= set(ReportedUsageLine.objects.filter(_key_filter(keys)).values_list("vendor", flat=True))
     if gpu:
-        keys = application_keys(application)
         total = UsageRecord.objects.filter(_key_filter(keys)).aggregate(s=Sum("gpu_seconds"))["s"]
         monitored = Decimal(str(total or 0))
     uncovered = sorted(services - reported)

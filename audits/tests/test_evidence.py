@@ -19,6 +19,8 @@ from applications.models import MaterialKind, SampledClip
 from applications.tests.factories import add_required_materials, checked, make_draft
 from applications.tests.test_usage_declaration import BASE, LAUNCH, TEMPLATE, TODAY
 from audits.evidence import evidence_for
+from monitoring.tests.test_usage_lines import line
+from monitoring.usage_lines import record_usage_lines
 from yingdu.test import BaseTestCase
 
 FIXTURES = Path(__file__).resolve().parents[2] / "applications" / "tests" / "fixtures" / "usage"
@@ -106,3 +108,15 @@ class EvidenceTests(BaseTestCase):
             url, {"clip": SimpleUploadedFile("a.txt", b"hello", "text/plain")}, follow=True
         )
         assert "不是 MP4、MOV、JPEG 或 PNG" in response.content.decode()
+
+
+@time_machine.travel(TODAY, tick=False)
+class ReportedLinesCoverEvidenceTests(BaseTestCase):
+    def test_provider_reported_lines_cover_the_declared_model_service_at_the_provider_level(self) -> None:
+        application = make_draft(self.alice, work_minutes=96, compute_minutes=96, launch_date=LAUNCH)
+        add_required_materials(application, self.alice, detail=TEMPLATE.encode())
+        levels = {level.code: level for level in evidence_for(application).levels}
+        assert levels["provider"].reached is False and "火山方舟" in levels["provider"].detail
+        reported = [line(f"L-{vendor}", vendor=vendor) for vendor in ("火山方舟", "阿里云百炼")]
+        record_usage_lines(self.provider, reported, actor_repr="test")
+        assert {level.code: level for level in evidence_for(application).levels}["provider"].reached is True
