@@ -353,7 +353,7 @@ def add_material(
                 after |= {
                     "format": usage.format,
                     "lines": len(usage.lines),
-                    "rejected": [r.as_dict() for r in usage.rejections],
+                    "rejected_lines": [r.as_dict() for r in usage.rejections],
                 }
             if parsed is not None:
                 after |= {

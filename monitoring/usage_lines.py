@@ -167,7 +167,7 @@ def record_usage_lines(
         ReportedUsageLine.objects.bulk_create(rows, batch_size=1000)
         if rows:
             record_event(
-                "monitoring.usage_lines",
+                "usage.lines",
                 actor=None,
                 actor_repr=actor_repr,
                 after={

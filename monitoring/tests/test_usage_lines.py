@@ -53,7 +53,7 @@ class ReportedUsageLineTests(BaseTestCase):
             245000,
             "token",
         )
-        event = AuditEvent.objects.filter(action="monitoring.usage_lines").get()
+        event = AuditEvent.objects.filter(action="usage.lines").get()
         assert event.after["sha256"] == [stored.line_sha256]
 
     def test_a_body_without_lines_is_refused_with_a_chinese_reason(self) -> None:
