@@ -299,25 +299,32 @@ def context_for(
 
 @dataclass(frozen=True)
 class ConsumptionTotals:
-    files: int  # parsed (CSV/XLSX) detail files in force
-    rows: int
-    minutes: int
-    amount: Decimal
+    files: int  # detail files in force read into usage lines (template or vendor exports)
+    rows: int  # usage lines
+    minutes: int  # card-minutes of the earlier GPU layout's rows
+    amount: Decimal  # the subsidy base computed from the lines (row 23)
+    units: tuple[tuple[str, Decimal], ...] = ()  # totals per unit as measured, labelled
+    generated_per_minute: Decimal | None = None  # generated video minutes per minute of the work
 
 
 def consumption_totals(application: Application) -> ConsumptionTotals:
-    """Σ minutes and Σ amount over the parsed consumption details in force."""
-    current = application.current_materials().filter(kind=MaterialKind.CONSUMPTION_DETAIL)
-    ids = [m.pk for m in current if m.is_table]
-    agg = ConsumptionRow.objects.filter(material_id__in=ids).aggregate(
-        minutes=Sum("minutes"), amount=Sum("amount")
-    )
-    rows = ConsumptionRow.objects.filter(material_id__in=ids).count()
+    """The detail in force: its lines, the base computed from them and the totals per unit
+    (docs/usage-formats.md); row 22 is not among them."""
+    from applications.usage_lines import TOTAL_UNITS, plausibility, summary_totals
+    from applications.usage_store import base_on, declared_lines, detail_materials
+
+    materials = detail_materials(application)
+    lines = declared_lines(application)
+    minutes = ConsumptionRow.objects.filter(material_id__in=[m.pk for m in materials]).aggregate(
+        minutes=Sum("minutes")
+    )["minutes"]
     return ConsumptionTotals(
-        files=len(ids),
-        rows=rows,
-        minutes=int(agg["minutes"] or 0),
-        amount=(agg["amount"] or Decimal("0")).quantize(Decimal("0.01")),
+        files=len(materials),
+        rows=len(lines),
+        minutes=int(minutes or 0),
+        amount=base_on(application, timezone.localdate()).total,
+        units=tuple((str(TOTAL_UNITS[key]), value) for key, value in summary_totals(lines).items()),
+        generated_per_minute=plausibility(lines, application.work_minutes),
     )
 
 

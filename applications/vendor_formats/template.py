@@ -268,3 +268,117 @@ def read_gpu_template(
         label = error.column_label
         result.reject(error.row, f"{label}：{error.message}" if label else error.message)
     result.lines.extend(gpu_row_line(row, vendor=vendor, file_name=result.file_name) for row in parsed.rows)
+
+
+# --- the downloadable template -----------------------------------------------------------------
+
+TEMPLATE_COLUMNS = (
+    "record_id",
+    "kind",
+    "vendor",
+    "reseller_name",
+    "reseller_uscc",
+    "category",
+    "sku",
+    "task_id",
+    "started_at",
+    "ended_at",
+    "quantity",
+    "unit",
+    "output_seconds",
+    "resolution",
+    "unit_price",
+    "list_amount",
+    "discount",
+    "coupon",
+    "voucher",
+    "pack_units",
+    "pack_id",
+    "payable",
+    "paid",
+    "invoice_no",
+    "settlement_ref",
+    "status",
+)
+EXAMPLES: tuple[tuple[str, ...], ...] = (
+    (
+        "S-001", "模型服务", "火山方舟", "某某科技有限公司", "", "视频生成", "doubao-seedance-1-0-pro", "",
+        "2026-11-03 08:00", "2026-11-03 20:00", "2450000", "token", "50", "1080p", "", "36.75", "", "",
+        "", "", "", "44.10", "44.10", "26112000000012345678", "", "",
+    ),
+    (
+        "K-001", "资源包购买", "可灵", "", "", "视频生成", "视频生成-1000单位", "", "2026-11-01 10:00", "",
+        "1000", "资源包单位", "", "", "", "3000.00", "", "", "", "", "PACK-1", "3000.00", "3000.00",
+        "26112000000012345679", "", "",
+    ),
+    (
+        "K-002", "模型服务", "可灵", "", "", "视频生成", "kling-v2-1", "CjMzP2pjHvcAAAAAANzBAg",
+        "2026-11-04 09:00", "2026-11-04 09:05", "2", "资源包单位", "5", "1080p", "", "", "", "", "", "2",
+        "PACK-1", "", "", "", "", "",
+    ),
+)  # fmt: skip
+RULES = {
+    "record_id": gettext_lazy("本表内的行编号，可留空"),
+    "kind": gettext_lazy("GPU 算力时长、模型服务、云资源、资源包购买或会员订阅"),
+    "vendor": gettext_lazy("提供服务的厂商，如 火山方舟、可灵、阿里云百炼、某智算中心"),
+    "reseller_name": gettext_lazy("经代理方（中转方）购买的，填写代理方名称"),
+    "reseller_uscc": gettext_lazy("代理方的统一社会信用代码"),
+    "category": gettext_lazy("视频生成、图像生成、文本、语音、GPU 实例或其他"),
+    "sku": gettext_lazy("模型名称或计费项"),
+    "task_id": gettext_lazy("厂商返回的任务或生成编号（如方舟 cgt-…）"),
+    "started_at": gettext_lazy("格式 2026-03-01 08:00，北京时间"),
+    "ended_at": gettext_lazy("不早于开始时间，不晚于当前时间"),
+    "quantity": gettext_lazy("用量数值"),
+    "unit": gettext_lazy("卡·秒、卡时、token、输入 token、输出 token、生成视频秒、张、字符、资源包单位、实例·小时、次"),
+    "output_seconds": gettext_lazy("生成视频的时长（秒），已知时填写"),
+    "resolution": gettext_lazy("如 1080p 或 1920x1080"),
+    "unit_price": gettext_lazy("单价（元），可留空"),
+    "list_amount": gettext_lazy("目录价（元）"),
+    "discount": gettext_lazy("折扣优惠（元）"),
+    "coupon": gettext_lazy("厂商优惠券、代金券抵扣（元），不计入总算力成本"),
+    "voucher": gettext_lazy("任何政策发放的算力券、模型券抵扣（元），不计入总算力成本"),
+    "pack_units": gettext_lazy("从资源包中抵扣的单位数；按资源包实付单价计入"),
+    "pack_id": gettext_lazy("资源包编号：购买行与抵扣行填写同一编号"),
+    "payable": gettext_lazy("应付金额（元）"),
+    "paid": gettext_lazy("实际支付的现金（元），计入总算力成本"),
+    "invoice_no": gettext_lazy("数电发票号码（20 位）"),
+    "settlement_ref": gettext_lazy("订单号或结算单号"),
+    "status": gettext_lazy("失败或已取消的任务填写“失败”或“已取消”，不计费用"),
+}
+
+
+def template_csv() -> bytes:
+    """The usage-layout CSV template: UTF-8 with a byte-order mark (Excel opens it as UTF-8), header only."""
+    import csv
+    import io
+
+    out = io.StringIO()
+    csv.writer(out).writerow([str(COLUMNS[c][0]) for c in TEMPLATE_COLUMNS])
+    return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+
+def template_xlsx() -> bytes:
+    """The usage-layout XLSX template: the header, then the rules and examples on a second sheet."""
+    import io
+
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    workbook = Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    sheet.title = str(_("算力消耗明细"))
+    sheet.append([str(COLUMNS[c][0]) for c in TEMPLATE_COLUMNS])
+    for index in range(1, len(TEMPLATE_COLUMNS) + 1):
+        sheet.cell(row=1, column=index).font = Font(bold=True)
+        sheet.column_dimensions[sheet.cell(row=1, column=index).column_letter].width = 18
+    sheet.freeze_panes = "A2"
+    notes = workbook.create_sheet(str(_("填写说明")))
+    notes.append([str(_("列")), str(_("填写要求")), str(_("示例一")), str(_("示例二")), str(_("示例三"))])
+    for position, column in enumerate(TEMPLATE_COLUMNS):
+        notes.append([str(COLUMNS[column][0]), str(RULES[column]), *(row[position] for row in EXAMPLES)])
+    for letter, width in zip("ABCDE", (20, 60, 24, 24, 24), strict=True):
+        notes.column_dimensions[letter].width = width
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()
