@@ -34,6 +34,8 @@ CALENDAR_LOADED = "calendar.loaded"  # year, moves (list of Move.as_dict()), act
 
 ENTERPRISE_REGISTERED = "enterprise.registered"  # enterprise_id, actor
 ENTERPRISE_VERIFIED = "enterprise.verified"  # enterprise_id, actor: verified or refused, see its status
+# A provider's vendor bill export read into usage lines: name, content, now -> {"format", "lines", "rejected"}
+USAGE_EXPORT_READ = "usage.export_read"
 
 HOOKS = frozenset(
     {
@@ -46,6 +48,7 @@ HOOKS = frozenset(
         CALENDAR_LOADED,
         ENTERPRISE_REGISTERED,
         ENTERPRISE_VERIFIED,
+        USAGE_EXPORT_READ,
     }
 )
 

@@ -263,4 +263,22 @@ def read_files(files: Iterable[tuple[str, bytes]], *, now: dt.datetime, vendor: 
     return Evidence([parse_file(name, content, now=now, vendor=vendor) for name, content in files])
 
 
+def read_export(*, name: str, content: bytes, now: dt.datetime) -> dict[str, Any]:
+    """A provider's bill export for the portal (``yingdu.hooks.USAGE_EXPORT_READ``): the format, its
+    lines as plain values (numbers as strings) and its rejected lines."""
+    result = parse_file(name, content, now=now)
+    lines = []
+    for line in result.lines:
+        values = line.as_dict()
+        values["day"] = line.day.isoformat() if line.day else (
+            line.period_start.date().isoformat() if line.period_start else None
+        )
+        lines.append(values)
+    return {
+        "format": result.format,
+        "lines": lines,
+        "rejected": [r.as_dict() for r in result.rejections],
+    }
+
+
 __all__ = ["FORMATS", "Evidence", "FileResult", "Rejection", "parse_file", "read_files"]

@@ -60,3 +60,39 @@ class ReportedUsageLineTests(BaseTestCase):
         response = self.post({"records": []})
         assert response.status_code == 400
         assert "lines" in response.json()["detail"]
+
+
+class BillUploadTests(BaseTestCase):
+    def test_a_provider_uploads_a_vendor_bill_export_in_the_portal_and_its_lines_are_reported(self) -> None:
+        from pathlib import Path
+
+        from django.core.files.uploadedfile import SimpleUploadedFile
+        from django.urls import reverse
+
+        fixtures = Path(__file__).resolve().parents[2] / "applications" / "tests" / "fixtures" / "usage"
+        content = (fixtures / "volcengine_ListBillDetail.json").read_bytes()
+        self.login(self.provider_user)
+        response = self.client.post(
+            reverse("monitoring:bill_upload"),
+            {
+                "enterprise_uscc": USCC_A,
+                "work_ref": "京剧备2026-0001",
+                "file": SimpleUploadedFile("bill.json", content, "application/json"),
+            },
+        )
+        assert response.status_code == 200
+        page = response.content.decode()
+        assert "已计入 2 行" in page and "Count“many”不是数字" in page
+        assert sorted(ReportedUsageLine.objects.values_list("vendor", "unit")) == [
+            ("火山引擎", "instance_hour"),
+            ("火山引擎", "token"),
+        ]
+        again = self.client.post(
+            reverse("monitoring:bill_upload"),
+            {
+                "enterprise_uscc": USCC_A,
+                "work_ref": "京剧备2026-0001",
+                "file": SimpleUploadedFile("bill.json", content, "application/json"),
+            },
+        )
+        assert "已计入 0 行，重复 2 行" in again.content.decode()
