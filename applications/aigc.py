@@ -132,7 +132,9 @@ def video_facts(path: Path) -> ClipFacts:
     fmt = probe.get("format") or {}
     tags = {str(k).lower(): v for k, v in (fmt.get("tags") or {}).items()}
     label = parse_label(str(tags["aigc"])) if "aigc" in tags else None
-    video = next((s for s in probe.get("streams") or [] if s.get("codec_type") == "video"), {})
+    video: dict[str, Any] = next(
+        (s for s in probe.get("streams") or [] if s.get("codec_type") == "video"), {}
+    )
     return ClipFacts(
         label=label,
         duration=_decimal(fmt.get("duration") or video.get("duration")),

@@ -55,7 +55,7 @@ LINE_FIELDS = (
 
 def _trimmed(value: Any, field: str) -> Any:
     if isinstance(value, str):
-        limit = UsageLineRow._meta.get_field(field).max_length
+        limit = getattr(UsageLineRow._meta.get_field(field), "max_length", None)
         return value[:limit] if limit else value
     return value
 

@@ -49,10 +49,10 @@ def usage_spend(year: int) -> list[dict[str, Any]]:
         )
         .order_by()
     )
-    for row in gpu:
-        group = groups[(GPU_TIME, row["application__provider_name"] or _("未注明"), "gpu_second")]
-        group["quantity"] += row["seconds"] or ZERO
-        group["cash"] += row["cash"] or ZERO
+    for gpu_row in gpu:
+        group = groups[(GPU_TIME, gpu_row["application__provider_name"] or _("未注明"), "gpu_second")]
+        group["quantity"] += gpu_row["seconds"] or ZERO
+        group["cash"] += gpu_row["cash"] or ZERO
     out = []
     for (kind, vendor, unit), values in sorted(groups.items(), key=lambda item: -item[1]["cash"]):
         quantity = values["quantity"]

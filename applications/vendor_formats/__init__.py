@@ -270,8 +270,10 @@ def read_export(*, name: str, content: bytes, now: dt.datetime) -> dict[str, Any
     lines = []
     for line in result.lines:
         values = line.as_dict()
-        values["day"] = line.day.isoformat() if line.day else (
-            line.period_start.date().isoformat() if line.period_start else None
+        values["day"] = (
+            line.day.isoformat()
+            if line.day
+            else (line.period_start.date().isoformat() if line.period_start else None)
         )
         lines.append(values)
     return {

@@ -17,6 +17,7 @@ from applications.vendor_formats.base import (
     category_of,
     decimal,
     header_key,
+    mapping,
     moment,
     money,
     raw_sha256,
@@ -167,7 +168,7 @@ def dashscope_line(doc: Mapping[str, Any], number: int) -> UsageLine:
             _("任务 %(id)s 尚未完成（状态 %(status)s），不计入") % {"id": task_id, "status": status or "—"}
         )
     failed = status in FAILED
-    usage = doc.get("usage") if isinstance(doc.get("usage"), Mapping) else {}
+    usage = mapping(doc.get("usage"))
     seconds = Decimal(0) if failed else decimal(usage.get("video_duration"), "usage.video_duration")
     assert seconds is not None
     started = moment(output.get("submit_time"), "output.submit_time")

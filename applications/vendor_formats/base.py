@@ -8,7 +8,7 @@ import hashlib
 import io
 import json
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -173,6 +173,11 @@ def text(value: Any, limit: int = 128) -> str:
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     return str(value).strip()[:limit]
+
+
+def mapping(value: Any) -> Mapping[str, Any]:
+    """A JSON object, or an empty one for anything else."""
+    return value if isinstance(value, Mapping) else {}
 
 
 def decode(content: bytes) -> str:

@@ -15,6 +15,7 @@ from applications.vendor_formats.base import (
     RowError,
     decimal,
     json_item_lines,
+    mapping,
     moment,
     raw_sha256,
     text,
@@ -53,8 +54,8 @@ def task_line(task: Mapping[str, Any], number: int) -> UsageLine:
     units = Decimal(0) if failed else decimal(task.get("final_unit_deduction"), "final_unit_deduction")
     assert units is not None
     seconds = Decimal(0)
-    result = task.get("task_result") if isinstance(task.get("task_result"), Mapping) else {}
-    videos = result.get("videos") if isinstance(result.get("videos"), list) else []
+    found = mapping(task.get("task_result")).get("videos")
+    videos: list[Any] = found if isinstance(found, list) else []
     for video in videos:
         if isinstance(video, Mapping):
             seconds += decimal(video.get("duration"), "task_result.videos.duration", required=False) or 0

@@ -220,7 +220,7 @@ def _line(cells: Sequence[Any], mapping: dict[str, int], number: int, now: dt.da
         task_id=text(cell("task_id")) or text(cell("record_id")),
         period_start=started,
         period_end=ended,
-        day=(started or ended).date() if (started or ended) else None,
+        day=when.date() if (when := started or ended) is not None else None,
         output_seconds=decimal(cell("output_seconds"), _("生成时长"), required=False),
         resolution=text(cell("resolution"), 32),
         unit_price=decimal(cell("unit_price"), _("单价"), required=False),
@@ -231,7 +231,12 @@ def _line(cells: Sequence[Any], mapping: dict[str, int], number: int, now: dt.da
         raw_sha256=row_sha256(cells),
         status=status,
         line_number=number,
-        **amounts,
+        list_amount=amounts["list_amount"],
+        discount=amounts["discount"],
+        coupon=amounts["coupon"],
+        voucher=amounts["voucher"],
+        payable=amounts["payable"],
+        paid=amounts["paid"],
     )
 
 
@@ -329,7 +334,9 @@ RULES = {
     "started_at": gettext_lazy("格式 2026-03-01 08:00，北京时间"),
     "ended_at": gettext_lazy("不早于开始时间，不晚于当前时间"),
     "quantity": gettext_lazy("用量数值"),
-    "unit": gettext_lazy("卡·秒、卡时、token、输入 token、输出 token、生成视频秒、张、字符、资源包单位、实例·小时、次"),
+    "unit": gettext_lazy(
+        "卡·秒、卡时、token、输入 token、输出 token、生成视频秒、张、字符、资源包单位、实例·小时、次"
+    ),
     "output_seconds": gettext_lazy("生成视频的时长（秒），已知时填写"),
     "resolution": gettext_lazy("如 1080p 或 1920x1080"),
     "unit_price": gettext_lazy("单价（元），可留空"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 from django.utils.translation import gettext as _
@@ -45,7 +46,9 @@ def _component_line(detail: Mapping[str, Any], component: Mapping[str, Any], num
     real = money(component.get("RealCost"), "RealCost")
     voucher = money(component.get("VoucherPayAmount"), "VoucherPayAmount")
     incentive = money(component.get("IncentivePayAmount"), "IncentivePayAmount")
-    coupon = None if voucher is None and incentive is None else (voucher or 0) + (incentive or 0)
+    coupon = (
+        None if voucher is None and incentive is None else (voucher or Decimal(0)) + (incentive or Decimal(0))
+    )
     started = moment(detail.get("FeeBeginTime"), "FeeBeginTime")
     return UsageLine(
         kind=MODEL_SERVICE if category in ("video", "image", "text", "voice") else CLOUD_RESOURCE,

@@ -17,6 +17,7 @@ from applications.vendor_formats.base import (
     day_of,
     decimal,
     json_item_lines,
+    mapping,
     moment,
     money,
     raw_sha256,
@@ -150,7 +151,7 @@ def ark_line(task: Mapping[str, Any], number: int) -> UsageLine:
         raise RowError(
             _("任务 %(id)s 尚未完成（状态 %(status)s），不计入") % {"id": task_id, "status": status or "—"}
         )
-    usage = task.get("usage") if isinstance(task.get("usage"), Mapping) else {}
+    usage = mapping(task.get("usage"))
     failed = status in ARK_FAILED
     tokens = Decimal(0) if failed else decimal(usage.get("completion_tokens"), "usage.completion_tokens")
     assert tokens is not None
