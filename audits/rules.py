@@ -64,6 +64,7 @@ SHARED_USAGE = "shared_usage"
 PACK_OVERDRAWN = "pack_overdrawn"
 VOUCHER_USED = "voucher_used"
 LOW_GENERATION = "low_generation"
+OVER_REPORTED = "over_reported"
 FLAG_CODES = (
     NO_MONITORING,
     OVER_CLAIM,
@@ -74,6 +75,7 @@ FLAG_CODES = (
     PACK_OVERDRAWN,
     VOUCHER_USED,
     LOW_GENERATION,
+    OVER_REPORTED,
 )
 
 # Iglewicz & Hoaglin (1993): modified z = 0.6745 (x − median) / MAD; |z| > 3.5 is an outlier.
@@ -102,6 +104,7 @@ def flag_label(code: str) -> str:
         PACK_OVERDRAWN: _("资源包抵扣超出资源包容量"),
         VOUCHER_USED: _("使用算力券抵扣（可能重复补助）"),
         LOW_GENERATION: _("生成视频时长远低于作品时长"),
+        OVER_REPORTED: _("申报用量超出提供方报送"),
     }
     return labels.get(code, code)
 

@@ -12,16 +12,18 @@ from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from applications.models import Application, UsageLineRow
-from applications.usage_lines import UsageLine, generated_seconds, pack_sizes, subsidy_base
+from applications.usage_lines import UsageLine, generated_seconds, pack_sizes, subsidy_base, unit_label
 from applications.usage_store import line_of_row
 from audits.rules import (
     LOW_GENERATION,
     MAX_LISTED,
+    OVER_REPORTED,
     PACK_OVERDRAWN,
     SHARED_USAGE,
     VOUCHER_USED,
     Flag,
 )
+from monitoring.models import ReportedUsageLine
 from yingdu.lib.money import format_money
 
 DEFAULT_MIN_RATIO = Decimal("0.5")
@@ -128,6 +130,52 @@ def line_flags(lines: list[UsageLine], work_minutes: int | None, min_ratio: Deci
     return flags
 
 
+def reported_flags(application: Application, lines: list[UsageLine], tolerance: Decimal) -> list[Flag]:
+    """Declared lines against the lines providers reported for the work, per vendor, SKU, unit and day:
+    a group the provider reported less of than declared (beyond the tolerance) is flagged. Groups no
+    provider reported on are left to the evidence levels."""
+    from audits.queries import _key_filter, application_keys
+
+    reported = ReportedUsageLine.objects.filter(_key_filter(application_keys(application)))
+    vendors = set(reported.values_list("vendor", flat=True))
+    if not vendors:
+        return []
+
+    def key(vendor: str, sku: str, unit: str, day: Any) -> tuple[str, str, str, str]:
+        return (vendor, sku.strip().lower(), unit, day.isoformat() if day else "")
+
+    theirs: dict[tuple[str, str, str, str], Decimal] = defaultdict(Decimal)
+    for vendor, sku, unit, day, quantity in reported.values_list("vendor", "sku", "unit", "day", "quantity"):
+        theirs[key(vendor, sku, unit, day)] += quantity
+    ours: dict[tuple[str, str, str, str], Decimal] = defaultdict(Decimal)
+    for line in lines:
+        if line.vendor in vendors and line.source == "applicant_declared" and not line.failed:
+            ours[key(line.vendor, line.sku, line.unit, line.day)] += line.quantity
+    over = [
+        (group, quantity, theirs.get(group, Decimal(0)))
+        for group, quantity in sorted(ours.items())
+        if quantity > theirs.get(group, Decimal(0)) * (1 + tolerance)
+    ]
+    if not over:
+        return []
+    listed = over[:MAX_LISTED]
+    message = _("以下申报用量超出提供方报送：%(list)s") % {
+        "list": "；".join(
+            _("%(vendor)s %(sku)s %(day)s 申报 %(ours)s、报送 %(theirs)s %(unit)s")
+            % {
+                "vendor": vendor,
+                "sku": sku or "—",
+                "day": day or "—",
+                "ours": _plain(ours_q),
+                "theirs": _plain(theirs_q),
+                "unit": unit_label(unit),
+            }
+            for (vendor, sku, unit, day), ours_q, theirs_q in listed
+        )
+    }
+    return [Flag(OVER_REPORTED, "medium", message, {"groups": len(over)})]
+
+
 def _plain(value: Decimal) -> str:
     return format(value.normalize(), "f")
 
@@ -140,4 +188,9 @@ def flags_for(application: Application, params: Any = None) -> list[Flag]:
     extra = getattr(params, "extra", {}) or {}
     ratio = Decimal(str(extra.get("usage.generated_minutes_min_ratio", DEFAULT_MIN_RATIO)))
     lines = [line_of_row(row) for row in rows]
-    return shared_flags(application, rows) + line_flags(lines, application.work_minutes, ratio)
+    tolerance = Decimal(str(extra.get("audit.tolerance", "0.05")))
+    return (
+        shared_flags(application, rows)
+        + line_flags(lines, application.work_minutes, ratio)
+        + reported_flags(application, lines, tolerance)
+    )

@@ -78,3 +78,16 @@ class UsageCheckTests(BaseTestCase):
         run = actions.run_reconciliation(app, actor=self.inspector, checkpoint=current_checkpoint())
         [low] = [f for f in run.flags if f["code"] == rules.LOW_GENERATION]
         assert low["numbers"] == {"generated_minutes": "0.25", "work_minutes": 96}
+
+    def test_reconciliation_flags_declared_usage_beyond_what_the_provider_reported(self) -> None:
+        from monitoring.tests.test_usage_lines import line
+        from monitoring.usage_lines import record_usage_lines
+
+        app = make_application(self.enterprise, self.alice, "U5", cost="100.00", work_minutes=10)
+        attach(app, "明细.csv", template("模型服务,火山方舟,doubao-seedance,,490000,token,,,8.82,8.82,"))
+        reported = line("R-1", work_ref="U5", sku="doubao-seedance", day=None, task_id="")
+        reported.pop("day")
+        record_usage_lines(self.provider, [reported], actor_repr="test")  # 245,000 reported
+        run = actions.run_reconciliation(app, actor=self.inspector, checkpoint=current_checkpoint())
+        [over] = [f for f in run.flags if f["code"] == rules.OVER_REPORTED]
+        assert "申报 490000、报送 245000 token" in over["message"]
