@@ -303,14 +303,14 @@ class ConsumptionTotals:
     rows: int  # usage lines
     minutes: int  # card-minutes of the earlier GPU layout's rows
     amount: Decimal  # the subsidy base computed from the lines (row 23)
-    units: tuple[tuple[str, Decimal], ...] = ()  # totals per unit as measured, labelled
+    units: tuple[tuple[str, str], ...] = ()  # totals per unit as measured, labelled and written out
     generated_per_minute: Decimal | None = None  # generated video minutes per minute of the work
 
 
 def consumption_totals(application: Application) -> ConsumptionTotals:
     """The detail in force: its lines, the base computed from them and the totals per unit
     (docs/usage-formats.md); row 22 is not among them."""
-    from applications.usage_lines import TOTAL_UNITS, plausibility, summary_totals
+    from applications.usage_lines import TOTAL_UNITS, plausibility, quantity_text, summary_totals
     from applications.usage_store import base_on, declared_lines, detail_materials
 
     materials = detail_materials(application)
@@ -323,7 +323,9 @@ def consumption_totals(application: Application) -> ConsumptionTotals:
         rows=len(lines),
         minutes=int(minutes or 0),
         amount=base_on(application, timezone.localdate()).total,
-        units=tuple((str(TOTAL_UNITS[key]), value) for key, value in summary_totals(lines).items()),
+        units=tuple(
+            (str(TOTAL_UNITS[key]), quantity_text(value)) for key, value in summary_totals(lines).items()
+        ),
         generated_per_minute=plausibility(lines, application.work_minutes),
     )
 
@@ -362,7 +364,9 @@ def material_problems(application: Application) -> Problems:
             _add(
                 problems,
                 "consumption_detail",
-                _("请上传 CSV 或 XLSX 格式的算力消耗明细单（可下载模板填写），或厂商导出的账单与任务记录，以便计算总算力成本"),
+                _(
+                    "请上传 CSV 或 XLSX 格式的算力消耗明细单（可下载模板填写），或厂商导出的账单与任务记录，以便计算总算力成本"
+                ),
             )
         else:
             # Row 22 does not constrain the detail: the lines are measured in their own units

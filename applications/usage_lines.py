@@ -340,6 +340,13 @@ def plausibility(lines: Iterable[UsageLine], work_minutes: int | None) -> Decima
     return round_half_up(generated_seconds(lines) / 60 / Decimal(work_minutes), Decimal("0.01"))
 
 
+def quantity_text(value: Decimal) -> str:
+    """A quantity for people: thousands separators, decimals only where there are any (24,620,000; 17.5)."""
+    if value == value.to_integral_value():
+        return f"{int(value):,}"
+    return f"{value.quantize(Decimal('0.01')).normalize():,f}"
+
+
 def unit_label(unit: str) -> str:
     return str(UNITS.get(unit, unit))
 

@@ -29,6 +29,7 @@ from applications.usage_lines import (
     Base,
     UsageLine,
     plausibility,
+    quantity_text,
     subsidy_base,
     summary_totals,
 )
@@ -52,7 +53,7 @@ class Level:
 @dataclass
 class Evidence:
     levels: list[Level] = field(default_factory=list)
-    totals: list[tuple[str, Decimal]] = field(default_factory=list)
+    totals: list[tuple[str, str]] = field(default_factory=list)
     plausibility: Decimal | None = None
     base: Base | None = None
     clips: list[ClipView] = field(default_factory=list)
@@ -179,7 +180,7 @@ def evidence_for(application: Application) -> Evidence:
     totals = summary_totals(lines)
     return Evidence(
         levels=levels,
-        totals=[(str(TOTAL_UNITS[key]), value) for key, value in totals.items()],
+        totals=[(str(TOTAL_UNITS[key]), quantity_text(value)) for key, value in totals.items()],
         plausibility=plausibility(lines, application.work_minutes),
         base=subsidy_base(lines),
         clips=clips,

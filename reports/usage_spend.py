@@ -12,7 +12,7 @@ from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
 
 from applications.models import ConsumptionRow, UsageLineRow
-from applications.usage_lines import GPU_TIME, KINDS, PACK_PURCHASE, UNITS
+from applications.usage_lines import GPU_TIME, KINDS, PACK_PURCHASE, UNITS, quantity_text
 from yingdu.lib.money import round_half_up
 
 ZERO = Decimal("0")
@@ -65,6 +65,7 @@ def usage_spend(year: int) -> list[dict[str, Any]]:
                 "vendor": vendor,
                 "unit": unit_label,
                 "quantity": str(round_half_up(Decimal(quantity), Decimal("0.01"))),
+                "quantity_text": quantity_text(round_half_up(Decimal(quantity), Decimal("0.01"))),
                 "cash": str(round_half_up(values["cash"])),
                 "pack_purchase": kind == PACK_PURCHASE,
             }

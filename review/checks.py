@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from applications.checks import with_filing_number
 from applications.models import Application
 from applications.states import HOLDS_FILING_NUMBER, Status
-from applications.usage_lines import TOTAL_UNITS, describe_base, summary_totals
+from applications.usage_lines import TOTAL_UNITS, describe_base, quantity_text, summary_totals
 from applications.usage_store import base_on, declared_lines, detail_materials
 from review.clock import Clock
 from yingdu.lib.money import display_money
@@ -92,7 +92,9 @@ def consumption_check(application: Application) -> CheckResult:
     day = application.submitted_at.date() if application.submitted_at else timezone.localdate()
     base = base_on(application, day)
     ok = application.total_compute_cost is not None and base.total == application.total_compute_cost
-    totals = "，".join(f"{TOTAL_UNITS[key]} {value}" for key, value in summary_totals(lines).items())
+    totals = "，".join(
+        f"{TOTAL_UNITS[key]} {quantity_text(value)}" for key, value in summary_totals(lines).items()
+    )
     detail = _("明细 %(rows)s 行（%(totals)s）；%(base)s；第23项 %(row23)s 元") % {
         "rows": len(lines),
         "totals": totals or "—",
