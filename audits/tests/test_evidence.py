@@ -4,6 +4,7 @@ review, audit and enterprise pages; sampled clips uploaded by the applicant coun
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import tempfile
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import time_machine
 from django.urls import reverse
+from django.utils.html import strip_tags
 
 from applications import actions
 from applications.clips import add_sampled_clip
@@ -22,6 +24,13 @@ from audits.evidence import evidence_for
 from monitoring.tests.test_usage_lines import line
 from monitoring.usage_lines import record_usage_lines
 from yingdu.test import BaseTestCase
+from yingdu.tests.wording import problems_in
+
+
+def visible(page: str) -> str:
+    """The text a person reads: tags, scripts and the data they carry left out."""
+    return strip_tags(re.sub(r"<script.*?</script>", " ", page, flags=re.DOTALL))
+
 
 FIXTURES = Path(__file__).resolve().parents[2] / "applications" / "tests" / "fixtures" / "usage"
 
@@ -86,12 +95,15 @@ class EvidenceTests(BaseTestCase):
         self.login(self.alice)
         page = self.client.get(reverse("applications:detail", args=[submitted.pk])).content.decode()
         assert "用量证据" in page and 'id="clip-upload"' in page
+        assert problems_in(visible(page), "enterprise page") == []
         self.login(self.reviewer)
         page = self.client.get(reverse("review:detail", args=[submitted.pk])).content.decode()
         assert "用量证据" in page and "发票相符" in page and 'id="clip-upload"' not in page
+        assert problems_in(visible(page), "review page") == []
         self.login(self.inspector)
         page = self.client.get(reverse("audits:application", args=[submitted.pk])).content.decode()
         assert "用量证据" in page and "每分钟作品对应生成视频" in page
+        assert problems_in(visible(page), "audit page") == []
 
     def test_an_applicant_uploads_a_sampled_clip_through_the_page(self) -> None:
         application = self.drama()

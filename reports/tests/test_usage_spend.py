@@ -11,10 +11,12 @@ import time_machine
 from openpyxl import load_workbook
 
 from audits.tests.fixtures import make_application
+from audits.tests.test_evidence import visible
 from audits.tests.test_usage_checks import attach, template
 from reports.exports import build_workbook
 from reports.usage_spend import usage_spend
 from yingdu.test import BaseTestCase
+from yingdu.tests.wording import problems_in
 
 FIXTURES = Path(__file__).resolve().parents[2] / "applications" / "tests" / "fixtures" / "usage"
 
@@ -30,7 +32,8 @@ class UsageSpendTests(BaseTestCase):
         assert rows[("模型服务", "阿里云", "生成视频秒")] == ("300.00", "200.00")
         self.login(self.finance)
         page = self.client.get("/reports/?year=2026").content.decode()
-        assert 'id="spend"' in page and "火山方舟" in page
+        assert 'id="spend"' in page and "火山方舟" in page and "2,450,000" in page
+        assert problems_in(visible(page), "dashboard") == []
         content, counts = build_workbook(2026)
         assert counts["用量与支出"] == 3
         sheet = list(load_workbook(io.BytesIO(content))["用量与支出"].iter_rows(values_only=True))
