@@ -354,6 +354,25 @@ def materials_page(request: HttpRequest, pk: int) -> HttpResponse:
     return materials(request, get_own_application(request, pk))
 
 
+def usage_notice(request: HttpRequest, material: Material) -> None:
+    """After a vendor export is accepted: its format and the lines it could not give, by line."""
+    usage_file = getattr(material, "usage_file", None)
+    if usage_file is None or not usage_file.rejections:
+        return
+    shown = "；".join(
+        _("第 %(line)s 行：%(reason)s") % {"line": r["line"], "reason": r["reason"]}
+        if r["line"]
+        else r["reason"]
+        for r in usage_file.rejections[:5]
+    )
+    more = _("等") if len(usage_file.rejections) > 5 else ""
+    messages.warning(
+        request,
+        _("“%(name)s”中有 %(count)d 行未计入（%(lines)s%(more)s），其余各行已计入")
+        % {"name": material.original_name, "count": len(usage_file.rejections), "lines": shown, "more": more},
+    )
+
+
 @login_required
 @require_POST
 def material_upload(request: HttpRequest, pk: int) -> HttpResponse:
@@ -369,8 +388,9 @@ def material_upload(request: HttpRequest, pk: int) -> HttpResponse:
         for upload in form.cleaned_data["file"]:
             try:
                 checked = check_upload(upload, allowed)
-                actions.add_material(application, kind, checked, actor=user, request=request)
+                material = actions.add_material(application, kind, checked, actor=user, request=request)
                 saved += 1
+                usage_notice(request, material)
             except actions.ConsumptionDetailRejected as exc:
                 rejected = exc
                 form.add_error("file", exc.messages[0])

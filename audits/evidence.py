@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from applications.clips import CLOSED, ClipView, checked_clips
-from applications.models import Application
+from applications.models import Application, UsageFile
 from applications.usage_lines import (
     AGENT_SIGNED,
     APPLICANT_DECLARED,
@@ -33,7 +33,7 @@ from applications.usage_lines import (
     subsidy_base,
     summary_totals,
 )
-from applications.usage_store import declared_lines
+from applications.usage_store import declared_lines, detail_materials
 from audits.queries import _key_filter, application_keys
 from monitoring.models import ReportedUsageLine, UsageRecord
 
@@ -58,6 +58,7 @@ class Evidence:
     base: Base | None = None
     clips: list[ClipView] = field(default_factory=list)
     lines: int = 0
+    left_out: list[dict[str, Any]] = field(default_factory=list)  # lines of vendor exports not read
 
     @property
     def highest(self) -> str:
@@ -185,7 +186,18 @@ def evidence_for(application: Application) -> Evidence:
         base=subsidy_base(lines),
         clips=clips,
         lines=len(lines),
+        left_out=left_out(application),
     )
+
+
+def left_out(application: Application, limit: int = 50) -> list[dict[str, Any]]:
+    """The lines of the vendor exports in force that could not be read, by file and line."""
+    out: list[dict[str, Any]] = []
+    for material in detail_materials(application):
+        usage_file = UsageFile.objects.filter(material=material).first()
+        for rejection in usage_file.rejections if usage_file is not None else []:
+            out.append({"file": material.original_name, **rejection})
+    return out[:limit]
 
 
 def evidence_panel(*, application: Application, user: Any = None) -> dict[str, Any]:

@@ -112,3 +112,22 @@ class UsageDeclarationTests(BaseTestCase):
         else:
             raise AssertionError("a template with a bad row must be refused")
         assert not UsageLineRow.objects.exists()
+
+    def test_a_vendor_export_with_a_bad_line_is_accepted_and_the_page_names_the_line(self) -> None:
+        from django.core.files.uploadedfile import SimpleUploadedFile
+        from django.urls import reverse
+
+        application = make_draft(self.alice, launch_date=LAUNCH)
+        self.login(self.alice)
+        content = (FIXTURES / "aliyun_grouped.csv").read_bytes()
+        response = self.client.post(
+            reverse("applications:material_upload", args=[application.pk]),
+            {
+                "kind": MaterialKind.CONSUMPTION_DETAIL,
+                "file": SimpleUploadedFile("费用明细.csv", content, "text/csv"),
+            },
+            follow=True,
+        )
+        page = response.content.decode()
+        assert "“费用明细.csv”中有 1 行未计入（第 3 行：用量不能为负数）" in page
+        assert UsageLineRow.objects.filter(application=application).count() == 2

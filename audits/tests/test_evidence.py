@@ -104,6 +104,7 @@ class EvidenceTests(BaseTestCase):
         page = self.client.get(reverse("audits:application", args=[submitted.pk])).content.decode()
         assert "用量证据" in page and "每分钟作品对应生成视频" in page
         assert problems_in(visible(page), "audit page") == []
+        assert 'id="left-out"' in page and "final_unit_deduction不能为空" in page
 
     def test_an_applicant_uploads_a_sampled_clip_through_the_page(self) -> None:
         application = self.drama()
