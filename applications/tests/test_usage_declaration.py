@@ -9,7 +9,7 @@ from pathlib import Path
 
 import time_machine
 
-from applications import actions
+from applications import actions, checks
 from applications.models import MaterialKind, UsageFile, UsageLineRow
 from applications.tests.factories import add_required_materials, checked, consumption_csv, make_draft
 from applications.usage_lines import summary_totals
@@ -79,7 +79,7 @@ class UsageDeclarationTests(BaseTestCase):
             self.alice, work_minutes=96, compute_minutes=96, launch_date=LAUNCH, total_compute_cost=BASE + 100
         )
         add_required_materials(application, self.alice, detail=TEMPLATE.encode())
-        problems = actions.checks.submission_problems(application)
+        problems = checks.submission_problems(application)
         [message] = problems["total_compute_cost"]
         assert "不计优惠券" in message and "算力券 100.00 元" in message
 

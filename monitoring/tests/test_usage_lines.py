@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from typing import Any
 
 from ledger.models import AuditEvent
@@ -50,11 +51,11 @@ class ReportedUsageLineTests(BaseTestCase):
         assert (stored.vendor, stored.provider, stored.quantity, stored.unit) == (
             "火山方舟",
             self.provider,
-            245000,
+            Decimal(245000),
             "token",
         )
         event = AuditEvent.objects.filter(action="usage.lines").get()
-        assert event.after["sha256"] == [stored.line_sha256]
+        assert event.after is not None and event.after["sha256"] == [stored.line_sha256]
 
     def test_a_body_without_lines_is_refused_with_a_chinese_reason(self) -> None:
         response = self.post({"records": []})

@@ -22,7 +22,7 @@ class DemoUsageTests(SimpleTestCase):
             "work_minutes": 47,
             "filing_number": "DEMO京剧备-0001",
         }
-        seen = {}
+        seen: dict[str, Decimal | None] = {}
         for index in range(4):
             content = detail(index, rows, START)
             if content is None:
