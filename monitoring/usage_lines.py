@@ -74,7 +74,7 @@ def _decimal(line: dict[str, Any], name: str, *, required: bool = False) -> Deci
         number = Decimal(str(value))
     except InvalidOperation:
         raise LineError(_("%(field)s不是数字") % {"field": name}) from None
-    if not number.is_finite() or number < 0 or number >= Decimal("1e17"):
+    if not number.is_finite() or number < 0 or number >= Decimal("1e12"):
         raise LineError(_("%(field)s须为不小于 0 的有限数字") % {"field": name})
     return number
 

@@ -225,3 +225,15 @@ class VendorFormatTests(SimpleTestCase):
         assert [f.format for f in evidence.files] == ["", "ark"]
         assert evidence.files[0].rejections and "无法识别" in evidence.files[0].rejections[0].reason
         assert len(evidence.lines) == 3
+
+    def test_a_number_too_large_for_a_usage_line_is_named_not_stored(self) -> None:
+        content = (
+            "\ufeff类型,厂商,用量,单位,应付金额（元）,实付金额（元）\n"
+            "模型服务,火山方舟,1e30,token,1.00,1.00\n"
+            "模型服务,火山方舟,1000,token,99999999999999999999,1.00\n"
+            "模型服务,火山方舟,1000,token,1.00,1.00\n"
+        ).encode()
+        result = parse_file("大.csv", content, now=NOW)
+        assert [r.line for r in result.rejections] == [2, 3]
+        assert all("过大" in r.reason for r in result.rejections)
+        assert len(result.lines) == 1

@@ -22,6 +22,8 @@ from applications.usage_lines import UsageLine
 BEIJING = ZoneInfo("Asia/Shanghai")
 MAX_REJECTIONS = 200
 MAX_LINES = 200_000
+# Quantities, prices and amounts above this are not a usage line (and would not fit the columns).
+MAX_NUMBER = Decimal("1e12")
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,8 @@ def decimal(
         raise RowError(_("%(label)s“%(value)s”不是数字") % {"label": label, "value": value})
     if number < 0 and not negative:
         raise RowError(_("%(label)s不能为负数") % {"label": label})
+    if abs(number) >= MAX_NUMBER:
+        raise RowError(_("%(label)s“%(value)s”过大") % {"label": label, "value": value})
     return number
 
 
