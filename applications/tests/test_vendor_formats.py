@@ -4,10 +4,14 @@ as the vendor exports it, a bad record named by its line and the good records ke
 from __future__ import annotations
 
 import datetime as dt
+import json
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from django.test import SimpleTestCase
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from applications.tests.factories import consumption_csv
 from applications.vendor_formats import parse_file, read_files
@@ -15,6 +19,22 @@ from applications.vendor_formats.base import FileResult
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "usage"
 NOW = dt.datetime(2026, 12, 5, 12, 0, tzinfo=dt.UTC)
+# Field names of every JSON format, and values of every odd kind, for the hostile-input tests.
+SHAPES = {
+    "id", "status", "usage", "duration", "created_at", "task_id", "task_status", "final_unit_deduction",
+    "task_result", "Count", "Unit", "PayableAmount", "BillDetailId", "ExpenseDate", "output", "request_id",
+    "ComponentSet", "resource_pack_id", "total_quantity", "purchase_time", "model",
+}  # fmt: skip
+ODD_VALUES: list[Any] = [None, True, -1, 1e308, "", "NaN", "1e999", "x", [], {}, {"a": [1]}, "cgt-1", 10**30]
+BASE_RECORD: dict[str, Any] = {"id": "cgt-1", "status": "succeeded", "task_id": "t", "task_status": "succeed"}
+WRAPPERS = (
+    lambda r: {"items": [r]},
+    lambda r: {"Result": {"List": [{"BillDetailId": "b", **r}]}},
+    lambda r: {"Response": {"DetailSet": [r]}},
+    lambda r: {"code": 0, "data": [r]},
+    lambda r: {"code": 0, "data": {"resource_pack_subscribe_infos": [r]}},
+    lambda r: {"request_id": "q", "output": r, "usage": r},
+)
 
 
 def read(name: str) -> FileResult:
@@ -237,3 +257,38 @@ class VendorFormatTests(SimpleTestCase):
         assert [r.line for r in result.rejections] == [2, 3]
         assert all("过大" in r.reason for r in result.rejections)
         assert len(result.lines) == 1
+
+
+class HostileInputTests(SimpleTestCase):
+    """Bad input never crashes: whatever the bytes, a file reads to lines and named rejections."""
+
+    @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(
+        st.one_of(
+            st.binary(max_size=400),
+            st.recursive(
+                st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+                lambda inner: (
+                    st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4)
+                ),
+                max_leaves=20,
+            ).map(lambda value: json.dumps(value).encode()),
+            st.sampled_from(sorted(p.name for p in FIXTURES.iterdir())).flatmap(
+                lambda name: st.integers(min_value=0, max_value=len((FIXTURES / name).read_bytes())).map(
+                    lambda cut, name=name: (FIXTURES / name).read_bytes()[:cut]
+                )
+            ),
+        )
+    )
+    def test_any_bytes_read_without_an_exception(self, content: bytes) -> None:
+        result = parse_file("x", content, now=NOW)
+        assert result.lines or result.rejections
+        for rejection in result.rejections:
+            assert rejection.message()
+
+    @settings(max_examples=60, deadline=None)
+    @given(st.dictionaries(st.sampled_from(sorted(SHAPES)), st.sampled_from(ODD_VALUES), max_size=8))
+    def test_odd_values_in_a_vendor_record_are_named_not_raised(self, fields: dict[str, object]) -> None:
+        for wrap in WRAPPERS:
+            result = parse_file("x.json", json.dumps(wrap({**BASE_RECORD, **fields})).encode(), now=NOW)
+            assert result.lines or result.rejections
