@@ -4,19 +4,17 @@
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 from typing import Any
 
 from applications.models import Application, ConsumptionRow, Material, MaterialKind, UsageFile, UsageLineRow
 from applications.usage_lines import (
-    APPLICANT_DECLARED,
-    GPU_TIME,
     Base,
     BaseRules,
     UsageLine,
     subsidy_base,
 )
 from applications.vendor_formats.base import FileResult
+from applications.vendor_formats.template import gpu_row_line
 
 LINE_FIELDS = (
     "kind",
@@ -89,25 +87,8 @@ def line_of_row(row: UsageLineRow) -> UsageLine:
 
 
 def line_of_gpu_row(row: ConsumptionRow, vendor: str = "") -> UsageLine:
-    """A row of the earlier GPU-only detail: card-seconds, paid = its amount."""
-    return UsageLine(
-        kind=GPU_TIME,
-        vendor=vendor,
-        quantity=Decimal(row.quantity * row.minutes * 60),
-        unit="gpu_second",
-        source=APPLICANT_DECLARED,
-        category="gpu_instance",
-        sku=row.resource,
-        task_id=row.record_id,
-        period_start=row.started_at,
-        period_end=row.ended_at,
-        day=row.started_at.date(),
-        unit_price=row.unit_price,
-        payable=row.amount,
-        paid=row.amount,
-        file_name=row.material.original_name,
-        line_number=row.row_number,
-    )
+    """A stored row of the earlier GPU-only detail (the parser's own conversion)."""
+    return gpu_row_line(row, vendor=vendor, file_name=row.material.original_name)
 
 
 def detail_materials(application: Application) -> list[Material]:

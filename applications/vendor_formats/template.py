@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -240,7 +240,38 @@ def _line(cells: Sequence[Any], mapping: dict[str, int], number: int, now: dt.da
     )
 
 
-def gpu_row_line(row: consumption.ParsedRow, *, vendor: str = "", file_name: str = "") -> UsageLine:
+class GpuRow(Protocol):
+    """A row of the earlier GPU-only layout, as parsed (``consumption.ParsedRow``) or stored (``ConsumptionRow``)."""
+
+    @property
+    def row_number(self) -> int: ...
+
+    @property
+    def record_id(self) -> str: ...
+
+    @property
+    def started_at(self) -> dt.datetime: ...
+
+    @property
+    def ended_at(self) -> dt.datetime: ...
+
+    @property
+    def resource(self) -> str: ...
+
+    @property
+    def quantity(self) -> int: ...
+
+    @property
+    def minutes(self) -> int: ...
+
+    @property
+    def unit_price(self) -> Decimal: ...
+
+    @property
+    def amount(self) -> Decimal: ...
+
+
+def gpu_row_line(row: GpuRow, *, vendor: str = "", file_name: str = "") -> UsageLine:
     """A row of the earlier GPU-only layout as a usage line: card-seconds, paid = its amount."""
     return UsageLine(
         kind=GPU_TIME,
