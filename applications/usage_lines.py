@@ -120,8 +120,12 @@ class UsageLine:
         return out
 
 
-def with_source(line: UsageLine, **changes: Any) -> UsageLine:
-    return replace(line, **changes)
+def in_file(line: UsageLine, file_name: str) -> UsageLine:
+    """The same line naming the file it was read from. A copy of the frozen value's fields, not
+    ``dataclasses.replace``, which re-runs ``__init__`` and was half the reading time of a large bill."""
+    copy = object.__new__(UsageLine)
+    copy.__dict__.update(line.__dict__, file_name=file_name)
+    return copy
 
 
 # --- the subsidy base ------------------------------------------------------------------------------

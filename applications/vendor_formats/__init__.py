@@ -19,7 +19,7 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
-from applications.usage_lines import Base, BaseRules, UsageLine, quantities, subsidy_base
+from applications.usage_lines import Base, BaseRules, UsageLine, in_file, quantities, subsidy_base
 from applications.vendor_formats import aliyun, kling, openai, template, tencent, volcengine
 from applications.vendor_formats.base import (
     MAX_LINES,
@@ -164,7 +164,7 @@ def parse_file(name: str, content: bytes, *, now: dt.datetime, vendor: str = "")
         result.reject(0, _("无法读取文件（%(error)s）") % {"error": type(exc).__name__})
     except Exception as exc:  # openpyxl raises many kinds of errors for a damaged workbook
         result.reject(0, _("无法读取文件，文件可能已损坏（%(error)s）") % {"error": type(exc).__name__})
-    result.lines = [replace(line, file_name=name) for line in result.lines]
+    result.lines = [in_file(line, name) for line in result.lines]
     if not result.lines and not result.rejections:
         result.reject(0, _("文件中没有用量记录"))
     return result
