@@ -67,7 +67,7 @@ def _build_run(
         tolerance=tolerance,
         declared_rows_after_window=inputs.declared_rows_after_window,
     )
-    flags = [*flags, *usage_checks.flags_for(application, params)]
+    flags = usage_checks.with_usage_flags(application, flags, params)
     declared = inputs.declared.as_dict()
     monitored = {
         **inputs.monitored.as_dict(),

@@ -17,6 +17,8 @@ from applications.usage_store import line_of_row
 from audits.rules import (
     LOW_GENERATION,
     MAX_LISTED,
+    NO_MONITORING,
+    OVER_CLAIM,
     OVER_REPORTED,
     PACK_OVERDRAWN,
     SHARED_USAGE,
@@ -180,9 +182,26 @@ def _plain(value: Decimal) -> str:
     return format(value.normalize(), "f")
 
 
-def flags_for(application: Application, params: Any = None) -> list[Flag]:
-    """Every usage-line flag of one application (called by ``audits.reconciliation``)."""
+GPU_MONITORING_FLAGS = frozenset({NO_MONITORING, OVER_CLAIM})
+
+
+def with_usage_flags(application: Application, flags: list[Flag], params: Any = None) -> list[Flag]:
+    """The monitoring flags, then the usage-line flags. An application whose lines buy no GPU time
+    (model services, packs, subscriptions) is not compared with GPU monitoring: nothing it declares
+    could be monitored there, so "no monitoring" and "over-claim" would be true of every honest one."""
     rows = _rows(application)
+    gpu = any(row.kind == "gpu_time" or row.unit in ("gpu_second", "instance_hour") for row in rows)
+    declared_gpu = gpu or application.consumption_rows.exists()
+    if rows and not declared_gpu:
+        flags = [flag for flag in flags if flag.code not in GPU_MONITORING_FLAGS]
+    return [*flags, *flags_for(application, params, rows=rows)]
+
+
+def flags_for(
+    application: Application, params: Any = None, *, rows: list[UsageLineRow] | None = None
+) -> list[Flag]:
+    """Every usage-line flag of one application (called by ``audits.reconciliation``)."""
+    rows = _rows(application) if rows is None else rows
     if not rows:
         return []
     extra = getattr(params, "extra", {}) or {}

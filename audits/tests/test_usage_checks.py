@@ -91,3 +91,13 @@ class UsageCheckTests(BaseTestCase):
         run = actions.run_reconciliation(app, actor=self.inspector, checkpoint=current_checkpoint())
         [over] = [f for f in run.flags if f["code"] == rules.OVER_REPORTED]
         assert "申报 490000、报送 245000 token" in over["message"]
+
+    def test_a_work_made_with_model_services_only_is_not_flagged_for_missing_gpu_monitoring(self) -> None:
+        app = make_application(self.enterprise, self.alice, "U6", cost="44.10", work_minutes=1)
+        attach(app, "明细.csv", template("模型服务,火山方舟,doubao-seedance,,2450000,token,,,44.10,44.10,"))
+        run = actions.run_reconciliation(app, actor=self.inspector, checkpoint=current_checkpoint())
+        assert rules.NO_MONITORING not in run.flag_codes and rules.OVER_CLAIM not in run.flag_codes
+        gpu = make_application(self.enterprise, self.alice, "U7", cost="44.10", work_minutes=1)
+        attach(gpu, "明细.csv", template("GPU 算力时长,某智算中心,H200,,3600,卡·秒,,,44.10,44.10,"))
+        run = actions.run_reconciliation(gpu, actor=self.inspector, checkpoint=current_checkpoint())
+        assert rules.NO_MONITORING in run.flag_codes
