@@ -89,6 +89,18 @@ class EvidenceTests(BaseTestCase):
         # 15 s (方舟 tasks) + 15.2 s (可灵 tasks) + 300 s (阿里云 bill) + 720 s (template): 17.5 of 96 minutes
         assert evidence.plausibility == Decimal("0.18")
 
+    def test_the_96_minute_dramas_voucher_is_flagged_and_nothing_asks_for_gpu_monitoring(self) -> None:
+        from audits import actions as audit
+        from audits import rules
+        from audits.tests.fixtures import current_checkpoint
+
+        application = self.drama()
+        submitted = actions.submit_application(application, actor=self.alice)  # type: ignore[arg-type]
+        run = audit.run_reconciliation(submitted, actor=self.inspector, checkpoint=current_checkpoint())
+        by_code = {flag["code"]: flag for flag in run.flags}
+        assert by_code[rules.VOUCHER_USED]["numbers"] == {"voucher": "100.00"}
+        assert rules.NO_MONITORING not in by_code and rules.PACK_OVERDRAWN not in by_code
+
     def test_the_evidence_panel_is_shown_on_the_enterprise_review_and_audit_pages(self) -> None:
         application = self.drama()
         submitted = actions.submit_application(application, actor=self.alice)  # type: ignore[arg-type]
