@@ -102,19 +102,22 @@ def bill_level(lines: list[UsageLine]) -> Level:
             bool(bills) or None,
             _("计费行均来自厂商账单") if bills else _("没有模型服务或云资源的计费行"),
         )
-    billed: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
-    billed_sku: dict[str, Decimal] = defaultdict(Decimal)
-    for line in bills:
-        billed[_key(line)] += line.quantity
-        billed_sku[_key(line)[0]] += line.quantity
-    wanted: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+    wanted: dict[tuple[str, str, str], Decimal] = defaultdict(Decimal)
     for line in declared:
-        wanted[_key(line)] += line.quantity
-    missing = [
-        key
-        for key, quantity in wanted.items()
-        if (billed[key] if key[1] else billed_sku[key[0]]) < quantity * COVER_SHARE
-    ]
+        sku, day = _key(line)
+        wanted[(sku, line.unit, day)] += line.quantity
+
+    def covered(sku: str, unit: str, day: str) -> Decimal:
+        # A vendor names its item more fully than an applicant ("火山方舟 doubao-seedance-1-0-pro /
+        # 视频生成 输出tokens" for "doubao-seedance-1-0-pro"): one name within the other matches.
+        total = Decimal(0)
+        for bill in bills:
+            bill_sku, bill_day = _key(bill)
+            if bill.unit == unit and (not day or bill_day == day) and (sku in bill_sku or bill_sku in sku):
+                total += bill.quantity
+        return total
+
+    missing = [key for key, quantity in wanted.items() if covered(*key) < quantity * COVER_SHARE]
     return Level(
         "vendor_bill",
         label,

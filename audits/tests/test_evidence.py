@@ -145,3 +145,23 @@ class ReportedLinesCoverEvidenceTests(BaseTestCase):
         reported = [line(f"L-{vendor}", vendor=vendor) for vendor in ("火山方舟", "阿里云百炼")]
         record_usage_lines(self.provider, reported, actor_repr="test")
         assert {level.code: level for level in evidence_for(application).levels}["provider"].reached is True
+
+
+@time_machine.travel(TODAY, tick=False)
+class VendorBillLevelTests(BaseTestCase):
+    def test_a_vendor_bill_covers_the_declared_lines_per_sku_and_day(self) -> None:
+        application = make_draft(self.alice, launch_date=LAUNCH)
+        declared = (
+            "类型,厂商,模型或规格,开始时间,用量,单位,应付金额（元）,实付金额（元）,发票号码\n"
+            "模型服务,火山方舟,doubao-seedance-1-0-pro,2026-11-03 10:00,2450000,token,31.75,31.75,26112000000012345678\n"
+        )
+        kind = MaterialKind.CONSUMPTION_DETAIL
+        actions.add_material(
+            application, kind, checked("明细.csv", declared.encode(), kind), actor=self.alice
+        )
+        level = {lv.code: lv for lv in evidence_for(application).levels}["vendor_bill"]
+        assert level.reached is False and "0 / 1" in level.detail
+        bill = (FIXTURES / "volcengine_ListBillDetail.json").read_bytes()
+        actions.add_material(application, kind, checked("账单.json", bill, kind), actor=self.alice)
+        level = {lv.code: lv for lv in evidence_for(application).levels}["vendor_bill"]
+        assert level.reached is True and "1 / 1" in level.detail
