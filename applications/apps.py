@@ -18,3 +18,8 @@ class ApplicationsConfig(AppConfig):
 
         register_action_labels({f"application.{t.name}": t.lazy_label for t in TRANSITIONS.values()})
         hooks.register(hooks.CALENDAR_MOVES, calendar_moves)
+        from applications.usage_labels import register_usage_labels
+        from applications.vendor_formats import read_export
+
+        register_usage_labels()
+        hooks.register(hooks.USAGE_EXPORT_READ, read_export)

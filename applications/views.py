@@ -23,7 +23,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts.models import User, current_user
 from accounts.roles import Role
 from applications import actions, checks
-from applications.consumption import CSV_MIME, XLSX_MIME, template_csv, template_xlsx
+from applications.consumption import CSV_MIME, XLSX_MIME
 from applications.forms import (
     EDITABLE_FIELDS,
     OVERSEAS_DETAIL_FIELDS,
@@ -39,13 +39,14 @@ from applications.models import Application, Material, MaterialKind
 from applications.pdf import pdf_filename, render_application_pdf
 from applications.queries import estimate, timeline
 from applications.states import Status
+from applications.vendor_formats.template import template_csv, template_xlsx
 from enterprises.models import Provider
 from ledger.actions import record_event
 from ledger.downloads import audited_download
 from yingdu import hooks
 from yingdu.lib.money import display_money
 from yingdu.signing import issued_pdf_response
-from yingdu.uploads import DOCUMENT_TYPES, TABLE_TYPES, check_upload
+from yingdu.uploads import DOCUMENT_TYPES, USAGE_TYPES, check_upload
 from yingdu.validators import display_phone
 
 
@@ -353,6 +354,25 @@ def materials_page(request: HttpRequest, pk: int) -> HttpResponse:
     return materials(request, get_own_application(request, pk))
 
 
+def usage_notice(request: HttpRequest, material: Material) -> None:
+    """After a vendor export is accepted: its format and the lines it could not give, by line."""
+    usage_file = getattr(material, "usage_file", None)
+    if usage_file is None or not usage_file.rejections:
+        return
+    shown = "；".join(
+        _("第 %(line)s 行：%(reason)s") % {"line": r["line"], "reason": r["reason"]}
+        if r["line"]
+        else r["reason"]
+        for r in usage_file.rejections[:5]
+    )
+    more = _("等") if len(usage_file.rejections) > 5 else ""
+    messages.warning(
+        request,
+        _("“%(name)s”中有 %(count)d 行未计入（%(lines)s%(more)s），其余各行已计入")
+        % {"name": material.original_name, "count": len(usage_file.rejections), "lines": shown, "more": more},
+    )
+
+
 @login_required
 @require_POST
 def material_upload(request: HttpRequest, pk: int) -> HttpResponse:
@@ -363,13 +383,14 @@ def material_upload(request: HttpRequest, pk: int) -> HttpResponse:
     rejected = None
     if form.is_valid():
         kind = form.cleaned_data["kind"]
-        allowed = DOCUMENT_TYPES | TABLE_TYPES if kind == MaterialKind.CONSUMPTION_DETAIL else DOCUMENT_TYPES
+        allowed = DOCUMENT_TYPES | USAGE_TYPES if kind == MaterialKind.CONSUMPTION_DETAIL else DOCUMENT_TYPES
         saved = 0
         for upload in form.cleaned_data["file"]:
             try:
                 checked = check_upload(upload, allowed)
-                actions.add_material(application, kind, checked, actor=user, request=request)
+                material = actions.add_material(application, kind, checked, actor=user, request=request)
                 saved += 1
+                usage_notice(request, material)
             except actions.ConsumptionDetailRejected as exc:
                 rejected = exc
                 form.add_error("file", exc.messages[0])
@@ -454,7 +475,7 @@ def material_view(request: HttpRequest, pk: int, material_pk: int) -> FileRespon
 
 @require_GET
 def consumption_template(request: HttpRequest, fmt: str) -> HttpResponse:
-    """The consumption-detail template (docs/form.md), CSV or XLSX."""
+    """The consumption-detail template in the usage-line layout (docs/usage-formats.md), CSV or XLSX."""
     if fmt == "csv":
         content, mime = template_csv(), CSV_MIME + "; charset=utf-8"
     elif fmt == "xlsx":

@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import User
 from applications.models import Application
-from audits import queries, rules, setwise, time_bounds
+from audits import queries, rules, setwise, time_bounds, usage_checks
 from audits.guards import AuditRefused, _local, _params_for
 from audits.models import ReconciliationRun
 from ledger.actions import record_event
@@ -69,6 +69,7 @@ def _build_run(
         declared_rows_after_window=inputs.declared_rows_after_window,
     )
     flags = [*flags, *time_bounds.witness_time_flags(application, params, checkpoint.tree_size)]
+    flags = usage_checks.with_usage_flags(application, flags, params)
     declared = inputs.declared.as_dict()
     monitored = {
         **inputs.monitored.as_dict(),

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from monitoring import upload_views, views
+from monitoring import bill_views, upload_views, views
 
 app_name = "monitoring"
 
@@ -19,4 +19,5 @@ urlpatterns = [
     path("providers/", views.providers, name="providers"),
     path("providers/<int:pk>/", views.provider_detail, name="provider_detail"),
     path("providers/<int:pk>/status/", views.provider_status, name="provider_status"),
+    path("bills/upload/", bill_views.bill_upload, name="bill_upload"),
 ]

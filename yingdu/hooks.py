@@ -34,6 +34,8 @@ CALENDAR_LOADED = "calendar.loaded"  # year, moves (list of Move.as_dict()), act
 
 ENTERPRISE_REGISTERED = "enterprise.registered"  # enterprise_id, actor
 ENTERPRISE_VERIFIED = "enterprise.verified"  # enterprise_id, actor: verified or refused, see its status
+# A provider's vendor bill export read into usage lines: name, content, now -> {"format", "lines", "rejected"}
+USAGE_EXPORT_READ = "usage.export_read"
 
 # A witness was shown another history of the log (ledger.witnessing): witness_name, tree_size, reason
 LEDGER_WITNESS_ALARM = "ledger.witness_alarm"
@@ -50,6 +52,7 @@ HOOKS = frozenset(
         ENTERPRISE_REGISTERED,
         ENTERPRISE_VERIFIED,
         LEDGER_WITNESS_ALARM,
+        USAGE_EXPORT_READ,
     }
 )
 

@@ -157,7 +157,7 @@ class ApiFlowTests(BaseTestCase):
         add_required_materials(application, self.alice)
         response = self.client.post(f"{BASE}{application.pk}/submit")
         assert response.status_code == 422
-        assert "与第23行总算力成本 52000.00 元不一致" in response.json()["errors"]["total_compute_cost"][0]
+        assert "第23行总算力成本 52,000.00 元应等于按明细计算的实付算力成本 50,000.00 元" in response.json()["errors"]["total_compute_cost"][0]
 
     def test_bad_uploads_are_refused_with_a_message(self) -> None:
         application = actions.create_draft(actor=self.alice)
@@ -178,6 +178,18 @@ class ApiFlowTests(BaseTestCase):
         assert bad.status_code == 422
         assert bad.json()["rows"][0]["row"] == 2 and bad.json()["rows"][0]["column"] == "scenario"
         assert not Material.objects.exists()
+
+    def test_a_vendor_json_export_is_accepted_as_consumption_detail_and_an_unreadable_one_refused(self) -> None:
+        from pathlib import Path
+
+        application = actions.create_draft(actor=self.alice)
+        url = f"{BASE}{application.pk}/materials"
+        fixture = Path(__file__).resolve().parent / "fixtures" / "usage" / "ark_tasks.json"
+        good = self.client.post(url, {"kind": "consumption_detail", "file": upload("ark.json", fixture.read_bytes())})
+        assert good.status_code == 201
+        unknown = self.client.post(url, {"kind": "consumption_detail", "file": upload("x.json", b'{"hello": 1}')})
+        assert unknown.status_code == 422
+        assert "无法识别的文件格式" in unknown.json()["rows"][0]["message"]
 
     def test_a_draft_material_can_be_deleted_but_not_after_submission(self) -> None:
         application = make_submittable(self.alice)
