@@ -29,8 +29,8 @@ from ledger.actions import sign_checkpoint
 from monitoring.actions import authenticate_token, record_usage_batch
 from monitoring.models import ApiToken, UsageRecord
 from monitoring.schemas import MAX_BATCH_RECORDS, RECORD_FIELDS
-from yingdu.middleware import USAGE_BATCH_MAX_BYTES
 from monitoring.usage_lines import MAX_LINES, record_usage_lines
+from yingdu.middleware import USAGE_BATCH_MAX_BYTES
 
 # 5,000 records of about 700 bytes; anything far larger is not a batch of this API.
 MAX_BODY_BYTES = USAGE_BATCH_MAX_BYTES
