@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from django.conf import settings
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -40,8 +41,6 @@ NOISE = ("application.update",)
 # printing the approval form, a take-over (it moves the work between reviewers, the case is
 # unchanged), reconciliation, public progress queries (they change nothing).
 APPLICANT_ACTIONS = frozenset(TIMELINE_LABELS) | {f"application.{name}" for name in TRANSITIONS}
-# Staff are named to the applicant by their office, never by person.
-RESPONSIBLE_OFFICE = gettext_lazy("怀柔区文化产业促进中心")
 
 
 @dataclass(frozen=True)
@@ -65,11 +64,12 @@ def event_label(action: str) -> str:
 
 
 def _actor(event: Any, application: Application, audience: Audience) -> str:
-    """Who acted: by name for staff; for the applicant, its own people by name, staff by office."""
+    """Who acted: by name for staff; for the applicant, its own people by name, staff by office
+    (the authority's full name, ``AUTHORITY_NAME``)."""
     actor = event.actor
     if audience == Audience.STAFF or (actor is not None and actor.enterprise_id == application.enterprise_id):
         return str(actor or event.actor_repr)
-    return str(RESPONSIBLE_OFFICE)
+    return str(settings.AUTHORITY_NAME)
 
 
 def _status_label(value: Any) -> str:

@@ -34,3 +34,11 @@ def masked_phone(value: Any) -> str:
     from yingdu.validators import mask_phone
 
     return mask_phone(str(value)) if value else ""
+
+
+@register.simple_tag
+def authority_name() -> str:
+    """The issuing authority's full name, from its one setting (``AUTHORITY_NAME``)."""
+    from django.conf import settings
+
+    return str(settings.AUTHORITY_NAME)
