@@ -8,6 +8,7 @@ the enterprise's own ``blacklisted``/``blacklist_reason``/``blacklisted_at`` fie
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -339,6 +340,13 @@ class Clawback(models.Model):
     @property
     def is_settled(self) -> bool:
         return self.outstanding == 0
+
+    @property
+    def repayment_deadline(self) -> Any:
+        """缴回期限 as the decision states it (``audits.legal.clawback_deadline``)."""
+        from audits.legal import clawback_deadline
+
+        return clawback_deadline(self)
 
 
 class Repayment(models.Model):
