@@ -20,7 +20,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from accounts.models import MfaEnrolment, User
-from accounts.roles import Role, role_conflicts
+from accounts.roles import Role, duty_conflicts, role_conflicts
 from accounts.security import SecurityPolicy, SiteSettings
 from ledger.actions import record_event
 from ledger.models import AuditEvent
@@ -42,9 +42,14 @@ def _refuse_self(user: User, actor: Any, message: str) -> None:
 def assign_roles(user: User, roles: Iterable[str], *, actor: Any, request: Any = None) -> User:
     """Replace the user's roles, enforcing 三权分立 (docs/security.md), and audit the change."""
     codes = sorted({Role(code).value for code in roles})
-    _refuse_self(user, actor, str(_("不能修改自己的角色，请由另一名安全管理员办理。")))
-    errors = role_conflicts(codes)
+    try:
+        _refuse_self(user, actor, str(_("不能修改自己的角色，请由另一名安全管理员办理。")))
+    except ValidationError as exc:
+        _record_refused_roles(user, codes, exc.messages, actor=actor, request=request)
+        raise
+    errors = role_conflicts(codes) + duty_conflicts(codes)
     if errors:
+        _record_refused_roles(user, codes, errors, actor=actor, request=request)
         raise ValidationError({"roles": errors})
     with transaction.atomic():
         before = sorted(user.role_codes())
@@ -63,12 +68,39 @@ def assign_roles(user: User, roles: Iterable[str], *, actor: Any, request: Any =
     return user
 
 
+def _record_refused_roles(user: User, codes: list[str], errors: list[str], *, actor: Any, request: Any) -> None:
+    """A refused privileged change is an audit event too (等保: failures are audited)."""
+    with transaction.atomic():
+        record_event(
+            "accounts.roles_changed",
+            actor=actor,
+            obj=user,
+            before={"roles": sorted(user.role_codes())},
+            after={"roles": codes, "error": "；".join(errors)},
+            result=AuditEvent.Result.FAILURE,
+            request=request,
+        )
+
+
 def set_active(user: User, active: bool, *, actor: Any, request: Any = None) -> User:
     """Enable or disable an account; disabling also ends every session of that user."""
     from django.contrib.sessions.models import Session
 
     if not active:
-        _refuse_self(user, actor, str(_("不能停用自己的账号。")))
+        try:
+            _refuse_self(user, actor, str(_("不能停用自己的账号。")))
+        except ValidationError as exc:
+            with transaction.atomic():
+                record_event(
+                    "accounts.active_changed",
+                    actor=actor,
+                    obj=user,
+                    before={"active": user.is_active},
+                    after={"active": active, "error": "；".join(exc.messages)},
+                    result=AuditEvent.Result.FAILURE,
+                    request=request,
+                )
+            raise
     with transaction.atomic():
         before = user.is_active
         user.is_active = active
