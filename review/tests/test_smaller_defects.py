@@ -1,0 +1,56 @@
+"""Defects found by walking every role: each fixed as a person would expect to read it."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import time_machine
+from django.urls import reverse
+
+from applications.states import Status
+from review import actions
+from review.tests.helpers import ReviewTestCase, make_application
+
+BEIJING = dt.timezone(dt.timedelta(hours=8))
+
+
+class OverdueWordingTests(ReviewTestCase):
+    def test_it_says_overdue_by_n_working_days_never_a_negative_count(self) -> None:
+        with time_machine.travel(dt.datetime(2026, 3, 2, 9, 0, tzinfo=BEIJING), tick=False):
+            app = make_application(self.enterprise, self.alice, Status.SUBMITTED)
+            actions.claim_application(app, actor=self.reviewer)
+        with time_machine.travel(dt.datetime(2026, 7, 1, 9, 0, tzinfo=BEIJING), tick=False):
+            self.login(self.reviewer)
+            for url in (reverse("review:detail", args=[app.pk]), reverse("review:workbench")):
+                page = self.client.get(url).content.decode()
+                self.assertRegex(page, r"已逾期 \d+ 个工作日", url)
+                self.assertNotRegex(page, r"剩余 -\d|>-\d+<", url)
+
+
+class ProvisionalMarkTests(ReviewTestCase):
+    def test_it_marks_the_2027_cycle_deadline_provisional_on_the_review_page_not_the_2026_one(self) -> None:
+        # Received in mid-December 2026: the review deadline falls in 2026 (official), the cycle
+        # deadline in 2027 (no official schedule yet, 暂定).
+        with time_machine.travel(dt.datetime(2026, 12, 7, 9, 0, tzinfo=BEIJING), tick=False):
+            app = make_application(self.enterprise, self.alice, Status.SUBMITTED)
+            actions.claim_application(app, actor=self.reviewer)
+            self.login(self.reviewer)
+            page = self.client.get(reverse("review:detail", args=[app.pk])).content.decode()
+        clock = page.split('id="clock"', 1)[1].split("</dl>", 1)[0]
+        review_row, cycle_row = clock.split("兑现周期截止", 1)
+        review_row = review_row.split("审核期限", 1)[1]
+        self.assertIn("2026年12月", review_row)
+        self.assertNotIn("暂定", review_row)
+        self.assertIn("2027年", cycle_row)
+        self.assertIn("暂定", cycle_row)
+
+
+class CalculatorProvisionalTests(ReviewTestCase):
+    def test_it_marks_the_calculators_2027_apply_deadline_provisional(self) -> None:
+        with time_machine.travel(dt.datetime(2026, 12, 5, 9, 0, tzinfo=BEIJING), tick=False):
+            page = self.client.get(
+                reverse("policy:calc"), {"cost": "50000", "minutes": "60", "launch_date": "2026-12-01"}
+            ).content.decode()
+        deadline = page.split('id="apply-deadline"', 1)[1].split("</p>", 1)[0]
+        self.assertIn("2027年", deadline)
+        self.assertIn("暂定", deadline)
