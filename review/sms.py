@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 from accounts.models import User
 from review.models import Notification, SmsMessage
 from yingdu.sms import SmsError, backend
-from yingdu.validators import mask_phone
+from yingdu.validators import is_mobile, mask_phone
 
 logger = logging.getLogger(__name__)
 
@@ -61,8 +61,8 @@ def sms_text(kind: str, values: Mapping[str, Any]) -> str:
 def mobile(user: User) -> str | None:
     """The number a text message to ``user`` goes to, or None (none given, or opted out)."""
     phone = re.sub(r"[\s-]", "", user.phone or "")
-    if user.sms_opt_out or not _MOBILE.fullmatch(phone):
-        return None
+    if user.sms_opt_out or not _MOBILE.fullmatch(phone) or not is_mobile(phone):
+        return None  # none given, opted out, or a landline: a text message cannot reach it
     return phone
 
 

@@ -54,3 +54,26 @@ class CalculatorProvisionalTests(ReviewTestCase):
         deadline = page.split('id="apply-deadline"', 1)[1].split("</p>", 1)[0]
         self.assertIn("2027年", deadline)
         self.assertIn("暂定", deadline)
+
+
+class PhoneTests(ReviewTestCase):
+    def test_it_prefills_the_forms_phones_in_the_national_format(self) -> None:
+        app = make_application(self.enterprise, self.alice, Status.DRAFT, legal_rep_phone="+861069681234")
+        self.login(self.alice)
+        page = self.client.get(reverse("applications:step", args=[app.pk, "enterprise"])).content.decode()
+        self.assertNotIn('value="+86', page)
+        self.assertIn('value="010-69681234"', page)
+        self.assertIn('value="13900139000"', page)
+
+    def test_it_sends_no_text_message_to_a_landline_and_masks_a_landline_by_its_area_code(self) -> None:
+        from review.models import Notification
+        from review.sms import send_sms
+        from yingdu.validators import mask_phone
+
+        self.alice.phone = "010-69681234"
+        self.alice.save(update_fields=["phone"])
+        self.assertEqual(
+            send_sms([self.alice], Notification.Kind.DATA_NOTICE, {"reference": "YD", "deadline": "明天"}), []
+        )
+        self.assertEqual(mask_phone("+861069681234"), "010-****1234")
+        self.assertEqual(mask_phone("+8613911112222"), "139****2222")
