@@ -52,6 +52,14 @@ class TimelineItem:
     failed: bool = False  # a refused attempt (staff only)
     before: str = ""  # the states a review step moved between (staff only)
     after: str = ""
+    action: str = ""  # the audited action (``application.submit``)
+
+    @property
+    def changes_state(self) -> bool:
+        """A step of the case itself (submitted, accepted, returned, approved, …), not an upload."""
+        return self.action == "application.submit" or (
+            self.action.startswith("application.") and self.action.split(".", 1)[1] in TRANSITIONS
+        )
 
 
 def event_label(action: str) -> str:
@@ -113,6 +121,7 @@ def timeline(application: Application, *, audience: Audience = Audience.APPLICAN
                 failed=failed,
                 before=_status_label(before.get("status")) if step and audience == Audience.STAFF else "",
                 after=_status_label(after.get("status")) if step and audience == Audience.STAFF else "",
+                action=event.action,
             )
         )
     return items

@@ -77,3 +77,35 @@ class PhoneTests(ReviewTestCase):
         )
         self.assertEqual(mask_phone("+861069681234"), "010-****1234")
         self.assertEqual(mask_phone("+8613911112222"), "139****2222")
+
+
+class LandingTests(ReviewTestCase):
+    def test_it_sends_staff_to_their_workbench_after_login(self) -> None:
+        from yingdu.test import PASSWORD
+
+        response = self.client.post(
+            reverse("accounts:login"), {"username": self.reviewer.username, "password": PASSWORD}
+        )
+        self.assertEqual(response.status_code, 302)
+        self.assertEqual(response["Location"], reverse("workbench"))
+
+
+class PublicProgressTests(ReviewTestCase):
+    def test_it_shows_the_public_only_the_steps_of_the_case_not_uploads_or_downloads(self) -> None:
+        from ledger.actions import record_event
+
+        with time_machine.travel(dt.datetime(2026, 3, 2, 10, 0, tzinfo=BEIJING), tick=False):
+            app = make_application(self.enterprise, self.alice, Status.SUBMITTED)
+            record_event("application.submit", actor=self.alice, obj=app, after={"status": Status.SUBMITTED})
+            for n in range(3):
+                record_event(
+                    "application.material_upload", actor=self.alice, obj=app, after={"name": f"日志{n}.pdf"}
+                )
+            actions.claim_application(app, actor=self.reviewer)
+            page = self.client.post(
+                reverse("progress_query"), {"reference": app.reference, "uscc": self.enterprise.uscc}
+            ).content.decode()
+        steps = page.split('<ol class="steps">', 1)[1].split("</ol>", 1)[0]
+        self.assertIn("提交申报", steps)
+        self.assertIn("受理并开始初审", steps)
+        self.assertNotIn("上传材料", steps)
