@@ -109,3 +109,19 @@ class PublicProgressTests(ReviewTestCase):
         self.assertIn("提交申报", steps)
         self.assertIn("受理并开始初审", steps)
         self.assertNotIn("上传材料", steps)
+
+
+class ActionLinkTests(ReviewTestCase):
+    def test_it_offers_the_verify_action_on_a_pending_enterprises_page(self) -> None:
+        from enterprises.models import Enterprise
+
+        Enterprise.objects.filter(pk=self.enterprise.pk).update(status=Enterprise.Status.PENDING)
+        self.login(self.reviewer)
+        page = self.client.get(reverse("enterprises:detail", args=[self.enterprise.pk]))
+        self.assertContains(page, f'href="{reverse("enterprises:verify", args=[self.enterprise.pk])}"')
+
+    def test_it_opens_the_item_by_item_answer_page_from_the_applications_supplement_button(self) -> None:
+        app = make_application(self.enterprise, self.alice, Status.SUPPLEMENT_REQUESTED)
+        self.login(self.alice)
+        page = self.client.get(reverse("applications:detail", args=[app.pk]))
+        self.assertContains(page, f'href="{reverse("review:supplement", args=[app.pk])}"')
