@@ -72,7 +72,12 @@ class ReconciliationRun(models.Model):
         indexes = [models.Index(fields=["application", "-run_at"], name="audits_recon_latest")]
 
     def __str__(self) -> str:
-        return f"{self.application_id} @ {self.checkpoint_tree_size}: {self.flag_count}"
+        from yingdu.formats import datetime_text
+
+        return str(_("%(time)s 对账，标记 %(count)d 项")) % {
+            "time": datetime_text(self.run_at),
+            "count": self.flag_count,
+        }
 
     @property
     def flag_codes(self) -> list[str]:

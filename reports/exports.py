@@ -275,7 +275,7 @@ def _findings_sheet(ws: Any, year: int) -> int:
     relations = [f.name for f in fields if f.is_relation]
     # A finding names its application; the enterprise behind it is what a reader looks for first.
     relations.append("application__enterprise")
-    headers = [_("企业名称")] + [str(f.verbose_name) for f in fields]
+    headers = [_("企业名称")] + [_("核查发现编号") if f.primary_key else str(f.verbose_name) for f in fields]
 
     def value(obj: models.Model, f: models.Field[Any, Any]) -> Any:
         if f.is_relation:
