@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
@@ -36,7 +37,29 @@ LEDGER_HEADERS = [
     gettext_lazy("兑现日期"),
     gettext_lazy("兑现金额（元）"),
     gettext_lazy("银行流水号"),
+    gettext_lazy("追回金额（元）"),
+    gettext_lazy("已缴回金额（元）"),
+    gettext_lazy("核销金额（元）"),
+    gettext_lazy("追回未结（元）"),
 ]
+# The columns summed in the totals row (合计), by header.
+TOTALLED = (
+    "申请金额（元）",
+    "核定补贴金额（元）",
+    "兑现金额（元）",
+    "追回金额（元）",
+    "已缴回金额（元）",
+    "核销金额（元）",
+    "追回未结（元）",
+)
+
+
+def default_period(today: dt.date) -> tuple[dt.date, dt.date]:
+    """The period the 台账 covers when none is given: this year so far, not before the policy began."""
+    from policy.loader import load_parameters
+
+    first = load_parameters().version_dates[0]
+    return max(dt.date(today.year, 1, 1), first), today
 
 
 @login_required
@@ -52,7 +75,13 @@ def ledger_export(request: HttpRequest) -> HttpResponse:
     from yingdu.xlsx import write_sheet, xlsx_response
 
     user = _staff(request)
-    form = LedgerExportForm({"date_from": request.GET.get("from"), "date_to": request.GET.get("to")})
+    start_default, end_default = default_period(timezone.localdate())
+    form = LedgerExportForm(
+        {
+            "date_from": request.GET.get("from") or start_default,
+            "date_to": request.GET.get("to") or end_default,
+        }
+    )
     if not form.is_valid():
         return render(request, "review/refused.html", {"refusal": form.errors, "status": 400}, status=400)
     start: dt.date = form.cleaned_data["date_from"]
@@ -87,13 +116,20 @@ def ledger_export(request: HttpRequest) -> HttpResponse:
                 pay.date if pay else None,
                 pay.amount if pay else None,
                 pay.bank_reference if pay else "",
+                app.clawed_back_amount or None,
+                app.repaid_amount or None,
+                app.written_off_amount or None,
+                (app.clawed_back_amount - app.repaid_amount - app.written_off_amount) or None,
             ]
 
     wb = Workbook()
     ws = wb.active
     assert ws is not None
     ws.title = _("台账")
-    count = write_sheet(ws, [str(h) for h in LEDGER_HEADERS], lines())
+    headers = [str(h) for h in LEDGER_HEADERS]
+    data = list(lines())
+    count = write_sheet(ws, headers, [*data, _totals(headers, data)])
+    count -= 1  # the totals row is no application
     record_event(
         "review.ledger_export",
         actor=user,
@@ -101,3 +137,13 @@ def ledger_export(request: HttpRequest) -> HttpResponse:
         request=request,
     )
     return xlsx_response(wb, f"ledger-{start:%Y%m%d}-{end:%Y%m%d}.xlsx")
+
+
+def _totals(headers: list[str], rows: list[list[Any]]) -> list[Any]:
+    """合计: the sum of each amount column of the rows; the first cell counts the applications."""
+    totals: list[Any] = [None] * len(headers)
+    totals[0] = str(_("合计（%(n)d 件）") % {"n": len(rows)})
+    for index, header in enumerate(headers):
+        if header in TOTALLED:
+            totals[index] = sum((row[index] for row in rows if row[index] is not None), Decimal("0"))
+    return totals

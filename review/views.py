@@ -41,6 +41,7 @@ from review.applicant_views import supplement as supplement
 from review.checks import run_checks
 from review.clock import Clock, clock_for, local_date
 from review.confirmations import REJECTIONS, RejectionForm, rejection_confirmation, supplement_preview
+from review.export_views import default_period
 from review.export_views import ledger_export as ledger_export
 from review.forms import OnSiteCheckForm, OpinionForm, PaymentForm, WorkbenchFilterForm, month_choices
 from review.models import (
@@ -162,6 +163,7 @@ def workbench(request: HttpRequest) -> HttpResponse:
             ],
             "form": form,
             "months": month_choices(today),
+            "ledger_period": default_period(today),
             "today": today,
         },
     )

@@ -125,3 +125,15 @@ class ActionLinkTests(ReviewTestCase):
         self.login(self.alice)
         page = self.client.get(reverse("applications:detail", args=[app.pk]))
         self.assertContains(page, f'href="{reverse("review:supplement", args=[app.pk])}"')
+
+
+class WorkbenchFilterTests(ReviewTestCase):
+    def test_it_offers_no_month_before_the_policy_began_and_prefills_the_ledger_period(self) -> None:
+        with time_machine.travel(dt.datetime(2026, 12, 5, 9, 0, tzinfo=BEIJING), tick=False):
+            self.login(self.reviewer)
+            page = self.client.get(reverse("review:workbench")).content.decode()
+        self.assertIn('value="2026-02"', page)
+        self.assertNotIn('value="2026-01"', page)
+        self.assertNotIn('value="2025-', page)
+        self.assertIn('name="from" value="2026-02-05"', page)
+        self.assertIn('name="to" value="2026-12-05"', page)
