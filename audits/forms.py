@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 from typing import Any
 
@@ -17,10 +18,38 @@ from enterprises.models import Enterprise
 MONEY = {"max_digits": 12, "decimal_places": 2, "min_value": Decimal("0.00")}
 
 
+def quarter_choices(today: dt.date) -> list[tuple[str, str]]:
+    """The quarters a spot check may be opened for: each ended quarter since the policy began,
+    newest first (``("2026Q3", "2026年第3季度")``)."""
+    from policy.loader import load_parameters
+
+    first = rules.Quarter.of(load_parameters().version_dates[0])
+    quarter = rules.Quarter.of(today).previous()
+    out = []
+    while (quarter.year, quarter.number) >= (first.year, first.number):
+        out.append(
+            (
+                str(quarter),
+                str(_("%(year)d年第%(number)d季度")) % {"year": quarter.year, "number": quarter.number},
+            )
+        )
+        quarter = quarter.previous()
+    return out
+
+
 class QuarterForm(forms.Form):
     quarter = forms.CharField(
-        label=_("季度"), max_length=6, help_text=_("如 2026Q3；季度结束且其后签署检查点后方可抽查")
+        label=_("季度"),
+        max_length=6,
+        help_text=_("季度结束且其后签署检查点后方可抽查"),
+        widget=forms.Select,
     )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        widget = self.fields["quarter"].widget
+        widget.choices = quarter_choices(timezone.localdate())  # type: ignore[attr-defined]
+        widget.attrs.pop("maxlength", None)
 
     def clean_quarter(self) -> str:
         try:
