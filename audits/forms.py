@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from audits import rules
-from audits.models import Finding
+from audits.models import UPHELD_STATUSES, Finding
 from enterprises.models import Enterprise
 
 MONEY = {"max_digits": 12, "decimal_places": 2, "min_value": Decimal("0.00")}
@@ -91,9 +91,21 @@ class NoticeForm(forms.Form):
 class DecisionForm(forms.Form):
     decision = forms.ChoiceField(
         label=_("认定结论"),
-        choices=[("upheld", _("认定属实")), ("dismissed", _("不予认定"))],
+        choices=[("upheld", _("认定属实")), ("partial", _("部分认定")), ("dismissed", _("不予认定"))],
         widget=forms.RadioSelect,
     )
+    amount_found = forms.DecimalField(
+        label=_("认定金额（元）"),
+        required=False,
+        help_text=_("部分认定时必填：经核查属实的金额，小于涉及金额"),
+        **MONEY,
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("decision") == "partial" and data.get("amount_found") is None:
+            self.add_error("amount_found", _("部分认定须填写认定金额"))
+        return data
     reasons = forms.CharField(label=_("认定理由"), widget=forms.Textarea(attrs={"rows": 5}), max_length=5000)
 
 
@@ -147,7 +159,7 @@ class ClawbackForm(forms.Form):
             return
         from audits.actions import clawback_default
 
-        upheld = Finding.objects.filter(application=application, status=Finding.Status.UPHELD)
+        upheld = Finding.objects.filter(application=application, status__in=UPHELD_STATUSES)
         self.fields["finding"].queryset = upheld  # type: ignore[attr-defined]
         self.fields["finding"].label_from_instance = _finding_choice  # type: ignore[attr-defined]
         chosen = None

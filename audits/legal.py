@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from audits.models import Clawback, DataNotice, Finding
 from policy.calendar import Deadline, repayment_due
 from policy.loader import params_at
+from policy import measures
 from policy.measures import cite
 from review.legal import Document, remedies
 
@@ -54,7 +55,7 @@ def data_notice_document(notice: DataNotice, *, link: str = "") -> Document:
         work_title=application.work_title,
         issued_on=notice.notice_date,
         facts=notice.text,
-        basis=cite("五 2", "五 3"),
+        basis=cite(measures.SPOT_CHECKS, measures.OBJECTION),
         decision=_(
             "现将核查中发现的上述情况告知贵单位。贵单位如有异议，可在异议截止日期前提交书面说明及佐证材料；"
             "逾期未提出的，视为无异议。本告知书不是核查结论，区文促中心将在听取贵单位意见后作出认定。"
@@ -63,7 +64,12 @@ def data_notice_document(notice: DataNotice, *, link: str = "") -> Document:
         amount_label=_("涉及金额（元）"),
         deadline=Deadline(notice.objection_deadline, notice.objection_deadline_provisional_years),
         deadline_label=_("异议截止日期"),
-        where=((_("提出异议"), _("登录中国影都人工智能算力服务平台，在“核查数据告知”页面提交书面陈述及证据材料")),),
+        where=(
+            (
+                _("提出异议"),
+                _("登录中国影都人工智能算力服务平台，在“核查数据告知”页面提交书面陈述及证据材料"),
+            ),
+        ),
         remedies=_(
             "本告知书为作出决定前的告知。对其后作出的核查结论或追回决定不服的，可以自收到决定之日起%(days)s日内"
             "向%(body)s申请行政复议，或者自收到决定之日起%(months)s个月内依法向人民法院提起行政诉讼。"
@@ -82,7 +88,7 @@ def finding_document(finding: Finding, *, link: str = "") -> Document:
     application = finding.application
     decided_on = timezone.localdate(finding.decided_at) if finding.decided_at else timezone.localdate()
     params = params_at(decided_on)
-    upheld = finding.status == Finding.Status.UPHELD
+    upheld = finding.is_upheld
     return Document(
         title=_("核查结论告知书"),
         reference=application.reference or str(application.pk),
@@ -91,9 +97,9 @@ def finding_document(finding: Finding, *, link: str = "") -> Document:
         issued_on=decided_on,
         facts=_("%(description)s\n认定理由：%(reasons)s")
         % {"description": finding.description, "reasons": finding.decision_reasons or _("未说明")},
-        basis=cite("五 3", "五 4"),
+        basis=cite(measures.OBJECTION, measures.RECOVERY),
         decision=_("核查结论：%(status)s。") % {"status": finding.get_status_display()},
-        amount=finding.amount_at_issue if upheld else None,
+        amount=(finding.amount_found or finding.amount_at_issue) if upheld else None,
         amount_label=_("认定涉及金额（元）"),
         where=((_("咨询"), _("如有疑问，请联系%(authority)s。") % {"authority": settings.AUTHORITY_NAME}),),
         remedies=remedies(params, decision=_("结论")) if upheld else "",
@@ -120,8 +126,10 @@ def clawback_document(clawback: Clawback, *, link: str = "") -> Document:
         work_title=application.work_title,
         issued_on=decided_on,
         facts=facts,
-        basis=cite("五 4") + _("；《中国影都AI算力补助申请表》第26项材料声明"),
-        decision=_("追回已发放的算力补助资金。请贵单位于缴回期限前将应追回金额缴入下列账户，缴款时注明申报编号。"),
+        basis=cite(measures.RECOVERY) + _("；《中国影都AI算力补助申请表》第26项材料声明"),
+        decision=_(
+            "追回已发放的算力补助资金。请贵单位于缴回期限前将应追回金额缴入下列账户，缴款时注明申报编号。"
+        ),
         amount=clawback.amount,
         amount_label=_("应追回金额（元）"),
         deadline=clawback_deadline(clawback),

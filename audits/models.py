@@ -136,6 +136,7 @@ class Finding(models.Model):
         NOTIFIED = "notified", _("已告知，待异议")
         OBJECTED = "objected", _("企业已提出异议")
         UPHELD = "upheld", _("认定属实")
+        PARTIAL = "partial", _("部分认定")
         DISMISSED = "dismissed", _("不予认定")
 
     application = models.ForeignKey(
@@ -169,6 +170,8 @@ class Finding(models.Model):
     )
     created_at = models.DateTimeField(_("记录时间"), auto_now_add=True)
     decision_reasons = models.TextField(_("认定理由"), blank=True)
+    # What the decision found: the whole amount at issue when upheld, a part of it when 部分认定.
+    amount_found = models.DecimalField(_("认定金额（元）"), max_digits=12, decimal_places=2, null=True, blank=True)
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("认定人"),
@@ -192,8 +195,16 @@ class Finding(models.Model):
     def is_open(self) -> bool:
         return self.status in (self.Status.OPEN, self.Status.NOTIFIED, self.Status.OBJECTED)
 
+    @property
+    def is_upheld(self) -> bool:
+        """认定属实 or 部分认定: a finding a clawback may rest on."""
+        return self.status in UPHELD_STATUSES
+
     def flag_labels(self) -> list[str]:
         return [rules.flag_label(code) for code in self.flag_codes]
+
+
+UPHELD_STATUSES = (Finding.Status.UPHELD, Finding.Status.PARTIAL)
 
 
 class DataNotice(models.Model):

@@ -10,6 +10,17 @@ from __future__ import annotations
 
 from django.conf import settings
 
+# The clauses by what they rule, so the documents name them without spelling numbers.
+AMOUNT = "三（一）"
+ANNUAL_CAP = "三（三）"
+CONDITIONS = "四（一）"
+MATERIALS = "四（二）"
+REVIEW_ONE_SHOT_NOTICE = "四（四）1"
+CYCLE_WITHOUT_SUPPLEMENT_TIME = "四（四）3"
+SPOT_CHECKS = "五 2"
+OBJECTION = "五 3"
+RECOVERY = "五 4"
+
 CLAUSES: dict[str, str] = {
     "三（一）": "企业利用AI技术开展短剧制作过程中产生的算力消耗，按实际制作时长对应的总算力成本的30%提供算力补助",
     "三（三）": "单个企业年度累计申请算力补助不超过10万元。",
@@ -34,4 +45,3 @@ def cite(*numbers: str) -> str:
 def quote(*numbers: str) -> str:
     """The citation followed by the words of each clause."""
     return cite(*numbers) + "：" + "".join(f"“{CLAUSES[number]}”" for number in numbers)
-

@@ -42,16 +42,8 @@ LEDGER_HEADERS = [
     gettext_lazy("核销金额（元）"),
     gettext_lazy("追回未结（元）"),
 ]
-# The columns summed in the totals row (合计), by header.
-TOTALLED = (
-    "申请金额（元）",
-    "核定补贴金额（元）",
-    "兑现金额（元）",
-    "追回金额（元）",
-    "已缴回金额（元）",
-    "核销金额（元）",
-    "追回未结（元）",
-)
+# The amount columns (by position in LEDGER_HEADERS) summed in the totals row (合计).
+TOTALLED = frozenset({9, 10, 13, 15, 16, 17, 18})
 
 
 def default_period(today: dt.date) -> tuple[dt.date, dt.date]:
@@ -143,7 +135,7 @@ def _totals(headers: list[str], rows: list[list[Any]]) -> list[Any]:
     """合计: the sum of each amount column of the rows; the first cell counts the applications."""
     totals: list[Any] = [None] * len(headers)
     totals[0] = str(_("合计（%(n)d 件）") % {"n": len(rows)})
-    for index, header in enumerate(headers):
-        if header in TOTALLED:
+    for index in range(len(headers)):
+        if index in TOTALLED:
             totals[index] = sum((row[index] for row in rows if row[index] is not None), Decimal("0"))
     return totals

@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 from applications.models import Application
 from policy.calendar import Deadline, supplement_due
 from policy.loader import PolicyParams, params_at
+from policy import measures
 from policy.measures import cite
 from review.models import SupplementItem, SupplementNotice
 from yingdu.formats import date_text, money_text
@@ -65,7 +66,9 @@ class Document:
             return ""
         text = _("%(date)s（含当日）") % {"date": date_text(self.deadline.date)}
         if self.deadline.provisional:
-            text += _("（暂定：%(reason)s；正式安排公布后，期限取较晚日期）") % {"reason": self.deadline.reason}
+            text += _("（暂定：%(reason)s；正式安排公布后，期限取较晚日期）") % {
+                "reason": self.deadline.reason
+            }
         return text
 
     def rows(self) -> list[tuple[str, str]]:
@@ -124,9 +127,9 @@ def supplement_document(
     """补正告知书 (一次性告知): the items to supplement and the day to answer by (四（四）1、3)."""
     params = params_at(notice.notice_date)
     note = notice.note.strip()
-    facts = _("经初审，贵单位的申报材料不齐或不符合要求，现一次性告知需补充或更正的事项（第 %(round)s 次告知）。") % {
-        "round": notice.round
-    }
+    facts = _(
+        "经初审，贵单位的申报材料不齐或不符合要求，现一次性告知需补充或更正的事项（第 %(round)s 次告知）。"
+    ) % {"round": notice.round}
     if note:
         facts += _("说明：%(note)s") % {"note": note}
     return Document(
@@ -136,7 +139,7 @@ def supplement_document(
         work_title=application.work_title,
         issued_on=notice.notice_date,
         facts=facts,
-        basis=cite("四（四）1", "四（四）3"),
+        basis=cite(measures.REVIEW_ONE_SHOT_NOTICE, measures.CYCLE_WITHOUT_SUPPLEMENT_TIME),
         decision=_(
             "请于补正截止日期前登录平台，逐项补正下列事项后重新提交。补正期间审核时限暂停计算；"
             "逾期未补正的，区文促中心可依据已提交的材料作出审核结论。"
@@ -149,7 +152,9 @@ def supplement_document(
     )
 
 
-def rejection_document(application: Application, opinion: str, *, decided_on: dt.date, link: str = "") -> Document:
+def rejection_document(
+    application: Application, opinion: str, *, decided_on: dt.date, link: str = ""
+) -> Document:
     """不予通过决定: the opinion, the clauses of the conditions and review, the remedies."""
     params = params_at(decided_on)
     return Document(
@@ -159,7 +164,7 @@ def rejection_document(application: Application, opinion: str, *, decided_on: dt
         work_title=application.work_title,
         issued_on=decided_on,
         facts=_("审核意见：%(opinion)s") % {"opinion": opinion or _("未说明")},
-        basis=cite("四（一）", "四（二）", "四（四）1"),
+        basis=cite(measures.CONDITIONS, measures.MATERIALS, measures.REVIEW_ONE_SHOT_NOTICE),
         decision=_("贵单位的本次申请未通过审核，本申请办理终结。"),
         where=((_("咨询"), _("如有疑问，请联系%(authority)s。") % {"authority": settings.AUTHORITY_NAME}),),
         remedies=remedies(params, decision=_("决定")),
