@@ -14,9 +14,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from audits.models import Clawback, DataNotice, Finding
+from policy import measures
 from policy.calendar import Deadline, repayment_due
 from policy.loader import params_at
-from policy import measures
 from policy.measures import cite
 from review.legal import Document, remedies
 
