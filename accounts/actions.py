@@ -68,7 +68,9 @@ def assign_roles(user: User, roles: Iterable[str], *, actor: Any, request: Any =
     return user
 
 
-def _record_refused_roles(user: User, codes: list[str], errors: list[str], *, actor: Any, request: Any) -> None:
+def _record_refused_roles(
+    user: User, codes: list[str], errors: list[str], *, actor: Any, request: Any
+) -> None:
     """A refused privileged change is an audit event too (等保: failures are audited)."""
     with transaction.atomic():
         record_event(

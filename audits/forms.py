@@ -106,6 +106,7 @@ class DecisionForm(forms.Form):
         if data.get("decision") == "partial" and data.get("amount_found") is None:
             self.add_error("amount_found", _("部分认定须填写认定金额"))
         return data
+
     reasons = forms.CharField(label=_("认定理由"), widget=forms.Textarea(attrs={"rows": 5}), max_length=5000)
 
 

@@ -54,9 +54,7 @@ def claw_back(
     """
     _require(actor, Role.INSPECTOR)
     text = _text(reason, required=_("请填写追回理由"), field="reason")
-    if finding is not None and (
-        finding.application_id != application.pk or not finding.is_upheld
-    ):
+    if finding is not None and (finding.application_id != application.pk or not finding.is_upheld):
         raise AuditRefused({"finding": [_("只能依据该申请已认定属实的核查发现追回")]})
     if amount is None:
         amount = clawback_default(application, finding) if finding is not None else None

@@ -171,7 +171,9 @@ class Finding(models.Model):
     created_at = models.DateTimeField(_("记录时间"), auto_now_add=True)
     decision_reasons = models.TextField(_("认定理由"), blank=True)
     # What the decision found: the whole amount at issue when upheld, a part of it when 部分认定.
-    amount_found = models.DecimalField(_("认定金额（元）"), max_digits=12, decimal_places=2, null=True, blank=True)
+    amount_found = models.DecimalField(
+        _("认定金额（元）"), max_digits=12, decimal_places=2, null=True, blank=True
+    )
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("认定人"),

@@ -337,7 +337,9 @@ def decide(request: HttpRequest, pk: int) -> HttpResponse:
                 actor=user,
                 upheld=form.cleaned_data["decision"] in ("upheld", "partial"),
                 reasons=form.cleaned_data["reasons"],
-                amount_found=form.cleaned_data["amount_found"] if form.cleaned_data["decision"] == "partial" else None,
+                amount_found=form.cleaned_data["amount_found"]
+                if form.cleaned_data["decision"] == "partial"
+                else None,
                 request=request,
             )
         except ValidationError as exc:

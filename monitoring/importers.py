@@ -115,9 +115,7 @@ def read_upload(
 
 # A header may name a column by its field name (``scenario``), its Chinese label (``应用场景``) or
 # both as the template writes them (``应用场景(scenario)``); a scenario by its value or its label.
-_HEADER_ALIASES = {
-    label.split("(", 1)[0].strip().lower(): name for name, label in FIELD_LABELS.items()
-}
+_HEADER_ALIASES = {label.split("(", 1)[0].strip().lower(): name for name, label in FIELD_LABELS.items()}
 SCENARIO_BY_LABEL = {str(label): value for value, label in Scenario.choices}
 
 

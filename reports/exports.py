@@ -173,7 +173,9 @@ def _monthly_sheet(ws: Any, year: int) -> int:
         )
     rows.append([_("合计"), *(totals[key] for key in columns), totals["granted"], totals["paid"]])
     written = write_sheet(ws, headers, rows, widths=[14, 10, 16, 12, 16, 10, 16, 16, 16, 16, 16, 16, 16])
-    budget = queries.budget_use(year, totals["granted"], totals["paid"], totals["clawed_back"], totals["repaid"])
+    budget = queries.budget_use(
+        year, totals["granted"], totals["paid"], totals["clawed_back"], totals["repaid"]
+    )
     ws.append([])
     if budget is None:
         append_row(ws, [_("年度预算"), _("未登记预算")])

@@ -43,9 +43,7 @@ def templates() -> dict[str, str]:
         Notification.Kind.FINDING_DECISION: _(
             "【影都算力补助】申请%(reference)s的核查结论已作出，请登录平台查看。"
         ),
-        Notification.Kind.CLAWBACK: _(
-            "【影都算力补助】%(reference)s追回%(amount)s元，%(deadline)s前缴回"
-        ),
+        Notification.Kind.CLAWBACK: _("【影都算力补助】%(reference)s追回%(amount)s元，%(deadline)s前缴回"),
         Notification.Kind.REMINDER: _(
             "【影都算力补助】您有%(count)d件办理事项2个工作日内到期，其中%(overdue)d件已逾期，请及时办理。"
         ),

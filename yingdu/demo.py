@@ -436,7 +436,9 @@ def _findings(demo: Demo, index: int, goal: str, d: Callable[[int], dt.date]) ->
         finding = Finding.objects.get(pk=found["finding"].pk)
         part = None
         if upheld and not full:  # the part clawed back below is what the decision finds (部分认定)
-            part = ((_app(demo, index).granted_amount or Decimal("0")) * Decimal("0.4")).quantize(Decimal("0.01"))
+            part = ((_app(demo, index).granted_amount or Decimal("0")) * Decimal("0.4")).quantize(
+                Decimal("0.01")
+            )
             if part <= 0 or (finding.amount_at_issue is not None and part >= finding.amount_at_issue):
                 part = None
         audit.decide_finding(finding, actor=inspector, upheld=upheld, reasons=reasons, amount_found=part)

@@ -4,20 +4,33 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('audits', '0004_objectionevidence_signature'),
+        ("audits", "0004_objectionevidence_signature"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='finding',
-            name='amount_found',
-            field=models.DecimalField(blank=True, decimal_places=2, max_digits=12, null=True, verbose_name='认定金额（元）'),
+            model_name="finding",
+            name="amount_found",
+            field=models.DecimalField(
+                blank=True, decimal_places=2, max_digits=12, null=True, verbose_name="认定金额（元）"
+            ),
         ),
         migrations.AlterField(
-            model_name='finding',
-            name='status',
-            field=models.CharField(choices=[('open', '待告知'), ('notified', '已告知，待异议'), ('objected', '企业已提出异议'), ('upheld', '认定属实'), ('partial', '部分认定'), ('dismissed', '不予认定')], default='open', max_length=12, verbose_name='状态'),
+            model_name="finding",
+            name="status",
+            field=models.CharField(
+                choices=[
+                    ("open", "待告知"),
+                    ("notified", "已告知，待异议"),
+                    ("objected", "企业已提出异议"),
+                    ("upheld", "认定属实"),
+                    ("partial", "部分认定"),
+                    ("dismissed", "不予认定"),
+                ],
+                default="open",
+                max_length=12,
+                verbose_name="状态",
+            ),
         ),
     ]
