@@ -293,6 +293,7 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
             "materials": materials,
             "calculation": app.calculation or {},
             "approval_calculation": approval_step.data.get("calculation") if approval_step else None,
+            "approval_preview": actions.approval_preview(app) if "approve" in available else None,
             "ytd": _ytd(app),
             "history": timeline(app, audience=Audience.STAFF),
             "checks": run_checks(app, clock),

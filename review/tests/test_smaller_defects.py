@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 import time_machine
 from django.urls import reverse
@@ -137,3 +138,13 @@ class WorkbenchFilterTests(ReviewTestCase):
         self.assertNotIn('value="2025-', page)
         self.assertIn('name="from" value="2026-02-05"', page)
         self.assertIn('name="to" value="2026-12-05"', page)
+
+
+class ApprovalAmountTests(ReviewTestCase):
+    def test_it_shows_the_approver_the_amount_approval_will_grant(self) -> None:
+        app = make_application(self.enterprise, self.alice, Status.FINAL_APPROVAL)
+        self.login(self.approver)
+        page = self.client.get(reverse("review:detail", args=[app.pk])).content.decode()
+        self.assertIn("审批通过将核定补贴金额：15,000.00 元", page)
+        actions.approve_application(app, actor=self.approver, opinion="同意")
+        self.assertEqual(app.granted_amount, Decimal("15000.00"))
