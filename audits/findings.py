@@ -281,7 +281,7 @@ def decide_finding(
             after={
                 "status": locked.status,
                 "reasons": text,
-                "amount_found": str(locked.amount_found) if locked.amount_found is not None else None,
+                "found_amount": str(locked.amount_found) if locked.amount_found is not None else None,
             },
             enterprise_id=locked.application.enterprise_id if notice is not None else None,
             request=request,

@@ -38,7 +38,7 @@ INTERNAL_ID = re.compile(
     r"(?<![\w.])\d+\s@\s\d+(?::\s*\d+)?|<[A-Z]\w+(?: object)? at 0x[0-9a-f]+>|<[A-Z]\w+: [^>]*>"
 )
 # A notice asking the enterprise to act by a date: its subject, and the date its text must give.
-NOTICE_WITH_DEADLINE = re.compile(r"补充材料|补正|核查数据告知|追回")
+NOTICE_WITH_DEADLINE = re.compile(r"需补充材料|核查数据告知|被追回")
 CHINESE_DATE = re.compile(r"\d{4}年\d{1,2}月\d{1,2}日")
 # Addresses and paths name things for machines; they are not what is checked.
 ADDRESS = re.compile(r"https?://\S+|(?<!\w)/[\w./?=&%-]*|[\w.+-]+@[\w.-]+")
