@@ -148,3 +148,17 @@ class ApprovalAmountTests(ReviewTestCase):
         self.assertIn("审批通过将核定补贴金额：15,000.00 元", page)
         actions.approve_application(app, actor=self.approver, opinion="同意")
         self.assertEqual(app.granted_amount, Decimal("15000.00"))
+
+
+class ReceiptDateTests(ReviewTestCase):
+    def test_it_shows_a_saturday_receipt_with_the_monday_the_clock_starts(self) -> None:
+        saturday = dt.datetime(2026, 12, 5, 10, 0, tzinfo=BEIJING)
+        with time_machine.travel(saturday, tick=False):
+            app = make_application(self.enterprise, self.alice, Status.SUBMITTED, submitted=saturday)
+            self.login(self.reviewer)
+            review_page = self.client.get(reverse("review:detail", args=[app.pk])).content.decode()
+            self.login(self.alice)
+            own_page = self.client.get(reverse("applications:detail", args=[app.pk])).content.decode()
+        for page in (review_page, own_page):
+            self.assertIn("2026年12月5日", page)
+            self.assertIn("非工作日，时限自 2026年12月7日（星期一）起算", page)

@@ -58,3 +58,4 @@ def workdays_left(value: Any) -> str:
     if days == 0:
         return _("今天截止")
     return _("已逾期 %(n)d 个工作日") % {"n": -days}
+
