@@ -21,7 +21,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts.models import User, current_user
 from accounts.roles import Role
 from applications.models import Application
-from audits import actions, rules
+from audits import actions, legal, rules
 from audits.forms import DecisionForm, FindingForm, NoticeForm, ObjectionForm, QuarterForm, ReconcileForm
 from audits.fraud_views import blacklist as blacklist
 from audits.fraud_views import blacklist_export as blacklist_export
@@ -443,6 +443,7 @@ def notice(request: HttpRequest, pk: int) -> HttpResponse:
             and n.finding.status == Finding.Status.NOTIFIED,
             "late": today > n.objection_deadline,
             "days_left": _days_left(n.objection_deadline),
+            "document": legal.data_notice_document(n),
         },
         status=status,
     )

@@ -123,3 +123,9 @@ class LegalElementTests(BaseTestCase):
         page = self.client.get(reverse("audits:clawbacks"))
         self.assertContains(page, "缴回期限")
         self.assertContains(page, "2026年7月22日")
+
+    def test_it_names_the_clause_and_the_remedies_on_the_enterprises_notice_page(self) -> None:
+        self.login(self.alice)
+        page = self.client.get(reverse("audits:notice", args=[self.notice.pk])).content.decode()
+        self.assertIn("《智能影像算力补助实施办法》五 2、五 3", page)
+        self.assertIn("60日内", page)
