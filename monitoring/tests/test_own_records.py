@@ -100,3 +100,10 @@ class OwnRecordsTests(BaseTestCase):
         self.assertEqual(self.api(self.token, until=later).json()["count"], 2)
         self.assertEqual(self.api(self.token, since=later).json()["count"], 0)
         self.assertEqual(self.api(self.token, limit=0).status_code, 400)
+
+
+class BatchNameTests(BaseTestCase):
+    def test_it_names_a_batch_by_its_beijing_time_in_the_audit_log(self) -> None:
+        batch = UsageBatch(provider=self.provider, received_at=dt.datetime(2026, 12, 5, 1, 0, 5, tzinfo=dt.UTC))
+        self.assertIn("2026年12月5日 09:00:05", str(batch))
+        self.assertNotIn("01:00", str(batch))
