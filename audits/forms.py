@@ -48,7 +48,7 @@ class QuarterForm(forms.Form):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         widget = self.fields["quarter"].widget
-        widget.choices = quarter_choices(timezone.localdate())  # type: ignore[attr-defined]
+        widget.choices = quarter_choices(timezone.localdate())
         widget.attrs.pop("maxlength", None)
 
     def clean_quarter(self) -> str:
@@ -98,7 +98,7 @@ class DecisionForm(forms.Form):
         label=_("认定金额（元）"),
         required=False,
         help_text=_("部分认定时必填：经核查属实的金额，小于涉及金额"),
-        **MONEY,
+        **MONEY,  # type: ignore[arg-type]
     )
 
     def clean(self) -> dict[str, Any]:

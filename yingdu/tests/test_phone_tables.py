@@ -68,7 +68,7 @@ def test_it_lays_out_the_workbench_application_list_node_list_and_dashboard_on_a
     approver = make_user("approver", Role.APPROVER, display_name="审批负责人")
     finance = make_user("finance", Role.FINANCE, display_name="财务")
     provider_user = make_user("provider", Role.PROVIDER)
-    from monitoring.models import Provider
+    from enterprises.models import Provider
 
     provider = Provider.objects.create(name="怀柔智算中心有限公司", status=Provider.Status.APPROVED)
     provider_user.provider = provider
