@@ -439,7 +439,9 @@ def _findings(demo: Demo, index: int, goal: str, d: Callable[[int], dt.date]) ->
             part = ((_app(demo, index).granted_amount or Decimal("0")) * Decimal("0.4")).quantize(
                 Decimal("0.01")
             )
-            if part <= 0 or (finding.amount_at_issue is not None and part >= finding.amount_at_issue):
+            if finding.amount_at_issue is not None and part >= finding.amount_at_issue:
+                part = (finding.amount_at_issue / 2).quantize(Decimal("0.01"))
+            if part <= 0:
                 part = None
         audit.decide_finding(finding, actor=inspector, upheld=upheld, reasons=reasons, amount_found=part)
 
@@ -450,7 +452,8 @@ def _findings(demo: Demo, index: int, goal: str, d: Callable[[int], dt.date]) ->
     def claw() -> None:
         app = _app(demo, index)
         granted = app.granted_amount or Decimal("0")
-        amount = granted if full else (granted * Decimal("0.4")).quantize(Decimal("0.01"))
+        found_part = Finding.objects.get(pk=found["finding"].pk).amount_found
+        amount = granted if full else found_part or (granted * Decimal("0.4")).quantize(Decimal("0.01"))
         found["clawback"] = audit.claw_back(
             app,
             amount,
