@@ -14,7 +14,7 @@ from yingdu.lib.workdays import UnknownYearError
 
 register = template.Library()
 
-WEEKDAYS = "一二三四五六日"
+WEEKDAYS = "一二三四五六日"  # i18n: data
 
 
 @register.filter
