@@ -39,6 +39,7 @@ class WordingRuleTests(SimpleTestCase):
     def test_it_passes_dates_references_phones_and_overdue_wording(self) -> None:
         text = (
             "YD2026-000026 受理日期 2026年12月7日 已逾期 96 个工作日 今天截止 剩余 3 个工作日 "
-            "010-69681234 预算 − 核定 + 已缴回 2026年12月5日 09:00 15,000.00 元 alice@example.cn"
+            "010-69681234 预算 − 核定 + 已缴回 2026年12月5日 09:00 15,000.00 元 alice@example.cn "
+            "provider:1 token:ydp_kekk7914"
         )
         self.assertEqual(wording.problems_in(text, "page"), [])

@@ -41,7 +41,8 @@ INTERNAL_ID = re.compile(
 NOTICE_WITH_DEADLINE = re.compile(r"需补充材料|核查数据告知|被追回")
 CHINESE_DATE = re.compile(r"\d{4}年\d{1,2}月\d{1,2}日")
 # Addresses and paths name things for machines; they are not what is checked.
-ADDRESS = re.compile(r"https?://\S+|(?<!\w)/[\w./?=&%-]*|[\w.+-]+@[\w.-]+")
+# An API token's prefix (``ydp_kekk7914``) names a token as the provider's token list shows it.
+ADDRESS = re.compile(r"https?://\S+|(?<!\w)/[\w./?=&%-]*|[\w.+-]+@[\w.-]+|\bydp_[A-Za-z0-9]+")
 
 
 def problems_in(text: str, where: str) -> list[str]:
