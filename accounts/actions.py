@@ -84,6 +84,21 @@ def _record_refused_roles(
         )
 
 
+def _record_refused(
+    action: str, obj: User | None, after: dict[str, Any], exc: ValidationError, *, actor: Any, request: Any
+) -> None:
+    """A refused privileged change is an audit event with result 失败 and the reasons given."""
+    with transaction.atomic():
+        record_event(
+            action,
+            actor=actor,
+            obj=obj,
+            after={**after, "error": "；".join(exc.messages)},
+            result=AuditEvent.Result.FAILURE,
+            request=request,
+        )
+
+
 def set_active(user: User, active: bool, *, actor: Any, request: Any = None) -> User:
     """Enable or disable an account; disabling also ends every session of that user."""
     from django.contrib.sessions.models import Session
@@ -141,13 +156,17 @@ def create_account(
     administrator then gives it its roles. The initial password must be changed at first login."""
     from django.contrib.auth.password_validation import validate_password
 
-    if User.objects.filter(username__iexact=username).exists():
-        raise ValidationError({"username": [_("用户名“%(name)s”已被使用。") % {"name": username}]})
     user = User(username=username, display_name=display_name, email=email, phone=phone)
     try:
-        validate_password(password, user)
+        if User.objects.filter(username__iexact=username).exists():
+            raise ValidationError({"username": [_("用户名“%(name)s”已被使用。") % {"name": username}]})
+        try:
+            validate_password(password, user)
+        except ValidationError as exc:
+            raise ValidationError({"password": exc.messages}) from exc
     except ValidationError as exc:
-        raise ValidationError({"password": exc.messages}) from exc
+        _record_refused("accounts.create", None, {"username": username}, exc, actor=actor, request=request)
+        raise
     with transaction.atomic():
         user.set_password(password)
         user.password_changed_at = INITIAL_PASSWORD_CHANGED_AT
@@ -277,17 +296,21 @@ def issue_mfa_enrolment(user: User, *, actor: User | None, request: Any = None) 
 
     from accounts.middleware import needs_mfa
 
-    if actor is not None:
-        if not actor.has_role(Role.SECADMIN):
-            raise ValidationError(_("只有安全管理员可以签发动态口令绑定链接"))
-        if actor.pk == user.pk:
-            raise ValidationError(_("不能为自己签发绑定链接，请由另一名安全管理员办理"))
-    if not needs_mfa(user):
-        raise ValidationError(
-            _("账号“%(name)s”不是工作人员或管理员，无需绑定动态口令") % {"name": user.username}
-        )
-    if not user.is_active:
-        raise ValidationError(_("账号“%(name)s”已停用") % {"name": user.username})
+    try:
+        if actor is not None:
+            if not actor.has_role(Role.SECADMIN):
+                raise ValidationError(_("只有安全管理员可以签发动态口令绑定链接"))
+            if actor.pk == user.pk:
+                raise ValidationError(_("不能为自己签发绑定链接，请由另一名安全管理员办理"))
+        if not needs_mfa(user):
+            raise ValidationError(
+                _("账号“%(name)s”不是工作人员或管理员，无需绑定动态口令") % {"name": user.username}
+            )
+        if not user.is_active:
+            raise ValidationError(_("账号“%(name)s”已停用") % {"name": user.username})
+    except ValidationError as exc:
+        _record_refused("auth.mfa_enrolment_issued", user, {}, exc, actor=actor, request=request)
+        raise
     token = secrets.token_urlsafe(32)
     now = timezone.now()
     with transaction.atomic():

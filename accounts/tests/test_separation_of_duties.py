@@ -64,3 +64,20 @@ class SeparationOfDutiesTests(ConsoleTestCase):
         self.assertEqual(event.result, AuditEvent.Result.FAILURE)
         self.sysadmin.refresh_from_db()
         self.assertTrue(self.sysadmin.is_active)
+
+    def test_it_audits_a_refused_account_creation_as_a_failure(self) -> None:
+        self.login(self.sysadmin)
+        self.client.post(
+            reverse("console:account_new"),
+            {
+                "username": self.reviewer.username,
+                "display_name": "重名",
+                "email": "x@example.cn",
+                "password1": "Yd-New-Passw0rd!",
+                "password2": "Yd-New-Passw0rd!",
+            },
+        )
+        event = AuditEvent.objects.get(action="accounts.create")
+        self.assertEqual(event.result, AuditEvent.Result.FAILURE)
+        assert event.after is not None
+        self.assertIn("已被使用", event.after["error"])
