@@ -40,6 +40,6 @@ class WordingRuleTests(SimpleTestCase):
         text = (
             "YD2026-000026 受理日期 2026年12月7日 已逾期 96 个工作日 今天截止 剩余 3 个工作日 "
             "010-69681234 预算 − 核定 + 已缴回 2026年12月5日 09:00 15,000.00 元 alice@example.cn "
-            "provider:1 token:ydp_kekk7914"
+            "provider:1 token:ydp_kekk7914 密钥指纹 a3f5Z 9c1+00"
         )
         self.assertEqual(wording.problems_in(text, "page"), [])

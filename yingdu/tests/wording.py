@@ -32,7 +32,7 @@ BARE_AMOUNT = re.compile(r"(?<![\d,.:/\w-])\d{4,}\.\d{2}(?![\d%])|¥")
 # A count of days read as a negative number ("剩余 -96 个工作日") instead of "已逾期 96 个工作日".
 NEGATIVE_DAYS = re.compile(r"(?:剩余|还剩|还有)\s*-\d+|(?<![\w.:/-])-\d+\s*个?(?:工作日|天)")
 # A moment in UTC beside Beijing times: people read Beijing time only.
-UTC_TIME = re.compile(r"\bUTC\b|\bGMT\b|(?<=\d)Z\b|(?<=\d)[+-]00:?00\b")
+UTC_TIME = re.compile(r"\bUTC\b|\bGMT\b|\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z\b|[+-]00:?00\b)")
 # An object's internal identity ("31 @ 675: 1", a Python repr) instead of its name.
 INTERNAL_ID = re.compile(
     r"(?<![\w.])\d+\s@\s\d+(?::\s*\d+)?|<[A-Z]\w+(?: object)? at 0x[0-9a-f]+>|<[A-Z]\w+: [^>]*>"
