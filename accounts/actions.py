@@ -20,7 +20,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from accounts.models import MfaEnrolment, User
-from accounts.roles import Role, role_conflicts
+from accounts.roles import Role, duty_conflicts, role_conflicts
 from accounts.security import SecurityPolicy, SiteSettings
 from ledger.actions import record_event
 from ledger.models import AuditEvent
@@ -42,9 +42,14 @@ def _refuse_self(user: User, actor: Any, message: str) -> None:
 def assign_roles(user: User, roles: Iterable[str], *, actor: Any, request: Any = None) -> User:
     """Replace the user's roles, enforcing 三权分立 (docs/security.md), and audit the change."""
     codes = sorted({Role(code).value for code in roles})
-    _refuse_self(user, actor, str(_("不能修改自己的角色，请由另一名安全管理员办理。")))
-    errors = role_conflicts(codes)
+    try:
+        _refuse_self(user, actor, str(_("不能修改自己的角色，请由另一名安全管理员办理。")))
+    except ValidationError as exc:
+        _record_refused_roles(user, codes, exc.messages, actor=actor, request=request)
+        raise
+    errors = role_conflicts(codes) + duty_conflicts(codes)
     if errors:
+        _record_refused_roles(user, codes, errors, actor=actor, request=request)
         raise ValidationError({"roles": errors})
     with transaction.atomic():
         before = sorted(user.role_codes())
@@ -63,12 +68,56 @@ def assign_roles(user: User, roles: Iterable[str], *, actor: Any, request: Any =
     return user
 
 
+def _record_refused_roles(
+    user: User, codes: list[str], errors: list[str], *, actor: Any, request: Any
+) -> None:
+    """A refused privileged change is an audit event too (等保: failures are audited)."""
+    with transaction.atomic():
+        record_event(
+            "accounts.roles_changed",
+            actor=actor,
+            obj=user,
+            before={"roles": sorted(user.role_codes())},
+            after={"roles": codes, "error": "；".join(errors)},
+            result=AuditEvent.Result.FAILURE,
+            request=request,
+        )
+
+
+def _record_refused(
+    action: str, obj: User | None, after: dict[str, Any], exc: ValidationError, *, actor: Any, request: Any
+) -> None:
+    """A refused privileged change is an audit event with result 失败 and the reasons given."""
+    with transaction.atomic():
+        record_event(
+            action,
+            actor=actor,
+            obj=obj,
+            after={**after, "error": "；".join(exc.messages)},
+            result=AuditEvent.Result.FAILURE,
+            request=request,
+        )
+
+
 def set_active(user: User, active: bool, *, actor: Any, request: Any = None) -> User:
     """Enable or disable an account; disabling also ends every session of that user."""
     from django.contrib.sessions.models import Session
 
     if not active:
-        _refuse_self(user, actor, str(_("不能停用自己的账号。")))
+        try:
+            _refuse_self(user, actor, str(_("不能停用自己的账号。")))
+        except ValidationError as exc:
+            with transaction.atomic():
+                record_event(
+                    "accounts.active_changed",
+                    actor=actor,
+                    obj=user,
+                    before={"active": user.is_active},
+                    after={"active": active, "error": "；".join(exc.messages)},
+                    result=AuditEvent.Result.FAILURE,
+                    request=request,
+                )
+            raise
     with transaction.atomic():
         before = user.is_active
         user.is_active = active
@@ -107,13 +156,17 @@ def create_account(
     administrator then gives it its roles. The initial password must be changed at first login."""
     from django.contrib.auth.password_validation import validate_password
 
-    if User.objects.filter(username__iexact=username).exists():
-        raise ValidationError({"username": [_("用户名“%(name)s”已被使用。") % {"name": username}]})
     user = User(username=username, display_name=display_name, email=email, phone=phone)
     try:
-        validate_password(password, user)
+        if User.objects.filter(username__iexact=username).exists():
+            raise ValidationError({"username": [_("用户名“%(name)s”已被使用。") % {"name": username}]})
+        try:
+            validate_password(password, user)
+        except ValidationError as exc:
+            raise ValidationError({"password": exc.messages}) from exc
     except ValidationError as exc:
-        raise ValidationError({"password": exc.messages}) from exc
+        _record_refused("accounts.create", None, {"username": username}, exc, actor=actor, request=request)
+        raise
     with transaction.atomic():
         user.set_password(password)
         user.password_changed_at = INITIAL_PASSWORD_CHANGED_AT
@@ -243,17 +296,21 @@ def issue_mfa_enrolment(user: User, *, actor: User | None, request: Any = None) 
 
     from accounts.middleware import needs_mfa
 
-    if actor is not None:
-        if not actor.has_role(Role.SECADMIN):
-            raise ValidationError(_("只有安全管理员可以签发动态口令绑定链接"))
-        if actor.pk == user.pk:
-            raise ValidationError(_("不能为自己签发绑定链接，请由另一名安全管理员办理"))
-    if not needs_mfa(user):
-        raise ValidationError(
-            _("账号“%(name)s”不是工作人员或管理员，无需绑定动态口令") % {"name": user.username}
-        )
-    if not user.is_active:
-        raise ValidationError(_("账号“%(name)s”已停用") % {"name": user.username})
+    try:
+        if actor is not None:
+            if not actor.has_role(Role.SECADMIN):
+                raise ValidationError(_("只有安全管理员可以签发动态口令绑定链接"))
+            if actor.pk == user.pk:
+                raise ValidationError(_("不能为自己签发绑定链接，请由另一名安全管理员办理"))
+        if not needs_mfa(user):
+            raise ValidationError(
+                _("账号“%(name)s”不是工作人员或管理员，无需绑定动态口令") % {"name": user.username}
+            )
+        if not user.is_active:
+            raise ValidationError(_("账号“%(name)s”已停用") % {"name": user.username})
+    except ValidationError as exc:
+        _record_refused("auth.mfa_enrolment_issued", user, {}, exc, actor=actor, request=request)
+        raise
     token = secrets.token_urlsafe(32)
     now = timezone.now()
     with transaction.atomic():

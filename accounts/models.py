@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.roles import Role, role_conflicts
+from yingdu.lib.dates import chinese_datetime
 
 
 def current_user(request: HttpRequest) -> User:
@@ -157,7 +158,7 @@ class MfaEnrolment(models.Model):
         verbose_name_plural = _("动态口令绑定链接")
 
     def __str__(self) -> str:
-        return f"{self.user_id} {self.created_at:%Y-%m-%d %H:%M}"
+        return f"{self.user_id} {chinese_datetime(self.created_at)}"
 
     def usable(self, now: Any) -> bool:
         return self.used_at is None and self.revoked_at is None and now < self.expires_at

@@ -66,3 +66,33 @@ def role_conflicts(codes: Iterable[str]) -> list[str]:
     if Role.APPLICANT in roles and Role.PROVIDER in roles:
         errors.append(str(_("企业经办人与算力提供方账号须分开")))
     return errors
+
+
+# Pairs of business roles one account may not hold (docs/security.md#separation-of-duties): any two
+# of the three review levels would put two of the form's three signatures (初审、复审、审批) in one
+# hand, and approving a subsidy and registering its payment are kept apart.
+CONFLICTING_DUTIES: tuple[tuple[str, str], ...] = (
+    (Role.REVIEWER, Role.HEAD),
+    (Role.HEAD, Role.APPROVER),
+    (Role.REVIEWER, Role.APPROVER),
+    (Role.APPROVER, Role.FINANCE),
+)
+
+
+def duty_conflicts(codes: Iterable[str]) -> list[str]:
+    """Chinese messages for every pair of conflicting business duties in ``codes``; the role
+    console refuses them (the review itself also requires three different people per case)."""
+    roles = {Role(code) for code in codes}
+    errors = []
+    for first, second in CONFLICTING_DUTIES:
+        if first in roles and second in roles:
+            errors.append(
+                str(
+                    _(
+                        "同一账号不能同时担任%(first)s和%(second)s：三级审核须由三名不同人员办理，"
+                        "审批与兑现须分开（职责分离）"
+                    )
+                )
+                % {"first": Role(first).label, "second": Role(second).label}
+            )
+    return errors

@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from applications.models import MaterialKind
-from yingdu.validators import normalize_email, normalize_phone, normalize_uscc
+from yingdu.validators import national_initial, normalize_email, normalize_phone, normalize_uscc
 
 # Fields the applicant may set, in the order of the source form's rows. Everything else
 # (status, enterprise, amounts, reference, dates of the workflow) is set by actions only.
@@ -237,6 +237,7 @@ class ApplicationForm(forms.Form):
     def __init__(self, *args: Any, fields: Iterable[str] | None = None, **kwargs: Any) -> None:
         kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
+        national_initial(self.initial, ("legal_rep_phone", "handler_phone"))
         if fields is not None:
             keep = set(fields)
             for name in list(self.fields):

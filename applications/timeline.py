@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from django.conf import settings
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -40,8 +41,6 @@ NOISE = ("application.update",)
 # printing the approval form, a take-over (it moves the work between reviewers, the case is
 # unchanged), reconciliation, public progress queries (they change nothing).
 APPLICANT_ACTIONS = frozenset(TIMELINE_LABELS) | {f"application.{name}" for name in TRANSITIONS}
-# Staff are named to the applicant by their office, never by person.
-RESPONSIBLE_OFFICE = gettext_lazy("怀柔区文化产业促进中心")
 
 
 @dataclass(frozen=True)
@@ -53,6 +52,14 @@ class TimelineItem:
     failed: bool = False  # a refused attempt (staff only)
     before: str = ""  # the states a review step moved between (staff only)
     after: str = ""
+    action: str = ""  # the audited action (``application.submit``)
+
+    @property
+    def changes_state(self) -> bool:
+        """A step of the case itself (submitted, accepted, returned, approved, …), not an upload."""
+        return self.action == "application.submit" or (
+            self.action.startswith("application.") and self.action.split(".", 1)[1] in TRANSITIONS
+        )
 
 
 def event_label(action: str) -> str:
@@ -65,11 +72,12 @@ def event_label(action: str) -> str:
 
 
 def _actor(event: Any, application: Application, audience: Audience) -> str:
-    """Who acted: by name for staff; for the applicant, its own people by name, staff by office."""
+    """Who acted: by name for staff; for the applicant, its own people by name, staff by office
+    (the authority's full name, ``AUTHORITY_NAME``)."""
     actor = event.actor
     if audience == Audience.STAFF or (actor is not None and actor.enterprise_id == application.enterprise_id):
         return str(actor or event.actor_repr)
-    return str(RESPONSIBLE_OFFICE)
+    return str(settings.AUTHORITY_NAME)
 
 
 def _status_label(value: Any) -> str:
@@ -113,6 +121,7 @@ def timeline(application: Application, *, audience: Audience = Audience.APPLICAN
                 failed=failed,
                 before=_status_label(before.get("status")) if step and audience == Audience.STAFF else "",
                 after=_status_label(after.get("status")) if step and audience == Audience.STAFF else "",
+                action=event.action,
             )
         )
     return items

@@ -10,6 +10,7 @@ class AuditsConfig(AppConfig):
 
     def ready(self) -> None:
         from django.utils.functional import lazy
+        from django.utils.translation import gettext_lazy as _
 
         from audits.rules import FLAG_CODES, flag_label
         from ledger.labels import register_detail_labels, register_model_labels
@@ -17,6 +18,8 @@ class AuditsConfig(AppConfig):
         register_model_labels(*self.get_models())
         named: dict[str, object] = {code: lazy(flag_label, str)(code) for code in FLAG_CODES}
         register_detail_labels(values={"flags": named, "flagged": named})
+        # A decision's amount found, logged under a money key (shown with 千分位).
+        register_detail_labels(fields={"found_amount": _("认定金额（元）")})
 
         from audits import coverage, receivers
 

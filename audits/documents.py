@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET
 
 from accounts.models import User, current_user
 from accounts.roles import Role
+from audits import legal
 from audits.models import Clawback, DataNotice
 from ledger.actions import record_event
 from yingdu.signing import issued_pdf_response, render_signed_pdf
@@ -28,6 +29,7 @@ def render_notice_pdf(notice: DataNotice) -> bytes:
         "audits/pdf/notice.html",
         {
             "notice": notice,
+            "document": legal.data_notice_document(notice),
             "application": application,
             "reference": application.reference,
             "issued_on": notice.notice_date,
@@ -39,11 +41,12 @@ def render_notice_pdf(notice: DataNotice) -> bytes:
 
 def render_clawback_pdf(clawback: Clawback) -> bytes:
     application = clawback.application
-    decided_on = timezone.localdate(clawback.created_at)
+    decided_on = legal.clawback_decided_on(clawback)
     html = render_to_string(
         "audits/pdf/clawback.html",
         {
             "clawback": clawback,
+            "document": legal.clawback_document(clawback),
             "finding": clawback.finding,
             "application": application,
             "reference": application.reference,

@@ -26,7 +26,7 @@ from ledger.actions import record_event
 from ledger.models import AuditEvent
 from policy.calendar import objection_due
 from policy.loader import params_at
-from yingdu.formats import date_text
+from yingdu.formats import date_text, money_text
 from yingdu.lib.money import round_half_up
 from yingdu.uploads import DOCUMENT_TYPES, CheckedUpload, check_upload, stored_files
 
@@ -238,9 +238,13 @@ def decide_finding(
     actor: User,
     upheld: bool,
     reasons: str,
+    amount_found: Decimal | None = None,
     request: HttpRequest | None = None,
 ) -> Finding:
     """The inspector's decision on a finding, with written reasons.
+
+    Upheld with ``amount_found`` below the amount at issue is 部分认定: the finding holds for
+    that amount only, and a clawback proposes it.
 
     Upholding needs a data notice and either the enterprise's objection or the end of the
     objection period, so the enterprise is always heard first; an open finding may be dismissed.
@@ -264,17 +268,21 @@ def decide_finding(
                 _("异议期尚未届满（截止 %(deadline)s），企业提出异议或期满后方可认定")
                 % {"deadline": date_text(notice.objection_deadline)}
             )
-        locked.status = Finding.Status.UPHELD if upheld else Finding.Status.DISMISSED
+        locked.status, locked.amount_found = _outcome(locked, upheld, amount_found)
         locked.decision_reasons = text
         locked.decided_by = actor
         locked.decided_at = timezone.now()
-        locked.save(update_fields=["status", "decision_reasons", "decided_by", "decided_at"])
+        locked.save(update_fields=["status", "amount_found", "decision_reasons", "decided_by", "decided_at"])
         record_event(
             "audit.finding.decide",
             actor=actor,
             obj=locked,
             before={"status": before},
-            after={"status": locked.status, "reasons": text},
+            after={
+                "status": locked.status,
+                "reasons": text,
+                "found_amount": str(locked.amount_found) if locked.amount_found is not None else None,
+            },
             enterprise_id=locked.application.enterprise_id if notice is not None else None,
             request=request,
         )
@@ -282,3 +290,20 @@ def decide_finding(
             finding_id = locked.pk
             transaction.on_commit(lambda: notify.finding_decided(finding_id), robust=True)
     return locked
+
+
+def _outcome(finding: Finding, upheld: bool, amount_found: Decimal | None) -> tuple[str, Decimal | None]:
+    """The status and the amount a decision finds: 不予认定, 认定属实 (the whole amount at issue) or
+    部分认定 (a positive amount below it)."""
+    if not upheld:
+        return Finding.Status.DISMISSED, None
+    at_issue = finding.amount_at_issue
+    if amount_found is None or (at_issue is not None and amount_found == at_issue):
+        return Finding.Status.UPHELD, at_issue
+    if not amount_found.is_finite() or amount_found <= 0 or amount_found != round_half_up(amount_found):
+        raise AuditRefused({"amount_found": [_("认定金额须为正数，至多两位小数")]})
+    if at_issue is not None and amount_found > at_issue:
+        raise AuditRefused(
+            {"amount_found": [_("认定金额不能超过涉及金额 %(amount)s 元") % {"amount": money_text(at_issue)}]}
+        )
+    return Finding.Status.PARTIAL, amount_found

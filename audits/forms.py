@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 from typing import Any
 
@@ -11,16 +12,44 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from audits import rules
-from audits.models import Finding
+from audits.models import UPHELD_STATUSES, Finding
 from enterprises.models import Enterprise
 
 MONEY = {"max_digits": 12, "decimal_places": 2, "min_value": Decimal("0.00")}
 
 
+def quarter_choices(today: dt.date) -> list[tuple[str, str]]:
+    """The quarters a spot check may be opened for: each ended quarter since the policy began,
+    newest first (``("2026Q3", "2026年第3季度")``)."""
+    from policy.loader import load_parameters
+
+    first = rules.Quarter.of(load_parameters().version_dates[0])
+    quarter = rules.Quarter.of(today).previous()
+    out = []
+    while (quarter.year, quarter.number) >= (first.year, first.number):
+        out.append(
+            (
+                str(quarter),
+                str(_("%(year)d年第%(number)d季度")) % {"year": quarter.year, "number": quarter.number},
+            )
+        )
+        quarter = quarter.previous()
+    return out
+
+
 class QuarterForm(forms.Form):
     quarter = forms.CharField(
-        label=_("季度"), max_length=6, help_text=_("如 2026Q3；季度结束且其后签署检查点后方可抽查")
+        label=_("季度"),
+        max_length=6,
+        help_text=_("季度结束且其后签署检查点后方可抽查"),
+        widget=forms.Select,
     )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        widget = self.fields["quarter"].widget
+        widget.choices = quarter_choices(timezone.localdate())
+        widget.attrs.pop("maxlength", None)
 
     def clean_quarter(self) -> str:
         try:
@@ -62,9 +91,22 @@ class NoticeForm(forms.Form):
 class DecisionForm(forms.Form):
     decision = forms.ChoiceField(
         label=_("认定结论"),
-        choices=[("upheld", _("认定属实")), ("dismissed", _("不予认定"))],
+        choices=[("upheld", _("认定属实")), ("partial", _("部分认定")), ("dismissed", _("不予认定"))],
         widget=forms.RadioSelect,
     )
+    amount_found = forms.DecimalField(
+        label=_("认定金额（元）"),
+        required=False,
+        help_text=_("部分认定时必填：经核查属实的金额，小于涉及金额"),
+        **MONEY,  # type: ignore[arg-type]
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("decision") == "partial" and data.get("amount_found") is None:
+            self.add_error("amount_found", _("部分认定须填写认定金额"))
+        return data
+
     reasons = forms.CharField(label=_("认定理由"), widget=forms.Textarea(attrs={"rows": 5}), max_length=5000)
 
 
@@ -118,7 +160,7 @@ class ClawbackForm(forms.Form):
             return
         from audits.actions import clawback_default
 
-        upheld = Finding.objects.filter(application=application, status=Finding.Status.UPHELD)
+        upheld = Finding.objects.filter(application=application, status__in=UPHELD_STATUSES)
         self.fields["finding"].queryset = upheld  # type: ignore[attr-defined]
         self.fields["finding"].label_from_instance = _finding_choice  # type: ignore[attr-defined]
         chosen = None

@@ -25,9 +25,13 @@ from yingdu.lib.money import display_money, format_money, round_half_up
 
 
 def clawback_default(application: Application, finding: Finding | None) -> Decimal | None:
-    """What the clawback form proposes: the finding's amount at issue, else the whole payment."""
-    if finding is not None and finding.amount_at_issue is not None:
-        return min(finding.amount_at_issue, application.paid_amount or finding.amount_at_issue)
+    """What the clawback form proposes: the amount the finding found (the part, for 部分认定), else
+    its amount at issue, else the whole payment."""
+    found = finding.amount_found if finding is not None and finding.amount_found is not None else None
+    if found is None and finding is not None:
+        found = finding.amount_at_issue
+    if found is not None:
+        return min(found, application.paid_amount or found)
     return application.paid_amount or application.granted_amount
 
 
@@ -50,12 +54,10 @@ def claw_back(
     """
     _require(actor, Role.INSPECTOR)
     text = _text(reason, required=_("请填写追回理由"), field="reason")
-    if finding is not None and (
-        finding.application_id != application.pk or finding.status != Finding.Status.UPHELD
-    ):
+    if finding is not None and (finding.application_id != application.pk or not finding.is_upheld):
         raise AuditRefused({"finding": [_("只能依据该申请已认定属实的核查发现追回")]})
     if amount is None:
-        amount = finding.amount_at_issue if finding is not None else None
+        amount = clawback_default(application, finding) if finding is not None else None
         if amount is None:
             raise AuditRefused({"amount": [_("请填写追回金额")]})
     if not amount.is_finite() or amount <= 0 or amount != round_half_up(amount):

@@ -8,6 +8,7 @@ the enterprise's own ``blacklisted``/``blacklist_reason``/``blacklisted_at`` fie
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -71,7 +72,12 @@ class ReconciliationRun(models.Model):
         indexes = [models.Index(fields=["application", "-run_at"], name="audits_recon_latest")]
 
     def __str__(self) -> str:
-        return f"{self.application_id} @ {self.checkpoint_tree_size}: {self.flag_count}"
+        from yingdu.formats import datetime_text
+
+        return str(_("%(time)s 对账，标记 %(count)d 项")) % {
+            "time": datetime_text(self.run_at),
+            "count": self.flag_count,
+        }
 
     @property
     def flag_codes(self) -> list[str]:
@@ -130,6 +136,7 @@ class Finding(models.Model):
         NOTIFIED = "notified", _("已告知，待异议")
         OBJECTED = "objected", _("企业已提出异议")
         UPHELD = "upheld", _("认定属实")
+        PARTIAL = "partial", _("部分认定")
         DISMISSED = "dismissed", _("不予认定")
 
     application = models.ForeignKey(
@@ -163,6 +170,10 @@ class Finding(models.Model):
     )
     created_at = models.DateTimeField(_("记录时间"), auto_now_add=True)
     decision_reasons = models.TextField(_("认定理由"), blank=True)
+    # What the decision found: the whole amount at issue when upheld, a part of it when 部分认定.
+    amount_found = models.DecimalField(
+        _("认定金额（元）"), max_digits=12, decimal_places=2, null=True, blank=True
+    )
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("认定人"),
@@ -186,8 +197,16 @@ class Finding(models.Model):
     def is_open(self) -> bool:
         return self.status in (self.Status.OPEN, self.Status.NOTIFIED, self.Status.OBJECTED)
 
+    @property
+    def is_upheld(self) -> bool:
+        """认定属实 or 部分认定: a finding a clawback may rest on."""
+        return self.status in UPHELD_STATUSES
+
     def flag_labels(self) -> list[str]:
         return [rules.flag_label(code) for code in self.flag_codes]
+
+
+UPHELD_STATUSES = (Finding.Status.UPHELD, Finding.Status.PARTIAL)
 
 
 class DataNotice(models.Model):
@@ -339,6 +358,13 @@ class Clawback(models.Model):
     @property
     def is_settled(self) -> bool:
         return self.outstanding == 0
+
+    @property
+    def repayment_deadline(self) -> Any:
+        """缴回期限 as the decision states it (``audits.legal.clawback_deadline``)."""
+        from audits.legal import clawback_deadline
+
+        return clawback_deadline(self)
 
 
 class Repayment(models.Model):

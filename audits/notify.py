@@ -13,6 +13,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
+from audits import legal
 from audits.models import Clawback, DataNotice, Finding, Objection
 from enterprises.models import Enterprise
 from review.models import Notification
@@ -43,7 +44,7 @@ def data_notice_sent(notice_id: int) -> None:
         applicant_users(app),
         kind=Notification.Kind.DATA_NOTICE,
         title=subject,
-        body=_body("data_notice", {"notice": notice, "application": app, "url": _url(link)}),
+        body=_body("data_notice", {"document": legal.data_notice_document(notice, link=link)}),
         link=link,
         application=app,
         extra_emails=[app.handler_email],
@@ -83,7 +84,7 @@ def finding_decided(finding_id: int) -> None:
         applicant_users(app),
         kind=Notification.Kind.FINDING_DECISION,
         title=subject,
-        body=_body("decision", {"finding": finding, "application": app, "url": _url(link) if notice else ""}),
+        body=_body("decision", {"document": legal.finding_document(finding, link=link if notice else "")}),
         link=link,
         application=app,
         extra_emails=[app.handler_email],
@@ -98,15 +99,20 @@ def clawback_opened(clawback_id: int) -> None:
         "reference": app.reference or app.pk,
         "amount": f"{clawback.amount:,.2f}",
     }
+    document = legal.clawback_document(clawback, link=_applicant_detail(app.pk))
     deliver(
         applicant_users(app),
         kind=Notification.Kind.CLAWBACK,
         title=subject,
-        body=_body("clawback", {"clawback": clawback, "application": app}),
+        body=_body("clawback", {"document": document}),
         link=_applicant_detail(app.pk),
         application=app,
         extra_emails=[app.handler_email],
-        sms={"reference": app.reference or app.pk, "amount": f"{clawback.amount:,.2f}"},
+        sms={
+            "reference": app.reference or app.pk,
+            "amount": f"{clawback.amount:,.2f}",
+            "deadline": document.deadline_text,
+        },
     )
 
 

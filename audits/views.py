@@ -21,7 +21,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts.models import User, current_user
 from accounts.roles import Role
 from applications.models import Application
-from audits import actions, rules
+from audits import actions, legal, rules
 from audits.evidence import evidence_for
 from audits.forms import DecisionForm, FindingForm, NoticeForm, ObjectionForm, QuarterForm, ReconcileForm
 from audits.fraud_views import blacklist as blacklist
@@ -337,8 +337,11 @@ def decide(request: HttpRequest, pk: int) -> HttpResponse:
             actions.decide_finding(
                 f,
                 actor=user,
-                upheld=form.cleaned_data["decision"] == "upheld",
+                upheld=form.cleaned_data["decision"] in ("upheld", "partial"),
                 reasons=form.cleaned_data["reasons"],
+                amount_found=form.cleaned_data["amount_found"]
+                if form.cleaned_data["decision"] == "partial"
+                else None,
                 request=request,
             )
         except ValidationError as exc:
@@ -442,6 +445,7 @@ def notice(request: HttpRequest, pk: int) -> HttpResponse:
             and n.finding.status == Finding.Status.NOTIFIED,
             "late": today > n.objection_deadline,
             "days_left": _days_left(n.objection_deadline),
+            "document": legal.data_notice_document(n),
         },
         status=status,
     )

@@ -4,6 +4,7 @@
          {"records": [...]}  at most 5,000 records
       → {"results": [{"record_id", "status", "reason"?, "code"?, "leaf_index"?}], "checkpoint": "…"}
     GET  /api/v1/usage/receipts/{record_id}  the log receipt of one of the provider's records
+    GET  /api/v1/usage/records?batch=&since=&until=&limit=&offset=  the provider's accepted records
 
 The token resolves to its provider in one query (healthchecks' ``authorize``); there are no
 cookies, so CSRF does not apply. The body is parsed here, not by a pydantic schema: the
@@ -13,6 +14,7 @@ bad records still accepts its good ones.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import uuid
 from typing import Any
@@ -24,10 +26,9 @@ from ninja import Router
 from ninja.security import HttpBearer
 
 from enterprises.models import Provider
-from ledger import services
-from ledger.actions import sign_checkpoint
 from monitoring.actions import authenticate_token, record_usage_batch
-from monitoring.models import ApiToken, UsageRecord
+from monitoring.models import ApiToken
+from monitoring.records import MAX_API_LIMIT, own_records, record_json, record_receipt
 from monitoring.schemas import MAX_BATCH_RECORDS, RECORD_FIELDS
 from monitoring.usage_lines import MAX_LINES, record_usage_lines
 from yingdu.middleware import USAGE_BATCH_MAX_BYTES
@@ -148,9 +149,27 @@ def post_lines(request: HttpRequest) -> HttpResponse:
 def get_receipt(request: HttpRequest, record_id: uuid.UUID) -> HttpResponse:
     """Leaf index, tree size, entry, inclusion path and checkpoint, verifiable offline with the platform key."""
     _token, provider = _provider(request)
-    record = UsageRecord.objects.filter(record_id=record_id, provider=provider).only("leaf_index").first()
-    if record is None:
+    receipt = record_receipt(provider, record_id)
+    if receipt is None:
         return _error(404, _("没有这条记录"))
-    sign_checkpoint()
-    receipt = services.receipt(record.leaf_index)
-    return _json(200, {"record_id": str(record_id), **receipt})
+    return _json(200, receipt)
+
+
+@router.get("/records", summary="本方已接受的使用记录（按接收时间、批次）")
+def list_records(
+    request: HttpRequest,
+    batch: int | None = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> HttpResponse:
+    """The provider's accepted records received in ``[since, until)``, of one batch when ``batch``
+    names it, oldest first: record id, batch, leaf index (for the receipt), node, job, times, cost."""
+    _token, provider = _provider(request)
+    if not 1 <= limit <= MAX_API_LIMIT or offset < 0:
+        return _error(400, _("limit 须为 1 至 %(max)d，offset 不能为负数") % {"max": MAX_API_LIMIT})
+    found = own_records(provider, batch_id=batch, since=since, until=until)
+    total = found.count()
+    rows = [record_json(record) for record in found[offset : offset + limit]]
+    return _json(200, {"count": total, "offset": offset, "records": rows})

@@ -30,7 +30,8 @@ from datetime import datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-from monitoring.schemas import RECORD_FIELDS, valid_uscc
+from monitoring.models import Scenario
+from monitoring.schemas import FIELD_LABELS, RECORD_FIELDS, valid_uscc
 
 CHINA = timezone(timedelta(hours=8))
 NAMESPACE = uuid.UUID("5b0f7f2c-1d0e-4c55-9f55-6a1c0de2a8b1")
@@ -112,6 +113,21 @@ def read_upload(
     return Upload(source=fmt, records=[r for _line, r in rows], lines=[line for line, _r in rows])
 
 
+# A header may name a column by its field name (``scenario``), its Chinese label (``应用场景``) or
+# both as the template writes them (``应用场景(scenario)``); a scenario by its value or its label.
+_HEADER_ALIASES = {label.split("(", 1)[0].strip().lower(): name for name, label in FIELD_LABELS.items()}
+SCENARIO_BY_LABEL = {str(label): value for value, label in Scenario.choices}
+
+
+def column_name(header: str) -> str:
+    """The field a CSV header names: ``应用场景(scenario)``, ``应用场景`` and ``scenario`` all read ``scenario``."""
+    text = (header or "").strip().replace("（", "(").replace("）", ")").lower()
+    match = re.fullmatch(r"[^()]*\(([a-z_]+)\)", text)
+    if match:
+        return match.group(1)
+    return _HEADER_ALIASES.get(text, text)
+
+
 def parse_csv(text: str, *, provider_id: int) -> list[dict[str, Any]]:
     """Records from a CSV with docs/monitoring.md column names."""
     return [record for _line, record in _csv_rows(text, provider_id=provider_id)]
@@ -130,7 +146,9 @@ def _csv_rows(text: str, *, provider_id: int) -> Iterator[tuple[int, dict[str, A
         while start < end and not physical[start - 1].strip():
             start += 1
         line, start = start, end + 1
-        clean = {(k or "").strip().lower(): (v or "").strip() for k, v in row.items() if k}
+        clean = {column_name(k): (v or "").strip() for k, v in row.items() if k}
+        if clean.get("scenario") in SCENARIO_BY_LABEL:
+            clean["scenario"] = SCENARIO_BY_LABEL[clean["scenario"]]
         record: dict[str, Any] = {}
         for name in RECORD_FIELDS:
             value = clean.get(name, "")

@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 
 from enterprises.models import Enterprise, Provider
 from ledger.models import AppendOnlyError
+from yingdu.lib.dates import chinese_datetime
 
 
 class Scenario(models.TextChoices):
@@ -114,7 +115,7 @@ class UsageBatch(models.Model):
         ordering = ["-received_at", "-id"]
 
     def __str__(self) -> str:
-        return f"{self.provider} {self.received_at:%Y-%m-%d %H:%M:%S} ({self.accepted}/{self.total})"
+        return f"{self.provider} {chinese_datetime(self.received_at, seconds=True)} ({self.accepted}/{self.total})"
 
 
 class UsageRecordQuerySet(models.QuerySet["UsageRecord"]):
@@ -193,7 +194,7 @@ class UsageRecord(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.work_ref} {self.gpu_uuid} {self.started_at:%Y-%m-%d %H:%M}"
+        return f"{self.work_ref} {self.gpu_uuid} {chinese_datetime(self.started_at)}"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         if not self._state.adding:

@@ -17,6 +17,7 @@ from monitoring import uploads
 from monitoring.actions import ProviderError, import_usage_file
 from monitoring.forms import UsageUploadForm
 from monitoring.models import UsageBatch
+from monitoring.records import PAGE_SIZE, own_records
 from monitoring.views import STAFF, _own_provider, _user
 
 
@@ -84,8 +85,16 @@ def batch(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         found = get_object_or_404(UsageBatch, pk=pk, provider=_own_provider(request))
     rejections = list(found.rejections.order_by("line", "id")[: uploads.MAX_LISTED_REJECTIONS])
+    accepted = list(own_records(found.provider, batch_id=found.pk)[: PAGE_SIZE + 1])
     return render(
         request,
         "monitoring/batch.html",
-        {"batch": found, "rejections": rejections, "more": max(found.rejected - len(rejections), 0)},
+        {
+            "batch": found,
+            "rejections": rejections,
+            "more": max(found.rejected - len(rejections), 0),
+            "accepted_records": accepted[:PAGE_SIZE],
+            "more_accepted": len(accepted) > PAGE_SIZE,
+            "own": not user.has_role(*STAFF),
+        },
     )

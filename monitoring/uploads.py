@@ -19,7 +19,7 @@ from django.utils.translation import gettext_lazy as _l
 from enterprises.models import Provider
 from monitoring.importers import CSV_DEFAULTS
 from monitoring.models import Node, RejectedRecord, Scenario
-from monitoring.schemas import RECORD_FIELDS
+from monitoring.schemas import FIELD_LABELS, RECORD_FIELDS
 
 # A valid but unassigned USCC: the example row names no real enterprise.
 EXAMPLE_USCC = "91110105MA00EXAMPJ"
@@ -102,10 +102,12 @@ def template_csv(provider: Provider) -> bytes:
     assert tuple(c.name for c in COLUMNS) == RECORD_FIELDS
     node = Node.objects.filter(provider=provider, active=True).order_by("node_id").first()
     example = {c.name: c.example for c in COLUMNS} | {"node_id": node.node_id if node else "hz-gpu-001"}
+    example["scenario"] = str(Scenario(example["scenario"]).label)
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=list(RECORD_FIELDS), lineterminator="\r\n")
-    writer.writeheader()
-    writer.writerow(example)
+    writer = csv.writer(out, lineterminator="\r\n")
+    # Chinese headers with the field name in brackets: people read the one, the importer the other.
+    writer.writerow([FIELD_LABELS[name] for name in RECORD_FIELDS])
+    writer.writerow([example[name] for name in RECORD_FIELDS])
     # With a byte order mark, spreadsheet programs open the Chinese text as UTF-8.
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 

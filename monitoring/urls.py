@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from monitoring import bill_views, upload_views, views
+from monitoring import bill_views, records, upload_views, views
 
 app_name = "monitoring"
 
@@ -11,6 +11,8 @@ urlpatterns = [
     path("upload/", upload_views.upload, name="upload"),
     path("upload/template.csv", upload_views.template, name="upload_template"),
     path("batches/<int:pk>/", upload_views.batch, name="batch"),
+    path("records/", records.records, name="records"),
+    path("records/<uuid:record_id>/receipt.json", records.receipt_download, name="record_receipt"),
     path("register/", views.register, name="register"),
     path("nodes/add/", views.node_add, name="node_add"),
     path("nodes/<int:pk>/toggle/", views.node_toggle, name="node_toggle"),

@@ -240,6 +240,32 @@ def objection_due(notice_date: dt.date, params: PolicyParams, *, state: Calendar
     )
 
 
+def supplement_due(notice_date: dt.date, params: PolicyParams, *, state: CalendarState | None = None) -> Deadline:
+    """The enterprise's last day to answer a supplement notice: the Nth working day after it
+    (``deadline.supplement_workdays``); settled as an enterprise deadline (the later date)."""
+    workdays = int(params.get("deadline.supplement_workdays"))
+    return settle(
+        lambda cal: cal.add_workdays(notice_date, workdays),
+        issued_on=notice_date,
+        party=ENTERPRISE,
+        params=params,
+        state=state,
+    )
+
+
+def repayment_due(decided_on: dt.date, params: PolicyParams, *, state: CalendarState | None = None) -> Deadline:
+    """The enterprise's last day to repay a clawed-back subsidy: the Nth working day after the
+    decision (``deadline.repayment_workdays``); settled as an enterprise deadline (the later date)."""
+    workdays = int(params.get("deadline.repayment_workdays"))
+    return settle(
+        lambda cal: cal.add_workdays(decided_on, workdays),
+        issued_on=decided_on,
+        party=ENTERPRISE,
+        params=params,
+        state=state,
+    )
+
+
 def rating_follow_up_due(
     opened_on: dt.date, params: PolicyParams, *, state: CalendarState | None = None
 ) -> Deadline:

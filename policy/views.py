@@ -17,7 +17,7 @@ from django.views.decorators.http import require_http_methods
 
 from accounts.roles import STAFF_ROLES, Role
 from policy.actions import load_holiday_year, preview_holiday_year
-from policy.calendar import apply_deadline, builtin_years, get_calendar, next_year_warning, workdays_left
+from policy.calendar import apply_due, builtin_years, get_calendar, next_year_warning, workdays_left
 from policy.forms import CalcForm, HolidayYearUploadForm
 from policy.loader import PolicyNotInForceError, params_at
 from policy.models import HolidayYear
@@ -74,8 +74,11 @@ def calc(request: HttpRequest) -> HttpResponse:
                 context["deadline_error"] = _("上线时间不能晚于今天")
             else:
                 try:
-                    deadline = apply_deadline(launch, params)
+                    due = apply_due(launch, params)
+                    deadline = due.date
                     context["deadline"] = deadline
+                    context["deadline_provisional"] = due.provisional
+                    context["deadline_reason"] = due.reason
                     context["days_left"] = left = workdays_left(deadline, today)
                     context["days_overdue"] = max(-left, 0)
                 except UnknownYearError as exc:

@@ -188,7 +188,9 @@ def _monthly_sheet(ws: Any, year: int) -> int:
         )
     rows.append([_("合计"), *(totals[key] for key in columns), totals["granted"], totals["paid"]])
     written = write_sheet(ws, headers, rows, widths=[14, 10, 16, 12, 16, 10, 16, 16, 16, 16, 16, 16, 16])
-    budget = queries.budget_use(year, totals["granted"], totals["paid"], totals["clawed_back"])
+    budget = queries.budget_use(
+        year, totals["granted"], totals["paid"], totals["clawed_back"], totals["repaid"]
+    )
     ws.append([])
     if budget is None:
         append_row(ws, [_("年度预算"), _("未登记预算")])
@@ -298,7 +300,7 @@ def _findings_sheet(ws: Any, year: int) -> int:
     relations = [f.name for f in fields if f.is_relation]
     # A finding names its application; the enterprise behind it is what a reader looks for first.
     relations.append("application__enterprise")
-    headers = [_("企业名称")] + [str(f.verbose_name) for f in fields]
+    headers = [_("企业名称")] + [_("核查发现编号") if f.primary_key else str(f.verbose_name) for f in fields]
 
     def value(obj: models.Model, f: models.Field[Any, Any]) -> Any:
         if f.is_relation:

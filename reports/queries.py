@@ -187,10 +187,11 @@ def totals_of(month: dict[str, list[Any]]) -> dict[str, Any]:
 
 
 def budget_use(
-    year: int, granted: Decimal, paid: Decimal, clawed_back: Decimal = ZERO
+    year: int, granted: Decimal, paid: Decimal, clawed_back: Decimal = ZERO, repaid: Decimal = ZERO
 ) -> dict[str, Any] | None:
     """The year's budget (``reports/budget.yaml``), the share granted and paid, and what is left:
-    budget − granted + clawed back (a clawed-back award no longer commits the budget)."""
+    budget − granted + repaid. Only money actually returned comes back to the budget: a clawback
+    not yet repaid (or written off) is a receivable, not funds."""
     from reports.budget import budget_for
 
     budget = budget_for(year)
@@ -202,7 +203,8 @@ def budget_use(
         "granted": granted,
         "paid": paid,
         "clawed_back": clawed_back,
-        "left": budget.amount - granted + clawed_back,
+        "repaid": repaid,
+        "left": budget.amount - granted + repaid,
         "granted_pct": _pct(granted, budget.amount),
         "paid_pct": _pct(paid, budget.amount),
     }
@@ -316,7 +318,9 @@ def dashboard(year: int, today: dt.date | None = None) -> dict[str, Any]:
             + counts.get(Status.CLAWED_BACK.value, 0),
             "rejected": counts.get(Status.REJECTED.value, 0),
         },
-        "budget": budget_use(year, totals["granted"], totals["paid"], totals["clawed_back"]),
+        "budget": budget_use(
+            year, totals["granted"], totals["paid"], totals["clawed_back"], totals["repaid"]
+        ),
         "compliance": {
             "review": compliance.summary("review"),
             "payment": compliance.summary("payment"),

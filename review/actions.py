@@ -314,6 +314,23 @@ def _add_to_annual_grant(
     return grant.total
 
 
+def _approval_amount(app: Application) -> tuple[dt.date, Any, Decimal, Any]:
+    """The amount an approval fixes now: the rule of the submission day's policy with the quota the
+    enterprise has left this year (what approval grants, and what the approver sees before)."""
+    day = local_date(app.submitted_at)
+    assert day is not None
+    params = params_at(day)
+    granted = kept_total(app.enterprise_id, day.year, exclude_application_id=app.pk)
+    return day, params, granted, subsidy_for(app, day, params=params, granted=granted)
+
+
+def approval_preview(app: Application) -> Any:
+    """核定金额 as approving now would fix it (the calculation), or None when it cannot be computed."""
+    if app.total_compute_cost is None or app.work_minutes is None or app.submitted_at is None:
+        return None
+    return _approval_amount(app)[3]
+
+
 def approve_application(
     application: Application, *, actor: User, opinion: str = "", request: HttpRequest | None = None
 ) -> Application:
@@ -330,11 +347,7 @@ def approve_application(
             raise _illegal(_("企业已列入黑名单，不能批准"))
         if app.total_compute_cost is None or app.work_minutes is None or app.submitted_at is None:
             raise _illegal(_("申请缺少算力成本或作品时长，无法核定补贴金额"))
-        day = local_date(app.submitted_at)
-        assert day is not None
-        params = params_at(day)
-        granted = kept_total(enterprise.pk, day.year, exclude_application_id=app.pk)
-        result = subsidy_for(app, day, params=params, granted=granted)
+        day, params, granted, result = _approval_amount(app)
         if result.amount <= 0:
             raise _illegal(
                 _("该企业%(year)d年度补助额度（上限 %(cap)s 元）已用完，不能批准；请作“审批不通过”处理")

@@ -13,7 +13,7 @@ from accounts.models import User, current_user
 from accounts.roles import Role
 from applications.models import Application
 from applications.states import Status
-from review import actions
+from review import actions, legal
 from review.actions import ReviewError
 from review.forms import SupplementResponseForm
 from review.models import notices_of
@@ -62,6 +62,12 @@ def supplement(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "review/supplement.html",
-        {"app": app, "notice": notice, "form": form, "earlier": notices[:-1]},
+        {
+            "app": app,
+            "notice": notice,
+            "document": legal.supplement_document(app, notice, list(notice.items.all())),
+            "form": form,
+            "earlier": notices[:-1],
+        },
         status=status,
     )

@@ -52,10 +52,29 @@ class Clock:
     error: str = ""
     # Years without an official schedule that decided ``due`` or ``cycle_due`` (暂定).
     provisional_years: tuple[int, ...] = ()
+    # Each date's own provisional years: the 暂定 mark goes on the date it concerns.
+    due_provisional_years: tuple[int, ...] = ()
+    cycle_provisional_years: tuple[int, ...] = ()
 
     @property
     def provisional(self) -> bool:
         return bool(self.provisional_years)
+
+    @property
+    def due_provisional(self) -> bool:
+        return bool(self.due_provisional_years)
+
+    @property
+    def due_reason(self) -> str:
+        return policy_calendar.provisional_reason(self.due_provisional_years)
+
+    @property
+    def cycle_provisional(self) -> bool:
+        return bool(self.cycle_provisional_years)
+
+    @property
+    def cycle_reason(self) -> str:
+        return policy_calendar.provisional_reason(self.cycle_provisional_years)
 
     @property
     def reason(self) -> str:
@@ -212,6 +231,8 @@ def _clock(
         paused_workdays=paused_days or 0,
         error="；".join(errors),
         provisional_years=tuple(years),
+        due_provisional_years=stage_due.provisional_years if stage_due else (),
+        cycle_provisional_years=cycle.provisional_years if cycle else (),
     )
 
 

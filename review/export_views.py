@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Iterator
+from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
@@ -36,7 +38,21 @@ LEDGER_HEADERS = [
     gettext_lazy("兑现日期"),
     gettext_lazy("兑现金额（元）"),
     gettext_lazy("银行流水号"),
+    gettext_lazy("追回金额（元）"),
+    gettext_lazy("已缴回金额（元）"),
+    gettext_lazy("核销金额（元）"),
+    gettext_lazy("追回未结（元）"),
 ]
+# The amount columns (by position in LEDGER_HEADERS) summed in the totals row (合计).
+TOTALLED = frozenset({9, 10, 13, 15, 16, 17, 18})
+
+
+def default_period(today: dt.date) -> tuple[dt.date, dt.date]:
+    """The period the 台账 covers when none is given: this year so far, not before the policy began."""
+    from policy.loader import load_parameters
+
+    first = load_parameters().version_dates[0]
+    return max(dt.date(today.year, 1, 1), first), today
 
 
 @login_required
@@ -52,7 +68,13 @@ def ledger_export(request: HttpRequest) -> HttpResponse:
     from yingdu.xlsx import write_sheet, xlsx_response
 
     user = _staff(request)
-    form = LedgerExportForm({"date_from": request.GET.get("from"), "date_to": request.GET.get("to")})
+    start_default, end_default = default_period(timezone.localdate())
+    form = LedgerExportForm(
+        {
+            "date_from": request.GET.get("from") or start_default,
+            "date_to": request.GET.get("to") or end_default,
+        }
+    )
     if not form.is_valid():
         return render(request, "review/refused.html", {"refusal": form.errors, "status": 400}, status=400)
     start: dt.date = form.cleaned_data["date_from"]
@@ -87,11 +109,17 @@ def ledger_export(request: HttpRequest) -> HttpResponse:
                 pay.date if pay else None,
                 pay.amount if pay else None,
                 pay.bank_reference if pay else "",
+                app.clawed_back_amount or None,
+                app.repaid_amount or None,
+                app.written_off_amount or None,
+                (app.clawed_back_amount - app.repaid_amount - app.written_off_amount) or None,
             ]
 
     wb = Workbook(write_only=True)  # streamed: rows go from the cursor to the file
     ws = wb.create_sheet(_("台账"))
-    count = write_sheet(ws, [str(h) for h in LEDGER_HEADERS], lines())
+    headers = [str(h) for h in LEDGER_HEADERS]
+    count = write_sheet(ws, headers, _with_totals(headers, lines()))
+    count -= 1  # the totals row is no application
     record_event(
         "review.ledger_export",
         actor=user,
@@ -99,3 +127,21 @@ def ledger_export(request: HttpRequest) -> HttpResponse:
         request=request,
     )
     return xlsx_response(wb, f"ledger-{start:%Y%m%d}-{end:%Y%m%d}.xlsx")
+
+
+def _with_totals(headers: list[str], rows: Iterable[list[Any]]) -> Iterator[list[Any]]:
+    """The rows as they come, then 合计: the sum of each amount column; the first cell counts the
+    applications. Summed while streaming, so no row is kept."""
+    sums = {index: Decimal("0") for index in range(len(headers)) if index in TOTALLED}
+    count = 0
+    for row in rows:
+        count += 1
+        for index in sums:
+            if row[index] is not None:
+                sums[index] += row[index]
+        yield row
+    totals: list[Any] = [None] * len(headers)
+    totals[0] = str(_("合计（%(n)d 件）") % {"n": count})
+    for index, total in sums.items():
+        totals[index] = total
+    yield totals

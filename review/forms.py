@@ -102,10 +102,16 @@ class WorkbenchFilterForm(forms.Form):
 def month_choices(today: dt.date, count: int = 24) -> list[tuple[str, str]]:
     """The submission months a reviewer may filter by, newest first: ``("2026-11", "2026年11月")``.
 
-    A select rather than ``<input type="month">``, which some browsers draw as ``--------- ----``."""
+    A select rather than ``<input type="month">``, which some browsers draw as ``--------- ----``.
+    No month before the policy's first version (nothing could be submitted then)."""
+    from policy.loader import load_parameters
+
+    first = load_parameters().version_dates[0]
     year, month = today.year, today.month
     out = []
     for _i in range(count):
+        if (year, month) < (first.year, first.month):
+            break
         out.append((f"{year:04d}-{month:02d}", gettext("%(year)d年%(month)d月") % {"year": year, "month": month}))
         year, month = (year - 1, 12) if month == 1 else (year, month - 1)
     return out

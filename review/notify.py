@@ -17,12 +17,14 @@ from django.conf import settings
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from accounts.models import User
 from accounts.roles import Role
 from applications.models import Application
+from review import legal
 from review.models import Notification, notices_of
 from review.sms import send_sms
 from yingdu.outbox import queue_email
@@ -121,9 +123,10 @@ def applicant_message(
     application: Application, kind: str, context: dict[str, Any] | None = None
 ) -> tuple[str, str, str]:
     """The title, text and link of a notice to the applicant, exactly as the inbox and the e-mail
-    carry it. A supplement notice not yet sent may be given as ``notice`` with its ``items``."""
+    carry it. A supplement notice not yet sent may be given as ``notice`` with its ``items``.
+    The notice's document (``review.legal``) is added to ``context`` as ``document``."""
     kind = Notification.Kind(KIND_ALIASES.get(kind, kind))
-    context = dict(context or {})
+    context = context if context is not None else {}
     if kind == Notification.Kind.SUPPLEMENT_NOTICE:
         if "notice" not in context:
             notice_id = context.get("notice_id")
@@ -137,11 +140,27 @@ def applicant_message(
         "reference": application.reference or application.pk,
         "amount": f"{amount:,.2f}" if amount is not None else "",
     }
+    document = applicant_document(application, kind, context, link)
+    if document is not None:
+        context["document"] = document
     body = render_to_string(
         f"review/email/{kind.value}.txt",
         {"application": application, "url": settings.SITE_URL.rstrip("/") + link, **context},
     ).strip()
     return title, body, link
+
+
+def applicant_document(
+    application: Application, kind: str, context: Mapping[str, Any], link: str = ""
+) -> legal.Document | None:
+    """The administrative document a notice of ``kind`` carries (docs/notices.md), or None."""
+    if kind == Notification.Kind.SUPPLEMENT_NOTICE and context.get("notice") is not None:
+        return legal.supplement_document(application, context["notice"], context["items"], link=link)
+    if kind == Notification.Kind.REJECTION:
+        return legal.rejection_document(
+            application, str(context.get("opinion", "")), decided_on=timezone.localdate(), link=link
+        )
+    return None
 
 
 def notify_applicant(
@@ -154,8 +173,14 @@ def notify_applicant(
     rejection or payment. ``context`` adds facts for the text (amount, opinion, notice id).
     """
     kind = Notification.Kind(KIND_ALIASES.get(kind, kind))
+    context = dict(context or {})
     title, body, link = applicant_message(application, kind, context)
     needs_action = kind == Notification.Kind.SUPPLEMENT_NOTICE
+    sms: dict[str, Any] | None = None
+    if needs_action:
+        document = context.get("document")
+        deadline = document.deadline_text if isinstance(document, legal.Document) else ""
+        sms = {"reference": application.reference or application.pk, "deadline": deadline}
     return deliver(
         applicant_users(application),
         kind=kind,
@@ -164,7 +189,7 @@ def notify_applicant(
         link=link,
         application=application,
         extra_emails=[application.handler_email],
-        sms={"reference": application.reference or application.pk} if needs_action else None,
+        sms=sms,
     )
 
 

@@ -93,7 +93,12 @@ def progress_of(application: Application, *, today: dt.date | None = None) -> Pr
         approved=local_date(application.approved_at),
         paid=local_date(application.paid_at),
         clock=clock_for(application, today=today),
-        steps=tuple(Step(at=timezone.localdate(item.at), label=item.label) for item in timeline(application)),
+        # Only the case's own steps: uploads, downloads and drafts are the applicant's business.
+        steps=tuple(
+            Step(at=timezone.localdate(item.at), label=item.label)
+            for item in timeline(application)
+            if item.changes_state
+        ),
     )
 
 

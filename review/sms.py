@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 from accounts.models import User
 from review.models import Notification, SmsMessage
 from yingdu.sms import SmsError, backend
-from yingdu.validators import mask_phone
+from yingdu.validators import is_mobile, mask_phone
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ def templates() -> dict[str, str]:
     """Each kind of notice that needs action and its text; every one fits in one message."""
     return {
         Notification.Kind.SUPPLEMENT_NOTICE: _(
-            "【影都算力补助】申请%(reference)s需补充材料（一次性告知），请登录平台逐项补正后重新提交。"
+            "【影都算力补助】申请%(reference)s需补充材料（一次性告知），请于%(deadline)s前登录平台逐项补正。"
         ),
         Notification.Kind.DATA_NOTICE: _(
             "【影都算力补助】申请%(reference)s有核查数据告知，如有异议请于%(deadline)s前登录平台提出。"
@@ -43,9 +43,7 @@ def templates() -> dict[str, str]:
         Notification.Kind.FINDING_DECISION: _(
             "【影都算力补助】申请%(reference)s的核查结论已作出，请登录平台查看。"
         ),
-        Notification.Kind.CLAWBACK: _(
-            "【影都算力补助】申请%(reference)s的补贴须追回%(amount)s元，请登录平台查看追回决定。"
-        ),
+        Notification.Kind.CLAWBACK: _("【影都算力补助】%(reference)s追回%(amount)s元，%(deadline)s前缴回"),
         Notification.Kind.REMINDER: _(
             "【影都算力补助】您有%(count)d件办理事项2个工作日内到期，其中%(overdue)d件已逾期，请及时办理。"
         ),
@@ -61,8 +59,8 @@ def sms_text(kind: str, values: Mapping[str, Any]) -> str:
 def mobile(user: User) -> str | None:
     """The number a text message to ``user`` goes to, or None (none given, or opted out)."""
     phone = re.sub(r"[\s-]", "", user.phone or "")
-    if user.sms_opt_out or not _MOBILE.fullmatch(phone):
-        return None
+    if user.sms_opt_out or not _MOBILE.fullmatch(phone) or not is_mobile(phone):
+        return None  # none given, opted out, or a landline: a text message cannot reach it
     return phone
 
 

@@ -41,6 +41,7 @@ from review.applicant_views import supplement as supplement
 from review.checks import run_checks
 from review.clock import Clock, clock_for, local_date
 from review.confirmations import REJECTIONS, RejectionForm, rejection_confirmation, supplement_preview
+from review.export_views import default_period
 from review.export_views import ledger_export as ledger_export
 from review.forms import OnSiteCheckForm, OpinionForm, PaymentForm, WorkbenchFilterForm, month_choices
 from review.models import (
@@ -162,6 +163,7 @@ def workbench(request: HttpRequest) -> HttpResponse:
             ],
             "form": form,
             "months": month_choices(today),
+            "ledger_period": default_period(today),
             "today": today,
         },
     )
@@ -291,6 +293,7 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
             "materials": materials,
             "calculation": app.calculation or {},
             "approval_calculation": approval_step.data.get("calculation") if approval_step else None,
+            "approval_preview": actions.approval_preview(app) if "approve" in available else None,
             "ytd": _ytd(app),
             "history": timeline(app, audience=Audience.STAFF),
             "checks": run_checks(app, clock),

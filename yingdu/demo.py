@@ -431,20 +431,30 @@ def _findings(demo: Demo, index: int, goal: str, d: Callable[[int], dt.date]) ->
         return
     upheld = stage == "upheld"
     reasons = "企业未能说明差异，认定属实" if upheld else "企业说明合理，核查发现不成立"
-    demo.at(
-        d(DECISION),
-        lambda: audit.decide_finding(
-            Finding.objects.get(pk=found["finding"].pk), actor=inspector, upheld=upheld, reasons=reasons
-        ),
-    )
+    full = goal == "clawback_full"
+
+    def decide() -> None:
+        finding = Finding.objects.get(pk=found["finding"].pk)
+        part = None
+        if upheld and not full:  # the part clawed back below is what the decision finds (部分认定)
+            part = ((_app(demo, index).granted_amount or Decimal("0")) * Decimal("0.4")).quantize(
+                Decimal("0.01")
+            )
+            if finding.amount_at_issue is not None and part >= finding.amount_at_issue:
+                part = (finding.amount_at_issue / 2).quantize(Decimal("0.01"))
+            if part <= 0:
+                part = None
+        audit.decide_finding(finding, actor=inspector, upheld=upheld, reasons=reasons, amount_found=part)
+
+    demo.at(d(DECISION), decide)
     if not upheld:
         return
-    full = goal == "clawback_full"
 
     def claw() -> None:
         app = _app(demo, index)
         granted = app.granted_amount or Decimal("0")
-        amount = granted if full else (granted * Decimal("0.4")).quantize(Decimal("0.01"))
+        found_part = Finding.objects.get(pk=found["finding"].pk).amount_found
+        amount = granted if full else found_part or (granted * Decimal("0.4")).quantize(Decimal("0.01"))
         found["clawback"] = audit.claw_back(
             app,
             amount,

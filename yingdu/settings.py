@@ -124,7 +124,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
 LOGIN_URL = "accounts:login"
-LOGIN_REDIRECT_URL = "home"
+LOGIN_REDIRECT_URL = "workbench"
 LOGOUT_REDIRECT_URL = "home"
 
 PASSWORD_HASHERS = [
@@ -307,3 +307,14 @@ LOGGING = {
 
 NINJA_PAGINATION_PER_PAGE = 50
 SERIALIZATION_MODULES = {"exactjson": "yingdu.exactjson"}
+
+# The issuing authority and its measures, as the measures print them: every page footer, notice,
+# decision PDF and timeline names the authority from here (docs/notices.md).
+AUTHORITY_NAME = "北京市怀柔区文化产业发展促进中心"
+AUTHORITY_SHORT_NAME = "区文促中心"
+MEASURES_TITLE = "《智能影像算力补助实施办法》"
+MEASURES_ISSUED_ON = "2026年2月5日"
+# Where clawed-back subsidies are repaid (追回决定书); set per deployment.
+REPAYMENT_ACCOUNT_NAME = env_str("REPAYMENT_ACCOUNT_NAME", AUTHORITY_NAME)
+REPAYMENT_ACCOUNT_BANK = env_str("REPAYMENT_ACCOUNT_BANK", "北京农村商业银行怀柔支行")
+REPAYMENT_ACCOUNT_NUMBER = env_str("REPAYMENT_ACCOUNT_NUMBER", "0109 0000 0000 0000 0000")

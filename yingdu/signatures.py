@@ -102,6 +102,9 @@ def describe(result: dict[str, Any] | None) -> str:
     reason = result.get("reason")
     if reason:
         parts.append(str(PROBLEM_LABELS.get(reason, reason)))
+    if status == UNSIGNED and not parts:
+        # Most uploads carry no electronic signature, and need none: say so, not only "未签名".
+        parts.append(str(_("文件不含电子签名；普通扫描件无需电子签名，不影响受理")))
     label = status_label(result)
     return f"{label}：{'；'.join(parts)}" if parts else label
 

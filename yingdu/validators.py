@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, MutableMapping
+from typing import Any
+
 import phonenumbers
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
@@ -59,8 +62,50 @@ def display_phone(e164: str) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
 
 
+def _parsed(value: str) -> phonenumbers.PhoneNumber | None:
+    try:
+        number = phonenumbers.parse((value or "").strip(), "CN")
+    except phonenumbers.NumberParseException:
+        return None
+    return number if number.country_code == 86 and phonenumbers.is_valid_number(number) else None
+
+
+def is_mobile(value: str) -> bool:
+    """Whether ``value`` is a mainland mobile number (a text message can reach it), not a landline."""
+    number = _parsed(value)
+    return number is not None and phonenumbers.number_type(number) in (
+        phonenumbers.PhoneNumberType.MOBILE,
+        phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+    )
+
+
+def national_phone(value: str) -> str:
+    """A stored number as a person types it: 13911112222 for a mobile, 010-69681234 for a landline
+    (never +86…); what is no valid number is returned as it is."""
+    number = _parsed(value)
+    if number is None:
+        return value
+    national = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+    if is_mobile(value):
+        return national.replace(" ", "")
+    area, _space, rest = national.partition(" ")
+    return f"{area}-{rest.replace(' ', '')}" if rest else area
+
+
+def national_initial(initial: MutableMapping[str, Any], names: Iterable[str]) -> None:
+    """Show the phone numbers a form is prefilled with in the national form (``national_phone``)."""
+    for name in names:
+        value = initial.get(name)
+        if isinstance(value, str) and value.startswith("+86"):
+            initial[name] = national_phone(value)
+
+
 def mask_phone(e164: str) -> str:
-    """Masked for roles that need not see it: 138****8000."""
+    """Masked for roles that need not see it: 138****8000 for a mobile, 010-****1234 for a landline."""
+    number = _parsed(e164)
+    if number is not None and not is_mobile(e164):
+        area = national_phone(e164).partition("-")[0]
+        return f"{area}-****{e164[-4:]}"
     digits = e164.removeprefix("+86")
     if len(digits) < 7:
         return "****"

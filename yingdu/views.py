@@ -84,7 +84,7 @@ def _todo_cards(roles: set[str]) -> list[dict[str, object]]:
         open_follow_ups = RatingFollowUp.objects.filter(status=RatingFollowUp.Status.OPEN).count()
         cards.append({"label": _("待办差评回访"), "count": open_follow_ups, "url": "/review/follow-ups/"})
     if Role.INSPECTOR in roles:
-        open_findings = Finding.objects.exclude(status__in=["upheld", "dismissed"]).count()
+        open_findings = Finding.objects.exclude(status__in=["upheld", "partial", "dismissed"]).count()
         cards.append({"label": _("未结核查发现"), "count": open_findings, "url": "/audits/"})
     return cards
 

@@ -147,7 +147,11 @@ class SecadminTests(ConsoleTestCase):
             reverse("console:account_roles", args=[self.secadmin.pk]), {"roles": [Role.SECADMIN]}, follow=True
         )
         self.assertContains(response, "不能修改自己的角色")
-        self.assertFalse(AuditEvent.objects.filter(action="accounts.roles_changed").exists())
+        self.assertFalse(
+            AuditEvent.objects.filter(action="accounts.roles_changed", result=AuditEvent.Result.SUCCESS).exists()
+        )
+        refused = AuditEvent.objects.get(action="accounts.roles_changed")
+        self.assertEqual(refused.result, AuditEvent.Result.FAILURE)
 
     def test_it_stores_the_security_policy_and_the_code_enforces_it(self) -> None:
         self.login(self.secadmin)

@@ -17,7 +17,7 @@ from agent.signing import sign_bytes
 from enterprises.models import Provider
 from monitoring.importers import read_upload
 from monitoring.models import Node, RejectedRecord, UsageBatch, UsageRecord
-from monitoring.schemas import RECORD_FIELDS
+from monitoring.schemas import FIELD_LABELS, RECORD_FIELDS
 from monitoring.tests.factories import hourly, make_node, usage
 from monitoring.tests.test_commands import SACCT, csv_bytes
 from monitoring.uploads import SACCT_COLUMNS
@@ -65,7 +65,10 @@ class PortalUploadTests(BaseTestCase):
         self.assertIn("attachment", response["Content-Disposition"])
         text = response.content.decode("utf-8-sig")
         header, example, *rest = text.splitlines()
-        self.assertEqual((header.split(","), rest), (list(RECORD_FIELDS), []))
+        # Chinese headers naming each field in brackets; the example's scenario in words.
+        self.assertEqual((header.split(","), rest), ([FIELD_LABELS[name] for name in RECORD_FIELDS], []))
+        self.assertIn("应用场景(scenario)", header)
+        self.assertIn(",文生视频,", example)
         self.assertIn(self.node.node_id, example)
         batch = self.post("usage-template.csv", response.content)
         self.assertEqual((batch.total, batch.accepted, batch.rejected), (1, 1, 0))

@@ -111,7 +111,7 @@ class ExportContentTests(ReportFixture):
             sheet[13], ["合计", 7, 96000, 4, 42000, 3, 27000, 10000, 4000, 0, 6000, 42000, 27000]
         )
         self.assertEqual(sheet[15][:3], ["年度预算（元）", 5000000, "区文促中心年度预算（示例）"])
-        self.assertEqual(sheet[16][:2], ["预算余额（元）", 4968000])
+        self.assertEqual(sheet[16][:2], ["预算余额（元）", 4962000])  # − granted + repaid
 
     def test_deadline_sheet_shows_each_applications_deadlines_and_a_summary(self) -> None:
         sheet = rows(self.download(), "时限达标")

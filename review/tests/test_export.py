@@ -45,8 +45,12 @@ class LedgerExportTests(ReviewTestCase):
         assert sheet is not None
         rows = list(sheet.iter_rows(values_only=True))
         self.assertEqual(rows[0][:3], ("申报编号", "企业名称", "统一社会信用代码"))
-        self.assertEqual(len(rows), 2)
+        self.assertEqual(len(rows), 3)
         row = dict(zip(rows[0], rows[1], strict=True))
+        totals = dict(zip(rows[0], rows[2], strict=True))
+        self.assertEqual(totals["申报编号"], "合计（1 件）")
+        self.assertEqual(totals["核定补贴金额（元）"], 15000)
+        self.assertIn("追回金额（元）", rows[0])
         self.assertEqual(row["申报编号"], inside.reference)
         self.assertEqual(row["核定补贴金额（元）"], 15000)
         self.assertEqual(row["提交日期"], dt.datetime(2026, 3, 31))
@@ -76,7 +80,19 @@ class LedgerExportTests(ReviewTestCase):
     def test_a_bad_period_is_refused(self) -> None:
         self.login(self.finance)
         self.assertEqual(self.export(to="2026-02-01").status_code, 400)
-        self.assertEqual(self.client.get(reverse("review:ledger_export")).status_code, 400)
+
+    def test_without_a_period_it_exports_this_year_so_far(self) -> None:
+        import time_machine
+
+        with time_machine.travel(dt.datetime(2026, 12, 5, 10, tzinfo=SH), tick=False):
+            make_application(
+                self.enterprise, self.alice, Status.SUBMITTED, submitted=dt.datetime(2026, 3, 5, 9, tzinfo=SH)
+            )
+            self.login(self.finance)
+            response = self.client.get(reverse("review:ledger_export"))
+        self.assertEqual(response.status_code, 200)
+        event = AuditEvent.objects.get(action="review.ledger_export")
+        self.assertEqual(event.after, {"from": "2026-02-05", "to": "2026-12-05", "rows": 1})
 
     def test_applicants_cannot_export(self) -> None:
         self.login(self.alice)

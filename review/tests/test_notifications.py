@@ -172,3 +172,22 @@ class ReminderTests(ReviewTestCase):
         with self.captureOnCommitCallbacks(execute=True):
             result = daily_deadline_reminders.call_local()
         self.assertEqual(result, 2)
+
+
+@time_machine.travel(dt.datetime(2026, 3, 12, 8, 30, tzinfo=SH), tick=False)
+class ReminderWordingTests(ReviewTestCase):
+    def test_it_says_beside_each_deadline_whether_it_is_ahead_or_overdue(self) -> None:
+        self.head.email = "head@yingdu.local"
+        self.head.save(update_fields=["email"])
+        make_application(
+            self.enterprise, self.alice, Status.RE_REVIEW, submitted=dt.datetime(2026, 2, 24, 9, tzinfo=SH)
+        )
+        with self.captureOnCommitCallbacks(execute=True):
+            actions.send_deadline_reminders(dt.date(2026, 3, 12))
+        body = next(m.body for m in mail.outbox if m.to == ["head@yingdu.local"])
+        line = next(row for row in body.splitlines() if row.startswith("- "))
+        review_part, cycle_part = line.split("；", 1)
+        # The review deadline (9 March) has passed; the cycle deadline is still ahead.
+        self.assertIn("审核期限 2026年3月9日，已逾期 3 个工作日", review_part)
+        self.assertIn("兑现周期截止", cycle_part)
+        self.assertRegex(cycle_part, r"剩余 \d+ 个工作日")

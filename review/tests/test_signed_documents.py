@@ -138,6 +138,8 @@ class SignedUploadTests(ReviewTestCase):
         self.assertEqual(self.material(MaterialKind.LAUNCH_PROOF).signature["status"], "unsigned")
         cell = self.badge_of(self.page(), "上线证明.pdf")
         self.assertIn(">未签名</span>", cell)
+        # Explained: an ordinary upload needs no electronic signature.
+        self.assertIn("文件不含电子签名；普通扫描件无需电子签名，不影响受理", cell)
 
     def test_it_stores_an_ofd_with_its_type_and_shows_its_seal_as_not_verified(self) -> None:
         material = self.material(MaterialKind.OTHER)

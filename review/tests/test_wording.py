@@ -32,7 +32,7 @@ class ApplicantTimelineTests(ReviewTestCase):
 
     def test_it_names_staff_by_their_office_on_the_applicants_timeline(self) -> None:
         actors = {item.actor for item in timeline(self.app)}
-        self.assertIn("怀柔区文化产业促进中心", actors)
+        self.assertIn("北京市怀柔区文化产业发展促进中心", actors)
         self.assertNotIn(str(self.reviewer), actors)
         self.login(self.alice)
         page = self.client.get(reverse("applications:detail", args=[self.app.pk])).content.decode()

@@ -34,3 +34,28 @@ def masked_phone(value: Any) -> str:
     from yingdu.validators import mask_phone
 
     return mask_phone(str(value)) if value else ""
+
+
+@register.simple_tag
+def authority_name() -> str:
+    """The issuing authority's full name, from its one setting (``AUTHORITY_NAME``)."""
+    from django.conf import settings
+
+    return str(settings.AUTHORITY_NAME)
+
+
+@register.filter
+def workdays_left(value: Any) -> str:
+    """Working days to a deadline as a person reads them: ``剩余 3 个工作日``, ``今天截止``, or
+    ``已逾期 96 个工作日`` — never a negative count."""
+    from django.utils.translation import gettext as _
+
+    if value is None or value == "":
+        return ""
+    days = int(value)
+    if days > 0:
+        return _("剩余 %(n)d 个工作日") % {"n": days}
+    if days == 0:
+        return _("今天截止")
+    return _("已逾期 %(n)d 个工作日") % {"n": -days}
+

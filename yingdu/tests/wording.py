@@ -1,6 +1,8 @@
 """What a person must never read on a page, in an e-mail or in an export: internal codes
-(``over_claim``, ``application.pdf_download``), English UI words, ISO timestamps, and amounts
-without the platform's one money format (``9750.00``, ``¥100000.00``).
+(``over_claim``, ``application.pdf_download``), English UI words, ISO timestamps, amounts
+without the platform's one money format (``9750.00``, ``¥100000.00``), negative day counts
+(``剩余 -96 个工作日``), UTC times, internal ids (``31 @ 675: 1``), and a notice that asks for
+action without its deadline date.
 
 Used by the walk over every demo persona's pages (``test_accessibility.py``); code samples
 (``<code>``, ``<pre>``), addresses and paths are left out before the text is checked.
@@ -27,8 +29,20 @@ ENGLISH = re.compile(
     r"high|medium|low|mad|median|peers|threshold)\b"
 )
 BARE_AMOUNT = re.compile(r"(?<![\d,.:/\w-])\d{4,}\.\d{2}(?![\d%])|¥")
+# A count of days read as a negative number ("剩余 -96 个工作日") instead of "已逾期 96 个工作日".
+NEGATIVE_DAYS = re.compile(r"(?:剩余|还剩|还有)\s*-\d+|(?<![\w.:/-])-\d+\s*个?(?:工作日|天)")
+# A moment in UTC beside Beijing times: people read Beijing time only.
+UTC_TIME = re.compile(r"\bUTC\b|\bGMT\b|\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z\b|[+-]00:?00\b)")
+# An object's internal identity ("31 @ 675: 1", a Python repr) instead of its name.
+INTERNAL_ID = re.compile(
+    r"(?<![\w.])\d+\s@\s\d+(?::\s*\d+)?|<[A-Z]\w+(?: object)? at 0x[0-9a-f]+>|<[A-Z]\w+: [^>]*>"
+)
+# A notice asking the enterprise to act by a date: its subject, and the date its text must give.
+NOTICE_WITH_DEADLINE = re.compile(r"需补充材料|核查数据告知|被追回")
+CHINESE_DATE = re.compile(r"\d{4}年\d{1,2}月\d{1,2}日")
 # Addresses and paths name things for machines; they are not what is checked.
-ADDRESS = re.compile(r"https?://\S+|(?<!\w)/[\w./?=&%-]*|[\w.+-]+@[\w.-]+")
+# An API token's prefix (``ydp_kekk7914``) names a token as the provider's token list shows it.
+ADDRESS = re.compile(r"https?://\S+|(?<!\w)/[\w./?=&%-]*|[\w.+-]+@[\w.-]+|\bydp_[A-Za-z0-9]+")
 
 
 def problems_in(text: str, where: str) -> list[str]:
@@ -41,6 +55,9 @@ def problems_in(text: str, where: str) -> list[str]:
         ("ISO timestamp", ISO_MOMENT),
         ("English word", ENGLISH),
         ("amount without 千分位", BARE_AMOUNT),
+        ("negative day count", NEGATIVE_DAYS),
+        ("UTC time", UTC_TIME),
+        ("internal id", INTERNAL_ID),
     ):
         hits = sorted({m.group(0) for m in pattern.finditer(text)})
         if hits:
@@ -89,5 +106,12 @@ def mail_problems(messages: Iterable[tuple[str, str]]) -> list[str]:
     found: list[str] = []
     for subject, body in messages:
         found.extend(problems_in(f"{subject}\n{body}", f"mail 《{subject}》"))
+        found.extend(deadline_problems(subject, body))
     return found
 
+
+def deadline_problems(subject: str, body: str) -> list[str]:
+    """A notice that asks the enterprise to supplement, object or repay must give the last day as a date."""
+    if NOTICE_WITH_DEADLINE.search(subject) and not CHINESE_DATE.search(body):
+        return [f"mail 《{subject}》: notice without a deadline date"]
+    return []
