@@ -15,6 +15,7 @@ from applications.usage_lines import (
 )
 from applications.vendor_formats.base import FileResult
 from applications.vendor_formats.template import gpu_row_line
+from ledger.rows import seal
 
 LINE_FIELDS = (
     "kind",
@@ -78,6 +79,8 @@ def save_lines(application: Application, material: Material, result: FileResult)
         ],
         batch_size=1000,
     )
+    # A bulk insert sends no signal: the lines are sealed in the log here (audits.coverage).
+    seal(UsageLineRow, UsageLineRow.objects.filter(material=material).values_list("pk", flat=True))
     return len(result.lines)
 
 

@@ -8,9 +8,10 @@ Usage rows are checked against their own entries (``monitoring.integrity``).
 
 from __future__ import annotations
 
-from applications.models import Application, ConsumptionRow
+from applications.models import Application, ConsumptionRow, UsageLineRow
 from audits.models import Clawback, Finding, ReconciliationRun, Repayment, SpotCheck
 from ledger.rows import cover
+from monitoring.models import ReportedUsageLine
 from review.models import AnnualGrant, Payment, ReviewStep
 
 _OF_APPLICATION = "(SELECT a.enterprise_id FROM applications_application a WHERE a.id = t.application_id)"
@@ -58,6 +59,62 @@ def register() -> None:
             "scenario",
         ],  # fmt: skip
         enterprise_sql=_OF_APPLICATION,
+    )
+    cover(
+        UsageLineRow,
+        [
+            "application",
+            "material",
+            "line_number",
+            "kind",
+            "vendor",
+            "reseller_name",
+            "sku",
+            "task_id",
+            "quantity",
+            "unit",
+            "output_seconds",
+            "unit_price",
+            "list_amount",
+            "discount",
+            "coupon",
+            "voucher",
+            "pack_units",
+            "pack_id",
+            "payable",
+            "paid",
+            "invoice_no",
+            "bill_line_id",
+            "raw_sha256",
+            "source",
+            "status",
+        ],  # fmt: skip
+        enterprise_sql=_OF_APPLICATION,
+    )
+    cover(
+        ReportedUsageLine,
+        [
+            "provider",
+            "line_id",
+            "enterprise_uscc",
+            "work_ref",
+            "kind",
+            "vendor",
+            "sku",
+            "task_id",
+            "day",
+            "quantity",
+            "unit",
+            "output_seconds",
+            "list_amount",
+            "coupon",
+            "voucher",
+            "pack_units",
+            "payable",
+            "paid",
+            "invoice_no",
+            "line_sha256",
+        ],  # fmt: skip
     )
     cover(
         ReviewStep,

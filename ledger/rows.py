@@ -133,7 +133,7 @@ def _value_sql(field: models.Field[Any, Any], column: str, vendor: str) -> str:
         places = int(field.decimal_places)  # type: ignore[attr-defined]
         if vendor == "postgresql":
             return f"CAST(ROUND({column}, {places}) AS TEXT)"
-        return f"printf('%.{places}f', {column})"
+        return f"printf(char(37) || '.{places}f', {column})"  # char(37) is '%', kept out of the SQL text
     if kind == "BooleanField":
         return f"CASE WHEN {column} THEN '1' ELSE '0' END"
     if kind == "DateField":

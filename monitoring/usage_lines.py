@@ -26,6 +26,7 @@ from django.utils.translation import gettext as _
 
 from enterprises.models import Provider
 from ledger.actions import record_event
+from ledger.rows import seal
 from monitoring.models import ReportedUsageLine
 from monitoring.schemas import valid_uscc
 from yingdu.lib.text import has_unsafe_text
@@ -164,7 +165,9 @@ def record_usage_lines(
             seen.add(values["line_id"])
             rows.append(ReportedUsageLine(provider=provider, line_sha256=digest, received_at=now, **values))
             result.results.append({"index": index, "line_id": values["line_id"], "status": "accepted"})
-        ReportedUsageLine.objects.bulk_create(rows, batch_size=1000)
+        created = ReportedUsageLine.objects.bulk_create(rows, batch_size=1000)
+        # A bulk insert sends no signal: the lines are sealed in the log here (audits.coverage).
+        seal(ReportedUsageLine, [row.pk for row in created])
         if rows:
             record_event(
                 "usage.lines",

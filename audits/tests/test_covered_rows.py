@@ -42,6 +42,7 @@ CHECKED_ELSEWHERE = {"monitoring.UsageRecord": "usage rows against their usage_r
 NOT_DECISIONS = {
     "enterprises.Delegation.granted_by": "who gave a person the right to act for an enterprise",
     "enterprises.Delegation.granted_at": "when that right was given",
+    "applications.SampledClip.duration": "a sampled clip's measured length, evidence rather than money",
 }
 DECISION_NAME = re.compile(r"opinion|decision|decided|approv|verdict|granted|paid|amount")
 

@@ -85,11 +85,14 @@ NOT_MESSAGES = {
     "applications/consumption.py": "the column names and scenario words an uploaded detail file may use",
     "applications/forms.py": "platform names offered as suggestions",
     "policy/measures.py": "the clause numbers and words of the measures, quoted as issued",
+    "applications/vendor_formats/": "the column names, unit words and vendor names vendor exports use",
+    "applications/aigc.py": "vendor names as AIGC labels and declarations write them",
     "accounts/console.py": "a spreadsheet date format",
     "demo.py": "the demo's sample records",
     "demo_cast.py": "the demo's cast and stories",
     "demo_files.py": "the demo's sample files",
     "demo_ratings.py": "the demo's sample ratings and answers",
+    "demo_usage.py": "the demo's sample usage files and bills",
 }
 # API documentation (OpenAPI summaries and field descriptions) still to be put through gettext:
 # the exact count per module, so a new literal fails and a translated one updates the list.
