@@ -168,6 +168,7 @@ def register() -> None:
             "reconciliation_run",
             "description",
             "amount_at_issue",
+            "amount_found",
             "status",
             "created_by",
             "decision_reasons",
