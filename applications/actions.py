@@ -33,10 +33,13 @@ from accounts.models import User
 from accounts.roles import Role
 from applications import checks
 from applications.consumption import ParseResult, parse_consumption
+from applications.consumption import RowError as ConsumptionRowError
 from applications.forms import EDITABLE_FIELDS
-from applications.models import Application, ConsumptionRow, Material, MaterialKind
+from applications.models import Application, ConsumptionRow, Material, MaterialKind, UsageLineRow
 from applications.states import TRANSITIONS, Status, allowed
 from applications.subsidy import subsidy_for
+from applications.usage_store import save_lines
+from applications.vendor_formats import FileResult, parse_file
 from enterprises.actions import ENTERPRISE_FIELDS
 from enterprises.models import Delegation, Enterprise, Right, verified_licence
 from enterprises.permissions import RightRefused, record_use, require_right
@@ -44,7 +47,7 @@ from ledger.actions import record_event
 from yingdu import hooks
 from yingdu.lib.money import format_money
 from yingdu.refusals import Refused
-from yingdu.uploads import DOCUMENT_TYPES, TABLE_TYPES, CheckedUpload, stored_files
+from yingdu.uploads import DOCUMENT_TYPES, TABLE_TYPES, USAGE_TYPES, CheckedUpload, stored_files
 
 # Rows 1–9 are the enterprise's own record (enterprises.actions.ENTERPRISE_FIELDS), copied into a
 # new application; only the enterprise's name is stored under another field name.
@@ -78,6 +81,29 @@ class ConsumptionDetailRejected(ValidationError):
         super().__init__(result.summary(), code="consumption_rows")
         self.result = result
         self.file_name = name
+
+
+class UsageDetailRejected(ConsumptionDetailRejected):
+    """A usage file (the platform template, or a vendor export without one good line) refused with
+    every rejected line, by line number."""
+
+    def __init__(self, result: FileResult) -> None:
+        parsed = ParseResult(errors=[ConsumptionRowError(r.line, "", r.reason) for r in result.rejections])
+        super().__init__(parsed, result.file_name)
+        self.usage = result
+
+
+def usage_detail(kind: str, upload: CheckedUpload) -> FileResult | None:
+    """A consumption detail in the usage-line template or a vendor export, read into lines; ``None``
+    for other materials and for the earlier GPU-only template (read by ``parse_consumption``)."""
+    if kind != MaterialKind.CONSUMPTION_DETAIL or upload.mime not in USAGE_TYPES:
+        return None
+    result = parse_file(upload.original_name, upload.content, now=timezone.now())
+    if result.gpu_layout:
+        return None
+    if result.format == "template" and result.rejections:
+        result.lines = []  # the applicant's own table is corrected and uploaded again
+    return result
 
 
 def _jsonable(value: Any) -> Any:
@@ -245,7 +271,7 @@ def add_material(
     kind = MaterialKind(kind)
     delegation = _require_applicant(application, actor, Right.PREPARE, request)
     allowed_types = (
-        DOCUMENT_TYPES | TABLE_TYPES if kind == MaterialKind.CONSUMPTION_DETAIL else DOCUMENT_TYPES
+        DOCUMENT_TYPES | USAGE_TYPES if kind == MaterialKind.CONSUMPTION_DETAIL else DOCUMENT_TYPES
     )
     if checked_upload.mime not in allowed_types:
         raise ValidationError(
@@ -263,7 +289,10 @@ def add_material(
             supplement_round = _material_round(locked)
             version = supplement_round + 1
             parsed: ParseResult | None = None
-            if kind == MaterialKind.CONSUMPTION_DETAIL and checked_upload.mime in TABLE_TYPES:
+            usage = usage_detail(kind, checked_upload)
+            if usage is not None and not usage.lines:
+                raise UsageDetailRejected(usage)
+            if kind == MaterialKind.CONSUMPTION_DETAIL and checked_upload.mime in TABLE_TYPES and usage is None:
                 existing = ConsumptionRow.objects.filter(
                     application=locked, material__deleted=False, material__version=version
                 ).values_list("record_id", flat=True)
@@ -289,6 +318,8 @@ def add_material(
                 supplement_round=supplement_round,
                 uploaded_by=actor,
             )
+            if usage is not None:
+                save_lines(locked, material, usage)
             if parsed is not None:
                 ConsumptionRow.objects.bulk_create(
                     [
@@ -318,6 +349,12 @@ def add_material(
                 "size": material.size,
                 "version": version,
             }
+            if usage is not None:
+                after |= {
+                    "format": usage.format,
+                    "lines": len(usage.lines),
+                    "rejected_lines": [r.as_dict() for r in usage.rejections],
+                }
             if parsed is not None:
                 after |= {
                     "rows": len(parsed.rows),
@@ -345,6 +382,7 @@ def remove_draft_material(material: Material, *, actor: User, request: HttpReque
         row.deleted = True
         row.save(update_fields=["deleted"])
         ConsumptionRow.objects.filter(material=row).delete()
+        UsageLineRow.objects.filter(material=row).delete()
         record_use(delegation, Right.PREPARE, actor=actor, obj=locked_app, request=request)
         record_event(
             "application.material_remove",

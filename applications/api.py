@@ -37,7 +37,7 @@ from ledger.actions import record_event
 from ledger.downloads import audited_download
 from yingdu.apierrors import ErrorsOut, MessageOut
 from yingdu.lib.money import format_money
-from yingdu.uploads import DOCUMENT_TYPES, TABLE_TYPES, check_upload
+from yingdu.uploads import DOCUMENT_TYPES, USAGE_TYPES, check_upload
 
 router = Router(auth=django_auth, tags=["applications"])
 
@@ -414,7 +414,7 @@ def upload_material(
                 }
             },
         )
-    allowed = DOCUMENT_TYPES | TABLE_TYPES if kind == MaterialKind.CONSUMPTION_DETAIL else DOCUMENT_TYPES
+    allowed = DOCUMENT_TYPES | USAGE_TYPES if kind == MaterialKind.CONSUMPTION_DETAIL else DOCUMENT_TYPES
     try:
         checked = check_upload(file, allowed)
         material = actions.add_material(application, kind, checked, actor=_user(request), request=request)

@@ -18,3 +18,6 @@ class ApplicationsConfig(AppConfig):
 
         register_action_labels({f"application.{t.name}": t.lazy_label for t in TRANSITIONS.values()})
         hooks.register(hooks.CALENDAR_MOVES, calendar_moves)
+        from applications.usage_labels import register_usage_labels
+
+        register_usage_labels()

@@ -27,6 +27,7 @@ from applications.states import HOLDS_FILING_NUMBER, Status
 from enterprises.models import LicenceVersion, Provider, verified_licence
 from policy.loader import PolicyNotInForceError, PolicyParams, params_at
 from yingdu.formats import date_text
+from yingdu.lib.money import display_money
 from yingdu.lib.workdays import UnknownYearError
 from yingdu.validators import normalize_email, normalize_phone, normalize_uscc
 
@@ -298,25 +299,32 @@ def context_for(
 
 @dataclass(frozen=True)
 class ConsumptionTotals:
-    files: int  # parsed (CSV/XLSX) detail files in force
-    rows: int
-    minutes: int
-    amount: Decimal
+    files: int  # detail files in force read into usage lines (template or vendor exports)
+    rows: int  # usage lines
+    minutes: int  # card-minutes of the earlier GPU layout's rows
+    amount: Decimal  # the subsidy base computed from the lines (row 23)
+    units: tuple[tuple[str, Decimal], ...] = ()  # totals per unit as measured, labelled
+    generated_per_minute: Decimal | None = None  # generated video minutes per minute of the work
 
 
 def consumption_totals(application: Application) -> ConsumptionTotals:
-    """Σ minutes and Σ amount over the parsed consumption details in force."""
-    current = application.current_materials().filter(kind=MaterialKind.CONSUMPTION_DETAIL)
-    ids = [m.pk for m in current if m.is_table]
-    agg = ConsumptionRow.objects.filter(material_id__in=ids).aggregate(
-        minutes=Sum("minutes"), amount=Sum("amount")
-    )
-    rows = ConsumptionRow.objects.filter(material_id__in=ids).count()
+    """The detail in force: its lines, the base computed from them and the totals per unit
+    (docs/usage-formats.md); row 22 is not among them."""
+    from applications.usage_lines import TOTAL_UNITS, plausibility, summary_totals
+    from applications.usage_store import base_on, declared_lines, detail_materials
+
+    materials = detail_materials(application)
+    lines = declared_lines(application)
+    minutes = ConsumptionRow.objects.filter(material_id__in=[m.pk for m in materials]).aggregate(
+        minutes=Sum("minutes")
+    )["minutes"]
     return ConsumptionTotals(
-        files=len(ids),
-        rows=rows,
-        minutes=int(agg["minutes"] or 0),
-        amount=(agg["amount"] or Decimal("0")).quantize(Decimal("0.01")),
+        files=len(materials),
+        rows=len(lines),
+        minutes=int(minutes or 0),
+        amount=base_on(application, timezone.localdate()).total,
+        units=tuple((str(TOTAL_UNITS[key]), value) for key, value in summary_totals(lines).items()),
+        generated_per_minute=plausibility(lines, application.work_minutes),
     )
 
 
@@ -332,7 +340,7 @@ def held_materials(application: Application) -> dict[str, LicenceVersion]:
 
 
 def material_problems(application: Application) -> Problems:
-    """Required materials present (docs/form.md table) and the consumption detail's totals = rows 22–23.
+    """Required materials present (docs/form.md table) and row 23 = the base computed from the detail.
 
     A material the platform holds (:func:`held_materials`) counts as provided.
     """
@@ -347,27 +355,29 @@ def material_problems(application: Application) -> Problems:
             _("缺少以下材料：%(kinds)s") % {"kinds": "、".join(str(label) for label in missing)},
         )
     if MaterialKind.CONSUMPTION_DETAIL in present:
-        totals = consumption_totals(application)
-        if totals.files == 0:
+        from applications.usage_lines import describe_base
+        from applications.usage_store import base_on, detail_materials
+
+        if not detail_materials(application):
             _add(
                 problems,
                 "consumption_detail",
-                _("请上传 CSV 或 XLSX 格式的算力消耗明细单（可下载模板填写），以便核对合计"),
+                _("请上传 CSV 或 XLSX 格式的算力消耗明细单（可下载模板填写），或厂商导出的账单与任务记录，以便计算总算力成本"),
             )
         else:
-            if application.compute_minutes is not None and totals.minutes != application.compute_minutes:
-                _add(
-                    problems,
-                    "compute_minutes",
-                    _("算力消耗明细单合计 %(sum)s 分钟，与第22行算力消耗总时长 %(row)s 分钟不一致")
-                    % {"sum": totals.minutes, "row": application.compute_minutes},
-                )
-            if application.total_compute_cost is not None and totals.amount != application.total_compute_cost:
+            # Row 22 does not constrain the detail: the lines are measured in their own units
+            # (docs/usage-formats.md). Row 23 is the subsidy base computed from them.
+            base = base_on(application, timezone.localdate())
+            if application.total_compute_cost is not None and base.total != application.total_compute_cost:
                 _add(
                     problems,
                     "total_compute_cost",
-                    _("算力消耗明细单合计 %(sum)s 元，与第23行总算力成本 %(row)s 元不一致")
-                    % {"sum": totals.amount, "row": application.total_compute_cost},
+                    _("第23行总算力成本 %(row)s 元应等于按明细计算的实付算力成本 %(sum)s 元：%(breakdown)s")
+                    % {
+                        "sum": display_money(base.total),
+                        "row": display_money(application.total_compute_cost),
+                        "breakdown": describe_base(base),
+                    },
                 )
     return problems
 

@@ -20,8 +20,10 @@ scenario          text2video | image2video | voice | finetune | render | other (
                   图生视频, 语音, 微调, 渲染, 其他)
 ================  =========================================================================
 
-Σ minutes must equal form row 22 and Σ amount row 23; that check needs the form and is made
-at submission (``applications.checks``).
+This is the earlier, GPU-only layout, still accepted; the platform's template is now the usage-line
+layout of ``applications.vendor_formats.template``. Its rows become usage lines (card-seconds, paid =
+amount) and row 23 must equal the base computed from them (docs/usage-formats.md); the detail need
+not add up to row 22.
 """
 
 from __future__ import annotations
@@ -420,11 +422,14 @@ def parse_consumption(
     *,
     now: dt.datetime,
     existing_record_ids: Iterable[str] = (),
+    keep_good_rows: bool = False,
 ) -> ParseResult:
     """Parse a CSV or XLSX consumption detail; every row's problems are reported, by row number.
 
     ``existing_record_ids`` are the record ids of the application's other detail files, so a
-    record is not claimed twice by one application.
+    record is not claimed twice by one application. With ``keep_good_rows`` the good rows stay
+    beside the errors (the evidence check reads a file that way); otherwise a file with errors
+    has no rows.
     """
     result = ParseResult()
     errors = _Collector(result)
@@ -477,7 +482,7 @@ def parse_consumption(
         )
     if not result.errors and not result.rows:
         errors.add(2, "", _("明细中没有数据行"))
-    if result.errors:
+    if result.errors and not keep_good_rows:
         result.rows = []
     return result
 
@@ -528,9 +533,9 @@ def template_xlsx() -> bytes:
         "ended_at": _("晚于开始时间，且不晚于当前时间"),
         "resource": _("算力卡型号，如 H200、A800"),
         "quantity": _("使用的卡数，整数"),
-        "minutes": _("本条记录的算力使用时长（分钟），整数，各行合计须等于申请表第22行"),
+        "minutes": _("本条记录的算力使用时长（分钟），整数"),
         "unit_price": _("每卡每小时的单价（元）"),
-        "amount": _("本条费用（元）= 数量 × 时长 ÷ 60 × 单价，保留两位小数；各行合计须等于申请表第23行"),
+        "amount": _("本条费用（元）= 数量 × 时长 ÷ 60 × 单价，保留两位小数；各行合计为申请表第23行"),
         "scenario": _("文生视频、图生视频、语音、微调、渲染或其他"),
     }
     for column, example in zip(COLUMNS, EXAMPLE_ROW, strict=True):

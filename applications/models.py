@@ -321,3 +321,107 @@ class ConsumptionRow(models.Model):
 
     def __str__(self) -> str:
         return f"{self.record_id} ({self.minutes} min, {self.amount})"
+
+
+class UsageFile(models.Model):
+    """How one consumption-detail file was read (docs/usage-formats.md): its format, the lines left out."""
+
+    material = models.OneToOneField(
+        Material, on_delete=models.CASCADE, related_name="usage_file", verbose_name=_("明细文件")
+    )
+    format = models.CharField(_("格式"), max_length=16)
+    records = models.PositiveIntegerField(_("记录数"), default=0)
+    rejections = models.JSONField(_("未计入的行"), default=list, blank=True)
+
+    class Meta:
+        verbose_name = _("用量明细文件")
+        verbose_name_plural = _("用量明细文件")
+
+    def __str__(self) -> str:
+        return f"{self.material_id} {self.format}"
+
+
+class UsageLineRow(models.Model):
+    """One usage line of a consumption detail or vendor export (``applications.usage_lines.UsageLine``).
+
+    Written once, when the file is accepted, and never changed; removing a draft file removes its lines.
+    """
+
+    application = models.ForeignKey(
+        Application, on_delete=models.CASCADE, related_name="usage_lines", verbose_name=_("申请")
+    )
+    material = models.ForeignKey(
+        Material, on_delete=models.CASCADE, related_name="usage_lines", verbose_name=_("明细文件")
+    )
+    line_number = models.PositiveIntegerField(_("行号"))
+    kind = models.CharField(_("类型"), max_length=20)
+    vendor = models.CharField(_("厂商"), max_length=128)
+    reseller_name = models.CharField(_("代理方"), max_length=128, blank=True)
+    reseller_uscc = models.CharField(_("代理方统一社会信用代码"), max_length=18, blank=True)
+    account = models.CharField(_("账号"), max_length=128, blank=True)
+    category = models.CharField(_("类别"), max_length=20)
+    sku = models.CharField(_("模型或规格"), max_length=256, blank=True)
+    task_id = models.CharField(_("任务编号"), max_length=128, blank=True, db_index=True)
+    period_start = models.DateTimeField(_("开始时间"), null=True, blank=True)
+    period_end = models.DateTimeField(_("结束时间"), null=True, blank=True)
+    bill_period = models.CharField(_("账期"), max_length=7, blank=True)
+    day = models.DateField(_("日期"), null=True, blank=True)
+    quantity = models.DecimalField(_("用量"), max_digits=24, decimal_places=6)
+    unit = models.CharField(_("单位"), max_length=20)
+    output_seconds = models.DecimalField(_("生成时长（秒）"), max_digits=16, decimal_places=3, null=True, blank=True)
+    resolution = models.CharField(_("分辨率"), max_length=32, blank=True)
+    unit_price = models.DecimalField(_("单价"), max_digits=20, decimal_places=8, null=True, blank=True)
+    list_amount = models.DecimalField(_("目录金额"), max_digits=20, decimal_places=6, null=True, blank=True)
+    discount = models.DecimalField(_("折扣优惠"), max_digits=20, decimal_places=6, null=True, blank=True)
+    coupon = models.DecimalField(_("优惠券抵扣"), max_digits=20, decimal_places=6, null=True, blank=True)
+    voucher = models.DecimalField(_("算力券抵扣"), max_digits=20, decimal_places=6, null=True, blank=True)
+    pack_units = models.DecimalField(_("资源包抵扣"), max_digits=24, decimal_places=6, null=True, blank=True)
+    pack_id = models.CharField(_("资源包编号"), max_length=64, blank=True)
+    payable = models.DecimalField(_("应付金额"), max_digits=20, decimal_places=6, null=True, blank=True)
+    paid = models.DecimalField(_("实付金额"), max_digits=20, decimal_places=6, null=True, blank=True)
+    invoice_no = models.CharField(_("发票号码"), max_length=32, blank=True, db_index=True)
+    settlement_ref = models.CharField(_("结算单号"), max_length=64, blank=True)
+    bill_line_id = models.CharField(_("账单明细编号"), max_length=192, blank=True, db_index=True)
+    raw_sha256 = models.CharField(_("原始行 SHA-256"), max_length=64, blank=True, db_index=True)
+    source = models.CharField(_("来源"), max_length=24)
+    status = models.CharField(_("任务状态"), max_length=16, default="succeeded")
+
+    class Meta:
+        verbose_name = _("用量明细行")
+        verbose_name_plural = _("用量明细行")
+        ordering = ["material_id", "line_number", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.vendor} {self.sku} {self.quantity} {self.unit}"
+
+
+class SampledClip(models.Model):
+    """A raw generated clip the applicant sampled, with what its AIGC implicit label says
+    (``applications.aigc``, docs/usage-formats.md#sampled-clips). Findings are computed against the
+    declared lines when shown, so they follow the detail in force."""
+
+    application = models.ForeignKey(
+        Application, on_delete=models.CASCADE, related_name="sampled_clips", verbose_name=_("申请")
+    )
+    file = models.CharField(_("存储路径"), max_length=255)
+    original_name = models.CharField(_("原文件名"), max_length=255)
+    mime = models.CharField(_("类型"), max_length=64)
+    size = models.PositiveBigIntegerField(_("大小（字节）"))
+    sha256 = models.CharField(_("SHA-256"), max_length=64)
+    label = models.JSONField(_("AIGC 隐式标识"), null=True, blank=True)
+    duration = models.DecimalField(_("时长（秒）"), max_digits=12, decimal_places=3, null=True, blank=True)
+    width = models.PositiveIntegerField(_("宽"), null=True, blank=True)
+    height = models.PositiveIntegerField(_("高"), null=True, blank=True)
+    read_error = models.CharField(_("读取问题"), max_length=200, blank=True)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("上传人")
+    )
+    uploaded_at = models.DateTimeField(_("上传时间"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("抽样片段")
+        verbose_name_plural = _("抽样片段")
+        ordering = ["uploaded_at", "pk"]
+
+    def __str__(self) -> str:
+        return self.original_name

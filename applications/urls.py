@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from applications import views, withdrawal
+from applications import clip_views, views, withdrawal
 
 app_name = "applications"
 
@@ -22,4 +22,5 @@ urlpatterns = [
     path("<int:pk>/submit/", views.submit, name="submit"),
     path("<int:pk>/withdraw/", withdrawal.withdraw, name="withdraw"),
     path("<int:pk>/delete/", withdrawal.delete, name="delete"),
+    path("<int:pk>/clips/upload/", clip_views.clip_upload, name="clip_upload"),
 ]

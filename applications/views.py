@@ -23,7 +23,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts.models import User, current_user
 from accounts.roles import Role
 from applications import actions, checks
-from applications.consumption import CSV_MIME, XLSX_MIME, template_csv, template_xlsx
+from applications.consumption import CSV_MIME, XLSX_MIME
 from applications.forms import (
     EDITABLE_FIELDS,
     OVERSEAS_DETAIL_FIELDS,
@@ -39,13 +39,14 @@ from applications.models import Application, Material, MaterialKind
 from applications.pdf import pdf_filename, render_application_pdf
 from applications.queries import estimate, timeline
 from applications.states import Status
+from applications.vendor_formats.template import template_csv, template_xlsx
 from enterprises.models import Provider
 from ledger.actions import record_event
 from ledger.downloads import audited_download
 from yingdu import hooks
 from yingdu.lib.money import display_money
 from yingdu.signing import issued_pdf_response
-from yingdu.uploads import DOCUMENT_TYPES, TABLE_TYPES, check_upload
+from yingdu.uploads import DOCUMENT_TYPES, USAGE_TYPES, check_upload
 from yingdu.validators import display_phone
 
 
@@ -363,7 +364,7 @@ def material_upload(request: HttpRequest, pk: int) -> HttpResponse:
     rejected = None
     if form.is_valid():
         kind = form.cleaned_data["kind"]
-        allowed = DOCUMENT_TYPES | TABLE_TYPES if kind == MaterialKind.CONSUMPTION_DETAIL else DOCUMENT_TYPES
+        allowed = DOCUMENT_TYPES | USAGE_TYPES if kind == MaterialKind.CONSUMPTION_DETAIL else DOCUMENT_TYPES
         saved = 0
         for upload in form.cleaned_data["file"]:
             try:
@@ -454,7 +455,7 @@ def material_view(request: HttpRequest, pk: int, material_pk: int) -> FileRespon
 
 @require_GET
 def consumption_template(request: HttpRequest, fmt: str) -> HttpResponse:
-    """The consumption-detail template (docs/form.md), CSV or XLSX."""
+    """The consumption-detail template in the usage-line layout (docs/usage-formats.md), CSV or XLSX."""
     if fmt == "csv":
         content, mime = template_csv(), CSV_MIME + "; charset=utf-8"
     elif fmt == "xlsx":

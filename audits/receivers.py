@@ -8,6 +8,7 @@ from accounts.models import User
 from applications.models import Application
 from audits import deadlines
 from audits.actions import reconcile_quietly
+from audits.evidence import evidence_panel
 from audits.models import ReconciliationRun
 from audits.queries import latest_run
 from yingdu import hooks
@@ -37,4 +38,6 @@ def register() -> None:
     hooks.register(hooks.APPLICATION_SUBMITTED, reconcile_on_submission)
     hooks.register(hooks.RE_REVIEW_PASSED, reconcile_before_final_approval)
     hooks.register(hooks.REVIEW_PAGE_PANELS, reconciliation_panel)
+    hooks.register(hooks.REVIEW_PAGE_PANELS, evidence_panel)
+    hooks.register(hooks.APPLICATION_PAGE_PANELS, evidence_panel)
     hooks.register(hooks.CALENDAR_MOVES, deadlines.calendar_moves)

@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import User
 from applications.models import Application
-from audits import queries, rules, setwise
+from audits import queries, rules, setwise, usage_checks
 from audits.guards import AuditRefused, _local, _params_for
 from audits.models import ReconciliationRun
 from ledger.actions import record_event
@@ -67,6 +67,7 @@ def _build_run(
         tolerance=tolerance,
         declared_rows_after_window=inputs.declared_rows_after_window,
     )
+    flags = [*flags, *usage_checks.flags_for(application, params)]
     declared = inputs.declared.as_dict()
     monitored = {
         **inputs.monitored.as_dict(),

@@ -59,7 +59,22 @@ OVER_CLAIM = "over_claim"
 OUTSIDE_WINDOW = "outside_window"
 DOUBLE_CLAIM = "double_claim"
 COST_OUTLIER = "cost_outlier"
-FLAG_CODES = (NO_MONITORING, OVER_CLAIM, OUTSIDE_WINDOW, DOUBLE_CLAIM, COST_OUTLIER)
+# Usage-line flags (audits/usage_checks.py, docs/usage-formats.md).
+SHARED_USAGE = "shared_usage"
+PACK_OVERDRAWN = "pack_overdrawn"
+VOUCHER_USED = "voucher_used"
+LOW_GENERATION = "low_generation"
+FLAG_CODES = (
+    NO_MONITORING,
+    OVER_CLAIM,
+    OUTSIDE_WINDOW,
+    DOUBLE_CLAIM,
+    COST_OUTLIER,
+    SHARED_USAGE,
+    PACK_OVERDRAWN,
+    VOUCHER_USED,
+    LOW_GENERATION,
+)
 
 # Iglewicz & Hoaglin (1993): modified z = 0.6745 (x − median) / MAD; |z| > 3.5 is an outlier.
 Z_THRESHOLD = Decimal("3.5")
@@ -83,6 +98,10 @@ def flag_label(code: str) -> str:
         OUTSIDE_WINDOW: _("用量不在制作期内"),
         DOUBLE_CLAIM: _("重复申报"),
         COST_OUTLIER: _("每分钟成本异常"),
+        SHARED_USAGE: _("任务、发票或账单行被多个申请使用"),
+        PACK_OVERDRAWN: _("资源包抵扣超出资源包容量"),
+        VOUCHER_USED: _("使用算力券抵扣（可能重复补助）"),
+        LOW_GENERATION: _("生成视频时长远低于作品时长"),
     }
     return labels.get(code, code)
 

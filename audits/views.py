@@ -22,6 +22,7 @@ from accounts.models import User, current_user
 from accounts.roles import Role
 from applications.models import Application
 from audits import actions, rules
+from audits.evidence import evidence_for
 from audits.forms import DecisionForm, FindingForm, NoticeForm, ObjectionForm, QuarterForm, ReconcileForm
 from audits.fraud_views import blacklist as blacklist
 from audits.fraud_views import blacklist_export as blacklist_export
@@ -219,6 +220,7 @@ def application(request: HttpRequest, pk: int) -> HttpResponse:
             "finding_form": FindingForm(initial={"source": Finding.Source.RECONCILIATION}),
             "findings": app.findings.order_by("-created_at"),
             "clawback": Clawback.objects.filter(application=app).first(),
+            "evidence_panel": {"evidence": evidence_for(app)},
         },
     )
 

@@ -29,6 +29,7 @@ from ledger.actions import sign_checkpoint
 from monitoring.actions import authenticate_token, record_usage_batch
 from monitoring.models import ApiToken, UsageRecord
 from monitoring.schemas import MAX_BATCH_RECORDS, RECORD_FIELDS
+from monitoring.usage_lines import MAX_LINES, record_usage_lines
 
 # 5,000 records of about 700 bytes; anything far larger is not a batch of this API.
 MAX_BODY_BYTES = 16 * 1024 * 1024
@@ -115,6 +116,29 @@ def post_batch(request: HttpRequest) -> HttpResponse:
         )
     result = record_usage_batch(
         provider, records, actor_repr=f"provider:{provider.pk} token:{token.prefix}", request=request
+    )
+    return _json(200, result.as_dict())
+
+
+@router.post("/lines", summary="上报用量行（模型服务、云资源、GPU 时长等各类用量）")
+def post_lines(request: HttpRequest) -> HttpResponse:
+    """Usage lines of every kind (docs/usage-formats.md); the GPU records of ``/batches`` are unchanged."""
+    token, provider = _provider(request)
+    if provider.status != Provider.Status.APPROVED:
+        return _error(403, _("算力提供方尚未获批准或已停用，不能上报使用记录"))
+    try:
+        data = json.loads(request.body)
+    except RequestDataTooBig:
+        return _error(413, _("请求过大：每批最多%(n)d行") % {"n": MAX_LINES})
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return _error(400, _("请求体不是有效的JSON"))
+    lines = data.get("lines") if isinstance(data, dict) else None
+    if not isinstance(lines, list):
+        return _error(400, _('请求体须为 {"lines": [...]}'))
+    if len(lines) > MAX_LINES:
+        return _error(413, _("每批最多%(max)d行，本批%(n)d行；请分批上报") % {"max": MAX_LINES, "n": len(lines)})
+    result = record_usage_lines(
+        provider, lines, actor_repr=f"provider:{provider.pk} token:{token.prefix}", request=request
     )
     return _json(200, result.as_dict())
 

@@ -229,3 +229,44 @@ class RejectedRecord(models.Model):
     def job_id(self) -> str:
         """The job id the rejected record named, as the provider finds it in its own system."""
         return str(self.payload.get("job_id", "")) if isinstance(self.payload, dict) else ""
+
+
+class ReportedUsageLine(models.Model):
+    """A usage line of any kind reported by a provider through the API (docs/usage-formats.md): GPU time of
+    a centre, a model service's tokens or seconds, or a reseller's line naming its upstream vendor."""
+
+    provider = models.ForeignKey(
+        "enterprises.Provider", on_delete=models.PROTECT, related_name="usage_lines", verbose_name=_("提供方")
+    )
+    line_id = models.CharField(_("提供方行编号"), max_length=128)
+    enterprise_uscc = models.CharField(_("统一社会信用代码"), max_length=18, db_index=True)
+    work_ref = models.CharField(_("作品备案号或申请编号"), max_length=100)
+    kind = models.CharField(_("类型"), max_length=20)
+    vendor = models.CharField(_("厂商"), max_length=128)
+    category = models.CharField(_("类别"), max_length=20)
+    sku = models.CharField(_("模型或规格"), max_length=256, blank=True)
+    task_id = models.CharField(_("任务编号"), max_length=128, blank=True, db_index=True)
+    day = models.DateField(_("日期"), null=True, blank=True)
+    quantity = models.DecimalField(_("用量"), max_digits=24, decimal_places=6)
+    unit = models.CharField(_("单位"), max_length=20)
+    output_seconds = models.DecimalField(_("生成时长（秒）"), max_digits=16, decimal_places=3, null=True, blank=True)
+    resolution = models.CharField(_("分辨率"), max_length=32, blank=True)
+    list_amount = models.DecimalField(_("目录金额"), max_digits=20, decimal_places=6, null=True, blank=True)
+    coupon = models.DecimalField(_("优惠券抵扣"), max_digits=20, decimal_places=6, null=True, blank=True)
+    voucher = models.DecimalField(_("算力券抵扣"), max_digits=20, decimal_places=6, null=True, blank=True)
+    pack_units = models.DecimalField(_("资源包抵扣"), max_digits=24, decimal_places=6, null=True, blank=True)
+    payable = models.DecimalField(_("应付金额"), max_digits=20, decimal_places=6, null=True, blank=True)
+    paid = models.DecimalField(_("实付金额"), max_digits=20, decimal_places=6, null=True, blank=True)
+    invoice_no = models.CharField(_("发票号码"), max_length=32, blank=True)
+    line_sha256 = models.CharField(_("行 SHA-256"), max_length=64)
+    received_at = models.DateTimeField(_("接收时间"))
+
+    class Meta:
+        verbose_name = _("提供方报送用量行")
+        verbose_name_plural = _("提供方报送用量行")
+        constraints = [
+            models.UniqueConstraint(fields=["provider", "line_id"], name="unique_reported_usage_line"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.vendor} {self.quantity} {self.unit}"

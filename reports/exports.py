@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+from decimal import Decimal
 from typing import Any
 
 from django.db import models
@@ -29,6 +30,7 @@ SHEET_DEADLINES = gettext_lazy("时限达标")
 SHEET_PROVIDERS = gettext_lazy("算力提供方")
 SHEET_FINDINGS = gettext_lazy("稽查发现")
 SHEET_RATINGS = gettext_lazy("好差评")
+SHEET_SPEND = gettext_lazy("用量与支出")
 
 
 def status_labels() -> dict[str, str]:
@@ -54,6 +56,7 @@ def build_workbook(year: int, today: dt.date | None = None) -> tuple[bytes, dict
             ratings_sheet_rows(ratings_summary(year, today)),
             widths=[20, 20, 12],
         ),
+        str(SHEET_SPEND): _spend_sheet(wb.create_sheet(str(SHEET_SPEND)), year),
     }
     out = io.BytesIO()
     wb.save(out)
@@ -259,6 +262,14 @@ def _providers_sheet(ws: Any, year: int) -> int:
         for r in queries.usage_by_provider_and_scenario(year)
     ]
     return write_sheet(ws, headers, rows, widths=[28, 14, 10, 16, 16])
+
+
+def _spend_sheet(ws: Any, year: int) -> int:
+    from reports.usage_spend import usage_spend
+
+    headers = [_("用量类型"), _("厂商"), _("单位"), _("用量"), _("现金支出（元）")]
+    rows = [[r["kind"], r["vendor"], r["unit"], Decimal(r["quantity"]), Decimal(r["cash"])] for r in usage_spend(year)]
+    return write_sheet(ws, headers, rows, widths=[16, 24, 14, 18, 16])
 
 
 SKIPPED_FINDING_FIELDS = (models.JSONField, models.BinaryField, models.FileField)

@@ -48,6 +48,7 @@ from reports.compliance import OVERDUE
 from reports.compliance import deadline_compliance as deadline_compliance
 from reports.compliance import outcome_label as outcome_label
 from reports.ratings import ratings_summary
+from reports.usage_spend import usage_spend
 from review.models import Notification
 from yingdu.lib.money import round_half_up
 
@@ -355,6 +356,7 @@ def dashboard(year: int, today: dt.date | None = None) -> dict[str, Any]:
         "scenarios": usage_by_scenario(year),
         "findings": findings,
         "ratings": ratings_summary(year, today),
+        "spend": usage_spend(year),
     }
     money_keys = ("granted", "paid", "clawed_back", "repaid", "written_off", "outstanding")
     data["money_rows"] = [
@@ -368,6 +370,7 @@ def dashboard(year: int, today: dt.date | None = None) -> dict[str, Any]:
         "providers": bool(data["providers"]),
         "scenarios": bool(data["scenarios"]),
         "findings": any(row["count"] for row in findings),
+        "spend": bool(data["spend"]),
     }
     out: dict[str, Any] = jsonable(data)
     return out

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from applications.checks import consumption_totals, with_filing_number
+from applications.checks import with_filing_number
 from applications.models import Application
 from applications.states import HOLDS_FILING_NUMBER, Status
+from applications.usage_lines import TOTAL_UNITS, describe_base, summary_totals
+from applications.usage_store import base_on, declared_lines, detail_materials
 from review.clock import Clock
 from yingdu.lib.money import display_money
 
@@ -80,22 +83,25 @@ def duplicate_check(application: Application) -> CheckResult:
 
 
 def consumption_check(application: Application) -> CheckResult:
+    """Row 23 against the base computed from the usage lines (docs/usage-formats.md); row 22 is not
+    compared with the detail, whose lines are measured in their own units."""
     label = _("算力消耗明细合计")
-    totals = consumption_totals(application)
-    if totals.files == 0:
-        return CheckResult(label, None, _("没有可解析的明细表（CSV/XLSX）"))
-    minutes_ok = totals.minutes == application.compute_minutes
-    amount_ok = application.total_compute_cost is not None and totals.amount == application.total_compute_cost
-    detail = _(
-        "明细 %(rows)s 行：时长合计 %(minutes)s 分钟（第22项 %(row22)s），金额合计 %(amount)s 元（第23项 %(row23)s）"
-    ) % {
-        "rows": totals.rows,
-        "minutes": totals.minutes,
-        "row22": application.compute_minutes,
-        "amount": display_money(totals.amount),
-        "row23": "—" if application.total_compute_cost is None else display_money(application.total_compute_cost),
+    if not detail_materials(application):
+        return CheckResult(label, None, _("没有可解析的明细（平台模板或厂商账单、任务记录）"))
+    lines = declared_lines(application)
+    day = application.submitted_at.date() if application.submitted_at else timezone.localdate()
+    base = base_on(application, day)
+    ok = application.total_compute_cost is not None and base.total == application.total_compute_cost
+    totals = "，".join(f"{TOTAL_UNITS[key]} {value}" for key, value in summary_totals(lines).items())
+    detail = _("明细 %(rows)s 行（%(totals)s）；%(base)s；第23项 %(row23)s 元") % {
+        "rows": len(lines),
+        "totals": totals or "—",
+        "base": describe_base(base),
+        "row23": "—"
+        if application.total_compute_cost is None
+        else display_money(application.total_compute_cost),
     }
-    return CheckResult(label, minutes_ok and amount_ok, detail)
+    return CheckResult(label, ok, detail)
 
 
 def run_checks(application: Application, clock: Clock) -> list[CheckResult]:

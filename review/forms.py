@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from applications.states import Status
 from review.models import SupplementNotice
 from review.rows import ROW_BY_FIELD, display_value
-from yingdu.uploads import DOCUMENT_TYPES, TABLE_TYPES, CheckedUpload, check_upload
+from yingdu.uploads import DOCUMENT_TYPES, USAGE_TYPES, CheckedUpload, check_upload
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -171,7 +171,7 @@ class SupplementResponseForm(forms.Form):
                     values[item.code] = raw
             else:
                 allowed = (
-                    DOCUMENT_TYPES | TABLE_TYPES if item.code == "consumption_detail" else DOCUMENT_TYPES
+                    DOCUMENT_TYPES | USAGE_TYPES if item.code == "consumption_detail" else DOCUMENT_TYPES
                 )
                 try:
                     checked = _checked(data.get(f"files_{key}") or [], allowed)

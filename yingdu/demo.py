@@ -41,6 +41,7 @@ from enterprises.models import Enterprise, Provider
 from monitoring import actions as monitoring
 from policy.calendar import get_calendar
 from review import actions as review
+from yingdu import demo_usage
 from yingdu.demo_cast import (
     APPROVE,
     CLAIM,
@@ -190,7 +191,7 @@ def _draft(demo: Demo, index: int, username: str, overseas: bool, submit_day: dt
     start = timezone.make_aware(dt.datetime.combine(launch - dt.timedelta(days=20), dt.time(9, 0)))
     for kind in app.required_material_kinds():
         if kind == MaterialKind.CONSUMPTION_DETAIL:
-            content = _detail(rows["work_minutes"], rows["total_compute_cost"], start, rows["filing_number"])
+            content = demo_usage.detail(index, rows, start) or _detail(rows["work_minutes"], rows["total_compute_cost"], start, rows["filing_number"])  # noqa: E501
             upload = _checked("算力消耗明细.csv", content, DOCUMENT_TYPES | TABLE_TYPES)
         elif kind == MaterialKind.LAUNCH_PROOF:
             upload = _checked("上线截图.png", _png(), DOCUMENT_TYPES)

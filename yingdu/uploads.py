@@ -36,8 +36,11 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 OFD = "application/ofd"  # GB/T 33190 版式文档: a zip with OFD.xml at its root
 DOCUMENT_TYPES = frozenset({PDF, OFD, JPEG, PNG})
 TABLE_TYPES = frozenset({CSV, XLSX})
-EXTENSIONS = {PDF: "pdf", OFD: "ofd", JPEG: "jpg", PNG: "png", CSV: "csv", XLSX: "xlsx"}
-TYPE_LABELS = {PDF: "PDF", OFD: "OFD", JPEG: "JPEG", PNG: "PNG", CSV: "CSV", XLSX: "XLSX"}
+# Vendor usage exports: a JSON document or JSON lines (docs/usage-formats.md).
+JSON = "application/json"
+USAGE_TYPES = TABLE_TYPES | {JSON}
+EXTENSIONS = {PDF: "pdf", OFD: "ofd", JPEG: "jpg", PNG: "png", CSV: "csv", XLSX: "xlsx", JSON: "json"}
+TYPE_LABELS = {PDF: "PDF", OFD: "OFD", JPEG: "JPEG", PNG: "PNG", CSV: "CSV", XLSX: "XLSX", JSON: "JSON"}
 # Entries an OFD package may list (its pages, resources and seals are a few hundred).
 OFD_MAX_ENTRIES = 10_000
 
@@ -102,9 +105,32 @@ def sniff(content: bytes) -> str | None:
         if kind.mime in (PDF, JPEG, PNG):
             return str(kind.mime)
         return None
+    if _looks_like_json(content):
+        return JSON
     if _looks_like_csv(content):
         return CSV
     return None
+
+
+def _looks_like_json(content: bytes) -> bool:
+    """A JSON document, or JSON lines whose first line is an object (vendor usage exports)."""
+    import json
+
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return False
+    if not text.lstrip().startswith(("{", "[")):
+        return False
+    try:
+        json.loads(text)
+        return True
+    except ValueError:
+        first = next((line for line in text.splitlines() if line.strip()), "")
+        try:
+            return isinstance(json.loads(first), dict)
+        except ValueError:
+            return False
 
 
 # Bounds checked before a file is decoded or parsed (decompression bombs, docs/security.md).

@@ -281,14 +281,14 @@ class SubmissionTests(BaseTestCase):
         assert submitted.requested_amount == Decimal("19500.00")  # 50,000 × 39 %
         assert submitted.support_type == "出海发行作品算力补助"
 
-    def test_totals_that_differ_from_rows_22_and_23_block_submission(self) -> None:
+    def test_a_row_23_other_than_the_base_computed_from_the_detail_blocks_submission(self) -> None:
         application = make_draft(self.alice, total_compute_cost=Decimal("52000.00"))
         add_required_materials(application, self.alice)
         with pytest.raises(actions.SubmissionRefused) as caught:
             actions.submit_application(application, actor=self.alice)
-        assert caught.value.problems["total_compute_cost"] == [
-            "算力消耗明细单合计 50000.00 元，与第23行总算力成本 52000.00 元不一致"
-        ]
+        [message] = caught.value.problems["total_compute_cost"]
+        assert message.startswith("第23行总算力成本 52,000.00 元应等于按明细计算的实付算力成本 50,000.00 元")
+        assert "现金实付 50,000.00 元" in message
 
     def test_a_consumption_detail_only_as_pdf_is_not_enough(self) -> None:
         application = make_draft(self.alice)

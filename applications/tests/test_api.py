@@ -157,7 +157,7 @@ class ApiFlowTests(BaseTestCase):
         add_required_materials(application, self.alice)
         response = self.client.post(f"{BASE}{application.pk}/submit")
         assert response.status_code == 422
-        assert "与第23行总算力成本 52000.00 元不一致" in response.json()["errors"]["total_compute_cost"][0]
+        assert "第23行总算力成本 52,000.00 元应等于按明细计算的实付算力成本 50,000.00 元" in response.json()["errors"]["total_compute_cost"][0]
 
     def test_bad_uploads_are_refused_with_a_message(self) -> None:
         application = actions.create_draft(actor=self.alice)

@@ -118,7 +118,7 @@ def test_a_new_user_fills_the_whole_flow_fixes_an_error_uploads_downloads_the_pd
             _write(tmp_path, "截图1.png", png_bytes()),
             _write(tmp_path, "截图2.png", png_bytes()),
         )
-        assert "合计 60 分钟" in page.locator("#consumption-totals").inner_text()
+        assert "按明细计算的总算力成本 50,000.00 元" in page.locator("#consumption-totals").inner_text()
         assert page.locator("#missing-materials").count() == 0
         screenshot(page, f"{SHOTS}/05-materials")
         page.click("#next-step")

@@ -58,9 +58,10 @@ class ExportContentTests(ReportFixture):
         self.assertEqual(response["Content-Disposition"], f'attachment; filename="yingdu-report-{year}.xlsx"')
         return load_workbook(io.BytesIO(response.content))
 
-    def test_it_has_the_six_sheets(self) -> None:
+    def test_it_has_the_seven_sheets(self) -> None:
         self.assertEqual(
-            self.download().sheetnames, ["申请汇总", "月度统计", "时限达标", "算力提供方", "稽查发现", "好差评"]
+            self.download().sheetnames,
+            ["申请汇总", "月度统计", "时限达标", "算力提供方", "稽查发现", "好差评", "用量与支出"],
         )
 
     def test_application_sheet_lists_the_years_submissions(self) -> None:
@@ -158,7 +159,7 @@ class ExportContentTests(ReportFixture):
         self.assertEqual(event.after["format"], "xlsx")
         self.assertEqual(
             event.after["rows"],
-            {"申请汇总": 7, "月度统计": 13, "时限达标": 7, "算力提供方": 3, "稽查发现": 1, "好差评": 14},
+            {"申请汇总": 7, "月度统计": 13, "时限达标": 7, "算力提供方": 3, "稽查发现": 1, "好差评": 14, "用量与支出": 0},
         )
         self.assertIsNotNone(event.leaf_index)
 

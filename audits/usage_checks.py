@@ -1,0 +1,143 @@
+"""Reconciliation flags of the usage lines (docs/usage-formats.md): a task, invoice or bill line claimed by
+two applications; pack units drawn beyond the packs bought; a voucher deduction (possibly a second
+subsidy); generated video far shorter than the work."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Q
+from django.utils.translation import gettext as _
+
+from applications.models import Application, UsageLineRow
+from applications.usage_lines import UsageLine, generated_seconds, pack_sizes, subsidy_base
+from applications.usage_store import line_of_row
+from audits.rules import (
+    LOW_GENERATION,
+    MAX_LISTED,
+    PACK_OVERDRAWN,
+    SHARED_USAGE,
+    VOUCHER_USED,
+    Flag,
+)
+from yingdu.lib.money import format_money
+
+DEFAULT_MIN_RATIO = Decimal("0.5")
+
+
+def _rows(application: Application) -> list[UsageLineRow]:
+    return list(
+        UsageLineRow.objects.filter(application=application, material__deleted=False).select_related(
+            "material"
+        )
+    )
+
+
+def shared_flags(application: Application, rows: list[UsageLineRow]) -> list[Flag]:
+    """The same task id, invoice number or vendor bill line in another application."""
+    keys: dict[str, set[str]] = {"task_id": set(), "invoice_no": set(), "bill_line_id": set()}
+    for row in rows:
+        if row.status != "succeeded" or row.kind == "pack_purchase":
+            continue
+        for name in keys:
+            value = getattr(row, name)
+            if value:
+                keys[name].add(value)
+    if not any(keys.values()):
+        return []
+    match = Q(pk__in=[])
+    for name, values in keys.items():
+        if values:
+            match |= Q(**{f"{name}__in": sorted(values)})
+    others = (
+        UsageLineRow.objects.filter(match, material__deleted=False, status="succeeded")
+        .exclude(application=application)
+        .values_list("task_id", "invoice_no", "bill_line_id", "application_id", "application__reference")
+    )
+    found: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for task_id, invoice_no, bill_line_id, other_id, reference in others:
+        label = reference or f"#{other_id}"
+        for name, value in (("task_id", task_id), ("invoice_no", invoice_no), ("bill_line_id", bill_line_id)):
+            if value and value in keys[name]:
+                found[(name, value)].add(label)
+    if not found:
+        return []
+    names = {"task_id": _("任务编号"), "invoice_no": _("发票号码"), "bill_line_id": _("账单明细")}
+    listed = sorted(found.items())[:MAX_LISTED]
+    message = _("以下任务、发票或账单行也出现在其他申请中：%(list)s") % {
+        "list": "；".join(
+            f"{names[name]} {value}（{'、'.join(sorted(apps))}）" for (name, value), apps in listed
+        )
+    }
+    numbers: dict[str, Any] = {
+        "count": len(found),
+        "task_ids": sorted(v for (n, v) in found if n == "task_id")[:MAX_LISTED],
+        "invoices": sorted(v for (n, v) in found if n == "invoice_no")[:MAX_LISTED],
+        "bill_lines": sorted(v for (n, v) in found if n == "bill_line_id")[:MAX_LISTED],
+    }
+    return [Flag(SHARED_USAGE, "high", message, numbers)]
+
+
+def line_flags(lines: list[UsageLine], work_minutes: int | None, min_ratio: Decimal) -> list[Flag]:
+    """The flags one application's lines raise by themselves; pure."""
+    flags: list[Flag] = []
+    base = subsidy_base(lines)
+    sizes = pack_sizes(lines)
+    for vendor, drawn in sorted(base.pack_units_drawn.items()):
+        size = sizes.get(vendor, Decimal(0))
+        if drawn > size:
+            flags.append(
+                Flag(
+                    PACK_OVERDRAWN,
+                    "high",
+                    _("%(vendor)s 资源包抵扣 %(drawn)s 单位，超过所购资源包合计 %(size)s 单位")
+                    % {"vendor": vendor, "drawn": _plain(drawn), "size": _plain(size)},
+                    {"vendor": vendor, "drawn": _plain(drawn), "size": _plain(size)},
+                )
+            )
+    if base.vouchers > 0:
+        flags.append(
+            Flag(
+                VOUCHER_USED,
+                "medium",
+                _(
+                    "明细中有算力券 / 模型券抵扣 %(amount)s 元，已从总算力成本中扣除；请核实是否已获其他政策补助"
+                )
+                % {"amount": format_money(base.vouchers)},
+                {"voucher": format_money(base.vouchers)},
+            )
+        )
+    has_video = any(line.category == "video" and line.kind == "model_service" for line in lines)
+    if has_video and work_minutes:
+        generated = generated_seconds(lines) / 60
+        if generated < Decimal(work_minutes) * min_ratio:
+            flags.append(
+                Flag(
+                    LOW_GENERATION,
+                    "medium",
+                    _("明细中生成视频共 %(generated)s 分钟，远低于作品时长 %(work)s 分钟")
+                    % {"generated": _plain(generated.quantize(Decimal("0.01"))), "work": work_minutes},
+                    {
+                        "generated_minutes": _plain(generated.quantize(Decimal("0.01"))),
+                        "work_minutes": work_minutes,
+                    },
+                )
+            )
+    return flags
+
+
+def _plain(value: Decimal) -> str:
+    return format(value.normalize(), "f")
+
+
+def flags_for(application: Application, params: Any = None) -> list[Flag]:
+    """Every usage-line flag of one application (called by ``audits.reconciliation``)."""
+    rows = _rows(application)
+    if not rows:
+        return []
+    extra = getattr(params, "extra", {}) or {}
+    ratio = Decimal(str(extra.get("usage.generated_minutes_min_ratio", DEFAULT_MIN_RATIO)))
+    lines = [line_of_row(row) for row in rows]
+    return shared_flags(application, rows) + line_flags(lines, application.work_minutes, ratio)
