@@ -269,6 +269,9 @@ class Notification(models.Model):
         RATING_REQUEST = "rating_request", _("办件评价邀请")
         RATING_FOLLOW_UP = "rating_follow_up", _("差评回访")
         FOLLOW_UP_REPLY = "follow_up_reply", _("差评回访答复")
+        OFFER = "offer", _("补助推送")
+        OFFER_REMINDER = "offer_reminder", _("补助申报提醒")
+        OFFER_EXPIRED = "offer_expired", _("补助推送已过期")
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
