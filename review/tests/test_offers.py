@@ -233,6 +233,33 @@ class OfferTests(BaseTestCase):
             Notification.objects.filter(user=self.alice, kind=Notification.Kind.OFFER_REMINDER).count() == 2
         )
 
+    def test_the_summary_measures_the_share_from_offers_the_median_working_days_and_the_offers_expired(
+        self,
+    ) -> None:
+        import json
+
+        from django.core.management import call_command
+
+        from yingdu.test import make_application
+
+        offers.confirm_offer(offers.accept_offer(self.launched(), actor=self.alice), actor=self.alice)
+        make_application(self.enterprise, self.alice, Status.SUBMITTED)
+        other = register_work(actor=self.alice, title="第二部")
+        Work.objects.filter(pk=other.pk).update(launch_date=dt.date(2026, 10, 8), work_minutes=10)
+        Offer.objects.create(
+            work=other, estimate=0, base=0, apply_by=dt.date(2026, 11, 19), status=Offer.Status.EXPIRED,
+            created_at=TODAY,
+        )  # fmt: skip
+        out = io.StringIO()
+        call_command("reports", "summary", "--year", "2026", "--json", stdout=out)
+        data = json.loads(out.getvalue())["offers"]
+        assert (data["from_offer"], data["submitted"], data["share_pct"]) == (1, 2, 50.0)
+        assert data["median_launch_to_submission"] == 4.0  # 2026-11-30 → 2026-12-04
+        assert data["expired"] == 1
+        self.login(self.reviewer)
+        page = self.client.get(reverse("reports:dashboard") + "?year=2026").content.decode()
+        assert 'id="offer-service"' in page
+
     def test_the_enterprise_can_decline_an_offer(self) -> None:
         offer = self.launched()
         declined = offers.decline_offer(offer, actor=self.alice, reason="不申请")
