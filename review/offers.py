@@ -50,6 +50,7 @@ from applications.usage_lines import (
     UsageLine,
     describe_base,
     subsidy_base,
+    unit_label,
 )
 from applications.usage_store import save_lines
 from applications.vendor_formats.base import FileResult
@@ -69,6 +70,7 @@ from policy.loader import PolicyNotInForceError, PolicyParams, params_at
 from review.models import Notification
 from review.notify import deliver, enterprise_users
 from yingdu.lib.money import display_money
+from yingdu.lib.usage_vocabulary import KINDS, SOURCES
 from yingdu.uploads import CheckedUpload, generated_path, stored_files
 from yingdu.xlsx import XLSX_CONTENT_TYPE, write_sheet
 
@@ -87,8 +89,17 @@ class HeldLine:
     leaf_index: int | None
     provider: str
 
+    @property
+    def unit_label(self) -> str:
+        return unit_label(self.line.unit)
+
     def as_dict(self) -> dict[str, Any]:
-        return {**self.line.as_dict(), "leaf_index": self.leaf_index, "provider": self.provider}
+        return {
+            **self.line.as_dict(),
+            "leaf_index": self.leaf_index,
+            "provider": self.provider,
+            "unit_label": unit_label(self.line.unit),
+        }
 
 
 def _record_line(record: UsageRecord) -> HeldLine:
@@ -427,15 +438,15 @@ def _detail_xlsx(lines: Iterable[HeldLine]) -> bytes:
             [
                 h.line.line_number,
                 h.leaf_index,
-                h.line.source,
+                str(SOURCES.get(h.line.source, h.line.source)),
                 h.provider,
-                h.line.kind,
+                str(KINDS.get(h.line.kind, h.line.kind)),
                 h.line.vendor,
                 h.line.sku,
                 h.line.task_id,
                 h.line.day.isoformat() if h.line.day else "",
                 h.line.quantity,
-                h.line.unit,
+                unit_label(h.line.unit),
                 h.line.coupon,
                 h.line.voucher,
                 h.line.payable,
