@@ -70,6 +70,7 @@ def register_work(
         raise WorkRefused(_("请填写作品名称"))
     if len(title) > 100:
         raise WorkRefused(_("作品名称不能超过 100 个字符"))
+    assert actor.enterprise_id is not None
     with transaction.atomic():
         enterprise = Enterprise.objects.select_for_update().get(pk=actor.enterprise_id)
         if enterprise.status != Enterprise.Status.VERIFIED or enterprise.blacklisted:

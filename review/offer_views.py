@@ -70,6 +70,7 @@ def works(request: HttpRequest) -> HttpResponse:
                 return redirect("review:works")
         else:
             status = 400
+    assert user.enterprise_id is not None
     rows = Work.objects.filter(enterprise_id=user.enterprise_id).select_related("offer").order_by("-id")
     return render(request, "review/offers/works.html", {"works": rows, "form": form}, status=status)
 

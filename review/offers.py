@@ -22,6 +22,7 @@ import io
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -689,7 +690,7 @@ def expire_offers(today: dt.date | None = None) -> int:
                 "day": _apply_by_text(locked)
             }
             transaction.on_commit(
-                lambda o=locked, t=title, b=body: _notify(o, Notification.Kind.OFFER_EXPIRED, t, b),
+                partial(_notify, locked, Notification.Kind.OFFER_EXPIRED, title, body),
                 robust=True,
             )
         count += 1
@@ -739,7 +740,7 @@ def send_offer_reminders(today: dt.date | None = None) -> int:
             }
             body = offer_body(locked)
             transaction.on_commit(
-                lambda o=locked, t=title, b=body: _notify(o, Notification.Kind.OFFER_REMINDER, t, b),
+                partial(_notify, locked, Notification.Kind.OFFER_REMINDER, title, body),
                 robust=True,
             )
         sent += 1

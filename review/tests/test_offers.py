@@ -14,6 +14,7 @@ from django.core.files.storage import default_storage
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.models import User
 from accounts.roles import Role
 from applications.models import Application, Material, MaterialKind, Offer, Work
 from applications.states import Status
@@ -24,6 +25,7 @@ from audits.tests.fixtures import Monitoring
 from enterprises.actions import grant_delegation
 from enterprises.models import Enterprise, LicenceVersion, Provider, Right
 from monitoring.usage_lines import record_usage_lines
+from policy.calendar import get_calendar
 from policy.loader import params_at
 from policy.rules import calculate_subsidy
 from review import offers
@@ -55,6 +57,9 @@ def reseller_lines(uscc: str, ref: str) -> list[dict[str, Any]]:
 
 @time_machine.travel(TODAY, tick=False)
 class OfferTests(BaseTestCase):
+    handler: User
+    reseller: Provider
+
     @classmethod
     def setUpTestData(cls) -> None:
         super().setUpTestData()
@@ -198,12 +203,12 @@ class OfferTests(BaseTestCase):
         submitted = offers.confirm_offer(offers.accept_offer(offer, actor=self.alice), actor=self.alice)
         form = Material.objects.get(application=submitted, kind=MaterialKind.APPLICATION_FORM)
         assert form.locked
-        with default_storage.open(form.file.name, "rb") as handle:
+        with default_storage.open(str(form.file.name), "rb") as handle:
             content = handle.read()
         status = pades_status(content)
         assert status.intact and status.valid and status.trusted
         text = _pdf_text(content)
-        assert submitted.reference in text
+        assert submitted.reference and submitted.reference in text
         assert "本企业郑重声明" in text and "法定代表人 周明远" in text
 
     def test_an_offer_not_taken_by_its_apply_by_date_expires_and_shows_on_the_workbench(self) -> None:
@@ -220,7 +225,7 @@ class OfferTests(BaseTestCase):
 
     def test_reminders_are_sent_once_each(self) -> None:
         offer = self.launched()
-        calendar = offers.policy_calendar.get_calendar()
+        calendar = get_calendar()
         ten_before = _workdays_before(calendar, offer.apply_by, 10)
         three_before = _workdays_before(calendar, offer.apply_by, 3)
         with self.captureOnCommitCallbacks(execute=True):

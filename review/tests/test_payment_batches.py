@@ -84,7 +84,7 @@ class PaymentInstructionTests(BaseTestCase):
             bank_reference="BK-1",
             actor=self.finance,
         )
-        assert payment.instruction_item.instruction == instruction  # type: ignore[attr-defined]
+        assert payment.instruction_item.instruction == instruction
 
     def test_a_payee_account_not_verified_is_refused_with_its_reason(self) -> None:
         first = self.approved(self.enterprise, self.alice, "1000.00")
