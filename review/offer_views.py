@@ -3,7 +3,6 @@ accept it in one step and confirm, or decline."""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from django import forms
@@ -21,6 +20,7 @@ from accounts.roles import STAFF_ROLES, Role
 from applications.models import Material, Offer, Work
 from applications.works import register_work
 from review import offers
+from review.payment_batches import latest_account
 from yingdu.refusals import Refused, show_refusal
 from yingdu.uploads import DOCUMENT_TYPES, check_upload
 
@@ -128,7 +128,7 @@ def _offer_context(offer: Offer) -> dict[str, Any]:
         "materials": materials,
         "held": sorted(str(k) for k in offers.held_kinds(application)) if application is not None else [],
         "lines": offer.lines[:200],
-        "today": dt.date.today(),  # noqa: DTZ011 - display only
+        "account": latest_account(offer.work.enterprise_id),
     }
 
 

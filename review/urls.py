@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from review import inbox, offer_views, rating_views, sms_views, views
+from review import inbox, offer_views, payment_views, rating_views, sms_views, views
 
 app_name = "review"
 
@@ -21,6 +21,11 @@ urlpatterns = [
     path("works/", offer_views.works, name="works"),
     path("works/<int:pk>/launch/", offer_views.launch, name="work_launch"),
     path("offers/<int:pk>/", offer_views.offer, name="offer"),
+    path("payments/", payment_views.instructions, name="payment_instructions"),
+    path("payments/<int:pk>/", payment_views.instruction, name="payment_instruction"),
+    path("payments/<int:pk>/export.<slug:fmt>", payment_views.export, name="payment_instruction_export"),
+    path("payee-accounts/", payment_views.accounts, name="payee_accounts"),
+    path("my-account/", payment_views.my_account, name="my_account"),
     path("<int:pk>/", views.detail, name="detail"),
     path("<int:pk>/do/<slug:name>/", views.transition, name="transition"),
     path("<int:pk>/supplement/request/", views.supplement_request, name="supplement_request"),

@@ -102,3 +102,57 @@ class PaymentInstructionTests(BaseTestCase):
             self.account(self.enterprise, self.alice, name="某某个人")
         assert "与企业名称" in str(refused.exception)
         assert not PayeeAccount.objects.exists()
+
+
+@time_machine.travel(TODAY, tick=False)
+class PaymentPageTests(BaseTestCase):
+    def test_the_enterprise_states_its_account_staff_verify_it_and_finance_batches_and_exports_it(
+        self,
+    ) -> None:
+        from django.urls import reverse
+
+        app = build_application(
+            self.enterprise, self.alice, Status.APPROVED, granted_amount=Decimal("900.00"), approved_at=TODAY
+        )
+        self.login(self.alice)
+        response = self.client.post(
+            reverse("review:my_account"),
+            {
+                "account_name": self.enterprise.name,
+                "account_number": "110060149018000123",
+                "bank_name": "交通银行北京怀柔支行",
+                "bank_code": "30110000014",
+            },
+        )
+        assert response.status_code == 422 and "联行号应为 12 位数字" in response.content.decode()
+        self.client.post(
+            reverse("review:my_account"),
+            {
+                "account_name": self.enterprise.name,
+                "account_number": "110060149018000123",
+                "bank_name": "交通银行北京怀柔支行",
+                "bank_code": "301100000140",
+            },
+        )
+        account = PayeeAccount.objects.get()
+        self.login(self.finance)
+        page = self.client.get(reverse("review:payment_instructions")).content.decode()
+        assert "尚待区文促中心核验" in page
+        self.login(self.reviewer)
+        self.client.post(reverse("review:payee_accounts"), {"account": account.pk, "decision": "verify"})
+        self.login(self.finance)
+        response = self.client.post(
+            reverse("review:payment_instructions"), {"application": [app.pk], "budget_line": "专项"}
+        )
+        assert response.status_code == 302
+        instruction = app.payment_instruction_item.instruction  # type: ignore[attr-defined]
+        for fmt, kind in (("xlsx", "spreadsheetml"), ("csv", "text/csv"), ("pdf", "application/pdf")):
+            got = self.client.get(reverse("review:payment_instruction_export", args=[instruction.pk, fmt]))
+            assert got.status_code == 200 and kind in got["Content-Type"]
+        response = self.client.post(
+            reverse("review:payment_instruction", args=[instruction.pk]),
+            {"item": instruction.items.get().pk, "date": "2026-06-15", "bank_reference": "BK-9"},
+        )
+        assert response.status_code == 302
+        app.refresh_from_db()
+        assert app.status == Status.PAID
