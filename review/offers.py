@@ -501,7 +501,7 @@ def _platform_material(
         mime=mime,
         size=len(content),
         sha256=hashlib.sha256(content).hexdigest(),
-        flags=["platform_generated"],
+        flags=[str(_("平台生成"))],
         uploaded_by=actor,
     )
 

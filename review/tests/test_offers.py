@@ -265,6 +265,30 @@ class OfferTests(BaseTestCase):
         page = self.client.get(reverse("reports:dashboard") + "?year=2026").content.decode()
         assert 'id="offer-service"' in page
 
+    def test_where_the_district_requires_paper_the_stamped_form_is_asked_for(self) -> None:
+        import shutil
+        import tempfile
+        from pathlib import Path
+
+        from django.test import override_settings
+
+        from applications.actions import SubmissionRefused
+        from policy.loader import DEFAULT_DIRECTORY
+
+        offer = self.launched()
+        application = offers.accept_offer(offer, actor=self.alice)
+        with tempfile.TemporaryDirectory() as folder:
+            copy = Path(folder) / "parameters"
+            shutil.copytree(DEFAULT_DIRECTORY, copy)
+            target = copy / "form.stamped_copy_required.yaml"
+            target.write_text(target.read_text().replace("value: false", "value: true"))
+            with override_settings(POLICY_PARAMETERS_DIR=str(copy)):
+                assert MaterialKind.APPLICATION_FORM not in platform_held_kinds(application)
+                with self.assertRaises(SubmissionRefused) as refused:
+                    offers.confirm_offer(application, actor=self.alice)
+        assert "盖章申请表" in str(refused.exception.message_dict["materials"])
+        assert MaterialKind.APPLICATION_FORM in platform_held_kinds(application)
+
     def test_the_enterprise_can_decline_an_offer(self) -> None:
         offer = self.launched()
         declined = offers.decline_offer(offer, actor=self.alice, reason="不申请")
