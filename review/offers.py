@@ -274,12 +274,21 @@ def _apply_by_text(offer: Offer) -> str:
 
 
 def _notify(offer: Offer, kind: str, title: str, body: str) -> None:
+    """Inbox and e-mail; a text message for the offer and its reminders, which need action."""
+    needs_action = kind in (Notification.Kind.OFFER, Notification.Kind.OFFER_REMINDER)
     deliver(
         enterprise_users(offer.work.enterprise_id),
         kind=kind,
         title=title,
         body=body,
         link=offer_link(offer),
+        sms={
+            "reference": offer.work.reference,
+            "amount": display_money(offer.estimate),
+            "deadline": _apply_by_text(offer),
+        }
+        if needs_action
+        else None,
     )
 
 
