@@ -53,7 +53,7 @@ from applications.usage_lines import (
     subsidy_base,
     unit_label,
 )
-from applications.usage_store import save_lines
+from applications.usage_store import base_on, save_lines
 from applications.vendor_formats.base import FileResult
 from applications.works import (
     WorkRefused,
@@ -618,12 +618,13 @@ def confirm_offer(
     paths: list[str] = []
     try:
         with transaction.atomic():
-            signed = actions.update_draft(
-                application,
-                {"declaration_accepted": True, "signer_name": str(actor)[:50]},
-                actor=actor,
-                request=request,
-            )
+            changes: dict[str, Any] = {"declaration_accepted": True, "signer_name": str(actor)[:50]}
+            # Row 23 follows the detail in force: the platform's lines and any the enterprise declared
+            # for usage no provider reported (docs/usage-formats.md, the one base rule).
+            base = base_on(Application.objects.get(pk=application.pk), timezone.localdate()).total
+            if base > 0:
+                changes["total_compute_cost"] = base
+            signed = actions.update_draft(application, changes, actor=actor, request=request)
             submitted = actions.submit_application(signed, actor=actor, request=request)
             form = _platform_material(
                 submitted,

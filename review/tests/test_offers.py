@@ -289,6 +289,29 @@ class OfferTests(BaseTestCase):
         assert "盖章申请表" in str(refused.exception.message_dict["materials"])
         assert MaterialKind.APPLICATION_FORM in platform_held_kinds(application)
 
+    def test_declared_and_platform_held_lines_are_mixed_and_row_23_is_their_base(self) -> None:
+        from applications import actions
+        from applications.tests.test_usage_declaration import TEMPLATE
+        from audits.evidence import evidence_for
+        from yingdu.test import pdf_bytes
+
+        offer = self.launched()
+        application = offers.accept_offer(offer, actor=self.alice)
+        kind = MaterialKind.CONSUMPTION_DETAIL
+        actions.add_material(
+            application, kind, checked("自报明细.csv", TEMPLATE.encode(), kind), actor=self.alice
+        )
+        # Usage no provider reported needs its settlement vouchers.
+        assert MaterialKind.SETTLEMENT_VOUCHER not in platform_held_kinds(application)
+        voucher = checked("结算单.pdf", pdf_bytes())
+        actions.add_material(application, MaterialKind.SETTLEMENT_VOUCHER, voucher, actor=self.alice)
+        submitted = offers.confirm_offer(application, actor=self.alice)
+        assert submitted.total_compute_cost == offer.base + Decimal("913.20")
+        sources = {line.source for line in declared_lines(submitted)}
+        assert sources == {"agent_signed", "provider_reported", "applicant_declared"}
+        levels = {level.code: level for level in evidence_for(submitted).levels}
+        assert levels["declared"].reached
+
     def test_the_enterprise_can_decline_an_offer(self) -> None:
         offer = self.launched()
         declined = offers.decline_offer(offer, actor=self.alice, reason="不申请")
