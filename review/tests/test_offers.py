@@ -188,6 +188,8 @@ class OfferTests(BaseTestCase):
         html = _form_html(submitted)
         assert "经办人 李晓雯（经法定代表人 周明远 授权，授权至 2027年3月31日）" in html
         assert "法定代表人 李晓雯" not in html
+        # The signature line names the one who confirmed, not the legal representative's title.
+        assert '<td class="label">在线确认人</td>' in html
 
     def test_the_legal_representatives_own_confirmation_names_only_them(self) -> None:
         offer = self.launched()
