@@ -17,12 +17,13 @@ import csv
 import datetime as dt
 import io
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -348,7 +349,7 @@ def record_item_payment(
     return payment
 
 
-def approved_without_instruction() -> Iterable[Application]:
+def approved_without_instruction() -> QuerySet[Application]:
     return Application.objects.filter(status=Status.APPROVED, payment_instruction_item__isnull=True).order_by(
         "pk"
     )

@@ -145,7 +145,7 @@ class PaymentPageTests(BaseTestCase):
             reverse("review:payment_instructions"), {"application": [app.pk], "budget_line": "专项"}
         )
         assert response.status_code == 302
-        instruction = app.payment_instruction_item.instruction  # type: ignore[attr-defined]
+        instruction = app.payment_instruction_item.instruction
         for fmt, kind in (("xlsx", "spreadsheetml"), ("csv", "text/csv"), ("pdf", "application/pdf")):
             got = self.client.get(reverse("review:payment_instruction_export", args=[instruction.pk, fmt]))
             assert got.status_code == 200 and kind in got["Content-Type"]
