@@ -70,7 +70,7 @@ from policy import calendar as policy_calendar
 from policy.loader import PolicyNotInForceError, PolicyParams, params_at
 from review.models import Notification
 from review.notify import deliver, enterprise_users
-from yingdu.lib.money import display_money
+from yingdu.lib.money import display_money, round_half_up
 from yingdu.lib.usage_vocabulary import KINDS, SOURCES
 from yingdu.uploads import CheckedUpload, generated_path, stored_files
 from yingdu.xlsx import XLSX_CONTENT_TYPE, write_sheet
@@ -100,6 +100,8 @@ class HeldLine:
             "leaf_index": self.leaf_index,
             "provider": self.provider,
             "unit_label": unit_label(self.line.unit),
+            "quantity_text": f"{self.line.quantity.normalize():,f}",
+            "paid_text": display_money(self.line.paid) if self.line.paid is not None else "",
         }
 
 
@@ -429,6 +431,11 @@ def _locked_offer(offer: Offer) -> Offer:
     return Offer.objects.select_for_update().select_related("work", "work__enterprise").get(pk=offer.pk)
 
 
+def _money(value: Decimal | None) -> Decimal | None:
+    """Money cells of the exports carry two decimals (the lines themselves keep their precision)."""
+    return round_half_up(value) if value is not None else None
+
+
 def _detail_xlsx(lines: Iterable[HeldLine]) -> bytes:
     from openpyxl import Workbook
 
@@ -457,10 +464,10 @@ def _detail_xlsx(lines: Iterable[HeldLine]) -> bytes:
                 h.line.day.isoformat() if h.line.day else "",
                 h.line.quantity,
                 unit_label(h.line.unit),
-                h.line.coupon,
-                h.line.voucher,
-                h.line.payable,
-                h.line.paid,
+                _money(h.line.coupon),
+                _money(h.line.voucher),
+                _money(h.line.payable),
+                _money(h.line.paid),
                 h.line.invoice_no,
                 h.line.raw_sha256,
             ]  # fmt: skip

@@ -314,6 +314,29 @@ class OfferTests(BaseTestCase):
         levels = {level.code: level for level in evidence_for(submitted).levels}
         assert levels["declared"].reached
 
+    def test_the_offer_page_the_notice_and_the_generated_detail_show_no_internal_code(self) -> None:
+        from openpyxl import load_workbook
+
+        from yingdu.tests import wording
+
+        offer = self.launched()
+        self.login(self.alice)
+        page = self.client.get(reverse("review:offer", args=[offer.pk])).content.decode()
+        text = page.split("<main", 1)[-1]
+        import re
+
+        visible = re.sub(r"<[^>]+>", " ", text)
+        assert not wording.problems_in(visible, "offer page")
+        notice = Notification.objects.get(user=self.alice, kind=Notification.Kind.OFFER)
+        assert not wording.mail_problems([(notice.title, notice.body)])
+        application = offers.accept_offer(offer, actor=self.alice)
+        detail = Material.objects.get(application=application, kind=MaterialKind.CONSUMPTION_DETAIL)
+        with default_storage.open(str(detail.file.name), "rb") as handle:
+            content = handle.read()
+        assert not wording.workbook_problems(content, "detail")
+        sheet = load_workbook(io.BytesIO(content)).active
+        assert sheet is not None and sheet["B1"].value == "日志叶序号"
+
     def test_the_enterprise_can_decline_an_offer(self) -> None:
         offer = self.launched()
         declined = offers.decline_offer(offer, actor=self.alice, reason="不申请")
