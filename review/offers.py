@@ -20,7 +20,7 @@ import datetime as dt
 import hashlib
 import io
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from functools import partial
 from typing import Any
@@ -41,7 +41,6 @@ from accounts.models import User
 from applications import actions
 from applications.models import Application, Material, MaterialKind, Offer, Work
 from applications.pdf import render_application_pdf
-from applications.states import Status
 from applications.subsidy import subsidy_for
 from applications.usage_lines import (
     AGENT_SIGNED,
@@ -70,7 +69,7 @@ from policy import calendar as policy_calendar
 from policy.loader import PolicyNotInForceError, PolicyParams, params_at
 from review.models import Notification
 from review.notify import deliver, enterprise_users
-from yingdu.lib.money import display_money, round_half_up
+from yingdu.lib.money import display_money, format_money, round_half_up
 from yingdu.lib.usage_vocabulary import KINDS, SOURCES
 from yingdu.uploads import CheckedUpload, generated_path, stored_files
 from yingdu.xlsx import XLSX_CONTENT_TYPE, write_sheet
@@ -189,12 +188,10 @@ def held_lines(work: Work) -> list[HeldLine]:
     )
     leaves = _reported_leaves(reported)
     lines = [_record_line(r) for r in records] + [_reported_line(r, leaves) for r in reported]
-    return [replace_number(item, number) for number, item in enumerate(lines, start=1)]
+    return [_numbered(item, number) for number, item in enumerate(lines, start=1)]
 
 
-def replace_number(item: HeldLine, number: int) -> HeldLine:
-    from dataclasses import replace
-
+def _numbered(item: HeldLine, number: int) -> HeldLine:
     return HeldLine(replace(item.line, file_name="", line_number=number), item.leaf_index, item.provider)
 
 
@@ -413,8 +410,8 @@ def record_launch(
                 obj=offer,
                 after={
                     "work": locked.reference,
-                    "estimate": str(offer.estimate),
-                    "base": str(offer.base),
+                    "estimate_amount": format_money(offer.estimate),
+                    "base_amount": format_money(offer.base),
                     "lines": len(found.lines),
                     "leaves": [h.leaf_index for h in found.lines],
                     "apply_by": offer.apply_by.isoformat(),
@@ -603,7 +600,11 @@ def accept_offer(offer: Offer, *, actor: User, request: HttpRequest | None = Non
                 "offer.accept",
                 actor=actor,
                 obj=locked,
-                after={"application_id": application.pk, "lines": len(lines), "base": str(found.base)},
+                after={
+                    "application_id": application.pk,
+                    "lines": len(lines),
+                    "base_amount": format_money(found.base),
+                },
                 enterprise_id=work.enterprise_id,
                 request=request,
             )
@@ -776,9 +777,3 @@ def untaken_works() -> QuerySet[Offer]:
 def held_kinds(application: Application) -> set[str]:
     """The materials the platform holds for ``application`` (re-exported for the offer page)."""
     return platform_held_kinds(application)
-
-
-def offer_applications(year: int) -> QuerySet[Application]:
-    return Application.objects.filter(offer__isnull=False, submitted_at__year=year).exclude(
-        status=Status.DRAFT
-    )

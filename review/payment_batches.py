@@ -38,6 +38,7 @@ from enterprises.permissions import RightRefused, require_right
 from ledger.actions import record_event
 from review.actions import record_payment
 from review.models import PayeeAccount, Payment, PaymentInstruction, PaymentInstructionItem
+from yingdu.lib.money import format_money
 from yingdu.refusals import Refused
 
 BANK_CODE = re.compile(r"\d{12}")
@@ -246,7 +247,7 @@ def create_instruction(
             obj=instruction,
             after={
                 "number": instruction.number,
-                "total": f"{instruction.total:.2f}",
+                "total_amount": format_money(instruction.total),
                 "applications": [app.reference for app in locked],
                 "budget_line": instruction.budget_line,
             },
