@@ -18,7 +18,7 @@ from django.views.decorators.http import require_http_methods
 from accounts.models import User, current_user
 from accounts.roles import STAFF_ROLES, Role
 from applications.models import Material, Offer, Work
-from applications.works import register_work
+from applications.works import register_work, verify_filing
 from review import offers
 from review.payment_batches import latest_account
 from yingdu.refusals import Refused, show_refusal
@@ -168,3 +168,20 @@ def offer(request: HttpRequest, pk: int) -> HttpResponse:
             return redirect("review:offer", pk=item.pk)
         item.refresh_from_db()
     return render(request, "review/offers/offer.html", _offer_context(item), status=status)
+
+
+@login_required
+@require_http_methods(["POST"])
+def verify_filing_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Staff mark a launched work's filing certificate as verified, from the workbench."""
+    user = current_user(request)
+    if not user.has_role(*STAFF_ROLES):
+        raise PermissionDenied
+    work = get_object_or_404(Work, pk=pk)
+    try:
+        verify_filing(work, actor=user, request=request)
+    except Refused as exc:
+        show_refusal(request, exc)
+    else:
+        messages.success(request, _("已核验《%(title)s》的备案证明") % {"title": work.title})
+    return redirect("review:workbench")

@@ -21,6 +21,7 @@ urlpatterns = [
     path("works/", offer_views.works, name="works"),
     path("works/<int:pk>/launch/", offer_views.launch, name="work_launch"),
     path("offers/<int:pk>/", offer_views.offer, name="offer"),
+    path("works/<int:pk>/verify-filing/", offer_views.verify_filing_view, name="work_verify_filing"),
     path("payments/", payment_views.instructions, name="payment_instructions"),
     path("payments/<int:pk>/", payment_views.instruction, name="payment_instruction"),
     path("payments/<int:pk>/export.<slug:fmt>", payment_views.export, name="payment_instruction_export"),

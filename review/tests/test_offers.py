@@ -20,7 +20,7 @@ from applications.models import Application, Material, MaterialKind, Offer, Work
 from applications.states import Status
 from applications.tests.factories import checked
 from applications.usage_store import declared_lines
-from applications.works import WorkRefused, platform_held_kinds, register_work, verify_filing
+from applications.works import WorkRefused, platform_held_kinds, register_work
 from audits.tests.fixtures import Monitoring
 from enterprises.actions import grant_delegation
 from enterprises.models import Enterprise, LicenceVersion, Provider, Right
@@ -109,7 +109,11 @@ class OfferTests(BaseTestCase):
                 work_minutes=96,
                 screenshot=checked("上线截图.png", png_bytes()),
             )
-        verify_filing(Work.objects.get(pk=work.pk), actor=self.reviewer)
+        # The center checks the filing certificate from its workbench, so it is not asked again.
+        self.client.force_login(self.reviewer)
+        response = self.client.post(reverse("review:work_verify_filing", args=[work.pk]))
+        assert response.status_code == 302 and Work.objects.get(pk=work.pk).filing_verified
+        self.client.logout()
         return offer
 
     def test_it_offers_a_launched_work_the_subsidy_of_its_logged_usage_and_one_step_submits_it(self) -> None:
