@@ -341,6 +341,33 @@ class OfferTests(BaseTestCase):
         sheet = load_workbook(io.BytesIO(content)).active
         assert sheet is not None and sheet["B1"].value == "日志叶序号"
 
+    def test_the_enterprise_registers_and_launches_a_work_from_its_pages_and_bad_input_is_named(self) -> None:
+        from django.core.files.uploadedfile import SimpleUploadedFile
+
+        self.login(self.alice)
+        response = self.client.post(reverse("review:works"), {"title": "山海经", "planned_platforms": "抖音"})
+        assert response.status_code == 302
+        work = Work.objects.get(title="山海经")
+        page = self.client.get(reverse("review:works")).content.decode()
+        assert work.reference and work.reference in page
+        url = reverse("review:work_launch", args=[work.pk])
+        data = {
+            "launch_date": "2026-12-01",
+            "platforms": "抖音",
+            "play_url": "https://example.cn/p/9",
+            "filing_number": "京剧备字2026-0999",
+            "work_minutes": "20",
+        }
+        bad = self.client.post(url, {**data, "screenshot": SimpleUploadedFile("a.png", b"not an image")})
+        assert bad.status_code == 400 and not Offer.objects.exists()
+        good = self.client.post(url, {**data, "screenshot": SimpleUploadedFile("a.png", png_bytes())})
+        offer = Offer.objects.get(work=work)
+        assert good.status_code == 302 and good["Location"] == reverse("review:offer", args=[offer.pk])
+        # Another enterprise's user sees nothing of it.
+        self.login(self.bob)
+        assert self.client.get(reverse("review:offer", args=[offer.pk])).status_code == 404
+        assert self.client.get(url).status_code == 404
+
     def test_the_enterprise_can_decline_an_offer(self) -> None:
         offer = self.launched()
         declined = offers.decline_offer(offer, actor=self.alice, reason="不申请")
