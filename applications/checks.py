@@ -349,6 +349,9 @@ def material_problems(application: Application) -> Problems:
     problems: Problems = {}
     present = set(application.current_materials().values_list("kind", flat=True))
     present |= set(held_materials(application))
+    from applications.works import platform_held_kinds
+
+    present |= platform_held_kinds(application)
     missing = [MaterialKind(k).label for k in application.required_material_kinds() if k not in present]
     if missing:
         _add(

@@ -425,3 +425,102 @@ class SampledClip(models.Model):
 
     def __str__(self) -> str:
         return self.original_name
+
+
+class Work(models.Model):
+    """A work (作品) registered when production starts (docs/offers.md): its reference is the
+    ``work_ref`` its providers and the agent put on usage, so usage of every kind accumulates against
+    it in the log before any application exists. Recording the launch (上线) triggers the offer."""
+
+    reference = models.CharField(_("作品编号"), max_length=20, unique=True, null=True, blank=True)
+    enterprise = models.ForeignKey(
+        "enterprises.Enterprise", verbose_name=_("企业"), on_delete=models.PROTECT, related_name="works"
+    )
+    title = models.CharField(_("作品名称"), max_length=100)
+    expected_filing_number = models.CharField(_("预计备案编号"), max_length=64, blank=True)
+    planned_platforms = models.CharField(_("计划上线平台"), max_length=100, blank=True)
+    registered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("登记人"), on_delete=models.PROTECT, related_name="+"
+    )
+    registered_at = models.DateTimeField(_("登记时间"), auto_now_add=True)
+    # The launch (rows 11–15): filled when the enterprise records it.
+    launch_date = models.DateField(_("上线时间"), null=True, blank=True)
+    platforms = models.CharField(_("上线平台名称"), max_length=100, blank=True)
+    play_url = models.URLField(_("播放链接"), max_length=300, blank=True)
+    filing_number = models.CharField(_("作品备案证明编号"), max_length=64, blank=True)
+    work_minutes = models.PositiveIntegerField(_("作品制作时长（分钟）"), null=True, blank=True)
+    screenshot = models.CharField(_("上线截图存储路径"), max_length=200, blank=True)
+    screenshot_name = models.CharField(_("上线截图原文件名"), max_length=120, blank=True)
+    screenshot_mime = models.CharField(_("上线截图类型"), max_length=100, blank=True)
+    screenshot_sha256 = models.CharField(_("上线截图 SHA-256"), max_length=64, blank=True)
+    screenshot_size = models.PositiveIntegerField(_("上线截图大小（字节）"), null=True, blank=True)
+    filing_verified = models.BooleanField(_("备案证明已核验"), default=False)
+    launched_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("上线登记人"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    launched_at = models.DateTimeField(_("上线登记时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("作品")
+        verbose_name_plural = _("作品")
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.reference or self.pk} {self.title}"
+
+    @property
+    def launched(self) -> bool:
+        return self.launch_date is not None
+
+    def work_refs(self) -> list[str]:
+        """The ``work_ref`` values usage of this work may carry: its reference and its filing numbers."""
+        refs = [self.reference or "", self.filing_number, self.expected_filing_number]
+        return sorted({ref.strip() for ref in refs if ref and ref.strip()})
+
+
+class Offer(models.Model):
+    """The subsidy the platform offers for a launched work from the usage it holds (达标即享)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("待确认")
+        ACCEPTED = "accepted", _("已接受")
+        DECLINED = "declined", _("已放弃")
+        EXPIRED = "expired", _("已过期未领取")
+
+    work = models.OneToOneField(Work, verbose_name=_("作品"), on_delete=models.PROTECT, related_name="offer")
+    status = models.CharField(
+        _("状态"), max_length=12, choices=Status.choices, default=Status.PENDING, db_index=True
+    )
+    estimate = models.DecimalField(_("预计补助金额（元）"), max_digits=12, decimal_places=2)
+    base = models.DecimalField(_("平台持有的实付算力成本（元）"), max_digits=14, decimal_places=2)
+    breakdown = models.JSONField(_("测算明细"), default=dict)
+    evidence = models.JSONField(_("平台已持有的证据"), default=list)
+    missing = models.JSONField(_("尚缺的材料"), default=list)
+    lines = models.JSONField(_("用量行"), default=list)
+    apply_by = models.DateField(_("申报截止日"))
+    apply_by_provisional = models.BooleanField(_("截止日暂定"), default=False)
+    reminders_sent = models.JSONField(_("已发送的提醒（截止前工作日数）"), default=list)
+    application = models.OneToOneField(
+        Application,
+        verbose_name=_("申请"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="offer",
+    )
+    decline_reason = models.CharField(_("放弃原因"), max_length=500, blank=True)
+    created_at = models.DateTimeField(_("推送时间"))
+    decided_at = models.DateTimeField(_("处理时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("补助要约")
+        verbose_name_plural = _("补助要约")
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.work} {self.get_status_display()}"

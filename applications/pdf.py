@@ -29,6 +29,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _l
 
 from applications.models import Application
+from applications.signing import signature_text
 from policy.loader import PolicyNotInForceError, params_at
 from yingdu.lib.money import round_half_up
 from yingdu.validators import display_phone
@@ -196,6 +197,7 @@ def render_application_html(
             "rows": form_rows(application),
             "boxes": boxes,
             "generated_at": timezone.localtime(),
+            "signed_by": signature_text(application),
             "declaration": _(
                 "本企业郑重声明：所提交的全部申报材料真实、完整、合法，算力使用符合本细则要求，无转借、挪用等违规行为。"
                 "如存在虚假申报、违规使用等情况，自愿承担相应法律责任，退还已获得的算力服务支持资金，并接受相关处罚。"

@@ -47,6 +47,7 @@ from reports.compliance import OUTCOME_LABELS as OUTCOME_LABELS
 from reports.compliance import OVERDUE
 from reports.compliance import deadline_compliance as deadline_compliance
 from reports.compliance import outcome_label as outcome_label
+from reports.offers import offer_service
 from reports.ratings import ratings_summary
 from reports.usage_spend import usage_spend
 from review.models import Notification
@@ -361,6 +362,7 @@ def dashboard(year: int, today: dt.date | None = None) -> dict[str, Any]:
         "findings": findings,
         "ratings": ratings_summary(year, today),
         "spend": usage_spend(year),
+        "offers": offer_service(year),
     }
     money_keys = ("granted", "paid", "clawed_back", "repaid", "written_off", "outstanding")
     data["money_rows"] = [

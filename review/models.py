@@ -269,6 +269,9 @@ class Notification(models.Model):
         RATING_REQUEST = "rating_request", _("办件评价邀请")
         RATING_FOLLOW_UP = "rating_follow_up", _("差评回访")
         FOLLOW_UP_REPLY = "follow_up_reply", _("差评回访答复")
+        OFFER = "offer", _("补助推送")
+        OFFER_REMINDER = "offer_reminder", _("补助申报提醒")
+        OFFER_EXPIRED = "offer_expired", _("补助推送已过期")
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -466,3 +469,99 @@ class RatingFollowUp(models.Model):
 
     def __str__(self) -> str:
         return f"{self.rating_id} {self.status}"
+
+
+class PayeeAccount(models.Model):
+    """An enterprise's 对公账户 for the subsidy (docs/payments.md): the account name equals the
+    enterprise's registered name, with its bank and 12-digit 联行号. Verified by center staff like the
+    licence; a change is a new row verified again, and the latest verified row is the payee."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("待核验")
+        VERIFIED = "verified", _("已核验")
+        REJECTED = "rejected", _("未通过核验")
+
+    enterprise = models.ForeignKey(
+        "enterprises.Enterprise", verbose_name=_("企业"), on_delete=models.PROTECT, related_name="payee_accounts"
+    )
+    account_name = models.CharField(_("户名"), max_length=100)
+    account_number = models.CharField(_("账号"), max_length=40)
+    bank_name = models.CharField(_("开户行"), max_length=100)
+    bank_code = models.CharField(_("联行号"), max_length=12)
+    status = models.CharField(_("核验状态"), max_length=10, choices=Status.choices, default=Status.PENDING)
+    note = models.CharField(_("核验意见"), max_length=300, blank=True)
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("提交人"), on_delete=models.PROTECT, related_name="+"
+    )
+    submitted_at = models.DateTimeField(_("提交时间"))
+    verified_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("核验人"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    verified_at = models.DateTimeField(_("核验时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("对公收款账户")
+        verbose_name_plural = _("对公收款账户")
+        ordering = ["enterprise_id", "-submitted_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.account_name} {self.bank_name} {self.account_number}"
+
+
+class PaymentInstruction(models.Model):
+    """A payment instruction (支付申请) finance batches from approved applications, exported for the
+    budget-management system as XLSX, a signed PDF and CSV (docs/payments.md)."""
+
+    number = models.CharField(_("支付申请编号"), max_length=20, unique=True, null=True, blank=True)
+    budget_line = models.CharField(_("预算项目"), max_length=100)
+    total = models.DecimalField(_("合计金额（元）"), max_digits=14, decimal_places=2)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("编制人"), on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(_("编制时间"))
+
+    class Meta:
+        verbose_name = _("支付申请")
+        verbose_name_plural = _("支付申请")
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return self.number or str(self.pk)
+
+
+class PaymentInstructionItem(models.Model):
+    """One application of a payment instruction, with the verified payee account it is paid to; the
+    payment recorded for it refers back here."""
+
+    instruction = models.ForeignKey(
+        PaymentInstruction, verbose_name=_("支付申请"), on_delete=models.PROTECT, related_name="items"
+    )
+    application = models.OneToOneField(
+        "applications.Application",
+        verbose_name=_("申请"),
+        on_delete=models.PROTECT,
+        related_name="payment_instruction_item",
+    )
+    payee = models.ForeignKey(PayeeAccount, verbose_name=_("收款账户"), on_delete=models.PROTECT, related_name="+")
+    amount = models.DecimalField(_("金额（元）"), max_digits=12, decimal_places=2)
+    payment = models.OneToOneField(
+        Payment,
+        verbose_name=_("兑现记录"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="instruction_item",
+    )
+
+    class Meta:
+        verbose_name = _("支付申请明细")
+        verbose_name_plural = _("支付申请明细")
+        ordering = ["instruction_id", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.instruction} {self.application_id}"

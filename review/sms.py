@@ -47,6 +47,12 @@ def templates() -> dict[str, str]:
         Notification.Kind.REMINDER: _(
             "【影都算力补助】您有%(count)d件办理事项2个工作日内到期，其中%(overdue)d件已逾期，请及时办理。"
         ),
+        Notification.Kind.OFFER: _(
+            "【影都算力补助】作品%(reference)s已上线可申领补助，请于%(deadline)s前登录平台确认。"
+        ),
+        Notification.Kind.OFFER_REMINDER: _(
+            "【影都算力补助】作品%(reference)s的补助请于%(deadline)s前登录平台确认申报，逾期视为放弃。"
+        ),
     }
 
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from review import inbox, rating_views, sms_views, views
+from review import inbox, offer_views, payment_views, rating_views, sms_views, views
 
 app_name = "review"
 
@@ -18,6 +18,15 @@ urlpatterns = [
     path("follow-ups/<int:pk>/close/", rating_views.close_follow_up, name="close_follow_up"),
     path("ledger.xlsx", views.ledger_export, name="ledger_export"),
     path("attachments/<int:pk>/", views.attachment, name="attachment"),
+    path("works/", offer_views.works, name="works"),
+    path("works/<int:pk>/launch/", offer_views.launch, name="work_launch"),
+    path("offers/<int:pk>/", offer_views.offer, name="offer"),
+    path("works/<int:pk>/verify-filing/", offer_views.verify_filing_view, name="work_verify_filing"),
+    path("payments/", payment_views.instructions, name="payment_instructions"),
+    path("payments/<int:pk>/", payment_views.instruction, name="payment_instruction"),
+    path("payments/<int:pk>/export.<slug:fmt>", payment_views.export, name="payment_instruction_export"),
+    path("payee-accounts/", payment_views.accounts, name="payee_accounts"),
+    path("my-account/", payment_views.my_account, name="my_account"),
     path("<int:pk>/", views.detail, name="detail"),
     path("<int:pk>/do/<slug:name>/", views.transition, name="transition"),
     path("<int:pk>/supplement/request/", views.supplement_request, name="supplement_request"),

@@ -165,8 +165,16 @@ def workbench(request: HttpRequest) -> HttpResponse:
             "months": month_choices(today),
             "ledger_period": default_period(today),
             "today": today,
+            "untaken_offers": _untaken_offers(),
         },
     )
+
+
+def _untaken_offers() -> list[Any]:
+    """Launched works whose offer is not taken (docs/offers.md), shown to the center."""
+    from review.offers import untaken_works
+
+    return list(untaken_works()[:50])
 
 
 # --- the review page ----------------------------------------------------------------------------

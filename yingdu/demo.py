@@ -61,6 +61,7 @@ from yingdu.demo_cast import ENTERPRISES as ENTERPRISES
 from yingdu.demo_cast import PROVIDERS as PROVIDERS
 from yingdu.demo_cast import STORIES as STORIES
 from yingdu.demo_files import _checked, _detail, _pdf, _png
+from yingdu.demo_offers import plan_offers
 from yingdu.demo_ratings import plan_ratings
 from yingdu.uploads import DOCUMENT_TYPES, TABLE_TYPES
 
@@ -567,6 +568,7 @@ def load(stdout: Any, *, today: dt.date | None = None) -> None:
     spot_check(demo)
     reminders(demo)
     plan_ratings(demo)
+    plan_offers(demo)
     play(demo)
     # The personas are handed out today with the published demo password: a password set when the
     # played year began would be past its maximum age, and each would see only the password page.

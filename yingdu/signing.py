@@ -303,8 +303,24 @@ def sign_pdf(content: bytes, *, reason: str = "", signer: Any | None = None, tim
         location=settings.SIGNING_LOCATION or None,
     )
     writer = IncrementalPdfFileWriter(io.BytesIO(content), strict=False)
-    out = signers.PdfSigner(meta, signer=signer, timestamper=timestamper).sign_pdf(writer)
+    pdf_signer = signers.PdfSigner(meta, signer=signer, timestamper=timestamper)
+    out = _outside_event_loop(lambda: pdf_signer.sign_pdf(writer))
     return bytes(out.getvalue())
+
+
+def _outside_event_loop(work: Any) -> Any:
+    """pyHanko signs through ``asyncio.run``, which refuses to run inside a running event loop (a
+    command called from asynchronous code, such as the demo loaded by a browser test): there the
+    signing runs on a thread of its own. It touches no database."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return work()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(work).result()
 
 
 def render_signed_pdf(html: str, *, reason: str = "") -> bytes:

@@ -117,6 +117,9 @@ def _link_cards(roles: set[str]) -> list[tuple[str, str]]:
         cards.append((_("不可篡改日志"), "ledger:index"))
     if roles & STAFF_ROLES:
         cards.append((_("统计报表"), "reports:dashboard"))
+        cards.append((_("对公账户核验"), "review:payee_accounts"))
+    if Role.FINANCE in roles:
+        cards.append((_("支付申请"), "review:payment_instructions"))
     return cards
 
 

@@ -114,7 +114,15 @@ class SmsTests(ReviewTestCase):
     def test_every_template_renders_within_70_characters(self) -> None:
         self.assertEqual(
             set(templates()),
-            {"supplement_notice", "data_notice", "finding_decision", "clawback", "reminder"},
+            {
+                "supplement_notice",
+                "data_notice",
+                "finding_decision",
+                "clawback",
+                "reminder",
+                "offer",
+                "offer_reminder",
+            },
         )
         for kind, template in templates().items():
             text = template % LONGEST

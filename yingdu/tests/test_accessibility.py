@@ -193,6 +193,8 @@ def test_it_shows_no_serious_axe_violation_sideways_scroll_code_or_iso_time_on_a
                 name = _pattern(urlsplit(path).path)
                 if urlsplit(path).path.endswith("template.csv"):
                     continue  # a machine format's empty file: its header row is the field names
+                if name == "review:payment_instruction_export":
+                    continue  # the budget system's import format (docs/payments.md): plain amounts
                 if name and name not in exported:
                     exported.add(name)
                     problems.extend(_export_problems(page, path, who))

@@ -93,6 +93,18 @@ class Command(BaseCommand):
             _("好差评：%(total)s 件（%(levels)s）；差评回访：待回访 %(open)s，已回访 %(closed)s，逾期 %(overdue)s")
             % {"total": ratings["total"], "levels": levels, **ratings["follow_ups"]}
         )
+        offers = data["offers"]
+        lines.append(
+            _(
+                "达标即享：推送 %(offers)s 件，来自推送的申请 %(from_offer)s / %(submitted)s 件；"
+                "上线至提交中位 %(a)s 个工作日，提交至兑现中位 %(b)s 个工作日；过期未领取 %(expired)s 件"
+            )
+            % {
+                **offers,
+                "a": "—" if offers["median_launch_to_submission"] is None else offers["median_launch_to_submission"],
+                "b": "—" if offers["median_submission_to_payment"] is None else offers["median_submission_to_payment"],
+            }
+        )
         self.stdout.write("\n".join(lines))
 
     def export(self, year: int, output: Path, username: str | None) -> None:
