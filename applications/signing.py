@@ -12,10 +12,11 @@ from django.utils.translation import gettext as _
 
 from applications.models import Application
 from enterprises.models import Delegation, Right
+from yingdu.lib.dates import chinese_date
 
 
 def _date(value: dt.date) -> str:
-    return f"{value.year}年{value.month}月{value.day}日"
+    return chinese_date(value)
 
 
 @dataclass(frozen=True)

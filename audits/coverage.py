@@ -8,11 +8,11 @@ Usage rows are checked against their own entries (``monitoring.integrity``).
 
 from __future__ import annotations
 
-from applications.models import Application, ConsumptionRow, UsageLineRow
+from applications.models import Application, ConsumptionRow, Offer, UsageLineRow
 from audits.models import Clawback, Finding, ReconciliationRun, Repayment, SpotCheck
 from ledger.rows import cover
 from monitoring.models import ReportedUsageLine
-from review.models import AnnualGrant, Payment, ReviewStep
+from review.models import AnnualGrant, Payment, PaymentInstruction, PaymentInstructionItem, ReviewStep
 
 _OF_APPLICATION = "(SELECT a.enterprise_id FROM applications_application a WHERE a.id = t.application_id)"
 _OF_CLAWBACK = (
@@ -115,6 +115,27 @@ def register() -> None:
             "invoice_no",
             "line_sha256",
         ],  # fmt: skip
+    )
+    cover(
+        Offer,
+        [
+            "work",
+            "status",
+            "estimate",
+            "base",
+            "apply_by",
+            "application",
+            "decline_reason",
+            "created_at",
+            "decided_at",
+        ],
+        enterprise_sql="(SELECT w.enterprise_id FROM applications_work w WHERE w.id = t.work_id)",
+    )
+    cover(PaymentInstruction, ["number", "budget_line", "total", "created_by", "created_at"])
+    cover(
+        PaymentInstructionItem,
+        ["instruction", "application", "payee", "amount", "payment"],
+        enterprise_sql=_OF_APPLICATION,
     )
     cover(
         ReviewStep,

@@ -8,7 +8,8 @@ the platform holds; the enterprise accepts it in one step and confirms.
   21–23 and the consumption detail from the platform's own lines, the launch proof attached;
 - :func:`confirm_offer` — row 26 signed by the actor (the legal representative or a handler holding
   the signing right), submitted through the one submission action, the final 申请表 sealed;
-- :func:`decline_offer`, :func:`expire_offers`, :func:`send_offer_reminders`.
+- :func:`decline_offer`; the held lines are read by ``review.held_lines``, the apply-by date kept
+  by ``review.offer_deadlines``.
 
 The subsidy is computed by the one computation of row 25 (``applications.subsidy.subsidy_for``) on the
 subsidy base of the lines (``applications.usage_lines.subsidy_base``).
@@ -20,9 +21,8 @@ import datetime as dt
 import hashlib
 import io
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from decimal import Decimal
-from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -30,7 +30,6 @@ from django.core.exceptions import PermissionDenied
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -44,10 +43,7 @@ from applications.pdf import render_application_pdf
 from applications.subsidy import subsidy_for
 from applications.usage_lines import (
     AGENT_SIGNED,
-    GPU_TIME,
-    PROVIDER_REPORTED,
     BaseRules,
-    UsageLine,
     describe_base,
     subsidy_base,
     unit_label,
@@ -63,136 +59,19 @@ from applications.works import (
 from enterprises.models import Right, verified_licence
 from enterprises.permissions import record_use
 from ledger.actions import record_event
-from ledger.models import AuditEvent
-from monitoring.models import ReportedUsageLine, UsageRecord
 from policy import calendar as policy_calendar
 from policy.loader import PolicyNotInForceError, PolicyParams, params_at
+from review.held_lines import HeldLine, held_lines
 from review.models import Notification
 from review.notify import deliver, enterprise_users
+from yingdu.lib.dates import chinese_date
 from yingdu.lib.money import display_money, format_money, round_half_up
 from yingdu.lib.usage_vocabulary import KINDS, SOURCES
 from yingdu.uploads import CheckedUpload, generated_path, stored_files
 from yingdu.xlsx import XLSX_CONTENT_TYPE, write_sheet
 
 ZERO = Decimal("0.00")
-# Working days before the apply-by date at which the enterprise is reminded (dated parameter
-# ``offer.reminder_workdays``); each reminder is sent once.
-DEFAULT_REMINDERS = (10, 3)
 PLATFORM_FORMAT = "platform"
-
-
-@dataclass(frozen=True)
-class HeldLine:
-    """A usage line the platform holds for a work, with its place in the log."""
-
-    line: UsageLine
-    leaf_index: int | None
-    provider: str
-
-    @property
-    def unit_label(self) -> str:
-        return unit_label(self.line.unit)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            **self.line.as_dict(),
-            "leaf_index": self.leaf_index,
-            "provider": self.provider,
-            "unit_label": unit_label(self.line.unit),
-            "quantity_text": f"{self.line.quantity.normalize():,f}",
-            "paid_text": display_money(self.line.paid) if self.line.paid is not None else "",
-        }
-
-
-def _record_line(record: UsageRecord) -> HeldLine:
-    cost = Decimal(record.cost_cny)
-    line = UsageLine(
-        kind=GPU_TIME,
-        vendor=record.provider.name,
-        quantity=Decimal(str(record.gpu_seconds)),
-        unit="gpu_second",
-        source=AGENT_SIGNED,
-        category="gpu_instance",
-        sku=record.gpu_model,
-        task_id=str(record.record_id),
-        period_start=record.started_at,
-        period_end=record.ended_at,
-        day=timezone.localdate(record.started_at),
-        payable=cost,
-        paid=cost,
-        bill_line_id=str(record.record_id),
-        raw_sha256=record.entry_sha256,
-    )
-    return HeldLine(line, record.leaf_index, record.provider.name)
-
-
-def _reported_leaves(rows: list[ReportedUsageLine]) -> dict[str, int]:
-    """The leaf index of the log event that named each reported line's SHA-256."""
-    if not rows:
-        return {}
-    wanted = {row.line_sha256 for row in rows}
-    since = min(row.received_at for row in rows) - dt.timedelta(minutes=5)
-    found: dict[str, int] = {}
-    events = AuditEvent.objects.filter(action="usage.lines", created_at__gte=since).order_by("leaf_index")
-    for event in events.only("after", "leaf_index").iterator():
-        for digest in (event.after or {}).get("sha256", []):
-            if digest in wanted and digest not in found and event.leaf_index is not None:
-                found[digest] = event.leaf_index
-        if len(found) == len(wanted):
-            break
-    return found
-
-
-def _reported_line(row: ReportedUsageLine, leaves: dict[str, int]) -> HeldLine:
-    provider = row.provider.name
-    line = UsageLine(
-        kind=row.kind,
-        vendor=row.vendor,
-        quantity=row.quantity,
-        unit=row.unit,
-        source=PROVIDER_REPORTED,
-        category=row.category,
-        reseller_name=provider if provider != row.vendor else "",
-        reseller_uscc="",
-        sku=row.sku,
-        task_id=row.task_id,
-        day=row.day,
-        output_seconds=row.output_seconds,
-        resolution=row.resolution,
-        list_amount=row.list_amount,
-        coupon=row.coupon,
-        voucher=row.voucher,
-        pack_units=row.pack_units,
-        payable=row.payable,
-        paid=row.paid,
-        invoice_no=row.invoice_no,
-        bill_line_id=row.line_id,
-        raw_sha256=row.line_sha256,
-    )
-    return HeldLine(line, leaves.get(row.line_sha256), provider)
-
-
-def held_lines(work: Work) -> list[HeldLine]:
-    """Every usage line in the log attributed to the work (its enterprise's USCC and one of its refs)."""
-    uscc = work.enterprise.uscc
-    refs = work.work_refs()
-    records = (
-        UsageRecord.objects.filter(enterprise_uscc=uscc, work_ref__in=refs)
-        .select_related("provider")
-        .order_by("leaf_index")
-    )
-    reported = list(
-        ReportedUsageLine.objects.filter(enterprise_uscc=uscc, work_ref__in=refs)
-        .select_related("provider")
-        .order_by("received_at", "pk")
-    )
-    leaves = _reported_leaves(reported)
-    lines = [_record_line(r) for r in records] + [_reported_line(r, leaves) for r in reported]
-    return [_numbered(item, number) for number, item in enumerate(lines, start=1)]
-
-
-def _numbered(item: HeldLine, number: int) -> HeldLine:
-    return HeldLine(replace(item.line, file_name="", line_number=number), item.leaf_index, item.provider)
 
 
 # --- the offer's figures --------------------------------------------------------------------------
@@ -264,15 +143,15 @@ def offer_link(offer: Offer) -> str:
 
 
 def _date(day: dt.date) -> str:
-    return f"{day.year}年{day.month}月{day.day}日"
+    return chinese_date(day)
 
 
-def _apply_by_text(offer: Offer) -> str:
+def apply_by_text(offer: Offer) -> str:
     text = _date(offer.apply_by)
     return text + _("（暂定）") if offer.apply_by_provisional else text
 
 
-def _notify(offer: Offer, kind: str, title: str, body: str) -> None:
+def notify_about_offer(offer: Offer, kind: str, title: str, body: str) -> None:
     """Inbox and e-mail; a text message for the offer and its reminders, which need action."""
     needs_action = kind in (Notification.Kind.OFFER, Notification.Kind.OFFER_REMINDER)
     deliver(
@@ -284,7 +163,7 @@ def _notify(offer: Offer, kind: str, title: str, body: str) -> None:
         sms={
             "reference": offer.work.reference,
             "amount": display_money(offer.estimate),
-            "deadline": _apply_by_text(offer),
+            "deadline": apply_by_text(offer),
         }
         if needs_action
         else None,
@@ -300,7 +179,7 @@ def offer_body(offer: Offer) -> str:
             "work": work,
             "estimate": display_money(offer.estimate),
             "base": display_money(offer.base),
-            "apply_by": _apply_by_text(offer),
+            "apply_by": apply_by_text(offer),
             "url": settings.SITE_URL.rstrip("/") + offer_link(offer),
         },
     ).strip()
@@ -311,7 +190,7 @@ def notify_offer(offer: Offer) -> None:
         "title": offer.work.title,
         "amount": display_money(offer.estimate),
     }
-    _notify(offer, Notification.Kind.OFFER, title, offer_body(offer))
+    notify_about_offer(offer, Notification.Kind.OFFER, title, offer_body(offer))
 
 
 # --- actions --------------------------------------------------------------------------------------
@@ -424,7 +303,7 @@ def record_launch(
     return offer
 
 
-def _locked_offer(offer: Offer) -> Offer:
+def locked_offer(offer: Offer) -> Offer:
     return Offer.objects.select_for_update().select_related("work", "work__enterprise").get(pk=offer.pk)
 
 
@@ -528,7 +407,7 @@ def accept_offer(offer: Offer, *, actor: User, request: HttpRequest | None = Non
     paths: list[str] = []
     try:
         with transaction.atomic():
-            locked = _locked_offer(offer)
+            locked = locked_offer(offer)
             if locked.status != Offer.Status.PENDING:
                 raise WorkRefused(
                     _("该补助推送已处理（%(status)s）") % {"status": locked.get_status_display()}
@@ -665,7 +544,7 @@ def decline_offer(
     """The enterprise declines the offer; the work stays registered."""
     delegation = require_enterprise_right(actor, offer.work.enterprise_id, Right.SUBMIT, request)
     with transaction.atomic():
-        locked = _locked_offer(offer)
+        locked = locked_offer(offer)
         if locked.status != Offer.Status.PENDING:
             raise WorkRefused(_("该补助推送已处理（%(status)s）") % {"status": locked.get_status_display()})
         locked.status = Offer.Status.DECLINED
@@ -682,96 +561,6 @@ def decline_offer(
             request=request,
         )
     return locked
-
-
-def expire_offers(today: dt.date | None = None) -> int:
-    """Offers not taken by their apply-by date expire (daily); the enterprise is told."""
-    today = today or timezone.localdate()
-    count = 0
-    for offer in Offer.objects.filter(status=Offer.Status.PENDING, apply_by__lt=today).select_related("work"):
-        with transaction.atomic():
-            locked = _locked_offer(offer)
-            if locked.status != Offer.Status.PENDING:
-                continue
-            locked.status = Offer.Status.EXPIRED
-            locked.decided_at = timezone.now()
-            locked.save(update_fields=["status", "decided_at"])
-            record_event(
-                "offer.expire",
-                actor=None,
-                obj=locked,
-                after={"apply_by": locked.apply_by.isoformat()},
-                enterprise_id=locked.work.enterprise_id,
-            )
-            title = _("作品《%(title)s》的补助推送已过申报截止日") % {"title": locked.work.title}
-            body = _("申报截止日 %(day)s 已过，该补助推送未被领取，已过期。如有疑问请联系区文促中心。") % {
-                "day": _apply_by_text(locked)
-            }
-            transaction.on_commit(
-                partial(_notify, locked, Notification.Kind.OFFER_EXPIRED, title, body),
-                robust=True,
-            )
-        count += 1
-    return count
-
-
-def reminder_workdays(params: PolicyParams | None) -> tuple[int, ...]:
-    value = params.extra.get("offer.reminder_workdays") if params is not None else None
-    if not value:
-        return DEFAULT_REMINDERS
-    return tuple(sorted({int(v) for v in value}, reverse=True))
-
-
-def send_offer_reminders(today: dt.date | None = None) -> int:
-    """Remind the enterprise of a pending offer at the set working days before its apply-by date;
-    each reminder once (several due on one day are sent as one)."""
-    today = today or timezone.localdate()
-    try:
-        params: PolicyParams | None = params_at(today)
-    except PolicyNotInForceError:
-        params = None
-    marks = reminder_workdays(params)
-    calendar = policy_calendar.get_calendar()
-    sent = 0
-    for offer in Offer.objects.filter(status=Offer.Status.PENDING, apply_by__gte=today).select_related(
-        "work"
-    ):
-        left = calendar.workdays_between(today, offer.apply_by)
-        with transaction.atomic():
-            locked = _locked_offer(offer)
-            done = set(locked.reminders_sent)
-            due = [n for n in marks if left <= n and n not in done]
-            if not due:
-                continue
-            locked.reminders_sent = sorted(done | set(due), reverse=True)
-            locked.save(update_fields=["reminders_sent"])
-            record_event(
-                "offer.remind",
-                actor=None,
-                obj=locked,
-                after={"workdays_left": left, "marks": due},
-                enterprise_id=locked.work.enterprise_id,
-            )
-            title = _("提醒：作品《%(title)s》的算力补助请于 %(day)s 前确认申报") % {
-                "title": locked.work.title,
-                "day": _apply_by_text(locked),
-            }
-            body = offer_body(locked)
-            transaction.on_commit(
-                partial(_notify, locked, Notification.Kind.OFFER_REMINDER, title, body),
-                robust=True,
-            )
-        sent += 1
-    return sent
-
-
-def untaken_works() -> QuerySet[Offer]:
-    """Launched works whose offer was not taken (pending, declined or expired), for the center's workbench."""
-    return (
-        Offer.objects.exclude(status=Offer.Status.ACCEPTED)
-        .select_related("work", "work__enterprise")
-        .order_by("apply_by", "pk")
-    )
 
 
 def held_kinds(application: Application) -> set[str]:

@@ -46,18 +46,18 @@ ACCOUNT_NUMBER = re.compile(r"\d{8,32}")
 
 # The CSV for the budget-management system: columns in this order, UTF-8 with a BOM, CRLF lines.
 CSV_COLUMNS = (
-    ("instruction", "支付申请编号"),
-    ("line", "序号"),
-    ("reference", "申报编号"),
-    ("enterprise", "企业名称"),
-    ("uscc", "统一社会信用代码"),
-    ("account_name", "收款户名"),
-    ("account_number", "收款账号"),
-    ("bank_name", "开户行"),
-    ("bank_code", "联行号"),
-    ("amount", "金额（元）"),
-    ("budget_line", "预算项目"),
-    ("purpose", "用途"),
+    ("instruction", "支付申请编号"),  # i18n: data
+    ("line", "序号"),  # i18n: data
+    ("reference", "申报编号"),  # i18n: data
+    ("enterprise", "企业名称"),  # i18n: data
+    ("uscc", "统一社会信用代码"),  # i18n: data
+    ("account_name", "收款户名"),  # i18n: data
+    ("account_number", "收款账号"),  # i18n: data
+    ("bank_name", "开户行"),  # i18n: data
+    ("bank_code", "联行号"),  # i18n: data
+    ("amount", "金额（元）"),  # i18n: data
+    ("budget_line", "预算项目"),  # i18n: data
+    ("purpose", "用途"),  # i18n: data
 )
 
 

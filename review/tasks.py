@@ -45,6 +45,6 @@ def deliver_sms(message_id: int, phone: str) -> None:
 def daily_offer_deadlines() -> int:
     """Every morning (08:40 in Beijing): offers not taken by their apply-by date expire, and the
     reminders due at the set working days before it are sent, each once (docs/offers.md)."""
-    from review.offers import expire_offers, send_offer_reminders
+    from review.offer_deadlines import expire_offers, send_offer_reminders
 
     return expire_offers() + send_offer_reminders()

@@ -172,7 +172,7 @@ def workbench(request: HttpRequest) -> HttpResponse:
 
 def _untaken_offers() -> list[Any]:
     """Launched works whose offer is not taken (docs/offers.md), shown to the center."""
-    from review.offers import untaken_works
+    from review.offer_deadlines import untaken_works
 
     return list(untaken_works()[:50])
 

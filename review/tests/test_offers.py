@@ -28,7 +28,7 @@ from monitoring.usage_lines import record_usage_lines
 from policy.calendar import get_calendar
 from policy.loader import params_at
 from policy.rules import calculate_subsidy
-from review import offers
+from review import offer_deadlines, offers
 from review.models import Notification
 from yingdu.test import BaseTestCase, make_user, pades_status, png_bytes
 
@@ -219,9 +219,9 @@ class OfferTests(BaseTestCase):
 
     def test_an_offer_not_taken_by_its_apply_by_date_expires_and_shows_on_the_workbench(self) -> None:
         offer = self.launched()
-        assert offers.expire_offers(offer.apply_by) == 0
+        assert offer_deadlines.expire_offers(offer.apply_by) == 0
         with self.captureOnCommitCallbacks(execute=True):
-            assert offers.expire_offers(offer.apply_by + dt.timedelta(days=1)) == 1
+            assert offer_deadlines.expire_offers(offer.apply_by + dt.timedelta(days=1)) == 1
         offer.refresh_from_db()
         assert offer.status == Offer.Status.EXPIRED
         assert Notification.objects.filter(user=self.alice, kind=Notification.Kind.OFFER_EXPIRED).count() == 1
@@ -235,11 +235,11 @@ class OfferTests(BaseTestCase):
         ten_before = _workdays_before(calendar, offer.apply_by, 10)
         three_before = _workdays_before(calendar, offer.apply_by, 3)
         with self.captureOnCommitCallbacks(execute=True):
-            assert offers.send_offer_reminders(ten_before - dt.timedelta(days=1)) == 0
-            assert offers.send_offer_reminders(ten_before) == 1
-            assert offers.send_offer_reminders(ten_before) == 0
-            assert offers.send_offer_reminders(three_before) == 1
-            assert offers.send_offer_reminders(three_before + dt.timedelta(days=1)) == 0
+            assert offer_deadlines.send_offer_reminders(ten_before - dt.timedelta(days=1)) == 0
+            assert offer_deadlines.send_offer_reminders(ten_before) == 1
+            assert offer_deadlines.send_offer_reminders(ten_before) == 0
+            assert offer_deadlines.send_offer_reminders(three_before) == 1
+            assert offer_deadlines.send_offer_reminders(three_before + dt.timedelta(days=1)) == 0
         assert (
             Notification.objects.filter(user=self.alice, kind=Notification.Kind.OFFER_REMINDER).count() == 2
         )

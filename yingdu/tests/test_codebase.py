@@ -93,6 +93,7 @@ NOT_MESSAGES = {
     "demo_files.py": "the demo's sample files",
     "demo_ratings.py": "the demo's sample ratings and answers",
     "demo_usage.py": "the demo's sample usage files and bills",
+    "demo_offers.py": "the demo's sample works, launches and payees",
 }
 # API documentation (OpenAPI summaries and field descriptions) still to be put through gettext:
 # the exact count per module, so a new literal fails and a translated one updates the list.

@@ -20,6 +20,7 @@ JOBS = {
     "ledger.tasks.verify_ledger_nightly",
     "policy.tasks.daily_holiday_schedule_check",
     "review.tasks.daily_deadline_reminders",
+    "review.tasks.daily_offer_deadlines",
     "yingdu.tasks.requeue_unsent_email",
 }
 

@@ -95,11 +95,12 @@ class OncePerSlotTests(TestCase):
                 "ledger.tasks.verify_ledger_nightly",
                 "policy.tasks.daily_holiday_schedule_check",
                 "review.tasks.daily_deadline_reminders",
+                "review.tasks.daily_offer_deadlines",
                 "yingdu.tasks.requeue_unsent_email",
             },
         )
         self.assertEqual(again, [])
-        self.assertEqual(PeriodicRun.objects.count(), 5)
+        self.assertEqual(PeriodicRun.objects.count(), 6)
         self.assertEqual(VerificationRun.objects.count(), 1)
 
     def test_it_takes_over_a_run_whose_worker_died_but_not_one_still_running(self) -> None:

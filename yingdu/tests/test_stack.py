@@ -39,6 +39,7 @@ PERIODIC_JOBS = [
     "ledger.tasks.verify_ledger_nightly",
     "policy.tasks.daily_holiday_schedule_check",
     "review.tasks.daily_deadline_reminders",
+    "review.tasks.daily_offer_deadlines",
     "yingdu.tasks.requeue_unsent_email",
 ]
 IN_FLIGHT = 3000  # the batch whose server is killed: long enough to be cut off mid-way
