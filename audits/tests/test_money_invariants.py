@@ -311,7 +311,7 @@ class MoneyMachine(RuleBasedStateMachine):
         assert totals["rejected"] == sum(1 for a in rows if a.status == Status.REJECTED)
         budget = budget_for(year)
         if budget is not None:
-            left = budget.amount - expected["granted"] + expected["clawed_back"]
+            left = budget.amount - expected["granted"] + expected["repaid"]  # only repaid money returns
             assert Decimal(data["budget"]["left"]) == left
         sheet = Workbook().active
         assert sheet is not None
