@@ -15,10 +15,6 @@ from enterprises.models import Delegation, Right
 from yingdu.lib.dates import chinese_date
 
 
-def _date(value: dt.date) -> str:
-    return chinese_date(value)
-
-
 @dataclass(frozen=True)
 class Signature:
     """The confirmation of row 26 as it happened: who, in which capacity, under whose grant."""
@@ -34,7 +30,7 @@ class Signature:
         return _("经办人 %(name)s（经法定代表人 %(rep)s 授权，授权至 %(until)s）") % {
             "name": self.name,
             "rep": self.granted_by,
-            "until": _date(self.granted_until) if self.granted_until else "",
+            "until": chinese_date(self.granted_until) if self.granted_until else "",
         }
 
 

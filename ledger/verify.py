@@ -20,7 +20,8 @@ or reordered row shows up once, as a problem naming the first index it affects.
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Generator, Iterable
+from contextlib import closing
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -191,20 +192,9 @@ class _Verifier(CheckpointChecks):
         self.seen_upper: set[tiles.TileId] = set()
         builder = tiles.TreeBuilder(hasher)
         next_cp = 0
-        prefetch = _Prefetcher()
         windows = [(start, min(start + self.window, size)) for start in range(0, size, self.window)]
-        if windows:
-            connection.ensure_connection()
-            prefetch.start(*windows[0])
-        try:
-            for w, (start, end) in enumerate(windows):
-                rows = prefetch.take()
-                # The audit events are read now, while no read is in flight on the connection.
-                events = self._events(start, end)
-                fetched = {kind: check.fetch(start, end) for kind, check in _ENTRY_CHECKS.items()}
-                if w + 1 < len(windows):
-                    prefetch.start(*windows[w + 1])
-                self._check_entries(rows, events, fetched)
+        with closing(self._read_windows(windows)) as read:
+            for start, end, rows, events in read:
                 leaves = self._window(start, end, rows, events)
                 pos = start
                 while next_cp < len(wanted) and wanted[next_cp] <= end:
@@ -214,9 +204,6 @@ class _Verifier(CheckpointChecks):
                     recomputed[s] = builder.root()
                     next_cp += 1
                 self._check_tiles(builder.add(leaves[pos - start :]))
-        except BaseException:
-            prefetch.close()
-            raise
         self._check_tiles([(level, index, blob) for (level, index), blob in builder.edge().items()])
 
         for tile in sorted(set(self.upper) - self.seen_upper):
@@ -225,14 +212,7 @@ class _Verifier(CheckpointChecks):
                 _("哈希瓦片 %(level)s/%(index)s 超出了日志大小 %(size)s")
                 % {"level": tile[0], "index": tile[1], "size": size},
             )
-        self._check_beyond(size)
-        for check in _ENTRY_CHECKS.values():
-            for beyond_index, message in check.beyond(size):
-                self.add(beyond_index, message)
-        self._check_unlogged_events()
-        for table_check in _TABLE_CHECKS:
-            for table_index, message in table_check(size):
-                self.add(table_index, message)
+        self._check_around(size)
 
         root = builder.root()
         res.root_hash = root
@@ -289,20 +269,10 @@ class _Verifier(CheckpointChecks):
             return res
         hs = hasher.size
         new_leaves: list[bytes] = []
-        prefetch = _Prefetcher()
         first = old - old % self.window
         windows = [(max(s, old), min(s + self.window, size)) for s in range(first, size, self.window)]
-        if windows:
-            connection.ensure_connection()
-            prefetch.start(*windows[0])
-        try:
-            for w, (start, end) in enumerate(windows):
-                rows = prefetch.take()
-                events = self._events(start, end)
-                fetched = {kind: check.fetch(start, end) for kind, check in _ENTRY_CHECKS.items()}
-                if w + 1 < len(windows):
-                    prefetch.start(*windows[w + 1])
-                self._check_entries(rows, events, fetched)
+        with closing(self._read_windows(windows)) as read:
+            for start, end, rows, events in read:
                 t0, t1 = start // tiles.TILE_WIDTH, (end - 1) // tiles.TILE_WIDTH
                 stored = b"".join(
                     self._stored_hashes(0, t, rows.blobs.get(t)) or b"" for t in range(t0, t1 + 1)
@@ -332,9 +302,6 @@ class _Verifier(CheckpointChecks):
                             )
                 self._check_audit_events(start, rows.audit_indexes, datas, events)
                 new_leaves.extend(leaves)
-        except BaseException:
-            prefetch.close()
-            raise
 
         def linked(new_size: int, new_root: bytes) -> bool:
             ranges = merkle.consistency_ranges(old, new_size)
@@ -368,6 +335,36 @@ class _Verifier(CheckpointChecks):
                         _("大小 %(size)s 的检查点与上次校验通过的检查点（大小 %(old)s）不一致")
                         % {"size": newest, "old": old},
                     )
+        self._check_around(size)
+        res.root_hash = state_root or b""
+        return res
+
+    def _read_windows(
+        self, windows: list[tuple[int, int]]
+    ) -> Generator[tuple[int, int, _WindowRows, dict[int, AuditEvent]], None, None]:
+        """Each window's entries (the next window read while this one is hashed) and audit events,
+        with the rows copied from its entries checked. Close it to stop the read in flight."""
+        prefetch = _Prefetcher()
+        if windows:
+            connection.ensure_connection()
+            prefetch.start(*windows[0])
+        try:
+            for w, (start, end) in enumerate(windows):
+                rows = prefetch.take()
+                # The audit events are read now, while no read is in flight on the connection.
+                events = self._events(start, end)
+                fetched = {kind: check.fetch(start, end) for kind, check in _ENTRY_CHECKS.items()}
+                if w + 1 < len(windows):
+                    prefetch.start(*windows[w + 1])
+                self._check_entries(rows, events, fetched)
+                yield start, end, rows, events
+        except BaseException:
+            prefetch.close()
+            raise
+
+    def _check_around(self, size: int) -> None:
+        """What lies around the entries: anything beyond the log's size, audit events with no
+        entry, and the tables checked against their entries."""
         self._check_beyond(size)
         for check in _ENTRY_CHECKS.values():
             for beyond_index, message in check.beyond(size):
@@ -376,8 +373,6 @@ class _Verifier(CheckpointChecks):
         for table_check in _TABLE_CHECKS:
             for table_index, message in table_check(size):
                 self.add(table_index, message)
-        res.root_hash = state_root or b""
-        return res
 
     def _check_entries(
         self, rows: _WindowRows, events: dict[int, AuditEvent], fetched: dict[str, Any]

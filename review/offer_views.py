@@ -18,7 +18,7 @@ from django.views.decorators.http import require_http_methods
 from accounts.models import User, current_user
 from accounts.roles import STAFF_ROLES, Role
 from applications.models import Material, Offer, Work
-from applications.works import register_work, verify_filing
+from applications.works import platform_held_kinds, register_work, verify_filing
 from review import offers
 from review.payment_batches import latest_account
 from yingdu.refusals import Refused, show_refusal
@@ -126,7 +126,7 @@ def _offer_context(offer: Offer) -> dict[str, Any]:
         "work": offer.work,
         "application": application,
         "materials": materials,
-        "held": sorted(str(k) for k in offers.held_kinds(application)) if application is not None else [],
+        "held": sorted(str(k) for k in platform_held_kinds(application)) if application is not None else [],
         "lines": offer.lines[:200],
         "account": latest_account(offer.work.enterprise_id),
     }

@@ -52,7 +52,6 @@ from applications.usage_store import base_on, save_lines
 from applications.vendor_formats.base import FileResult
 from applications.works import (
     WorkRefused,
-    platform_held_kinds,
     require_enterprise_right,
     stamped_form_required,
 )
@@ -142,12 +141,8 @@ def offer_link(offer: Offer) -> str:
     return reverse("review:offer", args=[offer.pk])
 
 
-def _date(day: dt.date) -> str:
-    return chinese_date(day)
-
-
 def apply_by_text(offer: Offer) -> str:
-    text = _date(offer.apply_by)
+    text = chinese_date(offer.apply_by)
     return text + _("（暂定）") if offer.apply_by_provisional else text
 
 
@@ -414,7 +409,7 @@ def accept_offer(offer: Offer, *, actor: User, request: HttpRequest | None = Non
                 )
             today = timezone.localdate()
             if today > locked.apply_by:
-                raise WorkRefused(_("已超过申报截止日 %(day)s") % {"day": _date(locked.apply_by)})
+                raise WorkRefused(_("已超过申报截止日 %(day)s") % {"day": chinese_date(locked.apply_by)})
             work = locked.work
             found = figures(work, today)
             application = actions.create_draft(actor=actor, request=request)
@@ -561,8 +556,3 @@ def decline_offer(
             request=request,
         )
     return locked
-
-
-def held_kinds(application: Application) -> set[str]:
-    """The materials the platform holds for ``application`` (re-exported for the offer page)."""
-    return platform_held_kinds(application)
