@@ -42,10 +42,10 @@ from accounts.queries import (
 )
 from accounts.roles import ADMIN_ROLES, EXTERNAL_ROLES, Role
 from accounts.security import SecurityPolicy, SiteSettings, current_policy
+from core.formats import datetime_text, money_text
+from core.pagination import paginate
 from ledger.labels import action_label, field_label, is_money_key, value_label
 from ledger.models import AuditEvent
-from yingdu.formats import datetime_text, money_text
-from yingdu.pagination import paginate
 
 PAGE_SIZE = 50
 EXPORT_LIMIT = 50_000
@@ -389,7 +389,7 @@ def audit_log(request: HttpRequest) -> HttpResponse:
 def audit_export(request: HttpRequest) -> HttpResponse:
     from openpyxl import Workbook
 
-    from yingdu.xlsx import write_sheet, xlsx_response
+    from core.xlsx import write_sheet, xlsx_response
 
     user = _as(request, Role.AUDITADMIN)
     form = AuditSearchForm(request.GET or None)

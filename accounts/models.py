@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.roles import Role, role_conflicts
-from yingdu.lib.dates import chinese_datetime
+from core.lib.dates import chinese_datetime
 
 
 def current_user(request: HttpRequest) -> User:

@@ -40,15 +40,15 @@ from applications.states import TRANSITIONS, Status, allowed
 from applications.subsidy import subsidy_for
 from applications.usage_store import save_lines
 from applications.vendor_formats import FileResult, parse_file
+from core import hooks
+from core.lib.money import format_money
+from core.refusals import Refused
+from core.uploads import DOCUMENT_TYPES, TABLE_TYPES, USAGE_TYPES, CheckedUpload, stored_files
 from enterprises.actions import ENTERPRISE_FIELDS
 from enterprises.models import Delegation, Enterprise, Right, verified_licence
 from enterprises.permissions import RightRefused, record_use, require_right
 from ledger.actions import record_event
 from ledger.rows import seal
-from yingdu import hooks
-from yingdu.lib.money import format_money
-from yingdu.refusals import Refused
-from yingdu.uploads import DOCUMENT_TYPES, TABLE_TYPES, USAGE_TYPES, CheckedUpload, stored_files
 
 # Rows 1–9 are the enterprise's own record (enterprises.actions.ENTERPRISE_FIELDS), copied into a
 # new application; only the enterprise's name is stored under another field name.
@@ -262,7 +262,7 @@ def add_material(
     actor: User,
     request: HttpRequest | None = None,
 ) -> Material:
-    """Attach one checked file (``yingdu.uploads.check_upload``) to the application.
+    """Attach one checked file (``core.uploads.check_upload``) to the application.
 
     Allowed while a draft and, after submission, only while the center has asked for a
     supplement (state ``supplement_requested``); a supplement file is a new version of its kind

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import admin
 
 from applications.models import Application, ConsumptionRow, Material
-from yingdu.admin import ReadOnlyAdmin
+from core.admin import ReadOnlyAdmin
 
 
 @admin.register(Application)

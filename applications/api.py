@@ -33,11 +33,11 @@ from applications.forms import EDITABLE_FIELDS, ApplicationForm
 from applications.models import Application, Material, MaterialKind
 from applications.pdf import pdf_filename, render_application_pdf
 from applications.states import Status
+from core.apierrors import ErrorsOut, MessageOut
+from core.lib.money import format_money
+from core.uploads import DOCUMENT_TYPES, USAGE_TYPES, check_upload
 from ledger.actions import record_event
 from ledger.downloads import audited_download
-from yingdu.apierrors import ErrorsOut, MessageOut
-from yingdu.lib.money import format_money
-from yingdu.uploads import DOCUMENT_TYPES, USAGE_TYPES, check_upload
 
 router = Router(auth=django_auth, tags=["applications"])
 

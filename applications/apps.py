@@ -13,8 +13,8 @@ class ApplicationsConfig(AppConfig):
         # The log names review transitions by their code; their Chinese names live in the table.
         from applications.deadlines import calendar_moves
         from applications.states import TRANSITIONS
+        from core import hooks
         from ledger.labels import register_action_labels
-        from yingdu import hooks
 
         register_action_labels({f"application.{t.name}": t.lazy_label for t in TRANSITIONS.values()})
         hooks.register(hooks.CALENDAR_MOVES, calendar_moves)

@@ -24,12 +24,12 @@ from django.utils.translation import gettext_lazy
 from applications.forms import EDITABLE_FIELDS, OVERSEAS_DETAIL_FIELDS
 from applications.models import Application, ConsumptionRow, MaterialKind
 from applications.states import HOLDS_FILING_NUMBER, Status
+from core.formats import date_text
+from core.lib.money import display_money
+from core.lib.workdays import UnknownYearError
+from core.validators import normalize_email, normalize_phone, normalize_uscc
 from enterprises.models import LicenceVersion, Provider, verified_licence
 from policy.loader import PolicyNotInForceError, PolicyParams, params_at
-from yingdu.formats import date_text
-from yingdu.lib.money import display_money
-from yingdu.lib.workdays import UnknownYearError
-from yingdu.validators import normalize_email, normalize_phone, normalize_uscc
 
 Problems = dict[str, list[str]]
 

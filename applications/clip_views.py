@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 from accounts.models import current_user
 from applications.clips import ClipRefused, add_sampled_clip
 from applications.views import get_own_application
-from yingdu.uploads import read_bounded
+from core.uploads import read_bounded
 
 
 @login_required

@@ -20,11 +20,11 @@ from applications.aigc import ClipCheck, ClipFacts, check_clip, image_facts, vid
 from applications.models import Application, SampledClip
 from applications.states import Status
 from applications.usage_lines import UsageLine
+from core.refusals import Refused
+from core.uploads import generated_path, safe_filename, stored_files
 from enterprises.models import Right
 from enterprises.permissions import record_use
 from ledger.actions import record_event
-from yingdu.refusals import Refused
-from yingdu.uploads import generated_path, safe_filename, stored_files
 
 VIDEO_TYPES = {"video/mp4": "mp4", "video/quicktime": "mov"}
 IMAGE_TYPES = {"image/jpeg": "jpg", "image/png": "png"}

@@ -11,11 +11,11 @@ from accounts.models import User
 from accounts.roles import Role
 from applications.models import Application
 from applications.states import Status
+from core.lib.workdays import UnknownYearError
 from policy import calendar as policy_calendar
 from policy.calendar import CalendarState
 from policy.deadlines import Move
 from policy.loader import PolicyNotInForceError, params_at
-from yingdu.lib.workdays import UnknownYearError
 
 
 def calendar_moves(*, before: CalendarState, after: CalendarState, today: dt.date) -> list[Move]:

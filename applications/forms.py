@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from applications.models import MaterialKind
-from yingdu.validators import national_initial, normalize_email, normalize_phone, normalize_uscc
+from core.validators import national_initial, normalize_email, normalize_phone, normalize_uscc
 
 # Fields the applicant may set, in the order of the source form's rows. Everything else
 # (status, enterprise, amounts, reference, dates of the workflow) is set by actions only.
@@ -315,7 +315,7 @@ class MultipleFileInput(forms.ClearableFileInput):
 
 
 class MultipleFileField(forms.FileField):
-    """Several files in one field; each is then checked by ``yingdu.uploads.check_upload``
+    """Several files in one field; each is then checked by ``core.uploads.check_upload``
     (empty files included, so that the message names the file)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -9,7 +9,7 @@ from django.db.models.functions import Upper
 from django.utils.translation import gettext_lazy as _
 
 from applications.states import HOLDS_FILING_NUMBER, Status
-from yingdu.signatures import SignedFile
+from core.signatures import SignedFile
 
 ZERO = Decimal("0.00")
 
@@ -257,7 +257,7 @@ class Material(SignedFile, models.Model):
     size = models.PositiveIntegerField(_("大小（字节）"))
     sha256 = models.CharField(_("SHA-256"), max_length=64)
     flags = models.JSONField(_("检查标记"), default=list, blank=True)
-    # What the file's digital signatures said on upload (yingdu.signatures); empty for images and tables.
+    # What the file's digital signatures said on upload (core.signatures); empty for images and tables.
     signature = models.JSONField(_("签名验证结果"), default=dict, blank=True)
     version = models.PositiveIntegerField(_("版本"), default=1)
     supplement_round = models.PositiveIntegerField(_("补充轮次"), default=0)

@@ -12,7 +12,7 @@ three approval boxes filled from the review record::
 
 WeasyPrint renders the HTML template with Noto Sans CJK SC (Debian ``fonts-noto-cjk``); the fonts
 are embedded (subset) so the PDF prints the same anywhere. The PDF is signed by the center (PAdES
-with a timestamp, ``yingdu.signing``), so any reader shows it unchanged since it was issued.
+with a timestamp, ``core.signing``), so any reader shows it unchanged since it was issued.
 """
 
 from __future__ import annotations
@@ -30,9 +30,9 @@ from django.utils.translation import gettext_lazy as _l
 
 from applications.models import Application
 from applications.signing import signature_text
+from core.lib.money import round_half_up
+from core.validators import display_phone
 from policy.loader import PolicyNotInForceError, params_at
-from yingdu.lib.money import round_half_up
-from yingdu.validators import display_phone
 
 OPINION_BOXES = (
     ("initial", _l("初审意见"), _l("区文促中心部门初审意见："), _l("初审负责人签字："), _l("由审核部门填写")),
@@ -209,9 +209,9 @@ def render_application_html(
 def render_application_pdf(
     application: Application, *, with_opinions: bool = False, opinions: dict[str, dict[str, Any]] | None = None
 ) -> bytes:
-    """The 申请表 of ``application`` as PDF bytes signed by the center (``yingdu.signing``);
+    """The 申请表 of ``application`` as PDF bytes signed by the center (``core.signing``);
     the approval boxes empty unless ``with_opinions``."""
-    from yingdu.signing import render_signed_pdf
+    from core.signing import render_signed_pdf
 
     html = render_application_html(application, with_opinions=with_opinions, opinions=opinions)
     reason = _("区文促中心审批表") if with_opinions else _("区文促中心生成的申请表")

@@ -11,8 +11,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from applications.models import Application
+from core.lib.dates import chinese_date
 from enterprises.models import Delegation, Right
-from yingdu.lib.dates import chinese_date
 
 
 @dataclass(frozen=True)

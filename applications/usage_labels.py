@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
 
+from core.lib.usage_vocabulary import CATEGORIES, KINDS, SOURCES, UNITS
 from ledger.labels import register_action_labels, register_detail_labels
-from yingdu.lib.usage_vocabulary import CATEGORIES, KINDS, SOURCES, UNITS
 
 
 def register_usage_labels() -> None:

@@ -40,14 +40,14 @@ from applications.pdf import pdf_filename, render_application_pdf
 from applications.queries import estimate, timeline
 from applications.states import Status
 from applications.vendor_formats.template import template_csv, template_xlsx
+from core import hooks
+from core.lib.money import display_money
+from core.signing import issued_pdf_response
+from core.uploads import DOCUMENT_TYPES, USAGE_TYPES, check_upload
+from core.validators import display_phone
 from enterprises.models import Provider
 from ledger.actions import record_event
 from ledger.downloads import audited_download
-from yingdu import hooks
-from yingdu.lib.money import display_money
-from yingdu.signing import issued_pdf_response
-from yingdu.uploads import DOCUMENT_TYPES, USAGE_TYPES, check_upload
-from yingdu.validators import display_phone
 
 
 def get_application_for_user(request: HttpRequest, pk: int) -> Application:
@@ -444,7 +444,7 @@ def _file_response(
     if inline:
         if material.mime == "application/pdf":
             # The browser's PDF viewer is a plugin: a sandbox or object-src 'none' would block it.
-            # PDFs with JavaScript were refused at upload (yingdu.uploads).
+            # PDFs with JavaScript were refused at upload (core.uploads).
             response["Content-Security-Policy"] = (
                 "default-src 'none'; object-src 'self'; img-src 'self' data:; style-src 'unsafe-inline'"
             )

@@ -1,6 +1,6 @@
 """Withdrawing an application (with a reason) and deleting a draft: each behind a confirmation.
 
-GET shows the confirmation page (``yingdu.confirm``); only a POST that carries the
+GET shows the confirmation page (``core.confirm``); only a POST that carries the
 confirmation — and, for a withdrawal, a reason — acts. Another enterprise's application is a 404.
 """
 
@@ -19,7 +19,7 @@ from accounts.models import current_user
 from applications import actions
 from applications.models import Application
 from applications.views import get_own_application
-from yingdu.confirm import ReasonForm, confirm_page, confirmed
+from core.confirm import ReasonForm, confirm_page, confirmed
 
 WITHDRAW_REASONS = (
     ("materials_wrong", _l("材料有误，需重新申请")),

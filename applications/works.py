@@ -23,12 +23,12 @@ from django.utils.translation import gettext as _
 from accounts.models import User
 from accounts.roles import STAFF_ROLES, Role
 from applications.models import Application, MaterialKind, Offer, UsageLineRow, Work
+from core.lib.usage_vocabulary import APPLICANT_DECLARED
+from core.refusals import Refused
 from enterprises.models import Enterprise, Right
 from enterprises.permissions import RightRefused, record_use, require_right
 from ledger.actions import record_event
 from policy.loader import PolicyNotInForceError, params_at
-from yingdu.lib.usage_vocabulary import APPLICANT_DECLARED
-from yingdu.refusals import Refused
 
 
 class WorkRefused(Refused):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.contrib import admin
 
 from audits.models import Clawback, DataNotice, Finding, Objection, ReconciliationRun, Repayment, SpotCheck
-from yingdu.admin import ReadOnlyAdmin
+from core.admin import ReadOnlyAdmin
 
 
 @admin.register(ReconciliationRun)

@@ -1,5 +1,5 @@
 """Confirmation pages of 追回 and 列入黑名单: both reach the enterprise and cannot be undone, so the
-first POST of a valid form states the consequence and only the confirmation acts (``yingdu.confirm``)."""
+first POST of a valid form states the consequence and only the confirmation acts (``core.confirm``)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from applications.models import Application
-from yingdu.confirm import confirm_page
-from yingdu.templatetags.yingdu_format import money
+from core.confirm import confirm_page
+from core.templatetags.yingdu_format import money
 
 
 def clawback_confirmation(request: HttpRequest, app: Application, data: dict[str, Any]) -> HttpResponse:

@@ -1,6 +1,6 @@
 """The data notice (数据告知书) and the clawback decision (追回决定书) as PDFs the center signs.
 
-Both are rendered with WeasyPrint and signed as PAdES with a timestamp (``yingdu.signing``),
+Both are rendered with WeasyPrint and signed as PAdES with a timestamp (``core.signing``),
 like the 申请表. The enterprise concerned downloads its own; inspectors (and finance, for
 clawbacks) any. Each download is logged.
 """
@@ -19,8 +19,8 @@ from accounts.models import User, current_user
 from accounts.roles import Role
 from audits import legal
 from audits.models import Clawback, DataNotice
+from core.signing import issued_pdf_response, render_signed_pdf
 from ledger.actions import record_event
-from yingdu.signing import issued_pdf_response, render_signed_pdf
 
 
 def render_notice_pdf(notice: DataNotice) -> bytes:

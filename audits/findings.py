@@ -20,15 +20,15 @@ from applications.models import Application
 from audits import notify
 from audits.guards import MAX_EVIDENCE_FILES, AuditRefused, _require, _text
 from audits.models import DataNotice, Finding, Objection, ObjectionEvidence, ReconciliationRun, SpotCheck
+from core.formats import date_text, money_text
+from core.lib.money import round_half_up
+from core.uploads import DOCUMENT_TYPES, CheckedUpload, check_upload, stored_files
 from enterprises.models import Right
 from enterprises.permissions import RightRefused, record_use, require_right
 from ledger.actions import record_event
 from ledger.models import AuditEvent
 from policy.calendar import objection_due
 from policy.loader import params_at
-from yingdu.formats import date_text, money_text
-from yingdu.lib.money import round_half_up
-from yingdu.uploads import DOCUMENT_TYPES, CheckedUpload, check_upload, stored_files
 
 
 def record_finding(

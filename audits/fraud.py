@@ -18,10 +18,10 @@ from applications.states import TRANSITIONS, Status
 from audits import notify
 from audits.guards import AuditRefused, _require, _text
 from audits.models import Clawback, Finding, Repayment
+from core.lib.money import display_money, format_money, round_half_up
 from enterprises.models import Enterprise
 from ledger.actions import record_event
 from review.actions import record_step, release_annual_grant
-from yingdu.lib.money import display_money, format_money, round_half_up
 
 
 def clawback_default(application: Application, finding: Finding | None) -> Decimal | None:

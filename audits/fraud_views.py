@@ -18,9 +18,9 @@ from audits.confirmations import blacklist_confirmation, clawback_confirmation
 from audits.forms import BlacklistForm, ClawbackForm, LiftForm, RepaymentForm, WriteOffForm
 from audits.models import Clawback
 from audits.view_helpers import READERS, _flash_errors, _refused, _user_with
+from core.confirm import confirmed
 from enterprises.models import Enterprise
 from ledger.actions import record_event
-from yingdu.confirm import confirmed
 
 
 @login_required
@@ -178,7 +178,7 @@ def blacklist_export(request: HttpRequest) -> HttpResponse:
     """The blacklist as XLSX, formula-injection safe (docs/security.md); the export is audited."""
     from openpyxl import Workbook
 
-    from yingdu.xlsx import write_sheet, xlsx_response
+    from core.xlsx import write_sheet, xlsx_response
 
     user = _user_with(request, *READERS)
     entries = Enterprise.objects.filter(blacklisted=True).order_by("-blacklisted_at", "name")

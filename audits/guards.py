@@ -12,8 +12,8 @@ from django.utils.translation import gettext as _
 
 from accounts.models import User
 from applications.models import Application
+from core.refusals import NON_FIELD, Refused
 from policy.loader import PolicyParams, params_at
-from yingdu.refusals import NON_FIELD, Refused
 
 MAX_TEXT = 5000
 MAX_EVIDENCE_FILES = 10

@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from audits.rules import flag_label, measure_label
-from yingdu.formats import datetime_text, money_text
+from core.formats import datetime_text, money_text
 
 SEVERITY_LABELS: dict[str, Any] = {
     "high": gettext_lazy("严重"),

@@ -16,8 +16,8 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from audits import rules
-from yingdu.lib.money import display_money
-from yingdu.signatures import SignedFile
+from core.lib.money import display_money
+from core.signatures import SignedFile
 
 
 class ReconciliationRun(models.Model):
@@ -72,7 +72,7 @@ class ReconciliationRun(models.Model):
         indexes = [models.Index(fields=["application", "-run_at"], name="audits_recon_latest")]
 
     def __str__(self) -> str:
-        from yingdu.formats import datetime_text
+        from core.formats import datetime_text
 
         return str(_("%(time)s 对账，标记 %(count)d 项")) % {
             "time": datetime_text(self.run_at),
@@ -273,7 +273,7 @@ class Objection(models.Model):
 
 
 class ObjectionEvidence(SignedFile, models.Model):
-    """An evidence file of an objection, checked by ``yingdu.uploads`` and stored under a generated name."""
+    """An evidence file of an objection, checked by ``core.uploads`` and stored under a generated name."""
 
     objection = models.ForeignKey(
         Objection, verbose_name=_("异议"), on_delete=models.PROTECT, related_name="evidence"
@@ -284,7 +284,7 @@ class ObjectionEvidence(SignedFile, models.Model):
     size = models.PositiveIntegerField(_("大小（字节）"))
     sha256 = models.CharField(_("SHA-256"), max_length=64)
     flags = models.JSONField(_("检查标记"), default=list, blank=True)
-    # What the file's digital signatures said on upload (yingdu.signatures).
+    # What the file's digital signatures said on upload (core.signatures).
     signature = models.JSONField(_("签名验证结果"), default=dict, blank=True)
 
     class Meta:

@@ -15,10 +15,10 @@ from django.utils.translation import gettext as _
 
 from audits import legal
 from audits.models import Clawback, DataNotice, Finding, Objection
+from core.formats import date_text
 from enterprises.models import Enterprise
 from review.models import Notification
 from review.notify import applicant_users, deliver, enterprise_users
-from yingdu.formats import date_text
 
 
 def _url(path: str) -> str:

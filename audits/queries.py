@@ -33,10 +33,10 @@ from applications.models import Application, ConsumptionRow, MaterialKind
 from applications.states import Status
 from audits import rules
 from audits.models import ReconciliationRun
+from core.lib.money import round_half_up
 from ledger.models import Checkpoint
 from monitoring.integrity import matching_leaves
 from monitoring.models import UsageRecord
-from yingdu.lib.money import round_half_up
 
 # Other applications whose claims count for double-claim checks: those still claiming a subsidy.
 LIVE_CLAIM_EXCLUDED = (Status.DRAFT, Status.WITHDRAWN, Status.REJECTED)

@@ -11,7 +11,7 @@ from audits.actions import reconcile_quietly
 from audits.evidence import evidence_panel
 from audits.models import ReconciliationRun
 from audits.queries import latest_run
-from yingdu import hooks
+from core import hooks
 
 
 def _reconcile(application_id: int, actor: User | None, trigger: str) -> None:

@@ -22,11 +22,11 @@ from applications.models import Application
 from audits import queries, rules, setwise, time_bounds, usage_checks
 from audits.guards import AuditRefused, _local, _params_for
 from audits.models import ReconciliationRun
+from core.lib.money import round_half_up
 from ledger.actions import record_event
 from ledger.models import Checkpoint
 from ledger.rows import seal
 from policy.loader import PolicyParams, params_at
-from yingdu.lib.money import round_half_up
 
 logger = logging.getLogger(__name__)
 

@@ -47,8 +47,8 @@ from audits.quarters import draw_sample as draw_sample
 from audits.quarters import order_key as order_key
 from audits.quarters import sample_size as sample_size
 from audits.quarters import spot_check_seed as spot_check_seed
-from yingdu.lib.dates import chinese_datetime
-from yingdu.lib.money import display_money, round_half_up
+from core.lib.dates import chinese_datetime
+from core.lib.money import display_money, round_half_up
 
 Severity = Literal["high", "medium", "low"]
 SEVERITY_ORDER: tuple[Severity, ...] = ("high", "medium", "low")

@@ -36,10 +36,10 @@ from audits.queries import (
     peer_stats_for,
     peer_values,
 )
+from core.lib.money import round_half_up
 from ledger.models import Checkpoint
 from monitoring.integrity import refused_rows
 from monitoring.models import UsageRecord
-from yingdu.lib.money import round_half_up
 
 
 def _cents(value: Any) -> Decimal:

@@ -19,10 +19,10 @@ from django.utils.translation import gettext as _
 from applications.models import Application
 from audits.queries import _key_filter, application_keys
 from audits.rules import ENDS_AFTER_WITNESS, MAX_LISTED, Flag
+from core.lib.dates import chinese_datetime
 from ledger.witnessing import ends_after_cosignature, first_cosignatures
 from monitoring.models import UsageRecord
 from policy.loader import PolicyParams
-from yingdu.lib.dates import chinese_datetime
 
 _batch: ContextVar[dict[int, list[tuple[int, dt.datetime]]] | None] = ContextVar(
     "time_bounds_batch", default=None

@@ -25,8 +25,8 @@ from audits.rules import (
     VOUCHER_USED,
     Flag,
 )
+from core.lib.money import format_money
 from monitoring.models import ReportedUsageLine
-from yingdu.lib.money import format_money
 
 DEFAULT_MIN_RATIO = Decimal("0.5")
 

@@ -13,9 +13,9 @@ from django.utils import timezone
 
 from accounts.models import User, current_user
 from accounts.roles import Role
+from core.lib.workdays import UnknownYearError
+from core.refusals import show_refusal
 from policy.calendar import workdays_left
-from yingdu.lib.workdays import UnknownYearError
-from yingdu.refusals import show_refusal
 
 # Staff who may read reconciliation results and spot checks (reviewers see them on the review page).
 READERS = (Role.REVIEWER, Role.HEAD, Role.APPROVER, Role.FINANCE, Role.INSPECTOR)

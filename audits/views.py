@@ -35,10 +35,10 @@ from audits.models import Clawback, DataNotice, Finding, Objection, ObjectionEvi
 from audits.queries import latest_run, latest_runs
 from audits.sampling import SampleUnavailable, compute_sample, describe_formula, sample_document
 from audits.view_helpers import READERS, RUNNERS, _days_left, _flash_errors, _refused, _user_with
+from core.formats import date_text
+from core.pagination import paginate
 from enterprises.models import Enterprise
 from ledger.downloads import audited_download
-from yingdu.formats import date_text
-from yingdu.pagination import paginate
 
 # --- inspector workbench -----------------------------------------------------------------------------
 

@@ -52,7 +52,7 @@ def fill(n: int) -> None:
     from enterprises.models import Enterprise, Provider
     from monitoring.models import UsageBatch, UsageRecord
     from review.models import Payment, SupplementNotice
-    from yingdu.test import valid_uscc
+    from testing.fixtures import valid_uscc
 
     staff = User.objects.create_user(username="bench-staff")
     provider = Provider.objects.create(name="怀柔智算中心", status=Provider.Status.APPROVED)

@@ -59,7 +59,7 @@ def fill(n_apps: int, n_records: int) -> None:
     from applications.states import Status
     from enterprises.models import Enterprise, Provider
     from monitoring.models import UsageBatch
-    from yingdu.test import valid_uscc
+    from testing.fixtures import valid_uscc
 
     staff = User.objects.create_user(username="bench-staff")
     provider = Provider.objects.create(name="怀柔智算中心", status=Provider.Status.APPROVED)

@@ -58,7 +58,7 @@ def fill(n: int) -> Any:
     from applications.models import Application
     from enterprises.models import Enterprise
     from review.models import SupplementNotice
-    from yingdu.test import make_user, valid_uscc
+    from testing.fixtures import make_user, valid_uscc
 
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     reviewer = make_user("bench-reviewer", Role.REVIEWER)

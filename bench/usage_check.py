@@ -55,7 +55,7 @@ def fill(n_records: int) -> int:
     from enterprises.models import Enterprise, Provider
     from monitoring.actions import record_usage_batch
     from monitoring.tests.factories import BASE, hourly, make_node
-    from yingdu.test import USCC_A
+    from testing.fixtures import USCC_A
 
     Enterprise.objects.create(name="基准企业", uscc=USCC_A, status=Enterprise.Status.VERIFIED)
     provider = Provider.objects.create(name="怀柔智算中心", status=Provider.Status.APPROVED)

@@ -19,13 +19,13 @@ from django.utils.translation import gettext as _
 from accounts.actions import create_user_with_role
 from accounts.models import User
 from accounts.roles import Role
+from core import hooks
+from core.outbox import queue_email
+from core.uploads import CheckedUpload, stored_files
 from enterprises.models import Delegation, Enterprise, LicenceVersion, Right
 from enterprises.permissions import record_use, require_right
 from ledger.actions import record_event
 from ledger.models import AuditEvent
-from yingdu import hooks
-from yingdu.outbox import queue_email
-from yingdu.uploads import CheckedUpload, stored_files
 
 ENTERPRISE_FIELDS = (
     "name",

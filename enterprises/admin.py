@@ -1,7 +1,7 @@
 from django.contrib import admin
 
+from core.admin import ModelAdmin
 from enterprises.models import ConflictOfInterest, Enterprise, Provider
-from yingdu.admin import ModelAdmin
 
 
 @admin.register(Enterprise)

@@ -4,7 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from yingdu.signatures import SignedFile
+from core.signatures import SignedFile
 
 
 class Enterprise(models.Model):
@@ -183,7 +183,7 @@ class LicenceVersion(SignedFile, models.Model):
     sha256 = models.CharField(_("SHA-256"), max_length=64)
     mime = models.CharField(max_length=100)
     original_name = models.CharField(_("原文件名"), max_length=120)
-    # What the file's digital signatures said on upload (yingdu.signatures).
+    # What the file's digital signatures said on upload (core.signatures).
     signature = models.JSONField(_("签名验证结果"), default=dict, blank=True)
     status = models.CharField(_("核验状态"), max_length=10, choices=Status.choices, default=Status.PENDING)
     note = models.TextField(_("核验意见"), blank=True)

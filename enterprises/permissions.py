@@ -18,10 +18,10 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.formats import date_text
 from enterprises.models import Delegation, Enterprise, Right
 from ledger.actions import record_event
 from ledger.models import AuditEvent
-from yingdu.formats import date_text
 
 
 class RightRefused(PermissionDenied):

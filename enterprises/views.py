@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts import oidc
 from accounts.models import User, current_user
 from accounts.roles import STAFF_ROLES, Role
+from core.pagination import paginate
 from enterprises import actions
 from enterprises import oidc as enterprise_oidc
 from enterprises.forms import DelegationForm, LicenceUploadForm, MemberForm, RegistrationForm, VerifyForm
@@ -25,7 +26,6 @@ from enterprises.permissions import RightRefused
 from ledger.actions import record_event
 from ledger.downloads import audited_download
 from ledger.models import AuditEvent
-from yingdu.pagination import paginate
 
 # Audit events the enterprise sees about its delegations: grants, uses, revocations, refusals.
 DELEGATION_EVENTS = (

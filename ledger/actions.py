@@ -21,12 +21,12 @@ from django.db import connection, models, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
+from core.lib.clientip import client_address
 from ledger import merkle, seen, tiles
 from ledger.events import AUDIT_KIND, audit_entry_bytes
 from ledger.keys import signer as current_signer
 from ledger.models import AuditEvent, Checkpoint, LogState
 from ledger.note import sign_checkpoint as sign_checkpoint_note
-from yingdu.lib.clientip import client_address
 
 logger = logging.getLogger(__name__)
 

@@ -8,8 +8,8 @@ from typing import Any
 from django.db import models
 from django.http import FileResponse, HttpRequest
 
+from core.uploads import stored_file_response
 from ledger.actions import record_event
-from yingdu.uploads import stored_file_response
 
 
 def audited_download(

@@ -1,6 +1,6 @@
 """Periodic jobs of the log (Huey): a checkpoint every five minutes, cosigned by the witnesses, and a nightly verification.
 
-Each runs once per slot of its schedule however many workers run (``yingdu.periodic``).
+Each runs once per slot of its schedule however many workers run (``core.periodic``).
 """
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from __future__ import annotations
 from django.utils import timezone
 from huey import crontab
 
+from core.periodic import periodic_job
 from ledger.actions import run_verification, sign_checkpoint
-from yingdu.periodic import periodic_job
 
 FULL_ON_WEEKDAY = 6  # Sunday (Asia/Shanghai): the whole log; the other nights, what is new
 

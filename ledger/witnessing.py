@@ -13,7 +13,7 @@
 - **Split views**: a witness that holds another root for a size (``409`` at the same size), a
   tree our log does not extend (``422``), or a larger tree than any checkpoint we signed, has
   been shown a different history: the platform raises the alarm (an audit event, the console,
-  and an e-mail to the security and audit administrators through ``yingdu.hooks``).
+  and an e-mail to the security and audit administrators through ``core.hooks``).
 """
 
 from __future__ import annotations
@@ -238,7 +238,7 @@ def _alarm(witness: Witness, checkpoint: Checkpoint, reason: str) -> Submission:
 
     Raised once: while the witness stays in the alarm state, later checkpoints it refuses only
     update its row (the alarm clears when it cosigns again)."""
-    from yingdu import hooks
+    from core import hooks
 
     repeated = witness.status == Witness.Status.SPLIT_VIEW
     with transaction.atomic():

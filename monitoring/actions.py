@@ -20,13 +20,13 @@ from django.utils.translation import gettext as _
 
 from accounts.models import User
 from agent.signing import KeyFileError, load_public_key, verify_bytes
+from core.refusals import Refused
+from core.uploads import TABLE_MAX_ROWS
 from enterprises.models import Provider
 from ledger.actions import record_event
 from monitoring.ingest import BatchResult, _public_key
 from monitoring.ingest import record_usage_batch as record_usage_batch
 from monitoring.models import ApiToken, Node, UsageBatch
-from yingdu.refusals import Refused
-from yingdu.uploads import TABLE_MAX_ROWS
 
 TOKEN_PREFIX = "ydp_"  # noqa: S105 - a public marker, lets scanners spot leaked tokens
 

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from django.contrib import admin
 
+from core.admin import ReadOnlyAdmin
 from monitoring.models import ApiToken, Node, RejectedRecord, UsageBatch, UsageRecord
-from yingdu.admin import ReadOnlyAdmin
 
 
 @admin.register(Node)

@@ -25,13 +25,13 @@ from django.utils.translation import gettext as _
 from ninja import Router
 from ninja.security import HttpBearer
 
+from core.middleware import USAGE_BATCH_MAX_BYTES
 from enterprises.models import Provider
 from monitoring.actions import authenticate_token, record_usage_batch
 from monitoring.models import ApiToken
 from monitoring.records import MAX_API_LIMIT, own_records, record_json, record_receipt
 from monitoring.schemas import MAX_BATCH_RECORDS, RECORD_FIELDS
 from monitoring.usage_lines import MAX_LINES, record_usage_lines
-from yingdu.middleware import USAGE_BATCH_MAX_BYTES
 
 # 5,000 records of about 700 bytes; anything far larger is not a batch of this API.
 MAX_BODY_BYTES = USAGE_BATCH_MAX_BYTES

@@ -1,6 +1,6 @@
 """The provider portal's upload of bill exports (docs/usage-formats.md): a model-service vendor's or a
 reseller's own bill or task export, read by the same parsers as the applicants' (through
-``yingdu.hooks.USAGE_EXPORT_READ``) and reported as usage lines of one enterprise's work."""
+``core.hooks.USAGE_EXPORT_READ``) and reported as usage lines of one enterprise's work."""
 
 from __future__ import annotations
 
@@ -17,12 +17,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
+from core import hooks
+from core.uploads import read_bounded
 from enterprises.models import Provider
 from monitoring.schemas import valid_uscc
 from monitoring.usage_lines import MAX_LINES, record_usage_lines
 from monitoring.views import _own_provider
-from yingdu import hooks
-from yingdu.uploads import read_bounded
 
 REPORTED_FIELDS = (
     "kind",

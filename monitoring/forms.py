@@ -9,10 +9,10 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from agent.signing import KeyFileError, load_public_key
+from core.uploads import read_bounded
+from core.validators import normalize_email, normalize_phone, normalize_uscc
 from enterprises.models import Provider
 from monitoring.models import Node
-from yingdu.uploads import read_bounded
-from yingdu.validators import normalize_email, normalize_phone, normalize_uscc
 
 
 class NodeForm(forms.Form):

@@ -24,11 +24,11 @@ from django.utils.translation import gettext as _
 
 from accounts.models import User
 from agent.signing import canonical_pair, canonical_record, load_public_key
+from core.lib.text import safe_text
 from enterprises.models import Enterprise, Provider
 from ledger.actions import append_entries, record_event, sign_checkpoint
 from monitoring.models import Node, RejectedRecord, UsageBatch, UsageRecord
 from monitoring.schemas import RecordError, UsageFields, parse_record, storable
-from yingdu.lib.text import safe_text
 
 LEDGER_KIND = "usage_record"
 GPU_LOCK_CLASS = 8  # first key of the two-key advisory locks taken per GPU during ingestion

@@ -14,9 +14,9 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from core.lib.dates import chinese_datetime
 from enterprises.models import Enterprise, Provider
 from ledger.models import AppendOnlyError
-from yingdu.lib.dates import chinese_datetime
 
 
 class Scenario(models.TextChoices):

@@ -20,9 +20,9 @@ from typing import Any
 from django.utils.translation import gettext as _
 from stdnum.cn import uscc as uscc_check
 
+from core.lib.money import MAX_AMOUNT
+from core.lib.text import has_unsafe_text, safe_text
 from monitoring.models import Scenario
-from yingdu.lib.money import MAX_AMOUNT
-from yingdu.lib.text import has_unsafe_text, safe_text
 
 RECORD_FIELDS = (
     "record_id", "node_id", "enterprise_uscc", "work_ref", "job_id", "scenario", "gpu_model", "gpu_uuid",

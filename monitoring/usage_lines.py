@@ -24,13 +24,13 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.lib.text import has_unsafe_text
+from core.lib.usage_vocabulary import CATEGORIES, KINDS, UNITS
 from enterprises.models import Provider
 from ledger.actions import record_event
 from ledger.rows import seal
 from monitoring.models import ReportedUsageLine
 from monitoring.schemas import valid_uscc
-from yingdu.lib.text import has_unsafe_text
-from yingdu.lib.usage_vocabulary import CATEGORIES, KINDS, UNITS
 
 MAX_LINES = 5000
 TEXT_FIELDS = {

@@ -9,12 +9,12 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
+from core import hooks
+from core.lib.workdays import YearSchedule
 from ledger.actions import record_event
 from policy.calendar import HolidayYearData, clear_calendar_cache, get_state, parse_holiday_year
 from policy.deadlines import Move, moves_between
 from policy.models import HolidayYear
-from yingdu import hooks
-from yingdu.lib.workdays import YearSchedule
 
 
 def _schedule(parsed: HolidayYearData) -> YearSchedule:
@@ -46,7 +46,7 @@ def load_holiday_year(
     recomputed: stored dates are rewritten in this transaction, an enterprise's deadline keeps
     the later date and the center's takes the earlier (:func:`policy.calendar.settle`); the moves
     are in the audit event, and the applicants and staff concerned are told after commit
-    (:data:`yingdu.hooks.CALENDAR_LOADED`).
+    (:data:`core.hooks.CALENDAR_LOADED`).
     """
     parsed = parse_holiday_year(data)
     user = actor if getattr(actor, "pk", None) is not None else None

@@ -5,8 +5,8 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
+from core.admin import ModelAdmin
 from policy.models import HolidayYear
-from yingdu.admin import ModelAdmin
 
 
 @admin.register(HolidayYear)

@@ -11,10 +11,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja import Router
 
+from core.apierrors import ErrorsOut, FieldError
+from core.lib.money import MAX_AMOUNT, round_half_up
 from policy.loader import PolicyNotInForceError, PolicyParams, params_at
 from policy.rules import calculate_subsidy
-from yingdu.apierrors import ErrorsOut, FieldError
-from yingdu.lib.money import MAX_AMOUNT, round_half_up
 
 router = Router(tags=["policy"])
 MAX_MINUTES = 2**31 - 1  # the work-minutes column is a 32-bit integer

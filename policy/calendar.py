@@ -5,8 +5,8 @@
 (:func:`policy.loader.params_at`) so the numbers of working days stay policy data.
 
 A year after the last official one is answered by the provisional calendar (暂定, see
-:mod:`yingdu.lib.workdays`); only a date before the first known year raises
-:class:`yingdu.lib.workdays.UnknownYearError`.
+:mod:`core.lib.workdays`); only a date before the first known year raises
+:class:`core.lib.workdays.UnknownYearError`.
 
 :func:`settle` is the one place that turns a deadline rule into a :class:`Deadline`: it marks the
 date 暂定 when a provisional year decided it, and, for a deadline issued while a year now
@@ -27,8 +27,8 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.lib.workdays import UnknownYearError, WorkdayCalendar, YearSchedule, chinesecalendar_years
 from policy.loader import PolicyParams
-from yingdu.lib.workdays import UnknownYearError, WorkdayCalendar, YearSchedule, chinesecalendar_years
 
 __all__ = [
     "CENTER",

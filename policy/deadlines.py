@@ -2,11 +2,11 @@
 
 Deadlines live in the apps that own them (the apply deadline of a draft in applications, the
 review, payment and cycle deadlines in review, the objection deadline in audits), and those apps
-sit above policy. So each registers a receiver of :data:`yingdu.hooks.CALENDAR_MOVES`: given
+sit above policy. So each registers a receiver of :data:`core.hooks.CALENDAR_MOVES`: given
 the calendar state before and after the load, it answers the :class:`Move` of every open
 deadline whose official date differs from the one shown until now. The loading action collects
 them for the preview, runs each move's ``store`` in its transaction (a stored date such as the
-objection deadline), and announces :data:`yingdu.hooks.CALENDAR_LOADED` so that the people
+objection deadline), and announces :data:`core.hooks.CALENDAR_LOADED` so that the people
 concerned are told after commit.
 """
 
@@ -17,8 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from core import hooks
 from policy.calendar import CalendarState
-from yingdu import hooks
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from yingdu.lib.workdays import YearSchedule
+from core.lib.workdays import YearSchedule
 
 
 class HolidayYear(models.Model):

@@ -26,8 +26,8 @@ from typing import Any, Literal
 
 from django.utils.translation import gettext as _
 
+from core.lib.money import display_money, format_money, round_half_up
 from policy.loader import PolicyParams
-from yingdu.lib.money import display_money, format_money, round_half_up
 
 Binding = Literal["rate", "per_minute_cap", "per_work_cap", "annual_cap"]
 BINDING_ORDER: tuple[Binding, ...] = ("rate", "per_minute_cap", "per_work_cap", "annual_cap")

@@ -6,7 +6,7 @@ import logging
 
 from huey import crontab
 
-from yingdu.periodic import periodic_job
+from core.periodic import periodic_job
 
 logger = logging.getLogger(__name__)
 
@@ -18,8 +18,8 @@ def warn_system_administrators() -> str:
 
     from accounts.models import User
     from accounts.roles import Role
+    from core.outbox import queue_email
     from policy.calendar import next_year_warning
-    from yingdu.outbox import queue_email
 
     warning = next_year_warning(timezone.localdate())
     if not warning:

@@ -16,13 +16,13 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from accounts.roles import STAFF_ROLES, Role
+from core.lib.workdays import UnknownYearError, provisional_schedule
 from policy.actions import load_holiday_year, preview_holiday_year
 from policy.calendar import apply_due, builtin_years, get_calendar, next_year_warning, workdays_left
 from policy.forms import CalcForm, HolidayYearUploadForm
 from policy.loader import PolicyNotInForceError, params_at
 from policy.models import HolidayYear
 from policy.rules import calculate_subsidy
-from yingdu.lib.workdays import UnknownYearError, provisional_schedule
 
 
 def _enterprise_granted(request: HttpRequest, year: int) -> Decimal | None:

@@ -16,8 +16,8 @@ from ninja.errors import HttpError
 from ninja.security import django_auth
 
 from accounts.roles import STAFF_ROLES
+from core.apierrors import ErrorsOut, FieldError, MessageOut
 from reports import queries
-from yingdu.apierrors import ErrorsOut, FieldError, MessageOut
 
 router = Router(auth=django_auth, tags=["reports"])
 

@@ -8,8 +8,8 @@ from decimal import Decimal
 from django.db.models import Q
 from django.utils import timezone
 
+from core.lib.money import round_half_up
 from policy.queries import POLICY_TZ, year_bounds
-from yingdu.lib.money import round_half_up
 
 ZERO = Decimal("0.00")
 MONTHS = range(1, 13)

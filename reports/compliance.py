@@ -15,12 +15,12 @@ from django.utils.translation import gettext_lazy
 
 from applications.models import Application
 from applications.states import IN_REVIEW, Status
+from core.lib.workdays import UnknownYearError
 from policy import calendar as policy_calendar
 from policy.loader import PolicyNotInForceError, params_at
 from policy.queries import year_bounds
 from reports.common import _pct, local_date
 from review.models import ReviewStep, SupplementNotice
-from yingdu.lib.workdays import UnknownYearError
 
 ON_TIME = "on_time"
 LATE = "late"

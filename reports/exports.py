@@ -1,6 +1,6 @@
 """The yearly XLSX workbook of the center (docs/reports.md): six sheets built from ``reports.queries``.
 
-Every cell goes through ``yingdu.xlsx`` so text typed by applicants (company names, work titles)
+Every cell goes through ``core.xlsx`` so text typed by applicants (company names, work titles)
 can never become a formula in the reader's spreadsheet program.
 """
 
@@ -19,10 +19,10 @@ from openpyxl import Workbook
 
 from applications.models import Application
 from applications.states import Status
+from core.xlsx import append_row, safe_cell, write_sheet
 from policy.queries import year_bounds
 from reports import queries
 from reports.ratings import ratings_sheet_rows, ratings_summary
-from yingdu.xlsx import append_row, safe_cell, write_sheet
 
 SHEET_APPLICATIONS = gettext_lazy("申请汇总")
 SHEET_MONTHLY = gettext_lazy("月度统计")

@@ -13,8 +13,8 @@ from django.utils import timezone
 
 from applications.models import Application, Offer
 from applications.states import Status
+from core.lib.workdays import UnknownYearError
 from policy.calendar import get_calendar
-from yingdu.lib.workdays import UnknownYearError
 
 
 def _median(values: list[int]) -> float | None:

@@ -34,6 +34,7 @@ from django.utils.translation import gettext as _
 from applications.models import Application
 from applications.states import GRANTED, IN_REVIEW, Status
 from audits.models import Finding, Repayment
+from core.lib.money import round_half_up
 from monitoring.models import Scenario, UsageRecord
 from policy.loader import PolicyNotInForceError, params_at
 from policy.queries import POLICY_TZ, kept_total, year_bounds
@@ -51,7 +52,6 @@ from reports.offers import offer_service
 from reports.ratings import ratings_summary
 from reports.usage_spend import usage_spend
 from review.models import Notification
-from yingdu.lib.money import round_half_up
 
 # --- years -------------------------------------------------------------------------------------
 

@@ -11,11 +11,11 @@ from django.db.models import Avg, Count, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.lib.money import round_half_up
 from policy.calendar import get_state
 from policy.queries import year_bounds
 from review.models import DIMENSIONS, Rating, RatingFollowUp, Satisfaction
 from review.ratings import is_overdue
-from yingdu.lib.money import round_half_up
 
 
 def _average(value: float | None) -> str | None:

@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 
 from applications.models import ConsumptionRow, UsageLineRow
 from applications.usage_lines import GPU_TIME, KINDS, PACK_PURCHASE, UNITS, quantity_text
-from yingdu.lib.money import round_half_up
+from core.lib.money import round_half_up
 
 ZERO = Decimal("0")
 

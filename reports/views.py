@@ -16,10 +16,10 @@ from django.views.decorators.http import require_GET
 
 from accounts.models import current_user
 from accounts.roles import STAFF_ROLES, Role
+from core.xlsx import xlsx_response
 from reports import queries
 from reports.actions import record_export
 from reports.exports import build_workbook
-from yingdu.xlsx import xlsx_response
 
 MIN_YEAR = 2000
 MAX_YEAR = 2100

@@ -28,6 +28,10 @@ from accounts.models import User
 from applications.models import Application
 from applications.states import Status
 from applications.subsidy import subsidy_for
+from core import hooks
+from core.formats import date_text
+from core.lib.money import display_money
+from core.uploads import CheckedUpload, stored_files
 from enterprises.models import Enterprise
 from ledger.rows import seal
 from policy.loader import params_at
@@ -56,10 +60,6 @@ from review.transitions import check_transition as check_transition
 from review.transitions import claimant_of as claimant_of
 from review.transitions import record_step as record_step
 from review.transitions import transition_label as transition_label
-from yingdu import hooks
-from yingdu.formats import date_text
-from yingdu.lib.money import display_money
-from yingdu.uploads import CheckedUpload, stored_files
 
 logger = logging.getLogger(__name__)
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
+from core.admin import ReadOnlyAdmin
 from review.models import (
     AnnualGrant,
     Notification,
@@ -13,7 +14,6 @@ from review.models import (
     SmsMessage,
     SupplementNotice,
 )
-from yingdu.admin import ReadOnlyAdmin
 
 
 @admin.register(ReviewStep)

@@ -13,11 +13,11 @@ from accounts.models import User, current_user
 from accounts.roles import Role
 from applications.models import Application
 from applications.states import Status
+from core.refusals import show_refusal
 from review import actions, legal
 from review.actions import ReviewError
 from review.forms import SupplementResponseForm
 from review.models import notices_of
-from yingdu.refusals import show_refusal
 
 
 def _own_application(request: HttpRequest, pk: int) -> tuple[User, Application]:

@@ -14,8 +14,8 @@ class ReviewConfig(AppConfig):
         register_model_labels(*self.get_models())
         register_detail_labels(values={"items": {item.item_code: item.label for item in checklist()}})
 
+        from core import hooks
         from review import deadlines, notify, ratings, witness_alarm
-        from yingdu import hooks
 
         hooks.register(hooks.APPLICATION_SUBMITTED, notify.send_submission_receipt)
         hooks.register(hooks.CALENDAR_MOVES, deadlines.calendar_moves)

@@ -16,8 +16,8 @@ from applications.models import Application
 from applications.states import HOLDS_FILING_NUMBER, Status
 from applications.usage_lines import TOTAL_UNITS, describe_base, quantity_text, summary_totals
 from applications.usage_store import base_on, declared_lines, detail_materials
+from core.lib.money import display_money
 from review.clock import Clock
-from yingdu.lib.money import display_money
 
 
 @dataclass(frozen=True)

@@ -23,11 +23,11 @@ from django.utils.translation import gettext as _
 
 from applications.models import Application
 from applications.states import IN_REVIEW, Status
+from core.lib.workdays import UnknownYearError
 from policy import calendar as policy_calendar
 from policy.calendar import CalendarState
 from policy.loader import PolicyNotInForceError, params_at
 from review.models import SupplementNotice, notices_of
-from yingdu.lib.workdays import UnknownYearError
 
 # An item is "due soon" when this many working days or fewer are left (staff reminders too).
 DUE_SOON_WORKDAYS = 2

@@ -1,7 +1,7 @@
 """Confirmation steps of the review: a rejection states its consequence and needs its reason; a
 supplement notice is previewed exactly as the enterprise will read it before it is sent.
 
-Both show a page on the first POST and act only on the confirmation (``yingdu.confirm``).
+Both show a page on the first POST and act only on the confirmation (``core.confirm``).
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from django.utils.translation import gettext_lazy as _l
 
 from accounts.models import User
 from applications.models import Application
+from core.confirm import carried, confirm_page
 from review import actions, notify
 from review.models import Notification
-from yingdu.confirm import carried, confirm_page
 
 REJECTIONS = frozenset({"reject_initial", "reject_final"})
 

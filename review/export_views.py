@@ -60,12 +60,12 @@ def default_period(today: dt.date) -> tuple[dt.date, dt.date]:
 def ledger_export(request: HttpRequest) -> HttpResponse:
     """台账: the applications submitted in a period with their amounts and dates, as XLSX.
 
-    Text cells go through ``yingdu.xlsx`` (formula-injection safe, docs/security.md); the export
+    Text cells go through ``core.xlsx`` (formula-injection safe, docs/security.md); the export
     is audited (#20).
     """
     from openpyxl import Workbook
 
-    from yingdu.xlsx import write_sheet, xlsx_response
+    from core.xlsx import write_sheet, xlsx_response
 
     user = _staff(request)
     start_default, end_default = default_period(timezone.localdate())

@@ -18,9 +18,9 @@ from applications.usage_lines import (
     UsageLine,
     unit_label,
 )
+from core.lib.money import display_money
 from ledger.models import AuditEvent
 from monitoring.models import ReportedUsageLine, UsageRecord
-from yingdu.lib.money import display_money
 
 
 @dataclass(frozen=True)

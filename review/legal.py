@@ -22,12 +22,12 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 
 from applications.models import Application
+from core.formats import date_text, money_text
 from policy import measures
 from policy.calendar import Deadline, supplement_due
 from policy.loader import PolicyParams, params_at
 from policy.measures import cite
 from review.models import SupplementItem, SupplementNotice
-from yingdu.formats import date_text, money_text
 
 
 @dataclass(frozen=True)

@@ -167,7 +167,7 @@ class OnSiteCheck(models.Model):
 
 
 class OnSiteAttachment(models.Model):
-    """A file of an on-site check, stored under a generated name (``yingdu.uploads``)."""
+    """A file of an on-site check, stored under a generated name (``core.uploads``)."""
 
     check_record = models.ForeignKey(OnSiteCheck, on_delete=models.PROTECT, related_name="attachments")
     file = models.FileField(_("文件"), max_length=200)

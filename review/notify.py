@@ -24,10 +24,10 @@ from django.utils.translation import gettext_lazy
 from accounts.models import User
 from accounts.roles import Role
 from applications.models import Application
+from core.outbox import queue_email
 from review import legal
 from review.models import Notification, notices_of
 from review.sms import send_sms
-from yingdu.outbox import queue_email
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ def _addresses(values: Iterable[str]) -> list[str]:
 
 
 def send_email(subject: str, body: str, recipients: Sequence[str]) -> bool:
-    """Put one e-mail in the outbox (``yingdu.outbox``): written with the current transaction, sent
+    """Put one e-mail in the outbox (``core.outbox``): written with the current transaction, sent
     by the background worker once it commits, retried until the mail server accepts it."""
     return queue_email(SUBJECT_PREFIX + subject, body, recipients) is not None
 

@@ -55,6 +55,11 @@ from applications.works import (
     require_enterprise_right,
     stamped_form_required,
 )
+from core.lib.dates import chinese_date
+from core.lib.money import display_money, format_money, round_half_up
+from core.lib.usage_vocabulary import KINDS, SOURCES
+from core.uploads import CheckedUpload, generated_path, stored_files
+from core.xlsx import XLSX_CONTENT_TYPE, write_sheet
 from enterprises.models import Right, verified_licence
 from enterprises.permissions import record_use
 from ledger.actions import record_event
@@ -63,11 +68,6 @@ from policy.loader import PolicyNotInForceError, PolicyParams, params_at
 from review.held_lines import HeldLine, held_lines
 from review.models import Notification
 from review.notify import deliver, enterprise_users
-from yingdu.lib.dates import chinese_date
-from yingdu.lib.money import display_money, format_money, round_half_up
-from yingdu.lib.usage_vocabulary import KINDS, SOURCES
-from yingdu.uploads import CheckedUpload, generated_path, stored_files
-from yingdu.xlsx import XLSX_CONTENT_TYPE, write_sheet
 
 ZERO = Decimal("0.00")
 PLATFORM_FORMAT = "platform"
@@ -351,7 +351,7 @@ def _detail_xlsx(lines: Iterable[HeldLine]) -> bytes:
 
 
 def _usage_log_pdf(work: Work, lines: list[HeldLine], base_text: str) -> bytes:
-    from yingdu.signing import render_signed_pdf
+    from core.signing import render_signed_pdf
 
     html = render_to_string(
         "review/offers/usage_log_pdf.html",

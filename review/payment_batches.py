@@ -33,13 +33,13 @@ from accounts.models import User
 from accounts.roles import STAFF_ROLES, Role
 from applications.models import Application
 from applications.states import Status
+from core.lib.money import format_money
+from core.refusals import Refused
 from enterprises.models import Enterprise, Right
 from enterprises.permissions import RightRefused, require_right
 from ledger.actions import record_event
 from review.actions import record_payment
 from review.models import PayeeAccount, Payment, PaymentInstruction, PaymentInstructionItem
-from yingdu.lib.money import format_money
-from yingdu.refusals import Refused
 
 BANK_CODE = re.compile(r"\d{12}")
 ACCOUNT_NUMBER = re.compile(r"\d{8,32}")
@@ -293,7 +293,7 @@ def instruction_csv(instruction: PaymentInstruction) -> bytes:
 def instruction_xlsx(instruction: PaymentInstruction) -> bytes:
     from openpyxl import Workbook
 
-    from yingdu.xlsx import write_sheet
+    from core.xlsx import write_sheet
 
     workbook = Workbook()
     sheet = workbook.active
@@ -310,7 +310,7 @@ def instruction_xlsx(instruction: PaymentInstruction) -> bytes:
 
 
 def instruction_pdf(instruction: PaymentInstruction) -> bytes:
-    from yingdu.signing import render_signed_pdf
+    from core.signing import render_signed_pdf
 
     html = render_to_string(
         "review/payments/instruction_pdf.html",

@@ -17,13 +17,13 @@ from django.views.decorators.http import require_GET, require_http_methods
 from accounts.models import current_user
 from accounts.roles import Role
 from applications.models import Application
+from core.refusals import Refused, show_refusal
+from core.signing import issued_pdf_response
+from core.xlsx import xlsx_response
 from enterprises.models import Enterprise
 from review import payment_batches as batches
 from review.access import _staff
 from review.models import PayeeAccount, PaymentInstruction, PaymentInstructionItem
-from yingdu.refusals import Refused, show_refusal
-from yingdu.signing import issued_pdf_response
-from yingdu.xlsx import xlsx_response
 
 
 class AccountForm(forms.Form):

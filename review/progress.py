@@ -27,10 +27,10 @@ from django.views.decorators.http import require_http_methods
 from applications.models import Application
 from applications.queries import timeline
 from applications.states import Status
+from core.validators import normalize_uscc
 from ledger.actions import client_ip, record_event
 from ledger.models import AuditEvent
 from review.clock import Clock, clock_for, local_date
-from yingdu.validators import normalize_uscc
 
 ACTION = "review.progress_query"
 

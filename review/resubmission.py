@@ -16,14 +16,14 @@ from accounts.models import User
 from applications import checks
 from applications.models import Application, Material
 from applications.subsidy import subsidy_for
+from core.refusals import problems_of
+from core.uploads import CheckedUpload
 from enterprises.models import Right
 from enterprises.permissions import active_delegation, is_legal_representative, record_use
 from review import notify, rows
 from review.clock import local_date
 from review.models import SupplementItem, SupplementNotice, notices_of
 from review.transitions import _finish, _illegal, _invalid, _perform
-from yingdu.refusals import problems_of
-from yingdu.uploads import CheckedUpload
 
 
 def _add_material_version(app: Application, kind: str, upload: CheckedUpload, *, actor: User) -> Material:

@@ -14,8 +14,8 @@ from typing import Any
 from django.utils.translation import gettext_lazy as _
 
 from applications.models import Application, MaterialKind
-from yingdu.formats import date_text
-from yingdu.lib.money import display_money
+from core.formats import date_text
+from core.lib.money import display_money
 
 
 @dataclass(frozen=True)
@@ -109,7 +109,7 @@ PHONE_FIELDS = frozenset({"legal_rep_phone", "handler_phone"})
 
 def form_rows(application: Application, *, mask_phones: bool = False) -> list[tuple[str, str]]:
     """All 26 rows with their values, for the review page; phones masked there (docs/security.md)."""
-    from yingdu.validators import mask_phone
+    from core.validators import mask_phone
 
     rows = []
     for row in ROWS:

@@ -6,7 +6,7 @@ recipients by text message too, unless the person opted out (``User.sms_opt_out`
 settings page) or has no mobile number. ``review.notify.deliver`` calls :func:`send_sms` with the
 facts for the kind's template; each message is recorded (:class:`SmsMessage`, the number masked),
 handed to the background worker after the transaction commits, and sent through the gateway
-``SMS_URL`` names (``yingdu.sms``), retried while the gateway fails, and never sent twice.
+``SMS_URL`` names (``core.sms``), retried while the gateway fails, and never sent twice.
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import User
+from core.sms import SmsError, backend
+from core.validators import is_mobile, mask_phone
 from review.models import Notification, SmsMessage
-from yingdu.sms import SmsError, backend
-from yingdu.validators import is_mobile, mask_phone
 
 logger = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from django.conf import settings
 from huey import crontab
 from huey.contrib.djhuey import db_task
 
-from yingdu.periodic import periodic_job
+from core.periodic import periodic_job
 
 logger = logging.getLogger(__name__)
 
@@ -18,7 +18,7 @@ def daily_deadline_reminders() -> int:
     """Remind staff every morning of items due within 2 working days or overdue.
 
     Huey schedules in UTC (``HUEY["utc"]``); 00:30 UTC is 08:30 in Beijing, when the center's
-    working day begins. Once per day however many workers run (``yingdu.periodic``).
+    working day begins. Once per day however many workers run (``core.periodic``).
     """
     from review.actions import send_deadline_reminders
 
@@ -28,7 +28,7 @@ def daily_deadline_reminders() -> int:
 @db_task(retries=3, retry_delay=60)
 def deliver_email(subject: str, body: str, recipients: list[str]) -> None:
     """A task queued before e-mails went through the outbox: it becomes an outbox row."""
-    from yingdu.outbox import queue_email
+    from core.outbox import queue_email
 
     queue_email(subject, body, recipients)
 

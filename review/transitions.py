@@ -21,14 +21,14 @@ from accounts.models import User
 from accounts.roles import Role
 from applications.models import Application
 from applications.states import ENDS_CASE, TRANSITIONS, Status
+from core import hooks
+from core.refusals import Problems, Refused
 from enterprises.models import ConflictOfInterest, Right
 from enterprises.permissions import right_refusal
 from ledger.actions import record_event
 from ledger.models import AuditEvent
 from review import notify
 from review.models import Level, ReviewStep
-from yingdu import hooks
-from yingdu.refusals import Problems, Refused
 
 T = TypeVar("T")
 

@@ -30,6 +30,11 @@ from accounts.roles import STAFF_ROLES, Role
 from applications.models import Application, Material
 from applications.queries import Audience, timeline
 from applications.states import TRANSITIONS, Status
+from core import hooks
+from core.confirm import confirmed
+from core.pagination import paginate
+from core.refusals import problems_of
+from core.signing import issued_pdf_response
 from ledger.actions import record_event
 from ledger.downloads import audited_download
 from policy.calendar import get_state
@@ -53,11 +58,6 @@ from review.models import (
     notices_by_application,
     notices_of,
 )
-from yingdu import hooks
-from yingdu.confirm import confirmed
-from yingdu.pagination import paginate
-from yingdu.refusals import problems_of
-from yingdu.signing import issued_pdf_response
 
 PAGE_SIZE = 20
 

@@ -9,8 +9,8 @@ from django.utils.translation import gettext as _
 from ninja import NinjaAPI
 from ninja.errors import HttpError, ValidationError
 
-from yingdu.apierrors import errors_body
-from yingdu.refusals import Refused
+from core.apierrors import errors_body
+from core.refusals import Refused
 
 api = NinjaAPI(
     title="影都算力补助平台 API",
@@ -21,7 +21,7 @@ api = NinjaAPI(
 
 # Routers are registered by prefix; each app keeps its own in <app>/api.py.
 ROUTERS = [
-    ("/ledger/", "ledger.api"),
+    ("/ledger/", "ledger_web.api"),
     ("/usage/", "monitoring.api"),
     ("/applications/", "applications.api"),
     ("/audits/", "audits.api"),

@@ -1,8 +1,8 @@
+"""The roof: settings, URLs, the API, the portal pages and the console. Installed for its commands."""
 
 from django.apps import AppConfig
-from django.utils.translation import gettext_lazy
 
 
-class YingduConfig(AppConfig):
+class SiteConfig(AppConfig):
     name = "yingdu"
-    verbose_name = gettext_lazy("影都算力补助平台")
+    label = "site"

@@ -4,7 +4,7 @@ A backup folder holds:
 
 - ``data.exactjson.gz``: every table the platform owns (``dumpdata``, role groups by name; content
   types, permissions, sessions and lockout counters are rebuilt, not restored), as JSON that
-  keeps datetimes to the microsecond (``yingdu/exactjson.py``), since an audit event must stay
+  keeps datetimes to the microsecond (``core/exactjson.py``), since an audit event must stay
   equal to its ledger entry;
 - ``media/``: the uploaded files, byte for byte;
 - ``manifest.json``: when, row counts per model, the ledger's tree size and root hash, and the

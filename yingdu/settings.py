@@ -12,7 +12,7 @@ from pathlib import Path
 
 import dj_database_url
 
-from yingdu.env import ConfigError, env_bool, env_int, env_list, env_str, parse_email_url
+from core.env import ConfigError, env_bool, env_int, env_list, env_str, parse_email_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 YINGDU_ENV = env_str("YINGDU_ENV", "development")
@@ -59,21 +59,24 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "huey.contrib.djhuey",
-    "yingdu",
-    "accounts",
-    "enterprises",
+    "core",
     "ledger",
+    "accounts",
+    "ledger_web",
+    "enterprises",
     "policy",
     "applications",
     "review",
     "monitoring",
     "audits",
     "reports",
+    "demo",
+    "yingdu",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "yingdu.middleware.ApiInputLimitsMiddleware",
+    "core.middleware.ApiInputLimitsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -86,7 +89,7 @@ MIDDLEWARE = [
     "accounts.middleware.PasswordExpiryMiddleware",
     "accounts.middleware.StaffMfaMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "yingdu.middleware.SecurityHeadersMiddleware",
+    "core.middleware.SecurityHeadersMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
 
@@ -103,7 +106,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "yingdu.context.site",
+                "core.context.site",
             ],
         },
     }
@@ -219,7 +222,7 @@ for key, value in parse_email_url(env_str("EMAIL_URL", "locmem://" if TESTING el
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "影都算力补助平台 <noreply@yingdu.local>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
-# SMS, the third channel of notices that need action (yingdu.sms): unset → written to the log;
+# SMS, the third channel of notices that need action (core.sms): unset → written to the log;
 # http(s)://… → an HTTP gateway that takes a JSON POST {"phone", "text"} (docs/sms.md).
 SMS_URL = env_str("SMS_URL", "")
 SMS_TIMEOUT = env_int("SMS_TIMEOUT", 10)  # seconds per request to the gateway
@@ -249,7 +252,7 @@ LEDGER_CHECKPOINT_PATH = env_str(
     "LEDGER_CHECKPOINT_PATH", "" if YINGDU_ENV == "test" else f"{LEDGER_KEY_PATH}.checkpoint"
 )
 
-# The center's signature on issued PDFs (yingdu.signing): a certificate and key in production,
+# The center's signature on issued PDFs (core.signing): a certificate and key in production,
 # a development CA made in var/signing/ otherwise; SIGNING_TSA_URL names an RFC 3161 timestamp service.
 SIGNING_CERT = env_str("SIGNING_CERT", "")
 SIGNING_KEY = env_str("SIGNING_KEY", "")
@@ -260,7 +263,7 @@ SIGNING_LOCATION = env_str("SIGNING_LOCATION", "")
 SIGNING_DEV_DIR = Path(env_str("SIGNING_DEV_DIR", str(VAR_DIR / "signing")))
 if PRODUCTION and SIGNING_CERT and not SIGNING_KEY:
     raise ConfigError("SIGNING_KEY is required with SIGNING_CERT")
-# Signatures on uploaded PDFs are checked against these CA files or folders (yingdu.signatures);
+# Signatures on uploaded PDFs are checked against these CA files or folders (core.signatures);
 # the development CA is trusted outside production. SM2 seals and OFD files need a verifier,
 # named by dotted path; without one they read 签章未验证.
 SIGNATURE_TRUST_ROOTS = env_list("SIGNATURE_TRUST_ROOTS", [])
@@ -306,7 +309,7 @@ LOGGING = {
 }
 
 NINJA_PAGINATION_PER_PAGE = 50
-SERIALIZATION_MODULES = {"exactjson": "yingdu.exactjson"}
+SERIALIZATION_MODULES = {"exactjson": "core.exactjson"}
 
 # The issuing authority and its measures, as the measures print them: every page footer, notice,
 # decision PDF and timeline names the authority from here (docs/notices.md).

@@ -23,7 +23,7 @@ urlpatterns = [
     path("applications/", include("applications.urls")),
     path("policy/", include("policy.urls")),
     path("review/", include("review.urls")),
-    path("ledger/", include("ledger.urls")),
+    path("ledger/", include("ledger_web.urls")),
     path("monitoring/", include("monitoring.urls")),
     path("audits/", include("audits.urls")),
     path("reports/", include("reports.urls")),

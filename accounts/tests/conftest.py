@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from yingdu.test import USCC_A, USCC_C
+from testing.fixtures import USCC_A, USCC_C
 
 REPO = Path(__file__).resolve().parents[2]
 IDP_PASSWORD = "Idp-test-Passw0rd!"

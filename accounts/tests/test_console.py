@@ -17,7 +17,7 @@ from accounts.actions import update_security_policy
 from accounts.models import User
 from accounts.roles import Role
 from ledger.models import AuditEvent
-from yingdu.test import PASSWORD, BaseTestCase, make_user
+from testing.fixtures import PASSWORD, BaseTestCase, make_user
 
 NEW_PASSWORD = "Yd-New-Passw0rd!"  # noqa: S105 - test fixture
 

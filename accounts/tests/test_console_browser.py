@@ -15,8 +15,8 @@ from openpyxl import load_workbook
 from accounts.actions import assign_roles, create_account
 from accounts.models import User
 from accounts.roles import Role
-from yingdu.browser import login, screenshot
-from yingdu.test import make_user
+from testing.browser import login, screenshot
+from testing.fixtures import make_user
 
 SHOTS = "accounts/console"
 INITIAL = "Yd-Initial-Passw0rd!"  # noqa: S105 - test fixture

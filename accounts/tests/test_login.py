@@ -13,7 +13,7 @@ from django.utils import timezone
 from accounts.actions import set_active
 from accounts.roles import Role
 from ledger.models import AuditEvent
-from yingdu.test import PASSWORD, BaseTestCase, make_user
+from testing.fixtures import PASSWORD, BaseTestCase, make_user
 
 
 class LoginTests(BaseTestCase):

@@ -17,7 +17,7 @@ from accounts.actions import issue_mfa_enrolment, usable_mfa_enrolment
 from accounts.models import MfaEnrolment, User
 from accounts.roles import Role
 from ledger.models import AuditEvent
-from yingdu.test import PASSWORD, BaseTestCase, make_user
+from testing.fixtures import PASSWORD, BaseTestCase, make_user
 
 
 @override_settings(STAFF_MFA_REQUIRED=True)
@@ -130,7 +130,7 @@ class StaffMfaTests(BaseTestCase):
         self.assertIsNotNone(usable_mfa_enrolment(token, self.secadmin))
 
     def test_the_demo_prints_an_enrolment_link_for_each_staff_persona_without_one(self) -> None:
-        from yingdu.management.commands.demo import Command
+        from demo.management.commands.demo import Command
 
         TOTPDevice.objects.create(user=self.head, name="phone", confirmed=True)
         command = Command(stdout=io.StringIO())

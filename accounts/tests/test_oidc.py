@@ -20,7 +20,7 @@ from accounts.roles import Role
 from accounts.tests.conftest import IDP_PASSWORD, IdentityProvider
 from enterprises.models import Enterprise
 from ledger.models import AuditEvent
-from yingdu.test import USCC_A, USCC_C, make_enterprise, make_user
+from testing.fixtures import USCC_A, USCC_C, make_enterprise, make_user
 
 
 def sign_in_at_provider(authorize_url: str, username: str) -> str:

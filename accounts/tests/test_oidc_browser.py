@@ -11,8 +11,8 @@ from accounts.actions import assign_roles
 from accounts.models import User
 from accounts.roles import Role
 from accounts.tests.conftest import IDP_PASSWORD, IdentityProvider
-from yingdu.browser import screenshot
-from yingdu.test import USCC_A, make_enterprise, make_user
+from testing.browser import screenshot
+from testing.fixtures import USCC_A, make_enterprise, make_user
 
 
 def sign_in(page: Any, username: str) -> None:

@@ -7,7 +7,7 @@ from django.db import transaction
 from accounts.actions import assign_roles
 from accounts.roles import Role, role_conflicts
 from ledger.models import AuditEvent
-from yingdu.test import BaseTestCase, make_user
+from testing.fixtures import BaseTestCase, make_user
 
 
 class RoleSeparationTests(BaseTestCase):

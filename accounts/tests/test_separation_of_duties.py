@@ -8,7 +8,7 @@ from django.urls import reverse
 from accounts.roles import Role, duty_conflicts
 from accounts.tests.test_console import ConsoleTestCase
 from ledger.models import AuditEvent
-from yingdu.test import make_user
+from testing.fixtures import make_user
 
 
 class SeparationOfDutiesTests(ConsoleTestCase):

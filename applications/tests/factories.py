@@ -10,8 +10,8 @@ from typing import Any
 from accounts.models import User
 from applications import actions
 from applications.models import Application, MaterialKind
-from yingdu.test import pdf_bytes, png_bytes, upload
-from yingdu.uploads import check_upload
+from core.uploads import check_upload
+from testing.fixtures import pdf_bytes, png_bytes, upload
 
 # Tests pin the clock here: a working Friday in a year chinesecalendar knows.
 NOW = dt.datetime(2026, 3, 20, 10, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))
@@ -81,7 +81,7 @@ def consumption_xlsx(rows: list[tuple[Any, ...]]) -> bytes:
 
 
 def checked(name: str, content: bytes, kind: str = MaterialKind.BUSINESS_LICENSE) -> Any:
-    from yingdu.uploads import DOCUMENT_TYPES, USAGE_TYPES
+    from core.uploads import DOCUMENT_TYPES, USAGE_TYPES
 
     allowed = DOCUMENT_TYPES | USAGE_TYPES if kind == MaterialKind.CONSUMPTION_DETAIL else DOCUMENT_TYPES
     return check_upload(upload(name, content), allowed)

@@ -25,10 +25,10 @@ from applications.tests.factories import (
     make_draft,
     make_submittable,
 )
+from core.formats import date_text
 from enterprises.models import Enterprise
 from ledger.models import AuditEvent
-from yingdu.formats import date_text
-from yingdu.test import BaseTestCase, pdf_bytes
+from testing.fixtures import BaseTestCase, pdf_bytes
 
 
 @time_machine.travel(NOW, tick=False)

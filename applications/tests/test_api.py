@@ -19,7 +19,7 @@ from applications.tests.factories import (
     make_draft,
     make_submittable,
 )
-from yingdu.test import BaseTestCase, pdf_bytes, png_bytes, upload
+from testing.fixtures import BaseTestCase, pdf_bytes, png_bytes, upload
 
 BASE = "/api/v1/applications/"
 

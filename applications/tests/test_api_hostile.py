@@ -8,7 +8,7 @@ from typing import Any
 import time_machine
 
 from applications.tests.factories import NOW, make_draft
-from yingdu.test import BaseTestCase
+from testing.fixtures import BaseTestCase
 
 BASE = "/api/v1/applications/"
 

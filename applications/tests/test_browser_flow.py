@@ -14,8 +14,8 @@ from applications.models import Application, Material
 from applications.states import Status
 from applications.tests.factories import NOW, consumption_csv
 from enterprises.models import Provider
-from yingdu.browser import login, screenshot
-from yingdu.test import make_enterprise, make_user, pdf_bytes, png_bytes
+from testing.browser import login, screenshot
+from testing.fixtures import make_enterprise, make_user, pdf_bytes, png_bytes
 
 SHOTS = "applications/flow"
 

@@ -5,8 +5,8 @@ from typing import Any
 import pytest
 
 from accounts.roles import Role
-from yingdu.browser import force_login, login, screenshot
-from yingdu.test import make_enterprise, make_user
+from testing.browser import force_login, login, screenshot
+from testing.fixtures import make_enterprise, make_user
 
 
 @pytest.mark.browser

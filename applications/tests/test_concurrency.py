@@ -14,7 +14,7 @@ from applications.models import Application
 from applications.states import Status
 from applications.tests.factories import NOW, make_submittable
 from enterprises.models import Provider
-from yingdu.test import USCC_A, USCC_B, make_enterprise, make_user
+from testing.fixtures import USCC_A, USCC_B, make_enterprise, make_user
 
 
 @pytest.mark.postgres

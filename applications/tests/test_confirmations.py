@@ -11,7 +11,7 @@ from applications.models import Application, Material, MaterialKind
 from applications.states import Status
 from applications.tests.factories import NOW, checked, make_draft, make_submittable
 from ledger.models import AuditEvent
-from yingdu.test import BaseTestCase, pdf_bytes
+from testing.fixtures import BaseTestCase, pdf_bytes
 
 
 @time_machine.travel(NOW, tick=False)

@@ -9,7 +9,7 @@ from django.test import SimpleTestCase
 
 from applications.consumption import CSV_MIME, XLSX_MIME, parse_consumption, template_csv, template_xlsx
 from applications.tests.factories import NOW, consumption_csv, consumption_xlsx
-from yingdu.uploads import sniff
+from core.uploads import sniff
 
 
 class ConsumptionParserTests(SimpleTestCase):

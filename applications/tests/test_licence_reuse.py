@@ -14,7 +14,7 @@ from applications.states import Status
 from applications.tests.factories import NOW, add_required_materials, checked, make_draft
 from enterprises import actions as enterprise_actions
 from enterprises.models import Enterprise, LicenceVersion
-from yingdu.test import BaseTestCase, pdf_bytes, png_bytes
+from testing.fixtures import BaseTestCase, pdf_bytes, png_bytes
 
 
 def hold_licence(
@@ -105,7 +105,7 @@ class LicenceReuseTests(BaseTestCase):
         assert second.licence == new
 
     def test_the_enterprise_uploads_a_new_version_on_its_page_and_a_reviewer_verifies_it(self) -> None:
-        from yingdu.test import upload
+        from testing.fixtures import upload
 
         hold_licence(self.enterprise)
         self.login(self.alice)
@@ -124,7 +124,7 @@ class LicenceReuseTests(BaseTestCase):
 
 class RegistrationLicenceTests(BaseTestCase):
     def test_registration_holds_version_1_and_verifying_the_enterprise_verifies_it(self) -> None:
-        from yingdu.test import USCC_C
+        from testing.fixtures import USCC_C
 
         data = {
             "name": "怀柔新立影视有限公司",

@@ -12,7 +12,7 @@ from django.urls import reverse
 from applications import actions
 from applications.pdf import render_application_html, render_application_pdf
 from applications.tests.factories import NOW, make_draft, make_submittable
-from yingdu.test import BaseTestCase
+from testing.fixtures import BaseTestCase
 
 
 def fonts_of(reader: pypdf.PdfReader) -> list[tuple[str, bool]]:

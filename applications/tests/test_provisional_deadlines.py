@@ -12,7 +12,7 @@ from applications.checks import deadline_for
 from applications.states import Status
 from applications.tests.factories import make_submittable
 from policy.loader import params_at
-from yingdu.test import BaseTestCase
+from testing.fixtures import BaseTestCase
 
 CST = dt.timezone(dt.timedelta(hours=8))
 D = dt.date

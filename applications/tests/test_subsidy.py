@@ -11,7 +11,7 @@ from applications import actions
 from applications.subsidy import subsidy_for
 from applications.tests.factories import NOW, make_submittable
 from policy.loader import params_at
-from yingdu.test import BaseTestCase
+from testing.fixtures import BaseTestCase
 
 
 @time_machine.travel(NOW, tick=False)

@@ -14,7 +14,7 @@ from applications.models import MaterialKind, UsageFile, UsageLineRow
 from applications.tests.factories import add_required_materials, checked, consumption_csv, make_draft
 from applications.usage_lines import summary_totals
 from applications.usage_store import declared_lines, usage_base
-from yingdu.test import BaseTestCase
+from testing.fixtures import BaseTestCase
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "usage"
 TODAY = dt.datetime(2026, 12, 4, 10, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))

@@ -24,7 +24,7 @@ from applications.tests.factories import (
     make_submittable,
 )
 from ledger.models import AuditEvent
-from yingdu.test import BaseTestCase, pdf_bytes, png_bytes, upload
+from testing.fixtures import BaseTestCase, pdf_bytes, png_bytes, upload
 
 
 def step_url(application: Application, step: str) -> str:
@@ -479,8 +479,8 @@ class PageAccessTests(BaseTestCase):
 
 def test_deadline_constant_matches_the_calendar() -> None:
     from applications.tests.factories import LAUNCH
+    from core.lib.workdays import WorkdayCalendar
     from policy.calendar import apply_deadline
     from policy.loader import params_at
-    from yingdu.lib.workdays import WorkdayCalendar
 
     assert apply_deadline(LAUNCH, params_at(LAUNCH), calendar=WorkdayCalendar({})) == LAUNCH_DEADLINE

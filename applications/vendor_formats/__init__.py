@@ -29,7 +29,7 @@ from applications.vendor_formats.base import (
     decode,
     json_item_lines,
 )
-from yingdu.lib.money import format_money
+from core.lib.money import format_money
 
 FORMATS: tuple[str, ...] = (
     "template",
@@ -49,7 +49,7 @@ def _table_rows(content: bytes) -> list[Sequence[Any]]:
     if content.startswith(XLSX_MAGIC):
         from openpyxl import load_workbook
 
-        from yingdu.uploads import TABLE_MAX_COLUMNS, TABLE_MAX_ROWS
+        from core.uploads import TABLE_MAX_COLUMNS, TABLE_MAX_ROWS
 
         workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
         try:
@@ -264,7 +264,7 @@ def read_files(files: Iterable[tuple[str, bytes]], *, now: dt.datetime, vendor: 
 
 
 def read_export(*, name: str, content: bytes, now: dt.datetime) -> dict[str, Any]:
-    """A provider's bill export for the portal (``yingdu.hooks.USAGE_EXPORT_READ``): the format, its
+    """A provider's bill export for the portal (``core.hooks.USAGE_EXPORT_READ``): the format, its
     lines as plain values (numbers as strings) and its rejected lines."""
     result = parse_file(name, content, now=now)
     lines = []

@@ -22,7 +22,7 @@ from ledger.models import Checkpoint
 from ledger.services import latest_checkpoint_row
 from monitoring.actions import record_usage_batch
 from monitoring.models import Node, UsageBatch, UsageRecord
-from yingdu.test import make_application as build_application
+from testing.fixtures import make_application as build_application
 
 BEIJING = dt.timezone(dt.timedelta(hours=8))
 T0 = dt.datetime(2026, 3, 1, 8, 0, tzinfo=BEIJING)

@@ -18,7 +18,7 @@ from policy.actions import load_holiday_year, preview_holiday_year
 from review import actions as review
 from review.clock import clock_for
 from review.models import Notification
-from yingdu.test import BaseTestCase
+from testing.fixtures import BaseTestCase
 
 CST = dt.timezone(dt.timedelta(hours=8))
 D = dt.date

@@ -18,7 +18,7 @@ from audits.models import Clawback, DataNotice, Finding
 from audits.tests.fixtures import make_application
 from ledger.models import AuditEvent
 from review.models import AnnualGrant
-from yingdu.test import BaseTestCase, pades_status, signed_pdf, upload
+from testing.fixtures import BaseTestCase, pades_status, signed_pdf, upload
 
 BEIJING = dt.timezone(dt.timedelta(hours=8))
 

@@ -23,7 +23,7 @@ from applications.tests.test_usage_declaration import BASE, LAUNCH, TEMPLATE, TO
 from audits.evidence import evidence_for
 from monitoring.tests.test_usage_lines import line
 from monitoring.usage_lines import record_usage_lines
-from yingdu.test import BaseTestCase
+from testing.fixtures import BaseTestCase
 from yingdu.tests.wording import problems_in
 
 

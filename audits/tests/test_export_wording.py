@@ -13,7 +13,7 @@ from applications.states import Status
 from audits import actions
 from audits.models import Finding, ReconciliationRun
 from audits.tests.fixtures import make_application
-from yingdu.test import BaseTestCase
+from testing.fixtures import BaseTestCase
 
 BEIJING = dt.timezone(dt.timedelta(hours=8))
 

@@ -20,7 +20,7 @@ from audits.models import DataNotice, Finding, ObjectionEvidence
 from audits.tests.fixtures import make_application
 from ledger.models import AuditEvent
 from review.models import Notification
-from yingdu.test import BaseTestCase, png_bytes, upload
+from testing.fixtures import BaseTestCase, png_bytes, upload
 
 BEIJING = dt.timezone(dt.timedelta(hours=8))
 NOTICE_DAY = dt.date(2026, 6, 1)  # a Monday

@@ -23,7 +23,7 @@ from enterprises.models import Enterprise
 from ledger.models import AuditEvent
 from policy.queries import kept_total
 from review.models import AnnualGrant, ReviewStep
-from yingdu.test import BaseTestCase
+from testing.fixtures import BaseTestCase
 
 BEIJING = dt.timezone(dt.timedelta(hours=8))
 REASON = "虚报算力消耗，经核查属实（2026年第三季度抽查）"

@@ -17,7 +17,7 @@ from audits.models import Clawback, DataNotice, Finding
 from audits.tests.fixtures import make_application
 from audits.tests.test_documents import pdf_text
 from review.models import AnnualGrant, Notification, SmsMessage
-from yingdu.test import BaseTestCase
+from testing.fixtures import BaseTestCase
 
 BEIJING = dt.timezone(dt.timedelta(hours=8))
 AUTHORITY = "北京市怀柔区文化产业发展促进中心"

@@ -56,7 +56,7 @@ from review import actions as review
 from review.actions import ReviewError
 from review.models import AnnualGrant
 from review.tests.helpers import make_application
-from yingdu.test import make_enterprise, make_user
+from testing.fixtures import make_enterprise, make_user
 
 CAP = Decimal("40000.00")
 YEARS = (2026, 2027)

@@ -15,7 +15,7 @@ from audits import actions
 from audits.guards import AuditRefused
 from audits.models import Finding
 from audits.tests.fixtures import make_application
-from yingdu.test import BaseTestCase
+from testing.fixtures import BaseTestCase
 
 BEIJING = dt.timezone(dt.timedelta(hours=8))
 AFTER_DEADLINE = dt.datetime(2026, 6, 15, 10, tzinfo=BEIJING)

@@ -8,7 +8,7 @@ import datetime as dt
 import time_machine
 from django.urls import reverse
 
-from yingdu.test import BaseTestCase
+from testing.fixtures import BaseTestCase
 
 BEIJING = dt.timezone(dt.timedelta(hours=8))
 

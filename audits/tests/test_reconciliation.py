@@ -23,7 +23,7 @@ from audits.tests.fixtures import Monitoring, at, current_checkpoint, declare_ro
 from enterprises.models import Enterprise
 from ledger.models import AuditEvent, Checkpoint
 from monitoring.models import UsageRecord
-from yingdu.test import USCC_A, USCC_B, BaseTestCase
+from testing.fixtures import USCC_A, USCC_B, BaseTestCase
 
 
 class FixtureQuarter(BaseTestCase):

@@ -22,7 +22,7 @@ from audits.models import ReconciliationRun, SpotCheck
 from audits.sampling import SampleUnavailable, compute_sample
 from audits.tests.fixtures import make_application
 from ledger.models import AuditEvent, Checkpoint
-from yingdu.test import BaseTestCase
+from testing.fixtures import BaseTestCase
 
 BEIJING = dt.timezone(dt.timedelta(hours=8))
 ROOT = bytes.fromhex("5f2a0c7d9e1b3a4c6d8e0f1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e")
@@ -41,7 +41,7 @@ def checkpoint(size: int, root: bytes, when: dt.datetime) -> Checkpoint:
     return Checkpoint.objects.create(
         tree_size=size,
         root_hash=root,
-        note=f"yingdu.test/log\n{size}\n...\n",
+        note=f"testing.fixtures/log\n{size}\n...\n",
         key_hash="0a1b2c3d",
         created_at=when,
     )

@@ -11,7 +11,7 @@ from applications.tests.factories import NOW, make_submittable
 from audits.models import ReconciliationRun
 from review import actions as review
 from review.tests.helpers import ReviewTestCase, make_application
-from yingdu.test import BaseTestCase
+from testing.fixtures import BaseTestCase
 
 
 @time_machine.travel(NOW, tick=False)

@@ -11,7 +11,7 @@ from applications.usage_store import save_lines
 from applications.vendor_formats import parse_file
 from audits import actions, rules
 from audits.tests.fixtures import current_checkpoint, make_application
-from yingdu.test import BaseTestCase
+from testing.fixtures import BaseTestCase
 
 FIXTURES = Path(__file__).resolve().parents[2] / "applications" / "tests" / "fixtures" / "usage"
 NOW = dt.datetime(2026, 12, 4, 10, 0, tzinfo=dt.UTC)

@@ -15,7 +15,7 @@ from audits import actions
 from audits.models import Finding, ReconciliationRun
 from audits.tests.fixtures import make_application
 from ledger.models import Checkpoint
-from yingdu.test import BaseTestCase
+from testing.fixtures import BaseTestCase
 
 BEIJING = dt.timezone(dt.timedelta(hours=8))
 

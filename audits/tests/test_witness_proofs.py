@@ -21,9 +21,9 @@ from ledger.actions import sign_checkpoint
 from ledger.models import AuditEvent
 from ledger.tests.witnesses import two_witnesses
 from review import actions
+from testing.fixtures import BaseTestCase, make_application
 from witness.policy import parse_policy
 from witness.proofs import verify_proof
-from yingdu.test import BaseTestCase, make_application
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -19,7 +19,7 @@ from enterprises import actions
 from enterprises.models import Delegation, Right
 from enterprises.permissions import has_right
 from ledger.models import AuditEvent
-from yingdu.test import BaseTestCase, make_user
+from testing.fixtures import BaseTestCase, make_user
 
 TODAY = NOW.date()
 

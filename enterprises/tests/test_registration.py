@@ -8,7 +8,7 @@ from django.urls import reverse
 from accounts.models import User
 from enterprises.models import Enterprise
 from ledger.models import AuditEvent
-from yingdu.test import USCC_A, USCC_B, USCC_C, BaseTestCase, pdf_bytes, png_bytes, upload
+from testing.fixtures import USCC_A, USCC_B, USCC_C, BaseTestCase, pdf_bytes, png_bytes, upload
 
 
 def form_data(**overrides: str) -> dict[str, object]:

@@ -6,7 +6,7 @@ import base64
 
 from ledger import merkle, note
 from ledger.actions import append_entries, sign_checkpoint
-from yingdu.test import BaseTestCase
+from testing.fixtures import BaseTestCase
 
 
 def _b(value: str) -> bytes:

@@ -7,7 +7,7 @@ from django.test.utils import CaptureQueriesContext
 
 from ledger.actions import append_entries, sign_checkpoint
 from ledger.models import VerificationRun
-from yingdu.test import BaseTestCase, make_user
+from testing.fixtures import BaseTestCase, make_user
 
 
 class InspectorPageTests(BaseTestCase):

@@ -15,8 +15,8 @@ from ledger.models import AuditEvent, Checkpoint, Cosignature, Witness
 from ledger.note import sign_checkpoint as sign_checkpoint_note
 from ledger.tasks import sign_periodic_checkpoint, verify_ledger_nightly
 from ledger.tests.witnesses import WitnessProcess, two_witnesses
+from testing.fixtures import make_user
 from witness.tests.test_witness import spec_verify_cosignature
-from yingdu.test import make_user
 
 
 class WitnessedLogTests(TestCase):

@@ -12,7 +12,7 @@ from agent.collector import isoformat
 from agent.signing import public_key_b64, sign_record
 from enterprises.models import Provider
 from monitoring.models import Node
-from yingdu.test import USCC_A
+from testing.fixtures import USCC_A
 
 BASE = datetime.fromisoformat("2026-03-01T08:00:00+08:00")
 

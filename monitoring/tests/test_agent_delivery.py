@@ -34,7 +34,7 @@ from enterprises.models import Provider
 from ledger.models import Entry
 from monitoring.actions import issue_token
 from monitoring.models import Node, UsageRecord
-from yingdu.test import USCC_A
+from testing.fixtures import USCC_A
 
 ROOT = Path(__file__).resolve().parents[2]
 GPUS = 2

@@ -17,7 +17,7 @@ from monitoring.models import Node, UsageRecord
 from monitoring.tests.factories import BASE, make_node, signed
 from monitoring.tests.test_agent_delivery import EXPECTED, RECORD_SECONDS, delivered
 from monitoring.tests.test_agent_delivery import platform as platform  # noqa: PLC0414 - the fixture
-from yingdu.test import BaseTestCase
+from testing.fixtures import BaseTestCase
 
 PROVENANCE = {
     "device_uuid": "GPU-7c60d23e-f790-482a-85f4-17bba1f6b5cb",

@@ -14,7 +14,7 @@ from ledger import offline, services
 from monitoring.actions import issue_token, revoke_token
 from monitoring.models import ApiToken, Node, UsageRecord
 from monitoring.tests.factories import hourly, make_node, signed
-from yingdu.test import BaseTestCase
+from testing.fixtures import BaseTestCase
 
 URL = "/api/v1/usage/batches"
 

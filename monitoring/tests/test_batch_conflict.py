@@ -8,7 +8,7 @@ from agent.signing import sign_record
 from monitoring.actions import record_usage_batch
 from monitoring.models import Node, RejectedRecord, UsageRecord
 from monitoring.tests.factories import make_node, signed
-from yingdu.test import BaseTestCase
+from testing.fixtures import BaseTestCase
 
 
 class BatchConflictTests(BaseTestCase):

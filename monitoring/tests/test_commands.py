@@ -20,7 +20,7 @@ from monitoring.actions import authenticate_token
 from monitoring.models import Node, UsageBatch, UsageRecord
 from monitoring.schemas import RECORD_FIELDS
 from monitoring.tests.factories import hourly, make_node, usage
-from yingdu.test import USCC_A, USCC_B, BaseTestCase
+from testing.fixtures import USCC_A, USCC_B, BaseTestCase
 
 
 def run(*args: str) -> str:

@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from monitoring.actions import issue_token
 from monitoring.models import Node, RejectedRecord, UsageRecord
 from monitoring.tests.factories import BASE, signed
-from yingdu.test import BaseTestCase
+from testing.fixtures import BaseTestCase
 
 URL = "/api/v1/usage/batches"
 

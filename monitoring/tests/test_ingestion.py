@@ -16,7 +16,7 @@ from ledger.models import Entry
 from monitoring.actions import record_usage_batch
 from monitoring.models import Node, RejectedRecord, UsageBatch, UsageRecord
 from monitoring.tests.factories import BASE, hourly, make_node, signed, usage
-from yingdu.test import USCC_A, BaseTestCase, make_enterprise, valid_uscc
+from testing.fixtures import USCC_A, BaseTestCase, make_enterprise, valid_uscc
 
 
 class IngestionTests(BaseTestCase):

@@ -15,7 +15,7 @@ from monitoring.actions import record_usage_batch
 from monitoring.integrity import matching_leaves, refused_rows
 from monitoring.models import UsageRecord
 from monitoring.tests.factories import hourly, make_node
-from yingdu.test import BaseTestCase
+from testing.fixtures import BaseTestCase
 
 
 class UsageRowTamperTests(BaseTestCase):

@@ -14,7 +14,7 @@ from monitoring.actions import issue_token
 from monitoring.models import Node, UsageBatch, UsageRecord
 from monitoring.tests.factories import BASE, hourly, make_node, usage
 from monitoring.tests.test_commands import csv_bytes
-from yingdu.test import BaseTestCase, upload
+from testing.fixtures import BaseTestCase, upload
 
 RECORDS = "/api/v1/usage/records"
 

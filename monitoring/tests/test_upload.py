@@ -21,7 +21,7 @@ from monitoring.schemas import FIELD_LABELS, RECORD_FIELDS
 from monitoring.tests.factories import hourly, make_node, usage
 from monitoring.tests.test_commands import SACCT, csv_bytes
 from monitoring.uploads import SACCT_COLUMNS
-from yingdu.test import BaseTestCase, make_user, upload
+from testing.fixtures import BaseTestCase, make_user, upload
 
 
 class PortalUploadTests(BaseTestCase):

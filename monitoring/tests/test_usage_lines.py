@@ -9,7 +9,7 @@ from typing import Any
 from ledger.models import AuditEvent
 from monitoring.actions import issue_token
 from monitoring.models import ReportedUsageLine
-from yingdu.test import USCC_A, BaseTestCase
+from testing.fixtures import USCC_A, BaseTestCase
 
 URL = "/api/v1/usage/lines"
 

@@ -16,7 +16,7 @@ from ledger.models import AuditEvent
 from monitoring.actions import authenticate_token, issue_token, record_usage_batch
 from monitoring.models import ApiToken, Node
 from monitoring.tests.factories import hourly, make_node, signed
-from yingdu.test import PASSWORD, BaseTestCase, make_user
+from testing.fixtures import PASSWORD, BaseTestCase, make_user
 
 
 class PortalTests(BaseTestCase):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.test import TestCase
 
+from core.apierrors import ErrorsOut
 from yingdu.api import api
-from yingdu.apierrors import ErrorsOut
 
 
 def declared_schema_name(path: str, status: int) -> str:

@@ -8,6 +8,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.test import TestCase
 
+from core.lib.workdays import UnknownYearError
 from ledger.models import AuditEvent
 from policy.actions import load_holiday_year
 from policy.calendar import (
@@ -23,8 +24,7 @@ from policy.calendar import (
 )
 from policy.loader import params_at
 from policy.models import HolidayYear
-from yingdu.lib.workdays import UnknownYearError
-from yingdu.test import make_user
+from testing.fixtures import make_user
 
 D = dt.date
 PARAMS = params_at(D(2026, 6, 1))

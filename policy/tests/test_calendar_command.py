@@ -12,8 +12,8 @@ from django.core.management import CommandError, call_command
 from ledger.models import AuditEvent
 from policy.models import HolidayYear
 from policy.tests.golden import golden_path, golden_rows
+from testing.fixtures import make_user
 from yingdu.cli import main as yingdu
-from yingdu.test import make_user
 
 pytestmark = pytest.mark.django_db
 

@@ -15,7 +15,7 @@ from ledger.models import AuditEvent
 from policy.calendar import get_calendar
 from policy.models import HolidayYear
 from policy.tasks import warn_system_administrators
-from yingdu.test import make_user
+from testing.fixtures import make_user
 
 CST = dt.timezone(dt.timedelta(hours=8))
 

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 import yaml
 
+from core.lib.workdays import WorkdayCalendar
 from policy import calendar as deadlines
 from policy.loader import params_at
 from policy.rules import calculate_subsidy
-from yingdu.lib.workdays import WorkdayCalendar
 
 CASES = Path(__file__).parent / "cases"
 

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from yingdu.lib.money import CENT, format_money, round_half_up, to_money
+from core.lib.money import CENT, format_money, round_half_up, to_money
 
 
 def test_it_rounds_half_up_to_the_cent() -> None:

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from django.apps import apps
 
 from policy.queries import kept_total
-from yingdu.test import BaseTestCase
+from testing.fixtures import BaseTestCase
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 

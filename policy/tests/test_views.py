@@ -18,7 +18,7 @@ from accounts.roles import Role
 from ledger.models import AuditEvent
 from policy.actions import load_holiday_year
 from policy.models import HolidayYear
-from yingdu.test import BaseTestCase, make_user
+from testing.fixtures import BaseTestCase, make_user
 
 CALC = "/policy/calc/"
 NOON = dt.datetime(2026, 11, 26, 12, 0, tzinfo=ZoneInfo("Asia/Shanghai"))

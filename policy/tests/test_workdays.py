@@ -8,8 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from policy.tests.golden import golden_rows
-from yingdu.lib.workdays import (
+from core.lib.workdays import (
     UnknownYearError,
     WorkdayCalendar,
     chinesecalendar_schedule,
@@ -17,6 +16,7 @@ from yingdu.lib.workdays import (
     provisional_schedule,
     statutory_holidays,
 )
+from policy.tests.golden import golden_rows
 
 D = dt.date
 CAL = WorkdayCalendar()

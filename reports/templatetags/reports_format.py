@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import template
 
-from yingdu.templatetags.yingdu_format import money
+from core.templatetags.yingdu_format import money
 
 register = template.Library()
 register.filter("money", money)

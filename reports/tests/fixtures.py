@@ -15,8 +15,8 @@ from applications.models import Application
 from applications.states import Status
 from enterprises.models import Enterprise, Provider
 from policy.queries import POLICY_TZ
-from yingdu.test import BaseTestCase, make_enterprise, make_user
-from yingdu.test import make_application as build_application
+from testing.fixtures import BaseTestCase, make_enterprise, make_user
+from testing.fixtures import make_application as build_application
 
 TODAY = dt.date(2026, 7, 10)
 NOW = dt.datetime(2026, 7, 10, 10, 0, tzinfo=POLICY_TZ)

@@ -10,8 +10,8 @@ from accounts.roles import Role
 from applications.states import Status
 from reports.tests.fixtures import make_application
 from review.models import Payment
-from yingdu.browser import force_login, screenshot
-from yingdu.test import make_enterprise, make_user
+from testing.browser import force_login, screenshot
+from testing.fixtures import make_enterprise, make_user
 
 
 @pytest.mark.browser

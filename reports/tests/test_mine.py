@@ -6,7 +6,7 @@ import time_machine
 
 from accounts.roles import Role
 from reports.tests.fixtures import NOW, ReportFixture
-from yingdu.test import make_user
+from testing.fixtures import make_user
 
 URL = "/reports/mine/"
 

@@ -18,7 +18,7 @@ from policy.queries import POLICY_TZ
 from reports.exports import build_workbook
 from review import ratings
 from review.models import RatingFollowUp
-from yingdu.test import BaseTestCase, make_application
+from testing.fixtures import BaseTestCase, make_application
 
 NOW = dt.datetime(2026, 7, 10, 10, 0, tzinfo=POLICY_TZ)
 

@@ -15,7 +15,7 @@ from audits.tests.test_evidence import visible
 from audits.tests.test_usage_checks import attach, template
 from reports.exports import build_workbook
 from reports.usage_spend import usage_spend
-from yingdu.test import BaseTestCase
+from testing.fixtures import BaseTestCase
 from yingdu.tests.wording import problems_in
 
 FIXTURES = Path(__file__).resolve().parents[2] / "applications" / "tests" / "fixtures" / "usage"

@@ -1,7 +1,7 @@
 """A year of operation across a year boundary (2026-10-01 → 2027-03-31), 2027 provisional at first,
 the official 2027 loaded part-way with a schedule that moves deadlines both ways.
 
-The demo's own plan (:mod:`yingdu.demo`, a handful of its stories) is played one simulated day at a
+The demo's own plan (:mod:`demo.year`, a handful of its stories) is played one simulated day at a
 time through the platform's actions; after each day the invariants below are checked, cheaply.
 """
 
@@ -22,6 +22,8 @@ from accounts.groups import ensure_role_groups
 from accounts.models import User
 from applications.models import Application
 from applications.states import COUNTS_AGAINST_CAP, IN_REVIEW, Status
+from demo import game, year
+from demo.staff import STAFF, ensure_user
 from ledger.actions import run_verification
 from policy.actions import load_holiday_year
 from policy.calendar import get_calendar
@@ -30,8 +32,6 @@ from reports import queries
 from review.actions import send_deadline_reminders
 from review.clock import clock_for
 from review.models import DeadlineReminder, Notification, Payment
-from yingdu import demo
-from yingdu.management.commands.demo import STAFF, ensure_user
 
 CST = dt.timezone(dt.timedelta(hours=8))
 START, END = dt.date(2026, 10, 1), dt.date(2027, 3, 31)
@@ -101,12 +101,12 @@ def test_it_lives_through_a_year_boundary_with_the_official_year_loaded_part_way
     ensure_role_groups()
     for username, display_name, role in STAFF:
         ensure_user(username, display_name, role, email=f"{username}@yingdu.local")
-    staff = {u.username: u for u in User.objects.filter(username__in=demo.STAFF_NAMES)}
-    sim = demo.Demo(start=START, today=END)
-    demo.cast(sim, staff)
+    staff = {u.username: u for u in User.objects.filter(username__in=year.STAFF_NAMES)}
+    sim = game.Demo(start=START, today=END)
+    year.cast(sim, staff)
     assert not get_calendar().is_official(2027)
-    demo.plan(sim, STORIES)
-    demo.spot_check(sim)
+    year.plan(sim, STORIES)
+    year.spot_check(sim)
     personas = [
         *(staff[name] for name in ("reviewer", "head", "finance", "inspector", "sysadmin")),
         User.objects.get(username="yingzhi"),
@@ -116,7 +116,7 @@ def test_it_lives_through_a_year_boundary_with_the_official_year_loaded_part_way
     while day <= END:
         # What the actions hand to after-commit (receipts, notices, reminders) runs as on a server.
         with django_capture_on_commit_callbacks(execute=True):
-            demo.play(sim, until=day)
+            year.play(sim, until=day)
             if day == LOAD_ON:
                 with at(day, 10):
                     load_holiday_year(OFFICIAL_2027, actor=staff["sysadmin"])

@@ -8,9 +8,9 @@ from typing import Any
 from django import template
 from django.utils.translation import gettext as _
 
+from core.formats import date_text
+from core.lib.workdays import UnknownYearError
 from policy.calendar import get_calendar
-from yingdu.formats import date_text
-from yingdu.lib.workdays import UnknownYearError
 
 register = template.Library()
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from yingdu.smtp import smtp_server  # noqa: F401 - fixture
+from core.smtp import smtp_server  # noqa: F401 - fixture
 
 # Users are created in almost every test here; a slow password hash makes that seconds each.
 FAST_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -6,8 +6,8 @@ from django.test import override_settings
 
 from accounts.models import User
 from applications.models import Application, Material, MaterialKind
-from yingdu.test import BaseTestCase
-from yingdu.test import make_application as make_application  # the shared builder, re-exported
+from testing.fixtures import BaseTestCase
+from testing.fixtures import make_application as make_application  # the shared builder, re-exported
 
 
 def add_material(app: Application, kind: MaterialKind, *, user: User, version: int = 1) -> Material:

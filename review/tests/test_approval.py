@@ -22,7 +22,7 @@ from review import actions
 from review.actions import ReviewError
 from review.models import AnnualGrant, Notification, ReviewStep
 from review.tests.helpers import ReviewTestCase, make_application
-from yingdu.test import make_enterprise, make_user
+from testing.fixtures import make_enterprise, make_user
 
 
 class ApprovalTests(ReviewTestCase):

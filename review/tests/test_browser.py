@@ -17,12 +17,12 @@ from accounts.roles import Role
 from applications import actions as intake
 from applications.models import Application, MaterialKind
 from applications.states import Status
+from core.smtp import SmtpSink
+from core.uploads import DOCUMENT_TYPES, TABLE_TYPES, check_upload
 from policy.actions import load_holiday_year
 from review.models import Notification, Payment, ReviewStep
-from yingdu.browser import force_login, login, screenshot
-from yingdu.smtp import SmtpSink
-from yingdu.test import make_enterprise, make_user, pdf_bytes
-from yingdu.uploads import DOCUMENT_TYPES, TABLE_TYPES, check_upload
+from testing.browser import force_login, login, screenshot
+from testing.fixtures import make_enterprise, make_user, pdf_bytes
 
 
 def consumption_csv(minutes: int, cost: Decimal, start: dt.datetime) -> bytes:

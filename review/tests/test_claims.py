@@ -12,7 +12,7 @@ from review import actions
 from review.actions import ReviewError
 from review.models import ReviewStep
 from review.tests.helpers import ReviewTestCase, make_application
-from yingdu.test import make_user
+from testing.fixtures import make_user
 
 
 class ClaimReservationTests(ReviewTestCase):

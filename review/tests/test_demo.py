@@ -15,11 +15,11 @@ from accounts.models import User
 from applications.models import Application
 from applications.states import Status
 from audits.models import Clawback, Finding, Repayment, SpotCheck
+from demo.cast import ENTERPRISES
 from enterprises.models import Enterprise, Provider
 from ledger.models import AuditEvent
 from monitoring.models import Node, UsageRecord
 from review.models import DeadlineReminder, OnSiteCheck, Payment, Rating, RatingFollowUp, SupplementNotice
-from yingdu.demo import ENTERPRISES
 
 CST = dt.timezone(dt.timedelta(hours=8))
 
@@ -38,7 +38,7 @@ def assert_a_living_year() -> None:
     statuses = set(Application.objects.values_list("status", flat=True))
     shown = {s.value for s in Status}
     assert statuses == shown, sorted(shown - statuses)
-    assert Application.objects.count() == 32  # 30 stories and two offers accepted (yingdu.demo_offers)
+    assert Application.objects.count() == 32  # 30 stories and two offers accepted (demo.offers)
     assert Enterprise.objects.count() == 8
     assert Enterprise.objects.filter(status=Enterprise.Status.PENDING).count() == 1
     assert Enterprise.objects.filter(blacklisted=True).count() == 1

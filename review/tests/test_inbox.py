@@ -18,7 +18,7 @@ from enterprises.tests.test_registration import form_data
 from review import notify
 from review.models import AnnualGrant, Notification
 from review.tests.helpers import ReviewTestCase, make_application
-from yingdu.test import USCC_C, make_user, pdf_bytes, upload
+from testing.fixtures import USCC_C, make_user, pdf_bytes, upload
 
 BEIJING = dt.timezone(dt.timedelta(hours=8))
 

@@ -17,12 +17,12 @@ from django.utils import timezone
 
 from accounts.roles import Role
 from applications.states import Status
+from core.smtp import SmtpSink
 from ledger.models import AuditEvent
 from review import actions, notify
 from review.models import DeadlineReminder, Notification
 from review.tests.helpers import ReviewTestCase, make_application
-from yingdu.smtp import SmtpSink
-from yingdu.test import make_enterprise, make_user
+from testing.fixtures import make_enterprise, make_user
 
 SH = ZoneInfo("Asia/Shanghai")
 
@@ -67,7 +67,7 @@ def test_the_applicant_is_mailed_through_smtp_at_each_step(smtp_server: SmtpSink
 
 @pytest.mark.django_db(transaction=True)
 def test_a_mail_server_that_is_down_does_not_undo_the_decision(settings: Any) -> None:
-    from yingdu.smtp import free_port
+    from core.smtp import free_port
 
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", free_port(), 2

@@ -18,8 +18,8 @@ from audits.tests.fixtures import Monitoring
 from enterprises.models import LicenceVersion, Provider
 from review import offers
 from review.tests.test_rating_browser import check
-from yingdu.browser import force_login
-from yingdu.test import make_enterprise, make_user, png_bytes
+from testing.browser import force_login
+from testing.fixtures import make_enterprise, make_user, png_bytes
 from yingdu.tests.test_accessibility import PHONE, _axe_source
 
 

@@ -30,7 +30,7 @@ from policy.loader import params_at
 from policy.rules import calculate_subsidy
 from review import offer_deadlines, offers
 from review.models import Notification
-from yingdu.test import BaseTestCase, make_user, pades_status, png_bytes
+from testing.fixtures import BaseTestCase, make_user, pades_status, png_bytes
 
 BEIJING = dt.timezone(dt.timedelta(hours=8))
 TODAY = dt.datetime(2026, 12, 4, 10, 0, tzinfo=BEIJING)
@@ -251,7 +251,7 @@ class OfferTests(BaseTestCase):
 
         from django.core.management import call_command
 
-        from yingdu.test import make_application
+        from testing.fixtures import make_application
 
         offers.confirm_offer(offers.accept_offer(self.launched(), actor=self.alice), actor=self.alice)
         make_application(self.enterprise, self.alice, Status.SUBMITTED)
@@ -299,7 +299,7 @@ class OfferTests(BaseTestCase):
         from applications import actions
         from applications.tests.test_usage_declaration import TEMPLATE
         from audits.evidence import evidence_for
-        from yingdu.test import pdf_bytes
+        from testing.fixtures import pdf_bytes
 
         offer = self.launched()
         application = offers.accept_offer(offer, actor=self.alice)

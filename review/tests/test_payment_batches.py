@@ -15,8 +15,8 @@ from accounts.roles import Role
 from applications.states import Status
 from review import payment_batches as batches
 from review.models import PayeeAccount
-from yingdu.test import BaseTestCase, make_enterprise, make_user, pades_status
-from yingdu.test import make_application as build_application
+from testing.fixtures import BaseTestCase, make_enterprise, make_user, pades_status
+from testing.fixtures import make_application as build_application
 
 TODAY = dt.datetime(2026, 6, 15, 10, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))
 

@@ -19,7 +19,7 @@ from applications.states import Status
 from ledger.models import AuditEvent
 from review.actions import claim_application
 from review.tests.helpers import ReviewTestCase, make_application
-from yingdu.test import USCC_A, USCC_B, make_enterprise, make_user
+from testing.fixtures import USCC_A, USCC_B, make_enterprise, make_user
 
 SH = ZoneInfo("Asia/Shanghai")
 URL = reverse("progress_query")

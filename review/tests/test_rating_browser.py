@@ -10,8 +10,8 @@ import pytest
 from accounts.roles import Role
 from applications.states import Status
 from review.models import RatingFollowUp
-from yingdu.browser import force_login
-from yingdu.test import make_application, make_enterprise, make_user
+from testing.browser import force_login
+from testing.fixtures import make_application, make_enterprise, make_user
 from yingdu.tests.test_accessibility import PHONE, _axe_source, _violations
 
 

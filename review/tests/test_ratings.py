@@ -15,6 +15,7 @@ from django.utils import timezone
 from applications import actions as intake
 from applications.models import Application
 from applications.states import Status
+from core.formats import date_text
 from ledger.models import AuditEvent
 from policy.actions import preview_holiday_year
 from policy.calendar import get_calendar
@@ -23,7 +24,6 @@ from review import actions, ratings
 from review.actions import ReviewError
 from review.models import Notification, Rating, RatingFollowUp
 from review.tests.helpers import ReviewTestCase, make_application
-from yingdu.formats import date_text
 
 SH = dt.timezone(dt.timedelta(hours=8))
 GOOD = {"guidance": 5, "convenience": 4, "efficiency": 5, "attitude": 5, "overall": 5}
@@ -199,7 +199,7 @@ def test_two_concurrent_ratings_leave_one() -> None:
     from django.db import connection
 
     from accounts.roles import Role
-    from yingdu.test import make_enterprise, make_user
+    from testing.fixtures import make_enterprise, make_user
 
     enterprise = make_enterprise()
     alice = make_user("alice", Role.APPLICANT, enterprise=enterprise)

@@ -18,7 +18,7 @@ from review import actions
 from review.actions import ReviewError
 from review.models import OnSiteCheck
 from review.tests.helpers import ReviewTestCase, add_material, make_application
-from yingdu.test import pdf_bytes, png_bytes, upload
+from testing.fixtures import pdf_bytes, png_bytes, upload
 
 
 class ReviewPageTests(ReviewTestCase):

@@ -12,11 +12,11 @@ from applications import actions as intake
 from applications.models import Application, Material, MaterialKind
 from applications.pdf import render_application_pdf
 from applications.states import Status
+from core.uploads import DOCUMENT_TYPES, check_upload
 from enterprises.actions import upload_licence
 from review import actions
 from review.tests.helpers import ReviewTestCase, make_application
-from yingdu.test import altered, ofd_bytes, pades_status, pdf_bytes, signed_pdf, upload
-from yingdu.uploads import DOCUMENT_TYPES, check_upload
+from testing.fixtures import altered, ofd_bytes, pades_status, pdf_bytes, signed_pdf, upload
 
 
 class SignedDocumentTests(ReviewTestCase):

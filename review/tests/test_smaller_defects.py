@@ -67,9 +67,9 @@ class PhoneTests(ReviewTestCase):
         self.assertIn('value="13900139000"', page)
 
     def test_it_sends_no_text_message_to_a_landline_and_masks_a_landline_by_its_area_code(self) -> None:
+        from core.validators import mask_phone
         from review.models import Notification
         from review.sms import send_sms
-        from yingdu.validators import mask_phone
 
         self.alice.phone = "010-69681234"
         self.alice.save(update_fields=["phone"])
@@ -82,7 +82,7 @@ class PhoneTests(ReviewTestCase):
 
 class LandingTests(ReviewTestCase):
     def test_it_sends_staff_to_their_workbench_after_login(self) -> None:
-        from yingdu.test import PASSWORD
+        from testing.fixtures import PASSWORD
 
         response = self.client.post(
             reverse("accounts:login"), {"username": self.reviewer.username, "password": PASSWORD}

@@ -12,13 +12,13 @@ from accounts.models import User
 from accounts.roles import Role
 from applications.models import MaterialKind
 from applications.states import Status
+from core.smsgate import SmsGateway
 from ledger.models import AuditEvent
 from review import actions
 from review.models import Notification, SmsMessage
 from review.sms import MAX_LENGTH, attempt, sms_text, templates
 from review.tests.helpers import ReviewTestCase, add_material, make_application
-from yingdu.smsgate import SmsGateway
-from yingdu.test import make_user
+from testing.fixtures import make_user
 
 PHONE = "13812345678"
 # Long but realistic facts: the longest reference the column holds, the largest amount, a provisional date.
@@ -131,7 +131,7 @@ class SmsTests(ReviewTestCase):
             self.assertNotRegex(text, r"[A-Za-z]{3,}", kind)  # Chinese text, no internal words
 
     def test_without_a_gateway_the_message_goes_to_the_log_masked(self) -> None:
-        with self.assertLogs("yingdu.sms", level="INFO") as logs, self.captureOnCommitCallbacks(execute=True):
+        with self.assertLogs("core.sms", level="INFO") as logs, self.captureOnCommitCallbacks(execute=True):
             actions.request_supplement(
                 self.app, items=[("material:usage_log", "缺少3月份记录")], actor=self.reviewer
             )

@@ -14,7 +14,7 @@ from review import actions
 from review.actions import ReviewError
 from review.models import Notification, SupplementNotice
 from review.tests.helpers import ReviewTestCase, add_material, make_application
-from yingdu.test import pdf_bytes, upload
+from testing.fixtures import pdf_bytes, upload
 
 
 def message_body(page: str) -> str:

@@ -22,7 +22,7 @@ from review import actions
 from review.actions import ACTIONS, ReviewError
 from review.models import ReviewStep
 from review.tests.helpers import ReviewTestCase, make_application
-from yingdu.test import make_enterprise, make_user
+from testing.fixtures import make_enterprise, make_user
 
 # Transitions whose actions live in other apps: submission and withdrawal (intake), clawback (audits).
 ELSEWHERE = {"submit", "withdraw", "clawback", "partial_clawback"}

@@ -24,7 +24,7 @@ from django.urls import Resolver404, resolve
 from playwright.sync_api import Error as PlaywrightError
 
 from accounts.models import User
-from yingdu.browser import force_login
+from testing.browser import force_login
 from yingdu.tests import wording
 
 ROOT = Path(__file__).resolve().parents[2]

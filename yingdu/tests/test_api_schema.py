@@ -25,7 +25,7 @@ from applications.tests.factories import make_draft
 from enterprises.models import Provider
 from monitoring.actions import issue_token, record_usage_batch
 from monitoring.tests.factories import hourly, make_node
-from yingdu.test import USCC_A, make_enterprise, make_user
+from testing.fixtures import USCC_A, make_enterprise, make_user
 
 EXAMPLES = 6  # per operation, per generation mode, per way of authenticating
 CSRF_SECRET = "a" * 32  # noqa: S105 - a CSRF secret of the test client, sent as cookie and header

@@ -7,13 +7,17 @@ from pathlib import Path
 from django.test import override_settings
 from django.urls import reverse
 
-from yingdu.test import BaseTestCase
+from testing.fixtures import BaseTestCase
 
 ROOT = Path(__file__).resolve().parents[2]
 FULL_NAME = "北京市怀柔区文化产业发展促进中心"
 SHORT_FORM = "文化产业促进中心"  # the misnomer: 发展 left out
 SOURCE_DIRS = (
     "accounts",
+    "core",
+    "demo",
+    "ledger_web",
+    "testing",
     "applications",
     "audits",
     "enterprises",

@@ -23,6 +23,7 @@ from django.urls import reverse
 
 from accounts.models import User
 from accounts.roles import Role
+from core.uploads import CheckedUpload
 from enterprises import actions as enterprise_actions
 from enterprises.models import Enterprise, Provider
 from ledger import services
@@ -30,9 +31,8 @@ from ledger.actions import record_event
 from ledger.models import AuditEvent
 from ledger.verify import verify_log
 from monitoring.models import UsageRecord
+from testing.fixtures import PASSWORD, USCC_A, USCC_C, make_enterprise, make_user, pdf_bytes
 from yingdu.backup import BackupError, check_backup, create_backup, restore_backup
-from yingdu.test import PASSWORD, USCC_A, USCC_C, make_enterprise, make_user, pdf_bytes
-from yingdu.uploads import CheckedUpload
 
 
 def _register() -> Enterprise:

@@ -14,8 +14,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from applications.consumption import COLUMNS, HEADERS, XLSX_MIME, parse_consumption
-from yingdu.test import assert_bounded, handmade_xlsx, ofd_bytes, pdf_bytes, upload
-from yingdu.uploads import (
+from core.uploads import (
     DOCUMENT_TYPES,
     IMAGE_MAX_PIXELS,
     TABLE_MAX_ROWS,
@@ -24,7 +23,8 @@ from yingdu.uploads import (
     ZIP_MAX_UNCOMPRESSED_BYTES,
     check_upload,
 )
-from yingdu.xlsx import XLSX_MAX_SHARED_STRINGS_BYTES
+from core.xlsx import XLSX_MAX_SHARED_STRINGS_BYTES
+from testing.fixtures import assert_bounded, handmade_xlsx, ofd_bytes, pdf_bytes, upload
 
 NOW = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
 

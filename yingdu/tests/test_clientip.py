@@ -7,9 +7,9 @@ from typing import Any
 from django.test import override_settings
 from django.urls import reverse
 
+from core.lib.clientip import client_address
 from ledger.models import AuditEvent
-from yingdu.lib.clientip import client_address
-from yingdu.test import BaseTestCase
+from testing.fixtures import BaseTestCase
 
 
 def test_it_uses_the_peer_address_without_trusted_proxies() -> None:

@@ -16,8 +16,8 @@ from enterprises.models import Provider
 from monitoring.models import Node, UsageRecord
 from monitoring.uploads import template_csv
 from review import actions as review_actions
-from yingdu.browser import force_login
-from yingdu.test import make_application, make_enterprise, make_user
+from testing.browser import force_login
+from testing.fixtures import make_application, make_enterprise, make_user
 from yingdu.tests.test_accessibility import PHONE, _axe_source, _violations
 
 

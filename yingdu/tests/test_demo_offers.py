@@ -11,10 +11,11 @@ from django.test import TestCase
 from accounts.roles import Role
 from applications.models import Offer, Work
 from applications.states import Status
+from demo import year
+from demo.game import Demo
+from demo.offers import plan_offers
 from review.models import PaymentInstruction
-from yingdu import demo
-from yingdu.demo_offers import plan_offers
-from yingdu.test import make_application, make_user
+from testing.fixtures import make_application, make_user
 
 TODAY = dt.date(2026, 12, 4)
 
@@ -25,14 +26,14 @@ class DemoOfferTests(TestCase):
         staff = {name: make_user(name, role) for name, role in (
             ("reviewer", Role.REVIEWER), ("finance", Role.FINANCE), ("sysadmin", Role.SYSADMIN),
         )}  # fmt: skip
-        game = demo.Demo(start=TODAY - dt.timedelta(days=70), today=TODAY)
-        demo.cast(game, staff)
+        game = Demo(start=TODAY - dt.timedelta(days=70), today=TODAY)
+        year.cast(game, staff)
         # Approved applications waiting to be paid, as the demo year leaves them.
         approved = game.users["yingzhi"].enterprise
         assert approved is not None
         make_application(approved, game.users["yingzhi"], Status.APPROVED, granted_amount="5000.00")
         plan_offers(game)
-        demo.play(game)
+        year.play(game)
         assert Work.objects.filter(launch_date__isnull=True).count() == 2
         assert Offer.objects.filter(status=Offer.Status.PENDING).count() == 2
         accepted = Offer.objects.filter(status=Offer.Status.ACCEPTED)

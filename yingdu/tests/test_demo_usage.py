@@ -9,7 +9,7 @@ from django.test import SimpleTestCase
 
 from applications.usage_lines import subsidy_base
 from applications.vendor_formats import parse_file
-from yingdu.demo_usage import detail, way_of
+from demo.usage import detail, way_of
 
 START = dt.datetime(2026, 10, 1, 9, 0, tzinfo=dt.UTC)
 NOW = dt.datetime(2026, 12, 5, tzinfo=dt.UTC)

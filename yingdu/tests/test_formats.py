@@ -10,10 +10,10 @@ from django.template import Context, Template
 from django.test import RequestFactory, SimpleTestCase
 from openpyxl import Workbook, load_workbook
 
-from yingdu.formats import date_text, datetime_text, money_text
-from yingdu.pagination import paginate
+from core.formats import date_text, datetime_text, money_text
+from core.pagination import paginate
+from core.xlsx import write_sheet
 from yingdu.tests import wording
-from yingdu.xlsx import write_sheet
 
 
 class FormatTests(SimpleTestCase):

@@ -1,4 +1,4 @@
-"""Announcements between the layered apps (yingdu.hooks)."""
+"""Announcements between the layered apps (core.hooks)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 from django.db import transaction
 from django.test import TestCase
 
-from yingdu import hooks
+from core import hooks
 
 
 @contextmanager

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from django.contrib.staticfiles import finders
 
-from yingdu.test import BaseTestCase
+from testing.fixtures import BaseTestCase
 
 CSS = Path(__file__).resolve().parents[2] / "static" / "css" / "site.css"
 

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from yingdu.smtp import serving_smtp
+from core.smtp import serving_smtp
 from yingdu.tests.stack import REPO, free_port
 
 BIN = Path(sys.executable).parent
@@ -21,7 +21,7 @@ JOBS = {
     "policy.tasks.daily_holiday_schedule_check",
     "review.tasks.daily_deadline_reminders",
     "review.tasks.daily_offer_deadlines",
-    "yingdu.tasks.requeue_unsent_email",
+    "core.tasks.requeue_unsent_email",
 }
 
 

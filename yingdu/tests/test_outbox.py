@@ -20,9 +20,9 @@ from django.core import mail
 from django.db import connection, transaction
 from django.test import TestCase
 
-from yingdu.models import OutboxEmail
-from yingdu.outbox import OutboxError, new_message_id, queue_email, requeue_unsent, send_queued
-from yingdu.smtp import SmtpSink, free_port, serving_smtp
+from core.models import OutboxEmail
+from core.outbox import OutboxError, new_message_id, queue_email, requeue_unsent, send_queued
+from core.smtp import SmtpSink, free_port, serving_smtp
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -86,7 +86,7 @@ def test_no_module_sends_mail_but_the_outbox() -> None:
         relative = path.relative_to(REPO)
         if relative.parts[0] in {".venv", "build", "node_modules"} or "tests" in relative.parts:
             continue
-        if relative.as_posix() in {"yingdu/outbox.py", "yingdu/smtp.py"}:
+        if relative.as_posix() in {"core/outbox.py", "core/smtp.py"}:
             continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if (

@@ -8,11 +8,11 @@ import time_machine
 from django.test import TestCase
 from huey import crontab
 
+from core import periodic
+from core.models import PeriodicRun
 from ledger.actions import append_entries
 from ledger.models import Checkpoint, VerificationRun
 from ledger.tasks import sign_periodic_checkpoint, verify_ledger_nightly
-from yingdu import periodic
-from yingdu.models import PeriodicRun
 
 UTC = dt.UTC
 
@@ -96,7 +96,7 @@ class OncePerSlotTests(TestCase):
                 "policy.tasks.daily_holiday_schedule_check",
                 "review.tasks.daily_deadline_reminders",
                 "review.tasks.daily_offer_deadlines",
-                "yingdu.tasks.requeue_unsent_email",
+                "core.tasks.requeue_unsent_email",
             },
         )
         self.assertEqual(again, [])

@@ -11,8 +11,8 @@ from django.urls import reverse
 from accounts.roles import Role
 from applications.states import Status
 from monitoring.models import Node
-from yingdu.browser import force_login
-from yingdu.test import make_application, make_enterprise, make_user
+from testing.browser import force_login
+from testing.fixtures import make_application, make_enterprise, make_user
 
 PHONE = {"width": 375, "height": 812}
 # Every run of letters and digits (a reference, an amount, a node name) in a table cell, up to

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from django.test import Client
 
-from yingdu.env import ConfigError, parse_email_url
+from core.env import ConfigError, parse_email_url
 
 ROOT = Path(__file__).resolve().parents[2]
 YINGDU = str(Path(sys.executable).parent / "yingdu")

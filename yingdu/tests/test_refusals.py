@@ -11,11 +11,11 @@ from applications import actions as intake
 from applications.states import Status
 from applications.tests.factories import NOW, make_submittable
 from audits.actions import AuditRefused
+from core.refusals import NON_FIELD, Refused, show_refusal
 from monitoring.actions import ProviderError
 from review import actions as review
 from review.actions import ReviewError
 from review.tests.helpers import ReviewTestCase, make_application
-from yingdu.refusals import NON_FIELD, Refused, show_refusal
 
 
 class PaymentForm(forms.Form):

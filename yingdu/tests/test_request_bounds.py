@@ -17,15 +17,15 @@ from pathlib import Path
 import pytest
 from django.test import Client
 
-from yingdu.middleware import (
+from core.middleware import (
     API_JSON_MAX_BYTES,
     MAX_JSON_DEPTH,
     USAGE_BATCH_MAX_BYTES,
     JsonDepthScan,
     json_too_deep,
 )
-from yingdu.smtp import free_port
-from yingdu.test import BaseTestCase, assert_bounded
+from core.smtp import free_port
+from testing.fixtures import BaseTestCase, assert_bounded
 
 BIN = Path(sys.executable).parent
 REPO = Path(__file__).resolve().parents[2]

@@ -16,9 +16,9 @@ import pikepdf
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from yingdu import signatures, signing
-from yingdu.test import ofd_bytes, pdf_bytes, signed_pdf, upload
-from yingdu.uploads import DOCUMENT_TYPES, check_upload
+from core import signatures, signing
+from core.uploads import DOCUMENT_TYPES, check_upload
+from testing.fixtures import ofd_bytes, pdf_bytes, signed_pdf, upload
 
 # The DER of OID 1.2.156.10197.1.501 (SM2 signature with SM3), as a GB/T 38540 seal carries it.
 SM2_WITH_SM3 = b"\x30\x0a\x06\x08\x2a\x81\x1c\xcf\x55\x01\x83\x75"

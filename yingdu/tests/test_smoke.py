@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from yingdu.test import BaseTestCase
+from testing.fixtures import BaseTestCase
 
 
 def _plain_paths() -> list[str]:

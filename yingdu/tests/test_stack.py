@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from yingdu.smtp import SmtpSink, serving_smtp
+from core.smtp import SmtpSink, serving_smtp
 from yingdu.tests.stack import (
     Process,
     Session,
@@ -33,14 +33,14 @@ from yingdu.tests.stack import (
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
 BATCH = 500
-# Every periodic job of the platform (``yingdu.periodic.JOBS`` once each app's tasks are imported).
+# Every periodic job of the platform (``core.periodic.JOBS`` once each app's tasks are imported).
 PERIODIC_JOBS = [
     "ledger.tasks.sign_periodic_checkpoint",
     "ledger.tasks.verify_ledger_nightly",
     "policy.tasks.daily_holiday_schedule_check",
     "review.tasks.daily_deadline_reminders",
     "review.tasks.daily_offer_deadlines",
-    "yingdu.tasks.requeue_unsent_email",
+    "core.tasks.requeue_unsent_email",
 ]
 IN_FLIGHT = 3000  # the batch whose server is killed: long enough to be cut off mid-way
 CHINA = dt.timezone(dt.timedelta(hours=8))
@@ -298,7 +298,7 @@ def test_it_sends_each_reminder_once_however_often_the_job_is_enqueued(running: 
 def test_two_workers_started_at_once_do_each_periodic_job_once(running: Running) -> None:
     from django.utils.module_loading import autodiscover_modules
 
-    from yingdu.periodic import JOBS
+    from core.periodic import JOBS
 
     autodiscover_modules("tasks")
     assert sorted(JOBS) == PERIODIC_JOBS

@@ -1,4 +1,4 @@
-"""An action's stored files are removed when the action fails (yingdu.uploads.stored_files)."""
+"""An action's stored files are removed when the action fails (core.uploads.stored_files)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.test import TestCase
 
-from yingdu.test import png_bytes, upload
-from yingdu.uploads import DOCUMENT_TYPES, check_upload, stored_files
+from core.uploads import DOCUMENT_TYPES, check_upload, stored_files
+from testing.fixtures import png_bytes, upload
 
 
 class Refused(Exception):

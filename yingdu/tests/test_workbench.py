@@ -5,7 +5,7 @@ from django.urls import reverse
 from applications.states import Status
 from enterprises.models import Enterprise
 from review.tests.helpers import make_application
-from yingdu.test import BaseTestCase
+from testing.fixtures import BaseTestCase
 
 
 class WorkbenchTests(BaseTestCase):

@@ -7,7 +7,7 @@ from decimal import Decimal
 from django.test import SimpleTestCase
 from openpyxl import Workbook, load_workbook
 
-from yingdu.xlsx import safe_cell, write_sheet
+from core.xlsx import safe_cell, write_sheet
 
 INJECTION = '=HYPERLINK("http://x","y")'
 

@@ -26,11 +26,11 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.lib.workdays import UnknownYearError, WorkdayCalendar
 from policy.actions import load_holiday_year
 from policy.batch import read_batch, write_batch
 from policy.calendar import get_calendar, provisional_reason
 from policy.models import HolidayYear
-from yingdu.lib.workdays import UnknownYearError, WorkdayCalendar
 
 
 def _date(text: str) -> dt.date:

@@ -20,10 +20,10 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.lib.money import format_money, to_money
 from policy.batch import read_batch, write_batch
 from policy.loader import PolicyNotInForceError, PolicyParams, params_at
 from policy.rules import SubsidyResult, calculate_subsidy
-from yingdu.lib.money import format_money, to_money
 
 BATCH_INPUT = ("total_compute_cost", "work_minutes", "overseas", "granted_this_year")
 BATCH_OUTPUT = ("amount", "binding")

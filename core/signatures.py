@@ -1,7 +1,7 @@
-"""What the digital signatures of an uploaded file say, checked once on upload (``yingdu.uploads``).
+"""What the digital signatures of an uploaded file say, checked once on upload (``core.uploads``).
 
 A PDF's signatures are read with pyHanko and each is validated offline against the trust list
-(``SIGNATURE_TRUST_ROOTS``, ``yingdu.signing.trust_roots``): integrity of the signed bytes,
+(``SIGNATURE_TRUST_ROOTS``, ``core.signing.trust_roots``): integrity of the signed bytes,
 the signature itself, the chain to a trusted root, and changes appended after signing. SM2 seals
 (GB/T 38540, recognised by their 1.2.156.10197 algorithm identifiers or a non-PAdES sub-filter)
 and OFD files are handed to the verifier named by ``SIGNATURE_VERIFIER`` (a dotted path); until
@@ -213,7 +213,7 @@ def _validation_context() -> Any:
 
 
 def _roots() -> list[Any]:
-    from yingdu.signing import trust_roots
+    from core.signing import trust_roots
 
     return trust_roots()
 
@@ -330,7 +330,7 @@ def check_ofd(content: bytes) -> dict[str, Any]:
 
 def check_signatures(content: bytes, mime: str) -> dict[str, Any]:
     """The signature result of an upload's content; ``{}`` for types that carry none (images, tables)."""
-    from yingdu.uploads import OFD, PDF
+    from core.uploads import OFD, PDF
 
     if mime == PDF:
         return check_pdf(content)

@@ -8,14 +8,14 @@ from decimal import Decimal
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from yingdu.uploads import CheckedUpload, check_upload
+from core.uploads import CheckedUpload, check_upload
 
 
-def _checked(name: str, content: bytes, allowed: frozenset[str]) -> CheckedUpload:
+def checked_upload(name: str, content: bytes, allowed: frozenset[str]) -> CheckedUpload:
     return check_upload(SimpleUploadedFile(name, content), allowed)
 
 
-def _pdf(text: str) -> bytes:
+def pdf_file(text: str) -> bytes:
     import pikepdf
 
     pdf = pikepdf.new()
@@ -26,7 +26,7 @@ def _pdf(text: str) -> bytes:
     return out.getvalue()
 
 
-def _png() -> bytes:
+def png_file() -> bytes:
     from PIL import Image
 
     out = io.BytesIO()
@@ -34,7 +34,7 @@ def _png() -> bytes:
     return out.getvalue()
 
 
-def _detail(minutes: int, cost: Decimal, start: dt.datetime, prefix: str) -> bytes:
+def detail_file(minutes: int, cost: Decimal, start: dt.datetime, prefix: str) -> bytes:
     """Two rows of a consumption detail adding up to ``minutes`` and ``cost`` (one card each)."""
     first = minutes // 2
     second = minutes - first

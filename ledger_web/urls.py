@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from ledger import proof_views, views
+from ledger_web import proof_views, views
 
 app_name = "ledger"
 

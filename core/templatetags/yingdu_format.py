@@ -1,4 +1,4 @@
-"""Template filters of :mod:`yingdu.formats`: ``money`` (5,000,000.00), ``cn_date`` (2026年10月10日)
+"""Template filters of :mod:`core.formats`: ``money`` (5,000,000.00), ``cn_date`` (2026年10月10日)
 and ``cn_datetime`` (2026年10月10日 08:00). Every app's templates load them from here."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from typing import Any
 
 from django import template
 
-from yingdu.formats import date_text, datetime_text, money_text
+from core.formats import date_text, datetime_text, money_text
 
 register = template.Library()
 
@@ -31,7 +31,7 @@ def cn_datetime(value: Any, arg: str = "") -> str:
 @register.filter
 def masked_phone(value: Any) -> str:
     """A phone as staff see it (138****8000): the same rule as the review page's form rows."""
-    from yingdu.validators import mask_phone
+    from core.validators import mask_phone
 
     return mask_phone(str(value)) if value else ""
 

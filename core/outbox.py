@@ -1,6 +1,6 @@
 """The outbox: every e-mail the platform sends is a row first (docs/outbox.md).
 
-:func:`queue_email` writes an :class:`~yingdu.models.OutboxEmail` in the current transaction (so
+:func:`queue_email` writes an :class:`~core.models.OutboxEmail` in the current transaction (so
 a decision that rolls back sends nothing) and hands its id to the background worker once the
 transaction commits. The worker's :func:`send_queued` takes the row under a lock, sends it with its
 fixed ``Message-ID`` and marks it sent in the same transaction, after the mail server accepted it;
@@ -27,7 +27,7 @@ from django.core.mail import EmailMessage
 from django.db import transaction
 from django.utils import timezone
 
-from yingdu.models import OutboxEmail
+from core.models import OutboxEmail
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ def queue_email(subject: str, body: str, recipients: Sequence[str]) -> OutboxEma
 def enqueue(pk: int) -> None:
     """Hand one outbox row to the background worker; a queue that is down is logged (the sweep
     finds the row again)."""
-    from yingdu.tasks import deliver_outbox_email
+    from core.tasks import deliver_outbox_email
 
     try:
         deliver_outbox_email(pk)

@@ -216,7 +216,7 @@ def check_workbook_bounds(content: bytes, name: str) -> None:
     from django.core.exceptions import ValidationError
     from django.utils.translation import gettext as _
 
-    from yingdu.uploads import TABLE_MAX_COLUMNS, TABLE_MAX_ROWS
+    from core.uploads import TABLE_MAX_COLUMNS, TABLE_MAX_ROWS
 
     def refuse(what: str, limit: int, unit: str = "") -> ValidationError:
         return ValidationError(

@@ -74,7 +74,7 @@ def claim(job: str, slot: dt.datetime) -> bool:
     """
     from django.utils import timezone
 
-    from yingdu.models import PeriodicRun
+    from core.models import PeriodicRun
 
     worker = f"{socket.gethostname()}:{os.getpid()}"
     try:
@@ -102,7 +102,7 @@ def periodic_job(schedule: Schedule) -> Callable[[Callable[[], R]], TaskWrapper]
         def run_once_per_slot() -> R | None:
             from django.utils import timezone
 
-            from yingdu.models import PeriodicRun
+            from core.models import PeriodicRun
 
             slot = latest_slot(schedule)
             if not claim(job, slot):

@@ -19,7 +19,6 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import partial
 from typing import Any
@@ -36,17 +35,14 @@ from applications.states import Status
 from audits import actions as audit
 from audits.models import Finding
 from audits.rules import Quarter
-from enterprises import actions as registry
-from enterprises.models import Enterprise, Provider
-from monitoring import actions as monitoring
-from policy.calendar import get_calendar
-from review import actions as review
-from yingdu import demo_usage
-from yingdu.demo_cast import (
+from core.uploads import DOCUMENT_TYPES, TABLE_TYPES
+from demo import usage as demo_usage
+from demo.cast import (
     APPROVE,
     CLAIM,
     CLAWBACK,
     DECISION,
+    ENTERPRISES,
     FINDING,
     NEEDS,
     NOTICE,
@@ -54,47 +50,21 @@ from yingdu.demo_cast import (
     PASS_INITIAL,
     PASS_RE,
     PAY,
+    PROVIDERS,
     REPAYMENT,
+    STORIES,
     TITLES,
 )
-from yingdu.demo_cast import ENTERPRISES as ENTERPRISES
-from yingdu.demo_cast import PROVIDERS as PROVIDERS
-from yingdu.demo_cast import STORIES as STORIES
-from yingdu.demo_files import _checked, _detail, _pdf, _png
-from yingdu.demo_offers import plan_offers
-from yingdu.demo_ratings import plan_ratings
-from yingdu.uploads import DOCUMENT_TYPES, TABLE_TYPES
-
-POLICY_START = dt.date(2026, 2, 5)
-PREFIX = "DEMO-"
-CST = dt.timezone(dt.timedelta(hours=8))
-
-
-@dataclass
-class Demo:
-    """The demo's cast and plan; ``events`` are (day, order, callable) played in date order."""
-
-    start: dt.date
-    today: dt.date
-    users: dict[str, User] = field(default_factory=dict)
-    keys: dict[str, tuple[Provider, str, Ed25519PrivateKey]] = field(default_factory=dict)
-    apps: dict[int, Application] = field(default_factory=dict)
-    events: list[tuple[dt.date, int, Callable[[], object]]] = field(default_factory=list)
-    paid_on: dict[int, dt.date] = field(default_factory=dict)
-    lines: list[str] = field(default_factory=list)
-
-    def day(self, offset: int) -> dt.date:
-        """The working day ``offset`` working days after the first demo day, never after today."""
-        return min(get_calendar().add_workdays(self.start, max(offset, 0)), self.today)
-
-    def at(self, day: dt.date, action: Callable[[], object]) -> None:
-        self.events.append((day, len(self.events), action))
-
-
-def window(today: dt.date) -> dt.date:
-    """The first demo day: a year ago, or the policy's first day when that is later."""
-    return max(today - dt.timedelta(days=365), POLICY_START)
-
+from demo.files import checked_upload, detail_file, pdf_file, png_file
+from demo.game import CST, PREFIX, Demo, window
+from demo.offers import plan_offers
+from demo.ratings import plan_ratings
+from demo.staff import DEMO_PASSWORD
+from enterprises import actions as registry
+from enterprises.models import Enterprise, Provider
+from monitoring import actions as monitoring
+from policy.calendar import get_calendar
+from review import actions as review
 
 # --- the cast ------------------------------------------------------------------------------------
 
@@ -104,8 +74,6 @@ def _enterprise(demo: Demo, username: str, name: str, uscc: str) -> Enterprise:
     if user is not None and user.enterprise is not None:
         demo.users[username] = user
         return user.enterprise
-    from yingdu.management.commands.demo import DEMO_PASSWORD
-
     data = {
         "name": name,
         "uscc": uscc,
@@ -117,7 +85,7 @@ def _enterprise(demo: Demo, username: str, name: str, uscc: str) -> Enterprise:
         "handler_phone": "+8613900139000",
         "handler_email": f"{username}@example.cn",
     }
-    licence = _checked("营业执照.pdf", _pdf(name), DOCUMENT_TYPES)
+    licence = checked_upload("营业执照.pdf", pdf_file(name), DOCUMENT_TYPES)
     enterprise, user = registry.register_enterprise(data, licence, username=username, password=DEMO_PASSWORD)
     demo.users[username] = user
     return enterprise
@@ -192,13 +160,13 @@ def _draft(demo: Demo, index: int, username: str, overseas: bool, submit_day: dt
     start = timezone.make_aware(dt.datetime.combine(launch - dt.timedelta(days=20), dt.time(9, 0)))
     for kind in app.required_material_kinds():
         if kind == MaterialKind.CONSUMPTION_DETAIL:
-            content = demo_usage.detail(index, rows, start) or _detail(rows["work_minutes"], rows["total_compute_cost"], start, rows["filing_number"])  # noqa: E501
-            upload = _checked("算力消耗明细.csv", content, DOCUMENT_TYPES | TABLE_TYPES)
+            content = demo_usage.detail(index, rows, start) or detail_file(rows["work_minutes"], rows["total_compute_cost"], start, rows["filing_number"])  # noqa: E501
+            upload = checked_upload("算力消耗明细.csv", content, DOCUMENT_TYPES | TABLE_TYPES)
         elif kind == MaterialKind.LAUNCH_PROOF:
-            upload = _checked("上线截图.png", _png(), DOCUMENT_TYPES)
+            upload = checked_upload("上线截图.png", png_file(), DOCUMENT_TYPES)
         else:
             label = str(MaterialKind(kind).label)
-            upload = _checked(f"{label}.pdf", _pdf(label), DOCUMENT_TYPES)
+            upload = checked_upload(f"{label}.pdf", pdf_file(label), DOCUMENT_TYPES)
         intake.add_material(app, kind, upload, actor=user)
     _usage(demo, index, user, rows, start)
     demo.apps[index] = app

@@ -106,7 +106,7 @@ def login(page: Page, user: Any, password: str | None = None) -> None:
     the helper waits until the browser has left the login page and asserts, from the session the
     browser now holds, that ``user`` is the one signed in.
     """
-    from yingdu.test import PASSWORD
+    from testing.fixtures import PASSWORD
 
     username = user if isinstance(user, str) else user.username
     page.goto("about:blank")

@@ -16,10 +16,10 @@ from django.views.decorators.http import require_POST
 
 from accounts.models import User, current_user
 from accounts.roles import Role
+from core.pagination import paginate
 from ledger import services
 from ledger.actions import run_verification
 from ledger.models import Checkpoint, Entry, LogState, VerificationRun
-from yingdu.pagination import paginate
 
 PAGE_ROLES = (Role.INSPECTOR, Role.AUDITADMIN)
 

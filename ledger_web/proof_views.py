@@ -8,8 +8,8 @@ from django.utils.translation import gettext as _
 
 from ledger import proofs
 from ledger.actions import record_event
-from ledger.api import _may_read
 from ledger.models import Entry
+from ledger_web.api import _may_read
 
 
 @login_required

@@ -13,7 +13,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.http import parse_header_parameters
 from django.utils.translation import gettext as _
 
-from yingdu.lib.text import first_unsafe_key
+from core.lib.text import first_unsafe_key
 
 # Scripts and styles are served from /static/ only; no inline script is allowed.
 CONTENT_SECURITY_POLICY = (

@@ -171,7 +171,7 @@ def signed_pdf(
 ) -> bytes:
     """A PDF signed (PAdES, no timestamp) by a certificate issued by the development CA, or,
     when not ``trusted``, by a CA of its own that no trust list names."""
-    from yingdu.signing import _new_key, dev_ca, issue_certificate, sign_pdf, signer_for
+    from core.signing import _new_key, dev_ca, issue_certificate, sign_pdf, signer_for
 
     if trusted:
         ca_cert, ca_key = dev_ca()
@@ -193,7 +193,7 @@ def pades_status(content: bytes) -> Any:
     from pyhanko.sign.validation import validate_pdf_signature
     from pyhanko_certvalidator import ValidationContext
 
-    from yingdu.signing import trust_roots
+    from core.signing import trust_roots
 
     (signature,) = PdfFileReader(io.BytesIO(content), strict=False).embedded_signatures
     assert signature.sig_object["/SubFilter"] == SigSeedSubFilter.PADES.value

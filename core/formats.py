@@ -3,11 +3,11 @@
 * money: thousands separators and two decimals (``9,750.00``), exact (``Decimal``) and
   locale-independent — zh-hans groups no digits, so Django's ``intcomma`` would differ from the
   exported workbooks;
-* dates and times in the Chinese form (:mod:`yingdu.lib.dates`), Beijing time (``2026年10月10日 08:00``), never ISO
+* dates and times in the Chinese form (:mod:`core.lib.dates`), Beijing time (``2026年10月10日 08:00``), never ISO
   (``2026-10-10T08:00:00+08:00``).
 
 The templates use them as the ``money``, ``cn_date`` and ``cn_datetime`` filters
-(``yingdu/templatetags/yingdu_format.py``); Python code that writes text for people calls them.
+(``core/templatetags/yingdu_format.py``); Python code that writes text for people calls them.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import datetime as dt
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from yingdu.lib.dates import chinese_date, chinese_datetime
-from yingdu.lib.money import display_money
+from core.lib.dates import chinese_date, chinese_datetime
+from core.lib.money import display_money
 
 EMPTY = "—"
 

@@ -4,7 +4,7 @@ Types are sniffed from the content, never the name; a PDF must parse and may not
 carry active content anywhere; images are re-encoded so EXIF and appended payloads are
 dropped, after their pixel count is checked; tables are bounded before they are read; an OFD
 is a zip with ``OFD.xml`` at its root. The digital signatures of PDFs and OFDs are checked and the
-result kept with the upload (``yingdu.signatures``). Files are stored under generated names in MEDIA_ROOT, which no URL serves.
+result kept with the upload (``core.signatures``). Files are stored under generated names in MEDIA_ROOT, which no URL serves.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ class CheckedUpload:
     sha256: str
     original_name: str
     flags: tuple[str, ...] = ()
-    # What the file's digital signatures say (``yingdu.signatures``); empty for images and tables.
+    # What the file's digital signatures say (``core.signatures``); empty for images and tables.
     signature: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -463,11 +463,11 @@ def check_upload(upload: UploadedFile[bytes], allowed: frozenset[str] = DOCUMENT
     elif mime == OFD:
         _check_zip(content, name)
     elif mime == XLSX:
-        from yingdu.xlsx import check_workbook_bounds
+        from core.xlsx import check_workbook_bounds
 
         check_workbook_bounds(content, name)
         _check_zip(content, name)
-    from yingdu.signatures import check_signatures
+    from core.signatures import check_signatures
 
     return CheckedUpload(
         content=content,

@@ -1,6 +1,6 @@
 """Dates and moments as a person reads them: ``2026年10月10日`` and ``2026年10月10日 08:00``, in Beijing
 time. Django-free, for the pure rules' messages; pages, e-mails and exports reach the same functions
-through :mod:`yingdu.formats` and its template filters.
+through :mod:`core.formats` and its template filters.
 
 Machine formats (ISO 8601, ``2026-10-10T08:00:00+08:00``) stay in JSON, the API and the log;
 they are never shown to people.

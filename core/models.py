@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 
 class PeriodicRun(models.Model):
-    """One run of a periodic job for one slot of its schedule (see ``yingdu.periodic``).
+    """One run of a periodic job for one slot of its schedule (see ``core.periodic``).
 
     The unique (job, slot) key is the lock: however many background workers enqueue the job for
     the same slot, only the first one to insert the row runs it.
@@ -30,7 +30,7 @@ class PeriodicRun(models.Model):
 
 
 class OutboxEmail(models.Model):
-    """One e-mail in the outbox (``yingdu.outbox``): written in the transaction of the action that
+    """One e-mail in the outbox (``core.outbox``): written in the transaction of the action that
     sends it, delivered by the background worker, marked sent once the mail server accepted it.
 
     ``message_id`` is the ``Message-ID`` header of every try, so that a message sent again after a

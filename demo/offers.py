@@ -2,7 +2,7 @@
 against their reference, launched works with offers pending, offers accepted and confirmed into
 applications in review, and finance's payment instruction for approved applications.
 
-Played by :func:`yingdu.demo.load` with the other events, through the platform's own actions.
+Played by :func:`demo.year.load` with the other events, through the platform's own actions.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from functools import partial
-from typing import TYPE_CHECKING
 
 from django.utils import timezone
 
@@ -18,16 +17,14 @@ from agent.signing import sign_record
 from applications.models import Application, Offer, Work
 from applications.states import Status
 from applications.works import register_work, verify_filing
+from core.uploads import DOCUMENT_TYPES, CheckedUpload
+from demo.files import checked_upload, png_file
+from demo.game import Demo
 from monitoring import actions as monitoring
 from policy.calendar import get_calendar
 from review import offers
 from review import payment_batches as batches
 from review.models import PayeeAccount
-from yingdu.demo_files import _checked, _png
-from yingdu.uploads import DOCUMENT_TYPES, CheckedUpload
-
-if TYPE_CHECKING:
-    from yingdu.demo import Demo
 
 CST = dt.timezone(dt.timedelta(hours=8))
 # (enterprise username, title, provider, GPU hours, cost per hour, what has happened by today)
@@ -50,7 +47,7 @@ BANKS = {
 
 
 def _screenshot() -> CheckedUpload:
-    return _checked("上线截图.png", _png(), DOCUMENT_TYPES)
+    return checked_upload("上线截图.png", png_file(), DOCUMENT_TYPES)
 
 
 def _register(demo: Demo, index: int) -> None:

@@ -1,7 +1,7 @@
 """``yingdu demo``: load demo data idempotently and print the demo accounts.
 
 The staff accounts are made here; the enterprises, providers and the year of operation are
-played by :mod:`yingdu.demo` through the platform's own actions, relative to today.
+played by :mod:`demo.year` through the platform's own actions, relative to today.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ import logging
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.test.utils import override_settings
@@ -18,32 +17,10 @@ from django.test.utils import override_settings
 from accounts.groups import ensure_role_groups
 from accounts.models import User
 from accounts.roles import Role
+from demo import year
+from demo.cast import ENTERPRISES, PROVIDERS
+from demo.staff import DEMO_PASSWORD, STAFF, ensure_user
 from enterprises.models import Enterprise, Provider
-
-DEMO_PASSWORD = "Yingdu@2026demo"  # noqa: S105 - published demo password, demo data only
-
-STAFF = [
-    ("reviewer", "初审员 赵敏", Role.REVIEWER),
-    ("reviewer2", "初审员 钱磊", Role.REVIEWER),
-    ("head", "主管领导 孙伟", Role.HEAD),
-    ("approver", "审批负责人 周婷", Role.APPROVER),
-    ("finance", "财务 吴刚", Role.FINANCE),
-    ("inspector", "稽查员 郑洁", Role.INSPECTOR),
-    ("sysadmin", "系统管理员", Role.SYSADMIN),
-    ("secadmin", "安全管理员", Role.SECADMIN),
-    ("auditadmin", "审计管理员", Role.AUDITADMIN),
-]
-
-
-def ensure_user(username: str, display_name: str, role: str, **fields: Any) -> tuple[User, bool]:
-    user = User.objects.filter(username=username).first()
-    created = user is None
-    if user is None:
-        user = User.objects.create_user(
-            username=username, password=DEMO_PASSWORD, display_name=display_name, **fields
-        )
-    user.groups.add(Group.objects.get(name=role))
-    return user, created
 
 
 class Command(BaseCommand):
@@ -53,7 +30,7 @@ class Command(BaseCommand):
         # The demo's own notifications (receipts, approvals) are not sent anywhere.
         locmem = "django.core.mail.backends.locmem.EmailBackend"
         # Nor are the e-mail tasks and text messages of a played year logged one by one.
-        quiet = [logging.getLogger(name) for name in ("huey", "yingdu.sms")]
+        quiet = [logging.getLogger(name) for name in ("huey", "core.sms")]
         levels = [log.level for log in quiet]
         for log in quiet:
             log.setLevel(logging.WARNING)
@@ -95,15 +72,13 @@ class Command(BaseCommand):
         for username, display_name, role in STAFF:
             ensure_user(username, display_name, role, email=f"{username}@yingdu.local")
             rows.append((username, str(Role(role).label)))
-        from yingdu import demo
-
-        demo.load(self.stdout)
-        for username, name, _uscc, _fate in demo.ENTERPRISES:
+        year.load(self.stdout)
+        for username, name, _uscc, _fate in ENTERPRISES:
             enterprise = Enterprise.objects.filter(users__username=username).first()
             if enterprise is not None:
                 label = "已列入黑名单" if enterprise.blacklisted else enterprise.get_status_display()
                 rows.append((username, f"企业经办人（{name}，{label}）"))
-        provider = Provider.objects.filter(name=demo.PROVIDERS[0][0]).first()
+        provider = Provider.objects.filter(name=PROVIDERS[0][0]).first()
         if provider is not None:
             ensure_user("provider", f"{provider.name} 运维", Role.PROVIDER, provider=provider)
             rows.append(("provider", f"算力提供方（{provider.name}）"))

@@ -1,22 +1,20 @@
 """The demo's 好差评 (docs/ratings.md): a few enterprises rate their ended cases near the end of the
 demo year, one poor rating is answered by the approver and one stays open on the follow-up list.
 
-Played by :func:`yingdu.demo.load` with the other events, through the platform's own actions; a
+Played by :func:`demo.year.load` with the other events, through the platform's own actions; a
 story that has not ended by the rating day (a short window) is simply not rated.
 """
 
 from __future__ import annotations
 
 from functools import partial
-from typing import TYPE_CHECKING
 
 from applications.models import Application
+from demo.cast import STORIES
+from demo.game import Demo
 from policy.calendar import get_calendar
 from review import ratings as review_ratings
 from review.models import RatingFollowUp
-
-if TYPE_CHECKING:
-    from yingdu.demo import Demo
 
 # (story index, overall level, the other dimensions, comment, answer of the follow-up or "")
 RATINGS: list[tuple[int, int, int, str, str]] = [
@@ -35,7 +33,6 @@ RATINGS: list[tuple[int, int, int, str, str]] = [
 
 
 def _rate(demo: Demo, index: int, overall: int, rest: int, comment: str) -> None:
-    from yingdu.demo import STORIES
 
     if index not in demo.apps:
         return

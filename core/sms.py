@@ -18,7 +18,7 @@ from typing import Protocol
 
 from django.conf import settings
 
-from yingdu.validators import mask_phone
+from core.validators import mask_phone
 
 logger = logging.getLogger(__name__)
 

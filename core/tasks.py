@@ -8,7 +8,7 @@ import threading
 from huey import crontab
 from huey.contrib.djhuey import db_task, on_startup
 
-from yingdu.periodic import catch_up, periodic_job
+from core.periodic import catch_up, periodic_job
 
 _outbox_requeued = threading.Lock()
 
@@ -23,7 +23,7 @@ def catch_up_periodic_jobs() -> None:
 def requeue_outbox() -> None:
     """When a worker starts, queue every unsent e-mail again: a worker that died took its tasks
     with it (once per process; a row already sent is skipped by its task)."""
-    from yingdu.outbox import requeue_unsent
+    from core.outbox import requeue_unsent
 
     if _outbox_requeued.acquire(blocking=False):
         requeue_unsent(stale_after=dt.timedelta(0))
@@ -32,7 +32,7 @@ def requeue_outbox() -> None:
 @db_task(retries=3, retry_delay=60, retry_backoff=2)
 def deliver_outbox_email(pk: int) -> bool:
     """Send one e-mail of the outbox; a server that refuses or cannot be reached is retried."""
-    from yingdu.outbox import send_queued
+    from core.outbox import send_queued
 
     return send_queued(pk)
 
@@ -40,6 +40,6 @@ def deliver_outbox_email(pk: int) -> bool:
 @periodic_job(crontab(minute="*/10"))
 def requeue_unsent_email() -> int:
     """Every ten minutes: queue again the e-mails whose task was lost or whose retries ran out."""
-    from yingdu.outbox import requeue_unsent
+    from core.outbox import requeue_unsent
 
     return requeue_unsent()
