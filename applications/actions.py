@@ -39,7 +39,8 @@ from applications.models import Application, ConsumptionRow, Material, MaterialK
 from applications.states import TRANSITIONS, Status, allowed
 from applications.subsidy import subsidy_for
 from applications.usage_store import save_lines
-from applications.vendor_formats import FileResult, parse_file
+from applications.vendor_formats import parse_file
+from applications.vendor_formats.base import FileResult
 from core import hooks
 from core.lib.money import format_money
 from core.refusals import Refused
@@ -115,7 +116,7 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def _require_applicant(
+def require_applicant(
     application: Application, actor: User, right: str, request: HttpRequest | None = None
 ) -> Delegation | None:
     """Only a user of the application's own enterprise acts on it as applicant, and only with
@@ -208,13 +209,13 @@ def update_draft(
     unknown = set(changes) - set(EDITABLE_FIELDS)
     if unknown:
         raise ValueError(f"not editable by the applicant: {sorted(unknown)}")
-    delegation = _require_applicant(application, actor, Right.PREPARE, request)
+    delegation = require_applicant(application, actor, Right.PREPARE, request)
     signing = any(
         name in changes
         and (changes[name] or _UNSIGNED[name]) != (getattr(application, name) or _UNSIGNED[name])
         for name in SIGNING_FIELDS
     )
-    signing_delegation = _require_applicant(application, actor, Right.SIGN, request) if signing else None
+    signing_delegation = require_applicant(application, actor, Right.SIGN, request) if signing else None
     with transaction.atomic():
         locked = _locked(application)
         if locked.status != Status.DRAFT:
@@ -270,7 +271,7 @@ def add_material(
     here: a file with bad rows is refused with every row's error (:class:`ConsumptionDetailRejected`).
     """
     kind = MaterialKind(kind)
-    delegation = _require_applicant(application, actor, Right.PREPARE, request)
+    delegation = require_applicant(application, actor, Right.PREPARE, request)
     allowed_types = (
         DOCUMENT_TYPES | USAGE_TYPES if kind == MaterialKind.CONSUMPTION_DETAIL else DOCUMENT_TYPES
     )
@@ -378,7 +379,7 @@ def remove_draft_material(material: Material, *, actor: User, request: HttpReque
     trail keeps what was uploaded; its parsed consumption rows go.
     """
     application = material.application
-    delegation = _require_applicant(application, actor, Right.PREPARE, request)
+    delegation = require_applicant(application, actor, Right.PREPARE, request)
     with transaction.atomic():
         locked_app = _locked(application)
         row = Material.objects.select_for_update().get(pk=material.pk, application=locked_app)
@@ -415,7 +416,7 @@ def submit_application(
     """Submit a draft (提交申报): refused with the full list of problems, or accepted with a
     reference, the receipt date (Asia/Shanghai) and the amount recomputed under the policy in
     force on that date (docs/subsidy.md), all materials locked, and a receipt sent after commit."""
-    delegation = _require_applicant(application, actor, Right.SUBMIT, request)
+    delegation = require_applicant(application, actor, Right.SUBMIT, request)
     with transaction.atomic():
         locked = _locked(application)
         if not allowed("submit", locked.status):
@@ -484,7 +485,7 @@ def withdraw_application(
     """The applicant withdraws a draft or a submitted application (before review starts), giving a
     reason, kept in the audit event and shown on the timeline; a withdrawn application frees its
     filing number."""
-    delegation = _require_applicant(application, actor, Right.SUBMIT, request)
+    delegation = require_applicant(application, actor, Right.SUBMIT, request)
     with transaction.atomic():
         locked = _locked(application)
         if not allowed("withdraw", locked.status):
@@ -517,7 +518,7 @@ def deletable(application: Application) -> bool:
 def delete_draft(application: Application, *, actor: User, request: HttpRequest | None = None) -> None:
     """The applicant deletes a draft that was never submitted: the row, its materials and, after
     the commit, their files. The audit event keeps what was deleted."""
-    delegation = _require_applicant(application, actor, Right.PREPARE, request)
+    delegation = require_applicant(application, actor, Right.PREPARE, request)
     with transaction.atomic():
         locked = _locked(application)
         if not deletable(locked):

@@ -66,9 +66,9 @@ def add_sampled_clip(
 ) -> SampledClip:
     """Keep one sampled clip (MP4, MOV, JPEG or PNG, as generated: images are not re-encoded, which
     would drop their label) with what its label says."""
-    from applications.actions import _require_applicant
+    from applications.actions import require_applicant
 
-    delegation = _require_applicant(application, actor, Right.PREPARE, request)
+    delegation = require_applicant(application, actor, Right.PREPARE, request)
     name = safe_filename(name or "clip")
     kind = filetype.guess(content)
     mime = kind.mime if kind is not None else ""

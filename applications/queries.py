@@ -13,10 +13,6 @@ from django.utils import timezone
 from applications.models import Application
 from applications.states import IN_REVIEW
 from applications.subsidy import subsidy_for
-from applications.timeline import TIMELINE_LABELS as TIMELINE_LABELS
-from applications.timeline import Audience as Audience
-from applications.timeline import TimelineItem as TimelineItem
-from applications.timeline import timeline as timeline
 from policy.loader import PolicyNotInForceError, PolicyParams, params_at
 from policy.queries import kept_total
 from policy.rules import SubsidyResult

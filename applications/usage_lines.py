@@ -30,20 +30,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from core.lib.money import display_money, round_half_up
-from core.lib.usage_vocabulary import AGENT_SIGNED as AGENT_SIGNED
-from core.lib.usage_vocabulary import APPLICANT_DECLARED as APPLICANT_DECLARED
-from core.lib.usage_vocabulary import CATEGORIES as CATEGORIES
-from core.lib.usage_vocabulary import CLOUD_RESOURCE as CLOUD_RESOURCE
-from core.lib.usage_vocabulary import GPU_TIME as GPU_TIME
-from core.lib.usage_vocabulary import KINDS as KINDS
-from core.lib.usage_vocabulary import MODEL_SERVICE as MODEL_SERVICE
-from core.lib.usage_vocabulary import PACK_PURCHASE as PACK_PURCHASE
-from core.lib.usage_vocabulary import PROVIDER_REPORTED as PROVIDER_REPORTED
-from core.lib.usage_vocabulary import SOURCES as SOURCES
-from core.lib.usage_vocabulary import SUBSCRIPTION as SUBSCRIPTION
-from core.lib.usage_vocabulary import UNITS as UNITS
-from core.lib.usage_vocabulary import VENDOR_BILL as VENDOR_BILL
-from core.lib.usage_vocabulary import VENDOR_TASK as VENDOR_TASK
+from core.lib.usage_vocabulary import (
+    PACK_PURCHASE,
+    UNITS,
+)
 
 # The vocabulary above is shared with the providers' reports (monitoring) and re-exported here.
 

@@ -37,8 +37,9 @@ from applications.forms import (
 )
 from applications.models import Application, Material, MaterialKind
 from applications.pdf import pdf_filename, render_application_pdf
-from applications.queries import estimate, timeline
+from applications.queries import estimate
 from applications.states import Status
+from applications.timeline import timeline
 from applications.vendor_formats.template import template_csv, template_xlsx
 from core import hooks
 from core.lib.money import display_money

@@ -1,5 +1,6 @@
-"""Read-only admin for audit records: every change goes through ``audits.actions``, which checks the
-rules and writes the audit event; the admin only lets administrators look."""
+"""Read-only admin for audit records: every change goes through the actions of ``audits``
+(findings, fraud, reconciliation, spot checks), which check the rules and write the audit event;
+the admin only lets administrators look."""
 
 from __future__ import annotations
 

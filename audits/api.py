@@ -13,7 +13,7 @@ from django.http import HttpRequest
 from ninja import Router
 from ninja.errors import HttpError
 
-from audits import rules
+from audits import quarters
 from audits.models import SpotCheck
 from audits.sampling import SampleUnavailable, compute_sample, sample_document
 
@@ -23,7 +23,7 @@ router = Router(tags=["audits"])
 @router.get("/samples/{quarter}", summary="季度抽查样本（公开，可复算）")
 def sample(request: HttpRequest, quarter: str) -> dict[str, Any]:
     try:
-        q = rules.Quarter.parse(quarter)
+        q = quarters.Quarter.parse(quarter)
         drawn, checkpoint, params = compute_sample(q)
     except (ValueError, SampleUnavailable) as exc:
         raise HttpError(404, str(exc)) from exc

@@ -20,12 +20,7 @@ from django.utils.translation import gettext as _
 from applications.clips import CLOSED, ClipView, checked_clips
 from applications.models import Application, UsageFile
 from applications.usage_lines import (
-    AGENT_SIGNED,
-    APPLICANT_DECLARED,
-    PACK_PURCHASE,
-    PROVIDER_REPORTED,
     TOTAL_UNITS,
-    VENDOR_BILL,
     Base,
     UsageLine,
     plausibility,
@@ -34,7 +29,14 @@ from applications.usage_lines import (
     summary_totals,
 )
 from applications.usage_store import declared_lines, detail_materials
-from audits.queries import _key_filter, application_keys
+from audits.queries import application_keys, key_filter
+from core.lib.usage_vocabulary import (
+    AGENT_SIGNED,
+    APPLICANT_DECLARED,
+    PACK_PURCHASE,
+    PROVIDER_REPORTED,
+    VENDOR_BILL,
+)
 from monitoring.models import ReportedUsageLine, UsageRecord
 
 INVOICE = re.compile(r"\d{20}")
@@ -141,9 +143,9 @@ def provider_level(application: Application, lines: list[UsageLine]) -> Level:
     monitored = Decimal(0)
     keys = application_keys(application)
     if services:
-        reported |= set(ReportedUsageLine.objects.filter(_key_filter(keys)).values_list("vendor", flat=True))
+        reported |= set(ReportedUsageLine.objects.filter(key_filter(keys)).values_list("vendor", flat=True))
     if gpu:
-        total = UsageRecord.objects.filter(_key_filter(keys)).aggregate(s=Sum("gpu_seconds"))["s"]
+        total = UsageRecord.objects.filter(key_filter(keys)).aggregate(s=Sum("gpu_seconds"))["s"]
         monitored = Decimal(str(total or 0))
     uncovered = sorted(services - reported)
     gpu_ok = monitored >= gpu * COVER_SHARE

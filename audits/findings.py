@@ -18,7 +18,7 @@ from accounts.models import User
 from accounts.roles import Role
 from applications.models import Application
 from audits import notify
-from audits.guards import MAX_EVIDENCE_FILES, AuditRefused, _require, _text
+from audits.guards import MAX_EVIDENCE_FILES, AuditRefused, require, required_text
 from audits.models import DataNotice, Finding, Objection, ObjectionEvidence, ReconciliationRun, SpotCheck
 from core.formats import date_text, money_text
 from core.lib.money import round_half_up
@@ -43,8 +43,8 @@ def record_finding(
     request: HttpRequest | None = None,
 ) -> Finding:
     """Record a finding on an application, from a spot check, a reconciliation or another lead."""
-    _require(actor, Role.INSPECTOR)
-    text = _text(description, required=_("请填写核查情况"), field="description")
+    require(actor, Role.INSPECTOR)
+    text = required_text(description, required=_("请填写核查情况"), field="description")
     if source not in Finding.Source.values:
         raise AuditRefused({"source": [_("来源不正确")]})
     if spot_check is not None and application.pk not in spot_check.sample_ids:
@@ -90,8 +90,8 @@ def send_data_notice(
     request: HttpRequest | None = None,
 ) -> DataNotice:
     """数据告知: tell the enterprise the finding; it may object by the 5th working day after (五 3)."""
-    _require(actor, Role.INSPECTOR)
-    body = _text(text, required=_("请填写告知内容"), field="text")
+    require(actor, Role.INSPECTOR)
+    body = required_text(text, required=_("请填写告知内容"), field="text")
     day = notice_date or timezone.localdate()
     params = params_at(day)
     settled = objection_due(day, params)
@@ -157,7 +157,7 @@ def file_objection(
     Accepted up to and including the objection deadline (Asia/Shanghai date); after it the
     objection is refused with the deadline named, and the refused attempt is audited.
     """
-    _require(actor, Role.APPLICANT)
+    require(actor, Role.APPLICANT)
     finding = notice.finding
     enterprise_id = finding.application.enterprise_id
     if actor.enterprise_id != enterprise_id:
@@ -185,7 +185,7 @@ def file_objection(
             request=request,
         )
         raise AuditRefused(message, code="objection_late")
-    text = _text(statement, required=_("请填写异议陈述"), field="statement")
+    text = required_text(statement, required=_("请填写异议陈述"), field="statement")
     checked = _check_evidence(files)
     # A refused objection leaves no evidence file behind.
     with stored_files() as evidence, transaction.atomic():
@@ -249,8 +249,8 @@ def decide_finding(
     Upholding needs a data notice and either the enterprise's objection or the end of the
     objection period, so the enterprise is always heard first; an open finding may be dismissed.
     """
-    _require(actor, Role.INSPECTOR)
-    text = _text(reasons, required=_("请填写认定理由"), field="reasons")
+    require(actor, Role.INSPECTOR)
+    text = required_text(reasons, required=_("请填写认定理由"), field="reasons")
     with transaction.atomic():
         locked = Finding.objects.select_for_update().select_related("application").get(pk=finding.pk)
         notice = DataNotice.objects.filter(finding=locked).first()

@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from audits import rules
+from audits import quarters
 from audits.models import UPHELD_STATUSES, Finding
 from enterprises.models import Enterprise
 
@@ -23,8 +23,8 @@ def quarter_choices(today: dt.date) -> list[tuple[str, str]]:
     newest first (``("2026Q3", "2026年第3季度")``)."""
     from policy.loader import load_parameters
 
-    first = rules.Quarter.of(load_parameters().version_dates[0])
-    quarter = rules.Quarter.of(today).previous()
+    first = quarters.Quarter.of(load_parameters().version_dates[0])
+    quarter = quarters.Quarter.of(today).previous()
     out = []
     while (quarter.year, quarter.number) >= (first.year, first.number):
         out.append(
@@ -53,13 +53,13 @@ class QuarterForm(forms.Form):
 
     def clean_quarter(self) -> str:
         try:
-            return str(rules.Quarter.parse(self.cleaned_data["quarter"]))
+            return str(quarters.Quarter.parse(self.cleaned_data["quarter"]))
         except ValueError as exc:
             raise ValidationError(str(exc)) from exc
 
     @classmethod
     def suggested(cls) -> QuarterForm:
-        return cls(initial={"quarter": str(rules.Quarter.of(timezone.localdate()).previous())})
+        return cls(initial={"quarter": str(quarters.Quarter.of(timezone.localdate()).previous())})
 
 
 class ReconcileForm(forms.Form):
@@ -158,7 +158,7 @@ class ClawbackForm(forms.Form):
         super().__init__(*args, **kwargs)
         if application is None:
             return
-        from audits.actions import clawback_default
+        from audits.fraud import clawback_default
 
         upheld = Finding.objects.filter(application=application, status__in=UPHELD_STATUSES)
         self.fields["finding"].queryset = upheld  # type: ignore[attr-defined]

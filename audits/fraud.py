@@ -16,12 +16,13 @@ from accounts.roles import Role
 from applications.models import Application
 from applications.states import TRANSITIONS, Status
 from audits import notify
-from audits.guards import AuditRefused, _require, _text
+from audits.guards import AuditRefused, require, required_text
 from audits.models import Clawback, Finding, Repayment
 from core.lib.money import display_money, format_money, round_half_up
 from enterprises.models import Enterprise
 from ledger.actions import record_event
-from review.actions import record_step, release_annual_grant
+from review.actions import release_annual_grant
+from review.transitions import record_step
 
 
 def clawback_default(application: Application, finding: Finding | None) -> Decimal | None:
@@ -52,8 +53,8 @@ def claw_back(
     locked, as final approval locks it, so a concurrent approval sees the freed quota or not
     at all. The application's money record and the receivable are written together.
     """
-    _require(actor, Role.INSPECTOR)
-    text = _text(reason, required=_("请填写追回理由"), field="reason")
+    require(actor, Role.INSPECTOR)
+    text = required_text(reason, required=_("请填写追回理由"), field="reason")
     if finding is not None and (finding.application_id != application.pk or not finding.is_upheld):
         raise AuditRefused({"finding": [_("只能依据该申请已认定属实的核查发现追回")]})
     if amount is None:
@@ -137,7 +138,7 @@ def record_repayment(
 ) -> Repayment:
     """A repayment (缴回) received against a clawback, one instalment of any size up to what is
     outstanding; the receivable closes when fully repaid."""
-    _require(actor, Role.INSPECTOR, Role.FINANCE)
+    require(actor, Role.INSPECTOR, Role.FINANCE)
     ref = (reference or "").strip()
     if not ref:
         raise AuditRefused({"reference": [_("请填写银行流水号")]})
@@ -193,8 +194,8 @@ def write_off_clawback(
     Finance decides, with written reasons; the written-off sum stays on the money record, apart
     from what was repaid, so the reports show both.
     """
-    _require(actor, Role.FINANCE)
-    text = _text(reason, required=_("请填写核销理由"), field="reason")
+    require(actor, Role.FINANCE)
+    text = required_text(reason, required=_("请填写核销理由"), field="reason")
     with transaction.atomic():
         locked = Clawback.objects.select_for_update().get(pk=clawback.pk)
         app = Application.objects.select_for_update().get(pk=locked.application_id)
@@ -230,8 +231,8 @@ def blacklist_enterprise(
     enterprise: Enterprise, *, reason: str, actor: User, request: HttpRequest | None = None
 ) -> Enterprise:
     """列入黑名单: the enterprise's new applications are refused, with this reason shown to it."""
-    _require(actor, Role.INSPECTOR)
-    text = _text(reason, required=_("请填写列入黑名单的原因"), field="reason")
+    require(actor, Role.INSPECTOR)
+    text = required_text(reason, required=_("请填写列入黑名单的原因"), field="reason")
     with transaction.atomic():
         locked = Enterprise.objects.select_for_update().get(pk=enterprise.pk)
         if locked.blacklisted:
@@ -257,8 +258,8 @@ def lift_blacklist(
     enterprise: Enterprise, *, reason: str, actor: User, request: HttpRequest | None = None
 ) -> Enterprise:
     """移出黑名单: the enterprise may apply again; the earlier reason stays in the log."""
-    _require(actor, Role.INSPECTOR)
-    text = _text(reason, required=_("请填写移出黑名单的理由"), field="reason")
+    require(actor, Role.INSPECTOR)
+    text = required_text(reason, required=_("请填写移出黑名单的理由"), field="reason")
     with transaction.atomic():
         locked = Enterprise.objects.select_for_update().get(pk=enterprise.pk)
         if not locked.blacklisted:

@@ -13,11 +13,11 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.roles import Role
 from applications.models import Application
-from audits import actions
+from audits import fraud
 from audits.confirmations import blacklist_confirmation, clawback_confirmation
 from audits.forms import BlacklistForm, ClawbackForm, LiftForm, RepaymentForm, WriteOffForm
 from audits.models import Clawback
-from audits.view_helpers import READERS, _flash_errors, _refused, _user_with
+from audits.view_helpers import READERS, flash_errors, refused_response, user_with
 from core.confirm import confirmed
 from enterprises.models import Enterprise
 from ledger.actions import record_event
@@ -27,14 +27,14 @@ from ledger.actions import record_event
 @require_http_methods(["GET", "POST"])
 def clawback(request: HttpRequest, pk: int) -> HttpResponse:
     """追回: all or part of the payment, the finding's amount proposed, to be repaid."""
-    user = _user_with(request, Role.INSPECTOR)
+    user = user_with(request, Role.INSPECTOR)
     app = get_object_or_404(Application.objects.select_related("enterprise"), pk=pk)
     form = ClawbackForm(request.POST or None, application=app, finding_id=request.GET.get("finding"))
     if request.method == "POST" and form.is_valid():
         if not confirmed(request):
             return clawback_confirmation(request, app, form.cleaned_data)
         try:
-            claw = actions.claw_back(
+            claw = fraud.claw_back(
                 app,
                 form.cleaned_data["amount"],
                 actor=user,
@@ -43,7 +43,7 @@ def clawback(request: HttpRequest, pk: int) -> HttpResponse:
                 request=request,
             )
         except ValidationError as exc:
-            _refused(request, exc, form)
+            refused_response(request, exc, form)
         else:
             messages.success(
                 request, _("已决定追回，应收 %(amount)s 元。") % {"amount": f"{claw.amount:,.2f}"}
@@ -57,7 +57,7 @@ def clawback(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def clawbacks(request: HttpRequest) -> HttpResponse:
     """追回应收款: every clawback with what is repaid and outstanding."""
-    user = _user_with(request, Role.INSPECTOR, Role.FINANCE)
+    user = user_with(request, Role.INSPECTOR, Role.FINANCE)
     qs = (
         Clawback.objects.select_related("application", "finding")
         .prefetch_related("repayments")
@@ -74,16 +74,16 @@ def clawbacks(request: HttpRequest) -> HttpResponse:
 @require_POST
 def write_off(request: HttpRequest, pk: int) -> HttpResponse:
     """核销: finance closes a receivable that cannot be collected."""
-    user = _user_with(request, Role.FINANCE)
+    user = user_with(request, Role.FINANCE)
     claw = get_object_or_404(Clawback, pk=pk)
     form = WriteOffForm(request.POST)
     if not form.is_valid():
-        _flash_errors(request, form)
+        flash_errors(request, form)
         return redirect("audits:clawbacks")
     try:
-        actions.write_off_clawback(claw, reason=form.cleaned_data["reason"], actor=user, request=request)
+        fraud.write_off_clawback(claw, reason=form.cleaned_data["reason"], actor=user, request=request)
     except ValidationError as exc:
-        _refused(request, exc)
+        refused_response(request, exc)
     else:
         messages.success(request, _("已核销。"))
     return redirect("audits:clawbacks")
@@ -92,14 +92,14 @@ def write_off(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def repay(request: HttpRequest, pk: int) -> HttpResponse:
-    user = _user_with(request, Role.INSPECTOR, Role.FINANCE)
+    user = user_with(request, Role.INSPECTOR, Role.FINANCE)
     claw = get_object_or_404(Clawback, pk=pk)
     form = RepaymentForm(request.POST)
     if not form.is_valid():
-        _flash_errors(request, form)
+        flash_errors(request, form)
         return redirect("audits:clawbacks")
     try:
-        actions.record_repayment(
+        fraud.record_repayment(
             claw,
             amount=form.cleaned_data["amount"],
             date=form.cleaned_data["date"],
@@ -108,7 +108,7 @@ def repay(request: HttpRequest, pk: int) -> HttpResponse:
             request=request,
         )
     except ValidationError as exc:
-        _refused(request, exc)
+        refused_response(request, exc)
     else:
         messages.success(request, _("已登记到账。"))
     return redirect("audits:clawbacks")
@@ -121,7 +121,7 @@ def repay(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def blacklist(request: HttpRequest) -> HttpResponse:
     """黑名单: the blacklisted enterprises with reasons; inspectors add and lift entries here."""
-    user = _user_with(request, *READERS)
+    user = user_with(request, *READERS)
     form = BlacklistForm(request.POST or None)
     if request.method == "POST":
         if not user.has_role(Role.INSPECTOR):
@@ -130,14 +130,14 @@ def blacklist(request: HttpRequest) -> HttpResponse:
             if not confirmed(request):
                 return blacklist_confirmation(request, form.cleaned_data)
             try:
-                actions.blacklist_enterprise(
+                fraud.blacklist_enterprise(
                     form.cleaned_data["enterprise"],
                     reason=form.cleaned_data["reason"],
                     actor=user,
                     request=request,
                 )
             except ValidationError as exc:
-                _refused(request, exc, form)
+                refused_response(request, exc, form)
             else:
                 messages.success(request, _("已列入黑名单。"))
                 return redirect("audits:blacklist")
@@ -158,16 +158,16 @@ def blacklist(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def lift(request: HttpRequest, pk: int) -> HttpResponse:
-    user = _user_with(request, Role.INSPECTOR)
+    user = user_with(request, Role.INSPECTOR)
     enterprise = get_object_or_404(Enterprise, pk=pk)
     form = LiftForm(request.POST)
     if not form.is_valid():
         messages.error(request, _("请填写移出理由"))
         return redirect("audits:blacklist")
     try:
-        actions.lift_blacklist(enterprise, reason=form.cleaned_data["reason"], actor=user, request=request)
+        fraud.lift_blacklist(enterprise, reason=form.cleaned_data["reason"], actor=user, request=request)
     except ValidationError as exc:
-        _refused(request, exc)
+        refused_response(request, exc)
     else:
         messages.success(request, _("已移出黑名单。"))
     return redirect("audits:blacklist")
@@ -180,7 +180,7 @@ def blacklist_export(request: HttpRequest) -> HttpResponse:
 
     from core.xlsx import write_sheet, xlsx_response
 
-    user = _user_with(request, *READERS)
+    user = user_with(request, *READERS)
     entries = Enterprise.objects.filter(blacklisted=True).order_by("-blacklisted_at", "name")
     wb = Workbook()
     ws = wb.active

@@ -31,12 +31,12 @@ class AuditRefused(Refused, ValidationError):  # type: ignore[misc]  # ``message
         self._refuse(problems, status=None, code=code)
 
 
-def _require(actor: User, *roles: str) -> None:
+def require(actor: User, *roles: str) -> None:
     if actor is None or not actor.is_authenticated or not actor.has_role(*roles):
         raise PermissionDenied
 
 
-def _text(value: str, *, required: str, field: str) -> str:
+def required_text(value: str, *, required: str, field: str) -> str:
     text = (value or "").strip()
     if not text:
         raise AuditRefused({field: [required]})
@@ -45,10 +45,10 @@ def _text(value: str, *, required: str, field: str) -> str:
     return text
 
 
-def _local(value: dt.datetime | None) -> dt.date | None:
+def local(value: dt.datetime | None) -> dt.date | None:
     return timezone.localdate(value) if value is not None else None
 
 
-def _params_for(application: Application) -> PolicyParams:
+def params_for(application: Application) -> PolicyParams:
     """The policy in force on the submission date governs the application (docs/subsidy.md)."""
-    return params_at(_local(application.submitted_at) or timezone.localdate())
+    return params_at(local(application.submitted_at) or timezone.localdate())

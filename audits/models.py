@@ -1,7 +1,8 @@
 """Audit records (核查, docs/audits.md): reconciliation runs, quarterly spot checks, findings with their
 data notices, objections and decisions, and clawbacks tracked to repayment.
 
-Rows are written only by ``audits.actions``; nothing happens in ``save()``. The blacklist is
+Rows are written only by the actions in ``audits.findings``, ``audits.fraud``,
+``audits.reconciliation`` and ``audits.spotchecks``; nothing happens in ``save()``. The blacklist is
 the enterprise's own ``blacklisted``/``blacklist_reason``/``blacklisted_at`` fields.
 """
 

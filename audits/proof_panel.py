@@ -10,7 +10,7 @@ from django.db.models import Q
 from accounts.models import User
 from applications.models import Application
 from audits.models import Finding
-from audits.queries import _key_filter, application_keys
+from audits.queries import application_keys, key_filter
 from ledger import proofs, witnessing
 from ledger.labels import action_label
 from monitoring.models import UsageRecord
@@ -25,7 +25,7 @@ def proof_panel(*, application: Application, user: User) -> dict[str, Any] | Non
         | Q(object_type=Finding._meta.label, object_id__in=findings)
     )
     usage = (
-        UsageRecord.objects.filter(_key_filter(application_keys(application)))
+        UsageRecord.objects.filter(key_filter(application_keys(application)))
         .only("leaf_index", "started_at", "ended_at", "gpu_model", "gpu_count")
         .order_by("-ended_at")[:MAX_USAGE_ROWS]
     )

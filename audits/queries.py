@@ -69,14 +69,14 @@ def application_keys(app: Application) -> list[Key]:
     return [(u, r) for u in usccs for r in refs]
 
 
-def _key_filter(keys: Sequence[Key]) -> Q:
+def key_filter(keys: Sequence[Key]) -> Q:
     q = Q(pk__in=[])
     for uscc, ref in keys:
         q |= Q(enterprise_uscc=uscc, work_ref=ref)
     return q
 
 
-def _current_rows(app_ids: Sequence[int]) -> dict[int, list[rules.DeclaredRow]]:
+def current_rows(app_ids: Sequence[int]) -> dict[int, list[rules.DeclaredRow]]:
     """Each application's consumption rows from the latest version of its consumption detail.
 
     Read as plain tuples: building tens of thousands of model instances would cost more than
@@ -128,7 +128,7 @@ def declared_for(
     )
 
 
-def _rows_after(declared: rules.Declared) -> int:
+def rows_after(declared: rules.Declared) -> int:
     end = rules.production_window(declared).end
     return 0 if end is None else sum(1 for r in declared.rows if r.ended_at > end)
 
@@ -213,7 +213,7 @@ def _record_id_conflicts(
                     "record_id", record_id, uscc, filing, other_id, enterprise_id != app.enterprise_id
                 )
             )
-        uuids = [u for u in (_as_uuid(i) for i in chunk) if u is not None]
+        uuids = [u for u in (as_uuid(i) for i in chunk) if u is not None]
         if uuids:
             own = set(keys)
             found = list(
@@ -230,7 +230,7 @@ def _record_id_conflicts(
     return conflicts
 
 
-def _as_uuid(text: str) -> UUID | None:
+def as_uuid(text: str) -> UUID | None:
     try:
         return UUID(text)
     except ValueError:
@@ -262,7 +262,7 @@ def _gpu_conflicts(keys: Sequence[Key], tree_size: int, own_uscc: str) -> list[r
     return [rules.Conflict("gpu_time", gpu, uscc, ref, None, uscc != own_uscc) for gpu, uscc, ref in pairs]
 
 
-def _application_ids(wanted: set[Key]) -> dict[Key, int]:
+def application_ids(wanted: set[Key]) -> dict[Key, int]:
     """The live application behind each (USCC, work reference), where there is one (lowest id first)."""
     if not wanted:
         return {}
@@ -282,7 +282,7 @@ def _application_ids(wanted: set[Key]) -> dict[Key, int]:
     return found
 
 
-def _named(conflicts: list[rules.Conflict], ids: dict[Key, int]) -> list[rules.Conflict]:
+def named(conflicts: list[rules.Conflict], ids: dict[Key, int]) -> list[rules.Conflict]:
     return [
         c
         if c.other_application_id is not None
@@ -298,7 +298,7 @@ def _named(conflicts: list[rules.Conflict], ids: dict[Key, int]) -> list[rules.C
     ]
 
 
-def _unnamed(conflicts: Iterable[rules.Conflict]) -> set[Key]:
+def unnamed(conflicts: Iterable[rules.Conflict]) -> set[Key]:
     return {(c.other_enterprise_uscc, c.other_work_ref) for c in conflicts if c.other_application_id is None}
 
 
@@ -311,7 +311,7 @@ def monitored_records(keys: Sequence[Key], tree_size: int) -> list[rules.Monitor
     if not keys:
         return []
     qs = (
-        UsageRecord.objects.filter(_key_filter(keys), leaf_index__lt=tree_size)
+        UsageRecord.objects.filter(key_filter(keys), leaf_index__lt=tree_size)
         .order_by("leaf_index")
         .values_list(
             "leaf_index", "record_id", "gpu_uuid", "started_at", "ended_at", "gpu_seconds", "cost_cny"
@@ -336,7 +336,7 @@ def inputs_for(
     """The reconciliation inputs of one application against ``checkpoint``."""
     tree_size = checkpoint.tree_size
     keys = application_keys(app)
-    rows = _current_rows([app.pk]).get(app.pk, [])
+    rows = current_rows([app.pk]).get(app.pk, [])
     declared = declared_for(app, rows, settlement_amount)
     window = rules.production_window(declared)
     monitored = rules.summarize(monitored_records(keys, tree_size), window)
@@ -349,9 +349,9 @@ def inputs_for(
         keys=keys,
         declared=declared,
         monitored=monitored,
-        conflicts=_named(conflicts, _application_ids(_unnamed(conflicts))),
+        conflicts=named(conflicts, application_ids(unnamed(conflicts))),
         peers=peer_stats_for(app, declared, population),
-        declared_rows_after_window=_rows_after(declared),
+        declared_rows_after_window=rows_after(declared),
     )
 
 

@@ -7,10 +7,10 @@ from typing import Any
 from accounts.models import User
 from applications.models import Application
 from audits import deadlines, proof_panel
-from audits.actions import reconcile_quietly
 from audits.evidence import evidence_panel
 from audits.models import ReconciliationRun
 from audits.queries import latest_run
+from audits.reconciliation import reconcile_quietly
 from core import hooks
 
 

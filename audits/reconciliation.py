@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 from accounts.models import User
 from applications.models import Application
 from audits import queries, rules, setwise, time_bounds, usage_checks
-from audits.guards import AuditRefused, _local, _params_for
+from audits.guards import AuditRefused, local, params_for
 from audits.models import ReconciliationRun
 from core.lib.money import round_half_up
 from ledger.actions import record_event
@@ -149,7 +149,7 @@ def run_reconciliation(
         settlement_amount = latest_settlement_amount(app)
     else:
         settlement_amount = round_half_up(settlement_amount)
-    params = _params_for(app)
+    params = params_for(app)
     inputs = queries.inputs_for(app, checkpoint, settlement_amount=settlement_amount)
     with transaction.atomic():
         run = _build_run(app, inputs, checkpoint, params, trigger=trigger, actor=actor, now=timezone.now())
@@ -224,7 +224,7 @@ def reconcile_many(
     with time_bounds.batch():
         for item in inputs:
             app = by_id[item.application_id]
-            day = _local(app.submitted_at) or timezone.localdate()
+            day = local(app.submitted_at) or timezone.localdate()
             if day not in params_by_day:
                 params_by_day[day] = params_at(day)
             runs.append(

@@ -5,7 +5,7 @@ Two rules live here (the second in ``audits.quarters``, re-exported):
 * **Reconciliation** (对账): the figures an application declares (form rows 22–23, the parsed
   consumption detail, the settlement voucher's amount when someone entered it) against the
   usage monitored for the same enterprise and work in the tamper-evident log. The database
-  side (``audits.actions`` / ``audits.queries``) reduces the monitored records to a
+  side (``audits.reconciliation`` / ``audits.queries``) reduces the monitored records to a
   :class:`MonitoredSummary` and the claims of other works to :class:`Conflict` rows; this
   module turns them into :class:`Flag` objects with the numbers behind each one.
 * **Quarterly spot-check sampling** (每季度随机抽查): the published algorithm, so anyone holding
@@ -39,14 +39,10 @@ from typing import Any, Literal
 
 from django.utils.translation import gettext as _
 
-from audits.quarters import SHANGHAI as SHANGHAI
-from audits.quarters import Quarter as Quarter
-from audits.quarters import Sample as Sample
-from audits.quarters import day_start
-from audits.quarters import draw_sample as draw_sample
-from audits.quarters import order_key as order_key
-from audits.quarters import sample_size as sample_size
-from audits.quarters import spot_check_seed as spot_check_seed
+from audits.quarters import (
+    SHANGHAI,
+    day_start,
+)
 from core.lib.dates import chinese_datetime
 from core.lib.money import display_money, round_half_up
 

@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from applications.models import Application
-from audits import rules
+from audits import quarters
 from audits.models import SpotCheck
 from ledger.models import Checkpoint
 from policy.loader import PolicyParams, params_at
@@ -44,7 +44,7 @@ class SampleUnavailable(Exception):
     """The quarter's sample cannot be drawn yet; the message says why (Chinese)."""
 
 
-def seed_checkpoint(quarter: rules.Quarter) -> Checkpoint | None:
+def seed_checkpoint(quarter: quarters.Quarter) -> Checkpoint | None:
     """The first checkpoint signed after the quarter ends (``None`` while there is none)."""
     return (
         Checkpoint.objects.filter(created_at__gte=quarter.ends_at)
@@ -53,7 +53,7 @@ def seed_checkpoint(quarter: rules.Quarter) -> Checkpoint | None:
     )
 
 
-def candidate_ids(quarter: rules.Quarter) -> list[int]:
+def candidate_ids(quarter: quarters.Quarter) -> list[int]:
     """The applications paid in the quarter."""
     return list(
         Application.objects.filter(paid_at__gte=quarter.starts_at, paid_at__lt=quarter.ends_at)
@@ -62,9 +62,9 @@ def candidate_ids(quarter: rules.Quarter) -> list[int]:
     )
 
 
-def compute_sample(quarter: rules.Quarter | str) -> tuple[rules.Sample, Checkpoint, PolicyParams]:
+def compute_sample(quarter: quarters.Quarter | str) -> tuple[quarters.Sample, Checkpoint, PolicyParams]:
     """Draw a quarter's sample exactly as anyone could; :class:`SampleUnavailable` before it can be."""
-    q = rules.Quarter.parse(str(quarter))
+    q = quarters.Quarter.parse(str(quarter))
     if timezone.now() < q.ends_at:
         raise SampleUnavailable(_("%(quarter)s 尚未结束，季度结束后才能抽查") % {"quarter": q})
     checkpoint = seed_checkpoint(q)
@@ -73,7 +73,7 @@ def compute_sample(quarter: rules.Quarter | str) -> tuple[rules.Sample, Checkpoi
             _("%(quarter)s 结束后尚未签署日志检查点，暂不能确定抽查种子") % {"quarter": q}
         )
     params = params_at(q.last_day)
-    sample = rules.draw_sample(
+    sample = quarters.draw_sample(
         bytes(checkpoint.root_hash),
         q,
         candidate_ids(q),
@@ -84,7 +84,7 @@ def compute_sample(quarter: rules.Quarter | str) -> tuple[rules.Sample, Checkpoi
 
 
 def sample_document(
-    sample: rules.Sample, checkpoint: Checkpoint, params: PolicyParams, spot: SpotCheck | None = None
+    sample: quarters.Sample, checkpoint: Checkpoint, params: PolicyParams, spot: SpotCheck | None = None
 ) -> dict[str, Any]:
     """Everything needed to recompute the sample, as JSON (the CLI's ``--json`` and the public API)."""
     root = bytes(checkpoint.root_hash)

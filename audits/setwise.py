@@ -21,20 +21,20 @@ from audits.queries import (
     CHUNK,
     Key,
     ReconcileInputs,
-    _application_ids,
-    _as_uuid,
-    _current_rows,
-    _key_filter,
-    _named,
-    _rows_after,
-    _unnamed,
+    application_ids,
     application_keys,
+    as_uuid,
     checkpoint_time,
+    current_rows,
     declared_for,
+    key_filter,
     live_claims_of,
     monitored_records,
+    named,
     peer_stats_for,
     peer_values,
+    rows_after,
+    unnamed,
 )
 from core.lib.money import round_half_up
 from ledger.models import Checkpoint
@@ -83,7 +83,7 @@ class _Group:
     last: dt.datetime | None
 
 
-def _group_totals(tree_size: int) -> dict[Key, _Group]:
+def group_totals(tree_size: int) -> dict[Key, _Group]:
     """Every (USCC, work) in the log up to ``tree_size``, added up: one aggregate query, no join.
 
     Grouping the records by the keys they carry needs one scan of the table (parallel on
@@ -122,13 +122,13 @@ def _aggregate(
 ) -> dict[int, rules.MonitoredSummary]:
     """Each application's monitored usage, with the parts outside its production window.
 
-    Totals come from :func:`_group_totals`. Only an application whose first or last record
+    Totals come from :func:`group_totals`. Only an application whose first or last record
     falls outside its window needs those records counted, with one indexed query of its own
     (few applications: most usage is inside the window). An application one of whose works
     holds a row that fails the log check (``refused_keys``) is read as the per-application
     path reads it (:func:`monitored_records`), without that row.
     """
-    groups = _group_totals(tree_size)
+    groups = group_totals(tree_size)
     out: dict[int, rules.MonitoredSummary] = {}
     for app_id, app_keys in keys.items():
         if refused_keys and refused_keys.intersection(app_keys):
@@ -151,7 +151,7 @@ def _aggregate(
             if window.end is not None:
                 edge |= Q(ended_at__gt=window.end)
             records = (
-                UsageRecord.objects.filter(_key_filter(app_keys), edge, leaf_index__lt=tree_size)
+                UsageRecord.objects.filter(key_filter(app_keys), edge, leaf_index__lt=tree_size)
                 .order_by("leaf_index")
                 .values_list("record_id", "gpu_uuid", "started_at", "ended_at", "gpu_seconds", "cost_cny")
             )
@@ -218,7 +218,7 @@ def inputs_for_many(
     tree_size = checkpoint.tree_size
     settlement_amounts = settlement_amounts or {}
     app_ids = [a.pk for a in apps]
-    rows = _current_rows(app_ids)
+    rows = current_rows(app_ids)
     keys = {a.pk: application_keys(a) for a in apps}
     declared = {a.pk: declared_for(a, rows.get(a.pk, []), settlement_amounts.get(a.pk)) for a in apps}
     windows = {pk: rules.production_window(d) for pk, d in declared.items()}
@@ -239,7 +239,7 @@ def inputs_for_many(
         for key in app_keys:
             owners_of_key[key].append(pk)
     monitored_owner: dict[str, Key] = {}
-    uuids = [u for u in (_as_uuid(i) for i in wanted) if u is not None]
+    uuids = [u for u in (as_uuid(i) for i in wanted) if u is not None]
     for start in range(0, len(uuids), CHUNK):
         for monitored_id, uscc, ref, leaf in UsageRecord.objects.filter(
             record_id__in=uuids[start : start + CHUNK], leaf_index__lt=tree_size
@@ -258,7 +258,7 @@ def inputs_for_many(
                         "record_id", record_id, uscc, filing, other_id, enterprise_id != app.enterprise_id
                     )
                 )
-            row_uuid = _as_uuid(record_id)
+            row_uuid = as_uuid(record_id)
             owner = monitored_owner.get(str(row_uuid)) if row_uuid is not None else None
             if owner is not None and owner not in own_keys:
                 conflicts[pk].append(
@@ -277,7 +277,7 @@ def inputs_for_many(
                     )
                 )
 
-    ids = _application_ids(_unnamed(c for found in conflicts.values() for c in found))
+    ids = application_ids(unnamed(c for found in conflicts.values() for c in found))
     population = peer_values(checkpoint_time(checkpoint))
     base = rules.peer_stats(list(population.values()))
     out = []
@@ -294,9 +294,9 @@ def inputs_for_many(
                 keys=keys[app.pk],
                 declared=d,
                 monitored=monitored.get(app.pk, rules.MonitoredSummary()),
-                conflicts=_named(sorted(set(conflicts.get(app.pk, [])), key=rules.Conflict.sort_key), ids),
+                conflicts=named(sorted(set(conflicts.get(app.pk, [])), key=rules.Conflict.sort_key), ids),
                 peers=peers,
-                declared_rows_after_window=_rows_after(d),
+                declared_rows_after_window=rows_after(d),
             )
         )
     return out

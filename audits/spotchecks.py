@@ -9,8 +9,8 @@ from django.http import HttpRequest
 from accounts.models import User
 from accounts.roles import Role
 from applications.models import Application
-from audits import rules
-from audits.guards import _require
+from audits import quarters
+from audits.guards import require
 from audits.models import ReconciliationRun, SpotCheck
 from audits.reconciliation import reconcile_many
 from audits.sampling import SampleUnavailable, compute_sample  # noqa: F401 - SampleUnavailable is raised through here
@@ -18,12 +18,12 @@ from ledger.actions import record_event
 
 
 def open_spot_check(
-    quarter: rules.Quarter | str, *, actor: User, request: HttpRequest | None = None
+    quarter: quarters.Quarter | str, *, actor: User, request: HttpRequest | None = None
 ) -> SpotCheck:
     """Open the quarter's spot check (每季度随机抽查): draw and store the sample, and reconcile each
     sampled application. Idempotent: a quarter already drawn returns its stored spot check."""
-    _require(actor, Role.INSPECTOR)
-    q = rules.Quarter.parse(str(quarter))
+    require(actor, Role.INSPECTOR)
+    q = quarters.Quarter.parse(str(quarter))
     existing = SpotCheck.objects.filter(quarter=str(q)).first()
     if existing is not None:
         return existing

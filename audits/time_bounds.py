@@ -17,7 +17,7 @@ from decimal import Decimal
 from django.utils.translation import gettext as _
 
 from applications.models import Application
-from audits.queries import _key_filter, application_keys
+from audits.queries import application_keys, key_filter
 from audits.rules import ENDS_AFTER_WITNESS, MAX_LISTED, Flag
 from core.lib.dates import chinese_datetime
 from ledger.witnessing import ends_after_cosignature, first_cosignatures
@@ -56,7 +56,7 @@ def witness_time_flags(application: Application, params: PolicyParams, tree_size
     if not firsts:
         return []
     rows = (
-        UsageRecord.objects.filter(_key_filter(application_keys(application)), leaf_index__lt=tree_size)
+        UsageRecord.objects.filter(key_filter(application_keys(application)), leaf_index__lt=tree_size)
         .order_by("leaf_index")
         .values_list("leaf_index", "ended_at")
     )

@@ -136,9 +136,9 @@ def reported_flags(application: Application, lines: list[UsageLine], tolerance: 
     """Declared lines against the lines providers reported for the work, per vendor, SKU, unit and day:
     a group the provider reported less of than declared (beyond the tolerance) is flagged. Groups no
     provider reported on are left to the evidence levels."""
-    from audits.queries import _key_filter, application_keys
+    from audits.queries import application_keys, key_filter
 
-    reported = ReportedUsageLine.objects.filter(_key_filter(application_keys(application)))
+    reported = ReportedUsageLine.objects.filter(key_filter(application_keys(application)))
     vendors = set(reported.values_list("vendor", flat=True))
     if not vendors:
         return []

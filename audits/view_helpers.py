@@ -23,24 +23,24 @@ READERS = (Role.REVIEWER, Role.HEAD, Role.APPROVER, Role.FINANCE, Role.INSPECTOR
 RUNNERS = (Role.REVIEWER, Role.HEAD, Role.APPROVER, Role.INSPECTOR)
 
 
-def _user_with(request: HttpRequest, *roles: str) -> User:
+def user_with(request: HttpRequest, *roles: str) -> User:
     user = current_user(request)
     if not user.has_role(*roles):
         raise PermissionDenied
     return user
 
 
-_refused = show_refusal  # the one way a page shows a refusal
+refused_response = show_refusal  # the one way a page shows a refusal
 
 
-def _days_left(deadline: Any) -> int | None:
+def workdays_left_until(deadline: Any) -> int | None:
     try:
         return workdays_left(deadline, timezone.localdate())
     except UnknownYearError:
         return None
 
 
-def _flash_errors(request: HttpRequest, form: forms.Form) -> None:
+def flash_errors(request: HttpRequest, form: forms.Form) -> None:
     """Each of a refused form's messages, shown on the page the view redirects to."""
     for errors in form.errors.values():
         for e in errors:

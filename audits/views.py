@@ -21,20 +21,21 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts.models import User, current_user
 from accounts.roles import Role
 from applications.models import Application
-from audits import actions, legal, rules
+from audits import findings as audits_findings
+from audits import legal, quarters, reconciliation, rules, spotchecks
 from audits.evidence import evidence_for
 from audits.forms import DecisionForm, FindingForm, NoticeForm, ObjectionForm, QuarterForm, ReconcileForm
-from audits.fraud_views import blacklist as blacklist
-from audits.fraud_views import blacklist_export as blacklist_export
-from audits.fraud_views import clawback as clawback
-from audits.fraud_views import clawbacks as clawbacks
-from audits.fraud_views import lift as lift
-from audits.fraud_views import repay as repay
-from audits.fraud_views import write_off as write_off
 from audits.models import Clawback, DataNotice, Finding, Objection, ObjectionEvidence, SpotCheck
 from audits.queries import latest_run, latest_runs
 from audits.sampling import SampleUnavailable, compute_sample, describe_formula, sample_document
-from audits.view_helpers import READERS, RUNNERS, _days_left, _flash_errors, _refused, _user_with
+from audits.view_helpers import (
+    READERS,
+    RUNNERS,
+    flash_errors,
+    refused_response,
+    user_with,
+    workdays_left_until,
+)
 from core.formats import date_text
 from core.pagination import paginate
 from enterprises.models import Enterprise
@@ -46,7 +47,7 @@ from ledger.downloads import audited_download
 @login_required
 def workbench(request: HttpRequest) -> HttpResponse:
     """稽查工作台: open findings with their deadlines, samples by quarter, the reconciliation overview."""
-    _user_with(request, Role.INSPECTOR)
+    user_with(request, Role.INSPECTOR)
     findings = list(
         Finding.objects.filter(
             status__in=[Finding.Status.OPEN, Finding.Status.NOTIFIED, Finding.Status.OBJECTED]
@@ -63,7 +64,7 @@ def workbench(request: HttpRequest) -> HttpResponse:
             {
                 "finding": f,
                 "deadline": deadline,
-                "days_left": _days_left(deadline) if deadline else None,
+                "days_left": workdays_left_until(deadline) if deadline else None,
                 "ready": f.status == Finding.Status.OBJECTED
                 or (f.status == Finding.Status.NOTIFIED and deadline is not None and today > deadline),
             }
@@ -93,7 +94,7 @@ def workbench(request: HttpRequest) -> HttpResponse:
 @login_required
 def reconciliation_list(request: HttpRequest) -> HttpResponse:
     """对账总览: the latest run of each application, flagged ones first, filterable by flag."""
-    _user_with(request, *READERS)
+    user_with(request, *READERS)
     code = request.GET.get("flag", "")
     qs = latest_runs().select_related("application").order_by("-flag_count", "-run_at", "-id")
     if code in rules.FLAG_CODES:
@@ -109,8 +110,8 @@ def reconciliation_list(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def reconcile_all(request: HttpRequest) -> HttpResponse:
-    user = _user_with(request, Role.INSPECTOR)
-    runs = actions.reconcile_many(actor=user)
+    user = user_with(request, Role.INSPECTOR)
+    runs = reconciliation.reconcile_many(actor=user)
     flagged = sum(1 for r in runs if r.flag_count)
     messages.success(
         request, _("已对账 %(n)d 件申请，其中 %(flagged)d 件有标记。") % {"n": len(runs), "flagged": flagged}
@@ -124,13 +125,13 @@ def reconcile_all(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def open_spot_check(request: HttpRequest) -> HttpResponse:
-    user = _user_with(request, Role.INSPECTOR)
+    user = user_with(request, Role.INSPECTOR)
     form = QuarterForm(request.POST)
     if not form.is_valid():
-        _flash_errors(request, form)
+        flash_errors(request, form)
         return redirect("audits:workbench")
     try:
-        spot = actions.open_spot_check(form.cleaned_data["quarter"], actor=user, request=request)
+        spot = spotchecks.open_spot_check(form.cleaned_data["quarter"], actor=user, request=request)
     except SampleUnavailable as exc:
         messages.error(request, str(exc))
         return redirect("audits:workbench")
@@ -140,9 +141,9 @@ def open_spot_check(request: HttpRequest) -> HttpResponse:
 @login_required
 def spot_check(request: HttpRequest, quarter: str) -> HttpResponse:
     """The quarter's sample with the seed, the checkpoint and the formula, so anyone can recompute it."""
-    user = _user_with(request, *READERS)
+    user = user_with(request, *READERS)
     try:
-        q = rules.Quarter.parse(quarter)
+        q = quarters.Quarter.parse(quarter)
     except ValueError as exc:
         raise Http404 from exc
     spot = SpotCheck.objects.filter(quarter=str(q)).first()
@@ -187,7 +188,7 @@ def spot_check(request: HttpRequest, quarter: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def application(request: HttpRequest, pk: int) -> HttpResponse:
     """An application's reconciliation: latest result with its numbers, history, run again, record a finding."""
-    user = _user_with(request, *READERS)
+    user = user_with(request, *READERS)
     app = get_object_or_404(Application.objects.select_related("enterprise"), pk=pk)
     form = ReconcileForm(request.POST or None)
     if request.method == "POST":
@@ -195,14 +196,14 @@ def application(request: HttpRequest, pk: int) -> HttpResponse:
             raise PermissionDenied
         if form.is_valid():
             try:
-                actions.run_reconciliation(
+                reconciliation.run_reconciliation(
                     app,
                     actor=user,
                     settlement_amount=form.cleaned_data["settlement_amount"],
                     request=request,
                 )
             except ValidationError as exc:
-                _refused(request, exc, form)
+                refused_response(request, exc, form)
             else:
                 messages.success(request, _("已完成对账。"))
                 return redirect("audits:application", pk=app.pk)
@@ -231,11 +232,11 @@ def application(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def record_finding(request: HttpRequest, pk: int) -> HttpResponse:
-    user = _user_with(request, Role.INSPECTOR)
+    user = user_with(request, Role.INSPECTOR)
     app = get_object_or_404(Application, pk=pk)
     form = FindingForm(request.POST)
     if not form.is_valid():
-        _flash_errors(request, form)
+        flash_errors(request, form)
         return redirect("audits:application", pk=app.pk)
     source = form.cleaned_data["source"]
     spot = None
@@ -245,7 +246,7 @@ def record_finding(request: HttpRequest, pk: int) -> HttpResponse:
     elif source == Finding.Source.RECONCILIATION:
         run = latest_run(app)
     try:
-        finding = actions.record_finding(
+        finding = audits_findings.record_finding(
             app,
             actor=user,
             description=form.cleaned_data["description"],
@@ -256,7 +257,7 @@ def record_finding(request: HttpRequest, pk: int) -> HttpResponse:
             request=request,
         )
     except ValidationError as exc:
-        _refused(request, exc)
+        refused_response(request, exc)
         return redirect("audits:application", pk=app.pk)
     return redirect("audits:finding", pk=finding.pk)
 
@@ -270,7 +271,7 @@ def _finding_context(finding: Finding) -> dict[str, Any]:
         "finding": finding,
         "notice": notice,
         "objection": objection,
-        "days_left": _days_left(notice.objection_deadline) if notice else None,
+        "days_left": workdays_left_until(notice.objection_deadline) if notice else None,
         "run": finding.reconciliation_run,
     }
 
@@ -278,7 +279,7 @@ def _finding_context(finding: Finding) -> dict[str, Any]:
 @login_required
 def finding(request: HttpRequest, pk: int) -> HttpResponse:
     """A finding with its data notice, the enterprise's objection and the decision."""
-    user = _user_with(request, Role.INSPECTOR)
+    user = user_with(request, Role.INSPECTOR)
     f = get_object_or_404(
         Finding.objects.select_related("application__enterprise", "reconciliation_run", "spot_check"), pk=pk
     )
@@ -308,14 +309,14 @@ def _render_finding(
 @login_required
 @require_POST
 def send_notice(request: HttpRequest, pk: int) -> HttpResponse:
-    user = _user_with(request, Role.INSPECTOR)
+    user = user_with(request, Role.INSPECTOR)
     f = get_object_or_404(Finding.objects.select_related("application"), pk=pk)
     form = NoticeForm(request.POST)
     if form.is_valid():
         try:
-            notice = actions.send_data_notice(f, actor=user, text=form.cleaned_data["text"], request=request)
+            notice = audits_findings.send_data_notice(f, actor=user, text=form.cleaned_data["text"], request=request)
         except ValidationError as exc:
-            _refused(request, exc, form)
+            refused_response(request, exc, form)
         else:
             messages.success(
                 request,
@@ -329,12 +330,12 @@ def send_notice(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def decide(request: HttpRequest, pk: int) -> HttpResponse:
-    user = _user_with(request, Role.INSPECTOR)
+    user = user_with(request, Role.INSPECTOR)
     f = get_object_or_404(Finding.objects.select_related("application"), pk=pk)
     form = DecisionForm(request.POST)
     if form.is_valid():
         try:
-            actions.decide_finding(
+            audits_findings.decide_finding(
                 f,
                 actor=user,
                 upheld=form.cleaned_data["decision"] in ("upheld", "partial"),
@@ -345,7 +346,7 @@ def decide(request: HttpRequest, pk: int) -> HttpResponse:
                 request=request,
             )
         except ValidationError as exc:
-            _refused(request, exc, form)
+            refused_response(request, exc, form)
         else:
             messages.success(request, _("已作出认定。"))
             return redirect("audits:finding", pk=f.pk)
@@ -415,7 +416,7 @@ def notice(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST":
         if form.is_valid():
             try:
-                actions.file_objection(
+                audits_findings.file_objection(
                     n,
                     actor=user,
                     statement=form.cleaned_data["statement"],
@@ -423,7 +424,7 @@ def notice(request: HttpRequest, pk: int) -> HttpResponse:
                     request=request,
                 )
             except ValidationError as exc:
-                _refused(request, exc, form)
+                refused_response(request, exc, form)
                 status = 400
             else:
                 messages.success(request, _("异议已提交，稽查人员将审阅后作出认定。"))
@@ -444,7 +445,7 @@ def notice(request: HttpRequest, pk: int) -> HttpResponse:
             and today <= n.objection_deadline
             and n.finding.status == Finding.Status.NOTIFIED,
             "late": today > n.objection_deadline,
-            "days_left": _days_left(n.objection_deadline),
+            "days_left": workdays_left_until(n.objection_deadline),
             "document": legal.data_notice_document(n),
         },
         status=status,

@@ -11,7 +11,7 @@ indexes and constraints rebuilt afterwards. Some applications are built to be fl
 (over-claims, no monitoring, usage after launch, shared records, overlapping GPU time,
 outlying cost per minute). Each row gets its log entry (its fields as JSON, appended through
 ``ledger.actions.append_entries``), so that every row passes the check against the log that reconciliation makes
-(``monitoring.integrity.refused_rows``). It then times ``audits.actions.reconcile_many`` over every
+(``monitoring.integrity.refused_rows``). It then times ``audits.reconciliation.reconcile_many`` over every
 application against one checkpoint — one aggregate query grouped by (USCC, work), one window
 pass for overlapping GPU time, runs stored in bulk — and prints:
 
@@ -289,7 +289,7 @@ def main() -> int:
         return 2
 
     from applications.models import Application
-    from audits import actions
+    from audits import reconciliation
 
     if args.reuse:
         connection.close()
@@ -333,7 +333,7 @@ def main() -> int:
             apps = Application.objects.select_related("enterprise").order_by("pk")
             t0 = time.perf_counter()
             with transaction.atomic():
-                runs = actions.reconcile_many(apps, actor=None, checkpoint=cp)
+                runs = reconciliation.reconcile_many(apps, actor=None, checkpoint=cp)
             best = min(best, time.perf_counter() - t0)
         phases(cp)
         flags = Counter(code for run in runs for code in set(run.flag_codes))

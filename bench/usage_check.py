@@ -90,7 +90,13 @@ def main() -> int:
 
     from ledger.models import LogState
     from ledger.verify import WINDOW
-    from monitoring.integrity import UsageEntryCheck, _Lookups, _rows, _usage_entries, full_row_problems
+    from monitoring.integrity import (
+        Lookups,
+        UsageEntryCheck,
+        full_row_problems,
+        usage_entries,
+        usage_rows_where,
+    )
 
     old_name = None
     if connection.vendor == "postgresql":
@@ -111,7 +117,7 @@ def main() -> int:
 
         from monitoring import integrity
 
-        window_entries = [list(_usage_entries(where, [start, end]).values()) for start, end in windows]
+        window_entries = [list(usage_entries(where, [start, end]).values()) for start, end in windows]
 
         def fast() -> None:
             check = UsageEntryCheck()
@@ -127,20 +133,20 @@ def main() -> int:
                 integrity.SETWISE = True
 
         def baseline() -> None:
-            lookups = _Lookups()
+            lookups = Lookups()
             for start, end in windows:
-                entries = _usage_entries(where, [start, end])
-                for row in _rows(where, [start, end]):
+                entries = usage_entries(where, [start, end])
+                for row in usage_rows_where(where, [start, end]):
                     assert not full_row_problems(row, entries[row.leaf_index], lookups)
 
         def bare() -> None:
             for start, end in windows:
-                _usage_entries(where, [start, end])
-                _rows(where, [start, end])
+                usage_entries(where, [start, end])
+                usage_rows_where(where, [start, end])
 
         def bare_rows() -> None:
             for start, end in windows:
-                _rows(where, [start, end])
+                usage_rows_where(where, [start, end])
 
         t_fast, t_row, t_base, t_bare, t_rows = best_of(args.rounds, fast, rowwise, baseline, bare, bare_rows)
         for label, seconds in (

@@ -62,7 +62,7 @@ def _write_private(path: Path, data: bytes) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def _new_key(*, rsa: bool = False) -> Any:
+def new_key(*, rsa: bool = False) -> Any:
     """An ECDSA P-256 key, or RSA-2048 where pyHanko's in-process timestamper needs one."""
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.hazmat.primitives.asymmetric import rsa as rsa_keys
@@ -162,7 +162,7 @@ def ensure_dev_ca() -> Path:
     if all((folder / name).exists() for name in (CA_KEY, CA_CERT, SIGNER_KEY, SIGNER_CERT, TSA_KEY, TSA_CERT)):
         return folder
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    ca_key, signer_key, tsa_key = _new_key(), _new_key(), _new_key(rsa=True)
+    ca_key, signer_key, tsa_key = new_key(), new_key(), new_key(rsa=True)
     ca_cert = issue_certificate(
         common_name="Yingdu Development Root CA", organization=DEV_ORGANIZATION, key=ca_key, ca=True
     )

@@ -20,7 +20,7 @@ from applications.works import register_work, verify_filing
 from core.uploads import DOCUMENT_TYPES, CheckedUpload
 from demo.files import checked_upload, png_file
 from demo.game import Demo
-from monitoring import actions as monitoring
+from monitoring import ingest
 from policy.calendar import get_calendar
 from review import offers
 from review import payment_batches as batches
@@ -98,7 +98,7 @@ def _produce(demo: Demo, index: int) -> None:
                 key,
             )
         )
-    monitoring.record_usage_batch(provider, records, actor_repr=f"node:{node_id}")
+    ingest.record_usage_batch(provider, records, actor_repr=f"node:{node_id}")
 
 
 def _launch(demo: Demo, index: int, launch: dt.date) -> None:

@@ -32,9 +32,9 @@ from agent.signing import public_key_b64, sign_record
 from applications import actions as intake
 from applications.models import Application, MaterialKind
 from applications.states import Status
-from audits import actions as audit
+from audits import findings, fraud, spotchecks
 from audits.models import Finding
-from audits.rules import Quarter
+from audits.quarters import Quarter
 from core.uploads import DOCUMENT_TYPES, TABLE_TYPES
 from demo import usage as demo_usage
 from demo.cast import (
@@ -63,8 +63,11 @@ from demo.staff import DEMO_PASSWORD
 from enterprises import actions as registry
 from enterprises.models import Enterprise, Provider
 from monitoring import actions as monitoring
+from monitoring import ingest
 from policy.calendar import get_calendar
 from review import actions as review
+from review import reminders as review_reminders
+from review import resubmission
 
 # --- the cast ------------------------------------------------------------------------------------
 
@@ -207,7 +210,7 @@ def _usage(demo: Demo, index: int, user: User, rows: dict[str, Any], start: dt.d
                 key,
             )
         )
-    monitoring.record_usage_batch(provider, records, actor_repr=f"node:{node_id}")
+    ingest.record_usage_batch(provider, records, actor_repr=f"node:{node_id}")
 
 
 def _app(demo: Demo, index: int) -> Application:
@@ -272,7 +275,7 @@ def _story(demo: Demo, index: int, begin: int) -> None:
         if username == "haitang":  # the forged invoice gets the enterprise blacklisted
             demo.at(
                 d(5),
-                lambda: audit.blacklist_enterprise(
+                lambda: fraud.blacklist_enterprise(
                     Enterprise.objects.get(users=applicant),
                     reason="提供虚假算力发票，列入黑名单",
                     actor=demo.users["inspector"],
@@ -291,7 +294,7 @@ def _story(demo: Demo, index: int, begin: int) -> None:
             return
         act(
             5,
-            lambda a: review.resubmit_application(
+            lambda a: resubmission.resubmit_application(
                 a, answers=_answers(a), note="已补充使用场景说明", actor=applicant
             ),
         )
@@ -367,7 +370,7 @@ def _findings(demo: Demo, index: int, goal: str, d: Callable[[int], dt.date]) ->
     found: dict[str, Any] = {}
 
     def record(app: Application) -> None:
-        found["finding"] = audit.record_finding(
+        found["finding"] = findings.record_finding(
             app,
             actor=inspector,
             description="监测用量低于申报的算力消耗，需企业说明",
@@ -380,7 +383,7 @@ def _findings(demo: Demo, index: int, goal: str, d: Callable[[int], dt.date]) ->
         return
 
     def notice() -> None:
-        found["notice"] = audit.send_data_notice(
+        found["notice"] = findings.send_data_notice(
             found["finding"],
             actor=inspector,
             text="经核查，监测平台记录的算力用量低于申报数，请于期限内说明。",
@@ -392,7 +395,7 @@ def _findings(demo: Demo, index: int, goal: str, d: Callable[[int], dt.date]) ->
     if stage in ("objected", "dismissed"):
         demo.at(
             d(OBJECTION),
-            lambda: audit.file_objection(
+            lambda: findings.file_objection(
                 found["notice"], actor=applicant, statement="部分渲染任务在合作方节点完成，附合同说明。"
             ),
         )
@@ -413,7 +416,7 @@ def _findings(demo: Demo, index: int, goal: str, d: Callable[[int], dt.date]) ->
                 part = (finding.amount_at_issue / 2).quantize(Decimal("0.01"))
             if part <= 0:
                 part = None
-        audit.decide_finding(finding, actor=inspector, upheld=upheld, reasons=reasons, amount_found=part)
+        findings.decide_finding(finding, actor=inspector, upheld=upheld, reasons=reasons, amount_found=part)
 
     demo.at(d(DECISION), decide)
     if not upheld:
@@ -424,7 +427,7 @@ def _findings(demo: Demo, index: int, goal: str, d: Callable[[int], dt.date]) ->
         granted = app.granted_amount or Decimal("0")
         found_part = Finding.objects.get(pk=found["finding"].pk).amount_found
         amount = granted if full else found_part or (granted * Decimal("0.4")).quantize(Decimal("0.01"))
-        found["clawback"] = audit.claw_back(
+        found["clawback"] = fraud.claw_back(
             app,
             amount,
             actor=inspector,
@@ -438,7 +441,7 @@ def _findings(demo: Demo, index: int, goal: str, d: Callable[[int], dt.date]) ->
     repay_day = d(REPAYMENT)
     demo.at(
         repay_day,
-        lambda: audit.record_repayment(
+        lambda: fraud.record_repayment(
             found["clawback"],
             amount=(found["clawback"].amount / 2).quantize(Decimal("0.01")),
             date=repay_day,
@@ -476,11 +479,11 @@ def spot_check(demo: Demo) -> None:
         _usage(demo, 900, user, {**rows, "provider_name": provider.name}, start)
 
     def draw() -> None:
-        spot = audit.open_spot_check(str(q), actor=inspector)
+        spot = spotchecks.open_spot_check(str(q), actor=inspector)
         for app_id in spot.sample_ids:
             app = Application.objects.get(pk=app_id)
             if not Finding.objects.filter(application=app).exists():
-                audit.record_finding(
+                findings.record_finding(
                     app,
                     actor=inspector,
                     description="季度抽查：上线截图与平台后台记录的上线时间需进一步核对",
@@ -507,7 +510,7 @@ def reminders(demo: Demo) -> None:
     n = get_calendar().workdays_between(demo.start, demo.today)
     for back in (4, 2, 0):
         day = demo.day(n - back)
-        demo.at(day, partial(review.send_deadline_reminders, day))
+        demo.at(day, partial(review_reminders.send_deadline_reminders, day))
 
 
 def play(demo: Demo, until: dt.date | None = None) -> None:

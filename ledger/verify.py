@@ -34,9 +34,7 @@ from ledger.actions import read_tiles
 from ledger.events import AUDIT_KIND, audit_entry_bytes
 from ledger.models import AuditEvent, LogState
 from ledger.verify_checkpoints import UPPER_KEYS, CheckpointChecks
-from ledger.windows import EntryMeta as EntryMeta
-from ledger.windows import _Prefetcher, _WindowRows
-from ledger.windows import as_bytes as as_bytes
+from ledger.windows import EntryMeta, Prefetcher, WindowRows, as_bytes
 
 WINDOW = 1 << 16  # entries read and hashed at a time (a multiple of the tile width)
 MAX_PROBLEMS = 200
@@ -341,10 +339,10 @@ class _Verifier(CheckpointChecks):
 
     def _read_windows(
         self, windows: list[tuple[int, int]]
-    ) -> Generator[tuple[int, int, _WindowRows, dict[int, AuditEvent]], None, None]:
+    ) -> Generator[tuple[int, int, WindowRows, dict[int, AuditEvent]], None, None]:
         """Each window's entries (the next window read while this one is hashed) and audit events,
         with the rows copied from its entries checked. Close it to stop the read in flight."""
-        prefetch = _Prefetcher()
+        prefetch = Prefetcher()
         if windows:
             connection.ensure_connection()
             prefetch.start(*windows[0])
@@ -375,7 +373,7 @@ class _Verifier(CheckpointChecks):
                 self.add(table_index, message)
 
     def _check_entries(
-        self, rows: _WindowRows, events: dict[int, AuditEvent], fetched: dict[str, Any]
+        self, rows: WindowRows, events: dict[int, AuditEvent], fetched: dict[str, Any]
     ) -> None:
         """Each entry's stored type and metadata, and the rows other apps copy from entries."""
         for index in rows.wrong_type:
@@ -430,7 +428,7 @@ class _Verifier(CheckpointChecks):
             self.add(first, _("哈希瓦片 %(level)s/%(index)s 已损坏") % {"level": level, "index": index})
             return None
 
-    def _window(self, start: int, end: int, rows: _WindowRows, events: dict[int, AuditEvent]) -> list[bytes]:
+    def _window(self, start: int, end: int, rows: WindowRows, events: dict[int, AuditEvent]) -> list[bytes]:
         """Check entries [start, end) against their level-0 tiles and audit events.
 
         Returns the leaf hashes to build the upper layers from: the stored ones, except

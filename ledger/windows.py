@@ -35,7 +35,7 @@ def as_bytes(value: Any) -> bytes | None:
 
 
 @dataclass
-class _WindowRows:
+class WindowRows:
     """What verification reads for one window of entries."""
 
     datas: list[bytes]
@@ -48,7 +48,7 @@ class _WindowRows:
     wrong_type: list[int]  # entries whose bytes are stored as something else
 
 
-def _fetch_window(cursor: Any, start: int, end: int, qmark: bool) -> _WindowRows:
+def _fetch_window(cursor: Any, start: int, end: int, qmark: bool) -> WindowRows:
     """Read one window with a DB-API cursor (Django's, or sqlite3's own with ``?`` placeholders)."""
 
     def q(sql: str) -> str:
@@ -86,10 +86,10 @@ def _fetch_window(cursor: Any, start: int, end: int, qmark: bool) -> _WindowRows
         [tiles.tile_key(0, t0), tiles.tile_key(0, t1)],
     )
     blobs = {key: as_bytes(data) for key, data in cursor.fetchall()}
-    return _WindowRows(datas, present, audit_indexes, blobs, metas, wrong_type)
+    return WindowRows(datas, present, audit_indexes, blobs, metas, wrong_type)
 
 
-class _Prefetcher:
+class Prefetcher:
     """Reads the next window while the current one is hashed (SQLite).
 
     sqlite3 lets go of the GIL while SQLite steps through rows, so reading overlaps with
@@ -101,7 +101,7 @@ class _Prefetcher:
     def __init__(self) -> None:
         self.threaded = connection.vendor == "sqlite"
         self.thread: threading.Thread | None = None
-        self.rows: _WindowRows | None = None
+        self.rows: WindowRows | None = None
         self.error: BaseException | None = None
 
     def start(self, start: int, end: int) -> None:
@@ -129,7 +129,7 @@ class _Prefetcher:
             if self.thread is not None:
                 self.take()
 
-    def take(self) -> _WindowRows:
+    def take(self) -> WindowRows:
         if self.thread is not None:
             self.thread.join()
             self.thread = None

@@ -129,7 +129,7 @@ def _token_provider_id(request: HttpRequest) -> int | None:
     return None
 
 
-def _may_read(request: HttpRequest, row: Entry) -> bool:
+def may_read(request: HttpRequest, row: Entry) -> bool:
     token_provider = _token_provider_id(request)
     if token_provider is not None:
         return row.provider_id is not None and row.provider_id == token_provider
@@ -156,7 +156,7 @@ def entry(request: HttpRequest, index: int) -> Status[dict[str, object]]:
     if not 0 <= index < 2**63:  # beyond any leaf index the database can hold
         return not_found
     row = Entry.objects.filter(leaf_index=index).only("leaf_index", "enterprise_id", "provider_id").first()
-    if row is None or index >= services.tree_size() or not _may_read(request, row):
+    if row is None or index >= services.tree_size() or not may_read(request, row):
         return not_found
     data = services.entry(index)
     return Status(

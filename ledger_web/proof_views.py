@@ -9,13 +9,13 @@ from django.utils.translation import gettext as _
 from ledger import proofs
 from ledger.actions import record_event
 from ledger.models import Entry
-from ledger_web.api import _may_read
+from ledger_web.api import may_read
 
 
 @login_required
 def proof_download(request: HttpRequest, index: int) -> HttpResponse:
     row = Entry.objects.filter(leaf_index=index).only("leaf_index", "enterprise_id", "provider_id").first()
-    if row is None or not _may_read(request, row):
+    if row is None or not may_read(request, row):
         raise Http404(_("没有这条日志条目"))
     text = proofs.tlog_proof(index)
     if text is None:

@@ -24,8 +24,7 @@ from core.refusals import Refused
 from core.uploads import TABLE_MAX_ROWS
 from enterprises.models import Provider
 from ledger.actions import record_event
-from monitoring.ingest import BatchResult, _public_key
-from monitoring.ingest import record_usage_batch as record_usage_batch
+from monitoring.ingest import BatchResult, cached_public_key, record_usage_batch
 from monitoring.models import ApiToken, Node, UsageBatch
 
 TOKEN_PREFIX = "ydp_"  # noqa: S105 - a public marker, lets scanners spot leaked tokens
@@ -241,7 +240,7 @@ def file_signed_by_provider(provider: Provider, data: bytes, signature_b64: str)
     """The provider's active node whose key made this detached signature over the file, if any."""
     for node in Node.objects.filter(provider=provider, active=True):
         try:
-            if verify_bytes(data, signature_b64, _public_key(node.public_key)):
+            if verify_bytes(data, signature_b64, cached_public_key(node.public_key)):
                 return node
         except KeyFileError:
             continue

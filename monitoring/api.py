@@ -27,7 +27,8 @@ from ninja.security import HttpBearer
 
 from core.middleware import USAGE_BATCH_MAX_BYTES
 from enterprises.models import Provider
-from monitoring.actions import authenticate_token, record_usage_batch
+from monitoring.actions import authenticate_token
+from monitoring.ingest import record_usage_batch
 from monitoring.models import ApiToken
 from monitoring.records import MAX_API_LIMIT, own_records, record_json, record_receipt
 from monitoring.schemas import MAX_BATCH_RECORDS, RECORD_FIELDS

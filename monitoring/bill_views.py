@@ -22,7 +22,7 @@ from core.uploads import read_bounded
 from enterprises.models import Provider
 from monitoring.schemas import valid_uscc
 from monitoring.usage_lines import MAX_LINES, record_usage_lines
-from monitoring.views import _own_provider
+from monitoring.views import own_provider
 
 REPORTED_FIELDS = (
     "kind",
@@ -70,7 +70,7 @@ def reported(
 @login_required
 @require_http_methods(["GET", "POST"])
 def bill_upload(request: HttpRequest) -> HttpResponse:
-    provider = _own_provider(request)
+    provider = own_provider(request)
     form = BillUploadForm(request.POST or None, request.FILES or None)
     outcome: dict[str, Any] | None = None
     status = 200

@@ -122,7 +122,7 @@ class _Intervals:
 _public_keys: dict[str, Ed25519PublicKey] = {}
 
 
-def _public_key(b64: str) -> Ed25519PublicKey:
+def cached_public_key(b64: str) -> Ed25519PublicKey:
     key = _public_keys.get(b64)
     if key is None:
         key = load_public_key(b64)
@@ -253,7 +253,7 @@ def record_usage_batch(
                 signature = base64.b64decode(f.signature, validate=True)
                 signed_bytes, c.entry = canonical_pair(c.raw)
                 try:
-                    _public_key(node.public_key).verify(signature, signed_bytes)
+                    cached_public_key(node.public_key).verify(signature, signed_bytes)
                 except InvalidSignature:
                     raise RecordError("bad_signature", _("签名无效")) from None
                 c.signed = True
@@ -427,7 +427,7 @@ def _stored_intervals(fresh: Sequence[_Candidate]) -> dict[str, _Intervals]:
     return intervals
 
 
-_RECORD_COLUMNS = (
+RECORD_COLUMNS = (
     "record_id", "batch_id", "provider_id", "node_id", "node_name", "enterprise_uscc", "enterprise_id",
     "work_ref", "job_id", "scenario", "gpu_model", "gpu_uuid", "gpu_count", "started_at", "ended_at",
     "gpu_seconds", "avg_util_pct", "max_mem_mib", "energy_wh", "cost_cny", "signed", "signature",
@@ -460,12 +460,12 @@ def _insert_records(
         with (
             connection.cursor() as cursor,
             cursor.cursor.copy(
-                f"COPY {table} ({', '.join(_RECORD_COLUMNS)}) FROM STDIN"
+                f"COPY {table} ({', '.join(RECORD_COLUMNS)}) FROM STDIN"
             ) as copy,
         ):
             for row in rows:
                 copy.write_row(row)
         return
     UsageRecord.objects.bulk_create(
-        [UsageRecord(**dict(zip(_RECORD_COLUMNS, row, strict=True))) for row in rows], batch_size=500
+        [UsageRecord(**dict(zip(RECORD_COLUMNS, row, strict=True))) for row in rows], batch_size=500
     )

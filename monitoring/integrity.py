@@ -25,7 +25,7 @@ from django.utils.translation import gettext as _
 
 from enterprises.models import Enterprise
 from ledger.models import Entry
-from ledger.verify import EntryMeta, as_bytes
+from ledger.windows import EntryMeta, as_bytes
 from monitoring.models import Node
 from monitoring.schemas import FIELD_LABELS, RecordError, UsageFields, parse_record
 
@@ -148,7 +148,7 @@ def _native_timestamps(cursor: Any) -> None:
     cursor.cursor.adapters.register_loader(oid, psycopg.adapters.get_loader(oid, Format.TEXT))
 
 
-def _rows(sql_where: str, params: Sequence[Any]) -> list[UsageRow]:
+def usage_rows_where(sql_where: str, params: Sequence[Any]) -> list[UsageRow]:
     with connection.cursor() as cursor:
         _native_timestamps(cursor)
         cursor.execute(
@@ -173,7 +173,7 @@ def looks_like_usage_entry(data: bytes) -> bool:
     return data.startswith(b'{"avg_util_pct":') and parse_entry(data) is not None
 
 
-class _Lookups:
+class Lookups:
     """Nodes and enterprises, read once per verification or reconciliation."""
 
     def __init__(self) -> None:
@@ -189,19 +189,19 @@ def _row_label(row: UsageRow) -> str:
     return _("算力使用记录 #%(id)s") % {"id": row.pk}
 
 
-def row_problems(row: UsageRow, entry: EntryMeta | None, lookups: _Lookups) -> list[str]:
+def row_problems(row: UsageRow, entry: EntryMeta | None, lookups: Lookups) -> list[str]:
     """What is wrong with ``row`` against its ``entry`` (and the entry against its bytes); [] if nothing."""
     if entry is None:
         return [
             _("%(row)s指向的第 %(index)s 条日志缺失或不是使用记录")
             % {"row": _row_label(row), "index": row.leaf_index}
         ]
-    if _agrees_fast(row, entry, lookups):
+    if agrees_fast(row, entry, lookups):
         return []
     return full_row_problems(row, entry, lookups)
 
 
-def full_row_problems(row: UsageRow, entry: EntryMeta, lookups: _Lookups) -> list[str]:
+def full_row_problems(row: UsageRow, entry: EntryMeta, lookups: Lookups) -> list[str]:
     """:func:`row_problems` without its fast path: the entry parsed with the ingestion's checks."""
     fields = parse_entry(entry.data)
     if fields is None:
@@ -247,7 +247,7 @@ def full_row_problems(row: UsageRow, entry: EntryMeta, lookups: _Lookups) -> lis
     return problems
 
 
-def _agrees_fast(row: UsageRow, entry: EntryMeta, lookups: _Lookups) -> bool:
+def agrees_fast(row: UsageRow, entry: EntryMeta, lookups: Lookups) -> bool:
     """The common case at a few microseconds a row: the row's digest and columns equal its entry's.
 
     The entry is decoded with ``json`` alone, not re-validated: its bytes passed
@@ -314,7 +314,7 @@ def _agrees_fast(row: UsageRow, entry: EntryMeta, lookups: _Lookups) -> bool:
     return node is None or entry.provider_id == node[1]
 
 
-def _agrees(row: UsageRow, entry: EntryMeta, fields: UsageFields, lookups: _Lookups) -> bool:
+def _agrees(row: UsageRow, entry: EntryMeta, fields: UsageFields, lookups: Lookups) -> bool:
     """The common case, without building messages: every column equals what the entry says."""
     try:
         got = [read(value) for read, value in zip(_READERS, row.raw, strict=True)]
@@ -334,7 +334,7 @@ def _agrees(row: UsageRow, entry: EntryMeta, fields: UsageFields, lookups: _Look
     return not entry_problems(entry, fields, lookups)
 
 
-def entry_problems(entry: EntryMeta, fields: UsageFields, lookups: _Lookups) -> list[str]:
+def entry_problems(entry: EntryMeta, fields: UsageFields, lookups: Lookups) -> list[str]:
     """The entry's enterprise and provider against the record its bytes hold."""
     problems = []
     if entry.enterprise_id is not None and entry.enterprise_id != lookups.enterprise_of_uscc.get(
@@ -356,7 +356,7 @@ def entry_problems(entry: EntryMeta, fields: UsageFields, lookups: _Lookups) -> 
 #
 # On PostgreSQL one query per window joins each usage row to its entry, reads the entry's
 # JSON with the database's own operators and compares every column as the fast path above
-# does (``_agrees_fast``), and under the same premise: an entry's bytes passed
+# does (``agrees_fast``), and under the same premise: an entry's bytes passed
 # ``parse_record`` when they were logged (strings where it wants strings, times with their
 # zone, the cost a decimal text) and verification checks that they are unchanged since. It
 # is stricter where the database reads a value differently from Python: a text with white
@@ -447,7 +447,7 @@ class _Suspects(NamedTuple):
 def _suspects(sql_where: str, params: Sequence[Any]) -> _Suspects:
     """The rows of ``sql_where`` the database could not show to agree with their entries."""
     if not SETWISE or connection.vendor != "postgresql":
-        return _Suspects(_rows(sql_where, params), None)
+        return _Suspects(usage_rows_where(sql_where, params), None)
     try:
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(_suspects_sql(sql_where), [*params, *params])
@@ -456,11 +456,11 @@ def _suspects(sql_where: str, params: Sequence[Any]) -> _Suspects:
             orphans = {index for (index,) in cursor.fetchall()}
     except DatabaseError:
         # A column of another type, bytes that are not JSON: the row-by-row check names it.
-        return _Suspects(_rows(sql_where, params), None)
+        return _Suspects(usage_rows_where(sql_where, params), None)
     rows: list[UsageRow] = []
     for start in range(0, len(leaves), CHUNK):
         chunk = leaves[start : start + CHUNK]
-        rows += _rows("leaf_index IN ({})".format(", ".join(["%s"] * len(chunk))), chunk)
+        rows += usage_rows_where("leaf_index IN ({})".format(", ".join(["%s"] * len(chunk))), chunk)
     return _Suspects(rows, orphans)
 
 
@@ -471,15 +471,15 @@ class UsageEntryCheck:
     prefix = b'{"avg_util_pct":'
 
     def __init__(self) -> None:
-        self._lookups: _Lookups | None = None
+        self._lookups: Lookups | None = None
 
-    def fetch(self, start: int, end: int) -> tuple[_Lookups, _Suspects]:
+    def fetch(self, start: int, end: int) -> tuple[Lookups, _Suspects]:
         if self._lookups is None or start == 0:
-            self._lookups = _Lookups()
+            self._lookups = Lookups()
         return self._lookups, _suspects("leaf_index >= %s AND leaf_index < %s", [start, end])
 
     def check(
-        self, fetched: tuple[_Lookups, _Suspects], entries: list[EntryMeta]
+        self, fetched: tuple[Lookups, _Suspects], entries: list[EntryMeta]
     ) -> Iterable[tuple[int | None, str]]:
         lookups, (rows, orphans) = fetched
         by_index = {e.leaf: e for e in entries}
@@ -515,7 +515,7 @@ class UsageEntryCheck:
                     yield entry.leaf, message
 
     def beyond(self, size: int) -> Iterable[tuple[int | None, str]]:
-        for row in _rows("leaf_index >= %s", [size])[:20]:
+        for row in usage_rows_where("leaf_index >= %s", [size])[:20]:
             yield (
                 size,
                 _("%(row)s指向超出日志大小的第 %(index)s 条")
@@ -529,7 +529,7 @@ class UsageEntryCheck:
         return looks_like_usage_entry(data)
 
 
-def _usage_entries(sql_where: str, params: Sequence[Any]) -> dict[int, EntryMeta]:
+def usage_entries(sql_where: str, params: Sequence[Any]) -> dict[int, EntryMeta]:
     """The usage entries of a range of the log by leaf index (entries not held as bytes left out)."""
     with connection.cursor() as cursor:
         cursor.execute(
@@ -545,7 +545,7 @@ def _usage_entries(sql_where: str, params: Sequence[Any]) -> dict[int, EntryMeta
     }
 
 
-def _matches(row: UsageRow, entries: dict[int, EntryMeta], lookups: _Lookups) -> bool:
+def _matches(row: UsageRow, entries: dict[int, EntryMeta], lookups: Lookups) -> bool:
     entry = entries.get(row.leaf_index) if type(row.leaf_index) is int else None
     return entry is not None and not row_problems(row, entry, lookups)
 
@@ -555,7 +555,7 @@ def matching_leaves(leaf_indexes: Iterable[int]) -> set[int]:
     wanted = sorted(set(leaf_indexes))
     if not wanted:
         return set()
-    lookups = _Lookups()
+    lookups = Lookups()
     good: set[int] = set()
     for start in range(0, len(wanted), CHUNK):
         chunk = wanted[start : start + CHUNK]
@@ -567,7 +567,7 @@ def matching_leaves(leaf_indexes: Iterable[int]) -> set[int]:
             with connection.cursor() as cursor:
                 cursor.execute(f"SELECT leaf_index FROM monitoring_usagerecord WHERE {where}", chunk)  # noqa: S608 - placeholders only
                 present = {index for (index,) in cursor.fetchall()}
-        entries = _usage_entries(where, chunk)
+        entries = usage_entries(where, chunk)
         good.update(
             present - {row.leaf_index for row in suspects.rows if not _matches(row, entries, lookups)}
         )
@@ -581,7 +581,7 @@ def refused_rows(tree_size: int, window: int = 1 << 16) -> dict[int, tuple[Any, 
     For set-wise reconciliation, which adds rows up in SQL: these are the rows it must not
     count. One pass over the rows and entries, a window of the log at a time.
     """
-    lookups = _Lookups()
+    lookups = Lookups()
     refused: dict[int, tuple[Any, Any]] = {}
     for start in range(0, tree_size, window):
         where, params = "leaf_index >= %s AND leaf_index < %s", [start, min(start + window, tree_size)]
@@ -592,7 +592,7 @@ def refused_rows(tree_size: int, window: int = 1 << 16) -> dict[int, tuple[Any, 
         entries: dict[int, EntryMeta] = {}
         for lo in range(0, len(leaves), CHUNK):
             chunk = leaves[lo : lo + CHUNK]
-            entries.update(_usage_entries("leaf_index IN ({})".format(", ".join(["%s"] * len(chunk))), chunk))
+            entries.update(usage_entries("leaf_index IN ({})".format(", ".join(["%s"] * len(chunk))), chunk))
         for row in rows:
             if not _matches(row, entries, lookups):
                 values = row.values

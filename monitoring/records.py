@@ -25,7 +25,7 @@ from enterprises.models import Provider
 from ledger import services
 from ledger.actions import sign_checkpoint
 from monitoring.models import UsageBatch, UsageRecord
-from monitoring.views import _own_provider
+from monitoring.views import own_provider
 
 PAGE_SIZE = 50
 MAX_API_LIMIT = 1000
@@ -79,7 +79,7 @@ def record_json(record: UsageRecord) -> dict[str, Any]:
 @require_GET
 def receipt_download(request: HttpRequest, record_id: uuid.UUID) -> HttpResponse:
     """The receipt of one of the signed-in provider's records, as a JSON file."""
-    receipt = record_receipt(_own_provider(request), record_id)
+    receipt = record_receipt(own_provider(request), record_id)
     if receipt is None:
         raise Http404(_("没有这条记录"))
     response = HttpResponse(
@@ -93,7 +93,7 @@ def receipt_download(request: HttpRequest, record_id: uuid.UUID) -> HttpResponse
 @require_GET
 def records(request: HttpRequest) -> HttpResponse:
     """本方使用记录: the provider's accepted records, of one batch when ``?batch=`` names it."""
-    provider = _own_provider(request)
+    provider = own_provider(request)
     batch = None
     batch_param = request.GET.get("batch", "")
     if batch_param.isdigit():

@@ -18,7 +18,7 @@ from monitoring.actions import ProviderError, import_usage_file
 from monitoring.forms import UsageUploadForm
 from monitoring.models import UsageBatch
 from monitoring.records import PAGE_SIZE, own_records
-from monitoring.views import STAFF, _own_provider, _user
+from monitoring.views import STAFF, own_provider, request_user
 
 
 def _page(request: HttpRequest, provider: Provider, form: UsageUploadForm, status: int = 200) -> HttpResponse:
@@ -39,7 +39,7 @@ def _page(request: HttpRequest, provider: Provider, form: UsageUploadForm, statu
 @login_required
 @require_http_methods(["GET", "POST"])
 def upload(request: HttpRequest) -> HttpResponse:
-    provider = _own_provider(request)
+    provider = own_provider(request)
     if request.method != "POST":
         return _page(request, provider, UsageUploadForm())
     form = UsageUploadForm(request.POST, request.FILES)
@@ -48,7 +48,7 @@ def upload(request: HttpRequest) -> HttpResponse:
     if provider.status != Provider.Status.APPROVED:
         form.add_error(None, _("算力提供方尚未获批准或已停用，不能上报使用记录"))
         return _page(request, provider, form, status=403)
-    user = _user(request)
+    user = request_user(request)
     try:
         result = import_usage_file(
             provider,
@@ -69,7 +69,7 @@ def upload(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def template(request: HttpRequest) -> HttpResponse:
-    provider = _own_provider(request)
+    provider = own_provider(request)
     response = HttpResponse(uploads.template_csv(provider), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="usage-template.csv"'
     return response
@@ -79,11 +79,11 @@ def template(request: HttpRequest) -> HttpResponse:
 @require_GET
 def batch(request: HttpRequest, pk: int) -> HttpResponse:
     """One batch: its counts and its rejections in file order. Providers see only their own."""
-    user = _user(request)
+    user = request_user(request)
     if user.has_role(*STAFF):
         found = get_object_or_404(UsageBatch.objects.select_related("provider"), pk=pk)
     else:
-        found = get_object_or_404(UsageBatch, pk=pk, provider=_own_provider(request))
+        found = get_object_or_404(UsageBatch, pk=pk, provider=own_provider(request))
     rejections = list(found.rejections.order_by("line", "id")[: uploads.MAX_LISTED_REJECTIONS])
     accepted = list(own_records(found.provider, batch_id=found.pk)[: PAGE_SIZE + 1])
     return render(

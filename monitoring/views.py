@@ -31,15 +31,15 @@ from monitoring.models import ApiToken, Node, RejectedRecord, UsageBatch, UsageR
 STAFF = (Role.INSPECTOR, Role.SYSADMIN)
 
 
-def _user(request: HttpRequest) -> User:
+def request_user(request: HttpRequest) -> User:
     user = request.user
     assert isinstance(user, User)
     return user
 
 
-def _own_provider(request: HttpRequest) -> Provider:
+def own_provider(request: HttpRequest) -> Provider:
     """The provider of a provider user; anyone else gets 403."""
-    user = _user(request)
+    user = request_user(request)
     if not user.has_role(Role.PROVIDER) or user.provider_id is None:
         raise PermissionDenied
     assert user.provider is not None
@@ -47,7 +47,7 @@ def _own_provider(request: HttpRequest) -> Provider:
 
 
 def _require_staff(request: HttpRequest) -> User:
-    user = _user(request)
+    user = request_user(request)
     if not user.has_role(*STAFF):
         raise PermissionDenied
     return user
@@ -95,10 +95,10 @@ def register(request: HttpRequest) -> HttpResponse:
 @login_required
 def portal(request: HttpRequest) -> HttpResponse:
     """The provider's own page: nodes and keys, tokens, recent batches and rejected records."""
-    user = _user(request)
+    user = request_user(request)
     if not user.has_role(Role.PROVIDER) and user.has_role(*STAFF):
         return redirect("monitoring:providers")
-    provider = _own_provider(request)
+    provider = own_provider(request)
     context = _provider_context(provider) | {
         "node_form": NodeForm(),
         "token_form": TokenForm(),
@@ -110,14 +110,14 @@ def portal(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def node_add(request: HttpRequest) -> HttpResponse:
-    provider = _own_provider(request)
+    provider = own_provider(request)
     form = NodeForm(request.POST)
     if form.is_valid():
         actions.register_node(
             provider,
             form.cleaned_data["node_id"],
             form.cleaned_data["public_key"],
-            actor=_user(request),
+            actor=request_user(request),
             request=request,
         )
         messages.success(request, _("已登记节点 %(node)s。") % {"node": form.cleaned_data["node_id"]})
@@ -129,9 +129,9 @@ def node_add(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def node_toggle(request: HttpRequest, pk: int) -> HttpResponse:
-    provider = _own_provider(request)
+    provider = own_provider(request)
     node = get_object_or_404(Node, pk=pk, provider=provider)
-    actions.set_node_active(node, not node.active, actor=_user(request), request=request)
+    actions.set_node_active(node, not node.active, actor=request_user(request), request=request)
     return redirect("monitoring:portal")
 
 
@@ -139,10 +139,10 @@ def node_toggle(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def token_create(request: HttpRequest) -> HttpResponse:
     """Issue a token and show it in this response only: it is not stored anywhere in clear."""
-    provider = _own_provider(request)
+    provider = own_provider(request)
     form = TokenForm(request.POST)
     name = form.cleaned_data["name"] if form.is_valid() else ""
-    _token, raw = actions.issue_token(provider, actor=_user(request), name=name, request=request)
+    _token, raw = actions.issue_token(provider, actor=request_user(request), name=name, request=request)
     context = _provider_context(provider) | {
         "node_form": NodeForm(),
         "token_form": TokenForm(),
@@ -157,9 +157,9 @@ def token_create(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
-    provider = _own_provider(request)
+    provider = own_provider(request)
     token = get_object_or_404(ApiToken, pk=pk, provider=provider)
-    actions.revoke_token(token, actor=_user(request), request=request)
+    actions.revoke_token(token, actor=request_user(request), request=request)
     messages.success(request, _("令牌 %(prefix)s… 已吊销。") % {"prefix": token.prefix})
     return redirect("monitoring:portal")
 

@@ -23,12 +23,12 @@ def local_date(value: dt.datetime | None) -> dt.date | None:
     return timezone.localtime(value, POLICY_TZ).date() if value is not None else None
 
 
-def _in_year(field_name: str, year: int) -> Q:
+def in_year(field_name: str, year: int) -> Q:
     start, end = year_bounds(year)
     return Q(**{f"{field_name}__gte": start, f"{field_name}__lt": end})
 
 
-def _pct(part: Decimal | int, whole: Decimal | int) -> float | None:
+def pct(part: Decimal | int, whole: Decimal | int) -> float | None:
     if not whole:
         return None
     return float(round(Decimal(part) * 100 / Decimal(whole), 1))

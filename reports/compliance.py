@@ -19,7 +19,7 @@ from core.lib.workdays import UnknownYearError
 from policy import calendar as policy_calendar
 from policy.loader import PolicyNotInForceError, params_at
 from policy.queries import year_bounds
-from reports.common import _pct, local_date
+from reports.common import local_date, pct
 from review.models import ReviewStep, SupplementNotice
 
 ON_TIME = "on_time"
@@ -96,7 +96,7 @@ class Compliance:
             if code in counts:
                 counts[code] += 1
         decided = counts[ON_TIME] + counts[LATE] + counts[OVERDUE]
-        return {**counts, "measured": decided, "rate_pct": _pct(counts[ON_TIME], decided)}
+        return {**counts, "measured": decided, "rate_pct": pct(counts[ON_TIME], decided)}
 
     def overdue(self) -> list[DeadlineRow]:
         return [r for r in self.rows if OVERDUE in (r.review, r.payment, r.cycle)]

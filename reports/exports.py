@@ -21,7 +21,8 @@ from applications.models import Application
 from applications.states import Status
 from core.xlsx import append_row, safe_cell, write_sheet
 from policy.queries import year_bounds
-from reports import queries
+from reports import common, queries
+from reports import compliance as reports_compliance
 from reports.ratings import ratings_sheet_rows, ratings_summary
 
 SHEET_APPLICATIONS = gettext_lazy("申请汇总")
@@ -113,7 +114,7 @@ def _applications_sheet(ws: Any, year: int) -> int:
     def rows() -> Any:
         for app in qs.iterator(chunk_size=ITERATOR_CHUNK):
             payment = getattr(app, "payment", None)  # an application not paid has none
-            paid_on = payment.date if payment is not None else queries.local_date(app.paid_at)
+            paid_on = payment.date if payment is not None else common.local_date(app.paid_at)
             paid_amount = app.paid_amount if app.paid_amount else None
             yield [
                 app.reference or "",
@@ -124,11 +125,11 @@ def _applications_sheet(ws: Any, year: int) -> int:
                 yes if app.overseas else no,
                 app.provider.name if app.provider else app.provider_name,
                 labels[app.status],
-                queries.local_date(app.submitted_at),
+                common.local_date(app.submitted_at),
                 app.received_date,
                 app.requested_amount,
                 app.granted_amount,
-                queries.local_date(app.approved_at),
+                common.local_date(app.approved_at),
                 paid_on,
                 paid_amount,
                 app.clawed_back_amount,
@@ -177,7 +178,7 @@ def _monthly_sheet(ws: Any, year: int) -> int:
         "outstanding",
     )
     rows: list[list[Any]] = []
-    for i, month in enumerate(queries.MONTHS):
+    for i, month in enumerate(common.MONTHS):
         rows.append(
             [
                 _("%(year)s年%(month)s月") % {"year": year, "month": month},
@@ -203,7 +204,7 @@ def _monthly_sheet(ws: Any, year: int) -> int:
 
 
 def _deadlines_sheet(ws: Any, year: int, today: dt.date) -> int:
-    compliance = queries.deadline_compliance(year, today)
+    compliance = reports_compliance.deadline_compliance(year, today)
     headers = [
         _("申报编号"),
         _("企业名称"),
@@ -222,7 +223,7 @@ def _deadlines_sheet(ws: Any, year: int, today: dt.date) -> int:
         _("说明"),
     ]
     labels = status_labels()
-    outcomes = {code: queries.outcome_label(code) for code in queries.OUTCOME_LABELS}
+    outcomes = {code: reports_compliance.outcome_label(code) for code in reports_compliance.OUTCOME_LABELS}
     rows = [
         [
             r.reference,

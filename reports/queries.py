@@ -38,16 +38,8 @@ from core.lib.money import round_half_up
 from monitoring.models import Scenario, UsageRecord
 from policy.loader import PolicyNotInForceError, params_at
 from policy.queries import POLICY_TZ, kept_total, year_bounds
-from reports.common import MONTHS as MONTHS
-from reports.common import ZERO as ZERO
-from reports.common import _in_year, _pct
-from reports.common import local_date as local_date
-from reports.common import money as money
-from reports.compliance import OPEN as OPEN
-from reports.compliance import OUTCOME_LABELS as OUTCOME_LABELS
-from reports.compliance import OVERDUE
-from reports.compliance import deadline_compliance as deadline_compliance
-from reports.compliance import outcome_label as outcome_label
+from reports.common import MONTHS, ZERO, in_year, money, pct
+from reports.compliance import OPEN, OVERDUE, deadline_compliance
 from reports.offers import offer_service
 from reports.ratings import ratings_summary
 from reports.usage_spend import usage_spend
@@ -78,7 +70,7 @@ def available_years(today: dt.date | None = None, *, shown: int | None = None) -
 def applications_of_year(year: int) -> models.QuerySet[Application]:
     """Applications submitted in ``year``, and drafts created in it."""
     return Application.objects.annotate(day=Coalesce("submitted_at", "created_at")).filter(
-        _in_year("day", year)
+        in_year("day", year)
     )
 
 
@@ -118,13 +110,13 @@ def monthly(year: int) -> dict[str, list[Any]]:
     Each total is the sum of its months (:func:`totals_of`).
     """
     submitted = _by_month(
-        Application.objects.filter(_in_year("submitted_at", year)),
+        Application.objects.filter(in_year("submitted_at", year)),
         "submitted_at",
         True,
         amount=Sum("requested_amount"),
     )
     approved = _by_month(
-        Application.objects.filter(_in_year("approved_at", year), granted_amount__isnull=False),
+        Application.objects.filter(in_year("approved_at", year), granted_amount__isnull=False),
         "approved_at",
         True,
         amount=Sum("granted_amount"),
@@ -136,7 +128,7 @@ def monthly(year: int) -> dict[str, list[Any]]:
         amount=Sum("paid_amount"),
     )
     clawed = _by_month(
-        Application.objects.filter(_in_year("clawback__created_at", year)),
+        Application.objects.filter(in_year("clawback__created_at", year)),
         "clawback__created_at",
         True,
         amount=Sum("clawed_back_amount"),
@@ -145,7 +137,7 @@ def monthly(year: int) -> dict[str, list[Any]]:
         ),
     )
     written_off = _by_month(
-        Application.objects.filter(_in_year("clawback__written_off_at", year)),
+        Application.objects.filter(in_year("clawback__written_off_at", year)),
         "clawback__written_off_at",
         True,
         amount=Sum("written_off_amount"),
@@ -206,8 +198,8 @@ def budget_use(
         "clawed_back": clawed_back,
         "repaid": repaid,
         "left": budget.amount - granted + repaid,
-        "granted_pct": _pct(granted, budget.amount),
-        "paid_pct": _pct(paid, budget.amount),
+        "granted_pct": pct(granted, budget.amount),
+        "paid_pct": pct(paid, budget.amount),
     }
 
 
@@ -216,7 +208,7 @@ def budget_use(
 
 def _usage_rows(year: int, group: Iterable[str]) -> list[dict[str, Any]]:
     return list(
-        UsageRecord.objects.filter(_in_year("started_at", year))
+        UsageRecord.objects.filter(in_year("started_at", year))
         .values(*group)
         .annotate(records=Count("id"), gpu_seconds=Sum("gpu_seconds"), cost=Sum("cost_cny"))
         .order_by()
@@ -277,7 +269,7 @@ def usage_by_provider_and_scenario(year: int) -> list[dict[str, Any]]:
 
 
 def findings_of_year(year: int) -> models.QuerySet[Finding]:
-    return Finding.objects.filter(_in_year("created_at", year))
+    return Finding.objects.filter(in_year("created_at", year))
 
 
 def findings_by_status(year: int) -> list[dict[str, Any]]:
@@ -430,7 +422,7 @@ def enterprise_overview(enterprise_id: int, user: Any, today: dt.date | None = N
         quota["granted"] = kept_total(enterprise_id, today.year)
         quota["cap"] = money(params_at(today).annual_cap)
         quota["left"] = max(quota["cap"] - quota["granted"], ZERO)
-        quota["used_pct"] = _pct(quota["granted"], quota["cap"])
+        quota["used_pct"] = pct(quota["granted"], quota["cap"])
     except PolicyNotInForceError as exc:
         quota["error"] = str(exc)
 

@@ -12,8 +12,9 @@ from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
 
 from applications.models import ConsumptionRow, UsageLineRow
-from applications.usage_lines import GPU_TIME, KINDS, PACK_PURCHASE, UNITS, quantity_text
+from applications.usage_lines import quantity_text
 from core.lib.money import round_half_up
+from core.lib.usage_vocabulary import GPU_TIME, KINDS, PACK_PURCHASE, UNITS
 
 ZERO = Decimal("0")
 

@@ -12,14 +12,14 @@ from applications.models import Application
 from applications.states import Status
 
 
-def _staff(request: HttpRequest) -> User:
+def staff_user(request: HttpRequest) -> User:
     user = current_user(request)
     if not user.has_role(*STAFF_ROLES):
         raise PermissionDenied
     return user
 
 
-def _staff_application(request: HttpRequest, pk: int) -> tuple[User, Application]:
+def staff_application(request: HttpRequest, pk: int) -> tuple[User, Application]:
     """An application for a staff page; anyone else gets 404 (no hint that the id exists)."""
     user = current_user(request)
     if not user.has_role(*STAFF_ROLES):

@@ -47,19 +47,18 @@ from review.models import (
     SupplementNotice,
     notices_of,
 )
-from review.reminders import NEXT_ROLE as NEXT_ROLE
-from review.reminders import send_deadline_reminders as send_deadline_reminders
-from review.resubmission import resubmit_application as resubmit_application
-from review.transitions import NEEDS_OPINION as NEEDS_OPINION
-from review.transitions import ON_SITE_CHECK as ON_SITE_CHECK
-from review.transitions import TAKE_OVER as TAKE_OVER
-from review.transitions import ReviewError as ReviewError
-from review.transitions import _finish, _illegal, _invalid, _notify_after_commit, _opinion, _perform
-from review.transitions import available_transitions as available_transitions
-from review.transitions import check_transition as check_transition
-from review.transitions import claimant_of as claimant_of
-from review.transitions import record_step as record_step
-from review.transitions import transition_label as transition_label
+from review.resubmission import resubmit_application
+from review.transitions import (
+    ON_SITE_CHECK,
+    TAKE_OVER,
+    checked_opinion,
+    claimant_of,
+    finish,
+    illegal_transition,
+    invalid_input,
+    notify_after_commit,
+    perform,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -77,10 +76,10 @@ def claim_application(
         fields: dict[str, Any] = {}
         if app.received_date is None:
             fields["received_date"] = local_date(app.submitted_at) or timezone.localdate()
-        _finish(app, "claim", actor=actor, opinion=_opinion("claim", opinion), request=request, fields=fields)
+        finish(app, "claim", actor=actor, opinion=checked_opinion("claim", opinion), request=request, fields=fields)
         return app
 
-    return _perform("claim", application, actor=actor, request=request, body=body)
+    return perform("claim", application, actor=actor, request=request, body=body)
 
 
 def take_over_application(
@@ -95,11 +94,11 @@ def take_over_application(
     def body(app: Application) -> Application:
         text = (reason or "").strip()
         if not text:
-            raise _invalid(_("接手须填写原因"))
+            raise invalid_input(_("接手须填写原因"))
         if len(text) > 2000:
-            raise _invalid(_("意见不超过 2000 字"))
+            raise invalid_input(_("意见不超过 2000 字"))
         previous = claimant_of(app)
-        _finish(
+        finish(
             app,
             TAKE_OVER,
             actor=actor,
@@ -110,7 +109,7 @@ def take_over_application(
         )
         return app
 
-    return _perform(TAKE_OVER, application, actor=actor, request=request, body=body)
+    return perform(TAKE_OVER, application, actor=actor, request=request, body=body)
 
 
 def _checklist_codes() -> dict[str, rows.Item]:
@@ -131,21 +130,21 @@ def supplement_items(
         previous = list(notices_of(application.pk))
     for code, text in items:
         if code not in known:
-            raise _invalid(_("未知的补正事项：%(code)s") % {"code": code})
+            raise invalid_input(_("未知的补正事项：%(code)s") % {"code": code})
         requirement = (text or "").strip()
         if not requirement:
             # A ticked item without its requirement tells the applicant nothing to do.
-            raise _invalid(_("请填写补正事项“%(item)s”的具体要求") % {"item": known[code].label})
+            raise invalid_input(_("请填写补正事项“%(item)s”的具体要求") % {"item": known[code].label})
         chosen[code] = requirement
     if not chosen:
-        raise _invalid(_("请至少选择一项需要补正的材料或表单项"))
+        raise invalid_input(_("请至少选择一项需要补正的材料或表单项"))
     if previous:
         changed = set(previous[-1].changed_items)
         if not changed:
-            raise _invalid(_("企业上次补正时没有变更任何事项；一次性告知后不能再次告知补正"))
+            raise invalid_input(_("企业上次补正时没有变更任何事项；一次性告知后不能再次告知补正"))
         outside = [known[c].label for c in chosen if c not in changed]
         if outside:
-            raise _invalid(
+            raise invalid_input(
                 _(
                     "一次性告知：再次告知只能针对企业补正时变更的事项。以下事项在补正中未变更，不能再次告知：%(items)s"
                 )
@@ -200,7 +199,7 @@ def request_supplement(
             item.notice = notice
         SupplementItem.objects.bulk_create(drafted)
         chosen = [item.item_code for item in drafted]
-        _finish(
+        finish(
             app,
             "request_supplement",
             actor=actor,
@@ -209,10 +208,10 @@ def request_supplement(
             data={"notice_id": notice.pk, "round": notice.round, "items": list(chosen)},
             after={"round": notice.round, "items": list(chosen)},
         )
-        _notify_after_commit(app, "supplement_notice", {"notice_id": notice.pk})
+        notify_after_commit(app, "supplement_notice", {"notice_id": notice.pk})
         return notice
 
-    return _perform("request_supplement", application, actor=actor, request=request, body=body)
+    return perform("request_supplement", application, actor=actor, request=request, body=body)
 
 
 def pass_initial_review(
@@ -221,10 +220,10 @@ def pass_initial_review(
     """初审通过: to re-review (复审)."""
 
     def body(app: Application) -> Application:
-        _finish(app, "pass_initial", actor=actor, opinion=_opinion("pass_initial", opinion), request=request)
+        finish(app, "pass_initial", actor=actor, opinion=checked_opinion("pass_initial", opinion), request=request)
         return app
 
-    return _perform("pass_initial", application, actor=actor, request=request, body=body)
+    return perform("pass_initial", application, actor=actor, request=request, body=body)
 
 
 def reject_application(
@@ -245,12 +244,12 @@ def reject_application(
         raise ValueError(name)
 
     def body(app: Application) -> Application:
-        text = _opinion(name, opinion)
-        _finish(app, name, actor=actor, opinion=text, request=request)
-        _notify_after_commit(app, "rejection", {"opinion": text})
+        text = checked_opinion(name, opinion)
+        finish(app, name, actor=actor, opinion=text, request=request)
+        notify_after_commit(app, "rejection", {"opinion": text})
         return app
 
-    return _perform(name, application, actor=actor, request=request, body=body)
+    return perform(name, application, actor=actor, request=request, body=body)
 
 
 def pass_re_review(
@@ -259,14 +258,14 @@ def pass_re_review(
     """复审通过: to final approval (最终审批)."""
 
     def body(app: Application) -> Application:
-        _finish(
-            app, "pass_re_review", actor=actor, opinion=_opinion("pass_re_review", opinion), request=request
+        finish(
+            app, "pass_re_review", actor=actor, opinion=checked_opinion("pass_re_review", opinion), request=request
         )
         # The approver sees a fresh reconciliation against monitoring (docs/audits.md); it never blocks.
         hooks.announce(hooks.RE_REVIEW_PASSED, application_id=app.pk, actor=actor)
         return app
 
-    return _perform("pass_re_review", application, actor=actor, request=request, body=body)
+    return perform("pass_re_review", application, actor=actor, request=request, body=body)
 
 
 def return_application(
@@ -286,10 +285,10 @@ def return_application(
         raise ValueError(name)
 
     def body(app: Application) -> Application:
-        _finish(app, name, actor=actor, opinion=_opinion(name, opinion), request=request)
+        finish(app, name, actor=actor, opinion=checked_opinion(name, opinion), request=request)
         return app
 
-    return _perform(name, application, actor=actor, request=request, body=body)
+    return perform(name, application, actor=actor, request=request, body=body)
 
 
 # --- level 3: 审批 and the annual cap -----------------------------------------------------------
@@ -309,7 +308,7 @@ def _add_to_annual_grant(
             AnnualGrant.objects.filter(pk=grant.pk).update(total=F("total") + amount, cap=cap)
             seal(AnnualGrant, [grant.pk])
     except IntegrityError as exc:
-        raise _illegal(_("超出企业年度补助上限 %(cap)s 元，不能批准") % {"cap": display_money(cap)}) from exc
+        raise illegal_transition(_("超出企业年度补助上限 %(cap)s 元，不能批准") % {"cap": display_money(cap)}) from exc
     grant.refresh_from_db(fields=["total"])
     return grant.total
 
@@ -344,18 +343,18 @@ def approve_application(
     def body(app: Application) -> Application:
         enterprise = Enterprise.objects.select_for_update().get(pk=app.enterprise_id)
         if enterprise.blacklisted:
-            raise _illegal(_("企业已列入黑名单，不能批准"))
+            raise illegal_transition(_("企业已列入黑名单，不能批准"))
         if app.total_compute_cost is None or app.work_minutes is None or app.submitted_at is None:
-            raise _illegal(_("申请缺少算力成本或作品时长，无法核定补贴金额"))
+            raise illegal_transition(_("申请缺少算力成本或作品时长，无法核定补贴金额"))
         day, params, granted, result = _approval_amount(app)
         if result.amount <= 0:
-            raise _illegal(
+            raise illegal_transition(
                 _("该企业%(year)d年度补助额度（上限 %(cap)s 元）已用完，不能批准；请作“审批不通过”处理")
                 % {"year": day.year, "cap": display_money(params.annual_cap)}
             )
         total = _add_to_annual_grant(enterprise, day.year, result.amount, params.annual_cap, granted)
-        text = _opinion("approve", opinion)
-        _finish(
+        text = checked_opinion("approve", opinion)
+        finish(
             app,
             "approve",
             actor=actor,
@@ -370,10 +369,10 @@ def approve_application(
             },
             fields={"granted_amount": result.amount, "approved_at": timezone.now()},
         )
-        _notify_after_commit(app, "approval", {"amount": result.amount, "binding": result.binding_label})
+        notify_after_commit(app, "approval", {"amount": result.amount, "binding": result.binding_label})
         return app
 
-    return _perform("approve", application, actor=actor, request=request, body=body)
+    return perform("approve", application, actor=actor, request=request, body=body)
 
 
 def release_annual_grant(application: Application, amount: Decimal | None = None) -> None:
@@ -407,20 +406,20 @@ def record_payment(
     def body(app: Application) -> Payment:
         granted = app.granted_amount
         if granted is None:
-            raise _illegal(_("申请尚未核定补贴金额"))
+            raise illegal_transition(_("申请尚未核定补贴金额"))
         if amount != granted:
-            raise _invalid(
+            raise invalid_input(
                 _("兑现金额 %(amount)s 元与核定补贴金额 %(granted)s 元不一致，不能登记")
                 % {"amount": f"{amount:,.2f}", "granted": f"{granted:,.2f}"}
             )
         reference = (bank_reference or "").strip()
         if not reference:
-            raise _invalid(_("请填写银行流水号"))
+            raise invalid_input(_("请填写银行流水号"))
         approved = local_date(app.approved_at)
         if date > timezone.localdate():
-            raise _invalid(_("兑现日期不能晚于今天"))
+            raise invalid_input(_("兑现日期不能晚于今天"))
         if approved is not None and date < approved:
-            raise _invalid(_("兑现日期不能早于审批日期 %(day)s") % {"day": date_text(approved)})
+            raise invalid_input(_("兑现日期不能早于审批日期 %(day)s") % {"day": date_text(approved)})
         payment = Payment.objects.create(
             application=app,
             date=date,
@@ -429,7 +428,7 @@ def record_payment(
             bank_reference=reference,
             recorded_by=actor,
         )
-        _finish(
+        finish(
             app,
             "pay",
             actor=actor,
@@ -439,10 +438,10 @@ def record_payment(
             after={"amount": f"{amount:.2f}", "date": date.isoformat(), "bank_reference": reference},
             fields={"paid_at": timezone.now(), "paid_amount": amount},
         )
-        _notify_after_commit(app, "payment", {"amount": amount, "date": date})
+        notify_after_commit(app, "payment", {"amount": amount, "date": date})
         return payment
 
-    return _perform("pay", application, actor=actor, request=request, body=body)
+    return perform("pay", application, actor=actor, request=request, body=body)
 
 
 # --- 实地核查 --------------------------------------------------------------------------------
@@ -462,9 +461,9 @@ def record_on_site_check(
 
     def body(app: Application) -> OnSiteCheck:
         if date > timezone.localdate():
-            raise _invalid(_("核查日期不能晚于今天"))
+            raise invalid_input(_("核查日期不能晚于今天"))
         if not people.strip() or not findings.strip():
-            raise _invalid(_("请填写核查人员和核查情况"))
+            raise invalid_input(_("请填写核查人员和核查情况"))
         check = OnSiteCheck.objects.create(
             application=app, date=date, people=people.strip(), findings=findings.strip(), recorded_by=actor
         )
@@ -480,7 +479,7 @@ def record_on_site_check(
                 sha256=upload.sha256,
             )
             stored.append({"name": upload.original_name, "sha256": upload.sha256})
-        _finish(
+        finish(
             app,
             ON_SITE_CHECK,
             actor=actor,
@@ -492,7 +491,7 @@ def record_on_site_check(
         return check
 
     with stored_files() as files:  # a refused check leaves no attachment behind
-        return _perform(ON_SITE_CHECK, application, actor=actor, request=request, body=body)
+        return perform(ON_SITE_CHECK, application, actor=actor, request=request, body=body)
 
 
 # The action of each transition this app owns (submit/withdraw belong to intake, clawback to audits).
@@ -511,25 +510,6 @@ ACTIONS: dict[str, Callable[..., Any]] = {
 }
 
 
-__all__ = [
-    "ACTIONS",
-    "ReviewError",
-    "approve_application",
-    "available_transitions",
-    "check_transition",
-    "claim_application",
-    "take_over_application",
-    "pass_initial_review",
-    "pass_re_review",
-    "record_on_site_check",
-    "record_payment",
-    "reject_application",
-    "release_annual_grant",
-    "request_supplement",
-    "resubmit_application",
-    "return_application",
-    "send_deadline_reminders",
-]
 
 
 def mark_notifications_read(user: User, ids: list[int] | None = None, *, actor: User) -> int:

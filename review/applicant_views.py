@@ -14,10 +14,10 @@ from accounts.roles import Role
 from applications.models import Application
 from applications.states import Status
 from core.refusals import show_refusal
-from review import actions, legal
-from review.actions import ReviewError
+from review import legal, resubmission
 from review.forms import SupplementResponseForm
 from review.models import notices_of
+from review.transitions import ReviewError
 
 
 def _own_application(request: HttpRequest, pk: int) -> tuple[User, Application]:
@@ -42,7 +42,7 @@ def supplement(request: HttpRequest, pk: int) -> HttpResponse:
     status = 200
     if request.method == "POST" and form.is_valid():
         try:
-            actions.resubmit_application(
+            resubmission.resubmit_application(
                 app,
                 answers=form.cleaned_data["answers"],
                 row_values=form.cleaned_data["row_values"],

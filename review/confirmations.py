@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy as _l
 from accounts.models import User
 from applications.models import Application
 from core.confirm import carried, confirm_page
-from review import actions, notify
+from review import actions, notify, transitions
 from review.models import Notification
 
 REJECTIONS = frozenset({"reject_initial", "reject_final"})
@@ -42,7 +42,7 @@ def rejection_confirmation(
         consequence=_(
             "“%(action)s”后，本申请办理终结，申报编号作废，企业将收到未通过的通知及下面填写的理由。此操作不能撤销。"
         )
-        % {"action": actions.transition_label(name)},
+        % {"action": transitions.transition_label(name)},
         action=reverse("review:transition", args=[app.pk, name]),
         button=_("确认不予通过"),
         cancel=reverse("review:detail", args=[app.pk]),

@@ -24,7 +24,7 @@ OPEN = [s.value for s in (*IN_REVIEW, Status.APPROVED)]
 
 def _staff_for(app: Application, claims: dict[int, set[int]]) -> tuple[int, ...]:
     """Who is told: the reviewers who claimed the application, else everyone of the next role."""
-    from review.actions import NEXT_ROLE
+    from review.reminders import NEXT_ROLE
 
     if app.status != Status.APPROVED and claims.get(app.pk):
         return tuple(sorted(claims[app.pk]))

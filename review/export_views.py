@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET
 from applications.models import Application
 from applications.states import Status
 from ledger.actions import record_event
-from review.access import _staff
+from review.access import staff_user
 from review.clock import local_date
 from review.forms import LedgerExportForm
 
@@ -67,7 +67,7 @@ def ledger_export(request: HttpRequest) -> HttpResponse:
 
     from core.xlsx import write_sheet, xlsx_response
 
-    user = _staff(request)
+    user = staff_user(request)
     start_default, end_default = default_period(timezone.localdate())
     form = LedgerExportForm(
         {

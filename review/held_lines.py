@@ -11,14 +11,9 @@ from typing import Any
 from django.utils import timezone
 
 from applications.models import Work
-from applications.usage_lines import (
-    AGENT_SIGNED,
-    GPU_TIME,
-    PROVIDER_REPORTED,
-    UsageLine,
-    unit_label,
-)
+from applications.usage_lines import UsageLine, unit_label
 from core.lib.money import display_money
+from core.lib.usage_vocabulary import AGENT_SIGNED, GPU_TIME, PROVIDER_REPORTED
 from ledger.models import AuditEvent
 from monitoring.models import ReportedUsageLine, UsageRecord
 

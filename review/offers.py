@@ -41,13 +41,7 @@ from applications import actions
 from applications.models import Application, Material, MaterialKind, Offer, Work
 from applications.pdf import render_application_pdf
 from applications.subsidy import subsidy_for
-from applications.usage_lines import (
-    AGENT_SIGNED,
-    BaseRules,
-    describe_base,
-    subsidy_base,
-    unit_label,
-)
+from applications.usage_lines import BaseRules, describe_base, subsidy_base, unit_label
 from applications.usage_store import base_on, save_lines
 from applications.vendor_formats.base import FileResult
 from applications.works import (
@@ -57,7 +51,7 @@ from applications.works import (
 )
 from core.lib.dates import chinese_date
 from core.lib.money import display_money, format_money, round_half_up
-from core.lib.usage_vocabulary import KINDS, SOURCES
+from core.lib.usage_vocabulary import AGENT_SIGNED, KINDS, SOURCES
 from core.uploads import CheckedUpload, generated_path, stored_files
 from core.xlsx import XLSX_CONTENT_TYPE, write_sheet
 from enterprises.models import Right, verified_licence

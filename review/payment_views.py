@@ -22,7 +22,7 @@ from core.signing import issued_pdf_response
 from core.xlsx import xlsx_response
 from enterprises.models import Enterprise
 from review import payment_batches as batches
-from review.access import _staff
+from review.access import staff_user
 from review.models import PayeeAccount, PaymentInstruction, PaymentInstructionItem
 
 
@@ -42,7 +42,7 @@ class PaymentForm(forms.Form):
 @require_http_methods(["GET", "POST"])
 def instructions(request: HttpRequest) -> HttpResponse:
     """Approved applications not yet in an instruction, each with why it cannot be paid; finance batches them."""
-    user = _staff(request)
+    user = staff_user(request)
     status = 200
     if request.method == "POST":
         if not user.has_role(Role.FINANCE):
@@ -78,7 +78,7 @@ def instructions(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def instruction(request: HttpRequest, pk: int) -> HttpResponse:
     """One instruction: its items and the payment recorded for each, referring to it."""
-    user = _staff(request)
+    user = staff_user(request)
     item_list = get_object_or_404(PaymentInstruction, pk=pk)
     form = PaymentForm(request.POST or None, initial={"date": timezone.localdate()})
     status = 200
@@ -111,7 +111,7 @@ def instruction(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_GET
 def export(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
-    _staff(request)
+    staff_user(request)
     item = get_object_or_404(PaymentInstruction, pk=pk)
     name = _("支付申请-%(number)s") % {"number": item.number}
     if fmt == "xlsx":
@@ -130,7 +130,7 @@ def export(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def accounts(request: HttpRequest) -> HttpResponse:
     """Staff verify the 对公账户 enterprises stated."""
-    user = _staff(request)
+    user = staff_user(request)
     status = 200
     if request.method == "POST":
         account = get_object_or_404(PayeeAccount, pk=request.POST.get("account", "0"))

@@ -25,8 +25,8 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
 from applications.models import Application
-from applications.queries import timeline
 from applications.states import Status
+from applications.timeline import timeline
 from core.validators import normalize_uscc
 from ledger.actions import client_ip, record_event
 from ledger.models import AuditEvent

@@ -23,7 +23,7 @@ from enterprises.permissions import active_delegation, is_legal_representative, 
 from review import notify, rows
 from review.clock import local_date
 from review.models import SupplementItem, SupplementNotice, notices_of
-from review.transitions import _finish, _illegal, _invalid, _perform
+from review.transitions import finish, illegal_transition, invalid_input, perform
 
 
 def _add_material_version(app: Application, kind: str, upload: CheckedUpload, *, actor: User) -> Material:
@@ -34,9 +34,9 @@ def _add_material_version(app: Application, kind: str, upload: CheckedUpload, *,
     try:
         return add_material(app, kind, upload, actor=actor)
     except ActionRefused as exc:
-        raise _invalid(exc.problems) from exc
+        raise invalid_input(exc.problems) from exc
     except ValidationError as exc:
-        raise _invalid(problems_of(exc)) from exc
+        raise invalid_input(problems_of(exc)) from exc
 
 
 def _recalculate(app: Application) -> None:
@@ -61,7 +61,7 @@ def _parsed_rows(row_values: Mapping[str, str]) -> dict[str, Any]:
 
     form = ApplicationForm(dict(row_values), fields=list(row_values))
     if not form.is_valid():
-        raise _invalid(
+        raise invalid_input(
             {field: [f"{_row_title(field)}：{m}" for m in messages] for field, messages in form.errors.items()}
         )
     values = dict(form.cleaned_data)
@@ -92,15 +92,15 @@ def resubmit_application(
     def body(app: Application) -> SupplementNotice:
         notice = notices_of(app.pk).filter(resubmitted_date__isnull=True).order_by("-round").first()
         if notice is None:
-            raise _illegal(_("没有待答复的补正告知"))
+            raise illegal_transition(_("没有待答复的补正告知"))
         items = list(notice.items.all())
         named = {item.item_code: item for item in items}
         for field in row_values:
             if f"row:{field}" not in named:
-                raise _invalid(_("补正告知未列出该表单项，不能修改：%(field)s") % {"field": field})
+                raise invalid_input(_("补正告知未列出该表单项，不能修改：%(field)s") % {"field": field})
         for kind in files:
             if f"material:{kind}" not in named:
-                raise _invalid(_("补正告知未列出该材料，不能上传：%(kind)s") % {"kind": kind})
+                raise invalid_input(_("补正告知未列出该材料，不能上传：%(kind)s") % {"kind": kind})
         today = timezone.localdate()
         before: dict[str, str] = {}
         after: dict[str, str] = {}
@@ -117,7 +117,7 @@ def resubmit_application(
         # submission day's policy (the deadline was met then and is not run again).
         problems = checks.row_problems(app, today=local_date(app.submitted_at) or today, check_deadline=False)
         if problems:
-            raise _invalid(
+            raise invalid_input(
                 {key: [f"{_row_title(key)}：{m}" for m in messages] for key, messages in problems.items()}
             )
         changed.extend(f"material:{kind}" for kind, uploads in files.items() if uploads)
@@ -127,7 +127,7 @@ def resubmit_application(
             if item.item_code not in changed and not (answers.get(item.item_code) or "").strip()
         ]
         if unanswered:
-            raise _invalid(_("以下补正事项既未修改也未说明：%(items)s") % {"items": "、".join(unanswered)})
+            raise invalid_input(_("以下补正事项既未修改也未说明：%(items)s") % {"items": "、".join(unanswered)})
         uploaded: list[dict[str, Any]] = []
         for kind, uploads in files.items():
             for upload in uploads:
@@ -163,7 +163,7 @@ def resubmit_application(
                 obj=app,
                 request=request,
             )
-        _finish(
+        finish(
             app,
             "resubmit",
             actor=actor,
@@ -177,4 +177,4 @@ def resubmit_application(
         transaction.on_commit(lambda: notify.notify_resubmitted(app, reviewer), robust=True)
         return notice
 
-    return _perform("resubmit", application, actor=actor, request=request, body=body)
+    return perform("resubmit", application, actor=actor, request=request, body=body)

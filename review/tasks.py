@@ -20,7 +20,7 @@ def daily_deadline_reminders() -> int:
     Huey schedules in UTC (``HUEY["utc"]``); 00:30 UTC is 08:30 in Beijing, when the center's
     working day begins. Once per day however many workers run (``core.periodic``).
     """
-    from review.actions import send_deadline_reminders
+    from review.reminders import send_deadline_reminders
 
     return send_deadline_reminders()
 

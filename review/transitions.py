@@ -41,11 +41,11 @@ class ReviewError(Refused):
     code = "illegal_state"
 
 
-def _illegal(message: str) -> ReviewError:
+def illegal_transition(message: str) -> ReviewError:
     return ReviewError(message, status=409, code="illegal_state")
 
 
-def _invalid(message: str | Problems) -> ReviewError:
+def invalid_input(message: str | Problems) -> ReviewError:
     return ReviewError(message, status=400, code="invalid")
 
 
@@ -211,7 +211,7 @@ def available_transitions(application: Application, actor: User) -> list[str]:
     ]
 
 
-def _perform(
+def perform(
     name: str,
     application: Application,
     *,
@@ -266,16 +266,16 @@ OPINION_NAMES: dict[str, StrPromise] = {
 }
 
 
-def _opinion(name: str, opinion: str) -> str:
+def checked_opinion(name: str, opinion: str) -> str:
     text = (opinion or "").strip()
     if name in NEEDS_OPINION and not text:
         if name in OPINION_NAMES:
-            raise _invalid(
+            raise invalid_input(
                 _("“%(action)s”须填写%(box)s") % {"action": _label(name), "box": OPINION_NAMES[name]}
             )
-        raise _invalid(_("“%(action)s”须填写意见") % {"action": _label(name)})
+        raise invalid_input(_("“%(action)s”须填写意见") % {"action": _label(name)})
     if len(text) > 2000:
-        raise _invalid(_("意见不超过 2000 字"))
+        raise invalid_input(_("意见不超过 2000 字"))
     return text
 
 
@@ -303,7 +303,7 @@ def record_step(
     )
 
 
-def _finish(
+def finish(
     app: Application,
     name: str,
     *,
@@ -347,5 +347,5 @@ def _finish(
     return step
 
 
-def _notify_after_commit(app: Application, kind: str, context: dict[str, Any] | None = None) -> None:
+def notify_after_commit(app: Application, kind: str, context: dict[str, Any] | None = None) -> None:
     transaction.on_commit(lambda: notify.notify_applicant(app, kind, context or {}), robust=True)

@@ -2,7 +2,16 @@ from __future__ import annotations
 
 from django.urls import path
 
-from review import inbox, offer_views, payment_views, rating_views, sms_views, views
+from review import (
+    applicant_views,
+    export_views,
+    inbox,
+    offer_views,
+    payment_views,
+    rating_views,
+    sms_views,
+    views,
+)
 
 app_name = "review"
 
@@ -16,7 +25,7 @@ urlpatterns = [
     path("follow-ups/", rating_views.follow_ups, name="follow_ups"),
     path("follow-ups/<int:pk>/", rating_views.follow_up, name="follow_up"),
     path("follow-ups/<int:pk>/close/", rating_views.close_follow_up, name="close_follow_up"),
-    path("ledger.xlsx", views.ledger_export, name="ledger_export"),
+    path("ledger.xlsx", export_views.ledger_export, name="ledger_export"),
     path("attachments/<int:pk>/", views.attachment, name="attachment"),
     path("works/", offer_views.works, name="works"),
     path("works/<int:pk>/launch/", offer_views.launch, name="work_launch"),
@@ -30,7 +39,7 @@ urlpatterns = [
     path("<int:pk>/", views.detail, name="detail"),
     path("<int:pk>/do/<slug:name>/", views.transition, name="transition"),
     path("<int:pk>/supplement/request/", views.supplement_request, name="supplement_request"),
-    path("<int:pk>/supplement/", views.supplement, name="supplement"),
+    path("<int:pk>/supplement/", applicant_views.supplement, name="supplement"),
     path("<int:pk>/rate/", rating_views.rate, name="rate"),
     path("<int:pk>/on-site-check/", views.on_site_check, name="on_site_check"),
     path("<int:pk>/take-over/", views.take_over, name="take_over"),

@@ -28,8 +28,8 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.models import User, current_user
 from accounts.roles import STAFF_ROLES, Role
 from applications.models import Application, Material
-from applications.queries import Audience, timeline
 from applications.states import TRANSITIONS, Status
+from applications.timeline import Audience, timeline
 from core import hooks
 from core.confirm import confirmed
 from core.pagination import paginate
@@ -39,15 +39,12 @@ from ledger.actions import record_event
 from ledger.downloads import audited_download
 from policy.calendar import get_state
 from policy.queries import kept_total, year_bounds
-from review import actions, rows
-from review.access import _staff, _staff_application
-from review.actions import ReviewError
-from review.applicant_views import supplement as supplement
+from review import actions, rows, transitions
+from review.access import staff_application, staff_user
 from review.checks import run_checks
 from review.clock import Clock, clock_for, local_date
 from review.confirmations import REJECTIONS, RejectionForm, rejection_confirmation, supplement_preview
 from review.export_views import default_period
-from review.export_views import ledger_export as ledger_export
 from review.forms import OnSiteCheckForm, OpinionForm, PaymentForm, WorkbenchFilterForm, month_choices
 from review.models import (
     AnnualGrant,
@@ -58,6 +55,7 @@ from review.models import (
     notices_by_application,
     notices_of,
 )
+from review.transitions import ReviewError
 
 PAGE_SIZE = 20
 
@@ -95,7 +93,7 @@ def default_queue(user: User) -> str:
 @require_GET
 def workbench(request: HttpRequest) -> HttpResponse:
     """Queues per role, sorted by the nearest deadline, with working days left and overdue flags."""
-    user = _staff(request)
+    user = staff_user(request)
     queue = request.GET.get("queue") or default_queue(user)
     by_code = {q[0]: q for q in QUEUES}
     if queue not in by_code:
@@ -272,14 +270,14 @@ def _supplement_builder(app: Application, notices: list[SupplementNotice]) -> di
 @login_required
 @require_GET
 def detail(request: HttpRequest, pk: int) -> HttpResponse:
-    user, app = _staff_application(request, pk)
+    user, app = staff_application(request, pk)
     notices = list(notices_of(app.pk).prefetch_related("items"))
     clock = clock_for(app, notices)
     steps = list(ReviewStep.objects.filter(application=app).select_related("actor"))
     approval_step = next((s for s in reversed(steps) if s.transition == "approve"), None)
-    available = actions.available_transitions(app, user)
+    available = transitions.available_transitions(app, user)
     buttons = [
-        {"name": n, "label": TRANSITIONS[n].label, "needs_opinion": n in actions.NEEDS_OPINION}
+        {"name": n, "label": TRANSITIONS[n].label, "needs_opinion": n in transitions.NEEDS_OPINION}
         for n in available
         if n in TRANSITIONS and n not in ("request_supplement", "pay", "resubmit")
     ]
@@ -314,8 +312,8 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
             "builder": _supplement_builder(app, notices),
             "notices": notices,
             "can_site_check": "on_site_check" in available,
-            "can_take_over": actions.TAKE_OVER in available,
-            "claimant": actions.claimant_of(app),
+            "can_take_over": transitions.TAKE_OVER in available,
+            "claimant": transitions.claimant_of(app),
             "site_check_form": OnSiteCheckForm(initial={"date": timezone.localdate()}),
             "site_checks": site_checks,
             "can_pay": "pay" in available,
@@ -342,13 +340,13 @@ _SIMPLE: dict[str, Callable[..., Any]] = {
 @require_POST
 def transition(request: HttpRequest, pk: int, name: str) -> HttpResponse:
     """One of the opinion-only transitions (claim, pass, return, approve, reject)."""
-    user, app = _staff_application(request, pk)
+    user, app = staff_application(request, pk)
     action = _SIMPLE.get(name)
     if action is None:
         raise Http404
     if name in REJECTIONS:
         # A rejection ends the case and reaches the enterprise: it is confirmed, with its reason.
-        refusal = actions.check_transition(app, name, user)
+        refusal = transitions.check_transition(app, name, user)
         if refusal is not None:
             return _refused(request, ReviewError(refusal.message, status=refusal.status), app)
         reason = RejectionForm(request.POST if confirmed(request) else None, initial=request.POST)
@@ -371,7 +369,7 @@ def transition(request: HttpRequest, pk: int, name: str) -> HttpResponse:
 @require_POST
 def supplement_request(request: HttpRequest, pk: int) -> HttpResponse:
     """The checklist builder: every ticked item with its text becomes one notice."""
-    user, app = _staff_application(request, pk)
+    user, app = staff_application(request, pk)
     codes = request.POST.getlist("items")
     items = [(code, request.POST.get(f"text:{code}", "")) for code in codes]
     try:
@@ -390,7 +388,7 @@ def supplement_request(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def take_over(request: HttpRequest, pk: int) -> HttpResponse:
     """Take over the initial review another reviewer claimed; the reason is required and audited."""
-    user, app = _staff_application(request, pk)
+    user, app = staff_application(request, pk)
     try:
         actions.take_over_application(
             app, actor=user, reason=request.POST.get("opinion", ""), request=request
@@ -404,7 +402,7 @@ def take_over(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def on_site_check(request: HttpRequest, pk: int) -> HttpResponse:
-    user, app = _staff_application(request, pk)
+    user, app = staff_application(request, pk)
     form = OnSiteCheckForm(request.POST, request.FILES)
     if not form.is_valid():
         errors = {field: [str(e) for e in errs] for field, errs in form.errors.items()}
@@ -447,7 +445,7 @@ def attachment(request: HttpRequest, pk: int) -> FileResponse:
 @login_required
 @require_POST
 def payment(request: HttpRequest, pk: int) -> HttpResponse:
-    user, app = _staff_application(request, pk)
+    user, app = staff_application(request, pk)
     form = PaymentForm(request.POST)
     if not form.is_valid():
         errors = {field: [str(e) for e in errs] for field, errs in form.errors.items()}
@@ -472,7 +470,7 @@ def payment(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def approval_form(request: HttpRequest, pk: int) -> HttpResponse:
     """The docs/form.md form with the three approval boxes filled from the review record."""
-    user, app = _staff_application(request, pk)
+    user, app = staff_application(request, pk)
     from applications.pdf import render_application_pdf  # type: ignore[import-not-found,unused-ignore]
 
     steps = list(ReviewStep.objects.filter(application=app).select_related("actor").order_by("at", "id"))

@@ -171,14 +171,14 @@ def signed_pdf(
 ) -> bytes:
     """A PDF signed (PAdES, no timestamp) by a certificate issued by the development CA, or,
     when not ``trusted``, by a CA of its own that no trust list names."""
-    from core.signing import _new_key, dev_ca, issue_certificate, sign_pdf, signer_for
+    from core.signing import dev_ca, issue_certificate, new_key, sign_pdf, signer_for
 
     if trusted:
         ca_cert, ca_key = dev_ca()
     else:
-        ca_key = _new_key()
+        ca_key = new_key()
         ca_cert = issue_certificate(common_name="Unknown Root", organization=organization, key=ca_key, ca=True)
-    key = _new_key()
+    key = new_key()
     cert = issue_certificate(
         common_name=signer, organization=organization, key=key, issuer_cert=ca_cert, issuer_key=ca_key
     )

@@ -10,7 +10,7 @@ from typing import Any
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from applications.usage_lines import CLOUD_RESOURCE, MODEL_SERVICE, VENDOR_BILL, VENDOR_TASK, UsageLine
+from applications.usage_lines import UsageLine
 from applications.vendor_formats.base import (
     FileResult,
     RowError,
@@ -25,6 +25,7 @@ from applications.vendor_formats.base import (
     text,
     unit_from_vendor,
 )
+from core.lib.usage_vocabulary import CLOUD_RESOURCE, MODEL_SERVICE, VENDOR_BILL, VENDOR_TASK
 
 VENDOR = "阿里云"
 DASHSCOPE_VENDOR = "阿里云百炼"

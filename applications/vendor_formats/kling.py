@@ -9,7 +9,7 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
-from applications.usage_lines import MODEL_SERVICE, PACK_PURCHASE, VENDOR_BILL, VENDOR_TASK, UsageLine
+from applications.usage_lines import UsageLine
 from applications.vendor_formats.base import (
     FileResult,
     RowError,
@@ -20,6 +20,7 @@ from applications.vendor_formats.base import (
     raw_sha256,
     text,
 )
+from core.lib.usage_vocabulary import MODEL_SERVICE, PACK_PURCHASE, VENDOR_BILL, VENDOR_TASK
 
 VENDOR = "可灵"
 DONE = {"succeed"}

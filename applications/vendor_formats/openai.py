@@ -11,7 +11,7 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
-from applications.usage_lines import MODEL_SERVICE, PROVIDER_REPORTED, UsageLine
+from applications.usage_lines import UsageLine
 from applications.vendor_formats.base import (
     FileResult,
     RowError,
@@ -21,6 +21,7 @@ from applications.vendor_formats.base import (
     raw_sha256,
     text,
 )
+from core.lib.usage_vocabulary import MODEL_SERVICE, PROVIDER_REPORTED
 
 VENDOR = "OpenAI 兼容接口"
 

@@ -12,15 +12,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from applications import consumption
-from applications.usage_lines import (
-    APPLICANT_DECLARED,
-    CATEGORIES,
-    GPU_TIME,
-    KINDS,
-    PACK_PURCHASE,
-    UNITS,
-    UsageLine,
-)
+from applications.usage_lines import UsageLine
 from applications.vendor_formats.base import (
     FileResult,
     RowError,
@@ -31,6 +23,7 @@ from applications.vendor_formats.base import (
     row_sha256,
     text,
 )
+from core.lib.usage_vocabulary import APPLICANT_DECLARED, CATEGORIES, GPU_TIME, KINDS, PACK_PURCHASE, UNITS
 
 # Column -> (Chinese header, accepted spellings). The first eleven are the ones a declaration needs.
 COLUMNS: dict[str, tuple[Any, tuple[str, ...]]] = {

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
-from applications.usage_lines import CLOUD_RESOURCE, MODEL_SERVICE, VENDOR_BILL, UsageLine
+from applications.usage_lines import UsageLine
 from applications.vendor_formats.base import (
     FileResult,
     RowError,
@@ -21,6 +21,7 @@ from applications.vendor_formats.base import (
     text,
     unit_from_vendor,
 )
+from core.lib.usage_vocabulary import CLOUD_RESOURCE, MODEL_SERVICE, VENDOR_BILL
 
 VENDOR = "腾讯云"
 

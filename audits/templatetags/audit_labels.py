@@ -7,14 +7,14 @@ from typing import Any
 
 from django import template
 
-from audits import labels
+from audits import labels, rules
 
 register = template.Library()
 
 
 @register.filter
 def flag_label(code: str) -> str:
-    return str(labels.flag_label(code))
+    return str(rules.flag_label(code))
 
 
 @register.filter

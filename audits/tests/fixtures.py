@@ -20,7 +20,7 @@ from enterprises.models import Enterprise, Provider
 from ledger.actions import append_entries, sign_checkpoint
 from ledger.models import Checkpoint
 from ledger.services import latest_checkpoint_row
-from monitoring.actions import record_usage_batch
+from monitoring.ingest import record_usage_batch
 from monitoring.models import Node, UsageBatch, UsageRecord
 from testing.fixtures import make_application as build_application
 

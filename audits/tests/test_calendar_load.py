@@ -11,7 +11,7 @@ from django.test import override_settings
 
 from applications import actions as intake
 from applications.tests.factories import make_submittable
-from audits import actions as audit
+from audits import findings
 from audits.models import DataNotice, Finding
 from ledger.models import AuditEvent
 from policy.actions import load_holiday_year, preview_holiday_year
@@ -51,10 +51,10 @@ class LoadingAnOfficialYearTests(BaseTestCase):
                 make_submittable(self.alice, launch_date=D(2026, 12, 21)), actor=self.alice
             )
             review.claim_application(self.app, actor=self.reviewer)
-            finding = audit.record_finding(
+            finding = findings.record_finding(
                 self.app, actor=self.inspector, description="用量与结算单不符", source=Finding.Source.OTHER
             )
-            self.notice = audit.send_data_notice(finding, actor=self.inspector, text="请核对用量")
+            self.notice = findings.send_data_notice(finding, actor=self.inspector, text="请核对用量")
         self.assertEqual(self.notice.objection_deadline, D(2027, 1, 5))  # 元旦 off, no 调休
         self.assertTrue(self.notice.objection_deadline_provisional)
 

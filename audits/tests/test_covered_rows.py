@@ -23,7 +23,7 @@ from django.db import connection, models
 from django.test import override_settings
 
 from applications.states import Status
-from audits import actions as audits
+from audits import findings, fraud
 from audits.models import Clawback, Finding, Repayment
 from ledger import rows
 from ledger.actions import append_entries, sign_checkpoint
@@ -32,7 +32,8 @@ from ledger.tests.test_verify import raw_sql
 from ledger.verify import verify_log
 from review import actions as review
 from review.models import AnnualGrant, Payment, ReviewStep
-from review.tests.helpers import ReviewTestCase, make_application
+from review.tests.helpers import ReviewTestCase
+from testing.fixtures import make_application
 
 BEIJING = dt.timezone(dt.timedelta(hours=8))
 
@@ -84,15 +85,15 @@ class CoveredRowsTests(ReviewTestCase):
                 bank_reference="PAY-1",
                 actor=cls.finance,
             )
-            finding = audits.record_finding(
+            finding = findings.record_finding(
                 app, actor=cls.inspector, description="算力记录与申报不符", source=Finding.Source.OTHER
             )
-            audits.decide_finding(finding, actor=cls.inspector, upheld=False, reasons="经核实无问题")
-            claw = audits.claw_back(app, Decimal("1000.00"), actor=cls.inspector, reason="核查属实，追回补贴")
-            audits.record_repayment(
+            findings.decide_finding(finding, actor=cls.inspector, upheld=False, reasons="经核实无问题")
+            claw = fraud.claw_back(app, Decimal("1000.00"), actor=cls.inspector, reason="核查属实，追回补贴")
+            fraud.record_repayment(
                 claw, amount=Decimal("400.00"), date=dt.date(2026, 4, 1), reference="R-1", actor=cls.finance
             )
-            audits.write_off_clawback(claw, reason="无法追缴", actor=cls.finance)
+            fraud.write_off_clawback(claw, reason="无法追缴", actor=cls.finance)
         cls.app_id = app.pk
         cls.finding_id = finding.pk
         cls.claw_id = claw.pk

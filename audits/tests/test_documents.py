@@ -13,7 +13,7 @@ from django.urls import reverse
 
 from applications.models import Application
 from applications.states import Status
-from audits import actions
+from audits import findings, fraud
 from audits.models import Clawback, DataNotice, Finding
 from audits.tests.fixtures import make_application
 from ledger.models import AuditEvent
@@ -50,15 +50,15 @@ class AuditDocumentTests(BaseTestCase):
         AnnualGrant.objects.create(
             enterprise=cls.enterprise, year=2026, total=Decimal("15000.00"), cap=Decimal("100000.00")
         )
-        finding = actions.record_finding(
+        finding = findings.record_finding(
             cls.app, actor=cls.inspector, description="监控用量仅为申报的一半", source=Finding.Source.OTHER
         )
-        cls.notice = actions.send_data_notice(
+        cls.notice = findings.send_data_notice(
             finding, actor=cls.inspector, text="申报成本五万元，监控费用两万五千元。", notice_date=dt.date(2026, 6, 1)
         )
         # The objection period ended long before today; the finding is upheld.
-        finding = actions.decide_finding(finding, actor=cls.inspector, upheld=True, reasons="企业未提出异议，核查属实")
-        cls.clawback = actions.claw_back(
+        finding = findings.decide_finding(finding, actor=cls.inspector, upheld=True, reasons="企业未提出异议，核查属实")
+        cls.clawback = fraud.claw_back(
             cls.app, Decimal("15000.00"), actor=cls.inspector, reason="虚报算力消耗，经核查属实", finding=finding
         )
 
@@ -103,14 +103,14 @@ class AuditDocumentTests(BaseTestCase):
             paid_at=dt.datetime(2026, 5, 10, tzinfo=BEIJING),
             granted="15000.00",
         )
-        finding = actions.record_finding(
+        finding = findings.record_finding(
             app, actor=self.inspector, description="结算凭证金额存疑", source=Finding.Source.OTHER
         )
-        notice = actions.send_data_notice(
+        notice = findings.send_data_notice(
             finding, actor=self.inspector, text="结算凭证金额与监控不符。", notice_date=dt.date(2026, 6, 1)
         )
         with time_machine.travel(dt.datetime(2026, 6, 2, 10, tzinfo=BEIJING), tick=False):
-            objection = actions.file_objection(
+            objection = findings.file_objection(
                 notice,
                 actor=self.alice,
                 statement="附算力提供方盖章的结算凭证。",

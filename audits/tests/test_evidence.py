@@ -90,13 +90,12 @@ class EvidenceTests(BaseTestCase):
         assert evidence.plausibility == Decimal("0.18")
 
     def test_the_96_minute_dramas_voucher_is_flagged_and_nothing_asks_for_gpu_monitoring(self) -> None:
-        from audits import actions as audit
-        from audits import rules
+        from audits import reconciliation, rules
         from audits.tests.fixtures import current_checkpoint
 
         application = self.drama()
         submitted = actions.submit_application(application, actor=self.alice)  # type: ignore[arg-type]
-        run = audit.run_reconciliation(submitted, actor=self.inspector, checkpoint=current_checkpoint())
+        run = reconciliation.run_reconciliation(submitted, actor=self.inspector, checkpoint=current_checkpoint())
         by_code = {flag["code"]: flag for flag in run.flags}
         assert by_code[rules.VOUCHER_USED]["numbers"] == {"voucher": "100.00"}
         assert rules.NO_MONITORING not in by_code and rules.PACK_OVERDRAWN not in by_code

@@ -10,7 +10,7 @@ from django.urls import reverse
 from openpyxl import load_workbook
 
 from applications.states import Status
-from audits import actions
+from audits import findings
 from audits.models import Finding, ReconciliationRun
 from audits.tests.fixtures import make_application
 from testing.fixtures import BaseTestCase
@@ -30,7 +30,7 @@ class FindingsSheetTests(BaseTestCase):
                 status=Status.PAID,
                 granted="100.00",
             )
-            actions.record_finding(
+            findings.record_finding(
                 app, actor=self.inspector, description="用量不符", source=Finding.Source.OTHER
             )
             self.login(self.approver)

@@ -14,8 +14,8 @@ from django.core.exceptions import PermissionDenied
 
 from applications.models import Application
 from applications.states import Status
-from audits import actions
-from audits.actions import AuditRefused
+from audits import findings
+from audits.guards import AuditRefused
 from audits.models import DataNotice, Finding, ObjectionEvidence
 from audits.tests.fixtures import make_application
 from ledger.models import AuditEvent
@@ -47,11 +47,11 @@ class FindingFlowTests(BaseTestCase):
         )
 
     def notified(self) -> DataNotice:
-        finding = actions.record_finding(
+        finding = findings.record_finding(
             self.app, actor=self.inspector, description="监控用量仅为申报的一半", source=Finding.Source.OTHER
         )
         with self.captureOnCommitCallbacks(execute=True):
-            return actions.send_data_notice(
+            return findings.send_data_notice(
                 finding,
                 actor=self.inspector,
                 text="申报成本 50000 元，监控费用 25000 元。",
@@ -77,7 +77,7 @@ class FindingFlowTests(BaseTestCase):
         notice = self.notified()
         with time_machine.travel(TOO_LATE, tick=False):
             with self.assertRaises(AuditRefused) as caught:
-                actions.file_objection(notice, actor=self.alice, statement="数据有误")
+                findings.file_objection(notice, actor=self.alice, statement="数据有误")
             self.assertIn("异议期限已于 2026年6月8日 届满", caught.exception.messages[0])
             # The page says the same and offers no form.
             self.login(self.alice)
@@ -137,7 +137,7 @@ class FindingFlowTests(BaseTestCase):
         notice = self.notified()
         with time_machine.travel(LAST_MINUTE, tick=False):
             with self.assertRaises(PermissionDenied):
-                actions.file_objection(notice, actor=self.bob, statement="x")
+                findings.file_objection(notice, actor=self.bob, statement="x")
             self.login(self.bob)
             self.assertEqual(self.client.get(f"/audits/notices/{notice.pk}/").status_code, 404)
             self.assertEqual(self.client.get("/audits/notices/").status_code, 200)
@@ -148,19 +148,19 @@ class FindingFlowTests(BaseTestCase):
     def test_an_objection_is_taken_once(self) -> None:
         notice = self.notified()
         with time_machine.travel(LAST_MINUTE, tick=False):
-            actions.file_objection(notice, actor=self.alice, statement="第一次")
+            findings.file_objection(notice, actor=self.alice, statement="第一次")
             with self.assertRaisesMessage(AuditRefused, "不能再次提出"):
-                actions.file_objection(notice, actor=self.alice, statement="第二次")
+                findings.file_objection(notice, actor=self.alice, statement="第二次")
 
     def test_it_keeps_no_evidence_file_of_a_refused_objection(self) -> None:
         notice = self.notified()
         media = Path(settings.MEDIA_ROOT) / "objections"
         before = set(media.rglob("*")) if media.exists() else set()
         with time_machine.travel(LAST_MINUTE, tick=False):
-            actions.file_objection(notice, actor=self.alice, statement="第一次")
+            findings.file_objection(notice, actor=self.alice, statement="第一次")
             kept = set(media.rglob("*.png")) - before
             with self.assertRaises(AuditRefused):
-                actions.file_objection(
+                findings.file_objection(
                     notice, actor=self.alice, statement="第二次", files=[upload("证据.png", png_bytes())]
                 )
         self.assertEqual(set(media.rglob("*.png")) - before, kept)
@@ -168,7 +168,7 @@ class FindingFlowTests(BaseTestCase):
     def test_an_executable_disguised_as_evidence_is_refused(self) -> None:
         notice = self.notified()
         with time_machine.travel(LAST_MINUTE, tick=False), self.assertRaises(AuditRefused) as caught:
-            actions.file_objection(
+            findings.file_objection(
                 notice,
                 actor=self.alice,
                 statement="见附件",
@@ -184,9 +184,9 @@ class FindingFlowTests(BaseTestCase):
             time_machine.travel(dt.datetime(2026, 6, 3, 10, tzinfo=BEIJING), tick=False),
             self.assertRaisesMessage(AuditRefused, "异议期尚未届满（截止 2026年6月8日）"),
         ):
-            actions.decide_finding(finding, actor=self.inspector, upheld=True, reasons="证据确凿")
+            findings.decide_finding(finding, actor=self.inspector, upheld=True, reasons="证据确凿")
         with time_machine.travel(TOO_LATE, tick=False), self.captureOnCommitCallbacks(execute=True):
-            decided = actions.decide_finding(
+            decided = findings.decide_finding(
                 finding, actor=self.inspector, upheld=True, reasons="企业逾期未提出异议，证据确凿"
             )
         self.assertEqual(decided.status, Finding.Status.UPHELD)
@@ -195,32 +195,32 @@ class FindingFlowTests(BaseTestCase):
         self.assertEqual((event.after or {})["reasons"], "企业逾期未提出异议，证据确凿")
         self.assertIn("认定属实", mail.outbox[-1].subject)
         with self.assertRaisesMessage(AuditRefused, "已作出认定"):
-            actions.decide_finding(finding, actor=self.inspector, upheld=False, reasons="改判")
+            findings.decide_finding(finding, actor=self.inspector, upheld=False, reasons="改判")
 
     def test_an_open_finding_can_be_dismissed_but_not_upheld_without_a_notice(self) -> None:
-        finding = actions.record_finding(
+        finding = findings.record_finding(
             self.app, actor=self.inspector, description="疑点", source=Finding.Source.OTHER
         )
         with self.assertRaisesMessage(AuditRefused, "须先向企业发送数据告知"):
-            actions.decide_finding(finding, actor=self.inspector, upheld=True, reasons="x")
+            findings.decide_finding(finding, actor=self.inspector, upheld=True, reasons="x")
         with self.assertRaises(AuditRefused) as caught:
-            actions.decide_finding(finding, actor=self.inspector, upheld=False, reasons="  ")
+            findings.decide_finding(finding, actor=self.inspector, upheld=False, reasons="  ")
         self.assertIn("reasons", caught.exception.message_dict)
         self.assertEqual(
-            actions.decide_finding(finding, actor=self.inspector, upheld=False, reasons="误报").status,
+            findings.decide_finding(finding, actor=self.inspector, upheld=False, reasons="误报").status,
             Finding.Status.DISMISSED,
         )
 
     def test_only_inspectors_record_findings_and_send_notices(self) -> None:
         with self.assertRaises(PermissionDenied):
-            actions.record_finding(
+            findings.record_finding(
                 self.app, actor=self.reviewer, description="x", source=Finding.Source.OTHER
             )
-        finding = actions.record_finding(
+        finding = findings.record_finding(
             self.app, actor=self.inspector, description="x", source=Finding.Source.OTHER
         )
         with self.assertRaises(PermissionDenied):
-            actions.send_data_notice(finding, actor=self.head, text="x")
+            findings.send_data_notice(finding, actor=self.head, text="x")
 
     def test_the_finding_pages_work_through_the_forms(self) -> None:
         self.login(self.inspector)

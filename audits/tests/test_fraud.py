@@ -15,8 +15,8 @@ from openpyxl import load_workbook
 from applications import actions as intake
 from applications.models import Application
 from applications.states import Status
-from audits import actions
-from audits.actions import AuditRefused
+from audits import findings, fraud
+from audits.guards import AuditRefused
 from audits.models import Clawback, Finding
 from audits.tests.fixtures import make_application
 from enterprises.models import Enterprise
@@ -53,7 +53,7 @@ class ClawbackTests(BaseTestCase):
     def test_clawback_takes_the_paid_award_back_and_opens_a_receivable(self) -> None:
         self.assertEqual(kept_total(self.enterprise.pk, 2026), Decimal("15000.00"))
         with self.captureOnCommitCallbacks(execute=True):
-            claw = actions.claw_back(self.app, Decimal("15000.00"), actor=self.inspector, reason=REASON)
+            claw = fraud.claw_back(self.app, Decimal("15000.00"), actor=self.inspector, reason=REASON)
         self.app.refresh_from_db()
         self.assertEqual(self.app.status, Status.CLAWED_BACK)
         self.assertEqual((claw.status, claw.outstanding), (Clawback.Status.OPEN, Decimal("15000.00")))
@@ -74,26 +74,26 @@ class ClawbackTests(BaseTestCase):
 
     def test_only_a_paid_application_is_clawed_back_and_never_more_than_paid(self) -> None:
         with self.assertRaises(AuditRefused) as caught:
-            actions.claw_back(self.app, Decimal("15000.01"), actor=self.inspector, reason=REASON)
+            fraud.claw_back(self.app, Decimal("15000.01"), actor=self.inspector, reason=REASON)
         self.assertIn("amount", caught.exception.message_dict)
-        actions.claw_back(self.app, Decimal("10000.00"), actor=self.inspector, reason=REASON)
+        fraud.claw_back(self.app, Decimal("10000.00"), actor=self.inspector, reason=REASON)
         with self.assertRaisesMessage(AuditRefused, "只有已兑现的申请可以追回"):
-            actions.claw_back(self.app, Decimal("1.00"), actor=self.inspector, reason=REASON)
+            fraud.claw_back(self.app, Decimal("1.00"), actor=self.inspector, reason=REASON)
 
     def test_only_an_inspector_claws_back(self) -> None:
         with self.assertRaises(PermissionDenied):
-            actions.claw_back(self.app, Decimal("1.00"), actor=self.finance, reason=REASON)
+            fraud.claw_back(self.app, Decimal("1.00"), actor=self.finance, reason=REASON)
 
     def test_a_clawback_cites_only_an_upheld_finding_of_the_same_application(self) -> None:
-        finding = actions.record_finding(
+        finding = findings.record_finding(
             self.app, actor=self.inspector, description="x", source=Finding.Source.OTHER
         )
         with self.assertRaises(AuditRefused):
-            actions.claw_back(self.app, Decimal("1.00"), actor=self.inspector, reason=REASON, finding=finding)
+            fraud.claw_back(self.app, Decimal("1.00"), actor=self.inspector, reason=REASON, finding=finding)
 
     def test_repayments_close_the_receivable(self) -> None:
-        claw = actions.claw_back(self.app, Decimal("15000.00"), actor=self.inspector, reason=REASON)
-        actions.record_repayment(
+        claw = fraud.claw_back(self.app, Decimal("15000.00"), actor=self.inspector, reason=REASON)
+        fraud.record_repayment(
             claw, amount=Decimal("5000.00"), date=dt.date(2026, 5, 6), reference="B-1", actor=self.finance
         )
         claw.refresh_from_db()
@@ -101,21 +101,21 @@ class ClawbackTests(BaseTestCase):
             (claw.status, claw.outstanding), (Clawback.Status.PARTIALLY_REPAID, Decimal("10000.00"))
         )
         with self.assertRaisesMessage(AuditRefused, "超过尚未缴回的 10,000.00 元"):
-            actions.record_repayment(
+            fraud.record_repayment(
                 claw,
                 amount=Decimal("10000.01"),
                 date=dt.date(2026, 5, 7),
                 reference="B-2",
                 actor=self.finance,
             )
-        actions.record_repayment(
+        fraud.record_repayment(
             claw, amount=Decimal("10000.00"), date=dt.date(2026, 5, 7), reference="B-2", actor=self.inspector
         )
         claw.refresh_from_db()
         self.assertEqual((claw.status, claw.repaid), (Clawback.Status.REPAID, Decimal("15000.00")))
         self.assertEqual(AuditEvent.objects.filter(action="audit.repayment").count(), 2)
         with self.assertRaises(PermissionDenied):
-            actions.record_repayment(
+            fraud.record_repayment(
                 claw, amount=Decimal("1.00"), date=dt.date(2026, 5, 7), reference="B-3", actor=self.reviewer
             )
 
@@ -153,7 +153,7 @@ class ClawbackTests(BaseTestCase):
 class BlacklistTests(BaseTestCase):
     def blacklist(self, enterprise: Enterprise | None = None) -> Enterprise:
         with self.captureOnCommitCallbacks(execute=True):
-            return actions.blacklist_enterprise(
+            return fraud.blacklist_enterprise(
                 enterprise or self.enterprise, reason=REASON, actor=self.inspector
             )
 
@@ -192,7 +192,7 @@ class BlacklistTests(BaseTestCase):
         )
         with self.assertRaisesMessage(AuditRefused, "已在黑名单中"):
             self.blacklist()
-        actions.lift_blacklist(self.enterprise, reason="整改完毕，经复核移出", actor=self.inspector)
+        fraud.lift_blacklist(self.enterprise, reason="整改完毕，经复核移出", actor=self.inspector)
         self.enterprise.refresh_from_db()
         self.assertFalse(self.enterprise.blacklisted)
         self.assertEqual(self.enterprise.blacklist_reason, "")
@@ -202,9 +202,9 @@ class BlacklistTests(BaseTestCase):
 
     def test_only_an_inspector_blacklists(self) -> None:
         with self.assertRaises(PermissionDenied):
-            actions.blacklist_enterprise(self.enterprise, reason=REASON, actor=self.approver)
+            fraud.blacklist_enterprise(self.enterprise, reason=REASON, actor=self.approver)
         with self.assertRaises(AuditRefused):
-            actions.blacklist_enterprise(self.enterprise, reason=" ", actor=self.inspector)
+            fraud.blacklist_enterprise(self.enterprise, reason=" ", actor=self.inspector)
 
     def test_the_blacklist_page_adds_lists_and_lifts(self) -> None:
         self.login(self.inspector)

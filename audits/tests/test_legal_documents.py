@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from applications.models import Application
 from applications.states import Status
-from audits import actions
+from audits import findings, fraud
 from audits.models import Clawback, DataNotice, Finding
 from audits.tests.fixtures import make_application
 from audits.tests.test_documents import pdf_text
@@ -50,23 +50,23 @@ class LegalElementTests(BaseTestCase):
             time_machine.travel(dt.datetime(2026, 6, 1, 9, 0, tzinfo=BEIJING), tick=False),
             cls.captureOnCommitCallbacks(execute=True),
         ):
-            finding = actions.record_finding(
+            finding = findings.record_finding(
                 cls.app,
                 actor=cls.inspector,
                 description="监控用量仅为申报的一半",
                 source=Finding.Source.OTHER,
             )
-            cls.notice = actions.send_data_notice(
+            cls.notice = findings.send_data_notice(
                 finding, actor=cls.inspector, text="申报成本五万元，监控费用两万五千元。"
             )
         with (
             time_machine.travel(dt.datetime(2026, 7, 1, 9, 0, tzinfo=BEIJING), tick=False),
             cls.captureOnCommitCallbacks(execute=True),
         ):
-            finding = actions.decide_finding(
+            finding = findings.decide_finding(
                 finding, actor=cls.inspector, upheld=True, reasons="企业未提出异议，核查属实"
             )
-            cls.clawback = actions.claw_back(
+            cls.clawback = fraud.claw_back(
                 cls.app,
                 Decimal("15000.00"),
                 actor=cls.inspector,

@@ -43,8 +43,8 @@ from accounts.roles import Role
 from applications import actions as intake
 from applications.models import Application
 from applications.states import GRANTED, IN_REVIEW, Status
-from audits import actions as audits
-from audits.actions import AuditRefused
+from audits import fraud
+from audits.guards import AuditRefused
 from audits.models import Clawback, Repayment
 from enterprises.models import Enterprise
 from ledger.verify import verify_log
@@ -53,10 +53,10 @@ from policy.queries import enterprise_year_money, year_bounds
 from reports import exports, queries
 from reports.budget import budget_for
 from review import actions as review
-from review.actions import ReviewError
+from review import resubmission
 from review.models import AnnualGrant
-from review.tests.helpers import make_application
-from testing.fixtures import make_enterprise, make_user
+from review.transitions import ReviewError
+from testing.fixtures import make_application, make_enterprise, make_user
 
 CAP = Decimal("40000.00")
 YEARS = (2026, 2027)
@@ -179,7 +179,7 @@ class MoneyMachine(RuleBasedStateMachine):
         owner = Application.objects.get(pk=pk).created_by
         self.act(
             pk,
-            lambda a: review.resubmit_application(
+            lambda a: resubmission.resubmit_application(
                 a, answers={}, row_values={"total_compute_cost": cost}, actor=owner
             ),
         )
@@ -233,7 +233,7 @@ class MoneyMachine(RuleBasedStateMachine):
         paid = Application.objects.get(pk=pk).paid_amount
         amount = max((paid * share / 100).quantize(CENT), CENT)
         app = self.act(
-            pk, lambda a: audits.claw_back(a, amount, actor=Staff.inspector, reason="核查属实，追回补贴")
+            pk, lambda a: fraud.claw_back(a, amount, actor=Staff.inspector, reason="核查属实，追回补贴")
         )
         expected = Status.CLAWED_BACK if amount == paid else Status.PARTIALLY_CLAWED_BACK
         assert (app.status, app.clawed_back_amount) == (expected, amount)
@@ -246,12 +246,12 @@ class MoneyMachine(RuleBasedStateMachine):
         if claw.outstanding == 0:
             return
         if write_off and share > 80:
-            self.act(pk, lambda a: audits.write_off_clawback(claw, reason="无法追缴", actor=Staff.finance))
+            self.act(pk, lambda a: fraud.write_off_clawback(claw, reason="无法追缴", actor=Staff.finance))
             return
         amount = max((claw.outstanding * share / 100).quantize(CENT), CENT)
         self.act(
             pk,
-            lambda a: audits.record_repayment(
+            lambda a: fraud.record_repayment(
                 claw,
                 amount=amount,
                 date=action_time(self.year[pk]).date(),
@@ -425,7 +425,7 @@ def test_it_never_exceeds_the_cap_nor_loses_a_money_record_under_concurrent_appr
     jobs += [
         (
             f"claw-{a.pk}-{i}",
-            lambda a=a: audits.claw_back(a, Decimal("4000.00"), actor=Staff.inspector, reason="核查属实"),
+            lambda a=a: fraud.claw_back(a, Decimal("4000.00"), actor=Staff.inspector, reason="核查属实"),
         )
         for a in paid
         for i in range(2)

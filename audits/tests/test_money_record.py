@@ -17,15 +17,16 @@ from openpyxl import load_workbook
 
 from applications.models import Application
 from applications.states import Status
-from audits import actions
-from audits.actions import AuditRefused
+from audits import fraud
+from audits.guards import AuditRefused
 from audits.models import Clawback, Finding
 from policy.queries import enterprise_year_money, kept_total
 from reports import queries
 from reports.exports import build_workbook
 from review import actions as review
 from review.models import AnnualGrant
-from review.tests.helpers import ReviewTestCase, make_application
+from review.tests.helpers import ReviewTestCase
+from testing.fixtures import make_application
 
 BEIJING = dt.timezone(dt.timedelta(hours=8))
 REASON = "虚报部分算力消耗，经核查属实"
@@ -76,7 +77,7 @@ class PartialClawbackTests(ReviewTestCase):
 
     def claw(self, amount: str | None = "4871.10") -> Clawback:
         with time_machine.travel(at("2026-05-06"), tick=False):
-            return actions.claw_back(
+            return fraud.claw_back(
                 self.app,
                 Decimal(amount) if amount else None,
                 actor=self.inspector,
@@ -115,7 +116,7 @@ class PartialClawbackTests(ReviewTestCase):
     def test_it_shows_the_clawback_in_every_report_with_totals_equal_to_their_rows(self) -> None:
         claw = self.claw()
         with time_machine.travel(at("2026-06-02"), tick=False):
-            actions.record_repayment(
+            fraud.record_repayment(
                 claw, amount=Decimal("1000.00"), date=dt.date(2026, 6, 1), reference="R-1", actor=self.finance
             )
             data = queries.dashboard(2026)
@@ -188,7 +189,7 @@ class PartialClawbackTests(ReviewTestCase):
         claw = self.claw()
         with time_machine.travel(at("2026-06-02"), tick=False):
             for day, amount in ((1, "1000.00"), (2, "871.10")):
-                actions.record_repayment(
+                fraud.record_repayment(
                     claw,
                     amount=Decimal(amount),
                     date=dt.date(2026, 6, day),
@@ -200,8 +201,8 @@ class PartialClawbackTests(ReviewTestCase):
                 (claw.status, claw.outstanding), (Clawback.Status.PARTIALLY_REPAID, Decimal("3000.00"))
             )
             with self.assertRaises(AuditRefused):
-                actions.write_off_clawback(claw, reason="  ", actor=self.finance)
-            actions.write_off_clawback(claw, reason="企业已注销，无法追缴", actor=self.finance)
+                fraud.write_off_clawback(claw, reason="  ", actor=self.finance)
+            fraud.write_off_clawback(claw, reason="企业已注销，无法追缴", actor=self.finance)
         claw.refresh_from_db()
         self.app.refresh_from_db()
         self.assertEqual(
@@ -218,7 +219,7 @@ class PartialClawbackTests(ReviewTestCase):
             (Decimal("4871.10"), Decimal("1871.10"), Decimal("3000.00"), Decimal("0.00"), Decimal("4878.90")),
         )
         with self.assertRaises(AuditRefused):
-            actions.write_off_clawback(claw, reason="再次核销", actor=self.finance)
+            fraud.write_off_clawback(claw, reason="再次核销", actor=self.finance)
 
     def test_a_full_clawback_frees_the_whole_award(self) -> None:
         self.claw("9750.00")

@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from applications.models import Application
 from applications.states import Status
-from audits import actions
+from audits import findings, fraud
 from audits.guards import AuditRefused
 from audits.models import Finding
 from audits.tests.fixtures import make_application
@@ -39,14 +39,14 @@ class PartialFindingTests(BaseTestCase):
         )
 
     def notified_finding(self) -> Finding:
-        finding = actions.record_finding(
+        finding = findings.record_finding(
             self.app,
             actor=self.inspector,
             description="监控用量少于申报",
             source=Finding.Source.OTHER,
             amount_at_issue=Decimal("1260.00"),
         )
-        actions.send_data_notice(
+        findings.send_data_notice(
             finding, actor=self.inspector, text="差额 1,260.00 元", notice_date=dt.date(2026, 6, 1)
         )
         return finding
@@ -74,13 +74,13 @@ class PartialFindingTests(BaseTestCase):
         self.assertIn("认定金额 420.00 元", page)
         clawback_form = self.client.get(reverse("audits:clawback", args=[self.app.pk])).content.decode()
         self.assertIn('value="420.00"', clawback_form)
-        clawback = actions.claw_back(self.app, actor=self.inspector, reason="按认定金额追回", finding=finding)
+        clawback = fraud.claw_back(self.app, actor=self.inspector, reason="按认定金额追回", finding=finding)
         self.assertEqual(clawback.amount, Decimal("420.00"))
 
     def test_it_refuses_a_partial_amount_above_the_amount_at_issue_or_missing(self) -> None:
         finding = self.notified_finding()
         with time_machine.travel(AFTER_DEADLINE, tick=False), self.assertRaises(AuditRefused):
-            actions.decide_finding(
+            findings.decide_finding(
                 finding, actor=self.inspector, upheld=True, reasons="x", amount_found=Decimal("2000.00")
             )
         self.login(self.inspector)

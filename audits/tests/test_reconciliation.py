@@ -16,7 +16,7 @@ from django.db import connection
 
 from accounts.models import User
 from applications.models import Application
-from audits import actions
+from audits import reconciliation
 from audits.models import ReconciliationRun
 from audits.queries import inputs_for
 from audits.tests.fixtures import Monitoring, at, current_checkpoint, declare_rows, make_application
@@ -82,7 +82,7 @@ class ReconciliationTests(FixtureQuarter):
     def run_all(self) -> dict[str, ReconciliationRun]:
         checkpoint = current_checkpoint()
         return {
-            name: actions.run_reconciliation(app, actor=self.inspector, checkpoint=checkpoint)
+            name: reconciliation.run_reconciliation(app, actor=self.inspector, checkpoint=checkpoint)
             for name, app in self.apps.items()
         }
 
@@ -131,24 +131,24 @@ class ReconciliationTests(FixtureQuarter):
     def test_rerunning_against_the_same_checkpoint_gives_identical_results(self) -> None:
         checkpoint = current_checkpoint()
         app = self.apps["A2"]
-        first = actions.run_reconciliation(app, actor=self.inspector, checkpoint=checkpoint)
+        first = reconciliation.run_reconciliation(app, actor=self.inspector, checkpoint=checkpoint)
         # More usage arrives after the checkpoint: it does not change a run against that checkpoint.
         self.mon.hours(USCC_A, "F2", at(2), 2, gpu="GPU-2")
-        again = actions.run_reconciliation(app, actor=self.inspector, checkpoint=checkpoint)
+        again = reconciliation.run_reconciliation(app, actor=self.inspector, checkpoint=checkpoint)
         self.assertEqual((again.flags, again.digest), (first.flags, first.digest))
         self.assertEqual(again.monitored, first.monitored)
         # The latest checkpoint sees 1,200.00 monitored and the over-claim is gone.
-        latest = actions.run_reconciliation(app, actor=self.inspector)
+        latest = reconciliation.run_reconciliation(app, actor=self.inspector)
         self.assertGreater(latest.checkpoint_tree_size, first.checkpoint_tree_size)
         self.assertEqual(latest.flag_codes, [])
 
     def test_set_wise_reconciliation_matches_one_by_one(self) -> None:
         checkpoint = current_checkpoint()
         one_by_one = {
-            app.pk: actions.run_reconciliation(app, actor=self.inspector, checkpoint=checkpoint)
+            app.pk: reconciliation.run_reconciliation(app, actor=self.inspector, checkpoint=checkpoint)
             for app in self.apps.values()
         }
-        batch = actions.reconcile_many(
+        batch = reconciliation.reconcile_many(
             Application.objects.filter(pk__in=one_by_one).select_related("enterprise"),
             actor=self.inspector,
             checkpoint=checkpoint,
@@ -166,8 +166,8 @@ class ReconciliationTests(FixtureQuarter):
         self.mon.insert_unchecked(USCC_B, "F3", at(4, 9, 15), minutes=30, gpu="GPU-7")
         checkpoint = current_checkpoint()
         pair = [self.apps["A3"], self.apps["A7"]]
-        single = [actions.run_reconciliation(app, actor=None, checkpoint=checkpoint) for app in pair]
-        batch = actions.reconcile_many(pair, actor=None, checkpoint=checkpoint)
+        single = [reconciliation.run_reconciliation(app, actor=None, checkpoint=checkpoint) for app in pair]
+        batch = reconciliation.reconcile_many(pair, actor=None, checkpoint=checkpoint)
         for runs in (single, batch):
             self.assertEqual([("double_claim" in r.flag_codes) for r in runs], [True, True])
             conflicts = [
@@ -179,7 +179,7 @@ class ReconciliationTests(FixtureQuarter):
 
     def test_a_run_records_the_checkpoint_it_used_and_is_audited(self) -> None:
         checkpoint = current_checkpoint()
-        run = actions.run_reconciliation(self.apps["A1"], actor=self.inspector, checkpoint=checkpoint)
+        run = reconciliation.run_reconciliation(self.apps["A1"], actor=self.inspector, checkpoint=checkpoint)
         self.assertEqual(run.checkpoint_tree_size, checkpoint.tree_size)
         self.assertEqual(run.checkpoint_root, bytes(checkpoint.root_hash).hex())
         event = AuditEvent.objects.get(action="audit.reconcile", object_id=str(run.pk))
@@ -191,10 +191,10 @@ class ReconciliationTests(FixtureQuarter):
 
     def test_an_entered_settlement_amount_is_compared_and_kept_for_later_runs(self) -> None:
         app = self.apps["A1"]
-        run = actions.run_reconciliation(app, actor=self.inspector, settlement_amount=Decimal("1100.00"))
+        run = reconciliation.run_reconciliation(app, actor=self.inspector, settlement_amount=Decimal("1100.00"))
         self.assertEqual(run.flag_codes, ["over_claim"])
         self.assertEqual(run.flags[0]["numbers"]["measure"], "settlement")
-        later = actions.run_reconciliation(app, actor=self.inspector)
+        later = reconciliation.run_reconciliation(app, actor=self.inspector)
         self.assertEqual(later.settlement_amount, Decimal("1100.00"))
         self.assertEqual(later.flag_codes, ["over_claim"])
 
@@ -203,7 +203,7 @@ class ReconciliationTests(FixtureQuarter):
         # No policy is in force for a submission in 2025: the run fails, quietly.
         Application.objects.filter(pk=app.pk).update(submitted_at=dt.datetime(2025, 1, 2, tzinfo=dt.UTC))
         with self.assertLogs("audits.reconciliation", level="ERROR"):
-            self.assertIsNone(actions.reconcile_quietly(app, actor=None))
+            self.assertIsNone(reconciliation.reconcile_quietly(app, actor=None))
         self.assertFalse(ReconciliationRun.objects.filter(application=app).exists())
 
 
@@ -228,12 +228,12 @@ class PlannerSettingsTests(FixtureQuarter):
     def test_the_set_wise_query_leaves_the_planner_settings_of_the_transaction_alone(self) -> None:
         from django.db import connection
 
-        from audits.setwise import _group_totals
+        from audits.setwise import group_totals
 
         with connection.cursor() as cursor:
             cursor.execute("SELECT current_setting('enable_sort'), current_setting('work_mem')")
             before = cursor.fetchone()
-            totals = _group_totals(current_checkpoint().tree_size)
+            totals = group_totals(current_checkpoint().tree_size)
             cursor.execute("SELECT current_setting('enable_sort'), current_setting('work_mem')")
             self.assertEqual(cursor.fetchone(), before)
         self.assertEqual(totals[(USCC_A, "F1")].usage.count, 10)
@@ -278,7 +278,7 @@ class TamperedRowTests(FixtureQuarter):
         [doc] = [d for d in json.loads(out.getvalue()) if d["application_id"] == app.pk]
         batch = ReconciliationRun.objects.filter(application=app).latest("id")
         checkpoint = Checkpoint.objects.get(tree_size=batch.checkpoint_tree_size)
-        single = actions.run_reconciliation(app, actor=None, checkpoint=checkpoint)
+        single = reconciliation.run_reconciliation(app, actor=None, checkpoint=checkpoint)
         # Both tampered rows are refused by both paths: 8 records, 800.00 against 1,000.00 declared.
         for run in (single, batch):
             self.assertEqual((run.monitored["count"], run.monitored["cost"]), (8, "800.00"))

@@ -10,17 +10,9 @@ from django.test import SimpleTestCase
 from hypothesis import given
 from hypothesis import strategies as st
 
-from audits import rules
-from audits.rules import (
-    Conflict,
-    Declared,
-    DeclaredRow,
-    MonitoredRecord,
-    MonitoredSummary,
-    Quarter,
-    Usage,
-    Window,
-)
+from audits import quarters, rules
+from audits.quarters import Quarter
+from audits.rules import Conflict, Declared, DeclaredRow, MonitoredRecord, MonitoredSummary, Usage, Window
 
 BEIJING = dt.timezone(dt.timedelta(hours=8))
 TOL = Decimal("0.05")
@@ -171,13 +163,13 @@ class SamplingRuleTests(SimpleTestCase):
         rate = Decimal("0.10")
         cases = {0: 0, 2: 2, 3: 3, 29: 3, 30: 3, 31: 4, 100: 10, 101: 11}
         for n, k in cases.items():
-            self.assertEqual(rules.sample_size(n, rate=rate, min_count=3), k, n)
+            self.assertEqual(quarters.sample_size(n, rate=rate, min_count=3), k, n)
 
     def test_the_seed_and_order_keys_follow_the_published_formula(self) -> None:
         root = bytes(range(32))
-        seed = rules.spot_check_seed(root, "2026Q3")
+        seed = quarters.spot_check_seed(root, "2026Q3")
         self.assertEqual(seed, hashlib.sha256(root + b"2026Q3").digest())
-        self.assertEqual(rules.order_key(seed, 42), hashlib.sha256(seed + b"42").digest())
+        self.assertEqual(quarters.order_key(seed, 42), hashlib.sha256(seed + b"42").digest())
 
     @given(
         st.sets(st.integers(min_value=1, max_value=10**9), max_size=60), st.binary(min_size=32, max_size=32)
@@ -185,9 +177,9 @@ class SamplingRuleTests(SimpleTestCase):
     def test_the_sample_is_the_first_k_by_order_key_and_ignores_candidate_order(
         self, ids: set[int], root: bytes
     ) -> None:
-        a = rules.draw_sample(root, "2026Q1", sorted(ids), rate=Decimal("0.1"), min_count=3)
-        b = rules.draw_sample(root, "2026Q1", sorted(ids, reverse=True), rate=Decimal("0.1"), min_count=3)
+        a = quarters.draw_sample(root, "2026Q1", sorted(ids), rate=Decimal("0.1"), min_count=3)
+        b = quarters.draw_sample(root, "2026Q1", sorted(ids, reverse=True), rate=Decimal("0.1"), min_count=3)
         self.assertEqual(a, b)
         keys = [k for _i, k in a.ordered]
         self.assertEqual(keys, sorted(keys))
-        self.assertEqual(len(a.sample_ids), rules.sample_size(len(ids), rate=Decimal("0.1"), min_count=3))
+        self.assertEqual(len(a.sample_ids), quarters.sample_size(len(ids), rate=Decimal("0.1"), min_count=3))

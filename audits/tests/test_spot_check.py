@@ -17,7 +17,7 @@ from django.core.management.base import CommandError
 
 from applications.models import Application
 from applications.states import Status
-from audits import actions
+from audits import spotchecks
 from audits.models import ReconciliationRun, SpotCheck
 from audits.sampling import SampleUnavailable, compute_sample
 from audits.tests.fixtures import make_application
@@ -105,7 +105,7 @@ class SpotCheckTests(BaseTestCase):
         self.assertEqual((sample.n, sample.k), (2, 2))
 
     def test_opening_the_spot_check_stores_what_anyone_needs_to_recompute_it(self) -> None:
-        spot = actions.open_spot_check("2026Q3", actor=self.inspector)
+        spot = spotchecks.open_spot_check("2026Q3", actor=self.inspector)
         sample, _cp, _params = compute_sample("2026Q3")
         self.assertEqual(spot.sample_ids, sample.sample_ids)
         self.assertEqual(spot.seed, hashlib.sha256(ROOT + b"2026Q3").hexdigest())
@@ -118,12 +118,12 @@ class SpotCheckTests(BaseTestCase):
         runs = ReconciliationRun.objects.filter(trigger=ReconciliationRun.Trigger.SPOT_CHECK)
         self.assertEqual(sorted(runs.values_list("application_id", flat=True)), sorted(spot.sample_ids))
         # Opening it again changes nothing.
-        self.assertEqual(actions.open_spot_check("2026Q3", actor=self.inspector).pk, spot.pk)
+        self.assertEqual(spotchecks.open_spot_check("2026Q3", actor=self.inspector).pk, spot.pk)
         self.assertEqual(SpotCheck.objects.count(), 1)
 
     def test_only_an_inspector_opens_a_spot_check(self) -> None:
         with self.assertRaises(PermissionDenied):
-            actions.open_spot_check("2026Q3", actor=self.reviewer)
+            spotchecks.open_spot_check("2026Q3", actor=self.reviewer)
 
     def test_a_quarter_is_not_sampled_before_it_ends_or_before_a_checkpoint_follows_it(self) -> None:
         with self.assertRaisesMessage(SampleUnavailable, "2026Q4 尚未结束"):

@@ -10,8 +10,8 @@ from applications.states import Status
 from applications.tests.factories import NOW, make_submittable
 from audits.models import ReconciliationRun
 from review import actions as review
-from review.tests.helpers import ReviewTestCase, make_application
-from testing.fixtures import BaseTestCase
+from review.tests.helpers import ReviewTestCase
+from testing.fixtures import BaseTestCase, make_application
 
 
 @time_machine.travel(NOW, tick=False)

@@ -9,7 +9,7 @@ from pathlib import Path
 from applications.models import Application, Material, MaterialKind
 from applications.usage_store import save_lines
 from applications.vendor_formats import parse_file
-from audits import actions, rules
+from audits import reconciliation, rules
 from audits.tests.fixtures import current_checkpoint, make_application
 from testing.fixtures import BaseTestCase
 
@@ -49,7 +49,7 @@ class UsageCheckTests(BaseTestCase):
         for app in (first, second):
             attach(app, "ark_tasks.json", ark)
             attach(app, "明细.csv", bill)
-        run = actions.run_reconciliation(second, actor=self.inspector, checkpoint=current_checkpoint())
+        run = reconciliation.run_reconciliation(second, actor=self.inspector, checkpoint=current_checkpoint())
         [shared] = [f for f in run.flags if f["code"] == rules.SHARED_USAGE]
         assert shared["numbers"]["task_ids"] == ["cgt-20261103100000-aaaa1", "cgt-20261103101500-dddd4"]
         assert shared["numbers"]["invoices"] == [INVOICE]
@@ -66,7 +66,7 @@ class UsageCheckTests(BaseTestCase):
                 "模型服务,阿里云百炼,wanx2.1-t2v-plus,,60,生成视频秒,,30.00,42.00,12.00,",
             ),
         )
-        run = actions.run_reconciliation(app, actor=self.inspector, checkpoint=current_checkpoint())
+        run = reconciliation.run_reconciliation(app, actor=self.inspector, checkpoint=current_checkpoint())
         by_code = {f["code"]: f for f in run.flags}
         assert by_code[rules.PACK_OVERDRAWN]["numbers"] == {"vendor": "可灵", "drawn": "6", "size": "4"}
         assert by_code[rules.VOUCHER_USED]["numbers"] == {"voucher": "30.00"}
@@ -75,7 +75,7 @@ class UsageCheckTests(BaseTestCase):
     def test_reconciliation_flags_generated_minutes_far_below_the_work(self) -> None:
         app = make_application(self.enterprise, self.alice, "U4", cost="100.00", work_minutes=96)
         attach(app, "dashscope.jsonl", (FIXTURES / "dashscope_tasks.jsonl").read_bytes())  # 15 s generated
-        run = actions.run_reconciliation(app, actor=self.inspector, checkpoint=current_checkpoint())
+        run = reconciliation.run_reconciliation(app, actor=self.inspector, checkpoint=current_checkpoint())
         [low] = [f for f in run.flags if f["code"] == rules.LOW_GENERATION]
         assert low["numbers"] == {"generated_minutes": "0.25", "work_minutes": 96}
 
@@ -88,16 +88,16 @@ class UsageCheckTests(BaseTestCase):
         reported = line("R-1", work_ref="U5", sku="doubao-seedance", day=None, task_id="")
         reported.pop("day")
         record_usage_lines(self.provider, [reported], actor_repr="test")  # 245,000 reported
-        run = actions.run_reconciliation(app, actor=self.inspector, checkpoint=current_checkpoint())
+        run = reconciliation.run_reconciliation(app, actor=self.inspector, checkpoint=current_checkpoint())
         [over] = [f for f in run.flags if f["code"] == rules.OVER_REPORTED]
         assert "申报 490000、报送 245000 token" in over["message"]
 
     def test_a_work_made_with_model_services_only_is_not_flagged_for_missing_gpu_monitoring(self) -> None:
         app = make_application(self.enterprise, self.alice, "U6", cost="44.10", work_minutes=1)
         attach(app, "明细.csv", template("模型服务,火山方舟,doubao-seedance,,2450000,token,,,44.10,44.10,"))
-        run = actions.run_reconciliation(app, actor=self.inspector, checkpoint=current_checkpoint())
+        run = reconciliation.run_reconciliation(app, actor=self.inspector, checkpoint=current_checkpoint())
         assert rules.NO_MONITORING not in run.flag_codes and rules.OVER_CLAIM not in run.flag_codes
         gpu = make_application(self.enterprise, self.alice, "U7", cost="44.10", work_minutes=1)
         attach(gpu, "明细.csv", template("GPU 算力时长,某智算中心,H200,,3600,卡·秒,,,44.10,44.10,"))
-        run = actions.run_reconciliation(gpu, actor=self.inspector, checkpoint=current_checkpoint())
+        run = reconciliation.run_reconciliation(gpu, actor=self.inspector, checkpoint=current_checkpoint())
         assert rules.NO_MONITORING in run.flag_codes

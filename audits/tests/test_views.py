@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 
 from applications.models import Application
 from applications.states import Status
-from audits import actions
+from audits import findings, reconciliation, spotchecks
 from audits.models import Finding, ReconciliationRun
 from audits.tests.fixtures import make_application
 from ledger.models import Checkpoint
@@ -60,7 +60,7 @@ class AccessTests(BaseTestCase):
         self.assertNotContains(page, "记录核查发现")  # findings are the inspector's
 
     def test_inspector_only_actions_refuse_other_staff(self) -> None:
-        finding = actions.record_finding(
+        finding = findings.record_finding(
             self.app, actor=self.inspector, description="x", source=Finding.Source.OTHER
         )
         self.login(self.head)
@@ -82,7 +82,7 @@ class AccessTests(BaseTestCase):
         self.assertIn(
             "尚未对账", render_to_string("audits/_reconciliation_panel.html", {"run": None, "app": self.app})
         )
-        actions.run_reconciliation(self.app, actor=self.reviewer)
+        reconciliation.run_reconciliation(self.app, actor=self.reviewer)
         html = render_to_string(
             "audits/_reconciliation_panel.html", {"run": latest_run(self.app), "app": self.app}
         )
@@ -118,8 +118,8 @@ class ListQueryTests(BaseTestCase):
             app = make_application(
                 self.enterprise, self.alice, f"L-{self.made}", cost="100.00", work_minutes=10
             )
-            actions.record_finding(app, actor=self.inspector, description="x", source=Finding.Source.OTHER)
-        actions.reconcile_many(actor=None)
+            findings.record_finding(app, actor=self.inspector, description="x", source=Finding.Source.OTHER)
+        reconciliation.reconcile_many(actor=None)
 
     def count(self, url: str) -> int:
         with CaptureQueriesContext(connection) as queries:
@@ -196,7 +196,7 @@ class SpotCheckPageTests(BaseTestCase):
             paid_at=dt.datetime(2026, 8, 1, tzinfo=BEIJING),
             granted="30.00",
         )
-        spot = actions.open_spot_check("2026Q3", actor=self.inspector)
+        spot = spotchecks.open_spot_check("2026Q3", actor=self.inspector)
         self.login(self.inspector)
         response = self.client.post(
             f"/audits/applications/{app.pk}/findings/",

@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from applications.states import Status
-from audits.actions import reconcile_many, run_reconciliation
+from audits.reconciliation import reconcile_many, run_reconciliation
 from audits.rules import ENDS_AFTER_WITNESS
 from audits.tests.fixtures import Monitoring, at
 from ledger import keys, witnessing

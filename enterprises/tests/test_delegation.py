@@ -130,7 +130,7 @@ class DelegationTests(BaseTestCase):
         assert has_right(self.hank, self.enterprise.pk, Right.SUBMIT)
 
     def test_a_handler_without_the_answer_right_cannot_resubmit(self) -> None:
-        from review.actions import check_transition
+        from review.transitions import check_transition
 
         self.grant(Right.PREPARE, Right.SUBMIT)
         application = make_submittable(self.alice)

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from agent.tests.test_install import clean_env
 from agent.tests.test_install import venv as venv  # noqa: PLC0414 - the fixture, built once here
-from monitoring.actions import record_usage_batch
+from monitoring.ingest import record_usage_batch
 from monitoring.models import Node, UsageRecord
 from monitoring.tests.factories import BASE, make_node, signed
 from monitoring.tests.test_agent_delivery import EXPECTED, RECORD_SECONDS, delivered

@@ -5,7 +5,7 @@ from __future__ import annotations
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from agent.signing import sign_record
-from monitoring.actions import record_usage_batch
+from monitoring.ingest import record_usage_batch
 from monitoring.models import Node, RejectedRecord, UsageRecord
 from monitoring.tests.factories import make_node, signed
 from testing.fixtures import BaseTestCase

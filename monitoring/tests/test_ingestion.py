@@ -13,7 +13,7 @@ from agent.signing import canonical_record, sign_record
 from enterprises.models import Provider
 from ledger import merkle, note, services
 from ledger.models import Entry
-from monitoring.actions import record_usage_batch
+from monitoring.ingest import record_usage_batch
 from monitoring.models import Node, RejectedRecord, UsageBatch, UsageRecord
 from monitoring.tests.factories import BASE, hourly, make_node, signed, usage
 from testing.fixtures import USCC_A, BaseTestCase, make_enterprise, valid_uscc
@@ -198,7 +198,7 @@ class IngestionTests(BaseTestCase):
 
 
 def test_the_bulk_insert_names_every_column_of_usage_records() -> None:
-    from monitoring.ingest import _RECORD_COLUMNS
+    from monitoring.ingest import RECORD_COLUMNS
 
     columns = {f.column for f in UsageRecord._meta.concrete_fields if not f.primary_key}
-    assert set(_RECORD_COLUMNS) == columns
+    assert set(RECORD_COLUMNS) == columns

@@ -11,7 +11,7 @@ from django.db import connection
 from ledger.tests.test_verify import raw_sql
 from ledger.verify import verify_log
 from monitoring import integrity
-from monitoring.actions import record_usage_batch
+from monitoring.ingest import record_usage_batch
 from monitoring.integrity import matching_leaves, refused_rows
 from monitoring.models import UsageRecord
 from monitoring.tests.factories import hourly, make_node
@@ -186,18 +186,24 @@ class UsageRowTamperTests(BaseTestCase):
         self.assertBothPathsAgree()
 
     def test_it_checks_untouched_rows_on_the_fast_path_and_sends_edited_ones_to_the_full_check(self) -> None:
-        from monitoring.integrity import _agrees_fast, _Lookups, _rows, _usage_entries, full_row_problems
+        from monitoring.integrity import (
+            Lookups,
+            agrees_fast,
+            full_row_problems,
+            usage_entries,
+            usage_rows_where,
+        )
 
         where, params = "leaf_index >= %s", [0]
-        entries, lookups = _usage_entries(where, params), _Lookups()
-        rows = _rows(where, params)
+        entries, lookups = usage_entries(where, params), Lookups()
+        rows = usage_rows_where(where, params)
         # What the database gives for an undamaged row is what the fast path takes, on either database.
-        self.assertEqual([_agrees_fast(r, entries[r.leaf_index], lookups) for r in rows], [True] * 5)
+        self.assertEqual([agrees_fast(r, entries[r.leaf_index], lookups) for r in rows], [True] * 5)
         self.assertEqual([full_row_problems(r, entries[r.leaf_index], lookups) for r in rows], [[]] * 5)
         with connection.cursor() as c:
             c.execute("UPDATE monitoring_usagerecord SET energy_wh = %s WHERE id = %s", [1.5, self.row.pk])
-        [edited] = [r for r in _rows(where, params) if r.pk == self.row.pk]
-        self.assertFalse(_agrees_fast(edited, entries[edited.leaf_index], lookups))
+        [edited] = [r for r in usage_rows_where(where, params) if r.pk == self.row.pk]
+        self.assertFalse(agrees_fast(edited, entries[edited.leaf_index], lookups))
         self.assertIn("energy_wh", " ".join(full_row_problems(edited, entries[edited.leaf_index], lookups)))
 
     def test_the_database_compares_rows_with_entries_and_names_only_the_edited_ones(self) -> None:

@@ -13,7 +13,8 @@ from accounts.roles import Role
 from agent.signing import public_key_b64
 from enterprises.models import Provider
 from ledger.models import AuditEvent
-from monitoring.actions import authenticate_token, issue_token, record_usage_batch
+from monitoring.actions import authenticate_token, issue_token
+from monitoring.ingest import record_usage_batch
 from monitoring.models import ApiToken, Node
 from monitoring.tests.factories import hourly, make_node, signed
 from testing.fixtures import PASSWORD, BaseTestCase, make_user

@@ -29,9 +29,9 @@ from policy.actions import load_holiday_year
 from policy.calendar import get_calendar
 from policy.loader import params_at
 from reports import queries
-from review.actions import send_deadline_reminders
 from review.clock import clock_for
 from review.models import DeadlineReminder, Notification, Payment
+from review.reminders import send_deadline_reminders
 
 CST = dt.timezone(dt.timedelta(hours=8))
 START, END = dt.date(2026, 10, 1), dt.date(2027, 3, 31)

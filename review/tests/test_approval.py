@@ -19,10 +19,10 @@ from applications.states import Status
 from enterprises.models import Enterprise
 from ledger.models import AuditEvent
 from review import actions
-from review.actions import ReviewError
 from review.models import AnnualGrant, Notification, ReviewStep
-from review.tests.helpers import ReviewTestCase, make_application
-from testing.fixtures import make_enterprise, make_user
+from review.tests.helpers import ReviewTestCase
+from review.transitions import ReviewError
+from testing.fixtures import make_application, make_enterprise, make_user
 
 
 class ApprovalTests(ReviewTestCase):

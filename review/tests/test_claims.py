@@ -8,11 +8,11 @@ from django.urls import reverse
 from accounts.roles import Role
 from applications.states import Status
 from ledger.models import AuditEvent
-from review import actions
-from review.actions import ReviewError
+from review import actions, transitions
 from review.models import ReviewStep
-from review.tests.helpers import ReviewTestCase, make_application
-from testing.fixtures import make_user
+from review.tests.helpers import ReviewTestCase
+from review.transitions import ReviewError
+from testing.fixtures import make_application, make_user
 
 
 class ClaimReservationTests(ReviewTestCase):
@@ -36,12 +36,12 @@ class ClaimReservationTests(ReviewTestCase):
         )
 
     def test_it_reserves_every_initial_review_step_for_the_claimant(self) -> None:
-        self.assertEqual(actions.available_transitions(self.app, self.other), ["take_over"])
+        self.assertEqual(transitions.available_transitions(self.app, self.other), ["take_over"])
         for name in ("request_supplement", "pass_initial", "reject_initial", "on_site_check"):
-            refusal = actions.check_transition(self.app, name, self.other)
+            refusal = transitions.check_transition(self.app, name, self.other)
             assert refusal is not None, name
             self.assertEqual(refusal.status, 403)
-        self.assertNotIn("take_over", actions.available_transitions(self.app, self.reviewer))
+        self.assertNotIn("take_over", transitions.available_transitions(self.app, self.reviewer))
 
     def test_it_lets_another_reviewer_act_after_an_audited_take_over(self) -> None:
         actions.take_over_application(self.app, actor=self.other, reason="原受理人出差")
@@ -53,7 +53,7 @@ class ClaimReservationTests(ReviewTestCase):
         assert isinstance(event.after, dict)
         self.assertEqual(event.after["previous_holder"], str(self.reviewer))
         self.assertEqual(event.after["opinion"], "原受理人出差")
-        self.assertEqual(actions.claimant_of(self.app), self.other)
+        self.assertEqual(transitions.claimant_of(self.app), self.other)
         actions.pass_initial_review(self.app, actor=self.other, opinion="初审意见：同意")
         self.assertEqual(self.app.status, Status.RE_REVIEW)
 
@@ -83,7 +83,7 @@ class ClaimReservationTests(ReviewTestCase):
         self.assertContains(page, "接手初审")  # in the history
 
     def test_the_applicants_timeline_does_not_show_the_take_over(self) -> None:
-        from applications.queries import timeline
+        from applications.timeline import timeline
 
         actions.take_over_application(self.app, actor=self.other, reason="内部分工调整")
         shown = " ".join(f"{item.label} {item.note}" for item in timeline(self.app))
@@ -92,7 +92,7 @@ class ClaimReservationTests(ReviewTestCase):
         self.assertNotIn("take_over", shown)
 
     def test_it_builds_one_timeline_the_staff_see_with_refusals_and_take_overs(self) -> None:
-        from applications.queries import Audience, timeline
+        from applications.timeline import Audience, timeline
 
         with self.assertRaises(ReviewError):
             actions.pass_initial_review(self.app, actor=self.other, opinion="同意")

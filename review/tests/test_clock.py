@@ -10,9 +10,10 @@ import time_machine
 from django.urls import reverse
 
 from applications.states import Status
-from review import actions
+from review import actions, resubmission
 from review.clock import clock_for
-from review.tests.helpers import ReviewTestCase, make_application
+from review.tests.helpers import ReviewTestCase
+from testing.fixtures import make_application
 
 SH = ZoneInfo("Asia/Shanghai")
 
@@ -46,7 +47,7 @@ class ClockTests(ReviewTestCase):
         with time_machine.travel(at("2026-03-04"), tick=False):  # Wednesday: notice day (exclusive)
             actions.request_supplement(app, items=[("row:platform_name", "请确认")], actor=self.reviewer)
         with time_machine.travel(at("2026-03-09"), tick=False):  # Monday: resubmission day (inclusive)
-            actions.resubmit_application(app, answers={"row:platform_name": "无误"}, actor=self.alice)
+            resubmission.resubmit_application(app, answers={"row:platform_name": "无误"}, actor=self.alice)
 
         # Paused working days: Thu 5, Fri 6, Mon 9 March = 3.
         clock = clock_for(app, today=d("2026-03-10"))

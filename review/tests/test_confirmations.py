@@ -8,7 +8,8 @@ from applications.models import Application
 from applications.states import Status
 from review import actions
 from review.models import ReviewStep
-from review.tests.helpers import ReviewTestCase, make_application
+from review.tests.helpers import ReviewTestCase
+from testing.fixtures import make_application
 
 
 class RejectionConfirmationTests(ReviewTestCase):

@@ -6,14 +6,15 @@ from __future__ import annotations
 
 from django.urls import reverse
 
-from applications.queries import timeline
 from applications.states import Status
+from applications.timeline import timeline
 from enterprises.models import Provider
 from ledger.models import AuditEvent
-from review import actions
-from review.actions import ReviewError
+from review import actions, resubmission
 from review.models import SupplementNotice
-from review.tests.helpers import ReviewTestCase, make_application
+from review.tests.helpers import ReviewTestCase
+from review.transitions import ReviewError
+from testing.fixtures import make_application
 
 
 class SupplementItemTests(ReviewTestCase):
@@ -99,7 +100,7 @@ class ResubmissionTests(ReviewTestCase):
     def test_it_refuses_an_enterprise_name_that_differs_from_the_registered_one(self) -> None:
         self.notify("row:enterprise_name")
         with self.assertRaises(ReviewError) as refused:
-            actions.resubmit_application(
+            resubmission.resubmit_application(
                 self.app,
                 answers={},
                 row_values={"enterprise_name": "北京影都智造文化传媒（集团）有限公司"},
@@ -121,7 +122,7 @@ class ResubmissionTests(ReviewTestCase):
         Provider.objects.create(name="未获批算力公司", status=Provider.Status.PENDING)
         approved = Provider.objects.create(name="亦庄智算", status=Provider.Status.APPROVED)
         self.notify("row:provider_name")
-        actions.resubmit_application(
+        resubmission.resubmit_application(
             self.app, answers={}, row_values={"provider_name": "未获批算力公司"}, actor=self.alice
         )
         self.app.refresh_from_db()
@@ -129,7 +130,7 @@ class ResubmissionTests(ReviewTestCase):
         actions.request_supplement(
             self.app, items=[("row:provider_name", "请填写合作方")], actor=self.reviewer
         )
-        actions.resubmit_application(
+        resubmission.resubmit_application(
             self.app, answers={}, row_values={"provider_name": "亦庄智算"}, actor=self.alice
         )
         self.app.refresh_from_db()
@@ -138,7 +139,7 @@ class ResubmissionTests(ReviewTestCase):
     def test_it_refuses_a_value_with_the_forms_own_message(self) -> None:
         self.notify("row:work_minutes")
         with self.assertRaises(ReviewError) as refused:
-            actions.resubmit_application(
+            resubmission.resubmit_application(
                 self.app, answers={}, row_values={"work_minutes": "六十"}, actor=self.alice
             )
         self.assertIn("12. 作品制作时长（分钟）：请填写整数分钟", refused.exception.message)

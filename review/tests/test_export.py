@@ -12,7 +12,8 @@ from openpyxl import load_workbook
 from applications.states import Status
 from ledger.models import AuditEvent
 from review import actions
-from review.tests.helpers import ReviewTestCase, make_application
+from review.tests.helpers import ReviewTestCase
+from testing.fixtures import make_application
 
 SH = ZoneInfo("Asia/Shanghai")
 

@@ -10,15 +10,15 @@ from django.core import mail
 from django.urls import reverse
 
 from applications.states import Status
-from audits import actions as audit_actions
+from audits import fraud
 from audits.tests.fixtures import make_application as make_paid_application
 from enterprises.actions import confirm_registration, registration_link, verify_enterprise
 from enterprises.models import Enterprise
 from enterprises.tests.test_registration import form_data
 from review import notify
 from review.models import AnnualGrant, Notification
-from review.tests.helpers import ReviewTestCase, make_application
-from testing.fixtures import USCC_C, make_user, pdf_bytes, upload
+from review.tests.helpers import ReviewTestCase
+from testing.fixtures import USCC_C, make_application, make_user, pdf_bytes, upload
 
 BEIJING = dt.timezone(dt.timedelta(hours=8))
 
@@ -140,9 +140,9 @@ class EveryNoticeReachesTheInboxTests(ReviewTestCase):
             enterprise=self.enterprise, year=2026, total=Decimal("15000.00"), cap=Decimal("100000.00")
         )
         with self.captureOnCommitCallbacks(execute=True):
-            audit_actions.claw_back(app, Decimal("15000.00"), actor=self.inspector, reason="虚报算力消耗")
+            fraud.claw_back(app, Decimal("15000.00"), actor=self.inspector, reason="虚报算力消耗")
         with self.captureOnCommitCallbacks(execute=True):
-            audit_actions.blacklist_enterprise(self.enterprise, reason="虚报算力消耗", actor=self.inspector)
+            fraud.blacklist_enterprise(self.enterprise, reason="虚报算力消耗", actor=self.inspector)
         kinds = set(Notification.objects.filter(user=self.alice).values_list("kind", flat=True))
         self.assertEqual(kinds, {Notification.Kind.CLAWBACK, Notification.Kind.BLACKLIST})
         self.login(self.alice)

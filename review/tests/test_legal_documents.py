@@ -14,7 +14,8 @@ from policy.calendar import supplement_due
 from policy.loader import params_at
 from review import actions
 from review.models import Notification, SmsMessage
-from review.tests.helpers import ReviewTestCase, add_material, make_application
+from review.tests.helpers import ReviewTestCase, add_material
+from testing.fixtures import make_application
 
 BEIJING = dt.timezone(dt.timedelta(hours=8))
 NOTICE_DAY = dt.datetime(2026, 6, 1, 10, 0, tzinfo=BEIJING)  # a Monday

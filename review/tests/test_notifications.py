@@ -19,10 +19,10 @@ from accounts.roles import Role
 from applications.states import Status
 from core.smtp import SmtpSink
 from ledger.models import AuditEvent
-from review import actions, notify
+from review import actions, notify, reminders, resubmission, transitions
 from review.models import DeadlineReminder, Notification
-from review.tests.helpers import ReviewTestCase, make_application
-from testing.fixtures import make_enterprise, make_user
+from review.tests.helpers import ReviewTestCase
+from testing.fixtures import make_application, make_enterprise, make_user
 
 SH = ZoneInfo("Asia/Shanghai")
 
@@ -39,7 +39,7 @@ def test_the_applicant_is_mailed_through_smtp_at_each_step(smtp_server: SmtpSink
     notify.notify_applicant(app, "submitted", {})
     actions.claim_application(app, actor=reviewer)
     actions.request_supplement(app, items=[("row:platform_name", "请确认上线平台")], actor=reviewer)
-    actions.resubmit_application(app, answers={"row:platform_name": "平台无误"}, actor=alice)
+    resubmission.resubmit_application(app, answers={"row:platform_name": "平台无误"}, actor=alice)
     actions.pass_initial_review(app, actor=reviewer, opinion="初审意见：同意")
     actions.pass_re_review(app, actor=head, opinion="复审意见：同意")
     actions.approve_application(app, actor=approver, opinion="同意补助")
@@ -97,7 +97,7 @@ class InboxTests(ReviewTestCase):
 
     def test_nothing_is_sent_for_a_refused_action(self) -> None:
         app = make_application(self.enterprise, self.alice, Status.SUBMITTED)
-        with self.captureOnCommitCallbacks(execute=True), self.assertRaises(actions.ReviewError):
+        with self.captureOnCommitCallbacks(execute=True), self.assertRaises(transitions.ReviewError):
             actions.approve_application(app, actor=self.approver, opinion="同意补助")
         self.assertEqual(len(mail.outbox), 0)
         self.assertFalse(Notification.objects.exists())
@@ -123,7 +123,7 @@ class ReminderTests(ReviewTestCase):
 
     def test_staff_who_act_next_are_mailed_about_items_due_soon_or_overdue(self) -> None:
         with self.captureOnCommitCallbacks(execute=True):
-            sent = actions.send_deadline_reminders(dt.date(2026, 3, 12))
+            sent = reminders.send_deadline_reminders(dt.date(2026, 3, 12))
         self.assertEqual(sent, 2)
         by_recipient = {m.to[0]: m for m in mail.outbox}
         self.assertEqual(set(by_recipient), {self.reviewer.email, self.head.email})
@@ -136,8 +136,8 @@ class ReminderTests(ReviewTestCase):
 
     def test_reminders_are_sent_once_a_day(self) -> None:
         with self.captureOnCommitCallbacks(execute=True):
-            actions.send_deadline_reminders(dt.date(2026, 3, 12))
-            again = actions.send_deadline_reminders(dt.date(2026, 3, 12))
+            reminders.send_deadline_reminders(dt.date(2026, 3, 12))
+            again = reminders.send_deadline_reminders(dt.date(2026, 3, 12))
         self.assertEqual(again, 0)
         self.assertEqual(len(mail.outbox), 2)
         self.assertEqual(DeadlineReminder.objects.count(), 2)
@@ -146,7 +146,7 @@ class ReminderTests(ReviewTestCase):
         other = make_user("reviewer2", Role.REVIEWER, email="reviewer2@yingdu.local")
         actions.claim_application(self.due_soon, actor=other)
         with self.captureOnCommitCallbacks(execute=True):
-            actions.send_deadline_reminders(dt.date(2026, 3, 12))
+            reminders.send_deadline_reminders(dt.date(2026, 3, 12))
         self.assertIn("reviewer2@yingdu.local", [m.to[0] for m in mail.outbox])
         self.assertNotIn(self.reviewer.email, [m.to[0] for m in mail.outbox])
 
@@ -155,7 +155,7 @@ class ReminderTests(ReviewTestCase):
         actions.claim_application(self.due_soon, actor=self.reviewer)
         actions.take_over_application(self.due_soon, actor=other, reason="原受理人出差")
         with self.captureOnCommitCallbacks(execute=True):
-            actions.send_deadline_reminders(dt.date(2026, 3, 12))
+            reminders.send_deadline_reminders(dt.date(2026, 3, 12))
         self.assertIn("reviewer2@yingdu.local", [m.to[0] for m in mail.outbox])
         self.assertNotIn(self.reviewer.email, [m.to[0] for m in mail.outbox])
 
@@ -183,7 +183,7 @@ class ReminderWordingTests(ReviewTestCase):
             self.enterprise, self.alice, Status.RE_REVIEW, submitted=dt.datetime(2026, 2, 24, 9, tzinfo=SH)
         )
         with self.captureOnCommitCallbacks(execute=True):
-            actions.send_deadline_reminders(dt.date(2026, 3, 12))
+            reminders.send_deadline_reminders(dt.date(2026, 3, 12))
         body = next(m.body for m in mail.outbox if m.to == ["head@yingdu.local"])
         line = next(row for row in body.splitlines() if row.startswith("- "))
         review_part, cycle_part = line.split("；", 1)

@@ -20,7 +20,7 @@ from review import offers
 from review.tests.test_rating_browser import check
 from testing.browser import force_login
 from testing.fixtures import make_enterprise, make_user, png_bytes
-from yingdu.tests.test_accessibility import PHONE, _axe_source
+from yingdu.tests.test_accessibility import PHONE, axe_source
 
 
 @pytest.mark.browser
@@ -48,7 +48,7 @@ def test_the_enterprise_accepts_an_offer_on_a_phone(browser: Any, live_server: A
     )  # fmt: skip
     verify_filing(work, actor=reviewer)
 
-    axe = _axe_source()
+    axe = axe_source()
     problems: list[str] = []
     context = browser.new_context(base_url=live_server.url, viewport=PHONE, locale="zh-CN", bypass_csp=True)
     context.set_default_timeout(15_000)

@@ -16,9 +16,10 @@ from applications.models import Application
 from applications.states import Status
 from ledger.models import AuditEvent, LogState
 from review import actions
-from review.actions import ReviewError
 from review.models import AnnualGrant, Notification, Payment, ReviewStep
-from review.tests.helpers import ReviewTestCase, make_application
+from review.tests.helpers import ReviewTestCase
+from review.transitions import ReviewError
+from testing.fixtures import make_application
 
 
 @contextmanager

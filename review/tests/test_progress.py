@@ -14,12 +14,12 @@ from django.test import override_settings
 from django.urls import reverse
 
 from accounts.roles import Role
-from applications.queries import timeline
 from applications.states import Status
+from applications.timeline import timeline
 from ledger.models import AuditEvent
 from review.actions import claim_application
-from review.tests.helpers import ReviewTestCase, make_application
-from testing.fixtures import USCC_A, USCC_B, make_enterprise, make_user
+from review.tests.helpers import ReviewTestCase
+from testing.fixtures import USCC_A, USCC_B, make_application, make_enterprise, make_user
 
 SH = ZoneInfo("Asia/Shanghai")
 URL = reverse("progress_query")

@@ -12,14 +12,14 @@ from applications.states import Status
 from review.models import RatingFollowUp
 from testing.browser import force_login
 from testing.fixtures import make_application, make_enterprise, make_user
-from yingdu.tests.test_accessibility import PHONE, _axe_source, _violations
+from yingdu.tests.test_accessibility import PHONE, axe_source, axe_violations
 
 
 def check(page: Any, axe: str, problems: list[str]) -> None:
     width = int(page.evaluate("document.documentElement.scrollWidth"))
     if width > PHONE["width"]:
         problems.append(f"{page.url}: scrolls sideways ({width}px)")
-    problems.extend(f"{page.url}: {v}" for v in _violations(page, axe))
+    problems.extend(f"{page.url}: {v}" for v in axe_violations(page, axe))
 
 
 @pytest.mark.browser
@@ -29,7 +29,7 @@ def test_it_rates_a_case_and_answers_the_follow_up_on_a_phone(browser: Any, live
     alice = make_user("alice", Role.APPLICANT, enterprise=enterprise)
     approver = make_user("approver", Role.APPROVER)
     app = make_application(enterprise, alice, Status.REJECTED)
-    axe = _axe_source()
+    axe = axe_source()
     problems: list[str] = []
     context = browser.new_context(base_url=live_server.url, viewport=PHONE, locale="zh-CN", bypass_csp=True)
     context.set_default_timeout(15_000)

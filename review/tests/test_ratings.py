@@ -21,9 +21,10 @@ from policy.actions import preview_holiday_year
 from policy.calendar import get_calendar
 from policy.loader import params_at
 from review import actions, ratings
-from review.actions import ReviewError
 from review.models import Notification, Rating, RatingFollowUp
-from review.tests.helpers import ReviewTestCase, make_application
+from review.tests.helpers import ReviewTestCase
+from review.transitions import ReviewError
+from testing.fixtures import make_application
 
 SH = dt.timezone(dt.timedelta(hours=8))
 GOOD = {"guidance": 5, "convenience": 4, "efficiency": 5, "attitude": 5, "overall": 5}

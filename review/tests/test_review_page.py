@@ -15,10 +15,10 @@ from applications.models import MaterialKind
 from applications.states import Status
 from ledger.models import AuditEvent
 from review import actions
-from review.actions import ReviewError
 from review.models import OnSiteCheck
-from review.tests.helpers import ReviewTestCase, add_material, make_application
-from testing.fixtures import pdf_bytes, png_bytes, upload
+from review.tests.helpers import ReviewTestCase, add_material
+from review.transitions import ReviewError
+from testing.fixtures import make_application, pdf_bytes, png_bytes, upload
 
 
 class ReviewPageTests(ReviewTestCase):

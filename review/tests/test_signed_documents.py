@@ -15,8 +15,8 @@ from applications.states import Status
 from core.uploads import DOCUMENT_TYPES, check_upload
 from enterprises.actions import upload_licence
 from review import actions
-from review.tests.helpers import ReviewTestCase, make_application
-from testing.fixtures import altered, ofd_bytes, pades_status, pdf_bytes, signed_pdf, upload
+from review.tests.helpers import ReviewTestCase
+from testing.fixtures import altered, make_application, ofd_bytes, pades_status, pdf_bytes, signed_pdf, upload
 
 
 class SignedDocumentTests(ReviewTestCase):

@@ -10,7 +10,8 @@ from django.urls import reverse
 
 from applications.states import Status
 from review import actions
-from review.tests.helpers import ReviewTestCase, make_application
+from review.tests.helpers import ReviewTestCase
+from testing.fixtures import make_application
 
 BEIJING = dt.timezone(dt.timedelta(hours=8))
 

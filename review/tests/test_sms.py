@@ -17,8 +17,8 @@ from ledger.models import AuditEvent
 from review import actions
 from review.models import Notification, SmsMessage
 from review.sms import MAX_LENGTH, attempt, sms_text, templates
-from review.tests.helpers import ReviewTestCase, add_material, make_application
-from testing.fixtures import make_user
+from review.tests.helpers import ReviewTestCase, add_material
+from testing.fixtures import make_application, make_user
 
 PHONE = "13812345678"
 # Long but realistic facts: the longest reference the column holds, the largest amount, a provisional date.

@@ -10,11 +10,11 @@ from django.utils.html import escape
 from applications.models import Material, MaterialKind
 from applications.states import Status
 from ledger.models import AuditEvent
-from review import actions
-from review.actions import ReviewError
+from review import actions, resubmission
 from review.models import Notification, SupplementNotice
-from review.tests.helpers import ReviewTestCase, add_material, make_application
-from testing.fixtures import pdf_bytes, upload
+from review.tests.helpers import ReviewTestCase, add_material
+from review.transitions import ReviewError
+from testing.fixtures import make_application, pdf_bytes, upload
 
 
 def message_body(page: str) -> str:
@@ -147,7 +147,7 @@ class SupplementTests(ReviewTestCase):
     def test_every_item_needs_a_change_or_an_answer(self) -> None:
         self.notify([("row:platform_name", "请确认平台"), ("material:usage_log", "补充日志")])
         with self.assertRaises(ReviewError) as refused:
-            actions.resubmit_application(self.app, answers={"row:platform_name": "无误"}, actor=self.alice)
+            resubmission.resubmit_application(self.app, answers={"row:platform_name": "无误"}, actor=self.alice)
         self.assertEqual(refused.exception.status, 400)
         self.assertIn("算力平台使用日志", refused.exception.message)
         self.app.refresh_from_db()
@@ -156,7 +156,7 @@ class SupplementTests(ReviewTestCase):
     def test_rows_not_named_in_the_notice_cannot_be_changed(self) -> None:
         self.notify([("row:platform_name", "请确认平台")])
         with self.assertRaises(ReviewError) as refused:
-            actions.resubmit_application(
+            resubmission.resubmit_application(
                 self.app,
                 answers={"row:platform_name": "无误"},
                 row_values={"total_compute_cost": "99999.00"},
@@ -168,7 +168,7 @@ class SupplementTests(ReviewTestCase):
 
     def test_a_changed_cost_recomputes_the_requested_amount(self) -> None:
         self.notify([("row:total_compute_cost", "与结算凭证不符")])
-        actions.resubmit_application(
+        resubmission.resubmit_application(
             self.app, answers={}, row_values={"total_compute_cost": "40000"}, actor=self.alice
         )
         self.app.refresh_from_db()
@@ -179,7 +179,7 @@ class SupplementTests(ReviewTestCase):
 
     def test_a_second_notice_may_only_name_items_changed_in_the_resubmission(self) -> None:
         self.notify([("row:platform_name", "请确认平台"), ("row:total_compute_cost", "与凭证不符")])
-        actions.resubmit_application(
+        resubmission.resubmit_application(
             self.app,
             answers={"row:platform_name": "平台无误"},
             row_values={"total_compute_cost": "48000.00"},
@@ -209,14 +209,14 @@ class SupplementTests(ReviewTestCase):
 
     def test_no_second_notice_when_nothing_changed(self) -> None:
         self.notify([("row:platform_name", "请确认平台")])
-        actions.resubmit_application(self.app, answers={"row:platform_name": "平台无误"}, actor=self.alice)
+        resubmission.resubmit_application(self.app, answers={"row:platform_name": "平台无误"}, actor=self.alice)
         with self.assertRaises(ReviewError) as refused:
             actions.request_supplement(self.app, items=[("row:platform_name", "再确认")], actor=self.reviewer)
         self.assertIn("没有变更任何事项", refused.exception.message)
 
     def test_the_builder_on_the_review_page_disables_unchanged_items_for_a_second_notice(self) -> None:
         self.notify([("row:platform_name", "请确认平台"), ("row:total_compute_cost", "与凭证不符")])
-        actions.resubmit_application(
+        resubmission.resubmit_application(
             self.app,
             answers={"row:platform_name": "平台无误"},
             row_values={"total_compute_cost": "48000.00"},

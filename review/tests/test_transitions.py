@@ -18,11 +18,12 @@ from applications.models import Application
 from applications.states import TRANSITIONS, Status
 from enterprises.models import ConflictOfInterest
 from ledger.models import AuditEvent
-from review import actions
-from review.actions import ACTIONS, ReviewError
+from review import actions, resubmission, transitions
+from review.actions import ACTIONS
 from review.models import ReviewStep
-from review.tests.helpers import ReviewTestCase, make_application
-from testing.fixtures import make_enterprise, make_user
+from review.tests.helpers import ReviewTestCase
+from review.transitions import ReviewError
+from testing.fixtures import make_application, make_enterprise, make_user
 
 # Transitions whose actions live in other apps: submission and withdrawal (intake), clawback (audits).
 ELSEWHERE = {"submit", "withdraw", "clawback", "partial_clawback"}
@@ -202,7 +203,7 @@ class SeparationOfDutiesTests(ReviewTestCase):
             self.app, items=[("row:work_title", "名称与备案不一致")], actor=self.reviewer
         )
         with self.assertRaises(ReviewError) as refused:
-            actions.resubmit_application(self.app, answers={"row:work_title": "已核对"}, actor=self.bob)
+            resubmission.resubmit_application(self.app, answers={"row:work_title": "已核对"}, actor=self.bob)
         self.assertEqual(refused.exception.status, 403)
 
     def test_staff_pages_are_404_for_applicants_and_403_for_outsiders(self) -> None:
@@ -218,13 +219,13 @@ class SeparationOfDutiesTests(ReviewTestCase):
     def test_buttons_offer_only_what_the_user_may_do(self) -> None:
         actions.claim_application(self.app, actor=self.reviewer)
         self.assertEqual(
-            actions.available_transitions(self.app, self.reviewer),
+            transitions.available_transitions(self.app, self.reviewer),
             ["request_supplement", "pass_initial", "reject_initial", "on_site_check"],
         )
-        self.assertEqual(actions.available_transitions(self.app, self.head), [])
+        self.assertEqual(transitions.available_transitions(self.app, self.head), [])
         group = Group.objects.get(name=Role.HEAD)
         both = self.with_roles("zhou", Role.REVIEWER)
         both.groups.add(group)
         actions.take_over_application(self.app, actor=both, reason="原受理人休假")
         actions.pass_initial_review(self.app, actor=both, opinion="初审意见：同意")
-        self.assertEqual(actions.available_transitions(self.app, both), [])
+        self.assertEqual(transitions.available_transitions(self.app, both), [])

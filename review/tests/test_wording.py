@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from django.urls import reverse
 
-from applications.queries import timeline
 from applications.states import Status
+from applications.timeline import timeline
 from enterprises.models import Enterprise
 from ledger.actions import record_event
 from review import actions
-from review.tests.helpers import ReviewTestCase, make_application
+from review.tests.helpers import ReviewTestCase
+from testing.fixtures import make_application
 
 
 class ApplicantTimelineTests(ReviewTestCase):

@@ -13,7 +13,8 @@ from django.urls import reverse
 
 from applications.models import Application
 from applications.states import Status
-from review.tests.helpers import ReviewTestCase, make_application
+from review.tests.helpers import ReviewTestCase
+from testing.fixtures import make_application
 
 SH = ZoneInfo("Asia/Shanghai")
 NOW = dt.datetime(2026, 3, 20, 10, tzinfo=SH)

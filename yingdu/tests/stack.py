@@ -454,7 +454,7 @@ def seed(node_key_b64: str, node_id: str = "stack-node") -> dict[str, Any]:
     from enterprises.models import Enterprise
     from policy.actions import load_holiday_year
     from policy.models import HolidayYear
-    from review.tests.helpers import make_application
+    from testing.fixtures import make_application
 
     ensure_role_groups()
     # Deadlines of applications made now may reach into next year: load its schedule if missing,

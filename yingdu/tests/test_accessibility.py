@@ -60,7 +60,7 @@ PER_PERSONA = {"workbench", "console:home", "review:workbench"}
 START = ["/workbench/", "/", "/policy-info/", "/policy/calc/", "/review/inbox/"]
 
 
-def _axe_source() -> str:
+def axe_source() -> str:
     if not AXE.exists():
         subprocess.run(["bash", str(ROOT / "scripts" / "npm-deps.sh")], check=True, timeout=300)
     return AXE.read_text()
@@ -109,7 +109,7 @@ def _mail_problems() -> list[str]:
     return wording.mail_problems([*sent, *stored])
 
 
-def _violations(page: Any, axe: str) -> list[str]:
+def axe_violations(page: Any, axe: str) -> list[str]:
     page.add_script_tag(content=axe)
     result = page.evaluate(
         "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
@@ -142,7 +142,7 @@ def test_it_shows_no_serious_axe_violation_sideways_scroll_code_or_iso_time_on_a
     browser: Any, live_server: Any
 ) -> None:
     call_command("demo", stdout=open("/dev/null", "w"))  # noqa: SIM115, PTH123 - the listing is not needed
-    axe = _axe_source()
+    axe = axe_source()
     origin = live_server.url
     problems: list[str] = _mail_problems()
     checked = 0
@@ -185,7 +185,7 @@ def test_it_shows_no_serious_axe_violation_sideways_scroll_code_or_iso_time_on_a
                 width = int(page.evaluate("document.documentElement.scrollWidth"))
                 if width > PHONE["width"]:
                     problems.append(f"{who} {path}: scrolls sideways ({width}px)")
-                problems.extend(f"{who} {path}: {v}" for v in _violations(page, axe))
+                problems.extend(f"{who} {path}: {v}" for v in axe_violations(page, axe))
                 problems.extend(wording.problems_in(page.evaluate(VISIBLE_TEXT), f"{who} {path}"))
                 checked += 1
                 queue.extend(_links(page, origin, exports))

@@ -23,7 +23,8 @@ from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from applications.tests.factories import make_draft
 from enterprises.models import Provider
-from monitoring.actions import issue_token, record_usage_batch
+from monitoring.actions import issue_token
+from monitoring.ingest import record_usage_batch
 from monitoring.tests.factories import hourly, make_node
 from testing.fixtures import USCC_A, make_enterprise, make_user
 

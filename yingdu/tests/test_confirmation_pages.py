@@ -18,7 +18,7 @@ from monitoring.uploads import template_csv
 from review import actions as review_actions
 from testing.browser import force_login
 from testing.fixtures import make_application, make_enterprise, make_user
-from yingdu.tests.test_accessibility import PHONE, _axe_source, _violations
+from yingdu.tests.test_accessibility import PHONE, axe_source, axe_violations
 
 
 def _context(browser: Any, live_server: Any, *, javascript: bool = True) -> Any:
@@ -37,7 +37,7 @@ def _check(page: Any, axe: str, problems: list[str]) -> None:
     width = int(page.evaluate("document.documentElement.scrollWidth"))
     if width > PHONE["width"]:
         problems.append(f"{page.url}: scrolls sideways ({width}px)")
-    problems.extend(f"{page.url}: {v}" for v in _violations(page, axe))
+    problems.extend(f"{page.url}: {v}" for v in axe_violations(page, axe))
 
 
 @pytest.mark.browser
@@ -56,7 +56,7 @@ def test_it_confirms_without_javascript_and_every_confirmation_page_is_accessibl
     provider = Provider.objects.create(name="怀柔智算中心", status=Provider.Status.APPROVED)
     supplier = make_user("provider", Role.PROVIDER, provider=provider)
     Node.objects.create(provider=provider, node_id="hz-gpu-001", public_key="A" * 43 + "=")
-    axe = _axe_source()
+    axe = axe_source()
     problems: list[str] = []
 
     # Without JavaScript: the applicant withdraws through the confirmation page, giving a reason.

@@ -10,12 +10,13 @@ from django.urls import reverse
 from applications import actions as intake
 from applications.states import Status
 from applications.tests.factories import NOW, make_submittable
-from audits.actions import AuditRefused
+from audits.guards import AuditRefused
 from core.refusals import NON_FIELD, Refused, show_refusal
 from monitoring.actions import ProviderError
 from review import actions as review
-from review.actions import ReviewError
-from review.tests.helpers import ReviewTestCase, make_application
+from review.tests.helpers import ReviewTestCase
+from review.transitions import ReviewError
+from testing.fixtures import make_application
 
 
 class PaymentForm(forms.Form):

@@ -109,9 +109,9 @@ def loopback_tsa() -> Iterator[str]:
 def test_it_signs_with_the_configured_certificate_and_timestamp_service_and_checks_the_trust_list(
     settings: Any, tmp_path: Path
 ) -> None:
-    ca_key = signing._new_key()
+    ca_key = signing.new_key()
     ca = signing.issue_certificate(common_name="Center Root", organization="Center", key=ca_key, ca=True)
-    key = signing._new_key()
+    key = signing.new_key()
     cert = signing.issue_certificate(
         common_name="Center Seal", organization="Center", key=key, issuer_cert=ca, issuer_key=ca_key
     )

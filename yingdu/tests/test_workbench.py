@@ -4,8 +4,7 @@ from django.urls import reverse
 
 from applications.states import Status
 from enterprises.models import Enterprise
-from review.tests.helpers import make_application
-from testing.fixtures import BaseTestCase
+from testing.fixtures import BaseTestCase, make_application
 
 
 class WorkbenchTests(BaseTestCase):

@@ -23,7 +23,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext as _
 
 from applications.models import Application
-from audits import actions, rules
+from audits import quarters, reconciliation, rules, spotchecks
 from audits.models import SpotCheck
 from audits.sampling import SampleUnavailable, compute_sample, sample_document
 
@@ -61,7 +61,7 @@ class Command(BaseCommand):
 
     def sample(self, options: dict[str, Any]) -> None:
         try:
-            quarter = rules.Quarter.parse(options["quarter"])
+            quarter = quarters.Quarter.parse(options["quarter"])
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
         try:
@@ -73,7 +73,7 @@ class Command(BaseCommand):
             user = self._user(options["user"])
             if user is None:
                 raise CommandError(_("发起抽查须用 --user 指定稽查人员"))
-            spot = actions.open_spot_check(quarter, actor=user)
+            spot = spotchecks.open_spot_check(quarter, actor=user)
         doc = sample_document(sample, checkpoint, params, spot)
         if options["json"]:
             self.stdout.write(json.dumps(doc, ensure_ascii=False, indent=2))
@@ -100,12 +100,12 @@ class Command(BaseCommand):
         user = self._user(options["user"])
         started = time.perf_counter()
         if options["all"]:
-            runs = actions.reconcile_many(actor=user)
+            runs = reconciliation.reconcile_many(actor=user)
         else:
             app = Application.objects.select_related("enterprise").filter(pk=options["application"]).first()
             if app is None:
                 raise CommandError(_("申请 %(id)s 不存在") % {"id": options["application"]})
-            runs = [actions.run_reconciliation(app, actor=user)]
+            runs = [reconciliation.run_reconciliation(app, actor=user)]
         elapsed = time.perf_counter() - started
         if options["json"]:
             doc = [

@@ -12,7 +12,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from review.actions import send_deadline_reminders
+from review.reminders import send_deadline_reminders
 
 
 class Command(BaseCommand):
