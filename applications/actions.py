@@ -42,9 +42,10 @@ from applications.usage_store import save_lines
 from applications.vendor_formats import parse_file
 from applications.vendor_formats.base import FileResult
 from core import hooks
+from core.filetypes import DOCUMENT_TYPES, TABLE_TYPES, USAGE_TYPES
 from core.lib.money import format_money
 from core.refusals import Refused
-from core.uploads import DOCUMENT_TYPES, TABLE_TYPES, USAGE_TYPES, CheckedUpload, stored_files
+from core.uploads import CheckedUpload, stored_files
 from enterprises.actions import ENTERPRISE_FIELDS
 from enterprises.models import Delegation, Enterprise, Right, verified_licence
 from enterprises.permissions import RightRefused, record_use, require_right

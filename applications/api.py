@@ -34,8 +34,9 @@ from applications.models import Application, Material, MaterialKind
 from applications.pdf import pdf_filename, render_application_pdf
 from applications.states import Status
 from core.apierrors import ErrorsOut, MessageOut
+from core.filetypes import DOCUMENT_TYPES, USAGE_TYPES
 from core.lib.money import format_money
-from core.uploads import DOCUMENT_TYPES, USAGE_TYPES, check_upload
+from core.uploads import check_upload
 from ledger.actions import record_event
 from ledger.downloads import audited_download
 

@@ -42,8 +42,8 @@ from zoneinfo import ZoneInfo
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from core.filetypes import TABLE_MAX_COLUMNS, TABLE_MAX_ROWS
 from core.lib.money import round_half_up
-from core.uploads import TABLE_MAX_COLUMNS, TABLE_MAX_ROWS
 
 BEIJING = ZoneInfo("Asia/Shanghai")
 MAX_ROWS = 50_000

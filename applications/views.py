@@ -42,9 +42,10 @@ from applications.states import Status
 from applications.timeline import timeline
 from applications.vendor_formats.template import template_csv, template_xlsx
 from core import hooks
+from core.filetypes import DOCUMENT_TYPES, USAGE_TYPES
 from core.lib.money import display_money
 from core.signing import issued_pdf_response
-from core.uploads import DOCUMENT_TYPES, USAGE_TYPES, check_upload
+from core.uploads import check_upload
 from core.validators import display_phone
 from enterprises.models import Provider
 from ledger.actions import record_event

@@ -20,9 +20,10 @@ from applications.models import Application
 from audits import notify
 from audits.guards import MAX_EVIDENCE_FILES, AuditRefused, require, required_text
 from audits.models import DataNotice, Finding, Objection, ObjectionEvidence, ReconciliationRun, SpotCheck
+from core.filetypes import DOCUMENT_TYPES
 from core.formats import date_text, money_text
 from core.lib.money import round_half_up
-from core.uploads import DOCUMENT_TYPES, CheckedUpload, check_upload, stored_files
+from core.uploads import CheckedUpload, check_upload, stored_files
 from enterprises.models import Right
 from enterprises.permissions import RightRefused, record_use, require_right
 from ledger.actions import record_event

@@ -8,17 +8,20 @@ e-mail and the text message print that document.
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from audits.models import Clawback, DataNotice, Finding
 from policy import measures
 from policy.calendar import Deadline, repayment_due
 from policy.loader import params_at
 from policy.measures import cite
 from review.legal import Document, remedies
+
+if TYPE_CHECKING:
+    from audits.models import Clawback, DataNotice, Finding
 
 
 def _site(path: str) -> str:

@@ -17,6 +17,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from audits import rules
+from audits.legal import clawback_deadline
 from core.lib.money import display_money
 from core.signatures import SignedFile
 
@@ -363,8 +364,6 @@ class Clawback(models.Model):
     @property
     def repayment_deadline(self) -> Any:
         """缴回期限 as the decision states it (``audits.legal.clawback_deadline``)."""
-        from audits.legal import clawback_deadline
-
         return clawback_deadline(self)
 
 

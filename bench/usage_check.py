@@ -53,7 +53,7 @@ BATCH = 1000
 
 def fill(n_records: int) -> int:
     from enterprises.models import Enterprise, Provider
-    from monitoring.actions import record_usage_batch
+    from monitoring.ingest import record_usage_batch
     from monitoring.tests.factories import BASE, hourly, make_node
     from testing.fixtures import USCC_A
 

@@ -33,6 +33,9 @@ from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _l
 
+from core.filetypes import OFD, PDF
+from core.signing import trust_roots
+
 logger = logging.getLogger(__name__)
 
 VALID, WARNING, UNSIGNED, UNVERIFIED = "valid", "warning", "unsigned", "unverified"
@@ -213,8 +216,6 @@ def _validation_context() -> Any:
 
 
 def _roots() -> list[Any]:
-    from core.signing import trust_roots
-
     return trust_roots()
 
 
@@ -330,8 +331,6 @@ def check_ofd(content: bytes) -> dict[str, Any]:
 
 def check_signatures(content: bytes, mime: str) -> dict[str, Any]:
     """The signature result of an upload's content; ``{}`` for types that carry none (images, tables)."""
-    from core.uploads import OFD, PDF
-
     if mime == PDF:
         return check_pdf(content)
     if mime == OFD:

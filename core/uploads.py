@@ -28,21 +28,22 @@ from django.core.files.uploadedfile import UploadedFile
 from django.http import FileResponse
 from django.utils.translation import gettext as _
 
-PDF = "application/pdf"
-JPEG = "image/jpeg"
-PNG = "image/png"
-CSV = "text/csv"
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-OFD = "application/ofd"  # GB/T 33190 版式文档: a zip with OFD.xml at its root
-DOCUMENT_TYPES = frozenset({PDF, OFD, JPEG, PNG})
-TABLE_TYPES = frozenset({CSV, XLSX})
-# Vendor usage exports: a JSON document or JSON lines (docs/usage-formats.md).
-JSON = "application/json"
-USAGE_TYPES = TABLE_TYPES | {JSON}
-EXTENSIONS = {PDF: "pdf", OFD: "ofd", JPEG: "jpg", PNG: "png", CSV: "csv", XLSX: "xlsx", JSON: "json"}
-TYPE_LABELS = {PDF: "PDF", OFD: "OFD", JPEG: "JPEG", PNG: "PNG", CSV: "CSV", XLSX: "XLSX", JSON: "JSON"}
-# Entries an OFD package may list (its pages, resources and seals are a few hundred).
-OFD_MAX_ENTRIES = 10_000
+from core.filetypes import (
+    CSV,
+    DOCUMENT_TYPES,
+    EXTENSIONS,
+    JPEG,
+    JSON,
+    OFD,
+    OFD_MAX_ENTRIES,
+    PDF,
+    PNG,
+    TABLE_MAX_ROWS,
+    TYPE_LABELS,
+    XLSX,
+)
+from core.signatures import check_signatures
+from core.xlsx import check_workbook_bounds
 
 
 @dataclass(frozen=True)
@@ -134,10 +135,6 @@ def _looks_like_json(content: bytes) -> bool:
 
 
 # Bounds checked before a file is decoded or parsed (decompression bombs, docs/security.md).
-# A table (CSV, or any sheet of an XLSX) may have this many rows, header and blank rows
-# included, and this many columns; the consumption detail allows 50,000 data rows.
-TABLE_MAX_ROWS = 60_000
-TABLE_MAX_COLUMNS = 64
 # An image may have this many pixels (6,000 × 6,000; an A4 page scanned at 600 dpi is
 # 35 million); decoding takes 3–4 bytes a pixel.
 IMAGE_MAX_PIXELS = 36_000_000
@@ -463,12 +460,8 @@ def check_upload(upload: UploadedFile[bytes], allowed: frozenset[str] = DOCUMENT
     elif mime == OFD:
         _check_zip(content, name)
     elif mime == XLSX:
-        from core.xlsx import check_workbook_bounds
-
         check_workbook_bounds(content, name)
         _check_zip(content, name)
-    from core.signatures import check_signatures
-
     return CheckedUpload(
         content=content,
         mime=mime,

@@ -32,6 +32,8 @@ from openpyxl.utils import column_index_from_string, get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from openpyxl.worksheet.worksheet import Worksheet
 
+from core.filetypes import TABLE_MAX_COLUMNS, TABLE_MAX_ROWS
+
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 XLSX_MONEY_FORMAT = "#,##0.00"
 XLSX_DATETIME_FORMAT = 'yyyy"年"m"月"d"日" hh:mm'  # i18n: data
@@ -215,8 +217,6 @@ def check_workbook_bounds(content: bytes, name: str) -> None:
     """
     from django.core.exceptions import ValidationError
     from django.utils.translation import gettext as _
-
-    from core.uploads import TABLE_MAX_COLUMNS, TABLE_MAX_ROWS
 
     def refuse(what: str, limit: int, unit: str = "") -> ValidationError:
         return ValidationError(

@@ -17,7 +17,8 @@ from agent.signing import sign_record
 from applications.models import Application, Offer, Work
 from applications.states import Status
 from applications.works import register_work, verify_filing
-from core.uploads import DOCUMENT_TYPES, CheckedUpload
+from core.filetypes import DOCUMENT_TYPES
+from core.uploads import CheckedUpload
 from demo.files import checked_upload, png_file
 from demo.game import Demo
 from monitoring import ingest

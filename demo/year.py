@@ -35,7 +35,7 @@ from applications.states import Status
 from audits import findings, fraud, spotchecks
 from audits.models import Finding
 from audits.quarters import Quarter
-from core.uploads import DOCUMENT_TYPES, TABLE_TYPES
+from core.filetypes import DOCUMENT_TYPES, TABLE_TYPES
 from demo import usage as demo_usage
 from demo.cast import (
     APPROVE,

@@ -8,7 +8,8 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from core.uploads import DOCUMENT_TYPES, CheckedUpload, check_upload
+from core.filetypes import DOCUMENT_TYPES
+from core.uploads import CheckedUpload, check_upload
 from core.validators import normalize_email, normalize_phone, normalize_uscc
 from enterprises.models import Enterprise, Right
 

@@ -9,7 +9,8 @@ from django.utils import timezone
 from huey import crontab
 
 from core.periodic import periodic_job
-from ledger.actions import run_verification, sign_checkpoint
+from ledger.actions import sign_checkpoint
+from ledger.verification import run_verification
 
 FULL_ON_WEEKDAY = 6  # Sunday (Asia/Shanghai): the whole log; the other nights, what is new
 

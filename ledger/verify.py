@@ -35,6 +35,7 @@ from ledger.events import AUDIT_KIND, audit_entry_bytes
 from ledger.models import AuditEvent, LogState
 from ledger.verify_checkpoints import UPPER_KEYS, CheckpointChecks
 from ledger.windows import EntryMeta, Prefetcher, WindowRows, as_bytes
+from ledger.witnessing import cosignature_problems
 
 WINDOW = 1 << 16  # entries read and hashed at a time (a multiple of the tile width)
 MAX_PROBLEMS = 200
@@ -226,8 +227,6 @@ class _Verifier(CheckpointChecks):
                         _("检查点 #%(id)s（大小 %(size)s）的根哈希与按保存的哈希重新计算的不一致")
                         % {"id": cp_id, "size": s},
                     )
-        from ledger.witnessing import cosignature_problems
-
         for message in cosignature_problems():
             self.add(None, message)
         for s, (where, root_outside) in sorted(outside_roots.items()):

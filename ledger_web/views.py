@@ -18,8 +18,8 @@ from accounts.models import User, current_user
 from accounts.roles import Role
 from core.pagination import paginate
 from ledger import services
-from ledger.actions import run_verification
 from ledger.models import Checkpoint, Entry, LogState, VerificationRun
+from ledger.verification import run_verification
 
 PAGE_ROLES = (Role.INSPECTOR, Role.AUDITADMIN)
 

@@ -20,8 +20,8 @@ from django.utils.translation import gettext as _
 
 from accounts.models import User
 from agent.signing import KeyFileError, load_public_key, verify_bytes
+from core.filetypes import TABLE_MAX_ROWS
 from core.refusals import Refused
-from core.uploads import TABLE_MAX_ROWS
 from enterprises.models import Provider
 from ledger.actions import record_event
 from monitoring.ingest import BatchResult, cached_public_key, record_usage_batch

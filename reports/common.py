@@ -5,9 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from applications.models import Application
 from core.lib.money import round_half_up
 from policy.queries import POLICY_TZ, year_bounds
 
@@ -32,3 +35,10 @@ def pct(part: Decimal | int, whole: Decimal | int) -> float | None:
     if not whole:
         return None
     return float(round(Decimal(part) * 100 / Decimal(whole), 1))
+
+
+def applications_of_year(year: int) -> models.QuerySet[Application]:
+    """Applications submitted in ``year``, and drafts created in it."""
+    return Application.objects.annotate(day=Coalesce("submitted_at", "created_at")).filter(
+        in_year("day", year)
+    )

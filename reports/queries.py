@@ -27,7 +27,7 @@ from typing import Any
 
 from django.db import models
 from django.db.models import Count, Sum
-from django.db.models.functions import Coalesce, ExtractMonth, ExtractYear
+from django.db.models.functions import ExtractMonth, ExtractYear
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -38,7 +38,7 @@ from core.lib.money import round_half_up
 from monitoring.models import Scenario, UsageRecord
 from policy.loader import PolicyNotInForceError, params_at
 from policy.queries import POLICY_TZ, kept_total, year_bounds
-from reports.common import MONTHS, ZERO, in_year, money, pct
+from reports.common import MONTHS, ZERO, applications_of_year, in_year, money, pct
 from reports.compliance import OPEN, OVERDUE, deadline_compliance
 from reports.offers import offer_service
 from reports.ratings import ratings_summary
@@ -65,13 +65,6 @@ def available_years(today: dt.date | None = None, *, shown: int | None = None) -
 
 
 # --- applications ------------------------------------------------------------------------------
-
-
-def applications_of_year(year: int) -> models.QuerySet[Application]:
-    """Applications submitted in ``year``, and drafts created in it."""
-    return Application.objects.annotate(day=Coalesce("submitted_at", "created_at")).filter(
-        in_year("day", year)
-    )
 
 
 def applications_by_state(year: int) -> list[dict[str, Any]]:

@@ -15,6 +15,7 @@ from applications.models import ConsumptionRow, UsageLineRow
 from applications.usage_lines import quantity_text
 from core.lib.money import round_half_up
 from core.lib.usage_vocabulary import GPU_TIME, KINDS, PACK_PURCHASE, UNITS
+from reports.common import applications_of_year
 
 ZERO = Decimal("0")
 
@@ -24,8 +25,6 @@ def usage_spend(year: int) -> list[dict[str, Any]]:
 
     Cash is what was paid, else what was payable; pack purchases count when bought here (the spend
     of the year), not through the units drawn."""
-    from reports.queries import applications_of_year  # the year's applications, one definition
-
     app_ids = applications_of_year(year).values("pk")
     money = DecimalField(max_digits=24, decimal_places=6)
     groups: dict[tuple[str, str, str], dict[str, Decimal]] = defaultdict(

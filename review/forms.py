@@ -12,7 +12,8 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from applications.states import Status
-from core.uploads import DOCUMENT_TYPES, USAGE_TYPES, CheckedUpload, check_upload
+from core.filetypes import DOCUMENT_TYPES, USAGE_TYPES
+from core.uploads import CheckedUpload, check_upload
 from review.models import SupplementNotice
 from review.rows import ROW_BY_FIELD, display_value
 

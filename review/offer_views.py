@@ -19,8 +19,9 @@ from accounts.models import User, current_user
 from accounts.roles import STAFF_ROLES, Role
 from applications.models import Material, Offer, Work
 from applications.works import platform_held_kinds, register_work, verify_filing
+from core.filetypes import DOCUMENT_TYPES
 from core.refusals import Refused, show_refusal
-from core.uploads import DOCUMENT_TYPES, check_upload
+from core.uploads import check_upload
 from review import offers
 from review.payment_batches import latest_account
 

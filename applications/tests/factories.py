@@ -81,7 +81,7 @@ def consumption_xlsx(rows: list[tuple[Any, ...]]) -> bytes:
 
 
 def checked(name: str, content: bytes, kind: str = MaterialKind.BUSINESS_LICENSE) -> Any:
-    from core.uploads import DOCUMENT_TYPES, USAGE_TYPES
+    from core.filetypes import DOCUMENT_TYPES, USAGE_TYPES
 
     allowed = DOCUMENT_TYPES | USAGE_TYPES if kind == MaterialKind.CONSUMPTION_DETAIL else DOCUMENT_TYPES
     return check_upload(upload(name, content), allowed)

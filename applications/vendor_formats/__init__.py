@@ -49,7 +49,7 @@ def _table_rows(content: bytes) -> list[Sequence[Any]]:
     if content.startswith(XLSX_MAGIC):
         from openpyxl import load_workbook
 
-        from core.uploads import TABLE_MAX_COLUMNS, TABLE_MAX_ROWS
+        from core.filetypes import TABLE_MAX_COLUMNS, TABLE_MAX_ROWS
 
         workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
         try:

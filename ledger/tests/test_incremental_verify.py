@@ -9,10 +9,11 @@ import time_machine
 from django.test import TestCase
 
 from ledger import merkle, tiles
-from ledger.actions import append_entries, run_verification, sign_checkpoint
+from ledger.actions import append_entries, sign_checkpoint
 from ledger.models import LogState, VerificationRun
 from ledger.tasks import verify_ledger_nightly
 from ledger.tests.test_verify import raw_sql
+from ledger.verification import run_verification
 from ledger.verify import verify_log
 
 CHINA = dt.timezone(dt.timedelta(hours=8))

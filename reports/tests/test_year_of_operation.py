@@ -24,7 +24,7 @@ from applications.models import Application
 from applications.states import COUNTS_AGAINST_CAP, IN_REVIEW, Status
 from demo import game, year
 from demo.staff import STAFF, ensure_user
-from ledger.actions import run_verification
+from ledger.verification import run_verification
 from policy.actions import load_holiday_year
 from policy.calendar import get_calendar
 from policy.loader import params_at

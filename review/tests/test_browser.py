@@ -17,8 +17,9 @@ from accounts.roles import Role
 from applications import actions as intake
 from applications.models import Application, MaterialKind
 from applications.states import Status
+from core.filetypes import DOCUMENT_TYPES, TABLE_TYPES
 from core.smtp import SmtpSink
-from core.uploads import DOCUMENT_TYPES, TABLE_TYPES, check_upload
+from core.uploads import check_upload
 from policy.actions import load_holiday_year
 from review.models import Notification, Payment, ReviewStep
 from testing.browser import force_login, login, screenshot

@@ -12,7 +12,8 @@ from applications import actions as intake
 from applications.models import Application, Material, MaterialKind
 from applications.pdf import render_application_pdf
 from applications.states import Status
-from core.uploads import DOCUMENT_TYPES, check_upload
+from core.filetypes import DOCUMENT_TYPES
+from core.uploads import check_upload
 from enterprises.actions import upload_licence
 from review import actions
 from review.tests.helpers import ReviewTestCase

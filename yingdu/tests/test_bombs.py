@@ -14,15 +14,8 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from applications.consumption import COLUMNS, HEADERS, XLSX_MIME, parse_consumption
-from core.uploads import (
-    DOCUMENT_TYPES,
-    IMAGE_MAX_PIXELS,
-    TABLE_MAX_ROWS,
-    TABLE_TYPES,
-    ZIP_MAX_RATIO,
-    ZIP_MAX_UNCOMPRESSED_BYTES,
-    check_upload,
-)
+from core.filetypes import DOCUMENT_TYPES, TABLE_MAX_ROWS, TABLE_TYPES
+from core.uploads import IMAGE_MAX_PIXELS, ZIP_MAX_RATIO, ZIP_MAX_UNCOMPRESSED_BYTES, check_upload
 from core.xlsx import XLSX_MAX_SHARED_STRINGS_BYTES
 from testing.fixtures import assert_bounded, handmade_xlsx, ofd_bytes, pdf_bytes, upload
 

@@ -17,7 +17,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from core import signatures, signing
-from core.uploads import DOCUMENT_TYPES, check_upload
+from core.filetypes import DOCUMENT_TYPES
+from core.uploads import check_upload
 from testing.fixtures import ofd_bytes, pdf_bytes, signed_pdf, upload
 
 # The DER of OID 1.2.156.10197.1.501 (SM2 signature with SM3), as a GB/T 38540 seal carries it.

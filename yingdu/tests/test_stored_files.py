@@ -6,7 +6,8 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.test import TestCase
 
-from core.uploads import DOCUMENT_TYPES, check_upload, stored_files
+from core.filetypes import DOCUMENT_TYPES
+from core.uploads import check_upload, stored_files
 from testing.fixtures import png_bytes, upload
 
 

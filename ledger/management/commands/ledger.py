@@ -89,7 +89,7 @@ class Command(BaseCommand):
             )
 
     def _verify(self, seen_elsewhere: list[str], incremental: bool) -> None:
-        from ledger.actions import run_verification
+        from ledger.verification import run_verification
 
         try:
             run = run_verification(
