@@ -22,6 +22,7 @@ from django.core.management import call_command
 from django.db import connection, models
 from django.test import override_settings
 
+from applications.models import AnnualGrant
 from applications.states import Status
 from audits import findings, fraud
 from audits.models import Clawback, Finding, Repayment
@@ -31,7 +32,7 @@ from ledger.models import Checkpoint, LogState
 from ledger.tests.test_verify import raw_sql
 from ledger.verify import verify_log
 from review import actions as review
-from review.models import AnnualGrant, Payment, ReviewStep
+from review.models import Payment, ReviewStep
 from review.tests.helpers import ReviewTestCase
 from testing.fixtures import make_application
 

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from django.apps import apps
 
-from policy.queries import kept_total
+from applications.money import kept_total
 from testing.fixtures import BaseTestCase
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
