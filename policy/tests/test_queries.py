@@ -1,4 +1,5 @@
-"""kept_total: what the enterprise keeps of its subsidies of a calendar year, for the annual cap."""
+"""applications.money.kept_total: what the enterprise keeps of its subsidies of a calendar year,
+for the annual cap."""
 
 from __future__ import annotations
 
