@@ -83,6 +83,22 @@ def paid_application(enterprise_no: int, approver: User, finance: User) -> tuple
     return paid, applicant
 
 
+def jobs(
+    paid: Application, other: Application, same: Application, *, approver: User, inspector: User
+) -> dict[str, Callable[[], object]]:
+    """One round's four actions on one enterprise."""
+    reason = "核查属实，追回补贴"
+    same_again = Application.objects.get(pk=same.pk)  # each thread its own instance
+    return {
+        "approve other": lambda: review.approve_application(other, actor=approver, opinion="同意"),
+        "claw back paid": lambda: fraud.claw_back(paid, paid.paid_amount, actor=inspector, reason=reason),
+        "approve same": lambda: review.approve_application(same, actor=approver, opinion="同意"),
+        "claw back same": lambda: fraud.claw_back(
+            same_again, Decimal("100.00"), actor=inspector, reason=reason
+        ),
+    }
+
+
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_it_never_deadlocks_an_approval_and_a_clawback_of_one_enterprise() -> None:
@@ -97,20 +113,7 @@ def test_it_never_deadlocks_an_approval_and_a_clawback_of_one_enterprise() -> No
             other = make_application(enterprise, applicant, Status.FINAL_APPROVAL, submitted=SUBMITTED)
             same = make_application(enterprise, applicant, Status.FINAL_APPROVAL, submitted=SUBMITTED)
 
-        outcomes = race(
-            {
-                "approve other": lambda a=other: review.approve_application(
-                    a, actor=approver, opinion="同意"
-                ),
-                "claw back paid": lambda a=paid: fraud.claw_back(
-                    a, a.paid_amount, actor=inspector, reason="核查属实，追回补贴"
-                ),
-                "approve same": lambda a=same: review.approve_application(a, actor=approver, opinion="同意"),
-                "claw back same": lambda a=same: fraud.claw_back(
-                    a, Decimal("100.00"), actor=inspector, reason="核查属实，追回补贴"
-                ),
-            }
-        )
+        outcomes = race(jobs(paid, other, same, approver=approver, inspector=inspector))
 
         # Every thread finished with its own outcome: no deadlock, no other database error.
         assert len(outcomes) == 4, (n, outcomes)
