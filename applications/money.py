@@ -18,6 +18,8 @@ application first as every review action does and then calls :func:`lock_money_r
 clawback (audits) calls it to lock both. One order, so an approval and a clawback of one
 enterprise wait for each other and never deadlock; the enterprise lock makes the approvals and
 clawbacks of one enterprise run one after another, each seeing the totals the others committed.
+A repayment or a write-off, which changes the application's money record but not what the
+enterprise keeps, locks its receivable (audits' own row) first and then takes the same order.
 """
 
 from __future__ import annotations
