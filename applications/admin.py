@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from applications.models import Application, ConsumptionRow, Material
+from applications.models import AnnualGrant, Application, ConsumptionRow, Material
 from core.admin import ReadOnlyAdmin
 
 
@@ -36,3 +36,8 @@ class MaterialAdmin(ReadOnlyAdmin):
 class ConsumptionRowAdmin(ReadOnlyAdmin):
     list_display = ("application", "row_number", "record_id", "resource", "minutes", "amount", "scenario")
     search_fields = ("record_id", "application__reference")
+
+
+@admin.register(AnnualGrant)
+class AnnualGrantAdmin(ReadOnlyAdmin):
+    list_display = ("enterprise", "year", "total", "cap", "updated_at")

@@ -23,3 +23,6 @@ class ApplicationsConfig(AppConfig):
 
         register_usage_labels()
         hooks.register(hooks.USAGE_EXPORT_READ, read_export)
+        from applications.money import annual_kept
+
+        hooks.register(hooks.ANNUAL_KEPT, annual_kept)

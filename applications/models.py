@@ -524,3 +524,39 @@ class Offer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.work} {self.get_status_display()}"
+
+
+class AnnualGrant(models.Model):
+    """What one enterprise keeps of its awards of one calendar (submission) year (三（三）).
+
+    The one record of the annual cap, read and written only through ``applications.money``:
+    final approval adds the amount it grants, a clawback takes its amount out again, always
+    with the rows locked in the order that module defines. The check constraint
+    ``total <= cap`` is the database's own guarantee that no path grants past the annual cap.
+    ``cap`` is copied from the policy parameters at grant time. The table keeps the name it had
+    when the review app held it, so the log's sealed entries of its rows stay valid.
+    """
+
+    enterprise = models.ForeignKey(
+        "enterprises.Enterprise",
+        verbose_name=_("企业"),
+        on_delete=models.PROTECT,
+        related_name="annual_grants",
+    )
+    year = models.PositiveSmallIntegerField(_("年度"))
+    total = models.DecimalField(_("已核定总额（元）"), max_digits=12, decimal_places=2, default=Decimal("0"))
+    cap = models.DecimalField(_("年度上限（元）"), max_digits=12, decimal_places=2)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+
+    class Meta:
+        db_table = "review_annualgrant"
+        verbose_name = _("企业年度补助总额")
+        verbose_name_plural = _("企业年度补助总额")
+        constraints = [
+            models.UniqueConstraint(fields=["enterprise", "year"], name="unique_annual_grant"),
+            models.CheckConstraint(condition=Q(total__lte=F("cap")), name="annual_grant_within_cap"),
+            models.CheckConstraint(condition=Q(total__gte=Decimal("0")), name="annual_grant_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.enterprise_id} {self.year}: {self.total}/{self.cap}"

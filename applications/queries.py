@@ -11,10 +11,10 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from applications.models import Application
+from applications.money import kept_total
 from applications.states import IN_REVIEW
 from applications.subsidy import subsidy_for
 from policy.loader import PolicyNotInForceError, PolicyParams, params_at
-from policy.queries import kept_total
 from policy.rules import SubsidyResult
 
 

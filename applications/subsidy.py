@@ -6,8 +6,8 @@ import datetime as dt
 from decimal import Decimal
 
 from applications.models import Application
+from applications.money import kept_total
 from policy.loader import PolicyParams, params_at
-from policy.queries import kept_total
 from policy.rules import SubsidyResult, calculate_subsidy
 
 

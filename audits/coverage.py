@@ -8,11 +8,11 @@ Usage rows are checked against their own entries (``monitoring.integrity``).
 
 from __future__ import annotations
 
-from applications.models import Application, ConsumptionRow, Offer, UsageLineRow
+from applications.models import AnnualGrant, Application, ConsumptionRow, Offer, UsageLineRow
 from audits.models import Clawback, Finding, ReconciliationRun, Repayment, SpotCheck
 from ledger.rows import cover
 from monitoring.models import ReportedUsageLine
-from review.models import AnnualGrant, Payment, PaymentInstruction, PaymentInstructionItem, ReviewStep
+from review.models import Payment, PaymentInstruction, PaymentInstructionItem, ReviewStep
 
 _OF_APPLICATION = "(SELECT a.enterprise_id FROM applications_application a WHERE a.id = t.application_id)"
 _OF_CLAWBACK = (

@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import User
 from accounts.roles import Role
+from applications import money
 from applications.models import Application
 from applications.states import TRANSITIONS, Status
 from audits import notify
@@ -21,7 +22,6 @@ from audits.models import Clawback, Finding, Repayment
 from core.lib.money import display_money, format_money, round_half_up
 from enterprises.models import Enterprise
 from ledger.actions import record_event
-from review.actions import release_annual_grant
 from review.transitions import record_step
 
 
@@ -49,9 +49,11 @@ def claw_back(
 
     ``amount`` defaults to the finding's amount at issue. Clawing back the whole payment takes
     the application to 已追回, a part to 部分追回: the enterprise keeps the rest, and only what
-    is clawed back stops counting against its annual cap (docs/subsidy.md). The enterprise row is
-    locked, as final approval locks it, so a concurrent approval sees the freed quota or not
-    at all. The application's money record and the receivable are written together.
+    is clawed back stops counting against its annual cap (docs/subsidy.md). The application's
+    row and then the enterprise's are locked in the order final approval locks them
+    (``applications.money``), so a concurrent approval sees the freed quota or not at all and
+    the two never deadlock. The application's money record, the enterprise-year record and the
+    receivable are written together.
     """
     require(actor, Role.INSPECTOR)
     text = required_text(reason, required=_("请填写追回理由"), field="reason")
@@ -64,8 +66,7 @@ def claw_back(
     if not amount.is_finite() or amount <= 0 or amount != round_half_up(amount):
         raise AuditRefused({"amount": [_("追回金额须为正数，至多两位小数")]})
     with transaction.atomic():
-        Enterprise.objects.select_for_update().get(pk=application.enterprise_id)
-        app = Application.objects.select_for_update().get(pk=application.pk)
+        app, _enterprise = money.lock_money_rows(application.pk)
         if Status(app.status) not in TRANSITIONS["clawback"].sources:
             raise AuditRefused(
                 _("只有已兑现的申请可以追回，当前状态：%(status)s") % {"status": app.get_status_display()}
@@ -77,10 +78,7 @@ def claw_back(
             )
         transition = TRANSITIONS["clawback" if amount == paid else "partial_clawback"]
         before = app.status
-        release_annual_grant(app, amount)
-        app.status = transition.target
-        app.clawed_back_amount = amount
-        app.save(update_fields=["status", "clawed_back_amount", "updated_at"])
+        money.claw_back(app, amount, status=transition.target)
         clawback = Clawback.objects.create(
             application=app, finding=finding, amount=amount, reason=text, created_by=actor
         )
@@ -148,7 +146,7 @@ def record_repayment(
         raise AuditRefused({"date": [_("到账日期不能晚于今天")]})
     with transaction.atomic():
         locked = Clawback.objects.select_for_update().get(pk=clawback.pk)
-        app = Application.objects.select_for_update().get(pk=locked.application_id)
+        app, _enterprise = money.lock_money_rows(locked.application_id)
         if amount > locked.outstanding:
             raise AuditRefused(
                 {
@@ -164,8 +162,7 @@ def record_repayment(
         locked.repaid += amount
         _settle(locked)
         locked.save(update_fields=["repaid", "status"])
-        app.repaid_amount += amount
-        app.save(update_fields=["repaid_amount", "updated_at"])
+        money.add_repayment(app, amount)
         record_event(
             "audit.repayment",
             actor=actor,
@@ -198,7 +195,7 @@ def write_off_clawback(
     text = required_text(reason, required=_("请填写核销理由"), field="reason")
     with transaction.atomic():
         locked = Clawback.objects.select_for_update().get(pk=clawback.pk)
-        app = Application.objects.select_for_update().get(pk=locked.application_id)
+        app, _enterprise = money.lock_money_rows(locked.application_id)
         left = locked.outstanding
         if left <= 0:
             raise AuditRefused(_("该追回应收款已结清，无需核销"))
@@ -208,8 +205,7 @@ def write_off_clawback(
         locked.written_off_reason = text
         _settle(locked)
         locked.save(update_fields=["written_off", "written_off_at", "written_off_reason", "status"])
-        app.written_off_amount += left
-        app.save(update_fields=["written_off_amount", "updated_at"])
+        money.add_write_off(app, left)
         record_event(
             "audit.write_off",
             actor=actor,

@@ -40,6 +40,10 @@ USAGE_EXPORT_READ = "usage.export_read"
 # A witness was shown another history of the log (ledger.witnessing): witness_name, tree_size, reason
 LEDGER_WITNESS_ALARM = "ledger.witness_alarm"
 
+# What an enterprise keeps of a year's awards, for the public calculator (policy) that sits below
+# the app holding the money record (applications.money): enterprise_id, year -> Decimal
+ANNUAL_KEPT = "enterprise.annual_kept"
+
 HOOKS = frozenset(
     {
         APPLICATION_SUBMITTED,
@@ -53,6 +57,7 @@ HOOKS = frozenset(
         ENTERPRISE_VERIFIED,
         LEDGER_WITNESS_ALARM,
         USAGE_EXPORT_READ,
+        ANNUAL_KEPT,
     }
 )
 

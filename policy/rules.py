@@ -232,8 +232,9 @@ def calculate_subsidy(
 ) -> SubsidyResult:
     """The subsidy for one work under ``params`` (the version in force on the submission date).
 
-    ``granted_this_year`` is the enterprise's granted total in the submission year
-    (:func:`policy.queries.kept_total`), excluding the application being computed.
+    ``granted_this_year`` is what the enterprise keeps of its awards of the submission year, the
+    application being computed left out; the caller reads it (``applications.money.kept_total``):
+    policy reads no application.
     """
     _check_inputs(total_compute_cost, work_minutes, granted_this_year)
     formula = formula_for(params)

@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from accounts.roles import STAFF_ROLES, Role
+from core import hooks
 from core.lib.workdays import UnknownYearError, provisional_schedule
 from policy.actions import load_holiday_year, preview_holiday_year
 from policy.calendar import apply_due, builtin_years, get_calendar, next_year_warning, workdays_left
@@ -26,16 +27,16 @@ from policy.rules import calculate_subsidy
 
 
 def _enterprise_granted(request: HttpRequest, year: int) -> Decimal | None:
-    """The signed-in applicant's enterprise's granted total this year, if there is one."""
+    """The signed-in applicant's enterprise's granted total this year, if there is one.
+
+    The applications app holds the money record and answers (``applications.money``); policy,
+    below it, only asks. Nothing answers where the applications app is not installed.
+    """
     enterprise_id = getattr(request.user, "enterprise_id", None)
     if not request.user.is_authenticated or enterprise_id is None:
         return None
-    from policy.queries import kept_total
-
-    try:
-        return kept_total(enterprise_id, year)
-    except LookupError:  # the applications app is not installed (a trimmed deployment)
-        return None
+    answers = hooks.collect(hooks.ANNUAL_KEPT, enterprise_id=enterprise_id, year=year)
+    return answers[0] if answers else None
 
 
 @require_http_methods(["GET"])

@@ -32,12 +32,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from applications.models import Application
+from applications.money import kept_total
 from applications.states import GRANTED, IN_REVIEW, Status
 from audits.models import Finding, Repayment
 from core.lib.money import round_half_up
 from monitoring.models import Scenario, UsageRecord
 from policy.loader import PolicyNotInForceError, params_at
-from policy.queries import POLICY_TZ, kept_total, year_bounds
+from policy.queries import POLICY_TZ, year_bounds
 from reports.common import MONTHS, ZERO, applications_of_year, in_year, money, pct
 from reports.compliance import OPEN, OVERDUE, deadline_compliance
 from reports.offers import offer_service

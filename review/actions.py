@@ -18,13 +18,12 @@ from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
-from django.db import IntegrityError, transaction
-from django.db.models import F
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import User
+from applications import money
 from applications.models import Application
 from applications.states import Status
 from applications.subsidy import subsidy_for
@@ -32,14 +31,10 @@ from core import hooks
 from core.formats import date_text
 from core.lib.money import display_money
 from core.uploads import CheckedUpload, stored_files
-from enterprises.models import Enterprise
-from ledger.rows import seal
 from policy.loader import params_at
-from policy.queries import kept_total
 from review import rows
 from review.clock import local_date
 from review.models import (
-    AnnualGrant,
     OnSiteAttachment,
     OnSiteCheck,
     Payment,
@@ -294,32 +289,13 @@ def return_application(
 # --- level 3: 审批 and the annual cap -----------------------------------------------------------
 
 
-def _add_to_annual_grant(
-    enterprise: Enterprise, year: int, amount: Decimal, cap: Decimal, granted: Decimal
-) -> Decimal:
-    """Add ``amount`` to the enterprise's running total for ``year``; the row's check constraint
-    (total <= cap) refuses anything past the cap even if a caller forgot the enterprise lock."""
-    grant, _created = AnnualGrant.objects.get_or_create(
-        enterprise=enterprise, year=year, defaults={"total": granted, "cap": cap}
-    )
-    try:
-        with transaction.atomic():
-            # F(): the database adds to the committed total, never to a stale value read here.
-            AnnualGrant.objects.filter(pk=grant.pk).update(total=F("total") + amount, cap=cap)
-            seal(AnnualGrant, [grant.pk])
-    except IntegrityError as exc:
-        raise illegal_transition(_("超出企业年度补助上限 %(cap)s 元，不能批准") % {"cap": display_money(cap)}) from exc
-    grant.refresh_from_db(fields=["total"])
-    return grant.total
-
-
 def _approval_amount(app: Application) -> tuple[dt.date, Any, Decimal, Any]:
     """The amount an approval fixes now: the rule of the submission day's policy with the quota the
     enterprise has left this year (what approval grants, and what the approver sees before)."""
     day = local_date(app.submitted_at)
     assert day is not None
     params = params_at(day)
-    granted = kept_total(app.enterprise_id, day.year, exclude_application_id=app.pk)
+    granted = money.kept_total(app.enterprise_id, day.year, exclude_application_id=app.pk)
     return day, params, granted, subsidy_for(app, day, params=params, granted=granted)
 
 
@@ -335,13 +311,15 @@ def approve_application(
 ) -> Application:
     """审批通过: fixes the granted amount under the annual cap (三（三）, docs/subsidy.md).
 
-    The enterprise's row is locked for the rest of the transaction, so concurrent approvals of
-    one enterprise run one after another and each sees the totals the others committed. The
-    amount is the rule's amount with the quota left now; one that would be 0 is refused.
+    The application's row and then the enterprise's are locked for the rest of the transaction,
+    in the order of every change of what an enterprise keeps (``applications.money``), so
+    concurrent approvals and clawbacks of one enterprise run one after another and each sees
+    the totals the others committed. The amount is the rule's amount with the quota left now;
+    one that would be 0 is refused.
     """
 
     def body(app: Application) -> Application:
-        enterprise = Enterprise.objects.select_for_update().get(pk=app.enterprise_id)
+        _app, enterprise = money.lock_money_rows(app.pk)
         if enterprise.blacklisted:
             raise illegal_transition(_("企业已列入黑名单，不能批准"))
         if app.total_compute_cost is None or app.work_minutes is None or app.submitted_at is None:
@@ -352,7 +330,12 @@ def approve_application(
                 _("该企业%(year)d年度补助额度（上限 %(cap)s 元）已用完，不能批准；请作“审批不通过”处理")
                 % {"year": day.year, "cap": display_money(params.annual_cap)}
             )
-        total = _add_to_annual_grant(enterprise, day.year, result.amount, params.annual_cap, granted)
+        try:
+            total = money.grant(enterprise, day.year, result.amount, cap=params.annual_cap, kept=granted)
+        except money.CapExceeded as exc:
+            raise illegal_transition(
+                _("超出企业年度补助上限 %(cap)s 元，不能批准") % {"cap": display_money(params.annual_cap)}
+            ) from exc
         text = checked_opinion("approve", opinion)
         finish(
             app,
@@ -373,20 +356,6 @@ def approve_application(
         return app
 
     return perform("approve", application, actor=actor, request=request, body=body)
-
-
-def release_annual_grant(application: Application, amount: Decimal | None = None) -> None:
-    """Take a clawed-back ``amount`` (the whole award when not given) out of the enterprise's
-    annual total: the total is what the enterprise keeps. Called by the clawback action, in its
-    transaction, with the enterprise row locked."""
-    if application.granted_amount is None or application.submitted_at is None:
-        return
-    day = local_date(application.submitted_at)
-    assert day is not None
-    released = application.granted_amount if amount is None else amount
-    grants = AnnualGrant.objects.filter(enterprise_id=application.enterprise_id, year=day.year)
-    grants.update(total=F("total") - released)
-    seal(AnnualGrant, grants.values_list("pk", flat=True))
 
 
 # --- 兑现 -------------------------------------------------------------------------------------

@@ -4,7 +4,6 @@ from django.contrib import admin
 
 from core.admin import ReadOnlyAdmin
 from review.models import (
-    AnnualGrant,
     Notification,
     OnSiteCheck,
     Payment,
@@ -35,11 +34,6 @@ class OnSiteCheckAdmin(ReadOnlyAdmin):
 @admin.register(Payment)
 class PaymentAdmin(ReadOnlyAdmin):
     list_display = ("application", "date", "amount", "bank_reference", "recorded_by")
-
-
-@admin.register(AnnualGrant)
-class AnnualGrantAdmin(ReadOnlyAdmin):
-    list_display = ("enterprise", "year", "total", "cap", "updated_at")
 
 
 @admin.register(Notification)

@@ -1,6 +1,7 @@
 """Review and disbursement records (docs/states.md): steps, supplement notices, on-site checks, payments,
-the applicant's inbox, the per-enterprise annual grant total behind the annual cap, and the
-enterprise's rating of an ended case with the center's follow-up of a poor one (docs/ratings.md).
+the applicant's inbox, and the enterprise's rating of an ended case with the center's follow-up of a
+poor one (docs/ratings.md). The enterprise-year record of the annual cap is the applications app's
+(``applications.money``).
 
 Rows here are written only by ``review.actions``; nothing happens in ``save()``.
 """
@@ -214,38 +215,6 @@ class Payment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.application_id} {self.amount}"
-
-
-class AnnualGrant(models.Model):
-    """The running total granted to one enterprise in one calendar (submission) year (三（三）).
-
-    Final approval updates it while holding the enterprise's row lock; the check constraint
-    ``total <= cap`` is the database's own guarantee that no path grants past the annual cap.
-    ``cap`` is copied from the policy parameters at grant time.
-    """
-
-    enterprise = models.ForeignKey(
-        "enterprises.Enterprise",
-        verbose_name=_("企业"),
-        on_delete=models.PROTECT,
-        related_name="annual_grants",
-    )
-    year = models.PositiveSmallIntegerField(_("年度"))
-    total = models.DecimalField(_("已核定总额（元）"), max_digits=12, decimal_places=2, default=Decimal("0"))
-    cap = models.DecimalField(_("年度上限（元）"), max_digits=12, decimal_places=2)
-    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
-
-    class Meta:
-        verbose_name = _("企业年度补助总额")
-        verbose_name_plural = _("企业年度补助总额")
-        constraints = [
-            models.UniqueConstraint(fields=["enterprise", "year"], name="unique_annual_grant"),
-            models.CheckConstraint(condition=Q(total__lte=F("cap")), name="annual_grant_within_cap"),
-            models.CheckConstraint(condition=Q(total__gte=Decimal("0")), name="annual_grant_not_negative"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.enterprise_id} {self.year}: {self.total}/{self.cap}"
 
 
 class Notification(models.Model):

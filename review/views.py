@@ -27,6 +27,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts.models import User, current_user
 from accounts.roles import STAFF_ROLES, Role
+from applications import money
 from applications.models import Application, Material
 from applications.states import TRANSITIONS, Status
 from applications.timeline import Audience, timeline
@@ -38,7 +39,7 @@ from core.signing import issued_pdf_response
 from ledger.actions import record_event
 from ledger.downloads import audited_download
 from policy.calendar import get_state
-from policy.queries import kept_total, year_bounds
+from policy.queries import year_bounds
 from review import actions, rows, transitions
 from review.access import staff_application, staff_user
 from review.checks import run_checks
@@ -47,7 +48,6 @@ from review.confirmations import REJECTIONS, RejectionForm, rejection_confirmati
 from review.export_views import default_period
 from review.forms import OnSiteCheckForm, OpinionForm, PaymentForm, WorkbenchFilterForm, month_choices
 from review.models import (
-    AnnualGrant,
     OnSiteAttachment,
     OnSiteCheck,
     ReviewStep,
@@ -235,8 +235,8 @@ def _ytd(app: Application) -> dict[str, Any]:
             "pk", "reference", "work_title", "granted_amount", "clawed_back_amount", "status", "approved_at"
         )
     ]
-    annual = AnnualGrant.objects.filter(enterprise_id=app.enterprise_id, year=day.year).first()
-    total = kept_total(app.enterprise_id, day.year)
+    annual = money.year_record(app.enterprise_id, day.year)
+    total = money.kept_total(app.enterprise_id, day.year)
     try:
         from policy.loader import params_at
 

@@ -11,13 +11,12 @@ from typing import ClassVar
 import time_machine
 from django.urls import reverse
 
-from applications.models import Application
+from applications.models import AnnualGrant, Application
 from applications.states import Status
 from audits import findings, fraud
 from audits.models import Clawback, DataNotice, Finding
 from audits.tests.fixtures import make_application
 from ledger.models import AuditEvent
-from review.models import AnnualGrant
 from testing.fixtures import BaseTestCase, pades_status, signed_pdf, upload
 
 BEIJING = dt.timezone(dt.timedelta(hours=8))

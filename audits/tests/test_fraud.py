@@ -13,7 +13,8 @@ from django.core.exceptions import PermissionDenied
 from openpyxl import load_workbook
 
 from applications import actions as intake
-from applications.models import Application
+from applications.models import AnnualGrant, Application
+from applications.money import kept_total
 from applications.states import Status
 from audits import findings, fraud
 from audits.guards import AuditRefused
@@ -21,8 +22,7 @@ from audits.models import Clawback, Finding
 from audits.tests.fixtures import make_application
 from enterprises.models import Enterprise
 from ledger.models import AuditEvent
-from policy.queries import kept_total
-from review.models import AnnualGrant, ReviewStep
+from review.models import ReviewStep
 from testing.fixtures import BaseTestCase
 
 BEIJING = dt.timezone(dt.timedelta(hours=8))

@@ -10,13 +10,13 @@ from typing import ClassVar
 import time_machine
 from django.urls import reverse
 
-from applications.models import Application
+from applications.models import AnnualGrant, Application
 from applications.states import Status
 from audits import findings, fraud
 from audits.models import Clawback, DataNotice, Finding
 from audits.tests.fixtures import make_application
 from audits.tests.test_documents import pdf_text
-from review.models import AnnualGrant, Notification, SmsMessage
+from review.models import Notification, SmsMessage
 from testing.fixtures import BaseTestCase
 
 BEIJING = dt.timezone(dt.timedelta(hours=8))

@@ -41,7 +41,8 @@ from openpyxl import Workbook
 from accounts.models import User
 from accounts.roles import Role
 from applications import actions as intake
-from applications.models import Application
+from applications.models import AnnualGrant, Application
+from applications.money import enterprise_year_money
 from applications.states import GRANTED, IN_REVIEW, Status
 from audits import fraud
 from audits.guards import AuditRefused
@@ -49,12 +50,11 @@ from audits.models import Clawback, Repayment
 from enterprises.models import Enterprise
 from ledger.verify import verify_log
 from policy.loader import DEFAULT_DIRECTORY, clear_cache
-from policy.queries import enterprise_year_money, year_bounds
+from policy.queries import year_bounds
 from reports import exports, queries
 from reports.budget import budget_for
 from review import actions as review
 from review import resubmission
-from review.models import AnnualGrant
 from review.transitions import ReviewError
 from testing.fixtures import make_application, make_enterprise, make_user
 

@@ -15,16 +15,15 @@ from django.core.management import call_command
 from django.urls import reverse
 from openpyxl import load_workbook
 
-from applications.models import Application
+from applications.models import AnnualGrant, Application
+from applications.money import enterprise_year_money, kept_total
 from applications.states import Status
 from audits import fraud
 from audits.guards import AuditRefused
 from audits.models import Clawback, Finding
-from policy.queries import enterprise_year_money, kept_total
 from reports import queries
 from reports.exports import build_workbook
 from review import actions as review
-from review.models import AnnualGrant
 from review.tests.helpers import ReviewTestCase
 from testing.fixtures import make_application
 

@@ -1,4 +1,5 @@
-"""kept_total: what the enterprise keeps of its subsidies of a calendar year, for the annual cap."""
+"""applications.money.kept_total: what the enterprise keeps of its subsidies of a calendar year,
+for the annual cap."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from django.apps import apps
 
-from policy.queries import kept_total
+from applications.money import kept_total
 from testing.fixtures import BaseTestCase
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

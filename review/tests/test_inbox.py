@@ -9,6 +9,7 @@ from decimal import Decimal
 from django.core import mail
 from django.urls import reverse
 
+from applications.models import AnnualGrant
 from applications.states import Status
 from audits import fraud
 from audits.tests.fixtures import make_application as make_paid_application
@@ -16,7 +17,7 @@ from enterprises.actions import confirm_registration, registration_link, verify_
 from enterprises.models import Enterprise
 from enterprises.tests.test_registration import form_data
 from review import notify
-from review.models import AnnualGrant, Notification
+from review.models import Notification
 from review.tests.helpers import ReviewTestCase
 from testing.fixtures import USCC_C, make_application, make_user, pdf_bytes, upload
 

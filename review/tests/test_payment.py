@@ -12,11 +12,11 @@ from django.db import IntegrityError, connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from applications.models import Application
+from applications.models import AnnualGrant, Application
 from applications.states import Status
 from ledger.models import AuditEvent, LogState
 from review import actions
-from review.models import AnnualGrant, Notification, Payment, ReviewStep
+from review.models import Notification, Payment, ReviewStep
 from review.tests.helpers import ReviewTestCase
 from review.transitions import ReviewError
 from testing.fixtures import make_application
