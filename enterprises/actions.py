@@ -20,7 +20,7 @@ from accounts.actions import create_user_with_role
 from accounts.models import User
 from accounts.roles import Role
 from core import hooks
-from core.outbox import queue_email
+from core.notifications import queue_email
 from core.uploads import CheckedUpload, stored_files
 from enterprises.models import Delegation, Enterprise, LicenceVersion, Right
 from enterprises.permissions import record_use, require_right

@@ -517,7 +517,7 @@ def mark_notifications_read(user: User, ids: list[int] | None = None, *, actor: 
 
     Reading one's own messages changes nothing anyone else relies on, so it is not an audit event.
     """
-    from review.models import Notification
+    from core.models import Notification
 
     if actor.pk != user.pk:
         raise PermissionError("only the recipient marks a message read")

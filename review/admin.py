@@ -5,13 +5,11 @@ from django.contrib import admin
 from core.admin import ReadOnlyAdmin
 from review.models import (
     AnnualGrant,
-    Notification,
     OnSiteCheck,
     Payment,
     Rating,
     RatingFollowUp,
     ReviewStep,
-    SmsMessage,
     SupplementNotice,
 )
 
@@ -40,18 +38,6 @@ class PaymentAdmin(ReadOnlyAdmin):
 @admin.register(AnnualGrant)
 class AnnualGrantAdmin(ReadOnlyAdmin):
     list_display = ("enterprise", "year", "total", "cap", "updated_at")
-
-
-@admin.register(Notification)
-class NotificationAdmin(ReadOnlyAdmin):
-    list_display = ("user", "kind", "title", "created_at", "read_at")
-    list_filter = ("kind",)
-
-
-@admin.register(SmsMessage)
-class SmsMessageAdmin(ReadOnlyAdmin):
-    list_display = ("created_at", "phone_masked", "kind", "status", "attempts", "sent_at", "last_error")
-    list_filter = ("status", "kind")
 
 
 @admin.register(Rating)

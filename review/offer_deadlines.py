@@ -12,10 +12,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from applications.models import Offer
+from core.models import Notification
 from ledger.actions import record_event
 from policy import calendar as policy_calendar
 from policy.loader import PolicyNotInForceError, PolicyParams, params_at
-from review.models import Notification
 from review.offers import apply_by_text, locked_offer, notify_about_offer, offer_body
 
 # Working days before the apply-by date at which the enterprise is reminded (dated parameter

@@ -52,6 +52,7 @@ from applications.works import (
 from core.lib.dates import chinese_date
 from core.lib.money import display_money, format_money, round_half_up
 from core.lib.usage_vocabulary import AGENT_SIGNED, KINDS, SOURCES
+from core.models import Notification
 from core.uploads import CheckedUpload, generated_path, stored_files
 from core.xlsx import XLSX_CONTENT_TYPE, write_sheet
 from enterprises.models import Right, verified_licence
@@ -60,7 +61,6 @@ from ledger.actions import record_event
 from policy import calendar as policy_calendar
 from policy.loader import PolicyNotInForceError, PolicyParams, params_at
 from review.held_lines import HeldLine, held_lines
-from review.models import Notification
 from review.notify import deliver, enterprise_users
 
 ZERO = Decimal("0.00")

@@ -27,11 +27,12 @@ from accounts.models import User
 from accounts.roles import Role
 from applications.models import Application
 from applications.states import RATEABLE, Status
+from core.models import Notification
 from ledger.actions import record_event
 from policy.calendar import CENTER, CalendarState, Deadline, rating_follow_up_due
 from policy.deadlines import Move
 from policy.loader import params_at
-from review.models import DIMENSIONS, POOR, Notification, Rating, RatingFollowUp, Satisfaction
+from review.models import DIMENSIONS, POOR, Rating, RatingFollowUp, Satisfaction
 from review.notify import deliver, enterprise_users
 from review.transitions import ReviewError
 

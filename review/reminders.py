@@ -16,6 +16,7 @@ from applications.models import Application
 from applications.states import Status
 from enterprises.models import ConflictOfInterest
 from ledger.actions import record_event
+from policy.calendar import get_state
 from review import notify
 from review.clock import DUE_SOON_WORKDAYS, clock_for
 from review.models import DeadlineReminder, notices_by_application
@@ -38,8 +39,6 @@ def send_deadline_reminders(today: dt.date | None = None) -> int:
     (``DeadlineReminder``). Returns the number of e-mails queued.
     """
     today = today or timezone.localdate()
-    from policy.calendar import get_state
-
     state = get_state()
     apps = list(Application.objects.filter(status__in=list(NEXT_ROLE)).select_related("enterprise"))
     notices = notices_by_application([a.pk for a in apps])

@@ -16,7 +16,8 @@ from audits import findings, fraud
 from audits.models import Clawback, DataNotice, Finding
 from audits.tests.fixtures import make_application
 from audits.tests.test_documents import pdf_text
-from review.models import AnnualGrant, Notification, SmsMessage
+from core.models import Notification, SmsMessage
+from review.models import AnnualGrant
 from testing.fixtures import BaseTestCase
 
 BEIJING = dt.timezone(dt.timedelta(hours=8))

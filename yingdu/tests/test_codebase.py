@@ -229,3 +229,58 @@ def test_it_serves_every_stored_file_through_the_one_audited_download() -> None:
         )
     )
     assert callers == ["ledger/downloads.py"]
+
+
+MAIL_SENDERS = {
+    "send_mail",
+    "send_mass_mail",
+    "mail_admins",
+    "mail_managers",
+    "EmailMessage",
+    "EmailMultiAlternatives",
+    "get_connection",
+}
+
+
+def mail_senders(tree: ast.Module) -> list[ast.AST]:
+    """The calls of Django's mail senders in ``tree``, and the imports of them from its mail package."""
+    found: list[ast.AST] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+            if name in MAIL_SENDERS:
+                found.append(node)
+        elif (
+            isinstance(node, ast.ImportFrom)
+            and (node.module or "").startswith("django.core.mail")
+            and any(alias.name in MAIL_SENDERS for alias in node.names)
+        ):
+            found.append(node)
+    return found
+
+
+def test_it_sends_every_message_through_the_one_notifications_module() -> None:
+    """The inbox row, the queued e-mail and the text message are ``core.notifications``'s: no other
+    module calls ``send_mail``, ``EmailMessage(…)`` or their kin (docs/outbox.md)."""
+    offending = [
+        where(path, node)
+        for path, tree in parsed()
+        if path.relative_to(ROOT).as_posix() != "core/notifications.py"
+        for node in mail_senders(tree)
+    ]
+    assert offending == []
+
+
+def test_it_finds_a_raw_send_mail_outside_the_notifications_module() -> None:
+    tree = ast.parse(
+        "from django.core import mail\n"
+        "from django.core.mail import EmailMessage\n"
+        "def tell(to):\n"
+        "    mail.send_mail('s', 'b', 'f', [to])\n"
+        "    EmailMessage('s', 'b', 'f', [to]).send()\n"
+    )
+    assert [getattr(node, "lineno", 0) for node in mail_senders(tree)] == [2, 4, 5]
+    assert (
+        mail_senders(ast.parse("from core.notifications import queue_email\nqueue_email('s', 'b', [])\n"))
+        == []
+    )
