@@ -57,7 +57,7 @@ from review.transitions import (
     illegal_transition,
     invalid_input,
     notify_after_commit,
-    perform,
+    performing,
 )
 
 logger = logging.getLogger(__name__)
@@ -71,15 +71,12 @@ def claim_application(
 ) -> Application:
     """受理: a reviewer takes a submitted application into initial review. The receipt date is the
     submission day (the clock started when the center received it online)."""
-
-    def body(app: Application) -> Application:
+    with performing("claim", application, actor=actor, request=request) as app:
         fields: dict[str, Any] = {}
         if app.received_date is None:
             fields["received_date"] = local_date(app.submitted_at) or timezone.localdate()
         finish(app, "claim", actor=actor, opinion=checked_opinion("claim", opinion), request=request, fields=fields)
-        return app
-
-    return perform("claim", application, actor=actor, request=request, body=body)
+    return app
 
 
 def take_over_application(
@@ -90,8 +87,7 @@ def take_over_application(
     Explicit and audited: the step names the previous holder and carries the reason; from
     then on only the new holder may act at this level, and deadline reminders go to them.
     """
-
-    def body(app: Application) -> Application:
+    with performing(TAKE_OVER, application, actor=actor, request=request) as app:
         text = (reason or "").strip()
         if not text:
             raise invalid_input(_("接手须填写原因"))
@@ -107,9 +103,7 @@ def take_over_application(
             data={"previous_holder_id": previous.pk if previous else None},
             after={"previous_holder": str(previous) if previous else ""},
         )
-        return app
-
-    return perform(TAKE_OVER, application, actor=actor, request=request, body=body)
+    return app
 
 
 def _checklist_codes() -> dict[str, rows.Item]:
@@ -191,8 +185,7 @@ def request_supplement(
     A second (or later) notice may name only the items the applicant changed in the latest
     resubmission (docs/states.md); anything else is refused with the list of offending items.
     """
-
-    def body(app: Application) -> SupplementNotice:
+    with performing("request_supplement", application, actor=actor, request=request) as app:
         notice, drafted = draft_supplement_notice(app, items, note, actor=actor)
         notice.save()
         for item in drafted:
@@ -209,21 +202,16 @@ def request_supplement(
             after={"round": notice.round, "items": list(chosen)},
         )
         notify_after_commit(app, "supplement_notice", {"notice_id": notice.pk})
-        return notice
-
-    return perform("request_supplement", application, actor=actor, request=request, body=body)
+    return notice
 
 
 def pass_initial_review(
     application: Application, *, actor: User, opinion: str = "", request: HttpRequest | None = None
 ) -> Application:
     """初审通过: to re-review (复审)."""
-
-    def body(app: Application) -> Application:
+    with performing("pass_initial", application, actor=actor, request=request) as app:
         finish(app, "pass_initial", actor=actor, opinion=checked_opinion("pass_initial", opinion), request=request)
-        return app
-
-    return perform("pass_initial", application, actor=actor, request=request, body=body)
+    return app
 
 
 def reject_application(
@@ -243,29 +231,24 @@ def reject_application(
     if name not in ("reject_initial", "reject_final"):
         raise ValueError(name)
 
-    def body(app: Application) -> Application:
+    with performing(name, application, actor=actor, request=request) as app:
         text = checked_opinion(name, opinion)
         finish(app, name, actor=actor, opinion=text, request=request)
         notify_after_commit(app, "rejection", {"opinion": text})
-        return app
-
-    return perform(name, application, actor=actor, request=request, body=body)
+    return app
 
 
 def pass_re_review(
     application: Application, *, actor: User, opinion: str = "", request: HttpRequest | None = None
 ) -> Application:
     """复审通过: to final approval (最终审批)."""
-
-    def body(app: Application) -> Application:
+    with performing("pass_re_review", application, actor=actor, request=request) as app:
         finish(
             app, "pass_re_review", actor=actor, opinion=checked_opinion("pass_re_review", opinion), request=request
         )
         # The approver sees a fresh reconciliation against monitoring (docs/audits.md); it never blocks.
         hooks.announce(hooks.RE_REVIEW_PASSED, application_id=app.pk, actor=actor)
-        return app
-
-    return perform("pass_re_review", application, actor=actor, request=request, body=body)
+    return app
 
 
 def return_application(
@@ -284,11 +267,9 @@ def return_application(
     if name not in ("return_to_initial", "return_to_re_review"):
         raise ValueError(name)
 
-    def body(app: Application) -> Application:
+    with performing(name, application, actor=actor, request=request) as app:
         finish(app, name, actor=actor, opinion=checked_opinion(name, opinion), request=request)
-        return app
-
-    return perform(name, application, actor=actor, request=request, body=body)
+    return app
 
 
 # --- level 3: 审批 and the annual cap -----------------------------------------------------------
@@ -339,8 +320,7 @@ def approve_application(
     one enterprise run one after another and each sees the totals the others committed. The
     amount is the rule's amount with the quota left now; one that would be 0 is refused.
     """
-
-    def body(app: Application) -> Application:
+    with performing("approve", application, actor=actor, request=request) as app:
         enterprise = Enterprise.objects.select_for_update().get(pk=app.enterprise_id)
         if enterprise.blacklisted:
             raise illegal_transition(_("企业已列入黑名单，不能批准"))
@@ -370,9 +350,7 @@ def approve_application(
             fields={"granted_amount": result.amount, "approved_at": timezone.now()},
         )
         notify_after_commit(app, "approval", {"amount": result.amount, "binding": result.binding_label})
-        return app
-
-    return perform("approve", application, actor=actor, request=request, body=body)
+    return app
 
 
 def release_annual_grant(application: Application, amount: Decimal | None = None) -> None:
@@ -402,8 +380,35 @@ def record_payment(
     request: HttpRequest | None = None,
 ) -> Payment:
     """兑现: finance records the disbursement. The amount must equal the granted amount (docs/states.md)."""
+    return pay(application, date=date, amount=amount, bank_reference=bank_reference, actor=actor, request=request)
 
-    def body(app: Application) -> Payment:
+
+def record_payment_inner(
+    application: Application,
+    *,
+    date: dt.date,
+    amount: Decimal,
+    bank_reference: str,
+    actor: User,
+    request: HttpRequest | None = None,
+) -> Payment:
+    """兑现 as a step of another action, in its transaction (the payment of a payment instruction's item)."""
+    return pay(
+        application, date=date, amount=amount, bank_reference=bank_reference, actor=actor, request=request, inner=True
+    )
+
+
+def pay(
+    application: Application,
+    *,
+    date: dt.date,
+    amount: Decimal,
+    bank_reference: str,
+    actor: User,
+    request: HttpRequest | None,
+    inner: bool = False,
+) -> Payment:
+    with performing("pay", application, actor=actor, request=request, inner=inner) as app:
         granted = app.granted_amount
         if granted is None:
             raise illegal_transition(_("申请尚未核定补贴金额"))
@@ -439,9 +444,7 @@ def record_payment(
             fields={"paid_at": timezone.now(), "paid_amount": amount},
         )
         notify_after_commit(app, "payment", {"amount": amount, "date": date})
-        return payment
-
-    return perform("pay", application, actor=actor, request=request, body=body)
+    return payment
 
 
 # --- 实地核查 --------------------------------------------------------------------------------
@@ -459,7 +462,8 @@ def record_on_site_check(
 ) -> OnSiteCheck:
     """实地核查 during initial review: date, people, findings and files. The clock keeps running."""
 
-    def body(app: Application) -> OnSiteCheck:
+    # A refused check leaves no attachment behind.
+    with stored_files() as files, performing(ON_SITE_CHECK, application, actor=actor, request=request) as app:
         if date > timezone.localdate():
             raise invalid_input(_("核查日期不能晚于今天"))
         if not people.strip() or not findings.strip():
@@ -488,10 +492,7 @@ def record_on_site_check(
             data={"check_id": check.pk},
             after={"date": date.isoformat(), "people": check.people, "attachments": stored},
         )
-        return check
-
-    with stored_files() as files:  # a refused check leaves no attachment behind
-        return perform(ON_SITE_CHECK, application, actor=actor, request=request, body=body)
+    return check
 
 
 # The action of each transition this app owns (submit/withdraw belong to intake, clawback to audits).

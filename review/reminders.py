@@ -14,6 +14,7 @@ from accounts.models import User
 from accounts.roles import Role
 from applications.models import Application
 from applications.states import Status
+from core.transactions import durable
 from enterprises.models import ConflictOfInterest
 from ledger.actions import record_event
 from policy.calendar import get_state
@@ -50,7 +51,7 @@ def send_deadline_reminders(today: dt.date | None = None) -> int:
     conflicts = set(ConflictOfInterest.objects.values_list("user_id", "enterprise_id"))
     digest: dict[int, list[tuple[Application, Any]]] = {}
     users: dict[int, User] = {}
-    with transaction.atomic():
+    with durable():
         for app in apps:
             clock = clock_for(app, notices[app.pk], today=today, state=state)
             if clock.next_left is None or clock.paused:

@@ -23,7 +23,7 @@ from enterprises.permissions import active_delegation, is_legal_representative, 
 from review import notify, rows
 from review.clock import local_date
 from review.models import SupplementItem, SupplementNotice, notices_of
-from review.transitions import finish, illegal_transition, invalid_input, perform
+from review.transitions import finish, illegal_transition, invalid_input, performing
 
 
 def _add_material_version(app: Application, kind: str, upload: CheckedUpload, *, actor: User) -> Material:
@@ -89,7 +89,7 @@ def resubmit_application(
     row_values = row_values or {}
     files = files or {}
 
-    def body(app: Application) -> SupplementNotice:
+    with performing("resubmit", application, actor=actor, request=request) as app:
         notice = notices_of(app.pk).filter(resubmitted_date__isnull=True).order_by("-round").first()
         if notice is None:
             raise illegal_transition(_("没有待答复的补正告知"))
@@ -175,6 +175,4 @@ def resubmit_application(
         )
         reviewer = notice.created_by
         transaction.on_commit(lambda: notify.notify_resubmitted(app, reviewer), robust=True)
-        return notice
-
-    return perform("resubmit", application, actor=actor, request=request, body=body)
+    return notice
