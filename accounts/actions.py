@@ -33,13 +33,13 @@ def create_user_with_role(username: str, password: str, role: str, **fields: Any
     return user
 
 
-def _refuse_self(user: User, actor: Any, message: str) -> None:
+def _refuse_self(user: User, actor: User | None, message: str) -> None:
     # An administrator never changes their own privileges or switches themselves off.
-    if getattr(actor, "pk", None) is not None and actor.pk == user.pk:
+    if actor is not None and actor.pk == user.pk:
         raise ValidationError(message)
 
 
-def assign_roles(user: User, roles: Iterable[str], *, actor: Any, request: Any = None) -> User:
+def assign_roles(user: User, roles: Iterable[str], *, actor: User | None, request: Any = None) -> User:
     """Replace the user's roles, enforcing 三权分立 (docs/security.md), and audit the change."""
     codes = sorted({Role(code).value for code in roles})
     try:
@@ -69,7 +69,7 @@ def assign_roles(user: User, roles: Iterable[str], *, actor: Any, request: Any =
 
 
 def _record_refused_roles(
-    user: User, codes: list[str], errors: list[str], *, actor: Any, request: Any
+    user: User, codes: list[str], errors: list[str], *, actor: User | None, request: Any
 ) -> None:
     """A refused privileged change is an audit event too (等保: failures are audited)."""
     with transaction.atomic():
@@ -85,7 +85,7 @@ def _record_refused_roles(
 
 
 def _record_refused(
-    action: str, obj: User | None, after: dict[str, Any], exc: ValidationError, *, actor: Any, request: Any
+    action: str, obj: User | None, after: dict[str, Any], exc: ValidationError, *, actor: User | None, request: Any
 ) -> None:
     """A refused privileged change is an audit event with result 失败 and the reasons given."""
     with transaction.atomic():
@@ -99,7 +99,7 @@ def _record_refused(
         )
 
 
-def set_active(user: User, active: bool, *, actor: Any, request: Any = None) -> User:
+def set_active(user: User, active: bool, *, actor: User | None, request: Any = None) -> User:
     """Enable or disable an account; disabling also ends every session of that user."""
     from django.contrib.sessions.models import Session
 
@@ -146,7 +146,7 @@ def create_account(
     *,
     username: str,
     password: str,
-    actor: Any,
+    actor: User | None,
     display_name: str = "",
     email: str = "",
     phone: str = "",
@@ -181,7 +181,7 @@ def create_account(
     return user
 
 
-def unlock_account(username: str, *, actor: Any, request: Any = None) -> int:
+def unlock_account(username: str, *, actor: User | None, request: Any = None) -> int:
     """End a login lockout (django-axes) for a user name; returns how many attempt records went."""
     from axes.utils import reset
 
@@ -216,7 +216,7 @@ def _update_singleton(
     values: dict[str, Any],
     action: str,
     *,
-    actor: Any,
+    actor: User | None,
     request: Any,
 ) -> Any:
     with transaction.atomic():
@@ -240,7 +240,7 @@ def _update_singleton(
     return row
 
 
-def update_security_policy(values: dict[str, Any], *, actor: Any, request: Any = None) -> SecurityPolicy:
+def update_security_policy(values: dict[str, Any], *, actor: User | None, request: Any = None) -> SecurityPolicy:
     """The security administrator's password, lockout, session and second-factor rules.
 
     An empty value (``None``) returns that rule to the deployment default."""
@@ -255,7 +255,7 @@ def update_security_policy(values: dict[str, Any], *, actor: Any, request: Any =
     return row
 
 
-def update_site_settings(values: dict[str, Any], *, actor: Any, request: Any = None) -> SiteSettings:
+def update_site_settings(values: dict[str, Any], *, actor: User | None, request: Any = None) -> SiteSettings:
     """The system administrator's settings: the portal's announcement and service contacts."""
     row: SiteSettings = _update_singleton(
         SiteSettings, SITE_SETTINGS_FIELDS, values, "system.settings", actor=actor, request=request
@@ -263,7 +263,7 @@ def update_site_settings(values: dict[str, Any], *, actor: Any, request: Any = N
     return row
 
 
-def record_audit_export(filters: dict[str, str], rows: int, *, actor: Any, request: Any = None) -> None:
+def record_audit_export(filters: dict[str, str], rows: int, *, actor: User | None, request: Any = None) -> None:
     """An export of the audit log is itself an audit event (who took which part of the log)."""
     with transaction.atomic():
         record_event(
@@ -381,7 +381,7 @@ def complete_mfa_enrolment(
 
 
 def update_notification_settings(
-    user: User, *, phone: str, sms_opt_out: bool, actor: Any, request: Any = None
+    user: User, *, phone: str, sms_opt_out: bool, actor: User | None, request: Any = None
 ) -> User:
     """The user's own mobile number and text-message opt-out, with its audit event."""
     with transaction.atomic():

@@ -43,7 +43,7 @@ def record_finding(
     request: HttpRequest | None = None,
 ) -> Finding:
     """Record a finding on an application, from a spot check, a reconciliation or another lead."""
-    require(actor, Role.INSPECTOR)
+    require(actor, Role.INSPECTOR, action="audit.finding.create", obj=application, request=request)
     text = required_text(description, required=_("请填写核查情况"), field="description")
     if source not in Finding.Source.values:
         raise AuditRefused({"source": [_("来源不正确")]})
@@ -90,7 +90,7 @@ def send_data_notice(
     request: HttpRequest | None = None,
 ) -> DataNotice:
     """数据告知: tell the enterprise the finding; it may object by the 5th working day after (五 3)."""
-    require(actor, Role.INSPECTOR)
+    require(actor, Role.INSPECTOR, action="audit.data_notice", obj=finding, request=request)
     body = required_text(text, required=_("请填写告知内容"), field="text")
     day = notice_date or timezone.localdate()
     params = params_at(day)
@@ -157,7 +157,7 @@ def file_objection(
     Accepted up to and including the objection deadline (Asia/Shanghai date); after it the
     objection is refused with the deadline named, and the refused attempt is audited.
     """
-    require(actor, Role.APPLICANT)
+    require(actor, Role.APPLICANT, action="audit.objection", obj=notice, request=request)
     finding = notice.finding
     enterprise_id = finding.application.enterprise_id
     if actor.enterprise_id != enterprise_id:
@@ -249,7 +249,7 @@ def decide_finding(
     Upholding needs a data notice and either the enterprise's objection or the end of the
     objection period, so the enterprise is always heard first; an open finding may be dismissed.
     """
-    require(actor, Role.INSPECTOR)
+    require(actor, Role.INSPECTOR, action="audit.finding.decide", obj=finding, request=request)
     text = required_text(reasons, required=_("请填写认定理由"), field="reasons")
     with transaction.atomic():
         locked = Finding.objects.select_for_update().select_related("application").get(pk=finding.pk)

@@ -53,7 +53,7 @@ def claw_back(
     locked, as final approval locks it, so a concurrent approval sees the freed quota or not
     at all. The application's money record and the receivable are written together.
     """
-    require(actor, Role.INSPECTOR)
+    require(actor, Role.INSPECTOR, action="application.clawback", obj=application, request=request)
     text = required_text(reason, required=_("请填写追回理由"), field="reason")
     if finding is not None and (finding.application_id != application.pk or not finding.is_upheld):
         raise AuditRefused({"finding": [_("只能依据该申请已认定属实的核查发现追回")]})
@@ -138,7 +138,7 @@ def record_repayment(
 ) -> Repayment:
     """A repayment (缴回) received against a clawback, one instalment of any size up to what is
     outstanding; the receivable closes when fully repaid."""
-    require(actor, Role.INSPECTOR, Role.FINANCE)
+    require(actor, Role.INSPECTOR, Role.FINANCE, action="audit.repayment", obj=clawback, request=request)
     ref = (reference or "").strip()
     if not ref:
         raise AuditRefused({"reference": [_("请填写银行流水号")]})
@@ -194,7 +194,7 @@ def write_off_clawback(
     Finance decides, with written reasons; the written-off sum stays on the money record, apart
     from what was repaid, so the reports show both.
     """
-    require(actor, Role.FINANCE)
+    require(actor, Role.FINANCE, action="audit.write_off", obj=clawback, request=request)
     text = required_text(reason, required=_("请填写核销理由"), field="reason")
     with transaction.atomic():
         locked = Clawback.objects.select_for_update().get(pk=clawback.pk)
@@ -231,7 +231,7 @@ def blacklist_enterprise(
     enterprise: Enterprise, *, reason: str, actor: User, request: HttpRequest | None = None
 ) -> Enterprise:
     """列入黑名单: the enterprise's new applications are refused, with this reason shown to it."""
-    require(actor, Role.INSPECTOR)
+    require(actor, Role.INSPECTOR, action="enterprise.blacklist", obj=enterprise, request=request)
     text = required_text(reason, required=_("请填写列入黑名单的原因"), field="reason")
     with transaction.atomic():
         locked = Enterprise.objects.select_for_update().get(pk=enterprise.pk)
@@ -258,7 +258,7 @@ def lift_blacklist(
     enterprise: Enterprise, *, reason: str, actor: User, request: HttpRequest | None = None
 ) -> Enterprise:
     """移出黑名单: the enterprise may apply again; the earlier reason stays in the log."""
-    require(actor, Role.INSPECTOR)
+    require(actor, Role.INSPECTOR, action="enterprise.blacklist_lift", obj=enterprise, request=request)
     text = required_text(reason, required=_("请填写移出黑名单的理由"), field="reason")
     with transaction.atomic():
         locked = Enterprise.objects.select_for_update().get(pk=enterprise.pk)

@@ -22,7 +22,7 @@ def open_spot_check(
 ) -> SpotCheck:
     """Open the quarter's spot check (每季度随机抽查): draw and store the sample, and reconcile each
     sampled application. Idempotent: a quarter already drawn returns its stored spot check."""
-    require(actor, Role.INSPECTOR)
+    require(actor, Role.INSPECTOR, action="audit.spot_check", request=request)
     q = quarters.Quarter.parse(str(quarter))
     existing = SpotCheck.objects.filter(quarter=str(q)).first()
     if existing is not None:

@@ -9,6 +9,7 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
+from accounts.models import User
 from core import hooks
 from core.lib.workdays import YearSchedule
 from ledger.actions import record_event
@@ -33,7 +34,7 @@ def preview_holiday_year(data: Mapping[str, Any]) -> tuple[HolidayYearData, list
 
 
 def load_holiday_year(
-    data: Mapping[str, Any], *, actor: Any, request: HttpRequest | None = None
+    data: Mapping[str, Any], *, actor: User | None, request: HttpRequest | None = None
 ) -> HolidayYear:
     """Load (or replace) one year's holiday schedule from the docs/deadlines.md file format.
 

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.db import transaction
 from django.http import HttpRequest
 
+from accounts.models import User
 from ledger.actions import record_event
 
 
 def record_export(
     *,
-    actor: Any,
+    actor: User | None,
     year: int,
     rows: dict[str, int],
     export_format: str = "xlsx",
