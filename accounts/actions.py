@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 from accounts.models import MfaEnrolment, User
 from accounts.roles import Role, duty_conflicts, role_conflicts
 from accounts.security import SecurityPolicy, SiteSettings
+from core.transactions import durable
 from ledger.actions import record_event
 from ledger.models import AuditEvent
 
@@ -51,7 +52,7 @@ def assign_roles(user: User, roles: Iterable[str], *, actor: User | None, reques
     if errors:
         _record_refused_roles(user, codes, errors, actor=actor, request=request)
         raise ValidationError({"roles": errors})
-    with transaction.atomic():
+    with durable():
         before = sorted(user.role_codes())
         groups = [Group.objects.get_or_create(name=code)[0] for code in codes]
         user.groups.clear()
@@ -118,7 +119,7 @@ def set_active(user: User, active: bool, *, actor: User | None, request: Any = N
                     request=request,
                 )
             raise
-    with transaction.atomic():
+    with durable():
         before = user.is_active
         user.is_active = active
         user.save(update_fields=["is_active"])
@@ -167,7 +168,7 @@ def create_account(
     except ValidationError as exc:
         _record_refused("accounts.create", None, {"username": username}, exc, actor=actor, request=request)
         raise
-    with transaction.atomic():
+    with durable():
         user.set_password(password)
         user.password_changed_at = INITIAL_PASSWORD_CHANGED_AT
         user.save()
@@ -185,7 +186,7 @@ def unlock_account(username: str, *, actor: User | None, request: Any = None) ->
     """End a login lockout (django-axes) for a user name; returns how many attempt records went."""
     from axes.utils import reset
 
-    with transaction.atomic():
+    with durable():
         removed: int = reset(username=username)
         user = User.objects.filter(username=username).first()
         record_event(
@@ -219,7 +220,7 @@ def _update_singleton(
     actor: User | None,
     request: Any,
 ) -> Any:
-    with transaction.atomic():
+    with durable():
         row = model.objects.select_for_update().filter(pk=1).first() or model(pk=1)
         before = {name: getattr(row, name) for name in names}
         for name in names:
@@ -265,7 +266,7 @@ def update_site_settings(values: dict[str, Any], *, actor: User | None, request:
 
 def record_audit_export(filters: dict[str, str], rows: int, *, actor: User | None, request: Any = None) -> None:
     """An export of the audit log is itself an audit event (who took which part of the log)."""
-    with transaction.atomic():
+    with durable():
         record_event(
             "audit.log_export", actor=actor, after={"filters": filters, "rows": rows}, request=request
         )
@@ -313,7 +314,7 @@ def issue_mfa_enrolment(user: User, *, actor: User | None, request: Any = None) 
         raise
     token = secrets.token_urlsafe(32)
     now = timezone.now()
-    with transaction.atomic():
+    with durable():
         revoked = MfaEnrolment.objects.filter(
             user=user, used_at__isnull=True, revoked_at__isnull=True
         ).update(revoked_at=now)
@@ -356,7 +357,7 @@ def complete_mfa_enrolment(
     from django.utils import timezone
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
-    with transaction.atomic():
+    with durable():
         locked = MfaEnrolment.objects.select_for_update().get(pk=enrolment.pk)
         if locked.user_id != actor.pk or not locked.usable(timezone.now()):
             return False
@@ -384,7 +385,7 @@ def update_notification_settings(
     user: User, *, phone: str, sms_opt_out: bool, actor: User | None, request: Any = None
 ) -> User:
     """The user's own mobile number and text-message opt-out, with its audit event."""
-    with transaction.atomic():
+    with durable():
         locked = User.objects.select_for_update().get(pk=user.pk)
         before = {"phone": locked.phone, "sms_opt_out": locked.sms_opt_out}
         locked.phone, locked.sms_opt_out = phone.strip(), sms_opt_out

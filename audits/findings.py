@@ -22,6 +22,7 @@ from audits.guards import MAX_EVIDENCE_FILES, AuditRefused, require, required_te
 from audits.models import DataNotice, Finding, Objection, ObjectionEvidence, ReconciliationRun, SpotCheck
 from core.formats import date_text, money_text
 from core.lib.money import round_half_up
+from core.transactions import durable
 from core.uploads import DOCUMENT_TYPES, CheckedUpload, check_upload, stored_files
 from enterprises.models import Right
 from enterprises.permissions import RightRefused, record_use, require_right
@@ -55,7 +56,7 @@ def record_finding(
         raise AuditRefused({"reconciliation_run": [_("对账记录不属于该申请")]})
     if amount_at_issue is not None and (not amount_at_issue.is_finite() or amount_at_issue < 0):
         raise AuditRefused({"amount_at_issue": [_("涉及金额须为非负数")]})
-    with transaction.atomic():
+    with durable():
         finding = Finding.objects.create(
             application=application,
             source=source,
@@ -96,7 +97,7 @@ def send_data_notice(
     params = params_at(day)
     settled = objection_due(day, params)
     deadline = settled.date
-    with transaction.atomic():
+    with durable():
         locked = Finding.objects.select_for_update().select_related("application").get(pk=finding.pk)
         if locked.status != Finding.Status.OPEN:
             raise AuditRefused(_("该核查发现已告知或已认定，不能重复告知"))
@@ -188,7 +189,7 @@ def file_objection(
     text = required_text(statement, required=_("请填写异议陈述"), field="statement")
     checked = _check_evidence(files)
     # A refused objection leaves no evidence file behind.
-    with stored_files() as evidence, transaction.atomic():
+    with stored_files() as evidence, durable():
         locked = Finding.objects.select_for_update().get(pk=finding.pk)
         if locked.status != Finding.Status.NOTIFIED or Objection.objects.filter(notice=notice).exists():
             raise AuditRefused(_("该告知已提出异议或已作出认定，不能再次提出"))
@@ -251,7 +252,7 @@ def decide_finding(
     """
     require(actor, Role.INSPECTOR, action="audit.finding.decide", obj=finding, request=request)
     text = required_text(reasons, required=_("请填写认定理由"), field="reasons")
-    with transaction.atomic():
+    with durable():
         locked = Finding.objects.select_for_update().select_related("application").get(pk=finding.pk)
         notice = DataNotice.objects.filter(finding=locked).first()
         before = locked.status

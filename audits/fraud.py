@@ -19,6 +19,7 @@ from audits import notify
 from audits.guards import AuditRefused, require, required_text
 from audits.models import Clawback, Finding, Repayment
 from core.lib.money import display_money, format_money, round_half_up
+from core.transactions import durable
 from enterprises.models import Enterprise
 from ledger.actions import record_event
 from review.actions import release_annual_grant
@@ -63,7 +64,7 @@ def claw_back(
             raise AuditRefused({"amount": [_("请填写追回金额")]})
     if not amount.is_finite() or amount <= 0 or amount != round_half_up(amount):
         raise AuditRefused({"amount": [_("追回金额须为正数，至多两位小数")]})
-    with transaction.atomic():
+    with durable():
         Enterprise.objects.select_for_update().get(pk=application.enterprise_id)
         app = Application.objects.select_for_update().get(pk=application.pk)
         if Status(app.status) not in TRANSITIONS["clawback"].sources:
@@ -146,7 +147,7 @@ def record_repayment(
         raise AuditRefused({"amount": [_("到账金额须为正数，至多两位小数")]})
     if date > timezone.localdate():
         raise AuditRefused({"date": [_("到账日期不能晚于今天")]})
-    with transaction.atomic():
+    with durable():
         locked = Clawback.objects.select_for_update().get(pk=clawback.pk)
         app = Application.objects.select_for_update().get(pk=locked.application_id)
         if amount > locked.outstanding:
@@ -196,7 +197,7 @@ def write_off_clawback(
     """
     require(actor, Role.FINANCE, action="audit.write_off", obj=clawback, request=request)
     text = required_text(reason, required=_("请填写核销理由"), field="reason")
-    with transaction.atomic():
+    with durable():
         locked = Clawback.objects.select_for_update().get(pk=clawback.pk)
         app = Application.objects.select_for_update().get(pk=locked.application_id)
         left = locked.outstanding
@@ -233,7 +234,7 @@ def blacklist_enterprise(
     """列入黑名单: the enterprise's new applications are refused, with this reason shown to it."""
     require(actor, Role.INSPECTOR, action="enterprise.blacklist", obj=enterprise, request=request)
     text = required_text(reason, required=_("请填写列入黑名单的原因"), field="reason")
-    with transaction.atomic():
+    with durable():
         locked = Enterprise.objects.select_for_update().get(pk=enterprise.pk)
         if locked.blacklisted:
             raise AuditRefused(_("该企业已在黑名单中"))
@@ -260,7 +261,7 @@ def lift_blacklist(
     """移出黑名单: the enterprise may apply again; the earlier reason stays in the log."""
     require(actor, Role.INSPECTOR, action="enterprise.blacklist_lift", obj=enterprise, request=request)
     text = required_text(reason, required=_("请填写移出黑名单的理由"), field="reason")
-    with transaction.atomic():
+    with durable():
         locked = Enterprise.objects.select_for_update().get(pk=enterprise.pk)
         if not locked.blacklisted:
             raise AuditRefused(_("该企业不在黑名单中"))

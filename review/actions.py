@@ -380,35 +380,7 @@ def record_payment(
     request: HttpRequest | None = None,
 ) -> Payment:
     """兑现: finance records the disbursement. The amount must equal the granted amount (docs/states.md)."""
-    return pay(application, date=date, amount=amount, bank_reference=bank_reference, actor=actor, request=request)
-
-
-def record_payment_inner(
-    application: Application,
-    *,
-    date: dt.date,
-    amount: Decimal,
-    bank_reference: str,
-    actor: User,
-    request: HttpRequest | None = None,
-) -> Payment:
-    """兑现 as a step of another action, in its transaction (the payment of a payment instruction's item)."""
-    return pay(
-        application, date=date, amount=amount, bank_reference=bank_reference, actor=actor, request=request, inner=True
-    )
-
-
-def pay(
-    application: Application,
-    *,
-    date: dt.date,
-    amount: Decimal,
-    bank_reference: str,
-    actor: User,
-    request: HttpRequest | None,
-    inner: bool = False,
-) -> Payment:
-    with performing("pay", application, actor=actor, request=request, inner=inner) as app:
+    with performing("pay", application, actor=actor, request=request) as app:
         granted = app.granted_amount
         if granted is None:
             raise illegal_transition(_("申请尚未核定补贴金额"))

@@ -53,7 +53,7 @@ from core.lib.dates import chinese_date
 from core.lib.money import display_money, format_money, round_half_up
 from core.lib.usage_vocabulary import AGENT_SIGNED, KINDS, SOURCES
 from core.models import Notification
-from core.transactions import durable
+from core.transactions import batch, durable
 from core.uploads import CheckedUpload, generated_path, stored_files
 from core.xlsx import XLSX_CONTENT_TYPE, write_sheet
 from enterprises.models import Right, verified_licence
@@ -396,7 +396,7 @@ def accept_offer(offer: Offer, *, actor: User, request: HttpRequest | None = Non
         raise PermissionDenied
     paths: list[str] = []
     try:
-        with durable():
+        with batch():
             locked = locked_offer(offer)
             if locked.status != Offer.Status.PENDING:
                 raise WorkRefused(
@@ -494,7 +494,7 @@ def confirm_offer(
         raise WorkRefused(_("该申请不是由补助推送生成的"))
     paths: list[str] = []
     try:
-        with durable():
+        with batch():
             changes: dict[str, Any] = {"declaration_accepted": True, "signer_name": str(actor)[:50]}
             # Row 23 follows the detail in force: the platform's lines and any the enterprise declared
             # for usage no provider reported (docs/usage-formats.md, the one base rule).

@@ -34,11 +34,11 @@ from applications.models import Application
 from applications.states import Status
 from core.lib.money import format_money
 from core.refusals import Refused
-from core.transactions import durable
+from core.transactions import batch, durable
 from enterprises.models import Enterprise, Right
 from enterprises.permissions import RightRefused, require_right
 from ledger.actions import record_event
-from review.actions import record_payment_inner
+from review.actions import record_payment
 from review.models import PayeeAccount, Payment, PaymentInstruction, PaymentInstructionItem
 
 BANK_CODE = re.compile(r"\d{12}")
@@ -328,13 +328,13 @@ def record_item_payment(
     request: HttpRequest | None = None,
 ) -> Payment:
     """Record the payment of one instruction item through the one payment action, referring to it."""
-    with durable():
+    with batch():
         locked = (
             PaymentInstructionItem.objects.select_for_update().select_related("application").get(pk=item.pk)
         )
         if locked.payment_id is not None:
             raise PaymentRefused(_("该笔已登记兑现"))
-        payment = record_payment_inner(
+        payment = record_payment(
             locked.application, date=date, amount=locked.amount, bank_reference=bank_reference, actor=actor,
             request=request,
         )  # fmt: skip

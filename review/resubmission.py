@@ -89,7 +89,7 @@ def resubmit_application(
     row_values = row_values or {}
     files = files or {}
 
-    with performing("resubmit", application, actor=actor, request=request) as app:
+    with performing("resubmit", application, actor=actor, request=request, composed=True) as app:
         notice = notices_of(app.pk).filter(resubmitted_date__isnull=True).order_by("-round").first()
         if notice is None:
             raise illegal_transition(_("没有待答复的补正告知"))

@@ -25,7 +25,7 @@ from applications.models import Application
 from applications.states import ENDS_CASE, TRANSITIONS, Status
 from core import hooks
 from core.refusals import Problems, Refused
-from core.transactions import durable
+from core.transactions import batch, durable
 from enterprises.models import ConflictOfInterest, Right
 from enterprises.permissions import right_refusal
 from ledger.actions import record_event
@@ -214,7 +214,7 @@ def available_transitions(application: Application, actor: User) -> list[str]:
 
 @contextmanager
 def performing(
-    name: str, application: Application, *, actor: User, request: HttpRequest | None, inner: bool = False
+    name: str, application: Application, *, actor: User, request: HttpRequest | None, composed: bool = False
 ) -> Iterator[Application]:
     """The frame of one review action, read top to bottom where it is used::
 
@@ -222,14 +222,13 @@ def performing(
             finish(app, "pass_initial", actor=actor, opinion=text, request=request)
         return app
 
-    One durable transaction (``core.transactions``: the action is never a part of another one; an
-    ``inner`` step of another action runs in that action's transaction) that locks the application
-    and checks ``name``; the block receives the locked row. A refusal (:class:`ReviewError`, from the
+    One durable transaction (``core.transactions``; a batch when the action is ``composed`` of other
+    actions) that locks the application and checks ``name``; the block receives the locked row. A refusal (:class:`ReviewError`, from the
     check or from the block) rolls everything back, is audited outside the rolled-back transaction
     and is raised again. After the commit the caller's ``application`` reflects the new state, as if
     the action had changed it in place."""
     try:
-        with transaction.atomic() if inner else durable():
+        with batch() if composed else durable():
             # of=("self",): lock the application only; approval locks the enterprise itself.
             locked = (
                 Application.objects.select_for_update(of=("self",))
