@@ -24,14 +24,18 @@ from django.db import transaction
 _in_batch: ContextVar[bool] = ContextVar("in_action_batch", default=False)
 
 
-def durable() -> transaction.Atomic:
-    """The transaction of one top-level action: durable, except as a part of a :func:`batch`."""
-    return transaction.atomic(durable=not _in_batch.get())
+@contextmanager
+def durable() -> Iterator[None]:
+    """The transaction of one top-level action: durable, except as a part of a :func:`batch`.
+    Also a decorator (``@durable()``), deciding at each call."""
+    with transaction.atomic(durable=not _in_batch.get()):
+        yield
 
 
 @contextmanager
 def batch() -> Iterator[None]:
-    """One durable transaction for an action made of other actions, each a savepoint inside it."""
+    """One durable transaction for an action made of other actions, each a savepoint inside it.
+    Also a decorator (``@batch()``)."""
     with durable():
         token = _in_batch.set(True)
         try:
