@@ -31,6 +31,7 @@ from applications.subsidy import subsidy_for
 from core import hooks
 from core.formats import date_text
 from core.lib.money import display_money
+from core.models import Notification
 from core.uploads import CheckedUpload, stored_files
 from enterprises.models import Enterprise
 from ledger.rows import seal
@@ -490,8 +491,6 @@ def mark_notifications_read(user: User, ids: list[int] | None = None, *, actor: 
 
     Reading one's own messages changes nothing anyone else relies on, so it is not an audit event.
     """
-    from core.models import Notification
-
     if actor.pk != user.pk:
         raise PermissionError("only the recipient marks a message read")
     unread = Notification.objects.filter(user=user, read_at__isnull=True)

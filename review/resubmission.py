@@ -14,6 +14,8 @@ from django.utils.translation import gettext as _
 
 from accounts.models import User
 from applications import checks
+from applications.actions import ActionRefused, add_material, lock_materials
+from applications.forms import ApplicationForm
 from applications.models import Application, Material
 from applications.subsidy import subsidy_for
 from core.refusals import problems_of
@@ -29,8 +31,6 @@ from review.transitions import finish, illegal_transition, invalid_input, perfor
 def _add_material_version(app: Application, kind: str, upload: CheckedUpload, *, actor: User) -> Material:
     """A new version of a material answering a supplement notice (intake's rules: type, parsing of
     the consumption detail, earlier versions kept). Its refusals become ``ReviewError``s."""
-    from applications.actions import ActionRefused, add_material
-
     try:
         return add_material(app, kind, upload, actor=actor)
     except ActionRefused as exc:
@@ -57,8 +57,6 @@ def _row_title(field: str) -> str:
 
 def _parsed_rows(row_values: Mapping[str, str]) -> dict[str, Any]:
     """The applicant's new row values, parsed by the intake's own form (one check per value)."""
-    from applications.forms import ApplicationForm
-
     form = ApplicationForm(dict(row_values), fields=list(row_values))
     if not form.is_valid():
         raise invalid_input(
@@ -134,8 +132,6 @@ def resubmit_application(
                 material = _add_material_version(app, kind, upload, actor=actor)
                 uploaded.append({"kind": kind, "version": material.version, "sha256": material.sha256})
         if uploaded:
-            from applications.actions import lock_materials
-
             lock_materials(app)
         for item in items:
             item.answer = (answers.get(item.item_code) or "").strip()
