@@ -16,7 +16,6 @@ from typing import Any
 
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.utils.translation import gettext as _
 
 from accounts.models import MfaEnrolment, User
@@ -73,7 +72,7 @@ def _record_refused_roles(
     user: User, codes: list[str], errors: list[str], *, actor: User | None, request: Any
 ) -> None:
     """A refused privileged change is an audit event too (等保: failures are audited)."""
-    with transaction.atomic():
+    with durable():
         record_event(
             "accounts.roles_changed",
             actor=actor,
@@ -89,7 +88,7 @@ def _record_refused(
     action: str, obj: User | None, after: dict[str, Any], exc: ValidationError, *, actor: User | None, request: Any
 ) -> None:
     """A refused privileged change is an audit event with result 失败 and the reasons given."""
-    with transaction.atomic():
+    with durable():
         record_event(
             action,
             actor=actor,
@@ -108,7 +107,7 @@ def set_active(user: User, active: bool, *, actor: User | None, request: Any = N
         try:
             _refuse_self(user, actor, str(_("不能停用自己的账号。")))
         except ValidationError as exc:
-            with transaction.atomic():
+            with durable():
                 record_event(
                     "accounts.active_changed",
                     actor=actor,
