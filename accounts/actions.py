@@ -85,7 +85,13 @@ def _record_refused_roles(
 
 
 def _record_refused(
-    action: str, obj: User | None, after: dict[str, Any], exc: ValidationError, *, actor: User | None, request: Any
+    action: str,
+    obj: User | None,
+    after: dict[str, Any],
+    exc: ValidationError,
+    *,
+    actor: User | None,
+    request: Any,
 ) -> None:
     """A refused privileged change is an audit event with result 失败 and the reasons given."""
     with durable():
@@ -240,7 +246,9 @@ def _update_singleton(
     return row
 
 
-def update_security_policy(values: dict[str, Any], *, actor: User | None, request: Any = None) -> SecurityPolicy:
+def update_security_policy(
+    values: dict[str, Any], *, actor: User | None, request: Any = None
+) -> SecurityPolicy:
     """The security administrator's password, lockout, session and second-factor rules.
 
     An empty value (``None``) returns that rule to the deployment default."""
@@ -263,7 +271,9 @@ def update_site_settings(values: dict[str, Any], *, actor: User | None, request:
     return row
 
 
-def record_audit_export(filters: dict[str, str], rows: int, *, actor: User | None, request: Any = None) -> None:
+def record_audit_export(
+    filters: dict[str, str], rows: int, *, actor: User | None, request: Any = None
+) -> None:
     """An export of the audit log is itself an audit event (who took which part of the log)."""
     with durable():
         record_event(

@@ -48,7 +48,9 @@ def require(
     the action itself has not begun, so nothing rolls the record back."""
     if actor is not None and actor.is_authenticated and actor.has_role(*roles):
         return
-    message = _("您没有“%(roles)s”角色，不能办理此事项") % {"roles": "、".join(str(Role(r).label) for r in roles)}
+    message = _("您没有“%(roles)s”角色，不能办理此事项") % {
+        "roles": "、".join(str(Role(r).label) for r in roles)
+    }
     record_event(
         action,
         actor=actor if actor is not None and actor.is_authenticated else None,

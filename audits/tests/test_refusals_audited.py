@@ -47,7 +47,8 @@ class RoleRefusalTests(BaseTestCase):
         with self.assertRaises(PermissionDenied):
             fraud.claw_back(self.app, Decimal("15000.00"), actor=self.reviewer, reason="虚报算力消耗")
         self.assertEqual(
-            self.failures(), [("application.clawback", "reviewer", "applications.Application", str(self.app.pk))]
+            self.failures(),
+            [("application.clawback", "reviewer", "applications.Application", str(self.app.pk))],
         )
         event = AuditEvent.objects.get(result=AuditEvent.Result.FAILURE)
         assert event.after is not None
