@@ -1,6 +1,7 @@
 """Review and disbursement actions (docs/states.md): one function per transition.
 
-Each action runs in one transaction that locks the application row, checks the transition
+Each action is one block, ``with performing(...) as app:`` (``review.transitions``): one durable
+transaction (``core.transactions``) that locks the application row, checks the transition
 table (``applications.states.TRANSITIONS``), the actor's role, conflicts of interest and the
 separation of duties, writes a ``ReviewStep`` and an audit event, updates the application,
 and sends notifications only after the commit. A refused action raises :class:`ReviewError`
