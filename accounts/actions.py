@@ -16,12 +16,12 @@ from typing import Any
 
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.utils.translation import gettext as _
 
 from accounts.models import MfaEnrolment, User
 from accounts.roles import Role, duty_conflicts, role_conflicts
 from accounts.security import SecurityPolicy, SiteSettings
+from core.transactions import durable
 from ledger.actions import record_event
 from ledger.models import AuditEvent
 
@@ -33,13 +33,13 @@ def create_user_with_role(username: str, password: str, role: str, **fields: Any
     return user
 
 
-def _refuse_self(user: User, actor: Any, message: str) -> None:
+def _refuse_self(user: User, actor: User | None, message: str) -> None:
     # An administrator never changes their own privileges or switches themselves off.
-    if getattr(actor, "pk", None) is not None and actor.pk == user.pk:
+    if actor is not None and actor.pk == user.pk:
         raise ValidationError(message)
 
 
-def assign_roles(user: User, roles: Iterable[str], *, actor: Any, request: Any = None) -> User:
+def assign_roles(user: User, roles: Iterable[str], *, actor: User | None, request: Any = None) -> User:
     """Replace the user's roles, enforcing 三权分立 (docs/security.md), and audit the change."""
     codes = sorted({Role(code).value for code in roles})
     try:
@@ -51,7 +51,7 @@ def assign_roles(user: User, roles: Iterable[str], *, actor: Any, request: Any =
     if errors:
         _record_refused_roles(user, codes, errors, actor=actor, request=request)
         raise ValidationError({"roles": errors})
-    with transaction.atomic():
+    with durable():
         before = sorted(user.role_codes())
         groups = [Group.objects.get_or_create(name=code)[0] for code in codes]
         user.groups.clear()
@@ -69,10 +69,10 @@ def assign_roles(user: User, roles: Iterable[str], *, actor: Any, request: Any =
 
 
 def _record_refused_roles(
-    user: User, codes: list[str], errors: list[str], *, actor: Any, request: Any
+    user: User, codes: list[str], errors: list[str], *, actor: User | None, request: Any
 ) -> None:
     """A refused privileged change is an audit event too (等保: failures are audited)."""
-    with transaction.atomic():
+    with durable():
         record_event(
             "accounts.roles_changed",
             actor=actor,
@@ -85,10 +85,16 @@ def _record_refused_roles(
 
 
 def _record_refused(
-    action: str, obj: User | None, after: dict[str, Any], exc: ValidationError, *, actor: Any, request: Any
+    action: str,
+    obj: User | None,
+    after: dict[str, Any],
+    exc: ValidationError,
+    *,
+    actor: User | None,
+    request: Any,
 ) -> None:
     """A refused privileged change is an audit event with result 失败 and the reasons given."""
-    with transaction.atomic():
+    with durable():
         record_event(
             action,
             actor=actor,
@@ -99,7 +105,7 @@ def _record_refused(
         )
 
 
-def set_active(user: User, active: bool, *, actor: Any, request: Any = None) -> User:
+def set_active(user: User, active: bool, *, actor: User | None, request: Any = None) -> User:
     """Enable or disable an account; disabling also ends every session of that user."""
     from django.contrib.sessions.models import Session
 
@@ -107,7 +113,7 @@ def set_active(user: User, active: bool, *, actor: Any, request: Any = None) -> 
         try:
             _refuse_self(user, actor, str(_("不能停用自己的账号。")))
         except ValidationError as exc:
-            with transaction.atomic():
+            with durable():
                 record_event(
                     "accounts.active_changed",
                     actor=actor,
@@ -118,7 +124,7 @@ def set_active(user: User, active: bool, *, actor: Any, request: Any = None) -> 
                     request=request,
                 )
             raise
-    with transaction.atomic():
+    with durable():
         before = user.is_active
         user.is_active = active
         user.save(update_fields=["is_active"])
@@ -146,7 +152,7 @@ def create_account(
     *,
     username: str,
     password: str,
-    actor: Any,
+    actor: User | None,
     display_name: str = "",
     email: str = "",
     phone: str = "",
@@ -167,7 +173,7 @@ def create_account(
     except ValidationError as exc:
         _record_refused("accounts.create", None, {"username": username}, exc, actor=actor, request=request)
         raise
-    with transaction.atomic():
+    with durable():
         user.set_password(password)
         user.password_changed_at = INITIAL_PASSWORD_CHANGED_AT
         user.save()
@@ -181,11 +187,11 @@ def create_account(
     return user
 
 
-def unlock_account(username: str, *, actor: Any, request: Any = None) -> int:
+def unlock_account(username: str, *, actor: User | None, request: Any = None) -> int:
     """End a login lockout (django-axes) for a user name; returns how many attempt records went."""
     from axes.utils import reset
 
-    with transaction.atomic():
+    with durable():
         removed: int = reset(username=username)
         user = User.objects.filter(username=username).first()
         record_event(
@@ -216,10 +222,10 @@ def _update_singleton(
     values: dict[str, Any],
     action: str,
     *,
-    actor: Any,
+    actor: User | None,
     request: Any,
 ) -> Any:
-    with transaction.atomic():
+    with durable():
         row = model.objects.select_for_update().filter(pk=1).first() or model(pk=1)
         before = {name: getattr(row, name) for name in names}
         for name in names:
@@ -240,7 +246,9 @@ def _update_singleton(
     return row
 
 
-def update_security_policy(values: dict[str, Any], *, actor: Any, request: Any = None) -> SecurityPolicy:
+def update_security_policy(
+    values: dict[str, Any], *, actor: User | None, request: Any = None
+) -> SecurityPolicy:
     """The security administrator's password, lockout, session and second-factor rules.
 
     An empty value (``None``) returns that rule to the deployment default."""
@@ -255,7 +263,7 @@ def update_security_policy(values: dict[str, Any], *, actor: Any, request: Any =
     return row
 
 
-def update_site_settings(values: dict[str, Any], *, actor: Any, request: Any = None) -> SiteSettings:
+def update_site_settings(values: dict[str, Any], *, actor: User | None, request: Any = None) -> SiteSettings:
     """The system administrator's settings: the portal's announcement and service contacts."""
     row: SiteSettings = _update_singleton(
         SiteSettings, SITE_SETTINGS_FIELDS, values, "system.settings", actor=actor, request=request
@@ -263,9 +271,11 @@ def update_site_settings(values: dict[str, Any], *, actor: Any, request: Any = N
     return row
 
 
-def record_audit_export(filters: dict[str, str], rows: int, *, actor: Any, request: Any = None) -> None:
+def record_audit_export(
+    filters: dict[str, str], rows: int, *, actor: User | None, request: Any = None
+) -> None:
     """An export of the audit log is itself an audit event (who took which part of the log)."""
-    with transaction.atomic():
+    with durable():
         record_event(
             "audit.log_export", actor=actor, after={"filters": filters, "rows": rows}, request=request
         )
@@ -313,7 +323,7 @@ def issue_mfa_enrolment(user: User, *, actor: User | None, request: Any = None) 
         raise
     token = secrets.token_urlsafe(32)
     now = timezone.now()
-    with transaction.atomic():
+    with durable():
         revoked = MfaEnrolment.objects.filter(
             user=user, used_at__isnull=True, revoked_at__isnull=True
         ).update(revoked_at=now)
@@ -356,7 +366,7 @@ def complete_mfa_enrolment(
     from django.utils import timezone
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
-    with transaction.atomic():
+    with durable():
         locked = MfaEnrolment.objects.select_for_update().get(pk=enrolment.pk)
         if locked.user_id != actor.pk or not locked.usable(timezone.now()):
             return False
@@ -381,10 +391,10 @@ def complete_mfa_enrolment(
 
 
 def update_notification_settings(
-    user: User, *, phone: str, sms_opt_out: bool, actor: Any, request: Any = None
+    user: User, *, phone: str, sms_opt_out: bool, actor: User | None, request: Any = None
 ) -> User:
     """The user's own mobile number and text-message opt-out, with its audit event."""
-    with transaction.atomic():
+    with durable():
         locked = User.objects.select_for_update().get(pk=user.pk)
         before = {"phone": locked.phone, "sms_opt_out": locked.sms_opt_out}
         locked.phone, locked.sms_opt_out = phone.strip(), sms_opt_out

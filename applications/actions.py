@@ -45,6 +45,7 @@ from core import hooks
 from core.filetypes import DOCUMENT_TYPES, TABLE_TYPES, USAGE_TYPES
 from core.lib.money import format_money
 from core.refusals import Refused
+from core.transactions import durable
 from core.uploads import CheckedUpload, stored_files
 from enterprises.actions import ENTERPRISE_FIELDS
 from enterprises.models import Delegation, Enterprise, Right, verified_licence
@@ -151,7 +152,7 @@ def create_draft(*, actor: User, request: HttpRequest | None = None) -> Applicat
         delegation = require_right(actor, actor.enterprise_id, Right.PREPARE, request=request)
     except RightRefused as exc:
         raise ActionRefused(exc.message) from exc
-    with transaction.atomic():
+    with durable():
         enterprise = Enterprise.objects.select_for_update().get(pk=actor.enterprise_id)
         if enterprise.blacklisted:
             raise ActionRefused(
@@ -217,7 +218,7 @@ def update_draft(
         for name in SIGNING_FIELDS
     )
     signing_delegation = require_applicant(application, actor, Right.SIGN, request) if signing else None
-    with transaction.atomic():
+    with durable():
         locked = _locked(application)
         if locked.status != Status.DRAFT:
             raise ActionRefused(_("申请已提交，不能再修改"))
@@ -285,7 +286,7 @@ def add_material(
     # A refused or failed upload leaves no file behind.
     with stored_files() as files:
         saved = files.save("materials", checked_upload, timezone.localdate())
-        with transaction.atomic():
+        with durable():
             locked = _locked(application)
             if locked.status not in (Status.DRAFT, Status.SUPPLEMENT_REQUESTED):
                 raise ActionRefused(_("申请已提交，材料已锁定；只有在区文促中心通知补充材料时才能上传新版本"))
@@ -381,7 +382,7 @@ def remove_draft_material(material: Material, *, actor: User, request: HttpReque
     """
     application = material.application
     delegation = require_applicant(application, actor, Right.PREPARE, request)
-    with transaction.atomic():
+    with durable():
         locked_app = _locked(application)
         row = Material.objects.select_for_update().get(pk=material.pk, application=locked_app)
         if row.locked or row.deleted or locked_app.status not in (Status.DRAFT, Status.SUPPLEMENT_REQUESTED):
@@ -418,7 +419,7 @@ def submit_application(
     reference, the receipt date (Asia/Shanghai) and the amount recomputed under the policy in
     force on that date (docs/subsidy.md), all materials locked, and a receipt sent after commit."""
     delegation = require_applicant(application, actor, Right.SUBMIT, request)
-    with transaction.atomic():
+    with durable():
         locked = _locked(application)
         if not allowed("submit", locked.status):
             raise ActionRefused(
@@ -487,7 +488,7 @@ def withdraw_application(
     reason, kept in the audit event and shown on the timeline; a withdrawn application frees its
     filing number."""
     delegation = require_applicant(application, actor, Right.SUBMIT, request)
-    with transaction.atomic():
+    with durable():
         locked = _locked(application)
         if not allowed("withdraw", locked.status):
             raise ActionRefused(_("审核已开始，不能撤回；如有疑问请联系区文促中心"))
@@ -520,7 +521,7 @@ def delete_draft(application: Application, *, actor: User, request: HttpRequest 
     """The applicant deletes a draft that was never submitted: the row, its materials and, after
     the commit, their files. The audit event keeps what was deleted."""
     delegation = require_applicant(application, actor, Right.PREPARE, request)
-    with transaction.atomic():
+    with durable():
         locked = _locked(application)
         if not deletable(locked):
             raise ActionRefused(_("只能删除从未提交的草稿；已提交的申请请撤回"))

@@ -11,7 +11,6 @@ import filetype
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import transaction
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
@@ -21,6 +20,7 @@ from applications.models import Application, SampledClip
 from applications.states import Status
 from applications.usage_lines import UsageLine
 from core.refusals import Refused
+from core.transactions import durable
 from core.uploads import generated_path, safe_filename, stored_files
 from enterprises.models import Right
 from enterprises.permissions import record_use
@@ -86,7 +86,7 @@ def add_sampled_clip(
     with stored_files() as files:
         path = default_storage.save(generated_path("clips", extension), ContentFile(content))
         files.paths.append(path)  # removed again when the action fails
-        with transaction.atomic():
+        with durable():
             clip = SampledClip.objects.create(
                 application=application,
                 file=path,

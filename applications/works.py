@@ -15,7 +15,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -25,6 +24,7 @@ from accounts.roles import STAFF_ROLES, Role
 from applications.models import Application, MaterialKind, Offer, UsageLineRow, Work
 from core.lib.usage_vocabulary import APPLICANT_DECLARED
 from core.refusals import Refused
+from core.transactions import durable
 from enterprises.models import Enterprise, Right
 from enterprises.permissions import RightRefused, record_use, require_right
 from ledger.actions import record_event
@@ -71,7 +71,7 @@ def register_work(
     if len(title) > 100:
         raise WorkRefused(_("作品名称不能超过 100 个字符"))
     assert actor.enterprise_id is not None
-    with transaction.atomic():
+    with durable():
         enterprise = Enterprise.objects.select_for_update().get(pk=actor.enterprise_id)
         if enterprise.status != Enterprise.Status.VERIFIED or enterprise.blacklisted:
             raise WorkRefused(_("企业信息尚未通过区文促中心核验或已被列入黑名单，不能登记作品"))
@@ -100,7 +100,7 @@ def verify_filing(work: Work, *, actor: User, request: HttpRequest | None = None
     """The center has checked the work's filing certificate: it is held and not asked again."""
     if not actor.has_role(*STAFF_ROLES):
         raise PermissionDenied
-    with transaction.atomic():
+    with durable():
         locked = Work.objects.select_for_update().get(pk=work.pk)
         if not locked.filing_number:
             raise WorkRefused(_("作品尚未登记备案编号"))

@@ -23,6 +23,7 @@ from audits.models import DataNotice, Finding, Objection, ObjectionEvidence, Rec
 from core.filetypes import DOCUMENT_TYPES
 from core.formats import date_text, money_text
 from core.lib.money import round_half_up
+from core.transactions import durable
 from core.uploads import CheckedUpload, check_upload, stored_files
 from enterprises.models import Right
 from enterprises.permissions import RightRefused, record_use, require_right
@@ -44,7 +45,7 @@ def record_finding(
     request: HttpRequest | None = None,
 ) -> Finding:
     """Record a finding on an application, from a spot check, a reconciliation or another lead."""
-    require(actor, Role.INSPECTOR)
+    require(actor, Role.INSPECTOR, action="audit.finding.create", obj=application, request=request)
     text = required_text(description, required=_("请填写核查情况"), field="description")
     if source not in Finding.Source.values:
         raise AuditRefused({"source": [_("来源不正确")]})
@@ -56,7 +57,7 @@ def record_finding(
         raise AuditRefused({"reconciliation_run": [_("对账记录不属于该申请")]})
     if amount_at_issue is not None and (not amount_at_issue.is_finite() or amount_at_issue < 0):
         raise AuditRefused({"amount_at_issue": [_("涉及金额须为非负数")]})
-    with transaction.atomic():
+    with durable():
         finding = Finding.objects.create(
             application=application,
             source=source,
@@ -91,13 +92,13 @@ def send_data_notice(
     request: HttpRequest | None = None,
 ) -> DataNotice:
     """数据告知: tell the enterprise the finding; it may object by the 5th working day after (五 3)."""
-    require(actor, Role.INSPECTOR)
+    require(actor, Role.INSPECTOR, action="audit.data_notice", obj=finding, request=request)
     body = required_text(text, required=_("请填写告知内容"), field="text")
     day = notice_date or timezone.localdate()
     params = params_at(day)
     settled = objection_due(day, params)
     deadline = settled.date
-    with transaction.atomic():
+    with durable():
         locked = Finding.objects.select_for_update().select_related("application").get(pk=finding.pk)
         if locked.status != Finding.Status.OPEN:
             raise AuditRefused(_("该核查发现已告知或已认定，不能重复告知"))
@@ -158,7 +159,7 @@ def file_objection(
     Accepted up to and including the objection deadline (Asia/Shanghai date); after it the
     objection is refused with the deadline named, and the refused attempt is audited.
     """
-    require(actor, Role.APPLICANT)
+    require(actor, Role.APPLICANT, action="audit.objection", obj=notice, request=request)
     finding = notice.finding
     enterprise_id = finding.application.enterprise_id
     if actor.enterprise_id != enterprise_id:
@@ -189,7 +190,7 @@ def file_objection(
     text = required_text(statement, required=_("请填写异议陈述"), field="statement")
     checked = _check_evidence(files)
     # A refused objection leaves no evidence file behind.
-    with stored_files() as evidence, transaction.atomic():
+    with stored_files() as evidence, durable():
         locked = Finding.objects.select_for_update().get(pk=finding.pk)
         if locked.status != Finding.Status.NOTIFIED or Objection.objects.filter(notice=notice).exists():
             raise AuditRefused(_("该告知已提出异议或已作出认定，不能再次提出"))
@@ -250,9 +251,9 @@ def decide_finding(
     Upholding needs a data notice and either the enterprise's objection or the end of the
     objection period, so the enterprise is always heard first; an open finding may be dismissed.
     """
-    require(actor, Role.INSPECTOR)
+    require(actor, Role.INSPECTOR, action="audit.finding.decide", obj=finding, request=request)
     text = required_text(reasons, required=_("请填写认定理由"), field="reasons")
-    with transaction.atomic():
+    with durable():
         locked = Finding.objects.select_for_update().select_related("application").get(pk=finding.pk)
         notice = DataNotice.objects.filter(finding=locked).first()
         before = locked.status

@@ -20,6 +20,7 @@ from audits import notify
 from audits.guards import AuditRefused, require, required_text
 from audits.models import Clawback, Finding, Repayment
 from core.lib.money import display_money, format_money, round_half_up
+from core.transactions import durable
 from enterprises.models import Enterprise
 from ledger.actions import record_event
 from review.transitions import record_step
@@ -55,7 +56,7 @@ def claw_back(
     the two never deadlock. The application's money record, the enterprise-year record and the
     receivable are written together.
     """
-    require(actor, Role.INSPECTOR)
+    require(actor, Role.INSPECTOR, action="application.clawback", obj=application, request=request)
     text = required_text(reason, required=_("请填写追回理由"), field="reason")
     if finding is not None and (finding.application_id != application.pk or not finding.is_upheld):
         raise AuditRefused({"finding": [_("只能依据该申请已认定属实的核查发现追回")]})
@@ -65,7 +66,7 @@ def claw_back(
             raise AuditRefused({"amount": [_("请填写追回金额")]})
     if not amount.is_finite() or amount <= 0 or amount != round_half_up(amount):
         raise AuditRefused({"amount": [_("追回金额须为正数，至多两位小数")]})
-    with transaction.atomic():
+    with durable():
         app, _enterprise = money.lock_money_rows(application.pk)
         if Status(app.status) not in TRANSITIONS["clawback"].sources:
             raise AuditRefused(
@@ -136,7 +137,7 @@ def record_repayment(
 ) -> Repayment:
     """A repayment (缴回) received against a clawback, one instalment of any size up to what is
     outstanding; the receivable closes when fully repaid."""
-    require(actor, Role.INSPECTOR, Role.FINANCE)
+    require(actor, Role.INSPECTOR, Role.FINANCE, action="audit.repayment", obj=clawback, request=request)
     ref = (reference or "").strip()
     if not ref:
         raise AuditRefused({"reference": [_("请填写银行流水号")]})
@@ -144,7 +145,7 @@ def record_repayment(
         raise AuditRefused({"amount": [_("到账金额须为正数，至多两位小数")]})
     if date > timezone.localdate():
         raise AuditRefused({"date": [_("到账日期不能晚于今天")]})
-    with transaction.atomic():
+    with durable():
         locked = Clawback.objects.select_for_update().get(pk=clawback.pk)
         app, _enterprise = money.lock_money_rows(locked.application_id)
         if amount > locked.outstanding:
@@ -191,9 +192,9 @@ def write_off_clawback(
     Finance decides, with written reasons; the written-off sum stays on the money record, apart
     from what was repaid, so the reports show both.
     """
-    require(actor, Role.FINANCE)
+    require(actor, Role.FINANCE, action="audit.write_off", obj=clawback, request=request)
     text = required_text(reason, required=_("请填写核销理由"), field="reason")
-    with transaction.atomic():
+    with durable():
         locked = Clawback.objects.select_for_update().get(pk=clawback.pk)
         app, _enterprise = money.lock_money_rows(locked.application_id)
         left = locked.outstanding
@@ -227,9 +228,9 @@ def blacklist_enterprise(
     enterprise: Enterprise, *, reason: str, actor: User, request: HttpRequest | None = None
 ) -> Enterprise:
     """列入黑名单: the enterprise's new applications are refused, with this reason shown to it."""
-    require(actor, Role.INSPECTOR)
+    require(actor, Role.INSPECTOR, action="enterprise.blacklist", obj=enterprise, request=request)
     text = required_text(reason, required=_("请填写列入黑名单的原因"), field="reason")
-    with transaction.atomic():
+    with durable():
         locked = Enterprise.objects.select_for_update().get(pk=enterprise.pk)
         if locked.blacklisted:
             raise AuditRefused(_("该企业已在黑名单中"))
@@ -254,9 +255,9 @@ def lift_blacklist(
     enterprise: Enterprise, *, reason: str, actor: User, request: HttpRequest | None = None
 ) -> Enterprise:
     """移出黑名单: the enterprise may apply again; the earlier reason stays in the log."""
-    require(actor, Role.INSPECTOR)
+    require(actor, Role.INSPECTOR, action="enterprise.blacklist_lift", obj=enterprise, request=request)
     text = required_text(reason, required=_("请填写移出黑名单的理由"), field="reason")
-    with transaction.atomic():
+    with durable():
         locked = Enterprise.objects.select_for_update().get(pk=enterprise.pk)
         if not locked.blacklisted:
             raise AuditRefused(_("该企业不在黑名单中"))

@@ -7,12 +7,17 @@ import datetime as dt
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import models
+from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import User
+from accounts.roles import Role
 from applications.models import Application
 from core.refusals import NON_FIELD, Refused
+from ledger.actions import record_event
+from ledger.models import AuditEvent
 from policy.loader import PolicyParams, params_at
 
 MAX_TEXT = 5000
@@ -31,9 +36,30 @@ class AuditRefused(Refused, ValidationError):  # type: ignore[misc]  # ``message
         self._refuse(problems, status=None, code=code)
 
 
-def require(actor: User, *roles: str) -> None:
-    if actor is None or not actor.is_authenticated or not actor.has_role(*roles):
-        raise PermissionDenied
+def require(
+    actor: User | None,
+    *roles: str,
+    action: str,
+    obj: models.Model | None = None,
+    request: HttpRequest | None = None,
+) -> None:
+    """Refuse (403) an actor who holds none of ``roles``. The refused attempt is audited as a failed
+    ``action`` on ``obj``, in its own transaction, as review audits its refusals (docs/security.md):
+    the action itself has not begun, so nothing rolls the record back."""
+    if actor is not None and actor.is_authenticated and actor.has_role(*roles):
+        return
+    message = _("您没有“%(roles)s”角色，不能办理此事项") % {
+        "roles": "、".join(str(Role(r).label) for r in roles)
+    }
+    record_event(
+        action,
+        actor=actor if actor is not None and actor.is_authenticated else None,
+        obj=obj,
+        after={"error": message, "http_status": 403},
+        result=AuditEvent.Result.FAILURE,
+        request=request,
+    )
+    raise PermissionDenied(message)
 
 
 def required_text(value: str, *, required: str, field: str) -> str:

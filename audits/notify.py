@@ -16,8 +16,8 @@ from django.utils.translation import gettext as _
 from audits import legal
 from audits.models import Clawback, DataNotice, Finding, Objection
 from core.formats import date_text
+from core.models import Notification
 from enterprises.models import Enterprise
-from review.models import Notification
 from review.notify import applicant_users, deliver, enterprise_users
 
 

@@ -3,7 +3,6 @@ period, each reconciled again."""
 
 from __future__ import annotations
 
-from django.db import transaction
 from django.http import HttpRequest
 
 from accounts.models import User
@@ -14,6 +13,7 @@ from audits.guards import require
 from audits.models import ReconciliationRun, SpotCheck
 from audits.reconciliation import reconcile_many
 from audits.sampling import SampleUnavailable, compute_sample  # noqa: F401 - SampleUnavailable is raised through here
+from core.transactions import durable
 from ledger.actions import record_event
 
 
@@ -22,13 +22,13 @@ def open_spot_check(
 ) -> SpotCheck:
     """Open the quarter's spot check (每季度随机抽查): draw and store the sample, and reconcile each
     sampled application. Idempotent: a quarter already drawn returns its stored spot check."""
-    require(actor, Role.INSPECTOR)
+    require(actor, Role.INSPECTOR, action="audit.spot_check", request=request)
     q = quarters.Quarter.parse(str(quarter))
     existing = SpotCheck.objects.filter(quarter=str(q)).first()
     if existing is not None:
         return existing
     sample, checkpoint, params = compute_sample(q)
-    with transaction.atomic():
+    with durable():
         spot = SpotCheck.objects.create(
             quarter=str(q),
             checkpoint_tree_size=checkpoint.tree_size,

@@ -1,4 +1,8 @@
-"""Background worker hooks of the platform (Huey, discovered by ``yingdu run_huey``)."""
+"""Background worker hooks of the platform (Huey, discovered by ``yingdu run_huey``).
+
+The tasks that deliver one e-mail or one text message sit beside the code that queues them, in
+``core.notifications``; importing it here registers them with the worker.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,15 @@ import datetime as dt
 import threading
 
 from huey import crontab
-from huey.contrib.djhuey import db_task, on_startup
+from huey.contrib.djhuey import on_startup
 
+from core import notifications
 from core.periodic import catch_up, periodic_job
 
 _outbox_requeued = threading.Lock()
+
+# The worker's tasks of e-mail and text messages (registered when ``core.notifications`` is imported).
+DELIVERY_TASKS = (notifications.deliver_outbox_email, notifications.deliver_sms)
 
 
 @on_startup()
@@ -23,23 +31,11 @@ def catch_up_periodic_jobs() -> None:
 def requeue_outbox() -> None:
     """When a worker starts, queue every unsent e-mail again: a worker that died took its tasks
     with it (once per process; a row already sent is skipped by its task)."""
-    from core.outbox import requeue_unsent
-
     if _outbox_requeued.acquire(blocking=False):
-        requeue_unsent(stale_after=dt.timedelta(0))
-
-
-@db_task(retries=3, retry_delay=60, retry_backoff=2)
-def deliver_outbox_email(pk: int) -> bool:
-    """Send one e-mail of the outbox; a server that refuses or cannot be reached is retried."""
-    from core.outbox import send_queued
-
-    return send_queued(pk)
+        notifications.requeue_unsent(stale_after=dt.timedelta(0))
 
 
 @periodic_job(crontab(minute="*/10"))
 def requeue_unsent_email() -> int:
     """Every ten minutes: queue again the e-mails whose task was lost or whose retries ran out."""
-    from core.outbox import requeue_unsent
-
-    return requeue_unsent()
+    return notifications.requeue_unsent()

@@ -20,7 +20,8 @@ from accounts.actions import create_user_with_role
 from accounts.models import User
 from accounts.roles import Role
 from core import hooks
-from core.outbox import queue_email
+from core.notifications import queue_email
+from core.transactions import durable
 from core.uploads import CheckedUpload, stored_files
 from enterprises.models import Delegation, Enterprise, LicenceVersion, Right
 from enterprises.permissions import record_use, require_right
@@ -55,7 +56,7 @@ def register_enterprise(
     the new user: registration is self-service. Self-service registration creates the user
     inactive, until the handler opens the confirmation link (:func:`submit_registration`).
     """
-    with stored_files() as files, transaction.atomic():
+    with stored_files() as files, durable():
         enterprise = Enterprise.objects.create(
             **{field: data[field] for field in ENTERPRISE_FIELDS},
             license_sha256=license_file.sha256,
@@ -154,7 +155,7 @@ def submit_registration(
                 robust=True,
             )
             return
-    with transaction.atomic():
+    with durable():
         record_event(
             "enterprise.register_refused",
             actor=None,
@@ -219,7 +220,7 @@ def confirm_registration(uidb64: str, token: str, *, request: Any = None) -> Use
         pk = int(urlsafe_base64_decode(uidb64).decode())
     except (ValueError, UnicodeDecodeError):
         return None
-    with transaction.atomic():
+    with durable():
         user = (
             User.objects.select_for_update().filter(pk=pk, is_active=False, last_login__isnull=True).first()
         )
@@ -237,7 +238,7 @@ def verify_enterprise(
     enterprise: Enterprise, *, decision: str, note: str, actor: User, request: Any = None
 ) -> Enterprise:
     """A reviewer verifies (or refuses) a registered enterprise against its business licence."""
-    with transaction.atomic():
+    with durable():
         locked = Enterprise.objects.select_for_update().get(pk=enterprise.pk)
         before = locked.status
         locked.status = Enterprise.Status(decision)
@@ -269,7 +270,7 @@ def verify_enterprise(
 
 def add_member(enterprise: Enterprise, data: dict[str, Any], *, actor: User, request: Any = None) -> User:
     """An enterprise user creates a colleague's applicant account in the same enterprise."""
-    with transaction.atomic():
+    with durable():
         user = create_user_with_role(
             data["username"],
             data["password"],
@@ -298,7 +299,7 @@ def upload_licence(
     the version they were submitted with.
     """
     delegation = require_right(actor, enterprise.pk, Right.PREPARE, obj=enterprise, request=request)
-    with stored_files() as files, transaction.atomic():
+    with stored_files() as files, durable():
         locked = Enterprise.objects.select_for_update().get(pk=enterprise.pk)
         top = locked.licences.order_by("-version").values_list("version", flat=True).first() or 0
         licence = LicenceVersion.objects.create(
@@ -327,7 +328,7 @@ def verify_licence(
     licence: LicenceVersion, *, decision: str, note: str, actor: User, request: Any = None
 ) -> LicenceVersion:
     """A reviewer verifies (or refuses) a new licence version; refused versions are never used."""
-    with transaction.atomic():
+    with durable():
         locked = LicenceVersion.objects.select_for_update().get(pk=licence.pk)
         if locked.status != LicenceVersion.Status.PENDING:
             raise ValidationError(_("该营业执照版本已核验，不能重复核验"))
@@ -358,7 +359,7 @@ def set_legal_representative(
     """
     if user.enterprise_id != enterprise.pk:
         raise ValidationError(_("该用户不属于本企业"))
-    with transaction.atomic():
+    with durable():
         locked = Enterprise.objects.select_for_update().get(pk=enterprise.pk)
         before = locked.legal_representative_id
         if before == user.pk:
@@ -398,7 +399,7 @@ def grant_delegation(
         raise ValidationError({"rights": [_("请至少选择一项授权事项")]})
     if expires_on < timezone.localdate():
         raise ValidationError({"expires_on": [_("授权有效期不能早于今天")]})
-    with transaction.atomic():
+    with durable():
         now = timezone.now()
         replaced = list(
             Delegation.objects.select_for_update()
@@ -433,7 +434,7 @@ def revoke_delegation(delegation: Delegation, *, actor: User, request: Any = Non
     """The legal representative revokes a delegation; the handler's next action is refused."""
     if delegation.enterprise.legal_representative_id != actor.pk:
         raise PermissionDenied(_("只有本企业的法定代表人可以撤销授权"))
-    with transaction.atomic():
+    with durable():
         locked = Delegation.objects.select_for_update().get(pk=delegation.pk)
         if locked.revoked_at is not None:
             return locked

@@ -17,13 +17,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth.models import Group
-from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
 from accounts.models import OidcIdentity, User
 from accounts.oidc import Identity, refused
 from accounts.roles import Role
+from core.transactions import batch
 from enterprises.actions import set_legal_representative
 from enterprises.models import Enterprise
 from ledger.actions import record_event
@@ -80,7 +80,7 @@ def sign_in(identity: Identity, *, request: HttpRequest | None = None) -> Outcom
     security administrator can give it a role.
     """
     reason = ""
-    with transaction.atomic():
+    with batch():
         link = (
             OidcIdentity.objects.select_related("user", "user__enterprise")
             .filter(issuer=identity.issuer, subject=identity.subject)

@@ -18,6 +18,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts.models import User
 from core.formats import date_text
 from enterprises.models import Delegation, Enterprise, Right
 from ledger.actions import record_event
@@ -147,7 +148,7 @@ def record_use(
     delegation: Delegation | None,
     right: str,
     *,
-    actor: Any,
+    actor: User | None,
     obj: models.Model | None = None,
     request: HttpRequest | None = None,
 ) -> None:

@@ -17,6 +17,8 @@ from itertools import repeat
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser
 from django.db import connection, models, transaction
 from django.http import HttpRequest
 from django.utils import timezone
@@ -50,7 +52,7 @@ def client_ip(request: HttpRequest | None) -> str | None:
 def record_event(
     action: str,
     *,
-    actor: Any,
+    actor: AbstractBaseUser | AnonymousUser | None,
     obj: models.Model | None = None,
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
@@ -62,19 +64,19 @@ def record_event(
 ) -> AuditEvent:
     """Append one audit event (and its ledger entry) in the caller's transaction.
 
-    ``actor`` is a user or ``None`` for the system or an anonymous client; ``actor_repr``
+    ``actor`` is a user (``accounts.User``, a layer above) or ``None`` for the system or an anonymous client; ``actor_repr``
     names it when there is no user row (a failed login's username, a provider token).
     """
-    user = actor if getattr(actor, "pk", None) is not None else None
+    user = actor if actor is not None and actor.pk is not None else None
     if not actor_repr:
-        actor_repr = getattr(user, "username", "") if user is not None else "system"
+        actor_repr = user.get_username() if user is not None else "system"
     if enterprise_id is None and obj is not None:
         enterprise_id = getattr(obj, "enterprise_id", None)
         if enterprise_id is None and obj.__class__.__name__ == "Enterprise":
             enterprise_id = obj.pk
     event = AuditEvent(
         created_at=timezone.now(),
-        actor=user,
+        actor_id=user.pk if user is not None else None,
         actor_repr=actor_repr[:150],
         action=action,
         object_type=obj._meta.label if obj is not None else "",

@@ -6,6 +6,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
@@ -20,7 +22,7 @@ logger = logging.getLogger(__name__)
 
 def run_verification(
     *,
-    actor: Any = None,
+    actor: AbstractBaseUser | AnonymousUser | None = None,
     actor_repr: str = "",
     request: HttpRequest | None = None,
     seen_elsewhere: list[str] | None = None,

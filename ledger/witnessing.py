@@ -28,6 +28,7 @@ from typing import Any
 
 import requests
 from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -75,7 +76,7 @@ def policy_text() -> str:
     return head + parse_policy(row.text).text()
 
 
-def load_policy(text: str, *, actor: Any, actor_repr: str = "") -> Policy:
+def load_policy(text: str, *, actor: AbstractBaseUser | None, actor_repr: str = "") -> Policy:
     """Store a tlog-policy (its log lines are ignored: the log's key is the platform's own).
 
     Each witness needs a submission URL. Witnesses left out are kept (their cosignatures stay

@@ -13,7 +13,6 @@ from datetime import timedelta
 from decimal import InvalidOperation
 from typing import Any
 
-from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -22,6 +21,7 @@ from accounts.models import User
 from agent.signing import KeyFileError, load_public_key, verify_bytes
 from core.filetypes import TABLE_MAX_ROWS
 from core.refusals import Refused
+from core.transactions import batch, durable
 from enterprises.models import Provider
 from ledger.actions import record_event
 from monitoring.ingest import BatchResult, cached_public_key, record_usage_batch
@@ -45,7 +45,7 @@ def hash_token(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-@transaction.atomic
+@batch()
 def create_provider(
     name: str, *, actor: User | None, approved: bool = True, request: HttpRequest | None = None
 ) -> tuple[Provider, str]:
@@ -64,7 +64,7 @@ def create_provider(
     return provider, raw
 
 
-@transaction.atomic
+@durable()
 def register_provider(
     data: dict[str, Any], *, username: str, password: str, request: HttpRequest | None = None
 ) -> tuple[Provider, User]:
@@ -103,7 +103,7 @@ def register_provider(
     return provider, user
 
 
-@transaction.atomic
+@durable()
 def issue_token(
     provider: Provider, *, actor: User | None, name: str = "", request: HttpRequest | None = None
 ) -> tuple[ApiToken, str]:
@@ -122,7 +122,7 @@ def issue_token(
     return token, raw
 
 
-@transaction.atomic
+@durable()
 def revoke_token(token: ApiToken, *, actor: User | None, request: HttpRequest | None = None) -> None:
     if token.revoked_at is not None:
         return
@@ -162,7 +162,7 @@ def token_provider_id(raw: str) -> int | None:
     return token.provider_id if token is not None else None
 
 
-@transaction.atomic
+@durable()
 def register_node(
     provider: Provider,
     node_id: str,
@@ -193,7 +193,7 @@ def register_node(
     return node
 
 
-@transaction.atomic
+@durable()
 def set_node_active(
     node: Node, active: bool, *, actor: User | None, request: HttpRequest | None = None
 ) -> None:
@@ -210,7 +210,7 @@ def set_node_active(
     )
 
 
-@transaction.atomic
+@durable()
 def set_provider_status(
     provider: Provider, status: str, *, actor: User, request: HttpRequest | None = None
 ) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 from accounts.models import User
 from agent.signing import canonical_pair, canonical_record, load_public_key
 from core.lib.text import safe_text
+from core.transactions import durable
 from enterprises.models import Enterprise, Provider
 from ledger.actions import append_entries, record_event, sign_checkpoint
 from monitoring.models import Node, RejectedRecord, UsageBatch, UsageRecord
@@ -273,7 +274,7 @@ def record_usage_batch(
         checked.append(c)
 
     # 2. Idempotency, overlap and the log: one transaction, a fixed number of queries.
-    with transaction.atomic():
+    with durable():
         _lock_gpus([c.fields.gpu_uuid for c in checked if c.fields])
         existing = {
             str(rid): (leaf, sha)

@@ -19,13 +19,13 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.lib.text import has_unsafe_text
 from core.lib.usage_vocabulary import CATEGORIES, KINDS, UNITS
+from core.transactions import durable
 from enterprises.models import Provider
 from ledger.actions import record_event
 from ledger.rows import seal
@@ -150,7 +150,7 @@ def record_usage_lines(
             continue
         parsed.append((index, values, canonical_sha256(line)))
     now = timezone.now()
-    with transaction.atomic():
+    with durable():
         known = set(
             ReportedUsageLine.objects.filter(
                 provider=provider, line_id__in=[values["line_id"] for _i, values, _h in parsed]

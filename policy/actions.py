@@ -9,8 +9,10 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
+from accounts.models import User
 from core import hooks
 from core.lib.workdays import YearSchedule
+from core.transactions import durable
 from ledger.actions import record_event
 from policy.calendar import HolidayYearData, clear_calendar_cache, get_state, parse_holiday_year
 from policy.deadlines import Move, moves_between
@@ -33,7 +35,7 @@ def preview_holiday_year(data: Mapping[str, Any]) -> tuple[HolidayYearData, list
 
 
 def load_holiday_year(
-    data: Mapping[str, Any], *, actor: Any, request: HttpRequest | None = None
+    data: Mapping[str, Any], *, actor: User | None, request: HttpRequest | None = None
 ) -> HolidayYear:
     """Load (or replace) one year's holiday schedule from the docs/deadlines.md file format.
 
@@ -50,7 +52,7 @@ def load_holiday_year(
     """
     parsed = parse_holiday_year(data)
     user = actor if getattr(actor, "pk", None) is not None else None
-    with transaction.atomic():
+    with durable():
         before_state = get_state()
         today = timezone.localdate()
         moves = moves_between(before_state, before_state.with_year(_schedule(parsed), loaded_on=today), today)

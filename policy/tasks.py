@@ -18,7 +18,7 @@ def warn_system_administrators() -> str:
 
     from accounts.models import User
     from accounts.roles import Role
-    from core.outbox import queue_email
+    from core.notifications import queue_email
     from policy.calendar import next_year_warning
 
     warning = next_year_warning(timezone.localdate())

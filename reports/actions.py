@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from django.db import transaction
 from django.http import HttpRequest
 
+from accounts.models import User
+from core.transactions import durable
 from ledger.actions import record_event
 
 
 def record_export(
     *,
-    actor: Any,
+    actor: User | None,
     year: int,
     rows: dict[str, int],
     export_format: str = "xlsx",
@@ -24,7 +23,7 @@ def record_export(
     Exports carry personal and financial data out of the platform, so each one is an audit
     event in the tamper-evident log, like a download of a material.
     """
-    with transaction.atomic():
+    with durable():
         record_event(
             "report.export",
             actor=actor,

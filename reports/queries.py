@@ -36,6 +36,7 @@ from applications.money import kept_total
 from applications.states import GRANTED, IN_REVIEW, Status
 from audits.models import Finding, Repayment
 from core.lib.money import round_half_up
+from core.models import Notification
 from monitoring.models import Scenario, UsageRecord
 from policy.loader import PolicyNotInForceError, params_at
 from policy.queries import POLICY_TZ, year_bounds
@@ -44,7 +45,6 @@ from reports.compliance import OPEN, OVERDUE, deadline_compliance
 from reports.offers import offer_service
 from reports.ratings import ratings_summary
 from reports.usage_spend import usage_spend
-from review.models import Notification
 
 # --- years -------------------------------------------------------------------------------------
 

@@ -76,7 +76,7 @@ def export_xlsx(request: HttpRequest) -> HttpResponse:
     require_center_staff(request)
     year = requested_year(request)
     content, rows = build_workbook(year)
-    record_export(actor=request.user, year=year, rows=rows, request=request)
+    record_export(actor=current_user(request), year=year, rows=rows, request=request)
     return xlsx_response(content, f"yingdu-report-{year}.xlsx")
 
 

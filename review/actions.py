@@ -1,6 +1,7 @@
 """Review and disbursement actions (docs/states.md): one function per transition.
 
-Each action runs in one transaction that locks the application row, checks the transition
+Each action is one block, ``with performing(...) as app:`` (``review.transitions``): one durable
+transaction (``core.transactions``) that locks the application row, checks the transition
 table (``applications.states.TRANSITIONS``), the actor's role, conflicts of interest and the
 separation of duties, writes a ``ReviewStep`` and an audit event, updates the application,
 and sends notifications only after the commit. A refused action raises :class:`ReviewError`
@@ -30,6 +31,7 @@ from applications.subsidy import subsidy_for
 from core import hooks
 from core.formats import date_text
 from core.lib.money import display_money
+from core.models import Notification
 from core.uploads import CheckedUpload, stored_files
 from policy.loader import params_at
 from review import rows
@@ -52,7 +54,7 @@ from review.transitions import (
     illegal_transition,
     invalid_input,
     notify_after_commit,
-    perform,
+    performing,
 )
 
 logger = logging.getLogger(__name__)
@@ -66,15 +68,12 @@ def claim_application(
 ) -> Application:
     """受理: a reviewer takes a submitted application into initial review. The receipt date is the
     submission day (the clock started when the center received it online)."""
-
-    def body(app: Application) -> Application:
+    with performing("claim", application, actor=actor, request=request) as app:
         fields: dict[str, Any] = {}
         if app.received_date is None:
             fields["received_date"] = local_date(app.submitted_at) or timezone.localdate()
         finish(app, "claim", actor=actor, opinion=checked_opinion("claim", opinion), request=request, fields=fields)
-        return app
-
-    return perform("claim", application, actor=actor, request=request, body=body)
+    return app
 
 
 def take_over_application(
@@ -85,8 +84,7 @@ def take_over_application(
     Explicit and audited: the step names the previous holder and carries the reason; from
     then on only the new holder may act at this level, and deadline reminders go to them.
     """
-
-    def body(app: Application) -> Application:
+    with performing(TAKE_OVER, application, actor=actor, request=request) as app:
         text = (reason or "").strip()
         if not text:
             raise invalid_input(_("接手须填写原因"))
@@ -102,9 +100,7 @@ def take_over_application(
             data={"previous_holder_id": previous.pk if previous else None},
             after={"previous_holder": str(previous) if previous else ""},
         )
-        return app
-
-    return perform(TAKE_OVER, application, actor=actor, request=request, body=body)
+    return app
 
 
 def _checklist_codes() -> dict[str, rows.Item]:
@@ -186,8 +182,7 @@ def request_supplement(
     A second (or later) notice may name only the items the applicant changed in the latest
     resubmission (docs/states.md); anything else is refused with the list of offending items.
     """
-
-    def body(app: Application) -> SupplementNotice:
+    with performing("request_supplement", application, actor=actor, request=request) as app:
         notice, drafted = draft_supplement_notice(app, items, note, actor=actor)
         notice.save()
         for item in drafted:
@@ -204,21 +199,16 @@ def request_supplement(
             after={"round": notice.round, "items": list(chosen)},
         )
         notify_after_commit(app, "supplement_notice", {"notice_id": notice.pk})
-        return notice
-
-    return perform("request_supplement", application, actor=actor, request=request, body=body)
+    return notice
 
 
 def pass_initial_review(
     application: Application, *, actor: User, opinion: str = "", request: HttpRequest | None = None
 ) -> Application:
     """初审通过: to re-review (复审)."""
-
-    def body(app: Application) -> Application:
+    with performing("pass_initial", application, actor=actor, request=request) as app:
         finish(app, "pass_initial", actor=actor, opinion=checked_opinion("pass_initial", opinion), request=request)
-        return app
-
-    return perform("pass_initial", application, actor=actor, request=request, body=body)
+    return app
 
 
 def reject_application(
@@ -238,29 +228,24 @@ def reject_application(
     if name not in ("reject_initial", "reject_final"):
         raise ValueError(name)
 
-    def body(app: Application) -> Application:
+    with performing(name, application, actor=actor, request=request) as app:
         text = checked_opinion(name, opinion)
         finish(app, name, actor=actor, opinion=text, request=request)
         notify_after_commit(app, "rejection", {"opinion": text})
-        return app
-
-    return perform(name, application, actor=actor, request=request, body=body)
+    return app
 
 
 def pass_re_review(
     application: Application, *, actor: User, opinion: str = "", request: HttpRequest | None = None
 ) -> Application:
     """复审通过: to final approval (最终审批)."""
-
-    def body(app: Application) -> Application:
+    with performing("pass_re_review", application, actor=actor, request=request) as app:
         finish(
             app, "pass_re_review", actor=actor, opinion=checked_opinion("pass_re_review", opinion), request=request
         )
         # The approver sees a fresh reconciliation against monitoring (docs/audits.md); it never blocks.
         hooks.announce(hooks.RE_REVIEW_PASSED, application_id=app.pk, actor=actor)
-        return app
-
-    return perform("pass_re_review", application, actor=actor, request=request, body=body)
+    return app
 
 
 def return_application(
@@ -279,11 +264,9 @@ def return_application(
     if name not in ("return_to_initial", "return_to_re_review"):
         raise ValueError(name)
 
-    def body(app: Application) -> Application:
+    with performing(name, application, actor=actor, request=request) as app:
         finish(app, name, actor=actor, opinion=checked_opinion(name, opinion), request=request)
-        return app
-
-    return perform(name, application, actor=actor, request=request, body=body)
+    return app
 
 
 # --- level 3: 审批 and the annual cap -----------------------------------------------------------
@@ -317,8 +300,7 @@ def approve_application(
     the totals the others committed. The amount is the rule's amount with the quota left now;
     one that would be 0 is refused.
     """
-
-    def body(app: Application) -> Application:
+    with performing("approve", application, actor=actor, request=request) as app:
         _app, enterprise = money.lock_money_rows(app.pk)
         if enterprise.blacklisted:
             raise illegal_transition(_("企业已列入黑名单，不能批准"))
@@ -353,9 +335,7 @@ def approve_application(
             fields={"granted_amount": result.amount, "approved_at": timezone.now()},
         )
         notify_after_commit(app, "approval", {"amount": result.amount, "binding": result.binding_label})
-        return app
-
-    return perform("approve", application, actor=actor, request=request, body=body)
+    return app
 
 
 # --- 兑现 -------------------------------------------------------------------------------------
@@ -371,8 +351,7 @@ def record_payment(
     request: HttpRequest | None = None,
 ) -> Payment:
     """兑现: finance records the disbursement. The amount must equal the granted amount (docs/states.md)."""
-
-    def body(app: Application) -> Payment:
+    with performing("pay", application, actor=actor, request=request) as app:
         granted = app.granted_amount
         if granted is None:
             raise illegal_transition(_("申请尚未核定补贴金额"))
@@ -408,9 +387,7 @@ def record_payment(
             fields={"paid_at": timezone.now(), "paid_amount": amount},
         )
         notify_after_commit(app, "payment", {"amount": amount, "date": date})
-        return payment
-
-    return perform("pay", application, actor=actor, request=request, body=body)
+    return payment
 
 
 # --- 实地核查 --------------------------------------------------------------------------------
@@ -428,7 +405,8 @@ def record_on_site_check(
 ) -> OnSiteCheck:
     """实地核查 during initial review: date, people, findings and files. The clock keeps running."""
 
-    def body(app: Application) -> OnSiteCheck:
+    # A refused check leaves no attachment behind.
+    with stored_files() as files, performing(ON_SITE_CHECK, application, actor=actor, request=request) as app:
         if date > timezone.localdate():
             raise invalid_input(_("核查日期不能晚于今天"))
         if not people.strip() or not findings.strip():
@@ -457,10 +435,7 @@ def record_on_site_check(
             data={"check_id": check.pk},
             after={"date": date.isoformat(), "people": check.people, "attachments": stored},
         )
-        return check
-
-    with stored_files() as files:  # a refused check leaves no attachment behind
-        return perform(ON_SITE_CHECK, application, actor=actor, request=request, body=body)
+    return check
 
 
 # The action of each transition this app owns (submit/withdraw belong to intake, clawback to audits).
@@ -486,8 +461,6 @@ def mark_notifications_read(user: User, ids: list[int] | None = None, *, actor: 
 
     Reading one's own messages changes nothing anyone else relies on, so it is not an audit event.
     """
-    from review.models import Notification
-
     if actor.pk != user.pk:
         raise PermissionError("only the recipient marks a message read")
     unread = Notification.objects.filter(user=user, read_at__isnull=True)

@@ -4,13 +4,11 @@ from django.contrib import admin
 
 from core.admin import ReadOnlyAdmin
 from review.models import (
-    Notification,
     OnSiteCheck,
     Payment,
     Rating,
     RatingFollowUp,
     ReviewStep,
-    SmsMessage,
     SupplementNotice,
 )
 
@@ -36,16 +34,6 @@ class PaymentAdmin(ReadOnlyAdmin):
     list_display = ("application", "date", "amount", "bank_reference", "recorded_by")
 
 
-@admin.register(Notification)
-class NotificationAdmin(ReadOnlyAdmin):
-    list_display = ("user", "kind", "title", "created_at", "read_at")
-    list_filter = ("kind",)
-
-
-@admin.register(SmsMessage)
-class SmsMessageAdmin(ReadOnlyAdmin):
-    list_display = ("created_at", "phone_masked", "kind", "status", "attempts", "sent_at", "last_error")
-    list_filter = ("status", "kind")
 
 
 @admin.register(Rating)

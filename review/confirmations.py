@@ -18,8 +18,8 @@ from django.utils.translation import gettext_lazy as _l
 from accounts.models import User
 from applications.models import Application
 from core.confirm import carried, confirm_page
+from core.models import Notification
 from review import actions, notify, transitions
-from review.models import Notification
 
 REJECTIONS = frozenset({"reject_initial", "reject_final"})
 

@@ -12,11 +12,15 @@ from django.utils.translation import gettext as _
 from accounts.models import User
 from applications.models import Application
 from applications.states import IN_REVIEW, Status
+from core import notifications
+from core.models import Notification
 from policy import calendar as policy_calendar
 from policy.calendar import CalendarState
 from policy.deadlines import Move
 from review.clock import Clock, clock_for
-from review.models import Notification, ReviewStep, notices_by_application
+from review.models import ReviewStep, notices_by_application
+from review.notify import send_email
+from review.reminders import NEXT_ROLE
 
 # Applications with a running center deadline: in review (review and cycle) or approved (payment).
 OPEN = [s.value for s in (*IN_REVIEW, Status.APPROVED)]
@@ -24,8 +28,6 @@ OPEN = [s.value for s in (*IN_REVIEW, Status.APPROVED)]
 
 def _staff_for(app: Application, claims: dict[int, set[int]]) -> tuple[int, ...]:
     """Who is told: the reviewers who claimed the application, else everyone of the next role."""
-    from review.reminders import NEXT_ROLE
-
     if app.status != Status.APPROVED and claims.get(app.pk):
         return tuple(sorted(claims[app.pk]))
     role = NEXT_ROLE.get(Status(app.status))
@@ -88,8 +90,6 @@ def _move(
 def tell_people(*, year: int, moves: list[dict[str, Any]], actor_id: int | None) -> None:
     """After an official year is loaded: each person concerned gets an inbox message and an e-mail
     listing their deadlines that moved (or were kept, the official date being earlier)."""
-    from review.notify import send_email
-
     by_user: dict[int, list[dict[str, Any]]] = {}
     for move in moves:
         for user_id in move["user_ids"]:
@@ -101,7 +101,7 @@ def tell_people(*, year: int, moves: list[dict[str, Any]], actor_id: int | None)
             continue
         lines = [_line(year, m) for m in items]
         title = _("%(year)s年节假日安排已正式公布，%(n)s 项期限有调整") % {"year": year, "n": len(items)}
-        Notification.objects.bulk_create(
+        notifications.inbox(
             [
                 Notification(
                     user=user,

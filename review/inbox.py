@@ -13,9 +13,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.models import current_user
+from core.models import Notification
 from core.pagination import paginate
 from review.actions import mark_notifications_read
-from review.models import Notification
 
 PAGE_SIZE = 20
 

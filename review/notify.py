@@ -1,5 +1,5 @@
-"""Notifications (docs/states.md): e-mail through Django's mail (SMTP in production, sent by the background
-worker) and the in-app inbox.
+"""The platform's notices (docs/states.md): which notice goes to whom, in which words. Delivery — the
+inbox row, the queued e-mail and the text message — is ``core.notifications``'s.
 
 Actions call these from ``transaction.on_commit``: nothing is sent for a change that rolled
 back, and a mail server that is down never undoes a decision (the failure is logged and the
@@ -14,7 +14,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -24,10 +23,12 @@ from django.utils.translation import gettext_lazy
 from accounts.models import User
 from accounts.roles import Role
 from applications.models import Application
-from core.outbox import queue_email
+from core import notifications
+from core.models import Notification
+from enterprises.models import Enterprise
 from review import legal
-from review.models import Notification, notices_of
-from review.sms import send_sms
+from review.models import notices_of
+from review.sms import sms_text
 
 logger = logging.getLogger(__name__)
 
@@ -65,19 +66,9 @@ def applicant_users(application: Application) -> list[User]:
     return enterprise_users(application.enterprise_id)
 
 
-def _addresses(values: Iterable[str]) -> list[str]:
-    seen: dict[str, None] = {}
-    for value in values:
-        address = (value or "").strip()
-        if address and address.lower() not in {a.lower() for a in seen}:
-            seen[address] = None
-    return list(seen)
-
-
 def send_email(subject: str, body: str, recipients: Sequence[str]) -> bool:
-    """Put one e-mail in the outbox (``core.outbox``): written with the current transaction, sent
-    by the background worker once it commits, retried until the mail server accepts it."""
-    return queue_email(SUBJECT_PREFIX + subject, body, recipients) is not None
+    """Put one e-mail with the platform's subject prefix in the outbox (``core.notifications``)."""
+    return notifications.queue_email(SUBJECT_PREFIX + subject, body, recipients) is not None
 
 
 def deliver(
@@ -91,24 +82,22 @@ def deliver(
     extra_emails: Iterable[str] = (),
     sms: Mapping[str, Any] | None = None,
 ) -> list[Notification]:
-    """The one way a notice reaches people: an inbox message for each user, then one e-mail to
-    them (and to any extra address, such as the handler's on the form) as the second channel.
+    """A notice in the platform's words, through ``core.notifications.deliver``: an inbox message for
+    each user, then one e-mail to them (and to any extra address, such as the handler's on the form).
 
     A notice that needs action passes ``sms``, the facts for its kind's text message
     (``review.sms``): the third channel, to each user who takes text messages."""
-    users = list(users)
-    # The inbox messages, the e-mail and the text messages are written together or not at all.
-    with transaction.atomic():
-        created = Notification.objects.bulk_create(
-            [
-                Notification(user=user, application=application, kind=kind, title=title, body=body, link=link)
-                for user in users
-            ]
-        )
-        send_email(title, body, _addresses([*extra_emails, *(u.email for u in users)]))
-        if sms is not None:
-            send_sms(users, kind, sms)
-    return created
+    return notifications.deliver(
+        users,
+        kind=kind,
+        title=title,
+        body=body,
+        link=link,
+        application_id=application.pk if application is not None else None,
+        subject=SUBJECT_PREFIX + title,
+        extra_emails=extra_emails,
+        sms=sms_text(kind, sms) if sms is not None else None,
+    )
 
 
 def enterprise_users(enterprise_id: int) -> list[User]:
@@ -249,8 +238,6 @@ def send_submission_receipt(*, application_id: int, actor: User | None = None) -
 
 def enterprise_registered(*, enterprise_id: int, actor: User | None = None) -> None:
     """The registration receipt: the enterprise learns that a reviewer will verify it next."""
-    from enterprises.models import Enterprise
-
     enterprise = Enterprise.objects.get(pk=enterprise_id)
     link = reverse("enterprises:mine")
     title = _("%(name)s 注册已提交，等待资质核验") % {"name": enterprise.name}
@@ -270,8 +257,6 @@ def enterprise_registered(*, enterprise_id: int, actor: User | None = None) -> N
 
 def enterprise_verified(*, enterprise_id: int, actor: User | None = None) -> None:
     """The result of the verification: the enterprise may apply, or learns why it may not."""
-    from enterprises.models import Enterprise
-
     enterprise = Enterprise.objects.get(pk=enterprise_id)
     verified = enterprise.status == Enterprise.Status.VERIFIED
     link = reverse("applications:list") if verified else reverse("enterprises:mine")

@@ -12,10 +12,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from applications.models import Offer
+from core.models import Notification
+from core.transactions import durable
 from ledger.actions import record_event
 from policy import calendar as policy_calendar
 from policy.loader import PolicyNotInForceError, PolicyParams, params_at
-from review.models import Notification
 from review.offers import apply_by_text, locked_offer, notify_about_offer, offer_body
 
 # Working days before the apply-by date at which the enterprise is reminded (dated parameter
@@ -37,7 +38,7 @@ def expire_offers(today: dt.date | None = None) -> int:
     today = today or timezone.localdate()
     count = 0
     for offer in Offer.objects.filter(status=Offer.Status.PENDING, apply_by__lt=today).select_related("work"):
-        with transaction.atomic():
+        with durable():
             locked = locked_offer(offer)
             if locked.status != Offer.Status.PENDING:
                 continue
@@ -85,7 +86,7 @@ def send_offer_reminders(today: dt.date | None = None) -> int:
         "work"
     ):
         left = calendar.workdays_between(today, offer.apply_by)
-        with transaction.atomic():
+        with durable():
             locked = locked_offer(offer)
             done = set(locked.reminders_sent)
             due = [n for n in marks if left <= n and n not in done]

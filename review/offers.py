@@ -52,6 +52,8 @@ from applications.works import (
 from core.lib.dates import chinese_date
 from core.lib.money import display_money, format_money, round_half_up
 from core.lib.usage_vocabulary import AGENT_SIGNED, KINDS, SOURCES
+from core.models import Notification
+from core.transactions import batch, durable
 from core.uploads import CheckedUpload, generated_path, stored_files
 from core.xlsx import XLSX_CONTENT_TYPE, write_sheet
 from enterprises.models import Right, verified_licence
@@ -60,7 +62,6 @@ from ledger.actions import record_event
 from policy import calendar as policy_calendar
 from policy.loader import PolicyNotInForceError, PolicyParams, params_at
 from review.held_lines import HeldLine, held_lines
-from review.models import Notification
 from review.notify import deliver, enterprise_users
 
 ZERO = Decimal("0.00")
@@ -233,7 +234,7 @@ def record_launch(
         raise WorkRefused(_("上线截图只接受 PNG、JPEG 图片或 PDF 文件"))
     with stored_files() as files:
         path = files.save("launches", screenshot, today)
-        with transaction.atomic():
+        with durable():
             locked = Work.objects.select_for_update().select_related("enterprise").get(pk=work.pk)
             if locked.launch_date is not None:
                 raise WorkRefused(_("该作品已登记上线"))
@@ -395,7 +396,7 @@ def accept_offer(offer: Offer, *, actor: User, request: HttpRequest | None = Non
         raise PermissionDenied
     paths: list[str] = []
     try:
-        with transaction.atomic():
+        with batch():
             locked = locked_offer(offer)
             if locked.status != Offer.Status.PENDING:
                 raise WorkRefused(
@@ -493,7 +494,7 @@ def confirm_offer(
         raise WorkRefused(_("该申请不是由补助推送生成的"))
     paths: list[str] = []
     try:
-        with transaction.atomic():
+        with batch():
             changes: dict[str, Any] = {"declaration_accepted": True, "signer_name": str(actor)[:50]}
             # Row 23 follows the detail in force: the platform's lines and any the enterprise declared
             # for usage no provider reported (docs/usage-formats.md, the one base rule).
@@ -532,7 +533,7 @@ def decline_offer(
 ) -> Offer:
     """The enterprise declines the offer; the work stays registered."""
     delegation = require_enterprise_right(actor, offer.work.enterprise_id, Right.SUBMIT, request)
-    with transaction.atomic():
+    with durable():
         locked = locked_offer(offer)
         if locked.status != Offer.Status.PENDING:
             raise WorkRefused(_("该补助推送已处理（%(status)s）") % {"status": locked.get_status_display()})

@@ -22,7 +22,6 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.template.loader import render_to_string
@@ -35,6 +34,7 @@ from applications.models import Application
 from applications.states import Status
 from core.lib.money import format_money
 from core.refusals import Refused
+from core.transactions import batch, durable
 from enterprises.models import Enterprise, Right
 from enterprises.permissions import RightRefused, require_right
 from ledger.actions import record_event
@@ -109,7 +109,7 @@ def submit_payee_account(
         problems.append(_("请填写开户行"))
     if problems:
         raise _problems({"account": problems})
-    with transaction.atomic():
+    with durable():
         account = PayeeAccount.objects.create(
             enterprise=enterprise,
             account_name=account_name.strip(),
@@ -136,7 +136,7 @@ def verify_payee_account(
     """Staff verify (or reject, with a note) an account against the enterprise's bank certificate."""
     if not actor.has_role(*STAFF_ROLES):
         raise PermissionDenied
-    with transaction.atomic():
+    with durable():
         locked = PayeeAccount.objects.select_for_update().select_related("enterprise").get(pk=account.pk)
         if locked.status != PayeeAccount.Status.PENDING:
             raise PaymentRefused(_("该账户已核验过"))
@@ -209,7 +209,7 @@ def create_instruction(
         raise PaymentRefused(_("请选择要列入支付申请的申请"))
     if not budget_line.strip():
         raise PaymentRefused(_("请填写预算项目"))
-    with transaction.atomic():
+    with durable():
         locked = list(
             Application.objects.select_for_update()
             .select_related("enterprise")
@@ -328,7 +328,7 @@ def record_item_payment(
     request: HttpRequest | None = None,
 ) -> Payment:
     """Record the payment of one instruction item through the one payment action, referring to it."""
-    with transaction.atomic():
+    with batch():
         locked = (
             PaymentInstructionItem.objects.select_for_update().select_related("application").get(pk=item.pk)
         )

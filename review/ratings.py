@@ -27,11 +27,13 @@ from accounts.models import User
 from accounts.roles import Role
 from applications.models import Application
 from applications.states import RATEABLE, Status
+from core.models import Notification
+from core.transactions import durable
 from ledger.actions import record_event
 from policy.calendar import CENTER, CalendarState, Deadline, rating_follow_up_due
 from policy.deadlines import Move
 from policy.loader import params_at
-from review.models import DIMENSIONS, POOR, Notification, Rating, RatingFollowUp, Satisfaction
+from review.models import DIMENSIONS, POOR, Rating, RatingFollowUp, Satisfaction
 from review.notify import deliver, enterprise_users
 from review.transitions import ReviewError
 
@@ -146,7 +148,7 @@ def rate_application(
             code="invalid",
         )
     try:
-        with transaction.atomic():
+        with durable():
             locked = Application.objects.select_for_update().get(pk=application.pk)
             if not rateable(locked):
                 raise ReviewError(
@@ -236,7 +238,7 @@ def close_follow_up(
         raise ReviewError(_("请填写回访答复"), status=400, code="invalid")
     if len(text) > RESPONSE_MAX:
         raise ReviewError(_("回访答复不超过 %(n)d 字") % {"n": RESPONSE_MAX}, status=400, code="invalid")
-    with transaction.atomic():
+    with durable():
         locked = (
             RatingFollowUp.objects.select_for_update(of=("self",))
             .select_related("rating__application")

@@ -14,8 +14,10 @@ from accounts.models import User
 from accounts.roles import Role
 from applications.models import Application
 from applications.states import Status
+from core.transactions import durable
 from enterprises.models import ConflictOfInterest
 from ledger.actions import record_event
+from policy.calendar import get_state
 from review import notify
 from review.clock import DUE_SOON_WORKDAYS, clock_for
 from review.models import DeadlineReminder, notices_by_application
@@ -38,8 +40,6 @@ def send_deadline_reminders(today: dt.date | None = None) -> int:
     (``DeadlineReminder``). Returns the number of e-mails queued.
     """
     today = today or timezone.localdate()
-    from policy.calendar import get_state
-
     state = get_state()
     apps = list(Application.objects.filter(status__in=list(NEXT_ROLE)).select_related("enterprise"))
     notices = notices_by_application([a.pk for a in apps])
@@ -51,7 +51,7 @@ def send_deadline_reminders(today: dt.date | None = None) -> int:
     conflicts = set(ConflictOfInterest.objects.values_list("user_id", "enterprise_id"))
     digest: dict[int, list[tuple[Application, Any]]] = {}
     users: dict[int, User] = {}
-    with transaction.atomic():
+    with durable():
         for app in apps:
             clock = clock_for(app, notices[app.pk], today=today, state=state)
             if clock.next_left is None or clock.paused:

@@ -14,6 +14,8 @@ from django.utils.translation import gettext as _
 
 from accounts.models import User
 from applications import checks
+from applications.actions import ActionRefused, add_material, lock_materials
+from applications.forms import ApplicationForm
 from applications.models import Application, Material
 from applications.subsidy import subsidy_for
 from core.refusals import problems_of
@@ -23,14 +25,12 @@ from enterprises.permissions import active_delegation, is_legal_representative, 
 from review import notify, rows
 from review.clock import local_date
 from review.models import SupplementItem, SupplementNotice, notices_of
-from review.transitions import finish, illegal_transition, invalid_input, perform
+from review.transitions import finish, illegal_transition, invalid_input, performing
 
 
 def _add_material_version(app: Application, kind: str, upload: CheckedUpload, *, actor: User) -> Material:
     """A new version of a material answering a supplement notice (intake's rules: type, parsing of
     the consumption detail, earlier versions kept). Its refusals become ``ReviewError``s."""
-    from applications.actions import ActionRefused, add_material
-
     try:
         return add_material(app, kind, upload, actor=actor)
     except ActionRefused as exc:
@@ -57,8 +57,6 @@ def _row_title(field: str) -> str:
 
 def _parsed_rows(row_values: Mapping[str, str]) -> dict[str, Any]:
     """The applicant's new row values, parsed by the intake's own form (one check per value)."""
-    from applications.forms import ApplicationForm
-
     form = ApplicationForm(dict(row_values), fields=list(row_values))
     if not form.is_valid():
         raise invalid_input(
@@ -89,7 +87,7 @@ def resubmit_application(
     row_values = row_values or {}
     files = files or {}
 
-    def body(app: Application) -> SupplementNotice:
+    with performing("resubmit", application, actor=actor, request=request, composed=True) as app:
         notice = notices_of(app.pk).filter(resubmitted_date__isnull=True).order_by("-round").first()
         if notice is None:
             raise illegal_transition(_("没有待答复的补正告知"))
@@ -134,8 +132,6 @@ def resubmit_application(
                 material = _add_material_version(app, kind, upload, actor=actor)
                 uploaded.append({"kind": kind, "version": material.version, "sha256": material.sha256})
         if uploaded:
-            from applications.actions import lock_materials
-
             lock_materials(app)
         for item in items:
             item.answer = (answers.get(item.item_code) or "").strip()
@@ -175,6 +171,4 @@ def resubmit_application(
         )
         reviewer = notice.created_by
         transaction.on_commit(lambda: notify.notify_resubmitted(app, reviewer), robust=True)
-        return notice
-
-    return perform("resubmit", application, actor=actor, request=request, body=body)
+    return notice

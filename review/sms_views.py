@@ -10,7 +10,7 @@ from django.shortcuts import render
 
 from accounts.models import current_user
 from accounts.roles import Role
-from review.models import SmsMessage
+from core.models import SmsMessage
 
 PAGE_SIZE = 50
 

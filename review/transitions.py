@@ -1,14 +1,16 @@
 """Review transitions (docs/states.md): who may take which step now, and the common frame of every
-review action: lock the application, check the transition, write the step and the audit event.
+review action (:func:`performing`): lock the application, check the transition, write the step and
+the audit event.
 
 A refused action raises :class:`ReviewError` and changes nothing; the refusal itself is audited
 (docs/security.md)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from django.db import transaction
 from django.http import HttpRequest
@@ -23,14 +25,13 @@ from applications.models import Application
 from applications.states import ENDS_CASE, TRANSITIONS, Status
 from core import hooks
 from core.refusals import Problems, Refused
+from core.transactions import batch, durable
 from enterprises.models import ConflictOfInterest, Right
 from enterprises.permissions import right_refusal
 from ledger.actions import record_event
 from ledger.models import AuditEvent
 from review import notify
 from review.models import Level, ReviewStep
-
-T = TypeVar("T")
 
 
 class ReviewError(Refused):
@@ -211,17 +212,23 @@ def available_transitions(application: Application, actor: User) -> list[str]:
     ]
 
 
-def perform(
-    name: str,
-    application: Application,
-    *,
-    actor: User,
-    request: HttpRequest | None,
-    body: Callable[[Application], T],
-) -> T:
-    """Lock the application, check ``name``, run ``body``; audit and re-raise a refusal after rollback."""
+@contextmanager
+def performing(
+    name: str, application: Application, *, actor: User, request: HttpRequest | None, composed: bool = False
+) -> Iterator[Application]:
+    """The frame of one review action, read top to bottom where it is used::
+
+        with performing("pass_initial", application, actor=actor, request=request) as app:
+            finish(app, "pass_initial", actor=actor, opinion=text, request=request)
+        return app
+
+    One durable transaction (``core.transactions``; a batch when the action is ``composed`` of other
+    actions) that locks the application and checks ``name``; the block receives the locked row. A refusal (:class:`ReviewError`, from the
+    check or from the block) rolls everything back, is audited outside the rolled-back transaction
+    and is raised again. After the commit the caller's ``application`` reflects the new state, as if
+    the action had changed it in place."""
     try:
-        with transaction.atomic():
+        with batch() if composed else durable():
             # of=("self",): lock the application only; approval locks the enterprise itself.
             locked = (
                 Application.objects.select_for_update(of=("self",))
@@ -236,7 +243,7 @@ def perform(
                     code="forbidden" if refusal.status == 403 else "illegal_state",
                 )
             status_before = locked.status
-            result = body(locked)
+            yield locked
             if locked.status != status_before and Status(locked.status) in ENDS_CASE:
                 # After the action's own notices (the rejection, the payment): review asks for a rating.
                 hooks.announce(hooks.APPLICATION_ENDED, application_id=locked.pk, actor=actor)
@@ -252,10 +259,8 @@ def perform(
             request=request,
         )
         raise
-    # The caller's instance reflects the new state, as if the action had changed it in place.
     for field in Application._meta.concrete_fields:
         setattr(application, field.attname, getattr(locked, field.attname))
-    return result
 
 
 # The box of the source form each passing step fills in.

@@ -55,6 +55,7 @@ from review.models import (
     notices_by_application,
     notices_of,
 )
+from review.offer_deadlines import untaken_works
 from review.transitions import ReviewError
 
 PAGE_SIZE = 20
@@ -170,8 +171,6 @@ def workbench(request: HttpRequest) -> HttpResponse:
 
 def _untaken_offers() -> list[Any]:
     """Launched works whose offer is not taken (docs/offers.md), shown to the center."""
-    from review.offer_deadlines import untaken_works
-
     return list(untaken_works()[:50])
 
 

@@ -13,11 +13,11 @@ from applications import actions as intake
 from applications.tests.factories import make_submittable
 from audits import findings
 from audits.models import DataNotice, Finding
+from core.models import Notification
 from ledger.models import AuditEvent
 from policy.actions import load_holiday_year, preview_holiday_year
 from review import actions as review
 from review.clock import clock_for
-from review.models import Notification
 from testing.fixtures import BaseTestCase
 
 CST = dt.timezone(dt.timedelta(hours=8))

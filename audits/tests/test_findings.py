@@ -18,8 +18,8 @@ from audits import findings
 from audits.guards import AuditRefused
 from audits.models import DataNotice, Finding, ObjectionEvidence
 from audits.tests.fixtures import make_application
+from core.models import Notification
 from ledger.models import AuditEvent
-from review.models import Notification
 from testing.fixtures import BaseTestCase, png_bytes, upload
 
 BEIJING = dt.timezone(dt.timedelta(hours=8))

@@ -16,7 +16,7 @@ from audits import findings, fraud
 from audits.models import Clawback, DataNotice, Finding
 from audits.tests.fixtures import make_application
 from audits.tests.test_documents import pdf_text
-from review.models import Notification, SmsMessage
+from core.models import Notification, SmsMessage
 from testing.fixtures import BaseTestCase
 
 BEIJING = dt.timezone(dt.timedelta(hours=8))

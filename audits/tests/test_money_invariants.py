@@ -47,6 +47,7 @@ from applications.states import GRANTED, IN_REVIEW, Status
 from audits import fraud
 from audits.guards import AuditRefused
 from audits.models import Clawback, Repayment
+from core.transactions import batch
 from enterprises.models import Enterprise
 from ledger.verify import verify_log
 from policy.loader import DEFAULT_DIRECTORY, clear_cache
@@ -94,8 +95,8 @@ class Staff:
 class MoneyMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
-        # Each run of the machine is one savepoint, rolled back at the end.
-        self.atomic = transaction.atomic()
+        # Each run of the machine is one batch of actions (core.transactions), rolled back at the end.
+        self.atomic = batch()
         self.atomic.__enter__()
         self.status: dict[int, str] = {}
         self.year: dict[int, int] = {}

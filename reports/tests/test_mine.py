@@ -39,7 +39,7 @@ class EnterpriseViewTests(ReportFixture):
     @classmethod
     def setUpTestData(cls) -> None:
         super().setUpTestData()
-        from review.models import Notification
+        from core.models import Notification
 
         Notification.objects.create(
             user=cls.alice,

@@ -22,6 +22,7 @@ from accounts.groups import ensure_role_groups
 from accounts.models import User
 from applications.models import Application
 from applications.states import COUNTS_AGAINST_CAP, IN_REVIEW, Status
+from core.models import Notification
 from demo import game, year
 from demo.staff import STAFF, ensure_user
 from ledger.verification import run_verification
@@ -30,7 +31,7 @@ from policy.calendar import get_calendar
 from policy.loader import params_at
 from reports import queries
 from review.clock import clock_for
-from review.models import DeadlineReminder, Notification, Payment
+from review.models import DeadlineReminder, Payment
 from review.reminders import send_deadline_reminders
 
 CST = dt.timezone(dt.timedelta(hours=8))

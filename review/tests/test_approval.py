@@ -16,10 +16,11 @@ from django.utils import timezone
 from accounts.roles import Role
 from applications.models import AnnualGrant, Application
 from applications.states import Status
+from core.models import Notification
 from enterprises.models import Enterprise
 from ledger.models import AuditEvent
 from review import actions
-from review.models import Notification, ReviewStep
+from review.models import ReviewStep
 from review.tests.helpers import ReviewTestCase
 from review.transitions import ReviewError
 from testing.fixtures import make_application, make_enterprise, make_user

@@ -18,10 +18,11 @@ from applications import actions as intake
 from applications.models import Application, MaterialKind
 from applications.states import Status
 from core.filetypes import DOCUMENT_TYPES, TABLE_TYPES
+from core.models import Notification
 from core.smtp import SmtpSink
 from core.uploads import check_upload
 from policy.actions import load_holiday_year
-from review.models import Notification, Payment, ReviewStep
+from review.models import Payment, ReviewStep
 from testing.browser import force_login, login, screenshot
 from testing.fixtures import make_enterprise, make_user, pdf_bytes
 

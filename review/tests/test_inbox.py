@@ -13,11 +13,11 @@ from applications.models import AnnualGrant
 from applications.states import Status
 from audits import fraud
 from audits.tests.fixtures import make_application as make_paid_application
+from core.models import Notification
 from enterprises.actions import confirm_registration, registration_link, verify_enterprise
 from enterprises.models import Enterprise
 from enterprises.tests.test_registration import form_data
 from review import notify
-from review.models import Notification
 from review.tests.helpers import ReviewTestCase
 from testing.fixtures import USCC_C, make_application, make_user, pdf_bytes, upload
 

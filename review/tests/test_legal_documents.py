@@ -10,10 +10,10 @@ from django.urls import reverse
 
 from applications.models import MaterialKind
 from applications.states import Status
+from core.models import Notification, SmsMessage
 from policy.calendar import supplement_due
 from policy.loader import params_at
 from review import actions
-from review.models import Notification, SmsMessage
 from review.tests.helpers import ReviewTestCase, add_material
 from testing.fixtures import make_application
 

@@ -17,10 +17,11 @@ from django.utils import timezone
 
 from accounts.roles import Role
 from applications.states import Status
+from core.models import Notification
 from core.smtp import SmtpSink
 from ledger.models import AuditEvent
 from review import actions, notify, reminders, resubmission, transitions
-from review.models import DeadlineReminder, Notification
+from review.models import DeadlineReminder
 from review.tests.helpers import ReviewTestCase
 from testing.fixtures import make_application, make_enterprise, make_user
 

@@ -22,6 +22,7 @@ from applications.tests.factories import checked
 from applications.usage_store import declared_lines
 from applications.works import WorkRefused, platform_held_kinds, register_work
 from audits.tests.fixtures import Monitoring
+from core.models import Notification
 from enterprises.actions import grant_delegation
 from enterprises.models import Enterprise, LicenceVersion, Provider, Right
 from monitoring.usage_lines import record_usage_lines
@@ -29,7 +30,6 @@ from policy.calendar import get_calendar
 from policy.loader import params_at
 from policy.rules import calculate_subsidy
 from review import offer_deadlines, offers
-from review.models import Notification
 from testing.fixtures import BaseTestCase, make_user, pades_status, png_bytes
 
 BEIJING = dt.timezone(dt.timedelta(hours=8))

@@ -14,9 +14,10 @@ from django.utils import timezone
 
 from applications.models import AnnualGrant, Application
 from applications.states import Status
+from core.models import Notification
 from ledger.models import AuditEvent, LogState
 from review import actions
-from review.models import Notification, Payment, ReviewStep
+from review.models import Payment, ReviewStep
 from review.tests.helpers import ReviewTestCase
 from review.transitions import ReviewError
 from testing.fixtures import make_application

@@ -16,12 +16,13 @@ from applications import actions as intake
 from applications.models import Application
 from applications.states import Status
 from core.formats import date_text
+from core.models import Notification
 from ledger.models import AuditEvent
 from policy.actions import preview_holiday_year
 from policy.calendar import get_calendar
 from policy.loader import params_at
 from review import actions, ratings
-from review.models import Notification, Rating, RatingFollowUp
+from review.models import Rating, RatingFollowUp
 from review.tests.helpers import ReviewTestCase
 from review.transitions import ReviewError
 from testing.fixtures import make_application

@@ -68,14 +68,14 @@ class PhoneTests(ReviewTestCase):
         self.assertIn('value="13900139000"', page)
 
     def test_it_sends_no_text_message_to_a_landline_and_masks_a_landline_by_its_area_code(self) -> None:
+        from core.models import Notification
+        from core.notifications import send_sms
         from core.validators import mask_phone
-        from review.models import Notification
-        from review.sms import send_sms
 
         self.alice.phone = "010-69681234"
         self.alice.save(update_fields=["phone"])
         self.assertEqual(
-            send_sms([self.alice], Notification.Kind.DATA_NOTICE, {"reference": "YD", "deadline": "明天"}), []
+            send_sms([self.alice], Notification.Kind.DATA_NOTICE, "【影都算力补助】明天前提出。"), []
         )
         self.assertEqual(mask_phone("+861069681234"), "010-****1234")
         self.assertEqual(mask_phone("+8613911112222"), "139****2222")

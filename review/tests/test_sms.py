@@ -12,11 +12,12 @@ from accounts.models import User
 from accounts.roles import Role
 from applications.models import MaterialKind
 from applications.states import Status
+from core.models import Notification, SmsMessage
+from core.notifications import SMS_MAX_LENGTH, attempt_sms
 from core.smsgate import SmsGateway
 from ledger.models import AuditEvent
 from review import actions
-from review.models import Notification, SmsMessage
-from review.sms import MAX_LENGTH, attempt, sms_text, templates
+from review.sms import sms_text, templates
 from review.tests.helpers import ReviewTestCase, add_material
 from testing.fixtures import make_application, make_user
 
@@ -87,7 +88,7 @@ class SmsTests(ReviewTestCase):
             with override_settings(SMS_URL=gateway.url):
                 run_due_retries()
                 run_due_retries()  # nothing left to retry: not sent twice
-                attempt(message.pk, PHONE)  # a duplicate delivery of the task: not sent twice either
+                attempt_sms(message.pk, PHONE)  # a duplicate delivery of the task: not sent twice either
         self.assertEqual([m["phone"] for m in gateway.received], [PHONE])
         message.refresh_from_db()
         self.assertEqual((message.status, message.attempts, message.last_error), ("sent", 2, ""))
@@ -126,7 +127,7 @@ class SmsTests(ReviewTestCase):
         )
         for kind, template in templates().items():
             text = template % LONGEST
-            self.assertLessEqual(len(text), MAX_LENGTH, text)
+            self.assertLessEqual(len(text), SMS_MAX_LENGTH, text)
             self.assertEqual(sms_text(kind, LONGEST), text)
             self.assertNotRegex(text, r"[A-Za-z]{3,}", kind)  # Chinese text, no internal words
 

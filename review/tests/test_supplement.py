@@ -9,9 +9,10 @@ from django.utils.html import escape
 
 from applications.models import Material, MaterialKind
 from applications.states import Status
+from core.models import Notification
 from ledger.models import AuditEvent
 from review import actions, resubmission
-from review.models import Notification, SupplementNotice
+from review.models import SupplementNotice
 from review.tests.helpers import ReviewTestCase, add_material
 from review.transitions import ReviewError
 from testing.fixtures import make_application, pdf_bytes, upload

@@ -102,7 +102,7 @@ def _export_problems(page: Any, path: str, who: str) -> list[str]:
 
 def _mail_problems() -> list[str]:
     """The demo's e-mails (the test mail outbox) and the inbox notices it stored."""
-    notification = apps.get_model("review", "Notification")
+    notification = apps.get_model("yingdu", "Notification")
     sent = [(str(m.subject), str(m.body)) for m in mail.outbox]
     stored = [(str(title), str(body)) for title, body in notification.objects.values_list("title", "body")]
     assert sent or stored, "the demo sent no notice"

@@ -229,3 +229,149 @@ def test_it_serves_every_stored_file_through_the_one_audited_download() -> None:
         )
     )
     assert callers == ["ledger/downloads.py"]
+
+
+MAIL_SENDERS = {
+    "send_mail",
+    "send_mass_mail",
+    "mail_admins",
+    "mail_managers",
+    "EmailMessage",
+    "EmailMultiAlternatives",
+    "get_connection",
+}
+
+
+def mail_senders(tree: ast.Module) -> list[ast.AST]:
+    """The calls of Django's mail senders in ``tree``, and the imports of them from its mail package."""
+    found: list[ast.AST] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+            if name in MAIL_SENDERS:
+                found.append(node)
+        elif (
+            isinstance(node, ast.ImportFrom)
+            and (node.module or "").startswith("django.core.mail")
+            and any(alias.name in MAIL_SENDERS for alias in node.names)
+        ):
+            found.append(node)
+    return found
+
+
+def test_it_sends_every_message_through_the_one_notifications_module() -> None:
+    """The inbox row, the queued e-mail and the text message are ``core.notifications``'s: no other
+    module calls ``send_mail``, ``EmailMessage(…)`` or their kin (docs/outbox.md)."""
+    offending = [
+        where(path, node)
+        for path, tree in parsed()
+        if path.relative_to(ROOT).as_posix() != "core/notifications.py"
+        for node in mail_senders(tree)
+    ]
+    assert offending == []
+
+
+def test_it_finds_a_raw_send_mail_outside_the_notifications_module() -> None:
+    tree = ast.parse(
+        "from django.core import mail\n"
+        "from django.core.mail import EmailMessage\n"
+        "def tell(to):\n"
+        "    mail.send_mail('s', 'b', 'f', [to])\n"
+        "    EmailMessage('s', 'b', 'f', [to]).send()\n"
+    )
+    assert [getattr(node, "lineno", 0) for node in mail_senders(tree)] == [2, 4, 5]
+    assert (
+        mail_senders(ast.parse("from core.notifications import queue_email\nqueue_email('s', 'b', [])\n"))
+        == []
+    )
+
+
+ACTION_MODULES = (
+    "accounts/actions.py",
+    "enterprises/actions.py",
+    "enterprises/oidc.py",
+    "policy/actions.py",
+    "applications/actions.py",
+    "applications/works.py",
+    "applications/clips.py",
+    "monitoring/actions.py",
+    "monitoring/ingest.py",
+    "monitoring/usage_lines.py",
+    "review/actions.py",
+    "review/resubmission.py",
+    "review/offers.py",
+    "review/offer_deadlines.py",
+    "review/payment_batches.py",
+    "review/ratings.py",
+    "review/reminders.py",
+    "audits/findings.py",
+    "audits/fraud.py",
+    "audits/spotchecks.py",
+    "reports/actions.py",
+)
+ACTION_FRAMES = {"durable", "batch", "performing"}
+
+
+def plain_transactions(tree: ast.Module) -> list[ast.AST]:
+    """``transaction.atomic`` in a public function outside the block of a durable action frame
+    (``core.transactions.durable``/``batch``, review's ``performing``): a top-level action that is
+    not durable. Inside a frame it is a savepoint; a private helper is a step of an action."""
+    found: list[ast.AST] = []
+
+    def is_atomic(node: ast.AST) -> bool:
+        target = node.func if isinstance(node, ast.Call) else node
+        return isinstance(target, ast.Attribute) and target.attr == "atomic"
+
+    def frames(node: ast.With) -> bool:
+        return any(
+            isinstance(item.context_expr, ast.Call | ast.IfExp)
+            and any(
+                isinstance(call, ast.Call) and getattr(call.func, "id", "") in ACTION_FRAMES
+                for call in ast.walk(item.context_expr)
+            )
+            for item in node.items
+        )
+
+    def visit(node: ast.AST, framed: bool) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.With):
+                if not framed and any(is_atomic(item.context_expr) for item in child.items):
+                    found.append(child)
+                visit(child, framed or frames(child))
+            else:
+                visit(child, framed)
+
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and not node.name.startswith("_"):
+            found += [d for d in node.decorator_list if is_atomic(d)]
+            visit(node, False)
+    return found
+
+
+def test_it_opens_every_top_level_action_in_a_durable_transaction() -> None:
+    """Every public function of an action module that opens a transaction opens a durable one
+    (docs/states.md, "Actions"); a plain ``transaction.atomic`` is only a savepoint inside it."""
+    offending = [
+        f"{name}:{getattr(node, 'lineno', 0)}"
+        for name in ACTION_MODULES
+        for node in plain_transactions(ast.parse((ROOT / name).read_text(encoding="utf-8")))
+    ]
+    assert offending == []
+
+
+def test_it_finds_an_action_that_opens_a_plain_transaction() -> None:
+    tree = ast.parse(
+        "@transaction.atomic\n"
+        "def a(): pass\n"
+        "def b():\n"
+        "    with transaction.atomic():\n"
+        "        pass\n"
+        "def c():\n"
+        "    with durable():\n"
+        "        with transaction.atomic():\n"
+        "            pass\n"
+        "def _step():\n"
+        "    with transaction.atomic():\n"
+        "        pass\n"
+    )
+    assert [getattr(node, "lineno", 0) for node in plain_transactions(tree)] == [1, 4]

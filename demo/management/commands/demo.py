@@ -11,12 +11,12 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
-from django.db import transaction
 from django.test.utils import override_settings
 
 from accounts.groups import ensure_role_groups
 from accounts.models import User
 from accounts.roles import Role
+from core.transactions import batch
 from demo import year
 from demo.cast import ENTERPRISES, PROVIDERS
 from demo.staff import DEMO_PASSWORD, STAFF, ensure_user
@@ -35,7 +35,7 @@ class Command(BaseCommand):
         for log in quiet:
             log.setLevel(logging.WARNING)
         try:
-            with override_settings(EMAIL_BACKEND=locmem), transaction.atomic():
+            with override_settings(EMAIL_BACKEND=locmem), batch():
                 rows = self.load()
         finally:
             for log, level in zip(quiet, levels, strict=True):
