@@ -248,7 +248,9 @@ def mail_senders(tree: ast.Module) -> list[ast.AST]:
     for node in ast.walk(tree):
         if isinstance(node, ast.Call):
             name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
-            if name in MAIL_SENDERS:
+            # transaction.get_connection() is the database's, not the mail's.
+            owner = getattr(node.func.value, "id", "") if isinstance(node.func, ast.Attribute) else ""
+            if name in MAIL_SENDERS and owner != "transaction":
                 found.append(node)
         elif (
             isinstance(node, ast.ImportFrom)
