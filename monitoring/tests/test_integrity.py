@@ -218,13 +218,16 @@ class UsageRowTamperTests(BaseTestCase):
     def test_it_finds_a_digest_written_in_capitals_on_both_paths(self) -> None:
         with connection.cursor() as c:
             c.execute(
-                "UPDATE monitoring_usagerecord SET entry_sha256 = UPPER(entry_sha256) WHERE id = %s", [self.row.pk]
+                "UPDATE monitoring_usagerecord SET entry_sha256 = UPPER(entry_sha256) WHERE id = %s",
+                [self.row.pk],
             )
         self.assertFoundAt(self.row.leaf_index, "entry_sha256")
 
     def test_it_finds_white_space_put_around_a_copied_text_on_both_paths(self) -> None:
         with connection.cursor() as c:
-            c.execute("UPDATE monitoring_usagerecord SET gpu_uuid = ' ' || gpu_uuid WHERE id = %s", [self.row.pk])
+            c.execute(
+                "UPDATE monitoring_usagerecord SET gpu_uuid = ' ' || gpu_uuid WHERE id = %s", [self.row.pk]
+            )
         self.assertFoundAt(self.row.leaf_index, f"算力使用记录 #{self.row.pk}")
 
     def test_it_finds_a_node_moved_to_another_provider_on_both_paths(self) -> None:
