@@ -420,6 +420,7 @@ def _suspects_sql(where: str) -> str:
     return f"""
         SELECT r.leaf_index FROM monitoring_usagerecord r
         LEFT JOIN ledger_entry e ON e.leaf_index = r.leaf_index AND e.kind = '{KIND}'
+            AND {where.replace("leaf_index", "e.leaf_index")}  -- the entries' index read for the window only
         LEFT JOIN monitoring_node n ON n.id = r.node_id
         LEFT JOIN enterprises_enterprise x ON x.id = e.enterprise_id
         LEFT JOIN monitoring_node m ON m.node_id = r.node_name
@@ -454,7 +455,7 @@ def _suspects(sql_where: str, params: Sequence[Any]) -> _Suspects:
         return _Suspects(_rows(sql_where, params), None)
     try:
         with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(_suspects_sql(sql_where), [*params, *params])
+            cursor.execute(_suspects_sql(sql_where), [*params, *params, *params])
             leaves = sorted(index for (index,) in cursor.fetchall())
             cursor.execute(_orphans_sql(sql_where), list(params))
             orphans = {index for (index,) in cursor.fetchall()}
