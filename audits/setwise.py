@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Container, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Container, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -40,6 +39,7 @@ from ledger.models import Checkpoint
 from monitoring.integrity import refused_rows
 from monitoring.models import UsageRecord
 from yingdu.lib.money import round_half_up
+from yingdu.lib.planner import planner as _planner
 
 
 def _cents(value: Any) -> Decimal:
@@ -55,25 +55,6 @@ def _parse_dt(value: Any) -> dt.datetime | None:
     # SQLite returns aggregates of datetime columns as text (UTC).
     parsed = dt.datetime.fromisoformat(str(value))
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
-
-
-@contextmanager
-def _planner(cursor: Any, **values: str) -> Iterator[None]:
-    """PostgreSQL planner settings for the statements inside, restored afterwards.
-
-    ``SET LOCAL`` alone would last until the end of the caller's transaction and change the
-    plans of every later query in it.
-    """
-    names = sorted(values)
-    cursor.execute("SELECT " + ", ".join(["current_setting(%s)"] * len(names)), names)
-    before = dict(zip(names, cursor.fetchone(), strict=True))
-    # In a savepoint: if a statement inside fails, rolling it back also undoes the settings.
-    with transaction.atomic():
-        for name in names:
-            cursor.execute("SELECT set_config(%s, %s, true)", [name, values[name]])
-        yield
-        for name in names:
-            cursor.execute("SELECT set_config(%s, %s, true)", [name, before[name]])
 
 
 @dataclass(frozen=True)

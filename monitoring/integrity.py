@@ -28,6 +28,7 @@ from ledger.models import Entry
 from ledger.verify import EntryMeta, as_bytes
 from monitoring.models import Node
 from monitoring.schemas import FIELD_LABELS, RecordError, UsageFields, parse_record
+from yingdu.lib.planner import PARALLEL, planner
 
 KIND = "usage_record"
 CHUNK = 900  # SQLite allows 999 parameters per statement
@@ -454,7 +455,7 @@ def _suspects(sql_where: str, params: Sequence[Any]) -> _Suspects:
     if not SETWISE or connection.vendor != "postgresql":
         return _Suspects(_rows(sql_where, params), None)
     try:
-        with transaction.atomic(), connection.cursor() as cursor:
+        with transaction.atomic(), connection.cursor() as cursor, planner(cursor, **PARALLEL):
             cursor.execute(_suspects_sql(sql_where), [*params, *params, *params])
             leaves = sorted(index for (index,) in cursor.fetchall())
             cursor.execute(_orphans_sql(sql_where), list(params))
