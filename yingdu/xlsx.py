@@ -32,6 +32,8 @@ from openpyxl.utils import column_index_from_string, get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from openpyxl.worksheet.worksheet import Worksheet
 
+from yingdu import xlsx_stream
+
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 XLSX_MONEY_FORMAT = "#,##0.00"
 XLSX_DATETIME_FORMAT = 'yyyy"年"m"月"d"日" hh:mm'  # i18n: data
@@ -149,6 +151,14 @@ def write_sheet(
         for index in range(1, len(headers) + 1):
             ws.column_dimensions[get_column_letter(index)].width = _width(headers, widths, index)
         ws.freeze_panes = "A2"
+        if xlsx_stream.available(ws):
+            stream = xlsx_stream.RowStream(ws, _number_format)
+            stream.append([safe_cell(h) for h in headers], bold=True)
+            count = 0
+            for row in rows:
+                stream.append([safe_cell(v) for v in row])
+                count += 1
+            return count
         ws.append(_streamed_row(ws, headers, bold=True))
         count = 0
         for row in rows:
