@@ -42,6 +42,9 @@ XLSX_DATE_FORMAT = 'yyyy"年"m"月"d"日"'  # i18n: data
 CellValue = str | int | float | Decimal | dt.date | dt.datetime | bool | None
 
 
+_PLAIN = frozenset({bool, int, float, Decimal, dt.date})  # types written as they are (not datetime)
+
+
 def safe_cell(value: Any) -> CellValue:
     """Return a value that openpyxl writes as inert data.
 
@@ -49,7 +52,12 @@ def safe_cell(value: Any) -> CellValue:
     pass through; aware datetimes lose their tzinfo after conversion to local time
     (XLSX has no time zones); anything else is turned into text and checked the same way.
     """
-    if value is None or isinstance(value, bool | int | float | Decimal | dt.date):
+    kind = type(value)
+    if kind is str:  # the common case first
+        return "'" + value if value.startswith(FORMULA_PREFIXES) else value
+    if value is None or kind in _PLAIN:
+        return value
+    if isinstance(value, bool | int | float | Decimal | dt.date):
         if isinstance(value, dt.datetime) and value.tzinfo is not None:
             from django.utils import timezone
 

@@ -46,6 +46,18 @@ def available(ws: Any) -> bool:
     return bool(openpyxl.LXML) and isinstance(ws, WriteOnlyWorksheet) and getattr(ws, "_rows", None) is None
 
 
+class _Styles(dict[tuple[str | None, bool], str]):
+    """Style attributes by (number format, bold), each asked of openpyxl the first time."""
+
+    def __init__(self, make: Callable[[tuple[str | None, bool]], str]) -> None:
+        super().__init__()
+        self.make = make
+
+    def __missing__(self, key: tuple[str | None, bool]) -> str:
+        found = self[key] = self.make(key)
+        return found
+
+
 class RowStream:
     """Rows of one write-only sheet, each value written as :func:`yingdu.xlsx.append_row` makes its cell."""
 
@@ -54,7 +66,7 @@ class RowStream:
         self.number_format = number_format
         self.epoch = ws.parent.epoch
         self.letters: list[str] = []
-        self.styles: dict[tuple[str | None, bool], str] = {}
+        self.attributes = _Styles(self._style)
         self.row = 0
         ws._get_writer()
         ws._rows = self._stream()
@@ -78,17 +90,17 @@ class RowStream:
                 pass
         ws._writer.xf.send(None)
 
-    def _style(self, fmt: str | None, bold: bool) -> str:
-        key = (fmt, bold)
-        found = self.styles.get(key)
-        if found is None:
-            cell = WriteOnlyCell(self.ws)
-            if fmt is not None:
-                cell.number_format = fmt
-            if bold:
-                cell.font = Font(bold=True)
-            found = self.styles[key] = str(cell.style_id)
-        return found
+    def _style(self, key: tuple[str | None, bool]) -> str:
+        """The ``s`` attribute of cells with a number format and boldness (none for neither)."""
+        fmt, bold = key
+        if fmt is None and not bold:
+            return ""
+        cell = WriteOnlyCell(self.ws)
+        if fmt is not None:
+            cell.number_format = fmt
+        if bold:
+            cell.font = Font(bold=True)
+        return f' s="{cell.style_id}"'
 
     def append(self, values: Sequence[Any], *, bold: bool = False) -> None:
         """One row of values already made safe (``yingdu.xlsx.safe_cell``)."""
@@ -97,40 +109,38 @@ class RowStream:
         letters = self.letters
         while len(letters) < len(values):
             letters.append(get_column_letter(len(letters) + 1))
+        styles = self.attributes
+        number_format = self.number_format
+        text_style = styles[(None, True)] if bold else ""
         parts = [f'<row r="{row}">']
-        for column, value in enumerate(values):
-            ref = letters[column] + row
+        add = parts.append
+        for letter, value in zip(letters, values, strict=False):
             kind = type(value)
             if kind is str:
+                # Text stays text, as ``append_row`` writes it: an error code such as "#N/A" too.
                 text = value[:_STRING_LIMIT]
+                if not text:
+                    add(f'<c r="{letter}{row}"{text_style} t="inlineStr"/>')
+                    continue
                 if ILLEGAL_CHARACTERS_RE.search(text):
                     raise IllegalCharacterError(f"{text} cannot be used in worksheets.")
-                style = f' s="{self._style(None, True)}"' if bold else ""
-                # Text stays text, as ``append_row`` writes it: an error code such as "#N/A" too.
-                if not text:
-                    parts.append(f'<c r="{ref}"{style} t="inlineStr"/>')
-                else:
-                    space = ' xml:space="preserve"' if text != text.strip() else ""
-                    parts.append(
-                        f'<c r="{ref}"{style} t="inlineStr"><is><t{space}>{escape(text)}</t></is></c>'
-                    )
-                continue
-            if value is None:
-                if bold:
-                    parts.append(f'<c r="{ref}" s="{self._style(None, True)}" t="n"/>')
-                continue
-            fmt = self.number_format(value)
-            style = f' s="{self._style(fmt, bold)}"' if fmt is not None or bold else ""
-            if kind is bool:
-                parts.append(f'<c r="{ref}"{style} t="b"><v>{safe_string(value)}</v></c>')
-            elif isinstance(value, dt.date):
-                parts.append(
-                    f'<c r="{ref}"{style} t="n"><v>{safe_string(to_excel(value, self.epoch))}</v></c>'
+                space = ' xml:space="preserve"' if text != text.strip() else ""
+                add(
+                    f'<c r="{letter}{row}"{text_style} t="inlineStr"><is><t{space}>{escape(text)}</t></is></c>'
                 )
-            elif isinstance(value, int | float | Decimal):
-                parts.append(f'<c r="{ref}"{style} t="n"><v>{safe_string(value)}</v></c>')
+            elif value is None:
+                if bold:
+                    add(f'<c r="{letter}{row}"{text_style} t="n"/>')
             else:
-                raise ValueError(f"Cannot convert {value!r} to Excel")
-        parts.append("</row>")
-        assert self.ws._rows is not None
+                style = styles[(number_format(value), bold)]
+                if kind is bool:
+                    add(f'<c r="{letter}{row}"{style} t="b"><v>{safe_string(value)}</v></c>')
+                elif isinstance(value, dt.date):
+                    number = safe_string(to_excel(value, self.epoch))
+                    add(f'<c r="{letter}{row}"{style} t="n"><v>{number}</v></c>')
+                elif isinstance(value, int | float | Decimal):
+                    add(f'<c r="{letter}{row}"{style} t="n"><v>{safe_string(value)}</v></c>')
+                else:
+                    raise ValueError(f"Cannot convert {value!r} to Excel")
+        add("</row>")
         self.ws._rows.send(etree.fromstring("".join(parts)))
