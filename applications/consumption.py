@@ -215,8 +215,8 @@ _DATETIME_FORMATS = (
 def _parse_datetime(value: Any) -> dt.datetime | None:
     if type(value) is str:  # a CSV cell: the ISO 8601 form first, at C speed
         try:
-            parsed = dt.datetime.fromisoformat(value.strip())
-            return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=BEIJING)
+            moment = dt.datetime.fromisoformat(value.strip())
+            return moment if moment.tzinfo is not None else moment.replace(tzinfo=BEIJING)
         except ValueError:
             pass
     if isinstance(value, dt.datetime):

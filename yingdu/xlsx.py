@@ -54,9 +54,11 @@ def safe_cell(value: Any) -> CellValue:
     """
     kind = type(value)
     if kind is str:  # the common case first
-        return "'" + value if value.startswith(FORMULA_PREFIXES) else value
+        plain: str = value
+        return "'" + plain if plain.startswith(FORMULA_PREFIXES) else plain
     if value is None or kind in _PLAIN:
-        return value
+        known: CellValue = value
+        return known
     if isinstance(value, bool | int | float | Decimal | dt.date):
         if isinstance(value, dt.datetime) and value.tzinfo is not None:
             from django.utils import timezone
