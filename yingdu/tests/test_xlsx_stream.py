@@ -47,9 +47,14 @@ def workbook(streamed: bool, rows: list[list[Any]], *, more: list[list[Any]] | N
     ws: Any = wb.create_sheet("明细") if streamed else wb.active
     if not streamed:
         ws.title = "明细"
-    write_sheet(ws, HEADERS, iter(rows), widths=[12, 20])
-    for row in more or []:
-        append_row(ws, row)  # rows after the table (a total line), as the reports add them
+    try:
+        write_sheet(ws, HEADERS, iter(rows), widths=[12, 20])
+        for row in more or []:
+            append_row(ws, row)  # rows after the table (a total line), as the reports add them
+    except IllegalCharacterError:
+        if streamed:
+            ws.close()  # the sheet's stream ended in order, not left to the garbage collector
+        raise
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
