@@ -36,8 +36,8 @@ from ledger.actions import read_tiles
 from ledger.events import AUDIT_KIND, audit_entry_bytes
 from ledger.models import AuditEvent, LogState
 from ledger.verify_checkpoints import UPPER_KEYS, CheckpointChecks
+from ledger.windows import ChecksAhead, _Prefetcher, _WindowRows
 from ledger.windows import EntryMeta as EntryMeta
-from ledger.windows import _Prefetcher, _WindowRows
 from ledger.windows import as_bytes as as_bytes
 
 WINDOW = 1 << 16  # entries read and hashed at a time (a multiple of the tile width)
@@ -148,11 +148,19 @@ def _verify_in_snapshot(
     if connection.vendor == "postgresql" and not connection.in_atomic_block:
         with transaction.atomic():
             with connection.cursor() as cursor:
-                # One snapshot for the whole run while appends go on.
+                # One snapshot for the whole run while appends go on, shared with the second
+                # connection that makes the entry checks' reads (``ChecksAhead``).
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            return _Verifier(window, outside).run(since)
+                cursor.execute("SELECT pg_export_snapshot()")
+                (snapshot,) = cursor.fetchone()
+            return _Verifier(window, outside, snapshot=snapshot).run(since)
     with transaction.atomic():
         return _Verifier(window, outside).run(since)
+
+
+def _fetch_checks(start: int, end: int) -> dict[str, Any]:
+    """What each registered entry check reads for the window [start, end)."""
+    return {kind: check.fetch(start, end) for kind, check in _ENTRY_CHECKS.items()}
 
 
 def _windows(size: int, window: int) -> list[tuple[int, int]]:
@@ -165,9 +173,12 @@ def _windows(size: int, window: int) -> list[tuple[int, int]]:
 
 
 class _Verifier(CheckpointChecks):
-    def __init__(self, window: int, outside: list[seen.Seen] | None = None) -> None:
+    def __init__(
+        self, window: int, outside: list[seen.Seen] | None = None, *, snapshot: str | None = None
+    ) -> None:
         self.window = window
         self.outside = outside or []
+        self.snapshot = snapshot  # exported by the verifier's transaction: checks read ahead in it
         self.result = VerifyResult()
 
     def add(self, index: int | None, message: str) -> None:
@@ -356,6 +367,7 @@ class _Verifier(CheckpointChecks):
         """Each window's entries (the next window read while this one is hashed) and audit events,
         with the rows copied from its entries checked. Close it to stop the read in flight."""
         prefetch = _Prefetcher()
+        ahead = ChecksAhead(self.snapshot, windows, _fetch_checks) if self.snapshot and windows else None
         if windows:
             connection.ensure_connection()
             prefetch.start(*windows[0])
@@ -364,7 +376,7 @@ class _Verifier(CheckpointChecks):
                 rows = prefetch.take()
                 # The audit events are read now, while no read is in flight on the connection.
                 events = self._events(start, end)
-                fetched = {kind: check.fetch(start, end) for kind, check in _ENTRY_CHECKS.items()}
+                fetched = ahead.take(start, end) if ahead is not None else _fetch_checks(start, end)
                 if w + 1 < len(windows):
                     prefetch.start(*windows[w + 1])
                 self._check_entries(rows, events, fetched)
@@ -372,6 +384,9 @@ class _Verifier(CheckpointChecks):
         except BaseException:
             prefetch.close()
             raise
+        finally:
+            if ahead is not None:
+                ahead.close()
 
     def _check_around(self, size: int) -> None:
         """What lies around the entries: anything beyond the log's size, audit events with no
