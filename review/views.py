@@ -140,7 +140,7 @@ def workbench(request: HttpRequest) -> HttpResponse:
     # The whole queue is read with only what its clocks and order need; the page's rows are
     # then read whole (a queue holds thousands of applications, a page twenty).
     apps = list(qs.select_related(None).select_related("payment").only(*_CLOCK_FIELDS))
-    notices = notices_by_application([a.pk for a in apps])
+    notices = notices_by_application([a.pk for a in apps], among=qs)
     for app in apps:
         clock = clock_for(app, notices[app.pk], today=today, state=state)
         if overdue_only and not clock.overdue:
