@@ -33,7 +33,7 @@ import datetime as dt
 import io
 import math
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from operator import itemgetter
@@ -302,18 +302,24 @@ def _text(value: Any) -> str:
 _CENT = Decimal("0.01")
 
 
-def _cells(cells: Sequence[Any], mapping: dict[str, int]) -> Sequence[Any]:
-    """The row's cells in the order of ``COLUMNS`` (``None`` for a cell the row lacks)."""
+def _picker(mapping: dict[str, int]) -> Callable[[Sequence[Any]], Sequence[Any]]:
+    """A row's cells in the order of ``COLUMNS`` (``None`` for a cell the row lacks), for a header's mapping."""
     indexes = [mapping[c] for c in COLUMNS]
-    if max(indexes) < len(cells):
-        return itemgetter(*indexes)(cells)  # type: ignore[no-any-return]
-    return [cells[i] if i < len(cells) else None for i in indexes]
+    whole = itemgetter(*indexes)
+    last = max(indexes)
+
+    def pick(cells: Sequence[Any]) -> Sequence[Any]:
+        if last < len(cells):
+            return whole(cells)  # type: ignore[no-any-return]
+        return [cells[i] if i < len(cells) else None for i in indexes]
+
+    return pick
 
 
 def _check_row(
     number: int,
     cells: Sequence[Any],
-    mapping: dict[str, int],
+    pick: Callable[[Sequence[Any]], Sequence[Any]],
     seen: dict[str, int],
     existing_ids: frozenset[str],
     now: dt.datetime,
@@ -329,7 +335,7 @@ def _check_row(
         raw_price,
         raw_amount,
         raw_scenario,
-    ) = _cells(cells, mapping)
+    ) = pick(cells)
     before = len(errors.result.errors)
 
     record_id = _text(raw_id)
@@ -469,7 +475,7 @@ def _xlsx_rows(content: bytes) -> Iterator[Sequence[Any]]:
 def _blank(cells: Sequence[Any]) -> bool:
     if isinstance(cells, tuple) and cells.count(None) == len(cells):
         return True  # the common case of padding rows, counted at C speed
-    return all(_text(c) == "" for c in cells)
+    return not any(map(_text, cells))  # stops at the first cell of a data row
 
 
 def parse_consumption(
@@ -506,6 +512,7 @@ def parse_consumption(
             )
             return result
         seen: dict[str, int] = {}
+        pick = _picker(mapping)
         existing = frozenset(existing_record_ids)
         # The same instant in the zone the cells are read in: a time of that zone is then
         # compared with it field by field, not through the zone's offset rules each time.
@@ -526,7 +533,7 @@ def parse_consumption(
             if data_rows > MAX_ROWS:
                 errors.add(number, "", _("明细超过 %(max)d 行，请拆分为多个文件上传") % {"max": MAX_ROWS})
                 break
-            parsed = _check_row(number, cells, mapping, seen, existing, now, errors)
+            parsed = _check_row(number, cells, pick, seen, existing, now, errors)
             if parsed is not None:
                 result.rows.append(parsed)
             if result.truncated:
