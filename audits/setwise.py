@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Container, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Container, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -37,6 +36,7 @@ from audits.queries import (
     unnamed,
 )
 from core.lib.money import round_half_up
+from core.lib.planner import planner
 from ledger.models import Checkpoint
 from monitoring.integrity import refused_rows
 from monitoring.models import UsageRecord
@@ -55,25 +55,6 @@ def _parse_dt(value: Any) -> dt.datetime | None:
     # SQLite returns aggregates of datetime columns as text (UTC).
     parsed = dt.datetime.fromisoformat(str(value))
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
-
-
-@contextmanager
-def _planner(cursor: Any, **values: str) -> Iterator[None]:
-    """PostgreSQL planner settings for the statements inside, restored afterwards.
-
-    ``SET LOCAL`` alone would last until the end of the caller's transaction and change the
-    plans of every later query in it.
-    """
-    names = sorted(values)
-    cursor.execute("SELECT " + ", ".join(["current_setting(%s)"] * len(names)), names)
-    before = dict(zip(names, cursor.fetchone(), strict=True))
-    # In a savepoint: if a statement inside fails, rolling it back also undoes the settings.
-    with transaction.atomic():
-        for name in names:
-            cursor.execute("SELECT set_config(%s, %s, true)", [name, values[name]])
-        yield
-        for name in names:
-            cursor.execute("SELECT set_config(%s, %s, true)", [name, before[name]])
 
 
 @dataclass(frozen=True)
@@ -101,7 +82,7 @@ def group_totals(tree_size: int) -> dict[Key, _Group]:
             # The planner guesses a group per (USCC × work) combination, a million, and would sort
             # ten million rows to group them; there are a few thousand groups, and a parallel hash
             # aggregate is three times faster. The hash table of that guess needs the memory.
-            with _planner(cursor, work_mem="128MB", enable_sort="off"):
+            with planner(cursor, work_mem="128MB", enable_sort="off"):
                 cursor.execute(sql, [tree_size])
                 found = cursor.fetchall()
         else:

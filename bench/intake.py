@@ -5,7 +5,8 @@
 Prints, for a consumption detail of ``--rows`` rows (the parser's limit is 50,000):
 
 - the time of ``applications.consumption.parse_consumption`` on the CSV and on the XLSX;
-- the baseline: reading the same CSV with ``csv.reader`` and the XLSX with openpyxl
+- the baseline: reading the same CSV with ``csv.reader`` (best of five, alternating with the
+  parse) and the XLSX with openpyxl
   (read-only, values only), without any check, and the ratio of each parse to it;
 
 and the time of ``applications.pdf.render_application_pdf`` for one application (first call,
@@ -83,11 +84,16 @@ def main() -> None:
     print(
         f"consumption detail: {args.rows} rows, CSV {len(csv_bytes) / 1e6:.1f} MB, XLSX {len(xlsx_bytes) / 1e6:.1f} MB"
     )
-    base_csv, _ = timed(lambda: sum(1 for _ in csv.reader(io.StringIO(csv_bytes.decode()))))
-    parse_csv, result = timed(lambda: parse_consumption(csv_bytes, CSV_MIME, now=now))
+    # Best of five, the two alternating: a busy shared machine then disturbs their ratio less.
+    base_csv = parse_csv = float("inf")
+    for _round in range(5):
+        seconds, _ = timed(lambda: sum(1 for _ in csv.reader(io.StringIO(csv_bytes.decode()))))
+        base_csv = min(base_csv, seconds)
+        seconds, result = timed(lambda: parse_consumption(csv_bytes, CSV_MIME, now=now))
+        parse_csv = min(parse_csv, seconds)
     assert result.ok, result.errors[:3]
     print(
-        f"  CSV  parse {parse_csv:6.2f} s ({args.rows / parse_csv:,.0f} rows/s); baseline csv.reader {base_csv:.2f} s; ratio {parse_csv / base_csv:.1f}x"
+        f"  CSV  parse {parse_csv:6.2f} s ({args.rows / parse_csv:,.0f} rows/s); baseline csv.reader {base_csv:.3f} s; ratio {parse_csv / base_csv:.1f}x (target <= 8x)"
     )
 
     def read_xlsx() -> int:

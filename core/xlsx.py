@@ -32,6 +32,7 @@ from openpyxl.utils import column_index_from_string, get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from openpyxl.worksheet.worksheet import Worksheet
 
+from core import xlsx_stream
 from core.filetypes import TABLE_MAX_COLUMNS, TABLE_MAX_ROWS
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -42,6 +43,9 @@ XLSX_DATE_FORMAT = 'yyyy"年"m"月"d"日"'  # i18n: data
 CellValue = str | int | float | Decimal | dt.date | dt.datetime | bool | None
 
 
+_PLAIN = frozenset({bool, int, float, Decimal, dt.date})  # types written as they are (not datetime)
+
+
 def safe_cell(value: Any) -> CellValue:
     """Return a value that openpyxl writes as inert data.
 
@@ -49,7 +53,14 @@ def safe_cell(value: Any) -> CellValue:
     pass through; aware datetimes lose their tzinfo after conversion to local time
     (XLSX has no time zones); anything else is turned into text and checked the same way.
     """
-    if value is None or isinstance(value, bool | int | float | Decimal | dt.date):
+    kind = type(value)
+    if kind is str:  # the common case first
+        plain: str = value
+        return "'" + plain if plain.startswith(FORMULA_PREFIXES) else plain
+    if value is None or kind in _PLAIN:
+        known: CellValue = value
+        return known
+    if isinstance(value, bool | int | float | Decimal | dt.date):
         if isinstance(value, dt.datetime) and value.tzinfo is not None:
             from django.utils import timezone
 
@@ -151,6 +162,14 @@ def write_sheet(
         for index in range(1, len(headers) + 1):
             ws.column_dimensions[get_column_letter(index)].width = _width(headers, widths, index)
         ws.freeze_panes = "A2"
+        if xlsx_stream.available(ws):
+            stream = xlsx_stream.RowStream(ws, _number_format)
+            stream.append([safe_cell(h) for h in headers], bold=True)
+            count = 0
+            for row in rows:
+                stream.append([safe_cell(v) for v in row])
+                count += 1
+            return count
         ws.append(_streamed_row(ws, headers, bold=True))
         count = 0
         for row in rows:

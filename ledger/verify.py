@@ -23,6 +23,8 @@ import gc
 from collections.abc import Callable, Generator, Iterable
 from contextlib import closing
 from dataclasses import dataclass, field
+from itertools import compress, repeat
+from operator import eq, itemgetter, methodcaller
 from typing import Any, Protocol
 
 from django.conf import settings
@@ -34,7 +36,7 @@ from ledger.actions import read_tiles
 from ledger.events import AUDIT_KIND, audit_entry_bytes
 from ledger.models import AuditEvent, LogState
 from ledger.verify_checkpoints import UPPER_KEYS, CheckpointChecks
-from ledger.windows import EntryMeta, Prefetcher, WindowRows, as_bytes
+from ledger.windows import ChecksAhead, EntryMeta, Prefetcher, WindowRows, as_bytes
 from ledger.witnessing import cosignature_problems
 
 WINDOW = 1 << 16  # entries read and hashed at a time (a multiple of the tile width)
@@ -145,17 +147,37 @@ def _verify_in_snapshot(
     if connection.vendor == "postgresql" and not connection.in_atomic_block:
         with transaction.atomic():
             with connection.cursor() as cursor:
-                # One snapshot for the whole run while appends go on.
+                # One snapshot for the whole run while appends go on, shared with the second
+                # connection that makes the entry checks' reads (``ChecksAhead``).
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            return _Verifier(window, outside).run(since)
+                cursor.execute("SELECT pg_export_snapshot()")
+                (snapshot,) = cursor.fetchone()
+            return _Verifier(window, outside, snapshot=snapshot).run(since)
     with transaction.atomic():
         return _Verifier(window, outside).run(since)
 
 
+def _fetch_checks(start: int, end: int) -> dict[str, Any]:
+    """What each registered entry check reads for the window [start, end)."""
+    return {kind: check.fetch(start, end) for kind, check in _ENTRY_CHECKS.items()}
+
+
+def _windows(size: int, window: int) -> list[tuple[int, int]]:
+    """The windows of a full run: the first one an eighth of the others (a multiple of the tile
+    width), so that reading the next window overlaps with hashing from early on."""
+    first = max(tiles.TILE_WIDTH, window // 8 // tiles.TILE_WIDTH * tiles.TILE_WIDTH)
+    if window <= first or size <= first:
+        return [(start, min(start + window, size)) for start in range(0, size, window)]
+    return [(0, first)] + [(start, min(start + window, size)) for start in range(first, size, window)]
+
+
 class _Verifier(CheckpointChecks):
-    def __init__(self, window: int, outside: list[seen.Seen] | None = None) -> None:
+    def __init__(
+        self, window: int, outside: list[seen.Seen] | None = None, *, snapshot: str | None = None
+    ) -> None:
         self.window = window
         self.outside = outside or []
+        self.snapshot = snapshot  # exported by the verifier's transaction: checks read ahead in it
         self.result = VerifyResult()
 
     def add(self, index: int | None, message: str) -> None:
@@ -191,7 +213,7 @@ class _Verifier(CheckpointChecks):
         self.seen_upper: set[tiles.TileId] = set()
         builder = tiles.TreeBuilder(hasher)
         next_cp = 0
-        windows = [(start, min(start + self.window, size)) for start in range(0, size, self.window)]
+        windows = _windows(size, self.window)
         with closing(self._read_windows(windows)) as read:
             for start, end, rows, events in read:
                 leaves = self._window(start, end, rows, events)
@@ -342,6 +364,7 @@ class _Verifier(CheckpointChecks):
         """Each window's entries (the next window read while this one is hashed) and audit events,
         with the rows copied from its entries checked. Close it to stop the read in flight."""
         prefetch = Prefetcher()
+        ahead = ChecksAhead(self.snapshot, windows, _fetch_checks) if self.snapshot and windows else None
         if windows:
             connection.ensure_connection()
             prefetch.start(*windows[0])
@@ -350,7 +373,7 @@ class _Verifier(CheckpointChecks):
                 rows = prefetch.take()
                 # The audit events are read now, while no read is in flight on the connection.
                 events = self._events(start, end)
-                fetched = {kind: check.fetch(start, end) for kind, check in _ENTRY_CHECKS.items()}
+                fetched = ahead.take(start, end) if ahead is not None else _fetch_checks(start, end)
                 if w + 1 < len(windows):
                     prefetch.start(*windows[w + 1])
                 self._check_entries(rows, events, fetched)
@@ -358,6 +381,9 @@ class _Verifier(CheckpointChecks):
         except BaseException:
             prefetch.close()
             raise
+        finally:
+            if ahead is not None:
+                ahead.close()
 
     def _check_around(self, size: int) -> None:
         """What lies around the entries: anything beyond the log's size, audit events with no
@@ -383,35 +409,49 @@ class _Verifier(CheckpointChecks):
         claimed: tuple[bytes, ...] = (
             (*(p for p in prefixes if p is not None), b'{"action":') if None not in prefixes else (b"{",)
         )
-        make = EntryMeta._make
-        for row in rows.metas:
-            leaf, kind, enterprise_id, provider_id, data = row
+        # The window's entries split by kind with C-level passes (a kind at a time), not a
+        # Python step per entry; the problems are then reported in leaf order, as one pass would.
+        metas = rows.metas
+        kinds = list(map(itemgetter(1), metas))
+        found: list[tuple[int, str]] = []
+        others: list[tuple[Any, ...]] = []
+        for kind in set(kinds):
+            of_kind = compress(metas, map(eq, repeat(kind), kinds))  # in leaf order
             mine = by_kind.get(kind)
             if mine is not None:
-                mine.append(make(row))
-                continue
-            if kind == AUDIT_KIND:
-                event = events.get(leaf)
-                if event is not None and (
-                    enterprise_id != event.enterprise_id_ref or provider_id is not None
-                ):
-                    self.add(
-                        leaf,
-                        _("第 %(index)s 条记录的相关企业或算力提供方与其审计事件 #%(id)s 不符")
-                        % {"index": leaf, "id": event.pk},
+                mine.extend(map(EntryMeta._make, of_kind))
+            elif kind == AUDIT_KIND:
+                for leaf, _kind, enterprise_id, provider_id, _data in of_kind:
+                    event = events.get(leaf)
+                    if event is not None and (
+                        enterprise_id != event.enterprise_id_ref or provider_id is not None
+                    ):
+                        found.append(
+                            (
+                                leaf,
+                                _("第 %(index)s 条记录的相关企业或算力提供方与其审计事件 #%(id)s 不符")
+                                % {"index": leaf, "id": event.pk},
+                            )
+                        )
+            else:
+                others.extend(of_kind)
+        if others:
+            # Bytes that start like none of the registered kinds (nor an audit event) claim nothing.
+            starts = map(methodcaller("startswith", claimed), map(itemgetter(4), others))
+            for leaf, kind, _enterprise_id, _provider_id, data in compress(others, starts):
+                actual = next((c.kind for c in _ENTRY_CHECKS.values() if c.claims(data)), None)
+                if actual is None and _looks_like_audit_entry(data):
+                    actual = AUDIT_KIND
+                if actual is not None:
+                    found.append(
+                        (
+                            leaf,
+                            _("第 %(index)s 条的类型“%(kind)s”与其内容（%(actual)s）不符")
+                            % {"index": leaf, "kind": kind, "actual": actual},
+                        )
                     )
-                continue
-            if not data.startswith(claimed):
-                continue
-            actual = next((c.kind for c in _ENTRY_CHECKS.values() if c.claims(data)), None)
-            if actual is None and _looks_like_audit_entry(data):
-                actual = AUDIT_KIND
-            if actual is not None:
-                self.add(
-                    leaf,
-                    _("第 %(index)s 条的类型“%(kind)s”与其内容（%(actual)s）不符")
-                    % {"index": leaf, "kind": kind, "actual": actual},
-                )
+        for leaf, message in sorted(found, key=itemgetter(0)):
+            self.add(leaf, message)
         for kind, check in _ENTRY_CHECKS.items():
             for problem_index, message in check.check(fetched[kind], by_kind[kind]):
                 self.add(problem_index, message)

@@ -4,12 +4,14 @@ fetched a window ahead in a second thread while the current window is hashed."""
 from __future__ import annotations
 
 import contextlib
+import queue
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any, NamedTuple
 
-from django.db import connection
+from django.db import connection, transaction
 
 from ledger import tiles
 from ledger.events import AUDIT_KIND
@@ -140,3 +142,58 @@ class Prefetcher:
         rows, self.rows = self.rows, None
         assert rows is not None
         return rows
+
+
+class ChecksAhead:
+    """The entry checks' reads of each window (``EntryCheck.fetch``), made a window ahead on a
+    second PostgreSQL connection in the verifier's own snapshot.
+
+    The checks' queries (the usage rows against their entries, the seals) run in the database
+    while the verifier hashes: two processes busy at once, not one after the other. The second
+    connection imports the snapshot the verifier exported (``pg_export_snapshot``), so it sees
+    exactly what the verifier sees. Results come back in window order, at most two ahead.
+    """
+
+    def __init__(
+        self, snapshot: str, windows: list[tuple[int, int]], fetch: Callable[[int, int], Any]
+    ) -> None:
+        self.results: queue.Queue[tuple[int, int, Any, BaseException | None]] = queue.Queue(maxsize=2)
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(
+            target=self._run, args=(snapshot, windows, fetch), name="ledger-verify-checks", daemon=True
+        )
+        self.thread.start()
+
+    def _run(self, snapshot: str, windows: list[tuple[int, int]], fetch: Callable[[int, int], Any]) -> None:
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                cursor.execute("SET TRANSACTION SNAPSHOT %s", [snapshot])
+                for start, end in windows:
+                    if self.stopping.is_set():
+                        return
+                    self._put((start, end, fetch(start, end), None))
+        except BaseException as exc:  # handed to the verifier by take()
+            self._put((-1, -1, None, exc))
+        finally:
+            connection.close()
+
+    def _put(self, item: tuple[int, int, Any, BaseException | None]) -> None:
+        while not self.stopping.is_set():
+            try:
+                self.results.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def take(self, start: int, end: int) -> Any:
+        got_start, got_end, fetched, error = self.results.get()
+        if error is not None:
+            with connection.wrap_database_errors:
+                raise error
+        assert (got_start, got_end) == (start, end), "windows out of order"
+        return fetched
+
+    def close(self) -> None:
+        self.stopping.set()
+        self.thread.join()

@@ -23,9 +23,19 @@ from typing import Any, NamedTuple
 from django.db import DatabaseError, connection, transaction
 from django.utils.translation import gettext as _
 
+from core.lib.planner import PARALLEL, planner
 from enterprises.models import Enterprise
 from ledger.models import Entry
 from ledger.windows import EntryMeta, as_bytes
+from monitoring.column_values import (
+    decimal_value,
+    float_value,
+    integer_value,
+    moment_value,
+    optional_int_value,
+    text_value,
+    uuid_value,
+)
 from monitoring.models import Node
 from monitoring.schemas import FIELD_LABELS, RecordError, UsageFields, parse_record
 
@@ -33,80 +43,29 @@ KIND = "usage_record"
 CHUNK = 900  # SQLite allows 999 parameters per statement
 
 
-# Readers of raw column values; the first line of each is the common case, for speed.
-
-
-def _uuid(value: Any) -> uuid.UUID:
-    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
-
-
-def _moment(value: Any) -> dt.datetime:
-    if type(value) is dt.datetime and value.tzinfo is not None:
-        return value
-    moment = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
-
-
-def _decimal(value: Any) -> Decimal:
-    if type(value) is Decimal:
-        return value
-    if isinstance(value, bool):
-        raise TypeError("not a number")
-    return Decimal(repr(value)) if isinstance(value, float) else Decimal(str(value))
-
-
-def _integer(value: Any) -> int:
-    if type(value) is int:
-        return value
-    if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
-        raise TypeError("not an integer")
-    number = Decimal(str(value))
-    if number != number.to_integral_value():
-        raise ValueError("not an integer")
-    return int(number)
-
-
-def _float(value: Any) -> float:
-    if type(value) is float:
-        return value
-    if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
-        raise TypeError("not a number")
-    return float(value)
-
-
-def _text(value: Any) -> str:
-    if type(value) is not str:
-        raise TypeError("not text")
-    return value
-
-
-def _optional_int(value: Any) -> int | None:
-    return value if value is None or type(value) is int else _integer(value)
-
-
 # Column, how it is read, and the field of the entry it copies (None: compared separately).
 _COLUMNS: tuple[tuple[str, Callable[[Any], Any], str | None], ...] = (
-    ("record_id", _uuid, "record_id"),
-    ("entry_sha256", _text, None),
-    ("provider_id", _optional_int, None),
-    ("node_id", _optional_int, None),
-    ("enterprise_id", _optional_int, None),
-    ("node_name", _text, "node_id"),
-    ("enterprise_uscc", _text, "enterprise_uscc"),
-    ("work_ref", _text, "work_ref"),
-    ("job_id", _text, "job_id"),
-    ("scenario", _text, "scenario"),
-    ("gpu_model", _text, "gpu_model"),
-    ("gpu_uuid", _text, "gpu_uuid"),
-    ("gpu_count", _integer, "gpu_count"),
-    ("started_at", _moment, "started_at"),
-    ("ended_at", _moment, "ended_at"),
-    ("gpu_seconds", _float, "gpu_seconds"),
-    ("avg_util_pct", _float, "avg_util_pct"),
-    ("max_mem_mib", _integer, "max_mem_mib"),
-    ("energy_wh", _float, "energy_wh"),
-    ("cost_cny", _decimal, "cost_cny"),
-    ("signature", _text, "signature"),
+    ("record_id", uuid_value, "record_id"),
+    ("entry_sha256", text_value, None),
+    ("provider_id", optional_int_value, None),
+    ("node_id", optional_int_value, None),
+    ("enterprise_id", optional_int_value, None),
+    ("node_name", text_value, "node_id"),
+    ("enterprise_uscc", text_value, "enterprise_uscc"),
+    ("work_ref", text_value, "work_ref"),
+    ("job_id", text_value, "job_id"),
+    ("scenario", text_value, "scenario"),
+    ("gpu_model", text_value, "gpu_model"),
+    ("gpu_uuid", text_value, "gpu_uuid"),
+    ("gpu_count", integer_value, "gpu_count"),
+    ("started_at", moment_value, "started_at"),
+    ("ended_at", moment_value, "ended_at"),
+    ("gpu_seconds", float_value, "gpu_seconds"),
+    ("avg_util_pct", float_value, "avg_util_pct"),
+    ("max_mem_mib", integer_value, "max_mem_mib"),
+    ("energy_wh", float_value, "energy_wh"),
+    ("cost_cny", decimal_value, "cost_cny"),
+    ("signature", text_value, "signature"),
 )
 _SELECT = "id, leaf_index, " + ", ".join(name for name, _r, _f in _COLUMNS)
 _READERS = tuple(read for _n, read, _f in _COLUMNS)
@@ -296,10 +255,10 @@ def agrees_fast(row: UsageRow, entry: EntryMeta, lookups: Lookups) -> bool:
             and energy_wh == float(record["energy_wh"])
             and type(started_at) is dt.datetime
             and type(ended_at) is dt.datetime
-            and _moment(started_at) == dt.datetime.fromisoformat(record["started_at"])
-            and _moment(ended_at) == dt.datetime.fromisoformat(record["ended_at"])
+            and moment_value(started_at) == dt.datetime.fromisoformat(record["started_at"])
+            and moment_value(ended_at) == dt.datetime.fromisoformat(record["ended_at"])
             and (type(cost_cny) is float or type(cost_cny) is Decimal)
-            and _decimal(cost_cny) == Decimal(record["cost_cny"])
+            and decimal_value(cost_cny) == Decimal(record["cost_cny"])
         ):
             return False
     except (ValueError, TypeError, KeyError, AttributeError, ArithmeticError, RecursionError):
@@ -375,53 +334,58 @@ _STRIPPED = (("node_name", "node_id"), ("work_ref", "work_ref"), ("job_id", "job
              ("gpu_model", "gpu_model"), ("gpu_uuid", "gpu_uuid"), ("enterprise_uscc", "enterprise_uscc"))  # fmt: skip
 
 
+# The entry's fields as the query reads them: its JSON parsed once per row into typed columns
+# (``json_to_record``: the text form, faster to parse than ``jsonb``; a key given twice reads as
+# its last value, as Python's ``json`` reads it).
+_RECORD = """json_to_record(convert_from(e.data, 'UTF8')::json) AS j(
+    avg_util_pct double precision, cost_cny numeric, ended_at timestamptz, energy_wh double precision,
+    enterprise_uscc text, gpu_count text, gpu_model text, gpu_seconds double precision, gpu_uuid text,
+    job_id text, max_mem_mib text, node_id text, record_id text, scenario text, signature text,
+    started_at timestamptz, work_ref text)"""
+
+
 def _agree_sql() -> str:
-    """The PostgreSQL condition under which a usage row certainly agrees with its entry ``e`` (JSON ``j.doc``)."""
-    texts = " AND ".join(f"r.{column} = j.doc->>'{key}'" for column, key in _STRIPPED[:-1])
-    joined = ", ".join(f"j.doc->>'{key}'" for _column, key in _STRIPPED)
-    floats = " AND ".join(
-        f"r.{k} = CAST(j.doc->>'{k}' AS double precision)"
-        for k in ("gpu_seconds", "avg_util_pct", "energy_wh")
-    )
-    integers = " AND ".join(f"CAST(r.{k} AS TEXT) = j.doc->>'{k}'" for k in ("gpu_count", "max_mem_mib"))
+    """The PostgreSQL condition under which a usage row ``r`` certainly agrees with its entry ``e``
+    (fields ``j``), its node ``n``, the entry's enterprise ``x`` and the nodes ``m`` of its name."""
+    texts = " AND ".join(f"r.{column} = j.{key}" for column, key in _STRIPPED[:-1])
+    joined = ", ".join(f"j.{key}" for _column, key in _STRIPPED)
+    floats = " AND ".join(f"r.{k} = j.{k}" for k in ("gpu_seconds", "avg_util_pct", "energy_wh"))
+    integers = " AND ".join(f"CAST(r.{k} AS TEXT) = j.{k}" for k in ("gpu_count", "max_mem_mib"))
     return f"""
         r.entry_sha256 = encode(sha256(e.data), 'hex')
-        AND replace(CAST(r.record_id AS TEXT), '-', '') = replace(j.doc->>'record_id', '-', '')
+        AND replace(CAST(r.record_id AS TEXT), '-', '') = replace(j.record_id, '-', '')
         AND r.provider_id IS NOT DISTINCT FROM e.provider_id
         AND r.enterprise_id IS NOT DISTINCT FROM e.enterprise_id
         AND {texts}
-        AND r.enterprise_uscc = upper(j.doc->>'enterprise_uscc')
+        AND r.enterprise_uscc = upper(j.enterprise_uscc)
         AND concat_ws('|', {joined}) !~ '(^|\\|){_WS}|{_WS}($|\\|)'
-        AND r.scenario = j.doc->>'scenario'
-        AND r.signature = COALESCE(j.doc->>'signature', '')
+        AND r.scenario = j.scenario
+        AND r.signature = COALESCE(j.signature, '')
         AND {integers}
         AND {floats}
-        AND r.started_at = CAST(j.doc->>'started_at' AS timestamptz)
-        AND r.ended_at = CAST(j.doc->>'ended_at' AS timestamptz)
-        AND r.cost_cny = CAST(j.doc->>'cost_cny' AS numeric)
+        AND r.started_at = j.started_at
+        AND r.ended_at = j.ended_at
+        AND r.cost_cny = j.cost_cny
         AND (r.node_id IS NULL OR (n.id IS NOT NULL AND n.node_id = r.node_name
              AND n.provider_id IS NOT DISTINCT FROM e.provider_id))
-        AND (e.enterprise_id IS NULL OR EXISTS (
-             SELECT 1 FROM enterprises_enterprise x WHERE x.id = e.enterprise_id AND x.uscc = r.enterprise_uscc))
-        AND NOT EXISTS (
-             SELECT 1 FROM monitoring_node m WHERE m.node_id = r.node_name
-             AND m.provider_id IS DISTINCT FROM e.provider_id)
+        AND (e.enterprise_id IS NULL OR x.uscc = r.enterprise_uscc)
+        AND (m.id IS NULL OR m.provider_id IS NOT DISTINCT FROM e.provider_id)
     """  # noqa: S608 - fixed text
 
 
 def _suspects_sql(where: str) -> str:
+    # Hash joins to the few nodes and enterprises, a merge join to the entries: one pass over the
+    # window's rows, which PostgreSQL may split among parallel workers.
     return f"""
         SELECT r.leaf_index FROM monitoring_usagerecord r
         LEFT JOIN ledger_entry e ON e.leaf_index = r.leaf_index AND e.kind = '{KIND}'
+            AND {where.replace("leaf_index", "e.leaf_index")}  -- the entries' index read for the window only
         LEFT JOIN monitoring_node n ON n.id = r.node_id
-        LEFT JOIN LATERAL (
-            SELECT CASE WHEN e.leaf_index IS NULL THEN NULL
-                   ELSE CAST(convert_from(e.data, 'UTF8') AS jsonb) END AS doc
-            OFFSET 0  -- parsed once per row, not once per use
-        ) j ON true
+        LEFT JOIN enterprises_enterprise x ON x.id = e.enterprise_id
+        LEFT JOIN monitoring_node m ON m.node_id = r.node_name
+        LEFT JOIN LATERAL {_RECORD} ON e.leaf_index IS NOT NULL
         WHERE {where.replace("leaf_index", "r.leaf_index")}
-          AND (e.leaf_index IS NULL OR j.doc IS NULL OR jsonb_typeof(j.doc) <> 'object'
-               OR NOT COALESCE(({_agree_sql()}), false))
+          AND (e.leaf_index IS NULL OR NOT COALESCE(({_agree_sql()}), false))
         UNION
         SELECT leaf_index FROM monitoring_usagerecord WHERE {where}
         GROUP BY leaf_index HAVING COUNT(*) > 1
@@ -449,8 +413,8 @@ def _suspects(sql_where: str, params: Sequence[Any]) -> _Suspects:
     if not SETWISE or connection.vendor != "postgresql":
         return _Suspects(usage_rows_where(sql_where, params), None)
     try:
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(_suspects_sql(sql_where), [*params, *params])
+        with transaction.atomic(), connection.cursor() as cursor, planner(cursor, **PARALLEL):
+            cursor.execute(_suspects_sql(sql_where), [*params, *params, *params])
             leaves = sorted(index for (index,) in cursor.fetchall())
             cursor.execute(_orphans_sql(sql_where), list(params))
             orphans = {index for (index,) in cursor.fetchall()}
@@ -486,7 +450,7 @@ class UsageEntryCheck:
         seen: set[int] = set()
         for row in rows:
             try:
-                index = _integer(row.leaf_index)
+                index = integer_value(row.leaf_index)
             except (ValueError, TypeError, ArithmeticError):
                 yield None, _("%(row)s的日志叶序号无法读取") % {"row": _row_label(row)}
                 continue

@@ -9,7 +9,7 @@ Rows here are written only by ``review.actions``; nothing happens in ``save()``.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import models
@@ -243,10 +243,16 @@ def notices_of(application_id: int) -> models.QuerySet[SupplementNotice]:
     return SupplementNotice.objects.filter(application_id=application_id).order_by("round")
 
 
-def notices_by_application(application_ids: list[int]) -> dict[int, list[SupplementNotice]]:
-    """The notices of many applications in one query (for queues), by application id."""
+def notices_by_application(
+    application_ids: list[int], among: models.QuerySet[Any] | None = None
+) -> dict[int, list[SupplementNotice]]:
+    """The notices of many applications in one query (for queues), by application id.
+
+    ``among``: the query that listed the applications, sent as a subquery instead of thousands
+    of ids (each id is a parameter Django prepares one by one)."""
     out: dict[int, list[SupplementNotice]] = {pk: [] for pk in application_ids}
-    for notice in SupplementNotice.objects.filter(application_id__in=application_ids).order_by("round"):
+    wanted: Any = among.values("pk") if among is not None else application_ids
+    for notice in SupplementNotice.objects.filter(application_id__in=wanted).order_by("round"):
         out.setdefault(notice.application_id, []).append(notice)
     return out
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 from decimal import Decimal
 
 from django.test import SimpleTestCase
 
-from applications.consumption import CSV_MIME, XLSX_MIME, parse_consumption, template_csv, template_xlsx
+from applications.consumption import CSV_MIME, XLSX_MIME, parse_consumption
+from applications.consumption_template import template_csv, template_xlsx
 from applications.tests.factories import NOW, consumption_csv, consumption_xlsx
 from core.uploads import sniff
 
@@ -184,5 +187,53 @@ class TemplateTests(SimpleTestCase):
         result = parse_consumption(out.getvalue(), XLSX_MIME, now=NOW)
         assert result.ok, result.errors
         assert len(workbook.worksheets) == 2  # the rules are on a second sheet
-        notes = " ".join(str(c) for row in workbook.worksheets[1].iter_rows(values_only=True) for c in row if c)
+        notes = " ".join(
+            str(c) for row in workbook.worksheets[1].iter_rows(values_only=True) for c in row if c
+        )
         assert "text2video" not in notes and "record_id" not in notes, notes
+
+
+class ConsumptionCellFormsTests(SimpleTestCase):
+    """Every way the parser reads a cell gives the same row: plain text, text with separators,
+    currency signs, trailing zeros or spaces, another date form, and a workbook's native cells."""
+
+    ROW = ("JOB-1", "2026-03-01 08:00", "2026-03-01 08:30", "H200", 8, 30, "5000", "20000.00", "text2video")
+
+    def parsed(self, content: bytes, mime: str = CSV_MIME) -> list[tuple[object, ...]]:
+        result = parse_consumption(content, mime, now=NOW)
+        assert result.ok, result.errors
+        return [
+            (r.record_id, r.started_at, r.ended_at, r.resource, r.quantity, r.minutes, r.unit_price, r.amount)
+            for r in result.rows
+        ]
+
+    @staticmethod
+    def quoted_csv(row: tuple[object, ...]) -> bytes:
+        header = consumption_csv([]).decode().splitlines()[0]
+        out = io.StringIO()
+        csv.writer(out).writerow(row)
+        return (header + "\n" + out.getvalue()).encode()
+
+    def test_it_reads_every_accepted_form_of_a_cell_alike(self) -> None:
+        plain = self.parsed(consumption_csv([self.ROW]))
+        forms = [
+            ("JOB-1", "2026/03/01 08:00:00", "2026.03.01 08:30", "H200", " 8 ", "30.0", "¥5,000.0000", "20,000", "文生视频"),
+            (" JOB-1 ", "2026-03-01T08:00:00+08:00", "2026-03-01 00:30:00+00:00", " H200", "+8", "30", "5000.00", "￥20000", "Text2Video"),
+        ]  # fmt: skip
+        for form in forms:
+            with self.subTest(form=form):
+                self.assertEqual(self.parsed(self.quoted_csv(form)), plain)
+        native = (
+            "JOB-1", dt.datetime(2026, 3, 1, 8, 0), dt.datetime(2026, 3, 1, 8, 30), "H200", 8.0, 30, 5000, 20000.0,
+            "text2video",
+        )  # fmt: skip
+        self.assertEqual(self.parsed(consumption_xlsx([native]), XLSX_MIME), plain)
+
+    def test_it_refuses_numbers_that_are_not_finite_or_too_precise(self) -> None:
+        for column, value in ((6, "NaN"), (6, "Infinity"), (6, "1.00001"), (7, "20000.001"), (4, "8.5")):
+            row = list(self.ROW)
+            row[column] = value
+            with self.subTest(value=value):
+                result = parse_consumption(consumption_csv([tuple(row)]), CSV_MIME, now=NOW)
+                self.assertFalse(result.ok)
+                self.assertEqual(result.errors[0].row, 2)

@@ -220,3 +220,24 @@ class UsageRowTamperTests(BaseTestCase):
         edited = integrity._suspects(where, params)
         self.assertEqual([r.pk for r in edited.rows], [self.row.pk])
         self.assertEqual(edited.orphans, {self.rows[0].leaf_index})
+
+    def test_it_finds_a_digest_written_in_capitals_on_both_paths(self) -> None:
+        with connection.cursor() as c:
+            c.execute(
+                "UPDATE monitoring_usagerecord SET entry_sha256 = UPPER(entry_sha256) WHERE id = %s",
+                [self.row.pk],
+            )
+        self.assertFoundAt(self.row.leaf_index, "entry_sha256")
+
+    def test_it_finds_white_space_put_around_a_copied_text_on_both_paths(self) -> None:
+        with connection.cursor() as c:
+            c.execute(
+                "UPDATE monitoring_usagerecord SET gpu_uuid = ' ' || gpu_uuid WHERE id = %s", [self.row.pk]
+            )
+        self.assertFoundAt(self.row.leaf_index, f"算力使用记录 #{self.row.pk}")
+
+    def test_it_finds_a_node_moved_to_another_provider_on_both_paths(self) -> None:
+        other = type(self.provider).objects.create(name="另一算力中心", status=self.provider.status)
+        with connection.cursor() as c:
+            c.execute("UPDATE monitoring_node SET provider_id = %s WHERE id = %s", [other.pk, self.node.pk])
+        self.assertFoundAt(self.rows[0].leaf_index, "节点")

@@ -107,11 +107,12 @@ class WorkbenchTests(ReviewTestCase):
         for i in range(12):
             self.make(Status.SUPPLEMENT_REQUESTED if i % 2 else Status.PAID, on(2 + i))
         # The session and its idle-timeout update (3), the user, the security policy, their roles,
-        # the calendar's stamp, the applications with their payments, all their supplement notices,
-        # and the launched works whose offer is not taken: 11, however many rows.
+        # the calendar's stamp, the applications with their payments (what the clocks read), all their
+        # supplement notices, the page's applications whole, and the launched works whose offer is
+        # not taken: 12, however many rows.
         with self.assertNumQueries(len(few.captured_queries)):
             response = self.client.get(url, {"queue": "all"})
-        self.assertEqual(len(few.captured_queries), 11)
+        self.assertEqual(len(few.captured_queries), 12)
         self.assertEqual(response.context["page"].paginator.count, 15)
 
     def test_the_workbench_page_links_to_the_review_workbench(self) -> None:
