@@ -35,12 +35,12 @@ pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 BATCH = 500
 # Every periodic job of the platform (``core.periodic.JOBS`` once each app's tasks are imported).
 PERIODIC_JOBS = [
+    "core.tasks.requeue_unsent_email",
     "ledger.tasks.sign_periodic_checkpoint",
     "ledger.tasks.verify_ledger_nightly",
     "policy.tasks.daily_holiday_schedule_check",
     "review.tasks.daily_deadline_reminders",
     "review.tasks.daily_offer_deadlines",
-    "core.tasks.requeue_unsent_email",
 ]
 IN_FLIGHT = 3000  # the batch whose server is killed: long enough to be cut off mid-way
 CHINA = dt.timezone(dt.timedelta(hours=8))
