@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from testing.browser import browser, browser_page  # noqa: E402, F401 - Playwright fixtures
+from testing.browser import browser, browser_page, new_page  # noqa: E402, F401 - Playwright fixtures
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
