@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from testing.browser import browser, browser_page  # noqa: E402, F401 - Playwright fixtures
+from testing.browser import browser, browser_page, new_page  # noqa: E402, F401 - Playwright fixtures
+from testing.demo_year import demo_year, played_demo  # noqa: E402, F401 - the demo year, played once
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -11,6 +11,10 @@ Use the ``browser_page`` fixture (registered in the root ``conftest.py``) in a t
         browser_page.goto("/applications/")       # relative to live_server.url
         screenshot(browser_page, "applications/list")
 
+A test that signs in more than one identity opens a page for each with the ``new_page`` fixture
+(a browser context of its own: own cookies, nothing in flight from another identity's page);
+``force_login`` refuses a context that already holds another identity's session.
+
 Tests skip (not fail) when Playwright or the chromium binary is missing. The system chromium
 is used, never a downloaded one: no network is needed.
 """
@@ -19,14 +23,14 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Page
+    from playwright.sync_api import Browser, BrowserContext, Page
 
 CHROMIUM_PATH = os.environ.get("YINGDU_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -79,22 +83,52 @@ def browser() -> Iterator[Browser]:
             os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
+def _new_context(browser: Browser, base_url: str, **options: Any) -> BrowserContext:
+    settings: dict[str, Any] = {
+        "base_url": base_url,
+        "locale": "zh-CN",
+        "timezone_id": "Asia/Shanghai",
+        "accept_downloads": True,
+        "viewport": {"width": 1280, "height": 900},
+    }
+    settings.update(options)
+    context = browser.new_context(**settings)
+    context.set_default_timeout(DEFAULT_TIMEOUT_MS)
+    return context
+
+
 @pytest.fixture
 def browser_page(browser: Browser, live_server: Any) -> Iterator[Page]:
     """A fresh page (own cookies) whose relative URLs go to the live server; downloads allowed."""
-    context = browser.new_context(
-        base_url=live_server.url,
-        locale="zh-CN",
-        timezone_id="Asia/Shanghai",
-        accept_downloads=True,
-        viewport={"width": 1280, "height": 900},
-    )
-    context.set_default_timeout(DEFAULT_TIMEOUT_MS)
+    context = _new_context(browser, live_server.url)
     page = context.new_page()
     try:
         yield page
     finally:
         context.close()
+
+
+@pytest.fixture
+def new_page(browser: Browser, live_server: Any) -> Iterator[Callable[..., Page]]:
+    """Opens a page in a browser context of its own: one for each identity a test signs in.
+
+    A context shared by two identities races: a response of the first one's page still in flight
+    can hand the browser its session again after the switch. The keywords are Playwright's context
+    options (``viewport=PHONE``, ``java_script_enabled=False``, ``bypass_csp=True``, …), over the
+    defaults of :func:`browser_page`. Every context is closed at the end of the test.
+    """
+    contexts: list[BrowserContext] = []
+
+    def open_page(**options: Any) -> Page:
+        context = _new_context(browser, live_server.url, **options)
+        contexts.append(context)
+        return context.new_page()
+
+    try:
+        yield open_page
+    finally:
+        for context in contexts:
+            context.close()
 
 
 def login(page: Page, user: Any, password: str | None = None) -> None:
@@ -117,7 +151,8 @@ def login(page: Page, user: Any, password: str | None = None) -> None:
     with page.expect_navigation():
         page.click("form button[type=submit]")
     if "/accounts/login/" in page.url:
-        raise AssertionError(f"login as {username!r} failed: {page.url}")
+        said = " ".join(page.locator(".errorlist, .messages").all_inner_texts())
+        raise AssertionError(f"login as {username!r} failed: {page.url} {said}".rstrip())
     signed_in = signed_in_username(page)
     if signed_in != username:
         raise AssertionError(f"login as {username!r} left {signed_in!r} signed in")
@@ -144,17 +179,28 @@ def signed_in_username(page: Page) -> str | None:
 def force_login(page: Page, user: Any) -> None:
     """Sign ``user`` in without the form: a server-side session put into the page's cookies.
 
-    For tests about something other than login (and for staff whose login needs more steps).
+    For tests about something other than login (and for staff whose login needs more steps). The
+    page's context must not hold another identity's session already: each identity signs in in a
+    context of its own (:func:`new_page`). Afterwards the helper asserts that ``user`` is signed in.
     """
     from django.conf import settings
     from django.test import Client
 
+    username = str(user.get_username())
+    holder = signed_in_username(page)
+    if holder is not None and holder != username:
+        raise AssertionError(
+            f"the page's browser context is signed in as {holder!r}; open a new page for {username!r}"
+        )
     client = Client()
     client.force_login(user)
     cookie = client.cookies[settings.SESSION_COOKIE_NAME]
     page.context.add_cookies(
         [{"name": settings.SESSION_COOKIE_NAME, "value": cookie.value, "url": _base_url(page)}]
     )
+    signed_in = signed_in_username(page)
+    if signed_in != username:
+        raise AssertionError(f"force_login as {username!r} left {signed_in!r} signed in")
 
 
 def _base_url(page: Page) -> str:

@@ -22,6 +22,15 @@ SHOTS = "accounts/console"
 INITIAL = "Yd-Initial-Passw0rd!"  # noqa: S105 - test fixture
 
 
+def submit_login(page: Any, username: str, password: str) -> None:
+    """Post the login form and wait for the answer (a refusal stays on the login page)."""
+    page.goto("/accounts/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    with page.expect_navigation():
+        page.click("form button[type=submit]")
+
+
 def _admins() -> dict[str, User]:
     return {
         "sysadmin": make_user("sys", Role.SYSADMIN, display_name="系统管理员甲"),
@@ -57,8 +66,8 @@ def test_it_lets_the_sysadmin_create_a_reviewer_account_and_disable_it(browser_p
 
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
-def test_it_lets_the_secadmin_give_a_role_set_the_lockout_and_unlock(browser_page: Any) -> None:
-    page = browser_page
+def test_it_lets_the_secadmin_give_a_role_set_the_lockout_and_unlock(new_page: Any) -> None:
+    page = new_page()
     admins = _admins()
     create_account(username="zhaoliu", password=INITIAL, display_name="赵六", actor=admins["sysadmin"])
     login(page, admins["secadmin"])
@@ -78,30 +87,20 @@ def test_it_lets_the_secadmin_give_a_role_set_the_lockout_and_unlock(browser_pag
     assert "连续 3 次失败" in page.inner_text("#effective-policy")
 
     # The new reviewer mistypes the password three times in another browser.
-    other = page.context.browser.new_context(base_url=page.url.split("/console")[0])
-    try:
-        them = other.new_page()
-        for _ in range(3):
-            them.goto("/accounts/login/")
-            them.fill("#id_username", "zhaoliu")
-            them.fill("#id_password", "wrong-password")
-            them.click("form button[type=submit]")
-        them.goto("/accounts/login/")
-        them.fill("#id_username", "zhaoliu")
-        them.fill("#id_password", INITIAL)
-        them.click("form button[type=submit]")
-        assert "账号已锁定" in them.content()
+    them = new_page()
+    for _ in range(3):
+        submit_login(them, "zhaoliu", "wrong-password")
+    submit_login(them, "zhaoliu", INITIAL)
+    assert "账号已锁定" in them.content()
 
-        page.goto("/console/lockouts/")
-        assert "zhaoliu" in page.inner_text("table")
-        screenshot(page, f"{SHOTS}/secadmin-lockouts")
-        page.click("button[aria-label='解除锁定：zhaoliu']")
-        assert "已解除“zhaoliu”的登录锁定" in page.inner_text(".messages")
+    page.goto("/console/lockouts/")
+    assert "zhaoliu" in page.inner_text("table")
+    screenshot(page, f"{SHOTS}/secadmin-lockouts")
+    page.click("button[aria-label='解除锁定：zhaoliu']")
+    assert "已解除“zhaoliu”的登录锁定" in page.inner_text(".messages")
 
-        login(them, "zhaoliu", INITIAL)
-        assert "/accounts/password/" in them.url  # the initial password must be changed first
-    finally:
-        other.close()
+    login(them, "zhaoliu", INITIAL)
+    assert "/accounts/password/" in them.url  # the initial password must be changed first
 
 
 @pytest.mark.browser
@@ -145,8 +144,7 @@ def test_it_lets_the_auditadmin_find_the_role_change_and_export_it(browser_page:
 
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
-def test_it_refuses_each_administrator_the_duties_of_the_other_two(browser_page: Any) -> None:
-    page = browser_page
+def test_it_refuses_each_administrator_the_duties_of_the_other_two(new_page: Any) -> None:
     admins = _admins()
     target = make_user("finance1", Role.FINANCE)
     duties = {
@@ -155,7 +153,7 @@ def test_it_refuses_each_administrator_the_duties_of_the_other_two(browser_page:
         "auditadmin": "/console/audit/",
     }
     for who, user in admins.items():
-        page.context.clear_cookies()
+        page = new_page()  # each administrator in a browser of their own
         login(page, user)
         for owner, url in duties.items():
             page.goto(url)

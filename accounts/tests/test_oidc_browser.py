@@ -11,7 +11,7 @@ from accounts.actions import assign_roles
 from accounts.models import User
 from accounts.roles import Role
 from accounts.tests.conftest import IDP_PASSWORD, IdentityProvider
-from testing.browser import screenshot
+from testing.browser import screenshot, signed_in_username
 from testing.fixtures import USCC_A, make_enterprise, make_user
 
 
@@ -35,6 +35,7 @@ def test_it_signs_an_enterprise_user_and_a_staff_member_in_through_the_identity_
 
     sign_in(browser_page, "zhangsan")
     browser_page.wait_for_url(re.compile(r"/workbench/|/applications/|/$"))
+    assert signed_in_username(browser_page) == "zhangsan"
     browser_page.goto(f"/enterprises/{enterprise.pk}/")
     assert "张三（zhangsan）" in browser_page.inner_text("main")  # the legal representative's account
     screenshot(browser_page, "accounts/oidc-enterprise")
@@ -53,6 +54,7 @@ def test_it_signs_an_enterprise_user_and_a_staff_member_in_through_the_identity_
         staff_page.goto("/login/oidc/")  # the provider remembers chen: straight back
         staff_page.wait_for_url(re.compile(r"/workbench/"))
         assert "/accounts/otp/" not in staff_page.url
+        assert signed_in_username(staff_page) == "chen"
         screenshot(staff_page, "accounts/oidc-staff")
     finally:
         context.close()

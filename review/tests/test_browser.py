@@ -4,7 +4,6 @@ by the applicant, three staff levels and finance, with the e-mails received by a
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -70,26 +69,10 @@ def ready_draft(applicant: User) -> Application:
     return draft
 
 
-@pytest.fixture
-def pages(browser: Any, live_server: Any) -> Iterator[Any]:
-    """A fresh browser context (own cookies) per user."""
-    contexts: list[Any] = []
-
-    def open_page() -> Any:
-        context = browser.new_context(base_url=live_server.url, locale="zh-CN", timezone_id="Asia/Shanghai")
-        context.set_default_timeout(20_000)
-        contexts.append(context)
-        return context.new_page()
-
-    yield open_page
-    for context in contexts:
-        context.close()
-
-
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
 def test_the_whole_path_in_a_browser_with_mail_over_smtp(
-    pages: Any, smtp_server: SmtpSink, settings: Any
+    new_page: Any, smtp_server: SmtpSink, settings: Any
 ) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     enterprise = make_enterprise("北京影都智造文化传媒有限公司", handler_email="lisi@example.cn")
@@ -115,7 +98,7 @@ def test_the_whole_path_in_a_browser_with_mail_over_smtp(
     detail = f"/review/{draft.pk}/"
 
     # The applicant submits (the intake's confirm step) and gets the receipt.
-    applicant = pages()
+    applicant = new_page()
     login(applicant, alice)
     applicant.goto(f"/applications/{draft.pk}/edit/confirm/")
     if not applicant.is_checked("#id_declaration_accepted"):
@@ -128,7 +111,7 @@ def test_the_whole_path_in_a_browser_with_mail_over_smtp(
     smtp_server.wait_for(lambda m: "已提交" in m.subject and "alice@example.cn" in m.to)
 
     # 初审: the reviewer finds it in the queue, claims it and sends a one-shot supplement notice.
-    staff = pages()
+    staff = new_page()
     force_login(staff, reviewer)
     staff.goto("/review/")
     with staff.expect_navigation():
@@ -173,7 +156,7 @@ def test_the_whole_path_in_a_browser_with_mail_over_smtp(
         (head, "pass_re_review", "复核无误，同意"),
         (approver, "approve", "同意按核定金额补助"),
     ]:
-        page = pages()
+        page = new_page()
         force_login(page, user)
         page.goto(detail)
         page.fill("#id_opinion", opinion)
@@ -184,7 +167,7 @@ def test_the_whole_path_in_a_browser_with_mail_over_smtp(
     assert "15,000.00" in approval_mail.subject
 
     # 兑现: finance records the payment of the granted amount.
-    cashier = pages()
+    cashier = new_page()
     force_login(cashier, finance)
     cashier.goto(detail)
     assert cashier.input_value("#id_amount") == "15000.00"

@@ -20,6 +20,7 @@ from enterprises.models import Enterprise, Provider
 from ledger.models import AuditEvent
 from monitoring.models import Node, UsageRecord
 from review.models import DeadlineReminder, OnSiteCheck, Payment, Rating, RatingFollowUp, SupplementNotice
+from testing.demo_year import PlayedDemo
 
 CST = dt.timezone(dt.timedelta(hours=8))
 
@@ -68,7 +69,6 @@ def assert_a_living_year() -> None:
     "today",
     [
         "2026-06-15T09:00:00",  # four months after the policy took effect
-        "2026-12-15T09:00:00",  # mid-December: deadlines run into a 2027 without an official schedule
         "2027-01-25T09:00:00",  # late January of a year with no official schedule, before 春节
         "2027-04-20T09:00:00",  # April: the whole of 2027 so far on the provisional calendar
     ],
@@ -87,3 +87,19 @@ def test_it_plays_a_living_year_at_any_date_and_twice_adds_nothing(today: str) -
         page = client.get("/applications/")
         assert page.status_code == 200 and "修改密码" not in page.content.decode()
     call_command("ledger", "verify", stdout=io.StringIO())  # the played year is a valid log
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_plays_a_living_year_in_mid_december_and_twice_adds_nothing(demo_year: PlayedDemo) -> None:
+    """Mid-December: deadlines run into a 2027 without an official schedule (the session's played year)."""
+    assert_a_living_year()
+    first = counts()
+    out = io.StringIO()
+    call_command("demo", stdout=out)
+    assert counts() == first
+    assert "演示：运营数据已存在，未重复载入。" in out.getvalue()
+    client = Client()
+    client.force_login(User.objects.get(username=ENTERPRISES[0][0]))
+    page = client.get("/applications/")
+    assert page.status_code == 200 and "修改密码" not in page.content.decode()
+    call_command("ledger", "verify", stdout=io.StringIO())

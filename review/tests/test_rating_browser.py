@@ -24,50 +24,45 @@ def check(page: Any, axe: str, problems: list[str]) -> None:
 
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
-def test_it_rates_a_case_and_answers_the_follow_up_on_a_phone(browser: Any, live_server: Any) -> None:
+def test_it_rates_a_case_and_answers_the_follow_up_on_a_phone(new_page: Any) -> None:
     enterprise = make_enterprise()
     alice = make_user("alice", Role.APPLICANT, enterprise=enterprise)
     approver = make_user("approver", Role.APPROVER)
     app = make_application(enterprise, alice, Status.REJECTED)
     axe = axe_source()
     problems: list[str] = []
-    context = browser.new_context(base_url=live_server.url, viewport=PHONE, locale="zh-CN", bypass_csp=True)
-    context.set_default_timeout(15_000)
-    page = context.new_page()
-    try:
-        force_login(page, alice)
-        page.goto(f"/applications/{app.pk}/")
-        page.click("#rate-link")
-        page.wait_for_selector("#rating-form")
-        check(page, axe, problems)
-        for name, level in (
-            ("guidance", 3),
-            ("convenience", 2),
-            ("efficiency", 1),
-            ("attitude", 3),
-            ("overall", 2),
-        ):
-            page.check(f"input[name={name}][value='{level}']")
-        page.fill("textarea[name=comment]", "审核时间较长")
-        with page.expect_navigation():
-            page.click("#submit-rating")
-        assert page.locator("#rating-overall").inner_text() == "不满意"
-        assert "前回访并书面答复" in page.locator("#follow-up-open").inner_text()
-        check(page, axe, problems)
+    page = new_page(viewport=PHONE, bypass_csp=True)
+    force_login(page, alice)
+    page.goto(f"/applications/{app.pk}/")
+    page.click("#rate-link")
+    page.wait_for_selector("#rating-form")
+    check(page, axe, problems)
+    for name, level in (
+        ("guidance", 3),
+        ("convenience", 2),
+        ("efficiency", 1),
+        ("attitude", 3),
+        ("overall", 2),
+    ):
+        page.check(f"input[name={name}][value='{level}']")
+    page.fill("textarea[name=comment]", "审核时间较长")
+    with page.expect_navigation():
+        page.click("#submit-rating")
+    assert page.locator("#rating-overall").inner_text() == "不满意"
+    assert "前回访并书面答复" in page.locator("#follow-up-open").inner_text()
+    check(page, axe, problems)
 
-        context.clear_cookies()
-        force_login(page, approver)
-        page.goto("/workbench/")
-        page.click("text=待办差评回访")
-        assert app.reference in page.locator("#follow-ups").inner_text()
-        check(page, axe, problems)
-        page.click(f"text={app.reference}")
-        page.wait_for_selector("#close-form")
-        check(page, axe, problems)
-        page.fill("textarea[name=response]", "已电话回访，今后在受理时说明审核时限")
-        with page.expect_navigation():
-            page.click("#close-follow-up")
-        assert RatingFollowUp.objects.get().status == RatingFollowUp.Status.CLOSED
-    finally:
-        context.close()
+    page = new_page(viewport=PHONE, bypass_csp=True)  # the approver in a browser of their own
+    force_login(page, approver)
+    page.goto("/workbench/")
+    page.click("text=待办差评回访")
+    assert app.reference in page.locator("#follow-ups").inner_text()
+    check(page, axe, problems)
+    page.click(f"text={app.reference}")
+    page.wait_for_selector("#close-form")
+    check(page, axe, problems)
+    page.fill("textarea[name=response]", "已电话回访，今后在受理时说明审核时限")
+    with page.expect_navigation():
+        page.click("#close-follow-up")
+    assert RatingFollowUp.objects.get().status == RatingFollowUp.Status.CLOSED
     assert not problems, "\n".join(problems)

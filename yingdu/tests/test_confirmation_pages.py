@@ -21,18 +21,6 @@ from testing.fixtures import make_application, make_enterprise, make_user
 from yingdu.tests.test_accessibility import PHONE, axe_source, axe_violations
 
 
-def _context(browser: Any, live_server: Any, *, javascript: bool = True) -> Any:
-    context = browser.new_context(
-        base_url=live_server.url,
-        viewport=PHONE,
-        locale="zh-CN",
-        java_script_enabled=javascript,
-        bypass_csp=True,
-    )
-    context.set_default_timeout(15_000)
-    return context
-
-
 def _check(page: Any, axe: str, problems: list[str]) -> None:
     width = int(page.evaluate("document.documentElement.scrollWidth"))
     if width > PHONE["width"]:
@@ -43,7 +31,7 @@ def _check(page: Any, axe: str, problems: list[str]) -> None:
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
 def test_it_confirms_without_javascript_and_every_confirmation_page_is_accessible_on_a_phone(
-    browser: Any, live_server: Any, tmp_path: Any
+    new_page: Any, tmp_path: Any
 ) -> None:
     enterprise = make_enterprise()
     other = make_enterprise("北京怀柔光影文化有限公司")
@@ -60,70 +48,63 @@ def test_it_confirms_without_javascript_and_every_confirmation_page_is_accessibl
     problems: list[str] = []
 
     # Without JavaScript: the applicant withdraws through the confirmation page, giving a reason.
-    plain = _context(browser, live_server, javascript=False)
-    try:
-        page = plain.new_page()
-        force_login(page, alice)
-        page.goto(reverse("applications:detail", args=[withdrawn.pk]))
-        with page.expect_navigation():
-            page.click("#withdraw-link")
-        assert "撤回后本申请不再办理" in page.inner_text("#consequence")
-        page.check("text=项目取消")
-        with page.expect_navigation():
-            page.click("#confirm-button")
-        assert Application.objects.get(pk=withdrawn.pk).status == Status.WITHDRAWN
-    finally:
-        plain.close()
+    page = new_page(viewport=PHONE, bypass_csp=True, java_script_enabled=False)
+    force_login(page, alice)
+    page.goto(reverse("applications:detail", args=[withdrawn.pk]))
+    with page.expect_navigation():
+        page.click("#withdraw-link")
+    assert "撤回后本申请不再办理" in page.inner_text("#consequence")
+    page.check("text=项目取消")
+    with page.expect_navigation():
+        page.click("#confirm-button")
+    assert Application.objects.get(pk=withdrawn.pk).status == Status.WITHDRAWN
 
-    phone = _context(browser, live_server)
-    try:
-        page = phone.new_page()
-        force_login(page, alice)
-        page.goto(reverse("applications:withdraw", args=[rejected.pk]))
-        _check(page, axe, problems)
+    # Each identity on a phone of its own.
+    page = new_page(viewport=PHONE, bypass_csp=True)
+    force_login(page, alice)
+    page.goto(reverse("applications:withdraw", args=[rejected.pk]))
+    _check(page, axe, problems)
 
-        phone.clear_cookies()
-        force_login(page, reviewer)
-        page.goto(reverse("review:detail", args=[rejected.pk]))
-        page.fill("#id_opinion", "作品未上线")
-        with page.expect_navigation():
-            page.click("#do-reject_initial")
-        assert "此操作不能撤销" in page.inner_text("#consequence")
-        _check(page, axe, problems)
-        page.goto(reverse("review:detail", args=[rejected.pk]))
-        page.check("input[name=items][value='material:usage_log']")
-        page.fill("input[name='text:material:usage_log']", "日志缺少3月2日的记录")
-        with page.expect_navigation():
-            page.click("#send-supplement")
-        assert "日志缺少3月2日的记录" in page.inner_text("#supplement-preview")
-        _check(page, axe, problems)
+    page = new_page(viewport=PHONE, bypass_csp=True)
+    force_login(page, reviewer)
+    page.goto(reverse("review:detail", args=[rejected.pk]))
+    page.fill("#id_opinion", "作品未上线")
+    with page.expect_navigation():
+        page.click("#do-reject_initial")
+    assert "此操作不能撤销" in page.inner_text("#consequence")
+    _check(page, axe, problems)
+    page.goto(reverse("review:detail", args=[rejected.pk]))
+    page.check("input[name=items][value='material:usage_log']")
+    page.fill("input[name='text:material:usage_log']", "日志缺少3月2日的记录")
+    with page.expect_navigation():
+        page.click("#send-supplement")
+    assert "日志缺少3月2日的记录" in page.inner_text("#supplement-preview")
+    _check(page, axe, problems)
 
-        phone.clear_cookies()
-        force_login(page, inspector)
-        page.goto(reverse("audits:blacklist"))
-        page.select_option("#id_enterprise", str(other.pk))
-        page.fill("#id_reason", "虚报算力消耗")
-        with page.expect_navigation():
-            page.click("#blacklist-form button[type=submit]")
-        assert "不能再提交补贴申报" in page.inner_text("#consequence")
-        _check(page, axe, problems)
+    page = new_page(viewport=PHONE, bypass_csp=True)
+    force_login(page, inspector)
+    page.goto(reverse("audits:blacklist"))
+    page.select_option("#id_enterprise", str(other.pk))
+    page.fill("#id_reason", "虚报算力消耗")
+    with page.expect_navigation():
+        page.click("#blacklist-form button[type=submit]")
+    assert "不能再提交补贴申报" in page.inner_text("#consequence")
+    _check(page, axe, problems)
 
-        # The provider uploads the template with one more row naming an unknown node.
-        phone.clear_cookies()
-        force_login(page, supplier)
-        page.goto(reverse("monitoring:upload"))
-        _check(page, axe, problems)
-        text = template_csv(provider).decode("utf-8-sig").replace("\r\n", "\n")
-        stray = text.splitlines()[1].replace("hz-gpu-001", "gpu-unknown").replace("job-20260301-001", "job-9")
-        path = tmp_path / "usage.csv"
-        path.write_text(text + stray + "\n", encoding="utf-8")
-        page.set_input_files("#id_file", str(path))
-        with page.expect_navigation():
-            page.click("#upload-form button[type=submit]")
-        assert page.inner_text("#accepted") == "1 条"
-        assert "第3行" in page.inner_text("#rejections") and "job-9" in page.inner_text("#rejections")
-        _check(page, axe, problems)
-    finally:
-        phone.close()
+    # The provider uploads the template with one more row naming an unknown node.
+    page = new_page(viewport=PHONE, bypass_csp=True)
+    force_login(page, supplier)
+    page.goto(reverse("monitoring:upload"))
+    _check(page, axe, problems)
+    text = template_csv(provider).decode("utf-8-sig").replace("\r\n", "\n")
+    stray = text.splitlines()[1].replace("hz-gpu-001", "gpu-unknown").replace("job-20260301-001", "job-9")
+    path = tmp_path / "usage.csv"
+    path.write_text(text + stray + "\n", encoding="utf-8")
+    page.set_input_files("#id_file", str(path))
+    with page.expect_navigation():
+        page.click("#upload-form button[type=submit]")
+    assert page.inner_text("#accepted") == "1 条"
+    assert "第3行" in page.inner_text("#rejections") and "job-9" in page.inner_text("#rejections")
+    _check(page, axe, problems)
     assert UsageRecord.objects.filter(provider=provider).count() == 1
     assert not problems, "\n".join(problems)

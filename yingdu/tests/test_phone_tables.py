@@ -51,17 +51,9 @@ def _check(page: Any, path: str) -> None:
     assert result["scrollWidth"] <= PHONE["width"], f"{path}: scrolls sideways to {result['scrollWidth']} px"
 
 
-@pytest.fixture
-def phone(browser: Any, live_server: Any) -> Any:
-    context = browser.new_context(base_url=live_server.url, locale="zh-CN", viewport=PHONE)
-    page = context.new_page()
-    yield page
-    context.close()
-
-
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
-def test_it_lays_out_the_workbench_application_list_node_list_and_dashboard_on_a_phone(phone: Any) -> None:
+def test_it_lays_out_the_workbench_application_list_node_list_and_dashboard_on_a_phone(new_page: Any) -> None:
     enterprise = make_enterprise("北京影都智造文化传媒有限公司")
     applicant = make_user("alice", Role.APPLICANT, enterprise=enterprise, display_name="李四")
     reviewer = make_user("reviewer", Role.REVIEWER, display_name="初审员")
@@ -85,6 +77,6 @@ def test_it_lays_out_the_workbench_application_list_node_list_and_dashboard_on_a
         (approver, reverse("reports:dashboard")),
         (finance, reverse("reports:dashboard")),
     ):
-        phone.context.clear_cookies()
+        phone = new_page(viewport=PHONE)  # each identity on a phone of its own
         force_login(phone, user)
         _check(phone, path)
