@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -44,6 +45,9 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 ARTIFACTS_DIR = Path(__file__).resolve().parent.parent / "artifacts"
+# A phone's viewport: every page works at 375 px.
+PHONE = {"width": 375, "height": 812}
+AXE = Path(__file__).resolve().parent.parent / "build" / "npm" / "node_modules" / "axe-core" / "axe.min.js"
 # Playwright's default 30 s is long for a local server on a shared machine with two cores;
 # a page that takes longer than this is a failure worth seeing quickly.
 DEFAULT_TIMEOUT_MS = 15_000
@@ -220,3 +224,19 @@ def screenshot(page: Page, name: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def axe_source() -> str:
+    if not AXE.exists():
+        subprocess.run(["bash", str(Path(__file__).resolve().parent.parent / "scripts" / "npm-deps.sh")], check=True, timeout=300)  # noqa: S603, S607 - the project's own script
+    return AXE.read_text()
+
+
+def axe_violations(page: Any, axe: str) -> list[str]:
+    page.add_script_tag(content=axe)
+    result = page.evaluate(
+        "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
+        ".filter(v => v.impact === 'critical' || v.impact === 'serious')"
+        ".map(v => v.id + ' (' + v.impact + '): ' + v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(' | '))"
+    )
+    return list(result)

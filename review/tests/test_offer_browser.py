@@ -18,9 +18,8 @@ from audits.tests.fixtures import Monitoring
 from enterprises.models import LicenceVersion, Provider
 from review import offers
 from review.tests.test_rating_browser import check
-from testing.browser import force_login
+from testing.browser import PHONE, axe_source, force_login
 from testing.fixtures import make_enterprise, make_user, png_bytes
-from yingdu.tests.test_accessibility import PHONE, axe_source
 
 
 @pytest.mark.browser

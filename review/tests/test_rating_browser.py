@@ -10,9 +10,8 @@ import pytest
 from accounts.roles import Role
 from applications.states import Status
 from review.models import RatingFollowUp
-from testing.browser import force_login
+from testing.browser import PHONE, axe_source, axe_violations, force_login
 from testing.fixtures import make_application, make_enterprise, make_user
-from yingdu.tests.test_accessibility import PHONE, axe_source, axe_violations
 
 
 def check(page: Any, axe: str, problems: list[str]) -> None:

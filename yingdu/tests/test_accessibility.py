@@ -11,7 +11,6 @@ axe-core comes from the npm registry (``scripts/npm-deps.sh``, run by ``make tes
 
 from __future__ import annotations
 
-import subprocess
 from collections import deque
 from pathlib import Path
 from typing import Any
@@ -23,13 +22,11 @@ from django.urls import Resolver404, resolve
 from playwright.sync_api import Error as PlaywrightError
 
 from accounts.models import User
-from testing.browser import force_login
+from testing.browser import PHONE, axe_source, axe_violations, force_login
 from testing.demo_year import PlayedDemo
 from yingdu.tests import wording
 
 ROOT = Path(__file__).resolve().parents[2]
-AXE = ROOT / "build" / "npm" / "node_modules" / "axe-core" / "axe.min.js"
-PHONE = {"width": 375, "height": 812}
 # Links that are files, state changes or the way out, not pages.
 SKIP = (
     ".xlsx",
@@ -58,12 +55,6 @@ VISIBLE_TEXT = """() => {
 }"""
 PER_PERSONA = {"workbench", "console:home", "review:workbench"}
 START = ["/workbench/", "/", "/policy-info/", "/policy/calc/", "/review/inbox/"]
-
-
-def axe_source() -> str:
-    if not AXE.exists():
-        subprocess.run(["bash", str(ROOT / "scripts" / "npm-deps.sh")], check=True, timeout=300)
-    return AXE.read_text()
 
 
 def _pattern(path: str) -> str:
@@ -106,16 +97,6 @@ def _mail_problems(sent: list[tuple[str, str]]) -> list[str]:
     stored = [(str(title), str(body)) for title, body in notification.objects.values_list("title", "body")]
     assert sent or stored, "the demo sent no notice"
     return wording.mail_problems([*sent, *stored])
-
-
-def axe_violations(page: Any, axe: str) -> list[str]:
-    page.add_script_tag(content=axe)
-    result = page.evaluate(
-        "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
-        ".filter(v => v.impact === 'critical' || v.impact === 'serious')"
-        ".map(v => v.id + ' (' + v.impact + '): ' + v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(' | '))"
-    )
-    return list(result)
 
 
 def _audience(user: User | None) -> str:

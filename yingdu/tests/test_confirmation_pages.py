@@ -16,9 +16,8 @@ from enterprises.models import Provider
 from monitoring.models import Node, UsageRecord
 from monitoring.uploads import template_csv
 from review import actions as review_actions
-from testing.browser import force_login
+from testing.browser import PHONE, axe_source, axe_violations, force_login
 from testing.fixtures import make_application, make_enterprise, make_user
-from yingdu.tests.test_accessibility import PHONE, axe_source, axe_violations
 
 
 def _check(page: Any, axe: str, problems: list[str]) -> None:
