@@ -65,6 +65,29 @@ def make_application(
     )
 
 
+
+def make_paid_application(
+    enterprise: Enterprise,
+    created_by: User,
+    filing_number: str,
+    *,
+    paid_at: dt.datetime,
+    submitted_at: dt.datetime | None = None,
+) -> Application:
+    """The application most audit tests start from: a 50,000 元 work of 100 minutes, 15,000 元
+    granted and paid."""
+    return make_application(
+        enterprise,
+        created_by,
+        filing_number,
+        cost="50000.00",
+        work_minutes=100,
+        status=Status.PAID,
+        submitted_at=submitted_at,
+        paid_at=paid_at,
+        granted="15000.00",
+    )
+
 def declare_rows(
     app: Application, rows: Sequence[tuple[str, dt.datetime, int, int, str]]
 ) -> list[ConsumptionRow]:

@@ -15,7 +15,7 @@ from applications.models import AnnualGrant, Application
 from applications.states import Status
 from audits import findings, fraud
 from audits.models import Clawback, DataNotice, Finding
-from audits.tests.fixtures import make_application
+from audits.tests.fixtures import make_application, make_paid_application
 from ledger.models import AuditEvent
 from testing.fixtures import BaseTestCase, pades_status, signed_pdf, upload
 
@@ -36,15 +36,11 @@ class AuditDocumentTests(BaseTestCase):
     @classmethod
     def setUpTestData(cls) -> None:
         super().setUpTestData()
-        cls.app = make_application(
+        cls.app = make_paid_application(
             cls.enterprise,
             cls.alice,
             "京剧备字2026031号",
-            cost="50000.00",
-            work_minutes=100,
-            status=Status.PAID,
             paid_at=dt.datetime(2026, 5, 10, tzinfo=BEIJING),
-            granted="15000.00",
         )
         AnnualGrant.objects.create(
             enterprise=cls.enterprise, year=2026, total=Decimal("15000.00"), cap=Decimal("100000.00")

@@ -13,11 +13,10 @@ from django.core import mail
 from django.core.exceptions import PermissionDenied
 
 from applications.models import Application
-from applications.states import Status
 from audits import findings
 from audits.guards import AuditRefused
 from audits.models import DataNotice, Finding, ObjectionEvidence
-from audits.tests.fixtures import make_application
+from audits.tests.fixtures import make_paid_application
 from core.models import Notification
 from ledger.models import AuditEvent
 from testing.fixtures import BaseTestCase, png_bytes, upload
@@ -35,15 +34,11 @@ class FindingFlowTests(BaseTestCase):
     @classmethod
     def setUpTestData(cls) -> None:
         super().setUpTestData()
-        cls.app = make_application(
+        cls.app = make_paid_application(
             cls.enterprise,
             cls.alice,
             "京剧备字2026017号",
-            cost="50000.00",
-            work_minutes=100,
-            status=Status.PAID,
             paid_at=dt.datetime(2026, 5, 10, tzinfo=BEIJING),
-            granted="15000.00",
         )
 
     def notified(self) -> DataNotice:

@@ -19,7 +19,7 @@ from applications.states import Status
 from audits import findings, fraud
 from audits.guards import AuditRefused
 from audits.models import Clawback, Finding
-from audits.tests.fixtures import make_application
+from audits.tests.fixtures import make_paid_application
 from enterprises.models import Enterprise
 from ledger.models import AuditEvent
 from review.models import ReviewStep
@@ -35,16 +35,12 @@ class ClawbackTests(BaseTestCase):
     @classmethod
     def setUpTestData(cls) -> None:
         super().setUpTestData()
-        cls.app = make_application(
+        cls.app = make_paid_application(
             cls.enterprise,
             cls.alice,
             "京剧备字2026099号",
-            cost="50000.00",
-            work_minutes=100,
-            status=Status.PAID,
             submitted_at=dt.datetime(2026, 3, 2, 10, tzinfo=BEIJING),
             paid_at=dt.datetime(2026, 4, 10, tzinfo=BEIJING),
-            granted="15000.00",
         )
         AnnualGrant.objects.create(
             enterprise=cls.enterprise, year=2026, total=Decimal("15000.00"), cap=Decimal("100000.00")

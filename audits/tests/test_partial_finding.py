@@ -10,11 +10,10 @@ import time_machine
 from django.urls import reverse
 
 from applications.models import Application
-from applications.states import Status
 from audits import findings, fraud
 from audits.guards import AuditRefused
 from audits.models import Finding
-from audits.tests.fixtures import make_application
+from audits.tests.fixtures import make_paid_application
 from testing.fixtures import BaseTestCase
 
 BEIJING = dt.timezone(dt.timedelta(hours=8))
@@ -27,15 +26,11 @@ class PartialFindingTests(BaseTestCase):
     @classmethod
     def setUpTestData(cls) -> None:
         super().setUpTestData()
-        cls.app = make_application(
+        cls.app = make_paid_application(
             cls.enterprise,
             cls.alice,
             "京剧备字2026017号",
-            cost="50000.00",
-            work_minutes=100,
-            status=Status.PAID,
             paid_at=dt.datetime(2026, 5, 10, tzinfo=BEIJING),
-            granted="15000.00",
         )
 
     def notified_finding(self) -> Finding:

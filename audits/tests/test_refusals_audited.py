@@ -12,7 +12,7 @@ from django.core.exceptions import PermissionDenied
 from applications.models import Application
 from applications.states import Status
 from audits import findings, fraud, spotchecks
-from audits.tests.fixtures import make_application
+from audits.tests.fixtures import make_paid_application
 from ledger.models import AuditEvent
 from testing.fixtures import BaseTestCase
 
@@ -25,16 +25,12 @@ class RoleRefusalTests(BaseTestCase):
     @classmethod
     def setUpTestData(cls) -> None:
         super().setUpTestData()
-        cls.app = make_application(
+        cls.app = make_paid_application(
             cls.enterprise,
             cls.alice,
             "京剧备字2026098号",
-            cost="50000.00",
-            work_minutes=100,
-            status=Status.PAID,
             submitted_at=dt.datetime(2026, 3, 2, 10, tzinfo=BEIJING),
             paid_at=dt.datetime(2026, 4, 10, tzinfo=BEIJING),
-            granted="15000.00",
         )
 
     def failures(self) -> list[tuple[str, str, str, str]]:
