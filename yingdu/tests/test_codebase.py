@@ -247,10 +247,14 @@ def mail_senders(tree: ast.Module) -> list[ast.AST]:
     found: list[ast.AST] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Call):
-            name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
-            # transaction.get_connection() is the database's, not the mail's.
-            owner = getattr(node.func.value, "id", "") if isinstance(node.func, ast.Attribute) else ""
-            if name in MAIL_SENDERS and owner != "transaction":
+            # A sender called by its bare name, or on Django's mail package (``mail.send_mail``);
+            # another object's method of the same name (the database's ``get_connection``) is not one.
+            func = node.func
+            if isinstance(func, ast.Attribute):
+                name = func.attr if ast.unparse(func.value).split(".")[-1] == "mail" else ""
+            else:
+                name = getattr(func, "id", "")
+            if name in MAIL_SENDERS:
                 found.append(node)
         elif (
             isinstance(node, ast.ImportFrom)
