@@ -221,7 +221,7 @@ def reconcile_many(
     runs: list[ReconciliationRun] = []
     inputs = setwise.inputs_for_many(apps, checkpoint, settlement_amounts=settlements)
     by_id = {a.pk: a for a in apps}
-    with time_bounds.batch():
+    with time_bounds.batch(), usage_checks.batch(apps):
         for item in inputs:
             app = by_id[item.application_id]
             day = local(app.submitted_at) or timezone.localdate()

@@ -4,14 +4,17 @@ subsidy); generated video far shorter than the work."""
 
 from __future__ import annotations
 
+import contextvars
 from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
-from applications.models import Application, UsageLineRow
+from applications.models import Application, ConsumptionRow, UsageLineRow
 from applications.usage_lines import UsageLine, generated_seconds, pack_sizes, subsidy_base, unit_label
 from applications.usage_store import line_of_row
 from audits.rules import (
@@ -29,14 +32,57 @@ from core.lib.money import format_money
 from monitoring.models import ReportedUsageLine
 
 DEFAULT_MIN_RATIO = Decimal("0.5")
+CHUNK = 900  # SQLite allows 999 parameters per statement
+
+
+class _Read(NamedTuple):
+    """The usage lines and whether a consumption detail is declared, of many applications at once."""
+
+    rows: dict[int, list[UsageLineRow]]
+    consumption: set[int]
+
+
+_batch: contextvars.ContextVar[_Read | None] = contextvars.ContextVar("usage_checks_batch", default=None)
+
+
+@contextmanager
+def batch(applications: Sequence[Application]) -> Iterator[None]:
+    """Read the usage lines of every application reconciled inside at once (two queries per
+    thousand applications instead of two per application)."""
+    ids = sorted({a.pk for a in applications})
+    read = _Read(defaultdict(list), set())
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start : start + CHUNK]
+        for row in UsageLineRow.objects.filter(application_id__in=chunk, material__deleted=False).select_related(
+            "material"
+        ):
+            read.rows[row.application_id].append(row)
+        read.consumption.update(
+            ConsumptionRow.objects.filter(application_id__in=chunk).values_list("application_id", flat=True).distinct()
+        )
+    token = _batch.set(read)
+    try:
+        yield
+    finally:
+        _batch.reset(token)
 
 
 def _rows(application: Application) -> list[UsageLineRow]:
+    read = _batch.get()
+    if read is not None:
+        return read.rows.get(application.pk, [])
     return list(
         UsageLineRow.objects.filter(application=application, material__deleted=False).select_related(
             "material"
         )
     )
+
+
+def _declares_consumption(application: Application) -> bool:
+    read = _batch.get()
+    if read is not None:
+        return application.pk in read.consumption
+    return application.consumption_rows.exists()
 
 
 def shared_flags(application: Application, rows: list[UsageLineRow]) -> list[Flag]:
@@ -191,7 +237,7 @@ def with_usage_flags(application: Application, flags: list[Flag], params: Any = 
     could be monitored there, so "no monitoring" and "over-claim" would be true of every honest one."""
     rows = _rows(application)
     gpu = any(row.kind == "gpu_time" or row.unit in ("gpu_second", "instance_hour") for row in rows)
-    declared_gpu = gpu or application.consumption_rows.exists()
+    declared_gpu = gpu or _declares_consumption(application)
     if rows and not declared_gpu:
         flags = [flag for flag in flags if flag.code not in GPU_MONITORING_FLAGS]
     return [*flags, *flags_for(application, params, rows=rows)]

@@ -219,6 +219,11 @@ class VerificationRun(models.Model):
     first_bad_index = models.BigIntegerField(_("首个异常序号"), null=True, blank=True)
     problems = models.JSONField(_("问题"), default=list, blank=True)
     actor_repr = models.CharField(_("发起人"), max_length=150, blank=True)
+    # A full run on PostgreSQL that kept every leaf its row checks named: the xmin of the snapshot it
+    # started from, under an HMAC of the site's key (``ledger.unchanged``). Empty otherwise.
+    snapshot_xmin = models.BigIntegerField(_("快照起点事务号"), null=True, blank=True)
+    rows_named = models.JSONField(_("记录行问题所在序号"), default=list, blank=True)
+    mark = models.CharField(_("校验标记"), max_length=64, blank=True)
 
     class Meta:
         verbose_name = _("校验记录")

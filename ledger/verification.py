@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from ledger.actions import record_event
 from ledger.models import AuditEvent, VerificationRun
+from ledger.unchanged import mark
 from ledger.verify import verify_log
 from ledger.witnessing import witness_summary
 
@@ -41,6 +42,9 @@ def run_verification(
             since = (last.tree_size, bytes(last.root_hash))
     result = verify_log(seen_elsewhere=seen_elsewhere, since=since)
     first_bad = result.first_bad_index
+    # A full run that kept every leaf its row checks named marks the rows it read (``ledger.unchanged``).
+    named = sorted(result.rows_named) if result.rows_named is not None else None
+    xmin = result.snapshot_xmin if since is None and named is not None else None
     with transaction.atomic():
         run = VerificationRun.objects.create(
             started_at=started,
@@ -52,6 +56,9 @@ def run_verification(
             first_bad_index=first_bad,
             problems=[{"index": p.index, "message": p.message} for p in result.problems],
             actor_repr=(actor_repr or getattr(actor, "username", "") or "system")[:150],
+            snapshot_xmin=xmin,
+            rows_named=named if xmin is not None else [],
+            mark="" if xmin is None or named is None else mark(result.tree_size, result.root_hash, xmin, named),
         )
         try:
             # A log damaged badly enough may refuse new entries; the run is stored regardless.

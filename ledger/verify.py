@@ -35,12 +35,14 @@ from ledger import merkle, seen, tiles
 from ledger.actions import read_tiles
 from ledger.events import AUDIT_KIND, audit_entry_bytes
 from ledger.models import AuditEvent, LogState
+from ledger.unchanged import snapshot_xmin
 from ledger.verify_checkpoints import UPPER_KEYS, CheckpointChecks
 from ledger.windows import ChecksAhead, EntryMeta, Prefetcher, WindowRows, as_bytes
 from ledger.witnessing import cosignature_problems
 
 WINDOW = 1 << 16  # entries read and hashed at a time (a multiple of the tile width)
 MAX_PROBLEMS = 200
+MAX_ROWS_NAMED = 100_000
 
 
 class EntryCheck(Protocol):
@@ -103,6 +105,12 @@ class VerifyResult:
     hash_alg: str = ""
     checkpoints_checked: int = 0
     problems: list[Problem] = field(default_factory=list)
+    # On PostgreSQL, the xmin of the database snapshot the run started from: rows written by a
+    # transaction below it are rows the run read (``ledger.unchanged``).
+    snapshot_xmin: int | None = None
+    # The leaves at which the entry checks found a problem with the rows copied from entries,
+    # all of them; None when one was found at no leaf or there were too many to keep.
+    rows_named: set[int] | None = field(default_factory=set)
 
     @property
     def ok(self) -> bool:
@@ -152,9 +160,15 @@ def _verify_in_snapshot(
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
                 cursor.execute("SELECT pg_export_snapshot()")
                 (snapshot,) = cursor.fetchone()
-            return _Verifier(window, outside, snapshot=snapshot).run(since)
+            xmin = snapshot_xmin()
+            result = _Verifier(window, outside, snapshot=snapshot).run(since)
+            result.snapshot_xmin = xmin
+            return result
     with transaction.atomic():
-        return _Verifier(window, outside).run(since)
+        xmin = snapshot_xmin()
+        result = _Verifier(window, outside).run(since)
+        result.snapshot_xmin = xmin
+        return result
 
 
 def _fetch_checks(start: int, end: int) -> dict[str, Any]:
@@ -183,6 +197,15 @@ class _Verifier(CheckpointChecks):
     def add(self, index: int | None, message: str) -> None:
         if len(self.result.problems) < MAX_PROBLEMS:
             self.result.problems.append(Problem(index, message))
+
+    def add_row(self, index: int | None, message: str) -> None:
+        """A problem an entry check found with the rows copied from entries: every leaf is kept."""
+        named = self.result.rows_named
+        if index is None or named is None or len(named) >= MAX_ROWS_NAMED:
+            self.result.rows_named = None
+        else:
+            named.add(index)
+        self.add(index, message)
 
     def run(self, since: tuple[int, bytes] | None = None) -> VerifyResult:
         if since is not None and since[0] > 0:
@@ -391,7 +414,7 @@ class _Verifier(CheckpointChecks):
         self._check_beyond(size)
         for check in _ENTRY_CHECKS.values():
             for beyond_index, message in check.beyond(size):
-                self.add(beyond_index, message)
+                self.add_row(beyond_index, message)
         self._check_unlogged_events()
         for table_check in _TABLE_CHECKS:
             for table_index, message in table_check(size):
@@ -454,7 +477,7 @@ class _Verifier(CheckpointChecks):
             self.add(leaf, message)
         for kind, check in _ENTRY_CHECKS.items():
             for problem_index, message in check.check(fetched[kind], by_kind[kind]):
-                self.add(problem_index, message)
+                self.add_row(problem_index, message)
 
     def _stored_hashes(self, level: int, index: int, blob: bytes | None) -> bytes | None:
         """The tile's own hashes, or None (with a problem) if the stored tile is damaged."""

@@ -26,6 +26,7 @@ from django.utils.translation import gettext as _
 from core.lib.planner import PARALLEL, planner
 from enterprises.models import Enterprise
 from ledger.models import Entry
+from ledger.unchanged import Verified, last_verified, written_since
 from ledger.windows import EntryMeta, as_bytes
 from monitoring.column_values import (
     decimal_value,
@@ -36,7 +37,7 @@ from monitoring.column_values import (
     text_value,
     uuid_value,
 )
-from monitoring.models import Node
+from monitoring.models import Node, UsageRecord
 from monitoring.schemas import FIELD_LABELS, RecordError, UsageFields, parse_record
 
 KIND = "usage_record"
@@ -543,22 +544,67 @@ def refused_rows(tree_size: int, window: int = 1 << 16) -> dict[int, tuple[Any, 
     :func:`matching_leaves` makes), by leaf index, with the (USCC, work) it now carries.
 
     For set-wise reconciliation, which adds rows up in SQL: these are the rows it must not
-    count. One pass over the rows and entries, a window of the log at a time.
+    count. After a full verification on PostgreSQL only the rows it could not vouch for are
+    checked (:func:`rows_to_check`); otherwise one pass over every row and entry, a window of
+    the log at a time.
     """
     lookups = Lookups()
     refused: dict[int, tuple[Any, Any]] = {}
+    verified = last_verified() if SETWISE else None
+    if verified is not None:
+        leaves = rows_to_check(tree_size, verified)
+        for start in range(0, len(leaves), CHUNK):
+            chunk = leaves[start : start + CHUNK]
+            where = "leaf_index IN ({})".format(", ".join(["%s"] * len(chunk)))
+            refused.update(_refused_of(_suspects(where, chunk).rows, lookups))
+        return refused
     for start in range(0, tree_size, window):
         where, params = "leaf_index >= %s AND leaf_index < %s", [start, min(start + window, tree_size)]
-        rows = _suspects(where, params).rows
-        if not rows:
-            continue
-        leaves = sorted({row.leaf_index for row in rows if type(row.leaf_index) is int})
-        entries: dict[int, EntryMeta] = {}
-        for lo in range(0, len(leaves), CHUNK):
-            chunk = leaves[lo : lo + CHUNK]
-            entries.update(usage_entries("leaf_index IN ({})".format(", ".join(["%s"] * len(chunk))), chunk))
-        for row in rows:
-            if not _matches(row, entries, lookups):
-                values = row.values
-                refused[row.leaf_index] = (values["enterprise_uscc"], values["work_ref"])
+        refused.update(_refused_of(_suspects(where, params).rows, lookups))
     return refused
+
+
+def _refused_of(rows: list[UsageRow], lookups: Lookups) -> dict[int, tuple[Any, Any]]:
+    """Of rows the set-wise query could not show to agree, those that do not match their entry."""
+    if not rows:
+        return {}
+    leaves = sorted({row.leaf_index for row in rows if type(row.leaf_index) is int})
+    entries: dict[int, EntryMeta] = {}
+    for lo in range(0, len(leaves), CHUNK):
+        chunk = leaves[lo : lo + CHUNK]
+        entries.update(usage_entries("leaf_index IN ({})".format(", ".join(["%s"] * len(chunk))), chunk))
+    refused = {}
+    for row in rows:
+        if not _matches(row, entries, lookups):
+            values = row.values
+            refused[row.leaf_index] = (values["enterprise_uscc"], values["work_ref"])
+    return refused
+
+
+def rows_to_check(tree_size: int, verified: Verified) -> list[int]:
+    """The leaves below ``tree_size`` whose usage rows a check after the ``verified`` run must read.
+
+    The run checked every row written before its snapshot against its entry
+    (``ledger.unchanged``); entries never change (the log's tables are append-only, and verify
+    checks them). What can have changed since is: a row written after the snapshot (edited,
+    added, put back), a row of an entry beyond the verified log, a row the run found wrong,
+    and a row whose node or enterprise was written since (the check compares the row with
+    them). One scan of the rows' stamps, which PostgreSQL may split among parallel workers (the
+    few nodes and enterprises written since are read first, once, as arrays).
+    """
+    row_since, row_params = written_since("r", verified)
+    enterprise_since, enterprise_params = written_since("x", verified)
+    node_since, node_params = written_since("n", verified)
+    sql = f"""
+        SELECT r.leaf_index FROM {UsageRecord._meta.db_table} r
+        WHERE r.leaf_index < %s AND (
+            r.leaf_index >= %s OR {row_since}
+            OR r.enterprise_id = ANY(ARRAY(SELECT x.id FROM {Enterprise._meta.db_table} x WHERE {enterprise_since}))
+            OR r.node_id = ANY(ARRAY(SELECT n.id FROM {Node._meta.db_table} n WHERE {node_since}))
+            OR r.node_name = ANY(ARRAY(SELECT n.node_id FROM {Node._meta.db_table} n WHERE {node_since})))
+    """  # noqa: S608 - table names from the models, values are parameters
+    params = [tree_size, verified.tree_size, *row_params, *enterprise_params, *node_params, *node_params]
+    with transaction.atomic(), connection.cursor() as cursor, planner(cursor, **PARALLEL):
+        cursor.execute(sql, params)
+        found = {index for (index,) in cursor.fetchall()}
+    return sorted(found | {index for index in verified.named if index < tree_size})
