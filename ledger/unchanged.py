@@ -3,13 +3,13 @@
 PostgreSQL stamps every row version it writes (an insert, or an update: a new version) with
 the id of the transaction that wrote it, ``xmin``; no SQL statement can choose that number.
 A full verification reads the rows it checks at the start of its run or later; before it
-reads anything it takes the *xmin of the database snapshot* it starts from: every transaction
-with a smaller id had finished by then. So a row whose ``xmin`` is below that number was
-written before the run and, if it is still there, is the very row version the run checked.
+reads anything it takes the oldest transaction still running in the database snapshot it
+starts from (:func:`snapshot_xmin`): every transaction of this database with a smaller id had
+finished by then. So a row whose ``xmin`` is below that number was written before the run and, if it is still there, is the very row version the run checked.
 Anything written since — an edit, a row put back, a copy — carries a newer id.
 
-The run stores that number with every leaf its row checks found a problem at (:func:`mark`), under an HMAC
-of the site's secret key, so that someone who can only write the database cannot move the
+The run stores that number with every leaf its row checks found a problem at (:func:`mark`),
+under an HMAC of the site's secret key, so that someone who can only write the database cannot move the
 number forward over their own edits. A later check of the same rows (reconciliation) reads
 the newest usable mark (:func:`last_verified`) and checks only the rows written since
 (:func:`written_since`), the rows of leaves beyond the verified log and the leaves the run
@@ -54,12 +54,32 @@ class Verified:
     named: frozenset[int]
 
 
+# The oldest transaction that may still write rows of this database in the current snapshot: the
+# snapshot's own xmin counts transactions of every database of the server (a long one elsewhere
+# would hold it back); a transaction that pg_stat_activity shows connected to another database
+# cannot write here. A running transaction it does not show (finished since, prepared, hidden
+# from this role) still counts, as does this session's own.
+_XMIN_SQL = f"""
+    SELECT LEAST(
+        pg_snapshot_xmax(s)::text::bigint,
+        pg_current_xact_id_if_assigned()::text::bigint,
+        (SELECT min(x::text::bigint) FROM pg_snapshot_xip(s) AS x
+         WHERE NOT EXISTS (
+            SELECT 1 FROM pg_stat_activity a
+            WHERE a.backend_xid IS NOT NULL
+              AND a.backend_xid::text::bigint = x::text::bigint % {WRAP}
+              AND a.datid IS DISTINCT FROM (SELECT oid FROM pg_database WHERE datname = current_database()))))
+    FROM pg_current_snapshot() AS s
+"""  # noqa: S608 - fixed text
+
+
 def snapshot_xmin() -> int | None:
-    """The xmin of the current database snapshot on PostgreSQL (64-bit); ``None`` elsewhere."""
+    """The oldest transaction of this database still running in the current snapshot, or the
+    snapshot's end if none is (64-bit), on PostgreSQL; ``None`` elsewhere."""
     if connection.vendor != "postgresql":
         return None
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+        cursor.execute(_XMIN_SQL)
         (xmin,) = cursor.fetchone()
     return int(xmin)
 
