@@ -36,7 +36,7 @@ from audits.queries import (
     unnamed,
 )
 from core.lib.money import round_half_up
-from core.lib.planner import planner
+from core.lib.planner import PARALLEL, planner
 from ledger.models import Checkpoint
 from monitoring.integrity import refused_rows
 from monitoring.models import UsageRecord
@@ -81,8 +81,9 @@ def group_totals(tree_size: int) -> dict[Key, _Group]:
         if connection.vendor == "postgresql":
             # The planner guesses a group per (USCC × work) combination, a million, and would sort
             # ten million rows to group them; there are a few thousand groups, and a parallel hash
-            # aggregate is three times faster. The hash table of that guess needs the memory.
-            with planner(cursor, work_mem="128MB", enable_sort="off"):
+            # aggregate is three times faster. The hash table of that guess needs the memory; the
+            # parallel costs are lowered so that the workers are used whatever the guess.
+            with planner(cursor, work_mem="128MB", enable_sort="off", **PARALLEL):
                 cursor.execute(sql, [tree_size])
                 found = cursor.fetchall()
         else:

@@ -101,3 +101,28 @@ class UsageCheckTests(BaseTestCase):
         attach(gpu, "明细.csv", template("GPU 算力时长,某智算中心,H200,,3600,卡·秒,,,44.10,44.10,"))
         run = reconciliation.run_reconciliation(gpu, actor=self.inspector, checkpoint=current_checkpoint())
         assert rules.NO_MONITORING in run.flag_codes
+
+    def test_reconciling_all_at_once_gives_each_application_the_usage_flags_it_gets_alone(self) -> None:
+        first = make_application(self.enterprise, self.alice, "U8", cost="509.20", work_minutes=10)
+        second = make_application(self.other_enterprise, self.bob, "U9", cost="509.20", work_minutes=10)
+        model_only = make_application(self.enterprise, self.alice, "U10", cost="44.10", work_minutes=1)
+        bill = template(f"模型服务,火山方舟,doubao-seedance,,24500000,token,,,509.20,509.20,{INVOICE}")
+        for app in (first, second):
+            attach(app, "ark_tasks.json", (FIXTURES / "ark_tasks.json").read_bytes())
+            attach(app, "明细.csv", bill)
+        attach(model_only, "明细.csv", template("模型服务,火山方舟,doubao-seedance,,2450000,token,,,44.10,44.10,"))
+        apps = [first, second, model_only]
+        checkpoint = current_checkpoint()
+        alone = {
+            a.pk: reconciliation.run_reconciliation(a, actor=self.inspector, checkpoint=checkpoint).flags
+            for a in apps
+        }
+        together = reconciliation.reconcile_many(
+            Application.objects.filter(pk__in=[a.pk for a in apps]).select_related("enterprise").order_by("pk"),
+            actor=self.inspector,
+            checkpoint=checkpoint,
+        )
+        self.assertEqual({run.application_id: run.flags for run in together}, alone)
+        codes = {run.application_id: set(run.flag_codes) for run in together}
+        self.assertIn(rules.SHARED_USAGE, codes[second.pk])
+        self.assertNotIn(rules.NO_MONITORING, codes[model_only.pk])
