@@ -151,9 +151,11 @@ def deadline_compliance(year: int, today: dt.date | None = None) -> Compliance:
 
     state = policy_calendar.get_state()
     # A year's applications share few distinct days: deadlines are memoised per (day, policy
-    # version) so a year of thousands of applications costs hundreds of calendar walks, not thousands.
+    # version, supplement pauses) so a year of thousands of applications costs hundreds of
+    # calendar walks, not thousands (a deadline depends on nothing else: today and the calendar
+    # are the same for every application here).
     params_of: dict[dt.date, Any] = {}
-    memo: dict[tuple[str, dt.date, str], Any] = {}
+    memo: dict[tuple[str, dt.date, str, tuple[Any, ...]], Any] = {}
 
     def params_for(day: dt.date) -> Any:
         if day not in params_of:
@@ -169,14 +171,12 @@ def deadline_compliance(year: int, today: dt.date | None = None) -> Compliance:
         return policy_calendar.cycle_due(day, app_pauses, params, today=today, state=state)
 
     def deadline(kind: str, day: dt.date, params: Any, app_pauses: list[Any], row: DeadlineRow) -> dt.date:
-        if app_pauses:  # supplement time makes the deadline the application's own
-            found = settled(kind, day, params, app_pauses)
-        else:
-            key = (kind, day, params.version)
-            if key not in memo:
-                memo[key] = settled(kind, day, params, [])
-            found = memo[key]
-        row.provisional_years = tuple(sorted({*row.provisional_years, *found.provisional_years}))
+        key = (kind, day, params.version, tuple(app_pauses))
+        found = memo.get(key)
+        if found is None:
+            found = memo[key] = settled(kind, day, params, app_pauses)
+        if found.provisional_years:
+            row.provisional_years = tuple(sorted({*row.provisional_years, *found.provisional_years}))
         return found.date  # type: ignore[no-any-return]
 
     result = Compliance()

@@ -235,8 +235,18 @@ def _deadlines_sheet(ws: Any, year: int, today: dt.date) -> int:
         _("期限依据"),
         _("说明"),
     ]
+    # Labels are translated once, and a reason once per set of provisional years, not once per row.
     labels = status_labels()
     outcomes = {code: reports_compliance.outcome_label(code) for code in reports_compliance.OUTCOME_LABELS}
+    provisional, final = _("暂定"), _("正式")
+    reasons: dict[tuple[int, ...], str] = {}
+
+    def explanation(r: reports_compliance.DeadlineRow) -> str:
+        reason = reasons.get(r.provisional_years)
+        if reason is None:
+            reason = reasons[r.provisional_years] = r.provisional_reason
+        return "；".join(n for n in (reason, r.note) if n)
+
     rows = [
         [
             r.reference,
@@ -252,8 +262,8 @@ def _deadlines_sheet(ws: Any, year: int, today: dt.date) -> int:
             outcomes[r.payment],
             r.cycle_deadline,
             outcomes[r.cycle],
-            _("暂定") if r.provisional else _("正式"),
-            "；".join(n for n in (r.provisional_reason, r.note) if n),
+            provisional if r.provisional else final,
+            explanation(r),
         ]
         for r in compliance.rows
     ]
