@@ -47,8 +47,9 @@ from openpyxl.xml.constants import SHEET_MAIN_NS
 _STRING_LIMIT = 32767  # openpyxl cuts longer text to this length
 # A carriage return as a reference: the XML parser would read a bare one as a line feed.
 _ENTITIES = {"\r": "&#13;"}
-# What a row's text must not hold to be written as it is: openpyxl's illegal control characters,
-# and what XML 1.0 cannot hold at all (lone surrogates, U+FFFE, U+FFFF). Such rows go the careful way.
+# What a text value must not hold to be written as it is: openpyxl's illegal control characters,
+# and what XML 1.0 cannot hold at all (lone surrogates, U+FFFE, U+FFFF). Such rows go the careful
+# way. Only text that is not all printable (``str.isprintable``, a quicker scan) is searched.
 _NOT_PLAIN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _FLUSH_ROWS = 1000  # rows of text gathered before they go to the file
 _REMEMBERED = 20_000  # cell endings remembered per kind; forgotten all at once beyond that
@@ -205,6 +206,8 @@ class RowStream:
                         add(f'{start}{row}" t="inlineStr"/>')
                         continue
                     text = value[:_STRING_LIMIT]
+                    if not text.isprintable() and _NOT_PLAIN.search(text):
+                        return None  # a line break is not printable but plain; a control character is neither
                     space = ' xml:space="preserve"' if text != text.strip() else ""
                     if "&" in text or "<" in text or ">" in text or "\r" in text:
                         text = escape(text)
@@ -234,8 +237,7 @@ class RowStream:
         except (ValueError, TypeError, ArithmeticError):
             return None  # the careful way raises it in the row's order
         add("</row>")
-        text = "".join(parts)
-        return None if _NOT_PLAIN.search(text) else text
+        return "".join(parts)
 
     def _checked(self, values: Sequence[Any], row: str, bold: bool) -> str:
         """The row's text, each value checked in order as openpyxl checks it."""
