@@ -76,11 +76,12 @@ def build_workbook(
 
 
 # What the applications sheet reads of each application, as plain values (a year holds ten
-# thousand rows: building model objects for them cost more than writing the sheet).
+# thousand rows: building model objects for them cost more than writing the sheet); its moments
+# as their policy-local dates (``common.local_date_of``).
 _APPLICATION_FIELDS = (
     "reference", "enterprise_name", "enterprise__name", "uscc", "enterprise__uscc", "work_title",
-    "filing_number", "overseas", "provider_id", "provider__name", "provider_name", "status", "submitted_at",
-    "received_date", "requested_amount", "granted_amount", "approved_at", "payment__date", "paid_at",
+    "filing_number", "overseas", "provider_id", "provider__name", "provider_name", "status", "submitted_on",
+    "received_date", "requested_amount", "granted_amount", "approved_on", "payment__date", "paid_on",
     "paid_amount", "clawed_back_amount", "repaid_amount", "written_off_amount", "policy_version",
 )  # fmt: skip
 
@@ -90,6 +91,11 @@ def _applications_sheet(ws: Any, year: int) -> int:
     qs = (
         Application.objects.filter(submitted_at__gte=start, submitted_at__lt=end)
         .order_by("submitted_at", "id")
+        .annotate(
+            submitted_on=common.local_date_of("submitted_at"),
+            approved_on=common.local_date_of("approved_at"),
+            paid_on=common.local_date_of("paid_at"),
+        )
         .values_list(*_APPLICATION_FIELDS)
     )
     headers = [
@@ -118,13 +124,12 @@ def _applications_sheet(ws: Any, year: int) -> int:
     # Labels are translated once, not once per row (a year can hold ten thousand rows).
     labels = status_labels()
     yes, no = _("是"), _("否")
-    local_date = common.local_date
 
     def rows() -> Any:
         for (
             reference, enterprise_name, enterprise_registered_name, uscc, enterprise_uscc, work_title,
-            filing_number, overseas, provider_id, provider_registered_name, provider_name, status, submitted_at,
-            received_date, requested_amount, granted_amount, approved_at, payment_date, paid_at,
+            filing_number, overseas, provider_id, provider_registered_name, provider_name, status, submitted_on,
+            received_date, requested_amount, granted_amount, approved_on, payment_date, paid_on,
             paid_amount, clawed_back_amount, repaid_amount, written_off_amount, policy_version,
         ) in qs.iterator(chunk_size=ITERATOR_CHUNK):  # fmt: skip
             yield [
@@ -136,13 +141,13 @@ def _applications_sheet(ws: Any, year: int) -> int:
                 yes if overseas else no,
                 provider_registered_name if provider_id is not None else provider_name,
                 labels[status],
-                local_date(submitted_at),
+                submitted_on,
                 received_date,
                 requested_amount,
                 granted_amount,
-                local_date(approved_at),
-                # A payment's date (a payment record's date is never empty), else the moment paid.
-                payment_date if payment_date is not None else local_date(paid_at),
+                approved_on,
+                # A payment's date (a payment record's date is never empty), else the day paid.
+                payment_date if payment_date is not None else paid_on,
                 paid_amount if paid_amount else None,
                 clawed_back_amount,
                 repaid_amount,

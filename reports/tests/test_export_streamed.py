@@ -15,8 +15,10 @@ from openpyxl import load_workbook
 from applications.models import Application
 from core.xlsx import safe_cell
 from policy.queries import year_bounds
+from reports.common import local_date
 from reports.exports import build_workbook
-from reports.tests.fixtures import NOW, TODAY, ReportFixture
+from reports.tests.fixtures import NOW, TODAY, ReportFixture, at
+from review.models import Payment
 from testing.demo_year import DEMO_NOW, PlayedDemo
 
 
@@ -58,9 +60,10 @@ def assert_rows_read_as_the_models_say(content: bytes, year: int) -> int:
         assert row[0] == app.reference
         assert row[1] == safe_cell(app.enterprise_name or app.enterprise.name)
         assert row[6] == (safe_cell(app.provider.name if app.provider else app.provider_name) or None)
+        assert day(row[8]) == local_date(app.submitted_at)
+        assert day(row[12]) == local_date(app.approved_at)
         payment = getattr(app, "payment", None)
-        if payment is not None:
-            assert day(row[13]) == payment.date
+        assert day(row[13]) == (payment.date if payment is not None else local_date(app.paid_at))
         assert amount(row[14]) == (app.paid_amount or None)
         assert [amount(v) for v in row[15:19]] == [
             app.clawed_back_amount,
@@ -88,6 +91,28 @@ class StreamedWorkbookTests(ReportFixture):
         with time_machine.travel(NOW, tick=False):
             streamed, _counts = build_workbook(2026, TODAY)
         self.assertGreater(assert_rows_read_as_the_models_say(streamed, 2026), 0)
+
+    def test_it_writes_moments_just_after_midnight_on_their_beijing_day(self) -> None:
+        # 00:00 in Beijing is 16:00 the day before in UTC: each sheet shows the Beijing day.
+        app = self.apps["A1"]
+        Application.objects.filter(pk=app.pk).update(
+            submitted_at=at("2026-03-02", 0), approved_at=at("2026-03-10", 0), paid_at=at("2026-03-20", 0)
+        )
+        Payment.objects.filter(application=app).delete()
+        with time_machine.travel(NOW, tick=False):
+            streamed, _counts = build_workbook(2026, TODAY)
+        assert_rows_read_as_the_models_say(streamed, 2026)
+        wb = load_workbook(io.BytesIO(streamed))
+        row = next(r for r in wb["申请汇总"].iter_rows(values_only=True) if r[0] == app.reference)
+        self.assertEqual(
+            [row[8], row[12], row[13]],
+            [dt.datetime(2026, 3, 2), dt.datetime(2026, 3, 10), dt.datetime(2026, 3, 20)],
+        )
+        row = next(r for r in wb["时限达标"].iter_rows(values_only=True) if r[0] == app.reference)
+        self.assertEqual(
+            [row[3], row[7], row[9]],
+            [dt.datetime(2026, 3, 2), dt.datetime(2026, 3, 10), dt.datetime(2026, 3, 20)],
+        )
 
 
 @pytest.mark.postgres
