@@ -39,6 +39,12 @@ REQUIRED_MATERIALS = (
 )
 
 
+def outstanding(clawed_back: Decimal, repaid: Decimal, written_off: Decimal) -> Decimal:
+    """The receivable still open of an application's money record: clawed back less repaid and
+    written off. ``Application.outstanding_amount``, and the rows an export reads as plain values."""
+    return clawed_back - repaid - written_off
+
+
 class ApplicationQuerySet(models.QuerySet["Application"]):
     def visible_to(self, user: object) -> ApplicationQuerySet:
         """Applications a user may see: their enterprise's own; all for center staff; none otherwise."""
@@ -217,8 +223,8 @@ class Application(models.Model):
 
     @property
     def outstanding_amount(self) -> Decimal:
-        """The receivable still open: clawed back less repaid and written off."""
-        return self.clawed_back_amount - self.repaid_amount - self.written_off_amount
+        """The receivable still open: clawed back less repaid and written off (:func:`outstanding`)."""
+        return outstanding(self.clawed_back_amount, self.repaid_amount, self.written_off_amount)
 
     @property
     def support_type(self) -> str:

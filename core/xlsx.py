@@ -31,6 +31,7 @@ from openpyxl.styles import Font
 from openpyxl.utils import column_index_from_string, get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from openpyxl.worksheet.worksheet import Worksheet
+from openpyxl.writer.excel import ExcelWriter
 
 from core import xlsx_stream
 from core.filetypes import TABLE_MAX_COLUMNS, TABLE_MAX_ROWS
@@ -190,6 +191,20 @@ def write_sheet(
     for index in range(1, len(headers) + 1):
         ws.column_dimensions[get_column_letter(index)].width = _width(headers, widths, index)
     return count
+
+
+def workbook_bytes(workbook: Workbook, *, compresslevel: int | None = None) -> bytes:
+    """The workbook's file, as ``Workbook.save`` writes it, its parts compressed at ``compresslevel``
+    (zlib's 1–9; openpyxl's own is zlib's default, 6). Level 1 compresses the sheets of a large
+    streamed workbook about four times faster, for a file about a third larger."""
+    out = io.BytesIO()
+    if workbook.write_only and not workbook.worksheets:
+        workbook.create_sheet()  # as ``Workbook.save`` does
+    archive = zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, allowZip64=True, compresslevel=compresslevel)
+    # openpyxl's ``save_workbook``, with the archive's compression level ours.
+    workbook.properties.modified = dt.datetime.now(tz=dt.UTC).replace(tzinfo=None)
+    ExcelWriter(workbook, archive).save()
+    return out.getvalue()
 
 
 XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

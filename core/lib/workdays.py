@@ -21,6 +21,7 @@ and unknown (before the calendar's first year).
 from __future__ import annotations
 
 import datetime as dt
+from bisect import bisect_left
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache, lru_cache
@@ -255,13 +256,21 @@ class WorkdayCalendar:
         d = _as_date(d)
         if isinstance(n, bool) or not isinstance(n, int) or n < 0:
             raise ValueError(f"n must be a non-negative integer, got {n!r}")
-        day = d
+        # Year by year on the running counts of working days (:func:`_cumulative`), not day by day:
+        # the same days, and the same schedules asked for in the same order.
+        after = d  # the count runs over the days strictly after this one
         remaining = n
         while remaining:
-            day += ONE_DAY
-            if self.is_workday(day):
-                remaining -= 1
-        return day
+            first = after + ONE_DAY
+            counts = _cumulative(self.schedule(first.year))
+            index = first.timetuple().tm_yday - 1
+            target = (counts[index - 1] if index else 0) + remaining
+            if target <= counts[-1]:
+                # The first day of the year by which ``target`` working days have passed is one.
+                return dt.date(first.year, 1, 1) + dt.timedelta(days=bisect_left(counts, target))
+            remaining = target - counts[-1]
+            after = dt.date(first.year, 12, 31)
+        return d
 
     def workdays_between(self, a: dt.date, b: dt.date) -> int:
         """Working days in the interval (a, b]; negative (the count in (b, a]) when b < a."""

@@ -144,3 +144,26 @@ def test_add_workdays_lands_on_a_working_day_n_working_days_later(start: dt.date
 @given(a=known_days, b=known_days, c=known_days)
 def test_workdays_between_adds_up(a: dt.date, b: dt.date, c: dt.date) -> None:
     assert CAL.workdays_between(a, b) + CAL.workdays_between(b, c) == CAL.workdays_between(a, c)
+
+
+def counted_one_by_one(cal: WorkdayCalendar, start: dt.date, n: int) -> dt.date:
+    day = start
+    while n:
+        day += dt.timedelta(days=1)
+        n -= cal.is_workday(day)
+    return day
+
+
+@settings(max_examples=300, deadline=None)
+@given(start=st.dates(min_value=D(2004, 12, 1), max_value=D(2028, 12, 31)), n=st.integers(0, 800))
+def test_add_workdays_is_the_day_counted_one_by_one_across_years(start: dt.date, n: int) -> None:
+    assert CAL.add_workdays(start, n) == counted_one_by_one(CAL, start, n)
+
+
+def test_add_workdays_refuses_a_year_it_reaches_without_a_schedule_naming_it() -> None:
+    cal = WorkdayCalendar({2030: ([D(2030, 1, 1)], [])}, use_chinesecalendar=False, provisional=False)
+    assert cal.add_workdays(D(2029, 12, 31), 3) == D(2030, 1, 4)  # the day before 2030 is never asked
+    assert cal.add_workdays(D(2030, 12, 30), 1) == D(2030, 12, 31)
+    with pytest.raises(UnknownYearError) as raised:
+        cal.add_workdays(D(2030, 12, 30), 2)
+    assert raised.value.year == 2031

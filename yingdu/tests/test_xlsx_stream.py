@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import zipfile
 from decimal import Decimal
 from typing import Any
 
 from django.test import SimpleTestCase
+from lxml import etree
 from openpyxl import Workbook, load_workbook
 from openpyxl.utils.exceptions import IllegalCharacterError
 
-from core.xlsx import append_row, write_sheet
+from core import xlsx_stream
+from core.xlsx import append_row, workbook_bytes, write_sheet
 
 HEADERS = ["编号", "名称", "金额（元）", "比率", "数量", "日期", "时间", "是否", "备注"]
 ROWS: list[list[Any]] = [
@@ -42,7 +45,13 @@ def cells(content: bytes) -> dict[str, Any]:
     return out
 
 
-def workbook(streamed: bool, rows: list[list[Any]], *, more: list[list[Any]] | None = None) -> bytes:
+def workbook(
+    streamed: bool,
+    rows: list[list[Any]],
+    *,
+    more: list[list[Any]] | None = None,
+    compresslevel: int | None = None,
+) -> bytes:
     wb = Workbook(write_only=streamed)
     ws: Any = wb.create_sheet("明细") if streamed else wb.active
     if not streamed:
@@ -51,10 +60,12 @@ def workbook(streamed: bool, rows: list[list[Any]], *, more: list[list[Any]] | N
         write_sheet(ws, HEADERS, iter(rows), widths=[12, 20])
         for row in more or []:
             append_row(ws, row)  # rows after the table (a total line), as the reports add them
-    except IllegalCharacterError:
+    except (IllegalCharacterError, etree.XMLSyntaxError):
         if streamed:
             ws.close()  # the sheet's stream ended in order, not left to the garbage collector
         raise
+    if compresslevel is not None:
+        return workbook_bytes(wb, compresslevel=compresslevel)
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
@@ -72,3 +83,78 @@ class StreamedRowsTests(SimpleTestCase):
         for streamed in (True, False):
             with self.subTest(streamed=streamed), self.assertRaises(IllegalCharacterError):
                 workbook(streamed, [["A-1", "bad\x01text"]])
+
+    def test_it_writes_equal_values_of_other_kinds_as_their_own_cells(self) -> None:
+        # The same number or day as an amount and not, as a date and a moment, as a flag and a
+        # count, row after row: each cell keeps its own format and type.
+        rows: list[list[Any]] = [
+            ["A-1", "", Decimal("5"), Decimal("5.0"), 1, dt.date(2026, 1, 1), dt.datetime(2026, 1, 1), True],
+            ["A-2", "", Decimal("5.00"), Decimal("5"), True, dt.datetime(2026, 1, 1), dt.date(2026, 1, 1), 1],
+            [
+                "A-3",
+                "",
+                Decimal("-0.00"),
+                Decimal("0"),
+                0.0,
+                dt.date(2026, 1, 1),
+                dt.datetime(2026, 1, 1),
+                False,
+            ],
+        ]
+        rows *= 2
+        self.assertEqual(cells(workbook(True, rows)), cells(workbook(False, rows)))
+
+    def test_it_keeps_the_order_of_many_rows_and_the_rows_after_them(self) -> None:
+        rows: list[list[Any]] = [
+            [
+                f"A-{i}",
+                f"企业{i % 7}",
+                Decimal(i) / 100,
+                None,
+                i,
+                dt.date(2026, 1, 1 + i % 28),
+                None,
+                i % 2 == 0,
+                "备注",
+            ]
+            for i in range(2500)
+        ]
+        more = [[], ["合计", None, sum((r[2] for r in rows), Decimal("0.00"))]]
+        streamed = cells(workbook(True, rows, more=more))
+        self.assertEqual(streamed, cells(workbook(False, rows, more=more)))
+        self.assertEqual([r[0][1] for r in streamed["明细"]["cells"][1:3]], ["A-0", "A-1"])
+        self.assertEqual(streamed["明细"]["cells"][-1][0][:2], ("A2503", "合计"))
+
+    def test_it_writes_text_rows_after_rows_openpyxl_wrote(self) -> None:
+        wb = Workbook(write_only=True)
+        ws: Any = wb.create_sheet("明细")
+        stream = xlsx_stream.RowStream(ws, lambda value: None)
+        stream.append(["第一行", 1])
+        ws.append(["第二行", 2])
+        stream.append(["第三行", 3])
+        stream.append(["第四行 & <更多>", "a\rb"])
+        out = io.BytesIO()
+        wb.save(out)
+        back = load_workbook(io.BytesIO(out.getvalue()))["明细"]
+        self.assertEqual(
+            [[(c.coordinate, c.value) for c in row] for row in back.iter_rows()],
+            [
+                [("A1", "第一行"), ("B1", 1)],
+                [("A2", "第二行"), ("B2", 2)],
+                [("A3", "第三行"), ("B3", 3)],
+                [("A4", "第四行 & <更多>"), ("B4", "a\rb")],
+            ],
+        )
+
+    def test_it_refuses_text_xml_cannot_hold_as_before(self) -> None:
+        # U+FFFF is no XML character: the row goes the careful way and lxml refuses it.
+        with self.assertRaises(etree.XMLSyntaxError):
+            workbook(True, [["A-1", "a\uffffb"]])
+
+    def test_it_saves_the_same_workbook_at_the_fastest_compression(self) -> None:
+        rows = ROWS * 50
+        fast = workbook(True, rows, compresslevel=1)
+        self.assertEqual(cells(fast), cells(workbook(True, rows)))
+        self.assertEqual(cells(workbook(False, rows, compresslevel=1)), cells(workbook(False, rows)))
+        with zipfile.ZipFile(io.BytesIO(fast)) as archive:
+            self.assertEqual({i.compress_type for i in archive.infolist()}, {zipfile.ZIP_DEFLATED})
