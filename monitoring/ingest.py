@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import User
 from agent.signing import canonical_pair, canonical_record, load_public_key
+from core.copy import copy_rows
 from core.lib.text import safe_text
 from core.transactions import durable
 from enterprises.models import Enterprise, Provider
@@ -470,7 +471,7 @@ def _insert_records(
     enterprises: dict[str, int],
     now: datetime,
 ) -> None:
-    """Insert the accepted rows: COPY on PostgreSQL (thousands of rows a batch), bulk_create elsewhere."""
+    """Insert the accepted rows: a binary COPY on PostgreSQL (thousands of rows a batch), bulk_create elsewhere."""
     rows = []
     for c in accepted:
         f = c.fields
@@ -484,15 +485,7 @@ def _insert_records(
             )
         )  # fmt: skip
     if connection.vendor == "postgresql":
-        table = UsageRecord._meta.db_table
-        with (
-            connection.cursor() as cursor,
-            cursor.cursor.copy(
-                f"COPY {table} ({', '.join(RECORD_COLUMNS)}) FROM STDIN"
-            ) as copy,
-        ):
-            for row in rows:
-                copy.write_row(row)
+        copy_rows(UsageRecord, RECORD_COLUMNS, rows)
         return
     UsageRecord.objects.bulk_create(
         [UsageRecord(**dict(zip(RECORD_COLUMNS, row, strict=True))) for row in rows], batch_size=500
