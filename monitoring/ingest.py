@@ -140,12 +140,12 @@ def _plain(value: float) -> str:
     return str(int(rounded)) if rounded == int(rounded) else str(rounded)
 
 
-def _check_times(c: _Candidate, now: datetime, max_power_w: float) -> None:
+def _check_times(c: _Candidate, limit: datetime, max_power_w: float) -> None:
+    """Time order, no end after ``limit`` (now plus the allowed clock skew), GPU time and energy plausible."""
     f = c.fields
     assert f is not None
     if f.ended_at <= f.started_at:
         raise RecordError("time_order", _("结束时间须晚于开始时间"))
-    limit = now + timedelta(seconds=_setting("MONITORING_CLOCK_SKEW_SECONDS", 300))
     if f.ended_at > limit:
         raise RecordError("future", _("结束时间晚于平台当前时间"))
     duration = (f.ended_at - f.started_at).total_seconds()
@@ -204,6 +204,7 @@ def record_usage_batch(
     """
     now = now or timezone.now()
     max_power_w = _setting("MONITORING_MAX_GPU_POWER_W", 1000)
+    latest_end = now + timedelta(seconds=_setting("MONITORING_CLOCK_SKEW_SECONDS", 300))
     require_signature = source == UsageBatch.Source.API
     candidates = [
         _Candidate(
@@ -262,7 +263,7 @@ def record_usage_batch(
             else:
                 c.signed = signed_upload
             c.node = node
-            _check_times(c, now, max_power_w)
+            _check_times(c, latest_end, max_power_w)
         except RecordError as error:
             c.reject(error)
             continue
