@@ -355,12 +355,26 @@ def append_entries(
         state.root_hash = root
         state.updated_at = timezone.now()
         state.save(update_fields=["size", "root_hash", "updated_at"])
-        transaction.on_commit(_sign_checkpoint_after_commit, robust=True)
+        if not _signing_after_commit():
+            transaction.on_commit(_sign_checkpoint_after_commit, robust=True)
     return list(range(start, size))
 
 
 def _sign_checkpoint_after_commit() -> None:
     sign_checkpoint()
+
+
+def _signing_after_commit() -> bool:
+    """Whether the transaction already signs a checkpoint once it commits: one covers all its appends.
+
+    Django drops the callbacks of a savepoint rolled back, so an append whose registration was
+    dropped registers again. Should Django keep its callbacks otherwise, every append registers.
+    """
+    pending: Any = getattr(connection, "run_on_commit", ())
+    return any(
+        isinstance(item, tuple) and len(item) > 1 and item[1] is _sign_checkpoint_after_commit
+        for item in pending
+    )
 
 
 def sign_checkpoint() -> str:
