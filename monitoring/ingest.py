@@ -144,11 +144,11 @@ def _check_times(c: _Candidate, limit: datetime, max_power_w: float) -> None:
     """Time order, no end after ``limit`` (now plus the allowed clock skew), GPU time and energy plausible."""
     f = c.fields
     assert f is not None
-    if f.ended_at <= f.started_at:
+    duration = (f.ended_at - f.started_at).total_seconds()  # exact to the microsecond
+    if duration <= 0:
         raise RecordError("time_order", _("结束时间须晚于开始时间"))
     if f.ended_at > limit:
         raise RecordError("future", _("结束时间晚于平台当前时间"))
-    duration = (f.ended_at - f.started_at).total_seconds()
     if f.gpu_seconds > duration * f.gpu_count + 1:
         raise RecordError(
             "gpu_seconds",
