@@ -66,8 +66,8 @@ class StoredValuesTests(TestCase):
                     (row.node_name, row.node_id, row.enterprise_id, row.batch_id, row.signed),
                     (node.node_id, node.pk, enterprise.pk, result.batch.pk, True),
                 )
-                entry = Entry.objects.get(leaf_index=answer.leaf_index)
                 self.assertEqual(row.leaf_index, answer.leaf_index)
+                entry = Entry.objects.get(leaf_index=row.leaf_index)
                 self.assertEqual(bytes(entry.data), canonical_record(record))
                 self.assertEqual(row.entry_sha256, hashlib.sha256(bytes(entry.data)).hexdigest())
                 self.assertEqual(
