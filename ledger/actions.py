@@ -23,11 +23,12 @@ from django.db import connection, models, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
+from core.copy import copy_rows
 from core.lib.clientip import client_address
 from ledger import merkle, seen, tiles
 from ledger.events import AUDIT_KIND, audit_entry_bytes
 from ledger.keys import signer as current_signer
-from ledger.models import AuditEvent, Checkpoint, LogState
+from ledger.models import AuditEvent, Checkpoint, Entry, LogState
 from ledger.note import sign_checkpoint as sign_checkpoint_note
 
 logger = logging.getLogger(__name__)
@@ -172,7 +173,7 @@ def _write_tiles(changed: dict[tiles.TileId, bytes], existing: set[tiles.TileId]
     existing.update(changed)
 
 
-_COPY_ENTRY = "COPY ledger_entry (leaf_index, kind, data, enterprise_id, provider_id) FROM STDIN"
+_ENTRY_COLUMNS = ("leaf_index", "kind", "data", "enterprise_id", "provider_id")
 _KIND_RE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 ROWS_PER_INSERT = 100
 THREADED_APPEND_MIN = 1 << 14  # entries; below this an append runs in the caller's thread
@@ -232,17 +233,13 @@ def _copy_entries(
     enterprise_ids: int | list[int | None] | None,
     provider_ids: int | list[int | None] | None,
 ) -> None:
-    """Insert the entry rows of one chunk on PostgreSQL with COPY."""
+    """Insert the entry rows of one chunk on PostgreSQL with a binary COPY."""
     n = len(entries)
     ent = enterprise_ids if isinstance(enterprise_ids, list) else repeat(enterprise_ids, n)
     prov = provider_ids if isinstance(provider_ids, list) else repeat(provider_ids, n)
-    with (
-        connection.wrap_database_errors,
-        connection.cursor() as cursor,
-        cursor.cursor.copy(_COPY_ENTRY) as copy,
-    ):
-        for row in zip(range(start, start + n), repeat(kind), entries, ent, prov, strict=False):
-            copy.write_row(row)
+    copy_rows(
+        Entry, _ENTRY_COLUMNS, zip(range(start, start + n), repeat(kind), entries, ent, prov, strict=False)
+    )
 
 
 class _EntryWriter:
@@ -358,12 +355,26 @@ def append_entries(
         state.root_hash = root
         state.updated_at = timezone.now()
         state.save(update_fields=["size", "root_hash", "updated_at"])
-        transaction.on_commit(_sign_checkpoint_after_commit, robust=True)
+        if not _signing_after_commit():
+            transaction.on_commit(_sign_checkpoint_after_commit, robust=True)
     return list(range(start, size))
 
 
 def _sign_checkpoint_after_commit() -> None:
     sign_checkpoint()
+
+
+def _signing_after_commit() -> bool:
+    """Whether the transaction already signs a checkpoint once it commits: one covers all its appends.
+
+    Django drops the callbacks of a savepoint rolled back, so an append whose registration was
+    dropped registers again. Should Django keep its callbacks otherwise, every append registers.
+    """
+    pending: Any = getattr(connection, "run_on_commit", ())
+    return any(
+        isinstance(item, tuple) and len(item) > 1 and item[1] is _sign_checkpoint_after_commit
+        for item in pending
+    )
 
 
 def sign_checkpoint() -> str:

@@ -8,7 +8,6 @@ of duties, 400 invalid) and its Chinese message.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -43,7 +42,7 @@ from policy.queries import year_bounds
 from review import actions, rows, transitions
 from review.access import staff_application, staff_user
 from review.checks import run_checks
-from review.clock import Clock, clock_for, local_date
+from review.clock import QueueClock, clock_for, local_date, queue_clocks
 from review.confirmations import REJECTIONS, RejectionForm, rejection_confirmation, supplement_preview
 from review.export_views import default_period
 from review.forms import OnSiteCheckForm, OpinionForm, PaymentForm, WorkbenchFilterForm, month_choices
@@ -52,7 +51,6 @@ from review.models import (
     OnSiteCheck,
     ReviewStep,
     SupplementNotice,
-    notices_by_application,
     notices_of,
 )
 from review.offer_deadlines import untaken_works
@@ -88,10 +86,6 @@ def default_queue(user: User) -> str:
         if role is not None and user.has_role(role):
             return code
     return "all"
-
-
-# What a queue's clocks (``review.clock.clock_for``) and its order read of each application.
-_CLOCK_FIELDS = ("id", "status", "received_date", "submitted_at", "approved_at", "paid_at", "payment__date")
 
 
 @login_required
@@ -135,27 +129,13 @@ def workbench(request: HttpRequest) -> HttpResponse:
         overdue_only = data["overdue"]
     today = timezone.localdate()
     state = get_state()
-    entries: list[tuple[Application, Clock]] = []
-    # The whole queue is read with only what its clocks and order need; the page's rows are
-    # then read whole (a queue holds thousands of applications, a page twenty).
-    apps = list(qs.select_related(None).select_related("payment").only(*_CLOCK_FIELDS))
-    notices = notices_by_application([a.pk for a in apps], among=qs)
-    for app in apps:
-        clock = clock_for(app, notices[app.pk], today=today, state=state)
-        if overdue_only and not clock.overdue:
-            continue
-        entries.append((app, clock))
-    # Nearest deadline first; items without one (paid, rejected) last, newest first.
-    entries.sort(
-        key=lambda e: (
-            e[1].next_due is None,
-            e[1].next_due or dt.date.max,
-            -(e[0].submitted_at.timestamp() if e[0].submitted_at else 0),
-        )
-    )
+    # The whole queue is read as plain values, only what its clocks and order need; the page's
+    # rows are then read whole (a queue holds thousands of applications, a page twenty).
+    entries = [e for e in queue_clocks(qs, today=today, state=state) if not overdue_only or e.clock.overdue]
+    entries.sort(key=QueueClock.sort_key)
     page = paginate(request, entries, PAGE_SIZE)
-    whole = Application.objects.select_related("enterprise", "payment").in_bulk([a.pk for a, _c in page])
-    page.object_list = [(whole[a.pk], clock) for a, clock in page if a.pk in whole]
+    whole = Application.objects.select_related("enterprise", "payment").in_bulk([e.pk for e in page])
+    page.object_list = [(whole[e.pk], e.clock) for e in page if e.pk in whole]
     roles = set(user.role_codes())
     return render(
         request,

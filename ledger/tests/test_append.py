@@ -143,6 +143,26 @@ class CheckpointTests(TestCase):
             append_entries(_entries(3), kind="test")
         self.assertEqual(list(Checkpoint.objects.values_list("tree_size", flat=True)), [3])
 
+    def test_a_transaction_of_several_appends_signs_one_checkpoint_after_commit(self) -> None:
+        with self.captureOnCommitCallbacks() as callbacks, transaction.atomic():
+            append_entries(_entries(3), kind="test")
+            record_event("test.action", actor=None)
+            append_entries(_entries(2, 3), kind="test")
+        self.assertEqual(len(callbacks), 1)
+        callbacks[0]()
+        self.assertEqual(list(Checkpoint.objects.values_list("tree_size", flat=True)), [6])
+
+    def test_an_append_after_one_rolled_back_still_signs_a_checkpoint_after_commit(self) -> None:
+        with self.captureOnCommitCallbacks(execute=True), transaction.atomic():
+            try:
+                with transaction.atomic():
+                    append_entries(_entries(3), kind="test")
+                    raise RuntimeError("undone")
+            except RuntimeError:
+                pass
+            append_entries(_entries(2, 3), kind="test")
+        self.assertEqual(list(Checkpoint.objects.values_list("tree_size", flat=True)), [2])
+
     def test_the_verifier_key_names_the_origin(self) -> None:
         from django.conf import settings
 

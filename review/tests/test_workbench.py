@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -13,6 +14,8 @@ from django.urls import reverse
 
 from applications.models import Application
 from applications.states import Status
+from review.clock import clock_for
+from review.models import Payment, SupplementNotice
 from review.tests.helpers import ReviewTestCase
 from testing.fixtures import make_application
 
@@ -114,6 +117,46 @@ class WorkbenchTests(ReviewTestCase):
             response = self.client.get(url, {"queue": "all"})
         self.assertEqual(len(few.captured_queries), 12)
         self.assertEqual(response.context["page"].paginator.count, 15)
+
+    def test_it_shows_each_application_the_clock_of_its_own_review_page(self) -> None:
+        utc = dt.UTC
+        late_evening = dt.datetime(2026, 3, 8, 16, 30, tzinfo=utc)  # 9 March in Beijing
+        without_receipt = self.make(Status.SUBMITTED, late_evening, received_date=None)
+        received_later = self.make(Status.INITIAL_REVIEW, on(6), received_date=dt.date(2026, 3, 10))
+        waiting = self.make(Status.SUPPLEMENT_REQUESTED, on(2))
+        answered = self.make(Status.RE_REVIEW, on(3))
+        for app, notice, answer in [(waiting, 4, None), (answered, 5, dt.date(2026, 3, 9))]:
+            SupplementNotice.objects.create(
+                application=app,
+                round=1,
+                notice_date=dt.date(2026, 3, notice),
+                resubmitted_date=answer,
+                created_by=self.reviewer,
+            )
+        approved = self.make(Status.APPROVED, on(4), approved_at=dt.datetime(2026, 3, 11, 17, tzinfo=utc))
+        paid = self.make(
+            Status.PAID, on(2), approved_at=on(5), paid_at=on(16), granted_amount=Decimal("15000.00")
+        )
+        Payment.objects.create(
+            application=paid,
+            date=dt.date(2026, 3, 12),
+            amount=Decimal("15000.00"),
+            granted_amount=Decimal("15000.00"),
+            bank_reference="B1",
+            recorded_by=self.finance,
+        )
+        paid_unrecorded = self.make(Status.PAID, on(3), approved_at=on(5), paid_at=on(13))
+        rejected = self.make(Status.REJECTED, on(2))
+        apps = [without_receipt, received_later, waiting, answered, approved, paid, paid_unrecorded, rejected]
+        self.login(self.inspector)
+        response = self.client.get(reverse("review:workbench"), {"queue": "all"})
+        shown = {app.pk: clock for app, clock in response.context["page"].object_list}
+        self.assertEqual(set(shown), {a.pk for a in apps})
+        for app in apps:
+            with self.subTest(app.status):
+                self.assertEqual(shown[app.pk], clock_for(Application.objects.get(pk=app.pk)))
+        self.assertTrue(shown[waiting.pk].paused)
+        self.assertEqual(shown[paid.pk].stage, "done")
 
     def test_the_workbench_page_links_to_the_review_workbench(self) -> None:
         self.login(self.head)
