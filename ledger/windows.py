@@ -4,11 +4,10 @@ entries costs a few dozen values in Python, not a row each."""
 
 from __future__ import annotations
 
+import json
 import queue
 import re
-import sys
 import threading
-from array import array
 from bisect import bisect_left
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -124,22 +123,21 @@ _ENTRY_COLUMNS = "SELECT leaf_index, kind, enterprise_id, provider_id"
 _IN_WINDOW = " FROM ledger_entry WHERE leaf_index >= %s AND leaf_index < %s"
 _TILES = " FROM ledger_tile WHERE key >= %s AND key <= %s"
 
-# A window's entries as a few values: how many there are, how many of them are of the checked
-# kinds (``Interest``), their lengths (each plus one, as 8 hex digits) and their bytes, each
-# preceded by 0x00 (so each is the input of its leaf hash as it stands), all in leaf order; on
-# SQLite also how many are not BLOBs (any: the window is read row by row). SQLite's ``||`` and
-# ``group_concat`` copy a BLOB's bytes unchanged in a UTF-8 database, and concatenate in the order
-# the ordered subquery gives its rows; were the bytes converted, the lengths would not add up and
-# the window would be read row by row.
+# A window's entries as a few values: the least and the greatest kind among them (one kind, not
+# a checked one: no entry of the window is of a checked kind), their lengths plus one (0 for a
+# value that is not a BLOB: the window is then read row by row) and their bytes, each preceded by
+# 0x00 (so each is the input of its leaf hash as it stands), all in leaf order. SQLite's ``||``
+# and ``group_concat`` copy a BLOB's bytes unchanged in a UTF-8 database (were they converted, the
+# lengths would not add up and the window would be read row by row), and it concatenates in the
+# order it scans the range of the table's rowid, ascending (``read_window`` makes sure
+# ``reverse_unordered_selects`` is off). Only BLOBs are ``>= X''``.
 _PACKED = {
     "sqlite": (
-        "SELECT count(*), sum(kind IN ({kinds})), sum(typeof(data) <> 'blob'),"  # noqa: S608 - fixed text
-        " group_concat(printf('%%08x', length(data) + 1), ''), CAST(group_concat(X'00' || data, '') AS BLOB)"
-        " FROM (SELECT kind, data" + _IN_WINDOW + " ORDER BY leaf_index)"
+        "SELECT min(kind), max(kind), group_concat(CASE WHEN data >= X'' THEN length(data) + 1 ELSE 0 END),"
+        " CAST(group_concat(X'00' || data, '') AS BLOB)" + _IN_WINDOW
     ),
     "postgresql": (
-        "SELECT count(*), count(*) FILTER (WHERE kind IN ({kinds})), 0,"
-        " string_agg(lpad(to_hex(length(data) + 1), 8, '0'), '' ORDER BY leaf_index),"
+        "SELECT min(kind), max(kind), string_agg((length(data) + 1)::text, ',' ORDER BY leaf_index),"
         " string_agg('\\x00'::bytea || data, ''::bytea ORDER BY leaf_index)" + _IN_WINDOW
     ),
 }
@@ -180,33 +178,25 @@ def _from_rows(
     return rows, datas, present, wrong_type
 
 
-def _unpack(packed: Any, start: int, end: int) -> tuple[int, Packed] | None:
-    """How many entries are of the checked kinds, and the window's entries, from the packed
-    query's answer; None where it is not the whole window of BLOBs (an entry missing, one of
-    another type): then the rows are read one by one."""
+def _unpack(packed: Any, start: int, end: int, kinds: tuple[str, ...]) -> tuple[bool, Packed] | None:
+    """Whether entries of the checked ``kinds`` may be in the window, and the window's entries,
+    from the packed query's answer; None where it is not the whole window of BLOBs (an entry
+    missing, one of another type): then the rows are read one by one."""
     if packed is None:
         return None
-    count, checked, not_blobs, lengths, blob = packed
-    if count != end - start or not_blobs or not isinstance(lengths, str) or type(blob) is not bytes:
+    least, greatest, lengths, blob = packed
+    if not isinstance(lengths, str) or type(blob) is not bytes:
         return None
-    try:
-        raw = bytes.fromhex(lengths)
-    except ValueError:
+    try:  # whole numbers: the database computed them
+        sizes = json.loads(f"[{lengths}]")
+        if len(sizes) != end - start or min(sizes) < 1:
+            return None
+    except (ValueError, TypeError):
         return None
-    if len(raw) != 4 * count:
-        return None  # a length of more than 8 hex digits
-    words = array("I")
-    sizes: Sequence[int] = words
-    if words.itemsize == 4:
-        words.frombytes(raw)
-        if sys.byteorder == "little":
-            words.byteswap()
-    else:
-        sizes = [int.from_bytes(raw[i : i + 4], "big") for i in range(0, len(raw), 4)]
     offsets = list(accumulate(sizes, initial=0))
     if offsets[-1] != len(blob):
         return None
-    return int(checked or 0), Packed(blob, offsets)
+    return least != greatest or least in kinds, Packed(blob, offsets)
 
 
 def _unpack_tiles(packed: Any) -> dict[int, bytes | None] | None:
@@ -234,13 +224,7 @@ def _read_packed(cursor: Any, start: int, end: int, interest: Interest) -> tuple
     query that failed (more than the database concatenates, or a column of another type)."""
     vendor = connection.vendor
     answers: list[Any] = []
-    for sql, params in (
-        (
-            _PACKED[vendor].format(kinds=", ".join(["%s"] * len(interest.kinds))),
-            [*interest.kinds, start, end],
-        ),
-        (_PACKED_TILES[vendor], _tile_range(start, end)),
-    ):
+    for sql, params in ((_PACKED[vendor], [start, end]), (_PACKED_TILES[vendor], _tile_range(start, end))):
         try:
             # A failed statement spoils a PostgreSQL transaction: each runs in a savepoint.
             with transaction.atomic():
@@ -266,7 +250,7 @@ def _window_rows(
     window the packed read cannot give (an entry missing or not a BLOB) is read as rows, every
     entry with its metadata.
     """
-    unpacked = _unpack(packed[0], start, end)
+    unpacked = _unpack(packed[0], start, end, interest.kinds)
     datas: Sequence[bytes]
     rows: list[Any] = []
     present: dict[int, bytes] = {}
@@ -306,9 +290,18 @@ def read_window(start: int, end: int, interest: Interest) -> WindowRows:
     """
     with connection.cursor() as cursor:
         packed: tuple[Any, Any] = (None, None)
-        if connection.vendor in _PACKED:
+        if _packs(cursor):
             packed = _read_packed(cursor, start, end, interest)
         return _window_rows(cursor, start, end, interest, packed)
+
+
+def _packs(cursor: Any) -> bool:
+    """Whether the database packs windows in leaf order (``_PACKED``)."""
+    if connection.vendor == "sqlite":
+        cursor.execute("PRAGMA reverse_unordered_selects")
+        (reversed_scans,) = cursor.fetchone()
+        return not reversed_scans
+    return connection.vendor in _PACKED
 
 
 class ChecksAhead:
