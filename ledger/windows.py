@@ -70,13 +70,14 @@ class Packed(Sequence[bytes]):
     def starting_with(self, prefixes: tuple[bytes, ...]) -> list[int]:
         """The positions of the entries that start with one of ``prefixes``, in order.
 
-        One regular-expression scan of the packed bytes finds where 0x00 and a prefix meet;
-        only those places are looked at one by one.
+        One regular-expression scan of the packed bytes finds each 0x00 followed by a prefix (the
+        prefix only looked ahead at, so that no place hides another); only those places are looked
+        at one by one.
         """
         found: list[int] = []
         if not prefixes:
             return found
-        pattern = re.compile(b"\\x00(?:" + b"|".join(map(re.escape, prefixes)) + b")")
+        pattern = re.compile(b"\\x00(?=" + b"|".join(map(re.escape, prefixes)) + b")")
         offsets, packed = self.offsets, self.packed
         for match in pattern.finditer(packed):
             at = match.start()

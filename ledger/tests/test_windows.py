@@ -127,6 +127,10 @@ class PackedTests(TestCase):
         with self.assertRaises(IndexError):
             packed[6]
 
+    def test_it_finds_an_entry_start_that_a_false_place_in_the_entry_before_overlaps(self) -> None:
+        packed = Packed(b"\x00q\x00a" + b"\x00a\x00a", [0, 4, 8])
+        self.assertEqual(packed.starting_with((b"a\x00a",)), [1])
+
     def test_it_takes_no_entry_for_one_whose_prefix_runs_on_into_the_next(self) -> None:
         packed = Packed(b"\x00a\x00b", [0, 2, 4])
         self.assertEqual(packed.starting_with((b"a\x00b",)), [])
