@@ -20,7 +20,7 @@ or reordered row shows up once, as a problem naming the first index it affects.
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Generator, Iterable
+from collections.abc import Callable, Generator, Iterable, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
 from itertools import compress, repeat
@@ -37,7 +37,7 @@ from ledger.events import AUDIT_KIND, audit_entry_bytes
 from ledger.models import AuditEvent, LogState
 from ledger.unchanged import snapshot_xmin
 from ledger.verify_checkpoints import UPPER_KEYS, CheckpointChecks
-from ledger.windows import ChecksAhead, EntryMeta, Prefetcher, WindowRows, as_bytes
+from ledger.windows import ChecksAhead, EntryMeta, Interest, WindowRows, as_bytes, read_window
 from ledger.witnessing import cosignature_problems
 
 WINDOW = 1 << 16  # entries read and hashed at a time (a multiple of the tile width)
@@ -176,9 +176,19 @@ def _fetch_checks(start: int, end: int) -> dict[str, Any]:
     return {kind: check.fetch(start, end) for kind, check in _ENTRY_CHECKS.items()}
 
 
+def _interest() -> Interest:
+    """The entries whose metadata ``_Verifier._check_entries`` looks at."""
+    prefixes = [getattr(c, "prefix", None) for c in _ENTRY_CHECKS.values()]
+    # Bytes that start like none of the registered kinds (nor an audit event) claim nothing.
+    claimed: tuple[bytes, ...] = (
+        (*(p for p in prefixes if p is not None), b'{"action":') if None not in prefixes else (b"{",)
+    )
+    return Interest((*_ENTRY_CHECKS, AUDIT_KIND), claimed)
+
+
 def _windows(size: int, window: int) -> list[tuple[int, int]]:
     """The windows of a full run: the first one an eighth of the others (a multiple of the tile
-    width), so that reading the next window overlaps with hashing from early on."""
+    width), so that the checks' reads made ahead (``ChecksAhead``) overlap with hashing early on."""
     first = max(tiles.TILE_WIDTH, window // 8 // tiles.TILE_WIDTH * tiles.TILE_WIDTH)
     if window <= first or size <= first:
         return [(start, min(start + window, size)) for start in range(0, size, window)]
@@ -320,9 +330,10 @@ class _Verifier(CheckpointChecks):
                     self._stored_hashes(0, t, rows.blobs.get(t)) or b"" for t in range(t0, t1 + 1)
                 )
                 stored = stored[(start - t0 * tiles.TILE_WIDTH) * hs :]
+                datas: Sequence[bytes]
                 if len(rows.datas) == end - start:
                     datas = rows.datas
-                    leaves = hasher.leaves(datas)
+                    leaves = rows.leaves(hasher)
                 else:
                     datas, leaves = [], []
                     for i in range(start, end):
@@ -384,26 +395,17 @@ class _Verifier(CheckpointChecks):
     def _read_windows(
         self, windows: list[tuple[int, int]]
     ) -> Generator[tuple[int, int, WindowRows, dict[int, AuditEvent]], None, None]:
-        """Each window's entries (the next window read while this one is hashed) and audit events,
-        with the rows copied from its entries checked. Close it to stop the read in flight."""
-        prefetch = Prefetcher()
+        """Each window's entries and audit events, with the rows copied from its entries checked
+        (on PostgreSQL the checks' reads made ahead, ``ChecksAhead``). Close it to stop those."""
         ahead = ChecksAhead(self.snapshot, windows, _fetch_checks) if self.snapshot and windows else None
-        if windows:
-            connection.ensure_connection()
-            prefetch.start(*windows[0])
+        interest = _interest()
         try:
-            for w, (start, end) in enumerate(windows):
-                rows = prefetch.take()
-                # The audit events are read now, while no read is in flight on the connection.
+            for start, end in windows:
+                rows = read_window(start, end, interest)
                 events = self._events(start, end)
                 fetched = ahead.take(start, end) if ahead is not None else _fetch_checks(start, end)
-                if w + 1 < len(windows):
-                    prefetch.start(*windows[w + 1])
                 self._check_entries(rows, events, fetched)
                 yield start, end, rows, events
-        except BaseException:
-            prefetch.close()
-            raise
         finally:
             if ahead is not None:
                 ahead.close()
@@ -427,11 +429,7 @@ class _Verifier(CheckpointChecks):
         for index in rows.wrong_type:
             self.add(index, _("第 %(index)s 条保存的不是二进制数据（列类型被改动）") % {"index": index})
         by_kind: dict[str, list[EntryMeta]] = {kind: [] for kind in _ENTRY_CHECKS}
-        prefixes = [getattr(c, "prefix", None) for c in _ENTRY_CHECKS.values()]
-        # Bytes that start like none of the registered kinds (nor an audit event) claim nothing.
-        claimed: tuple[bytes, ...] = (
-            (*(p for p in prefixes if p is not None), b'{"action":') if None not in prefixes else (b"{",)
-        )
+        claimed = _interest().claimed
         # The window's entries split by kind with C-level passes (a kind at a time), not a
         # Python step per entry; the problems are then reported in leaf order, as one pass would.
         metas = rows.metas
@@ -509,7 +507,7 @@ class _Verifier(CheckpointChecks):
         stored_concat = b"".join(stored[t] or b"" for t in range(t0, t1 + 1))
 
         if complete:
-            leaves = hasher.leaves(datas)
+            leaves = rows.leaves(hasher)
         else:
             leaves = []
             by_index: dict[int, bytes] = {}
@@ -602,7 +600,7 @@ class _Verifier(CheckpointChecks):
         return events
 
     def _check_audit_events(
-        self, start: int, audit_indexes: list[int], datas: list[bytes], events: dict[int, AuditEvent]
+        self, start: int, audit_indexes: list[int], datas: Sequence[bytes], events: dict[int, AuditEvent]
     ) -> None:
         for index in audit_indexes:
             event = events.pop(index, None)
