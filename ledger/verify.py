@@ -22,7 +22,6 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable, Generator, Iterable, Sequence
 from contextlib import closing
-from dataclasses import dataclass, field
 from itertools import compress, repeat
 from operator import eq, itemgetter, methodcaller
 from typing import Any, Protocol
@@ -37,6 +36,7 @@ from ledger.events import AUDIT_KIND, audit_entry_bytes
 from ledger.models import AuditEvent, LogState
 from ledger.unchanged import snapshot_xmin
 from ledger.verify_checkpoints import UPPER_KEYS, CheckpointChecks
+from ledger.verify_result import Problem, VerifyResult
 from ledger.windows import ChecksAhead, EntryMeta, Interest, WindowRows, as_bytes, read_window
 from ledger.witnessing import cosignature_problems
 
@@ -87,39 +87,6 @@ def register_table_check(check: TableCheck) -> None:
 
 def _looks_like_audit_entry(data: bytes) -> bool:
     return data.startswith(b'{"action":') and b'"type":"audit_event"' in data
-
-
-@dataclass
-class Problem:
-    index: int | None
-    message: str
-
-    def __str__(self) -> str:
-        return self.message
-
-
-@dataclass
-class VerifyResult:
-    tree_size: int = 0
-    root_hash: bytes = b""
-    hash_alg: str = ""
-    checkpoints_checked: int = 0
-    problems: list[Problem] = field(default_factory=list)
-    # On PostgreSQL, the xmin of the database snapshot the run started from: rows written by a
-    # transaction below it are rows the run read (``ledger.unchanged``).
-    snapshot_xmin: int | None = None
-    # The leaves at which the entry checks found a problem with the rows copied from entries,
-    # all of them; None when one was found at no leaf or there were too many to keep.
-    rows_named: set[int] | None = field(default_factory=set)
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-    @property
-    def first_bad_index(self) -> int | None:
-        indexes = [p.index for p in self.problems if p.index is not None]
-        return min(indexes) if indexes else None
 
 
 def verify_log(

@@ -17,7 +17,7 @@ from ledger.note import NoteError, open_checkpoint
 from ledger.windows import as_bytes
 
 if TYPE_CHECKING:
-    from ledger.verify import VerifyResult
+    from ledger.verify_result import VerifyResult
 
 UPPER_KEYS = 1 << 48  # tile keys of level ≥ 1 start here (tiles.tile_key)
 
