@@ -469,14 +469,17 @@ def refused_rows(tree_size: int, window: int = 1 << 16) -> dict[int, tuple[Any, 
     lookups = Lookups()
     refused: dict[int, tuple[Any, Any]] = {}
     verified = last_verified() if SETWISE else None
-    if verified is not None:
-        leaves = rows_to_check(tree_size, verified)
+    leaves = rows_to_check(tree_size, verified) if verified is not None else None
+    if leaves is not None and len(leaves) <= window // 16:
         for start in range(0, len(leaves), CHUNK):
             chunk = leaves[start : start + CHUNK]
             where = "leaf_index IN ({})".format(", ".join(["%s"] * len(chunk)))
             refused.update(_refused_of(_suspects(where, chunk).rows, lookups))
         return refused
-    for start in range(0, tree_size, window):
+    # Many rows written since the run (lists of leaves are read a few hundred at a time), or no
+    # run to rely on: the windows of the log that hold them, or all of them.
+    starts = range(0, tree_size, window) if leaves is None else sorted({leaf // window * window for leaf in leaves})
+    for start in starts:
         where, params = "leaf_index >= %s AND leaf_index < %s", [start, min(start + window, tree_size)]
         refused.update(_refused_of(_suspects(where, params).rows, lookups))
     return refused
