@@ -30,14 +30,18 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import gc
 import io
 import math
 import re
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from operator import itemgetter
-from typing import Any
+from itertools import compress, count, islice, repeat
+from operator import attrgetter, gt, is_, is_not, itemgetter, sub, truediv
+from typing import Any, TypeVar, cast
 from zoneinfo import ZoneInfo
 
 from django.utils.translation import gettext as _
@@ -47,6 +51,9 @@ from core.filetypes import TABLE_MAX_COLUMNS, TABLE_MAX_ROWS
 from core.lib.money import round_half_up
 
 BEIJING = ZoneInfo("Asia/Shanghai")
+_T = TypeVar("_T")
+_TZINFO = attrgetter("tzinfo")
+_TOTAL_SECONDS = dt.timedelta.total_seconds
 MAX_ROWS = 50_000
 MAX_ERRORS = 200
 
@@ -300,6 +307,17 @@ def _text(value: Any) -> str:
 
 
 _CENT = Decimal("0.01")
+_SIXTY = Decimal(60)
+
+
+def _expected_amount(quantity: int, minutes: int, unit_price: Decimal) -> Decimal:
+    """Cards × minutes ÷ 60 × the price per card-hour, rounded half up to the cent."""
+    return round_half_up(Decimal(quantity) * Decimal(minutes) * unit_price / _SIXTY)
+
+
+def _scenario_key(text: str) -> str:
+    """The scenario's key for a cell's text (a key, its Chinese name, in any case); unknown text stays."""
+    return SCENARIO_ALIASES.get(text, text.lower())
 
 
 def _picker(mapping: dict[str, int]) -> Callable[[Sequence[Any]], Sequence[Any]]:
@@ -412,7 +430,7 @@ def _check_row(
         and unit_price >= 0
         and not _more_decimals(unit_price, 4)
     ):
-        expected = round_half_up(Decimal(quantity) * Decimal(minutes) * unit_price / Decimal(60))
+        expected = _expected_amount(quantity, minutes, unit_price)
         if abs(expected - amount) > _CENT:
             errors.add(
                 number,
@@ -422,7 +440,7 @@ def _check_row(
             )
 
     scenario_text = _text(raw_scenario)
-    scenario = SCENARIO_ALIASES.get(scenario_text, scenario_text.lower())
+    scenario = _scenario_key(scenario_text)
     if scenario not in SCENARIOS:
         errors.add(
             number,
@@ -453,9 +471,220 @@ def _check_row(
     return row
 
 
+_ROW_FIELDS = (
+    "row_number",
+    "record_id",
+    "started_at",
+    "ended_at",
+    "resource",
+    "quantity",
+    "minutes",
+    "unit_price",
+    "amount",
+    "scenario",
+)
+
+
+@dataclass
+class _Columns:
+    """A CSV's data rows checked column by column: each row's number and cells, its record id, the
+    positions of the rows with a problem, and every row parsed (the faulty ones with stand-in values)."""
+
+    numbers: Sequence[int]
+    cells: Sequence[Sequence[str]]
+    record_ids: list[str]
+    faulty: set[int]
+    parsed: list[ParsedRow]
+
+
+def _flag(faulty: set[int], flags: Iterable[Any]) -> None:
+    """Add the positions whose flag is true."""
+    faulty.update(compress(count(), flags))
+
+
+def _column(
+    cells: Sequence[str],
+    convert: Callable[[str], Any],
+    good: Callable[[Any], bool],
+    stand_in: _T,
+    faulty: set[int],
+) -> tuple[list[_T], dict[str, _T]]:
+    """A column's cells converted once for each distinct text (units, models, prices repeat), the
+    rows holding a text that is not ``good`` flagged; their value is ``stand_in``. Also the values by text."""
+    values = {cell: convert(cell) for cell in set(cells)}
+    wrong = {cell for cell, value in values.items() if not good(value)}
+    if wrong:
+        _flag(faulty, map(wrong.__contains__, cells))
+        values.update(dict.fromkeys(wrong, stand_in))
+    return list(map(values.__getitem__, cells)), values
+
+
+def _datetime_column(cells: Sequence[str], now: dt.datetime, faulty: set[int]) -> list[dt.datetime]:
+    """``_parse_datetime`` of each cell, the rows of a cell that is no time or a time after ``now``
+    flagged (their value is ``now``). A column of ISO 8601 times without zone, the common case, is
+    read and put in Beijing time at C speed."""
+    try:
+        naive = list(map(dt.datetime.fromisoformat, map(str.strip, cells)))
+    except ValueError:
+        moments = list(map(_parse_datetime, cells))
+    else:
+        if any(map(is_not, map(_TZINFO, naive), repeat(None))):
+            moments = list(map(_parse_datetime, cells))
+        else:
+            days = map(dt.datetime.date, naive)
+            clock = map(dt.datetime.time, naive)
+            moments = list(map(dt.datetime.combine, days, clock, repeat(BEIJING)))
+    if None in moments:
+        _flag(faulty, map(is_, moments, repeat(None)))
+        moments = [now if moment is None else moment for moment in moments]
+    times = cast("list[dt.datetime]", moments)  # no None left
+    _flag(faulty, map(gt, times, repeat(now)))
+    return times
+
+
+def _check_columns(
+    table: list[list[str]], mapping: dict[str, int], existing: frozenset[str], now: dt.datetime
+) -> _Columns | None:
+    """The rows after the header of a read CSV checked column by column, or ``None`` where the
+    columns cannot say it (more rows than allowed, a number beyond the decimal context): the rows
+    are then checked one by one. A row is flagged faulty exactly where ``_check_row`` finds a
+    problem in it; the faulty rows are left to ``_check_row`` to name the problems."""
+    try:
+        return _columns(table, mapping, existing, now)
+    except (ArithmeticError, ValueError, TypeError):
+        return None
+
+
+def _columns(
+    table: list[list[str]], mapping: dict[str, int], existing: frozenset[str], now: dt.datetime
+) -> _Columns | None:
+    data = table[1:]
+    indexes = [mapping[c] for c in COLUMNS]
+    last = max(indexes)
+    faulty: set[int] = set()
+    numbers: Sequence[int]
+    rows: list[list[str]]
+    cells: list[list[str]]
+    if (
+        data
+        and min(map(len, data)) > last
+        and all(map(str.strip, map(itemgetter(mapping["record_id"]), data)))
+    ):
+        numbers, rows, cells = range(2, len(table) + 1), data, data  # no blank row, none too short
+    else:
+        numbers, rows, cells = [], [], []
+        for number, row in enumerate(data, start=2):
+            if _blank(row):
+                continue
+            numbers.append(number)
+            cells.append(row)
+            if len(row) <= last:  # a row that lacks a column's cell has a problem there
+                faulty.add(len(rows))
+                row = [*row, *repeat("", last + 1 - len(row))]
+            rows.append(row)
+    size = len(rows)
+    if size > MAX_ROWS:
+        return None
+    if not size:
+        return _Columns(numbers, cells, [], faulty, [])
+    (
+        raw_id,
+        raw_started,
+        raw_ended,
+        raw_resource,
+        raw_quantity,
+        raw_minutes,
+        raw_price,
+        raw_amount,
+        raw_scenario,
+    ) = (list(map(itemgetter(index), rows)) for index in indexes)
+
+    record_ids = list(map(str.strip, raw_id))  # _text of a CSV cell
+    lengths = set(map(len, record_ids))
+    if (
+        min(lengths) < 1
+        or max(lengths) > 64
+        or len(set(record_ids)) < size
+        or not existing.isdisjoint(record_ids)
+    ):
+        first: dict[str, int] = {}
+        for position, record_id in enumerate(record_ids):  # the first row of an id holds it
+            if (
+                not record_id
+                or len(record_id) > 64
+                or record_id in existing
+                or first.setdefault(record_id, position) != position
+            ):
+                faulty.add(position)
+
+    started = _datetime_column(raw_started, now, faulty)
+    ended = _datetime_column(raw_ended, now, faulty)
+
+    resources, _resources_by_text = _column(raw_resource, _text, lambda text: 0 < len(text) <= 64, "", faulty)
+    quantities, _quantities_by_text = _column(raw_quantity, _parse_int, _at_least_one, 1, faulty)
+    minutes, _minutes_by_text = _column(raw_minutes, _parse_int, _at_least_one, 1, faulty)
+    # math.ceil((ended - started).total_seconds() / 60), the minutes between start and end: at most
+    # 0 where the end is not after the start, so that this flags those rows too.
+    spans = map(math.ceil, map(truediv, map(_TOTAL_SECONDS, map(sub, ended, started)), repeat(60)))
+    _flag(faulty, map(gt, minutes, spans))
+    prices, _prices_by_text = _column(raw_price, _parse_decimal, _price_good, Decimal(0), faulty)
+    amounts, amount_values = _column(raw_amount, _parse_decimal, _amount_good, Decimal(1), faulty)
+    terms = list(zip(quantities, minutes, prices, strict=True))
+    expected = {(q, m, p): _expected_amount(q, m, p) for q, m, p in set(terms)}
+    _flag(faulty, map(gt, map(abs, map(sub, map(expected.__getitem__, terms), amounts)), repeat(_CENT)))
+    rounded = {text: round_half_up(value) for text, value in amount_values.items()}
+    scenarios, _scenarios_by_text = _column(
+        raw_scenario, _scenario_cell, SCENARIOS.__contains__, "other", faulty
+    )
+
+    columns = zip(
+        numbers,
+        record_ids,
+        started,
+        ended,
+        resources,
+        quantities,
+        minutes,
+        prices,
+        map(rounded.__getitem__, raw_amount),
+        scenarios,
+        strict=True,
+    )
+    # As in _check_row, the frozen values' fields set directly, here for all rows at C speed.
+    parsed = list(map(object.__new__, repeat(ParsedRow, size)))
+    deque(map(dict.update, map(vars, parsed), map(zip, repeat(_ROW_FIELDS), columns)), maxlen=0)
+    return _Columns(numbers, cells, record_ids, faulty, parsed)
+
+
+def _at_least_one(number: int | None) -> bool:
+    return number is not None and number >= 1
+
+
+def _price_good(price: Decimal | None) -> bool:
+    return price is not None and price >= 0 and not _more_decimals(price, 4)
+
+
+def _amount_good(amount: Decimal | None) -> bool:
+    return amount is not None and amount > 0 and not _more_decimals(amount, 2)
+
+
+def _scenario_cell(cell: str) -> str:
+    return _scenario_key(_text(cell))
+
+
 def _csv_rows(content: bytes) -> Iterator[Sequence[Any]]:
     text = content.decode("utf-8-sig")
     yield from csv.reader(io.StringIO(text, newline=""))
+
+
+def _csv_table(content: bytes) -> list[list[str]] | None:
+    """The CSV's rows at once, up to one past the table's row bound; ``None`` for a file the reader
+    stops in (it is then read row by row, so that the rows before the damaged line are checked first)."""
+    text = content.decode("utf-8-sig")
+    try:
+        return list(islice(csv.reader(io.StringIO(text, newline="")), TABLE_MAX_ROWS + 1))
+    except csv.Error:
+        return None
 
 
 def _xlsx_rows(content: bytes) -> Iterator[Sequence[Any]]:
@@ -478,6 +707,21 @@ def _blank(cells: Sequence[Any]) -> bool:
     return not any(map(_text, cells))  # stops at the first cell of a data row
 
 
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cycle collector held off: a table read whole and checked by columns allocates
+    objects that all live until its rows are parsed, so the collector's passes over them in the
+    meantime would find nothing to free (they cost more than the checks themselves)."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 def parse_consumption(
     content: bytes,
     mime: str,
@@ -493,10 +737,33 @@ def parse_consumption(
     beside the errors (the evidence check reads a file that way); otherwise a file with errors
     has no rows.
     """
+    if mime == XLSX_MIME:
+        return _parse(content, mime, now, existing_record_ids, keep_good_rows)
+    with _collector_paused():
+        return _parse(content, mime, now, existing_record_ids, keep_good_rows)
+
+
+def _parse(
+    content: bytes,
+    mime: str,
+    now: dt.datetime,
+    existing_record_ids: Iterable[str],
+    keep_good_rows: bool,
+    *,
+    by_columns: bool = True,
+) -> ParseResult:
+    """``parse_consumption``; ``by_columns=False`` checks a CSV row by row as a workbook is (the
+    tests compare the two ways)."""
     result = ParseResult()
     errors = _Collector(result)
     try:
-        rows = _xlsx_rows(content) if mime == XLSX_MIME else _csv_rows(content)
+        # A CSV is read whole and checked column by column; a workbook, or a CSV the reader stops
+        # in, row by row as it is read.
+        table = _csv_table(content) if mime != XLSX_MIME else None
+        if table is not None:
+            rows: Iterable[Sequence[Any]] = table
+        else:
+            rows = _xlsx_rows(content) if mime == XLSX_MIME else _csv_rows(content)
         iterator = iter(rows)
         header = next(iterator, None)
         if header is None or _blank(header):
@@ -517,6 +784,15 @@ def parse_consumption(
         # The same instant in the zone the cells are read in: a time of that zone is then
         # compared with it field by field, not through the zone's offset rules each time.
         now = now.astimezone(BEIJING)
+        columns = None
+        if by_columns and table is not None and len(table) <= TABLE_MAX_ROWS:
+            columns = _check_columns(table, mapping, existing, now)
+        if columns is not None:
+            if columns.faulty:
+                _name_problems(columns, pick, seen, existing, now, errors)
+            else:
+                result.rows = columns.parsed
+            return _finish(result, errors, keep_good_rows)
         data_rows = 0
         for number, cells in enumerate(iterator, start=2):
             if number > TABLE_MAX_ROWS:
@@ -546,6 +822,33 @@ def parse_consumption(
         errors.add(
             0, "", _("无法读取 XLSX 文件，文件可能已损坏（%(error)s）") % {"error": type(exc).__name__}
         )
+    return _finish(result, errors, keep_good_rows)
+
+
+def _name_problems(
+    columns: _Columns,
+    pick: Callable[[Sequence[Any]], Sequence[Any]],
+    seen: dict[str, int],
+    existing: frozenset[str],
+    now: dt.datetime,
+    errors: _Collector,
+) -> None:
+    """The rows of checked columns in order: a good row kept as parsed (its record id taken), a
+    faulty one checked on its own, which names its problems."""
+    result = errors.result
+    for position, number in enumerate(columns.numbers):
+        if position not in columns.faulty:
+            seen[columns.record_ids[position]] = number
+            result.rows.append(columns.parsed[position])
+            continue
+        parsed = _check_row(number, columns.cells[position], pick, seen, existing, now, errors)
+        if parsed is not None:
+            result.rows.append(parsed)
+        if result.truncated:
+            break
+
+
+def _finish(result: ParseResult, errors: _Collector, keep_good_rows: bool) -> ParseResult:
     if not result.errors and not result.rows:
         errors.add(2, "", _("明细中没有数据行"))
     if result.errors and not keep_good_rows:
