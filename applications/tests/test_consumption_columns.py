@@ -75,10 +75,10 @@ def details(draw: st.DrawFn) -> tuple[bytes, frozenset[str]]:
             amount = Decimal(1)
         if not amount.is_finite():
             amount = Decimal(1)
-        # The amount follows the price (a bad price is then the row's only problem), or is off by a cent
-        # (still good), or by more.
-        offsets = ("0.02", "-0.5", "1") if "amount" in bad else ("0", "0", "0.01", "-0.01")
-        amount = max(amount + Decimal(draw(st.sampled_from(offsets))), Decimal("0.01"))
+        # The amount follows the price (a bad price is then the row's only problem) or is off by a
+        # cent, which is still good.
+        exact = amount
+        amount = max(amount + Decimal(draw(st.sampled_from(("0", "0", "0.01", "-0.01")))), Decimal("0.01"))
         record_id = draw(st.sampled_from((f"JOB-{index}", f" JOB-{index} ", "JOB-1", "OLD-2")))
         cells = {
             "record_id": record_id,
@@ -94,8 +94,15 @@ def details(draw: st.DrawFn) -> tuple[bytes, frozenset[str]]:
             "scenario": draw(st.sampled_from(SCENARIOS)),
         }
         for column in bad - {"unit_price"}:
-            if column != "amount" or draw(st.booleans()):
-                cells[column] = draw(st.sampled_from(BAD[column]))
+            cells[column] = draw(st.sampled_from(BAD[column]))
+        if "amount" in bad:  # off by more than a cent, a third decimal within a cent, or a bad cell
+            wrong = (
+                str(exact + Decimal("0.02")),
+                str(exact - Decimal("0.5")),
+                f"{exact:f}1",
+                cells["amount"],
+            )
+            cells["amount"] = draw(st.sampled_from(wrong))
         row = [cells[c] for c in order]
         if extra is not None:
             row.insert(extra, "备注")
