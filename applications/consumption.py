@@ -40,7 +40,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from itertools import compress, count, islice, repeat
-from operator import attrgetter, gt, is_, is_not, itemgetter, sub, truediv
+from operator import attrgetter, gt, is_, is_not, itemgetter, sub
 from typing import Any, TypeVar, cast
 from zoneinfo import ZoneInfo
 
@@ -53,7 +53,6 @@ from core.lib.money import round_half_up
 BEIJING = ZoneInfo("Asia/Shanghai")
 _T = TypeVar("_T")
 _TZINFO = attrgetter("tzinfo")
-_TOTAL_SECONDS = dt.timedelta.total_seconds
 MAX_ROWS = 50_000
 MAX_ERRORS = 200
 
@@ -315,6 +314,15 @@ def _expected_amount(quantity: int, minutes: int, unit_price: Decimal) -> Decima
     return round_half_up(Decimal(quantity) * Decimal(minutes) * unit_price / _SIXTY)
 
 
+def _off_by_more_than_a_cent(amount: Decimal, expected: Decimal) -> bool:
+    return abs(expected - amount) > _CENT
+
+
+def _span_minutes(delta: dt.timedelta) -> int:
+    """The minutes between a start and an end ``delta`` after it, a started minute counted whole."""
+    return math.ceil(delta.total_seconds() / 60)
+
+
 def _scenario_key(text: str) -> str:
     """The scenario's key for a cell's text (a key, its Chinese name, in any case); unknown text stays."""
     return SCENARIO_ALIASES.get(text, text.lower())
@@ -403,7 +411,7 @@ def _check_row(
     if minutes is None or minutes < 1:
         errors.add(number, "minutes", _("时长（分钟）应为不小于 1 的整数"))
     elif started is not None and ended is not None and ended > started:
-        span = math.ceil((ended - started).total_seconds() / 60)
+        span = _span_minutes(ended - started)
         if minutes > span:
             errors.add(
                 number,
@@ -431,7 +439,7 @@ def _check_row(
         and not _more_decimals(unit_price, 4)
     ):
         expected = _expected_amount(quantity, minutes, unit_price)
-        if abs(expected - amount) > _CENT:
+        if _off_by_more_than_a_cent(amount, expected):
             errors.add(
                 number,
                 "amount",
@@ -623,15 +631,16 @@ def _columns(
     resources, _resources_by_text = _column(raw_resource, _text, lambda text: 0 < len(text) <= 64, "", faulty)
     quantities, _quantities_by_text = _column(raw_quantity, _parse_int, _at_least_one, 1, faulty)
     minutes, _minutes_by_text = _column(raw_minutes, _parse_int, _at_least_one, 1, faulty)
-    # math.ceil((ended - started).total_seconds() / 60), the minutes between start and end: at most
-    # 0 where the end is not after the start, so that this flags those rows too.
-    spans = map(math.ceil, map(truediv, map(_TOTAL_SECONDS, map(sub, ended, started)), repeat(60)))
-    _flag(faulty, map(gt, minutes, spans))
     prices, _prices_by_text = _column(raw_price, _parse_decimal, _price_good, Decimal(0), faulty)
     amounts, amount_values = _column(raw_amount, _parse_decimal, _amount_good, Decimal(1), faulty)
-    terms = list(zip(quantities, minutes, prices, strict=True))
-    expected = {(q, m, p): _expected_amount(q, m, p) for q, m, p in set(terms)}
-    _flag(faulty, map(gt, map(abs, map(sub, map(expected.__getitem__, terms), amounts)), repeat(_CENT)))
+    # The checks across columns, once for each distinct set of terms (they repeat: the amount
+    # follows from the others). The minutes a row's end is after its start are at most 0 where
+    # it is not after it, which flags that row too.
+    terms = zip(quantities, minutes, prices, amounts, map(sub, ended, started), strict=True)
+    wrong = {key for key in set(terms) if _terms_disagree(*key)}
+    if wrong:
+        terms = zip(quantities, minutes, prices, amounts, map(sub, ended, started), strict=True)
+        _flag(faulty, map(wrong.__contains__, terms))
     rounded = {text: round_half_up(value) for text, value in amount_values.items()}
     scenarios, _scenarios_by_text = _column(
         raw_scenario, _scenario_cell, SCENARIOS.__contains__, "other", faulty
@@ -654,6 +663,15 @@ def _columns(
     parsed = list(map(object.__new__, repeat(ParsedRow, size)))
     deque(map(dict.update, map(vars, parsed), map(zip, repeat(_ROW_FIELDS), columns)), maxlen=0)
     return _Columns(numbers, cells, record_ids, faulty, parsed)
+
+
+def _terms_disagree(
+    quantity: int, minutes: int, unit_price: Decimal, amount: Decimal, delta: dt.timedelta
+) -> bool:
+    """More minutes than between start and end, or an amount off the one the terms give."""
+    return minutes > _span_minutes(delta) or _off_by_more_than_a_cent(
+        amount, _expected_amount(quantity, minutes, unit_price)
+    )
 
 
 def _at_least_one(number: int | None) -> bool:
