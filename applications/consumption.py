@@ -55,6 +55,8 @@ _T = TypeVar("_T")
 _TZINFO = attrgetter("tzinfo")
 MAX_ROWS = 50_000
 MAX_ERRORS = 200
+# A CSV is checked by columns this many rows at a time.
+ROWS_AT_ONCE = 2048
 
 CSV_MIME = "text/csv"
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -551,22 +553,31 @@ def _datetime_column(cells: Sequence[str], now: dt.datetime, faulty: set[int]) -
 
 
 def _check_columns(
-    table: list[list[str]], mapping: dict[str, int], existing: frozenset[str], now: dt.datetime
+    block: list[list[str]],
+    first: int,
+    mapping: dict[str, int],
+    seen: dict[str, int],
+    existing: frozenset[str],
+    now: dt.datetime,
 ) -> _Columns | None:
-    """The rows after the header of a read CSV checked column by column, or ``None`` where the
-    columns cannot say it (more rows than allowed, a number beyond the decimal context): the rows
-    are then checked one by one. A row is flagged faulty exactly where ``_check_row`` finds a
-    problem in it; the faulty rows are left to ``_check_row`` to name the problems."""
+    """A block of a CSV's rows, the first of them row ``first``, checked column by column after the
+    rows whose record ids are ``seen``; ``None`` where the columns cannot say it (a number beyond
+    the decimal context). A row is flagged faulty exactly where ``_check_row`` finds a problem in
+    it; the faulty rows are left to ``_check_row`` to name the problems."""
     try:
-        return _columns(table, mapping, existing, now)
+        return _columns(block, first, mapping, seen, existing, now)
     except (ArithmeticError, ValueError, TypeError):
         return None
 
 
 def _columns(
-    table: list[list[str]], mapping: dict[str, int], existing: frozenset[str], now: dt.datetime
-) -> _Columns | None:
-    data = table[1:]
+    block: list[list[str]],
+    first: int,
+    mapping: dict[str, int],
+    seen: dict[str, int],
+    existing: frozenset[str],
+    now: dt.datetime,
+) -> _Columns:
     indexes = [mapping[c] for c in COLUMNS]
     last = max(indexes)
     faulty: set[int] = set()
@@ -574,14 +585,14 @@ def _columns(
     rows: list[list[str]]
     cells: list[list[str]]
     if (
-        data
-        and min(map(len, data)) > last
-        and all(map(str.strip, map(itemgetter(mapping["record_id"]), data)))
+        block
+        and min(map(len, block)) > last
+        and all(map(str.strip, map(itemgetter(mapping["record_id"]), block)))
     ):
-        numbers, rows, cells = range(2, len(table) + 1), data, data  # no blank row, none too short
+        numbers, rows, cells = range(first, first + len(block)), block, block  # no blank row, none too short
     else:
         numbers, rows, cells = [], [], []
-        for number, row in enumerate(data, start=2):
+        for number, row in enumerate(block, start=first):
             if _blank(row):
                 continue
             numbers.append(number)
@@ -591,8 +602,6 @@ def _columns(
                 row = [*row, *repeat("", last + 1 - len(row))]
             rows.append(row)
     size = len(rows)
-    if size > MAX_ROWS:
-        return None
     if not size:
         return _Columns(numbers, cells, [], faulty, [])
     (
@@ -614,14 +623,16 @@ def _columns(
         or max(lengths) > 64
         or len(set(record_ids)) < size
         or not existing.isdisjoint(record_ids)
+        or not seen.keys().isdisjoint(record_ids)
     ):
-        first: dict[str, int] = {}
+        earliest: dict[str, int] = {}
         for position, record_id in enumerate(record_ids):  # the first row of an id holds it
             if (
                 not record_id
                 or len(record_id) > 64
                 or record_id in existing
-                or first.setdefault(record_id, position) != position
+                or record_id in seen
+                or earliest.setdefault(record_id, position) != position
             ):
                 faulty.add(position)
 
@@ -695,16 +706,6 @@ def _csv_rows(content: bytes) -> Iterator[Sequence[Any]]:
     yield from csv.reader(io.StringIO(text, newline=""))
 
 
-def _csv_table(content: bytes) -> list[list[str]] | None:
-    """The CSV's rows at once, up to one past the table's row bound; ``None`` for a file the reader
-    stops in (it is then read row by row, so that the rows before the damaged line are checked first)."""
-    text = content.decode("utf-8-sig")
-    try:
-        return list(islice(csv.reader(io.StringIO(text, newline="")), TABLE_MAX_ROWS + 1))
-    except csv.Error:
-        return None
-
-
 def _xlsx_rows(content: bytes) -> Iterator[Sequence[Any]]:
     from openpyxl import load_workbook
 
@@ -769,20 +770,14 @@ def _parse(
     keep_good_rows: bool,
     *,
     by_columns: bool = True,
+    rows_at_once: int = ROWS_AT_ONCE,
 ) -> ParseResult:
     """``parse_consumption``; ``by_columns=False`` checks a CSV row by row as a workbook is (the
     tests compare the two ways)."""
     result = ParseResult()
     errors = _Collector(result)
     try:
-        # A CSV is read whole and checked column by column; a workbook, or a CSV the reader stops
-        # in, row by row as it is read.
-        table = _csv_table(content) if mime != XLSX_MIME else None
-        if table is not None:
-            rows: Iterable[Sequence[Any]] = table
-        else:
-            rows = _xlsx_rows(content) if mime == XLSX_MIME else _csv_rows(content)
-        iterator = iter(rows)
+        iterator = iter(_xlsx_rows(content) if mime == XLSX_MIME else _csv_rows(content))
         header = next(iterator, None)
         if header is None or _blank(header):
             errors.add(1, "", _("第 1 行应为表头（记录编号、开始时间、结束时间……），文件中没有表头"))
@@ -802,15 +797,16 @@ def _parse(
         # The same instant in the zone the cells are read in: a time of that zone is then
         # compared with it field by field, not through the zone's offset rules each time.
         now = now.astimezone(BEIJING)
-        columns = None
-        if by_columns and table is not None and len(table) <= TABLE_MAX_ROWS:
-            columns = _check_columns(table, mapping, existing, now)
-        if columns is not None:
-            if columns.faulty:
-                _name_problems(columns, pick, seen, existing, now, errors)
-            else:
-                result.rows = columns.parsed
-            return _finish(result, errors, keep_good_rows)
+        if by_columns and mime != XLSX_MIME:
+            if _check_blocks(iterator, rows_at_once, mapping, pick, seen, existing, now, errors):
+                return _finish(result, errors, keep_good_rows)
+            # A line the reader stops in, more rows than allowed or a number beyond the decimal
+            # context: the file is checked again from its start, row by row, which says so in order.
+            result.rows, result.truncated = [], False
+            result.errors.clear()
+            seen.clear()
+            iterator = iter(_csv_rows(content))
+            next(iterator)
         data_rows = 0
         for number, cells in enumerate(iterator, start=2):
             if number > TABLE_MAX_ROWS:
@@ -841,6 +837,46 @@ def _parse(
             0, "", _("无法读取 XLSX 文件，文件可能已损坏（%(error)s）") % {"error": type(exc).__name__}
         )
     return _finish(result, errors, keep_good_rows)
+
+
+def _check_blocks(
+    rows: Iterator[Sequence[Any]],
+    size: int,
+    mapping: dict[str, int],
+    pick: Callable[[Sequence[Any]], Sequence[Any]],
+    seen: dict[str, int],
+    existing: frozenset[str],
+    now: dt.datetime,
+    errors: _Collector,
+) -> bool:
+    """A CSV's rows after the header checked by columns in blocks of ``size`` rows, in order (a
+    block's data stays in the processor's caches); ``False`` where they are to be checked one by
+    one from the start instead, the result then partly filled."""
+    result = errors.result
+    first = 2
+    data_rows = 0
+    while not result.truncated:
+        try:
+            block = cast("list[list[str]]", list(islice(rows, size)))
+        except csv.Error:
+            return False
+        if not block:
+            break
+        if first + len(block) - 1 > TABLE_MAX_ROWS:
+            return False
+        columns = _check_columns(block, first, mapping, seen, existing, now)
+        if columns is None:
+            return False
+        data_rows += len(columns.numbers)
+        if data_rows > MAX_ROWS:
+            return False
+        if columns.faulty:
+            _name_problems(columns, pick, seen, existing, now, errors)
+        else:
+            result.rows += columns.parsed
+            seen.update(zip(columns.record_ids, columns.numbers, strict=True))
+        first += len(block)
+    return True
 
 
 def _name_problems(

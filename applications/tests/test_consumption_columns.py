@@ -131,28 +131,33 @@ def row_by_row(content: bytes, existing: frozenset[str], keep_good_rows: bool) -
 
 
 class ColumnCheckTests(SimpleTestCase):
-    @given(details(), st.booleans())
-    @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(details(), st.booleans(), st.sampled_from((consumption.ROWS_AT_ONCE, 1, 2, 5)))
+    @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     def test_it_checks_by_columns_exactly_as_row_by_row(
-        self, detail: tuple[bytes, frozenset[str]], keep_good_rows: bool
+        self, detail: tuple[bytes, frozenset[str]], keep_good_rows: bool, rows_at_once: int
     ) -> None:
         content, existing = detail
-        result = parse_consumption(
-            content, CSV_MIME, now=NOW, existing_record_ids=existing, keep_good_rows=keep_good_rows
-        )
+        if rows_at_once == consumption.ROWS_AT_ONCE:
+            result = parse_consumption(
+                content, CSV_MIME, now=NOW, existing_record_ids=existing, keep_good_rows=keep_good_rows
+            )
+        else:  # blocks of a few rows: record ids repeated and errors cut off across blocks
+            result = consumption._parse(
+                content, CSV_MIME, NOW, existing, keep_good_rows, rows_at_once=rows_at_once
+            )
         self.assertEqual(described(result), described(row_by_row(content, existing, keep_good_rows)))
 
     @given(details())
-    @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     def test_the_columns_flag_exactly_the_rows_the_row_check_finds_faulty(
         self, detail: tuple[bytes, frozenset[str]]
     ) -> None:
         content, existing = detail
-        table = consumption._csv_table(content)
-        assert table is not None
+        table = list(csv.reader(io.StringIO(content.decode(), newline="")))
         mapping, missing = consumption._map_header(table[0])
         assert not missing
-        columns = consumption._check_columns(table, mapping, existing, NOW.astimezone(consumption.BEIJING))
+        now = NOW.astimezone(consumption.BEIJING)
+        columns = consumption._check_columns(table[1:], 2, mapping, {}, existing, now)
         expected = row_by_row(content, existing, keep_good_rows=True)
         event("rows checked one by one" if columns is None else "rows checked by columns")
         if columns is None:  # a number beyond the decimal context: the rows are checked one by one
@@ -170,8 +175,10 @@ class ColumnCheckTests(SimpleTestCase):
             else:
                 lines.append(f"J{index},2026-03-01 08:00,2026-03-01 07:30,,0,30,5000,1.00,跳舞")
         content = ("\n".join(lines) + "\n").encode()
-        for keep_good_rows in (False, True):
-            result = parse_consumption(content, CSV_MIME, now=NOW, keep_good_rows=keep_good_rows)
+        for keep_good_rows, rows_at_once in ((False, consumption.ROWS_AT_ONCE), (True, 7)):
+            result = consumption._parse(
+                content, CSV_MIME, NOW, frozenset(), keep_good_rows, rows_at_once=rows_at_once
+            )
             assert result.truncated
             self.assertEqual(described(result), described(row_by_row(content, frozenset(), keep_good_rows)))
 
