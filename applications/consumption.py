@@ -543,7 +543,11 @@ def _datetime_column(cells: Sequence[str], now: dt.datetime, faulty: set[int]) -
         else:
             days = map(dt.datetime.date, naive)
             clock = map(dt.datetime.time, naive)
-            moments = list(map(dt.datetime.combine, days, clock, repeat(BEIJING)))
+            beijing = list(map(dt.datetime.combine, days, clock, repeat(BEIJING)))
+            # Times of one zone, ``now``'s, compare field by field: the latest says whether any is late.
+            if max(beijing) > now:
+                _flag(faulty, map(gt, beijing, repeat(now)))
+            return beijing
     if None in moments:
         _flag(faulty, map(is_, moments, repeat(None)))
         moments = [now if moment is None else moment for moment in moments]
@@ -702,8 +706,7 @@ def _scenario_cell(cell: str) -> str:
 
 
 def _csv_rows(content: bytes) -> Iterator[Sequence[Any]]:
-    text = content.decode("utf-8-sig")
-    yield from csv.reader(io.StringIO(text, newline=""))
+    return csv.reader(io.StringIO(content.decode("utf-8-sig"), newline=""))
 
 
 def _xlsx_rows(content: bytes) -> Iterator[Sequence[Any]]:
