@@ -20,6 +20,9 @@ scenario          text2video | image2video | voice | finetune | render | other (
                   图生视频, 语音, 微调, 渲染, 其他)
 ================  =========================================================================
 
+A CSV is checked by columns in blocks of rows, and its faulty rows one by one to name their problems
+(``_check_blocks``), with the same errors and rows as the row-by-row check of a workbook.
+
 This is the earlier, GPU-only layout, still accepted; the platform's template is now the usage-line
 layout of ``applications.vendor_formats.template``. Its rows become usage lines (card-seconds, paid =
 amount) and row 23 must equal the base computed from them (docs/usage-formats.md); the detail need
