@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from applications import consumption
 from applications.consumption import ALIASES, COLUMNS, CSV_MIME, HEADERS, ParseResult, parse_consumption
 from applications.tests.factories import NOW
+from core.filetypes import TABLE_MAX_ROWS
 from core.lib.money import round_half_up
 
 START = dt.datetime(2026, 3, 1, 8, 0)  # noqa: DTZ001 - cells without zone are Beijing time
@@ -203,7 +204,7 @@ class ColumnCheckTests(SimpleTestCase):
         header = "记录编号,开始时间,结束时间,算力资源,数量（卡）,时长（分钟）,单价（元/卡·小时）,金额（元）,使用场景\n"
         good = "J{},2026-03-01 08:00,2026-03-01 08:30,H200,8,30,5000,20000.00,render\n"
         too_many = header + "".join(good.format(index) for index in range(consumption.MAX_ROWS + 1))
-        too_long = header + good.format(1) + "\n" * consumption.TABLE_MAX_ROWS + good.format(2)
+        too_long = header + good.format(1) + "\n" * TABLE_MAX_ROWS + good.format(2)
         for text, message in ((too_many, "明细超过"), (too_long, "明细文件超过")):
             content = text.encode()
             result = parse_consumption(content, CSV_MIME, now=NOW, keep_good_rows=True)
