@@ -40,7 +40,7 @@ import re
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from decimal import Decimal, InvalidOperation
 from itertools import compress, count, islice, repeat
 from operator import attrgetter, gt, is_, is_not, itemgetter, sub
@@ -484,18 +484,7 @@ def _check_row(
     return row
 
 
-_ROW_FIELDS = (
-    "row_number",
-    "record_id",
-    "started_at",
-    "ended_at",
-    "resource",
-    "quantity",
-    "minutes",
-    "unit_price",
-    "amount",
-    "scenario",
-)
+_ROW_FIELDS = tuple(f.name for f in fields(ParsedRow))
 
 
 @dataclass
