@@ -20,6 +20,9 @@ scenario          text2video | image2video | voice | finetune | render | other (
                   图生视频, 语音, 微调, 渲染, 其他)
 ================  =========================================================================
 
+A CSV is checked by columns in blocks of rows, and its faulty rows one by one to name their problems
+(``_check_blocks``), with the same errors and rows as the row-by-row check of a workbook.
+
 This is the earlier, GPU-only layout, still accepted; the platform's template is now the usage-line
 layout of ``applications.vendor_formats.template``. Its rows become usage lines (card-seconds, paid =
 amount) and row 23 must equal the base computed from them (docs/usage-formats.md); the detail need
@@ -30,14 +33,18 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import gc
 import io
 import math
 import re
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from contextlib import contextmanager
+from dataclasses import dataclass, field, fields
 from decimal import Decimal, InvalidOperation
-from operator import itemgetter
-from typing import Any
+from itertools import compress, count, islice, repeat
+from operator import attrgetter, gt, is_, is_not, itemgetter, sub
+from typing import Any, TypeVar, cast
 from zoneinfo import ZoneInfo
 
 from django.utils.translation import gettext as _
@@ -47,8 +54,12 @@ from core.filetypes import TABLE_MAX_COLUMNS, TABLE_MAX_ROWS
 from core.lib.money import round_half_up
 
 BEIJING = ZoneInfo("Asia/Shanghai")
+_T = TypeVar("_T")
+_TZINFO = attrgetter("tzinfo")
 MAX_ROWS = 50_000
 MAX_ERRORS = 200
+# A CSV is checked by columns this many rows at a time.
+ROWS_AT_ONCE = 2048
 
 CSV_MIME = "text/csv"
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -300,6 +311,26 @@ def _text(value: Any) -> str:
 
 
 _CENT = Decimal("0.01")
+_SIXTY = Decimal(60)
+
+
+def _expected_amount(quantity: int, minutes: int, unit_price: Decimal) -> Decimal:
+    """Cards × minutes ÷ 60 × the price per card-hour, rounded half up to the cent."""
+    return round_half_up(Decimal(quantity) * Decimal(minutes) * unit_price / _SIXTY)
+
+
+def _off_by_more_than_a_cent(amount: Decimal, expected: Decimal) -> bool:
+    return abs(expected - amount) > _CENT
+
+
+def _span_minutes(delta: dt.timedelta) -> int:
+    """The minutes between a start and an end ``delta`` after it, a started minute counted whole."""
+    return math.ceil(delta.total_seconds() / 60)
+
+
+def _scenario_key(text: str) -> str:
+    """The scenario's key for a cell's text (a key, its Chinese name, in any case); unknown text stays."""
+    return SCENARIO_ALIASES.get(text, text.lower())
 
 
 def _picker(mapping: dict[str, int]) -> Callable[[Sequence[Any]], Sequence[Any]]:
@@ -385,7 +416,7 @@ def _check_row(
     if minutes is None or minutes < 1:
         errors.add(number, "minutes", _("时长（分钟）应为不小于 1 的整数"))
     elif started is not None and ended is not None and ended > started:
-        span = math.ceil((ended - started).total_seconds() / 60)
+        span = _span_minutes(ended - started)
         if minutes > span:
             errors.add(
                 number,
@@ -412,8 +443,8 @@ def _check_row(
         and unit_price >= 0
         and not _more_decimals(unit_price, 4)
     ):
-        expected = round_half_up(Decimal(quantity) * Decimal(minutes) * unit_price / Decimal(60))
-        if abs(expected - amount) > _CENT:
+        expected = _expected_amount(quantity, minutes, unit_price)
+        if _off_by_more_than_a_cent(amount, expected):
             errors.add(
                 number,
                 "amount",
@@ -422,7 +453,7 @@ def _check_row(
             )
 
     scenario_text = _text(raw_scenario)
-    scenario = SCENARIO_ALIASES.get(scenario_text, scenario_text.lower())
+    scenario = _scenario_key(scenario_text)
     if scenario not in SCENARIOS:
         errors.add(
             number,
@@ -453,9 +484,221 @@ def _check_row(
     return row
 
 
+_ROW_FIELDS = tuple(f.name for f in fields(ParsedRow))
+
+
+@dataclass
+class _Columns:
+    """A CSV's data rows checked column by column: each row's number and cells, its record id, the
+    positions of the rows with a problem, and every row parsed (the faulty ones with stand-in values)."""
+
+    numbers: Sequence[int]
+    cells: Sequence[Sequence[str]]
+    record_ids: list[str]
+    faulty: set[int]
+    parsed: list[ParsedRow]
+
+
+def _flag(faulty: set[int], flags: Iterable[Any]) -> None:
+    """Add the positions whose flag is true."""
+    faulty.update(compress(count(), flags))
+
+
+def _column(
+    cells: Sequence[str],
+    convert: Callable[[str], Any],
+    good: Callable[[Any], bool],
+    stand_in: _T,
+    faulty: set[int],
+) -> tuple[list[_T], dict[str, _T]]:
+    """A column's cells converted once for each distinct text (units, models, prices repeat), the
+    rows holding a text that is not ``good`` flagged; their value is ``stand_in``. Also the values by text."""
+    values = {cell: convert(cell) for cell in set(cells)}
+    wrong = {cell for cell, value in values.items() if not good(value)}
+    if wrong:
+        _flag(faulty, map(wrong.__contains__, cells))
+        values.update(dict.fromkeys(wrong, stand_in))
+    return list(map(values.__getitem__, cells)), values
+
+
+def _datetime_column(cells: Sequence[str], now: dt.datetime, faulty: set[int]) -> list[dt.datetime]:
+    """``_parse_datetime`` of each cell, the rows of a cell that is no time or a time after ``now``
+    flagged (their value is ``now``). A column of ISO 8601 times without zone, the common case, is
+    read and put in Beijing time at C speed."""
+    try:
+        naive = list(map(dt.datetime.fromisoformat, map(str.strip, cells)))
+    except ValueError:
+        moments = list(map(_parse_datetime, cells))
+    else:
+        if any(map(is_not, map(_TZINFO, naive), repeat(None))):
+            moments = list(map(_parse_datetime, cells))
+        else:
+            days = map(dt.datetime.date, naive)
+            clock = map(dt.datetime.time, naive)
+            beijing = list(map(dt.datetime.combine, days, clock, repeat(BEIJING)))
+            # Times of one zone, ``now``'s, compare field by field: the latest says whether any is late.
+            if max(beijing) > now:
+                _flag(faulty, map(gt, beijing, repeat(now)))
+            return beijing
+    if None in moments:
+        _flag(faulty, map(is_, moments, repeat(None)))
+        moments = [now if moment is None else moment for moment in moments]
+    times = cast("list[dt.datetime]", moments)  # no None left
+    _flag(faulty, map(gt, times, repeat(now)))
+    return times
+
+
+def _check_columns(
+    block: list[list[str]],
+    first: int,
+    mapping: dict[str, int],
+    seen: dict[str, int],
+    existing: frozenset[str],
+    now: dt.datetime,
+) -> _Columns | None:
+    """A block of a CSV's rows, the first of them row ``first``, checked column by column after the
+    rows whose record ids are ``seen``; ``None`` where the columns cannot say it (a number beyond
+    the decimal context). A row is flagged faulty exactly where ``_check_row`` finds a problem in
+    it; the faulty rows are left to ``_check_row`` to name the problems."""
+    try:
+        return _columns(block, first, mapping, seen, existing, now)
+    except (ArithmeticError, ValueError, TypeError):
+        return None
+
+
+def _columns(
+    block: list[list[str]],
+    first: int,
+    mapping: dict[str, int],
+    seen: dict[str, int],
+    existing: frozenset[str],
+    now: dt.datetime,
+) -> _Columns:
+    indexes = [mapping[c] for c in COLUMNS]
+    last = max(indexes)
+    faulty: set[int] = set()
+    numbers: Sequence[int]
+    rows: list[list[str]]
+    cells: list[list[str]]
+    if (
+        block
+        and min(map(len, block)) > last
+        and all(map(str.strip, map(itemgetter(mapping["record_id"]), block)))
+    ):
+        numbers, rows, cells = range(first, first + len(block)), block, block  # no blank row, none too short
+    else:
+        numbers, rows, cells = [], [], []
+        for number, row in enumerate(block, start=first):
+            if _blank(row):
+                continue
+            numbers.append(number)
+            cells.append(row)
+            if len(row) <= last:  # a row that lacks a column's cell has a problem there
+                faulty.add(len(rows))
+                row = [*row, *repeat("", last + 1 - len(row))]
+            rows.append(row)
+    size = len(rows)
+    if not size:
+        return _Columns(numbers, cells, [], faulty, [])
+    (
+        raw_id,
+        raw_started,
+        raw_ended,
+        raw_resource,
+        raw_quantity,
+        raw_minutes,
+        raw_price,
+        raw_amount,
+        raw_scenario,
+    ) = (list(map(itemgetter(index), rows)) for index in indexes)
+
+    record_ids = list(map(str.strip, raw_id))  # _text of a CSV cell
+    lengths = set(map(len, record_ids))
+    if (
+        min(lengths) < 1
+        or max(lengths) > 64
+        or len(set(record_ids)) < size
+        or not existing.isdisjoint(record_ids)
+        or not seen.keys().isdisjoint(record_ids)
+    ):
+        earliest: dict[str, int] = {}
+        for position, record_id in enumerate(record_ids):  # the first row of an id holds it
+            if (
+                not record_id
+                or len(record_id) > 64
+                or record_id in existing
+                or record_id in seen
+                or earliest.setdefault(record_id, position) != position
+            ):
+                faulty.add(position)
+
+    started = _datetime_column(raw_started, now, faulty)
+    ended = _datetime_column(raw_ended, now, faulty)
+
+    resources, _resources_by_text = _column(raw_resource, _text, lambda text: 0 < len(text) <= 64, "", faulty)
+    quantities, _quantities_by_text = _column(raw_quantity, _parse_int, _at_least_one, 1, faulty)
+    minutes, _minutes_by_text = _column(raw_minutes, _parse_int, _at_least_one, 1, faulty)
+    prices, _prices_by_text = _column(raw_price, _parse_decimal, _price_good, Decimal(0), faulty)
+    amounts, amount_values = _column(raw_amount, _parse_decimal, _amount_good, Decimal(1), faulty)
+    # The checks across columns, once for each distinct set of terms (they repeat: the amount
+    # follows from the others). The minutes a row's end is after its start are at most 0 where
+    # it is not after it, which flags that row too.
+    terms = zip(quantities, minutes, prices, amounts, map(sub, ended, started), strict=True)
+    wrong = {key for key in set(terms) if _terms_disagree(*key)}
+    if wrong:
+        terms = zip(quantities, minutes, prices, amounts, map(sub, ended, started), strict=True)
+        _flag(faulty, map(wrong.__contains__, terms))
+    rounded = {text: round_half_up(value) for text, value in amount_values.items()}
+    scenarios, _scenarios_by_text = _column(
+        raw_scenario, _scenario_cell, SCENARIOS.__contains__, "other", faulty
+    )
+
+    columns = zip(
+        numbers,
+        record_ids,
+        started,
+        ended,
+        resources,
+        quantities,
+        minutes,
+        prices,
+        map(rounded.__getitem__, raw_amount),
+        scenarios,
+        strict=True,
+    )
+    # As in _check_row, the frozen values' fields set directly, here for all rows at C speed.
+    parsed = list(map(object.__new__, repeat(ParsedRow, size)))
+    deque(map(dict.update, map(vars, parsed), map(zip, repeat(_ROW_FIELDS), columns)), maxlen=0)
+    return _Columns(numbers, cells, record_ids, faulty, parsed)
+
+
+def _terms_disagree(
+    quantity: int, minutes: int, unit_price: Decimal, amount: Decimal, delta: dt.timedelta
+) -> bool:
+    """More minutes than between start and end, or an amount off the one the terms give."""
+    return minutes > _span_minutes(delta) or _off_by_more_than_a_cent(
+        amount, _expected_amount(quantity, minutes, unit_price)
+    )
+
+
+def _at_least_one(number: int | None) -> bool:
+    return number is not None and number >= 1
+
+
+def _price_good(price: Decimal | None) -> bool:
+    return price is not None and price >= 0 and not _more_decimals(price, 4)
+
+
+def _amount_good(amount: Decimal | None) -> bool:
+    return amount is not None and amount > 0 and not _more_decimals(amount, 2)
+
+
+def _scenario_cell(cell: str) -> str:
+    return _scenario_key(_text(cell))
+
+
 def _csv_rows(content: bytes) -> Iterator[Sequence[Any]]:
-    text = content.decode("utf-8-sig")
-    yield from csv.reader(io.StringIO(text, newline=""))
+    return csv.reader(io.StringIO(content.decode("utf-8-sig"), newline=""))
 
 
 def _xlsx_rows(content: bytes) -> Iterator[Sequence[Any]]:
@@ -478,6 +721,21 @@ def _blank(cells: Sequence[Any]) -> bool:
     return not any(map(_text, cells))  # stops at the first cell of a data row
 
 
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cycle collector held off: a table read whole and checked by columns allocates
+    objects that all live until its rows are parsed, so the collector's passes over them in the
+    meantime would find nothing to free (they cost more than the checks themselves)."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 def parse_consumption(
     content: bytes,
     mime: str,
@@ -493,11 +751,28 @@ def parse_consumption(
     beside the errors (the evidence check reads a file that way); otherwise a file with errors
     has no rows.
     """
+    if mime == XLSX_MIME:
+        return _parse(content, mime, now, existing_record_ids, keep_good_rows)
+    with _collector_paused():
+        return _parse(content, mime, now, existing_record_ids, keep_good_rows)
+
+
+def _parse(
+    content: bytes,
+    mime: str,
+    now: dt.datetime,
+    existing_record_ids: Iterable[str],
+    keep_good_rows: bool,
+    *,
+    by_columns: bool = True,
+    rows_at_once: int = ROWS_AT_ONCE,
+) -> ParseResult:
+    """``parse_consumption``; ``by_columns=False`` checks a CSV row by row as a workbook is (the
+    tests compare the two ways)."""
     result = ParseResult()
     errors = _Collector(result)
     try:
-        rows = _xlsx_rows(content) if mime == XLSX_MIME else _csv_rows(content)
-        iterator = iter(rows)
+        iterator = iter(_xlsx_rows(content) if mime == XLSX_MIME else _csv_rows(content))
         header = next(iterator, None)
         if header is None or _blank(header):
             errors.add(1, "", _("第 1 行应为表头（记录编号、开始时间、结束时间……），文件中没有表头"))
@@ -517,6 +792,16 @@ def parse_consumption(
         # The same instant in the zone the cells are read in: a time of that zone is then
         # compared with it field by field, not through the zone's offset rules each time.
         now = now.astimezone(BEIJING)
+        if by_columns and mime != XLSX_MIME:
+            if _check_blocks(iterator, rows_at_once, mapping, pick, seen, existing, now, errors):
+                return _finish(result, errors, keep_good_rows)
+            # A line the reader stops in, more rows than allowed or a number beyond the decimal
+            # context: the file is checked again from its start, row by row, which says so in order.
+            result.rows, result.truncated = [], False
+            result.errors.clear()
+            seen.clear()
+            iterator = iter(_csv_rows(content))
+            next(iterator)
         data_rows = 0
         for number, cells in enumerate(iterator, start=2):
             if number > TABLE_MAX_ROWS:
@@ -546,6 +831,73 @@ def parse_consumption(
         errors.add(
             0, "", _("无法读取 XLSX 文件，文件可能已损坏（%(error)s）") % {"error": type(exc).__name__}
         )
+    return _finish(result, errors, keep_good_rows)
+
+
+def _check_blocks(
+    rows: Iterator[Sequence[Any]],
+    size: int,
+    mapping: dict[str, int],
+    pick: Callable[[Sequence[Any]], Sequence[Any]],
+    seen: dict[str, int],
+    existing: frozenset[str],
+    now: dt.datetime,
+    errors: _Collector,
+) -> bool:
+    """A CSV's rows after the header checked by columns in blocks of ``size`` rows, in order (a
+    block's data stays in the processor's caches); ``False`` where they are to be checked one by
+    one from the start instead, the result then partly filled."""
+    result = errors.result
+    first = 2
+    data_rows = 0
+    while not result.truncated:
+        try:
+            block = cast("list[list[str]]", list(islice(rows, size)))
+        except csv.Error:
+            return False
+        if not block:
+            break
+        if first + len(block) - 1 > TABLE_MAX_ROWS:
+            return False
+        columns = _check_columns(block, first, mapping, seen, existing, now)
+        if columns is None:
+            return False
+        data_rows += len(columns.numbers)
+        if data_rows > MAX_ROWS:
+            return False
+        if columns.faulty:
+            _name_problems(columns, pick, seen, existing, now, errors)
+        else:
+            result.rows += columns.parsed
+            seen.update(zip(columns.record_ids, columns.numbers, strict=True))
+        first += len(block)
+    return True
+
+
+def _name_problems(
+    columns: _Columns,
+    pick: Callable[[Sequence[Any]], Sequence[Any]],
+    seen: dict[str, int],
+    existing: frozenset[str],
+    now: dt.datetime,
+    errors: _Collector,
+) -> None:
+    """The rows of checked columns in order: a good row kept as parsed (its record id taken), a
+    faulty one checked on its own, which names its problems."""
+    result = errors.result
+    for position, number in enumerate(columns.numbers):
+        if position not in columns.faulty:
+            seen[columns.record_ids[position]] = number
+            result.rows.append(columns.parsed[position])
+            continue
+        parsed = _check_row(number, columns.cells[position], pick, seen, existing, now, errors)
+        if parsed is not None:
+            result.rows.append(parsed)
+        if result.truncated:
+            break
+
+
+def _finish(result: ParseResult, errors: _Collector, keep_good_rows: bool) -> ParseResult:
     if not result.errors and not result.rows:
         errors.add(2, "", _("明细中没有数据行"))
     if result.errors and not keep_good_rows:
