@@ -32,8 +32,9 @@ from django.utils.translation import gettext as _
 from accounts.models import User
 from accounts.roles import Role
 from applications import checks
-from applications.consumption import ParseResult, parse_consumption
+from applications.consumption import ParseResult
 from applications.consumption import RowError as ConsumptionRowError
+from applications.consumption_file import parse_consumption
 from applications.forms import EDITABLE_FIELDS
 from applications.models import Application, ConsumptionRow, Material, MaterialKind, UsageLineRow
 from applications.states import TRANSITIONS, Status, allowed

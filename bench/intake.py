@@ -59,7 +59,8 @@ def main() -> None:
     django.setup()
     from openpyxl import Workbook, load_workbook
 
-    from applications.consumption import COLUMNS, CSV_MIME, HEADERS, XLSX_MIME, parse_consumption
+    from applications.consumption import COLUMNS, CSV_MIME, HEADERS, XLSX_MIME
+    from applications.consumption_file import parse_consumption
     from applications.models import Application
     from applications.pdf import render_application_pdf
 

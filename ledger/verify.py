@@ -143,7 +143,7 @@ def _fetch_checks(start: int, end: int) -> dict[str, Any]:
     return {kind: check.fetch(start, end) for kind, check in _ENTRY_CHECKS.items()}
 
 
-def _interest() -> Interest:
+def entry_interest() -> Interest:
     """The entries whose metadata ``_Verifier._check_entries`` looks at."""
     prefixes = [getattr(c, "prefix", None) for c in _ENTRY_CHECKS.values()]
     # Bytes that start like none of the registered kinds (nor an audit event) claim nothing.
@@ -365,7 +365,7 @@ class _Verifier(CheckpointChecks):
         """Each window's entries and audit events, with the rows copied from its entries checked
         (on PostgreSQL the checks' reads made ahead, ``ChecksAhead``). Close it to stop those."""
         ahead = ChecksAhead(self.snapshot, windows, _fetch_checks) if self.snapshot and windows else None
-        interest = _interest()
+        interest = entry_interest()
         try:
             for start, end in windows:
                 rows = read_window(start, end, interest)
@@ -396,7 +396,7 @@ class _Verifier(CheckpointChecks):
         for index in rows.wrong_type:
             self.add(index, _("第 %(index)s 条保存的不是二进制数据（列类型被改动）") % {"index": index})
         by_kind: dict[str, list[EntryMeta]] = {kind: [] for kind in _ENTRY_CHECKS}
-        claimed = _interest().claimed
+        claimed = entry_interest().claimed
         # The window's entries split by kind with C-level passes (a kind at a time), not a
         # Python step per entry; the problems are then reported in leaf order, as one pass would.
         metas = rows.metas

@@ -9,7 +9,8 @@ from decimal import Decimal
 
 from django.test import SimpleTestCase
 
-from applications.consumption import CSV_MIME, XLSX_MIME, parse_consumption
+from applications.consumption import CSV_MIME, XLSX_MIME
+from applications.consumption_file import parse_consumption
 from applications.consumption_template import template_csv, template_xlsx
 from applications.tests.factories import NOW, consumption_csv, consumption_xlsx
 from core.uploads import sniff

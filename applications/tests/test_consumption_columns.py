@@ -14,8 +14,9 @@ from django.test import SimpleTestCase
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from applications import consumption
-from applications.consumption import ALIASES, COLUMNS, CSV_MIME, HEADERS, ParseResult, parse_consumption
+from applications import consumption, consumption_columns, consumption_file
+from applications.consumption import ALIASES, COLUMNS, CSV_MIME, HEADERS, ParseResult
+from applications.consumption_file import parse_consumption
 from applications.tests.factories import NOW
 from core.filetypes import TABLE_MAX_ROWS
 from core.lib.money import round_half_up
@@ -128,7 +129,7 @@ def described(result: ParseResult) -> tuple[Any, ...]:
 
 
 def row_by_row(content: bytes, existing: frozenset[str], keep_good_rows: bool) -> ParseResult:
-    return consumption._parse(content, CSV_MIME, NOW, existing, keep_good_rows, by_columns=False)
+    return consumption_file._parse(content, CSV_MIME, NOW, existing, keep_good_rows, by_columns=False)
 
 
 class ColumnCheckTests(SimpleTestCase):
@@ -143,7 +144,7 @@ class ColumnCheckTests(SimpleTestCase):
                 content, CSV_MIME, now=NOW, existing_record_ids=existing, keep_good_rows=keep_good_rows
             )
         else:  # blocks of a few rows: record ids repeated and errors cut off across blocks
-            result = consumption._parse(
+            result = consumption_file._parse(
                 content, CSV_MIME, NOW, existing, keep_good_rows, rows_at_once=rows_at_once
             )
         self.assertEqual(described(result), described(row_by_row(content, existing, keep_good_rows)))
@@ -155,10 +156,10 @@ class ColumnCheckTests(SimpleTestCase):
     ) -> None:
         content, existing = detail
         table = list(csv.reader(io.StringIO(content.decode(), newline="")))
-        mapping, missing = consumption._map_header(table[0])
+        mapping, missing = consumption.map_header(table[0])
         assert not missing
         now = NOW.astimezone(consumption.BEIJING)
-        columns = consumption._check_columns(table[1:], 2, mapping, {}, existing, now)
+        columns = consumption_columns.check_columns(table[1:], 2, mapping, {}, existing, now)
         expected = row_by_row(content, existing, keep_good_rows=True)
         event("rows checked one by one" if columns is None else "rows checked by columns")
         if columns is None:  # a number beyond the decimal context: the rows are checked one by one
@@ -182,7 +183,7 @@ class ColumnCheckTests(SimpleTestCase):
                 lines.append(f"J{index},2026-03-01 08:00,2026-03-01 07:30,,0,30,5000,1.00,跳舞")
         content = ("\n".join(lines) + "\n").encode()
         for keep_good_rows, rows_at_once in ((False, consumption.ROWS_AT_ONCE), (True, 7)):
-            result = consumption._parse(
+            result = consumption_file._parse(
                 content, CSV_MIME, NOW, frozenset(), keep_good_rows, rows_at_once=rows_at_once
             )
             assert result.truncated

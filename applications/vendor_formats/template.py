@@ -11,7 +11,7 @@ from typing import Any, Protocol
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from applications import consumption
+from applications import consumption, consumption_file
 from applications.usage_lines import UsageLine
 from applications.vendor_formats.base import (
     FileResult,
@@ -117,7 +117,7 @@ def is_usage_template(header: Sequence[Any]) -> bool:
 
 
 def is_gpu_template(header: Sequence[Any]) -> bool:
-    _mapping, missing = consumption._map_header(list(header))
+    _mapping, missing = consumption.map_header(list(header))
     return not missing
 
 
@@ -291,7 +291,7 @@ def read_gpu_template(
 ) -> None:
     """The earlier layout through its own parser; its row errors become rejected lines."""
     result.gpu_layout = True
-    parsed = consumption.parse_consumption(content, mime, now=now, keep_good_rows=True)
+    parsed = consumption_file.parse_consumption(content, mime, now=now, keep_good_rows=True)
     result.records = len(parsed.rows) + len({e.row for e in parsed.errors if e.row > 1})
     for error in parsed.errors:
         label = error.column_label

@@ -10,7 +10,7 @@ from ledger import merkle
 from ledger.actions import append_entries, record_event, sign_checkpoint
 from ledger.models import Entry, LogState
 from ledger.tests.test_verify import raw_sql
-from ledger.verify import _interest, verify_log
+from ledger.verify import entry_interest, verify_log
 from ledger.windows import Packed, read_window
 
 # Bytes of every kind: empty, NUL and 0xff bytes, invalid UTF-8, and what looks like an audit
@@ -43,7 +43,7 @@ class PackedWindowTests(TestCase):
         )
 
     def test_it_reads_a_whole_window_packed_with_every_entry_byte_for_byte(self) -> None:
-        rows = read_window(0, self.size, _interest())
+        rows = read_window(0, self.size, entry_interest())
         self.assertIsInstance(rows.datas, Packed)
         self.assertEqual(list(rows.datas), [bytes(r[4]) for r in self.rows])
         self.assertEqual(rows.datas[-1], "中文".encode())
@@ -53,11 +53,11 @@ class PackedWindowTests(TestCase):
     def test_it_hashes_packed_entries_as_the_entries_themselves(self) -> None:
         for alg in merkle.ALGORITHMS:
             hasher = merkle.hasher(alg)
-            rows = read_window(0, self.size, _interest())
+            rows = read_window(0, self.size, entry_interest())
             self.assertEqual(rows.leaves(hasher), hasher.leaves([bytes(r[4]) for r in self.rows]), alg)
 
     def test_it_reads_the_metadata_of_audit_entries_and_of_entries_that_start_like_one(self) -> None:
-        rows = read_window(0, self.size, _interest())
+        rows = read_window(0, self.size, entry_interest())
         wanted = [
             (r[0], r[1], r[2], r[3], bytes(r[4]))
             for r in self.rows
@@ -72,7 +72,7 @@ class PackedWindowTests(TestCase):
     def test_it_reads_a_window_with_a_missing_entry_row_by_row(self) -> None:
         with raw_sql() as c:
             c.execute("DELETE FROM ledger_entry WHERE leaf_index = %s", [3])
-        rows = read_window(0, self.size, _interest())
+        rows = read_window(0, self.size, entry_interest())
         self.assertNotIsInstance(rows.datas, Packed)
         self.assertEqual(sorted(rows.present), [r[0] for r in self.rows if r[0] != 3])
         self.assertEqual(len(rows.metas), self.size - 1)
@@ -83,7 +83,7 @@ class PackedWindowTests(TestCase):
                 c.execute("ALTER TABLE ledger_entry ALTER COLUMN data TYPE text USING encode(data, 'hex')")
             else:
                 c.execute("UPDATE ledger_entry SET data = CAST(data AS TEXT) WHERE leaf_index = %s", [3])
-        rows = read_window(0, self.size, _interest())
+        rows = read_window(0, self.size, entry_interest())
         self.assertNotIsInstance(rows.datas, Packed)
         every = [r[0] for r in self.rows]
         self.assertEqual(rows.wrong_type, every if connection.vendor == "postgresql" else [3])
@@ -103,7 +103,7 @@ class PackedWindowTests(TestCase):
         self.assertEqual(result.first_bad_index, 2, [str(p) for p in result.problems])
 
     def test_it_reads_tiles_packed_and_one_turned_to_text_row_by_row(self) -> None:
-        rows = read_window(0, self.size, _interest())
+        rows = read_window(0, self.size, entry_interest())
         self.assertEqual(list(rows.blobs), [0])
         self.assertIsInstance(rows.blobs[0], bytes)
         with raw_sql() as c:
@@ -111,7 +111,7 @@ class PackedWindowTests(TestCase):
                 c.execute("ALTER TABLE ledger_tile ALTER COLUMN hashes TYPE text USING encode(hashes, 'hex')")
             else:
                 c.execute("UPDATE ledger_tile SET hashes = hex(hashes)")
-        self.assertEqual(read_window(0, self.size, _interest()).blobs, {0: None})
+        self.assertEqual(read_window(0, self.size, entry_interest()).blobs, {0: None})
 
 
 class PackedTests(TestCase):

@@ -13,7 +13,8 @@ import pikepdf
 import pytest
 from django.core.exceptions import ValidationError
 
-from applications.consumption import COLUMNS, HEADERS, XLSX_MIME, parse_consumption
+from applications.consumption import COLUMNS, HEADERS, XLSX_MIME
+from applications.consumption_file import parse_consumption
 from core.filetypes import DOCUMENT_TYPES, TABLE_MAX_ROWS, TABLE_TYPES
 from core.uploads import IMAGE_MAX_PIXELS, ZIP_MAX_RATIO, ZIP_MAX_UNCOMPRESSED_BYTES, check_upload
 from core.xlsx import XLSX_MAX_SHARED_STRINGS_BYTES
