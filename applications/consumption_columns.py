@@ -107,8 +107,8 @@ def check_columns(
 ) -> Columns | None:
     """A block of a CSV's rows, the first of them row ``first``, checked column by column after the
     rows whose record ids are ``seen``; ``None`` where the columns cannot say it (a number beyond
-    the decimal context). A row is flagged faulty exactly where ``_check_row`` finds a problem in
-    it; the faulty rows are left to ``_check_row`` to name the problems."""
+    the decimal context). A row is flagged faulty exactly where ``check_row`` finds a problem in
+    it; the faulty rows are left to ``check_row`` to name the problems."""
     try:
         return _columns(block, first, mapping, seen, existing, now)
     except (ArithmeticError, ValueError, TypeError):
