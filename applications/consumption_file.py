@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import gc
 import io
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
 from itertools import islice
 from typing import Any, cast
 
@@ -32,6 +30,7 @@ from applications.consumption_columns import (
     check_columns,
 )
 from core.filetypes import TABLE_MAX_COLUMNS, TABLE_MAX_ROWS
+from core.lib.collector import collector_paused
 
 
 def _csv_rows(content: bytes) -> Iterator[Sequence[Any]]:
@@ -52,21 +51,6 @@ def _xlsx_rows(content: bytes) -> Iterator[Sequence[Any]]:
         workbook.close()
 
 
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Python's cycle collector held off: a table read whole and checked by columns allocates
-    objects that all live until its rows are parsed, so the collector's passes over them in the
-    meantime would find nothing to free (they cost more than the checks themselves)."""
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
-
-
 def parse_consumption(
     content: bytes,
     mime: str,
@@ -84,7 +68,7 @@ def parse_consumption(
     """
     if mime == XLSX_MIME:
         return _parse(content, mime, now, existing_record_ids, keep_good_rows)
-    with _collector_paused():
+    with collector_paused():
         return _parse(content, mime, now, existing_record_ids, keep_good_rows)
 
 

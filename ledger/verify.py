@@ -19,7 +19,6 @@ or reordered row shows up once, as a problem naming the first index it affects.
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Callable, Generator, Iterable, Sequence
 from contextlib import closing
 from itertools import compress, repeat
@@ -30,6 +29,7 @@ from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from django.utils.translation import gettext as _
 
+from core.lib.collector import collector_paused
 from ledger import merkle, seen, tiles
 from ledger.actions import read_tiles
 from ledger.events import AUDIT_KIND, audit_entry_bytes
@@ -107,13 +107,8 @@ def verify_log(
     outside = seen.seen_checkpoints(seen_elsewhere)
     # A window is hundreds of thousands of fresh tuples and no reference cycle: the cyclic
     # collector would walk them again and again (it halved the speed), so it rests meanwhile.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
+    with collector_paused():
         return _verify_in_snapshot(window, outside, since)
-    finally:
-        if collecting:
-            gc.enable()
 
 
 def _verify_in_snapshot(

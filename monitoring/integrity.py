@@ -319,6 +319,11 @@ def entry_problems(entry: EntryMeta, fields: UsageFields, lookups: Lookups) -> l
 SETWISE = True  # tests switch it off to compare the two paths
 
 
+def _leaves_in(chunk: Sequence[int]) -> str:
+    """The condition ``leaf_index IN (…)`` with a placeholder for each leaf of ``chunk``."""
+    return "leaf_index IN ({})".format(", ".join(["%s"] * len(chunk)))
+
+
 class _Suspects(NamedTuple):
     """What the set-wise query left to the row-by-row check: rows that may differ (all rows when
     the query could not run), and usage entries with no row."""
@@ -343,7 +348,7 @@ def _suspects(sql_where: str, params: Sequence[Any]) -> _Suspects:
     rows: list[UsageRow] = []
     for start in range(0, len(leaves), CHUNK):
         chunk = leaves[start : start + CHUNK]
-        rows += usage_rows_where("leaf_index IN ({})".format(", ".join(["%s"] * len(chunk))), chunk)
+        rows += usage_rows_where(_leaves_in(chunk), chunk)
     return _Suspects(rows, orphans)
 
 
@@ -442,7 +447,7 @@ def matching_leaves(leaf_indexes: Iterable[int]) -> set[int]:
     good: set[int] = set()
     for start in range(0, len(wanted), CHUNK):
         chunk = wanted[start : start + CHUNK]
-        where = "leaf_index IN ({})".format(", ".join(["%s"] * len(chunk)))
+        where = _leaves_in(chunk)
         suspects = _suspects(where, chunk)
         if suspects.orphans is None:
             present = {row.leaf_index for row in suspects.rows}
@@ -473,7 +478,7 @@ def refused_rows(tree_size: int, window: int = 1 << 16) -> dict[int, tuple[Any, 
     if leaves is not None and len(leaves) <= window // 16:
         for start in range(0, len(leaves), CHUNK):
             chunk = leaves[start : start + CHUNK]
-            where = "leaf_index IN ({})".format(", ".join(["%s"] * len(chunk)))
+            where = _leaves_in(chunk)
             refused.update(_refused_of(_suspects(where, chunk).rows, lookups))
         return refused
     # Many rows written since the run (lists of leaves are read a few hundred at a time), or no
@@ -493,7 +498,7 @@ def _refused_of(rows: list[UsageRow], lookups: Lookups) -> dict[int, tuple[Any, 
     entries: dict[int, EntryMeta] = {}
     for lo in range(0, len(leaves), CHUNK):
         chunk = leaves[lo : lo + CHUNK]
-        entries.update(usage_entries("leaf_index IN ({})".format(", ".join(["%s"] * len(chunk))), chunk))
+        entries.update(usage_entries(_leaves_in(chunk), chunk))
     refused = {}
     for row in rows:
         if not _matches(row, entries, lookups):
