@@ -33,7 +33,8 @@ from django.db.models.signals import post_delete, post_save
 from django.utils.translation import gettext as _
 
 from ledger.models import RowSeal
-from ledger.windows import EntryMeta
+from ledger.unchanged import Verified, written_since
+from ledger.windows import EntryMeta, entries_where
 
 ROW_KIND = "row_state"
 CHUNK = 900  # SQLite allows 999 parameters per statement
@@ -433,6 +434,18 @@ class RowStateCheck:
 
     def claims(self, data: bytes) -> bool:
         return looks_like_row_entry(data)
+
+    def recheck(self, size: int, verified: Verified) -> Iterable[tuple[int | None, str]]:
+        since, params = written_since("s", verified)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT s.leaf_index, s.tbl, s.row_id, s.canon FROM ledger_rowseal s WHERE s.leaf_index < %s"  # noqa: S608 - fixed text, values are parameters
+                f" AND (s.leaf_index >= %s OR {since} OR s.leaf_index = ANY(%s))",
+                [size, verified.tree_size, *params, sorted(verified.named)],
+            )
+            fetched = {leaf: (tbl, row_id, canon) for leaf, tbl, row_id, canon in cursor.fetchall()}
+        entries = entries_where(ROW_KIND, "leaf_index = ANY(%s)", [sorted(fetched)]) if fetched else {}
+        return list(self.check(fetched, [entries[leaf] for leaf in sorted(entries)]))
 
 
 def check_covered_rows(size: int) -> Iterable[tuple[int | None, str]]:

@@ -42,9 +42,10 @@ def run_verification(
             since = (last.tree_size, bytes(last.root_hash))
     result = verify_log(seen_elsewhere=seen_elsewhere, since=since)
     first_bad = result.first_bad_index
-    # A full run that kept every leaf its row checks named marks the rows it read (``ledger.unchanged``).
+    # A run that kept every leaf its row checks named marks the rows it read (``ledger.unchanged``):
+    # a full run, or an incremental one that checked the rows written since the last mark.
     named = sorted(result.rows_named) if result.rows_named is not None else None
-    xmin = result.snapshot_xmin if since is None and named is not None else None
+    xmin = result.snapshot_xmin if named is not None else None
     with transaction.atomic():
         run = VerificationRun.objects.create(
             started_at=started,

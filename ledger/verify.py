@@ -34,7 +34,7 @@ from ledger import merkle, seen, tiles
 from ledger.actions import read_tiles
 from ledger.events import AUDIT_KIND, audit_entry_bytes
 from ledger.models import AuditEvent, LogState
-from ledger.unchanged import snapshot_xmin
+from ledger.unchanged import Verified, last_verified, snapshot_xmin
 from ledger.verify_checkpoints import UPPER_KEYS, CheckpointChecks
 from ledger.verify_result import Problem, VerifyResult
 from ledger.windows import ChecksAhead, EntryMeta, Interest, WindowRows, as_bytes, read_window
@@ -65,6 +65,12 @@ class EntryCheck(Protocol):
     def beyond(self, size: int) -> Iterable[tuple[int | None, str]]: ...
 
     def claims(self, data: bytes) -> bool: ...
+
+    def recheck(self, size: int, verified: Verified) -> Iterable[tuple[int | None, str]]:
+        """Problems of the rows of entries below ``size`` that the ``verified`` mark does not
+        vouch for (written since it, of entries beyond it, or named by it): an incremental run
+        checks them, so that it can leave a mark of its own."""
+        ...
 
 
 _ENTRY_CHECKS: dict[str, EntryCheck] = {}
@@ -122,15 +128,9 @@ def _verify_in_snapshot(
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
                 cursor.execute("SELECT pg_export_snapshot()")
                 (snapshot,) = cursor.fetchone()
-            xmin = snapshot_xmin()
-            result = _Verifier(window, outside, snapshot=snapshot).run(since)
-            result.snapshot_xmin = xmin
-            return result
+            return _Verifier(window, outside, snapshot=snapshot, xmin=snapshot_xmin()).run(since)
     with transaction.atomic():
-        xmin = snapshot_xmin()
-        result = _Verifier(window, outside).run(since)
-        result.snapshot_xmin = xmin
-        return result
+        return _Verifier(window, outside, xmin=snapshot_xmin()).run(since)
 
 
 def _fetch_checks(start: int, end: int) -> dict[str, Any]:
@@ -159,12 +159,12 @@ def _windows(size: int, window: int) -> list[tuple[int, int]]:
 
 class _Verifier(CheckpointChecks):
     def __init__(
-        self, window: int, outside: list[seen.Seen] | None = None, *, snapshot: str | None = None
+        self, window: int, outside: list[seen.Seen] | None = None, *, snapshot: str | None = None, xmin: int | None = None
     ) -> None:
         self.window = window
         self.outside = outside or []
         self.snapshot = snapshot  # exported by the verifier's transaction: checks read ahead in it
-        self.result = VerifyResult()
+        self.result = VerifyResult(snapshot_xmin=xmin)
 
     def add(self, index: int | None, message: str) -> None:
         if len(self.result.problems) < MAX_PROBLEMS:
@@ -280,6 +280,7 @@ class _Verifier(CheckpointChecks):
                 _("日志只有 %(size)s 条，短于上次校验通过时的 %(old)s 条：日志被截断或回滚")
                 % {"size": size, "old": old},
             )
+            res.snapshot_xmin = None  # nothing was read: no mark
             return res
         hs = hasher.size
         new_leaves: list[bytes] = []
@@ -351,8 +352,21 @@ class _Verifier(CheckpointChecks):
                         % {"size": newest, "old": old},
                     )
         self._check_around(size)
+        self._recheck_since_mark(old)
         res.root_hash = state_root or b""
         return res
+
+    def _recheck_since_mark(self, old: int) -> None:
+        """The rows of entries below ``old`` that the last mark does not vouch for, checked as a
+        full run checks them; the run then marks the rows it read. With no usable mark it makes
+        none: the rows of old entries are left to the full run (``ledger.unchanged``)."""
+        verified = last_verified() if self.result.snapshot_xmin is not None else None
+        if verified is None:
+            self.result.snapshot_xmin = None
+            return
+        for check in _ENTRY_CHECKS.values():
+            for index, message in check.recheck(old, verified):
+                self.add_row(index, message)
 
     def _read_windows(
         self, windows: list[tuple[int, int]]

@@ -41,6 +41,23 @@ def as_bytes(value: Any) -> bytes | None:
     return None
 
 
+def entries_where(kind: str, sql_where: str, params: Sequence[Any]) -> dict[int, EntryMeta]:
+    """The entries of ``kind`` that ``sql_where`` (a condition on ``leaf_index``) selects, by leaf
+    index; an entry not held as bytes is left out (the window's read reports it)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT leaf_index, kind, enterprise_id, provider_id, data"  # noqa: S608 - fixed text, values are parameters
+            f" FROM ledger_entry WHERE kind = %s AND {sql_where}",
+            [kind, *params],
+        )
+        found = cursor.fetchall()
+    return {
+        index: EntryMeta(index, found_kind, enterprise, provider, data)
+        for index, found_kind, enterprise, provider, raw in found
+        if (data := as_bytes(raw)) is not None
+    }
+
+
 class Packed(Sequence[bytes]):
     """A window's entries packed one after the other, each preceded by 0x00 (the leaf hash's
     prefix): entry ``k`` is ``packed[offsets[k] + 1 : offsets[k + 1]]``, cut out when asked for."""

@@ -16,7 +16,7 @@ import datetime as dt
 import hashlib
 import json
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any, NamedTuple
 
@@ -25,9 +25,8 @@ from django.utils.translation import gettext as _
 
 from core.lib.planner import PARALLEL, planner
 from enterprises.models import Enterprise
-from ledger.models import Entry
 from ledger.unchanged import Verified, last_verified, written_since
-from ledger.windows import EntryMeta, as_bytes
+from ledger.windows import EntryMeta, entries_where
 from monitoring.column_values import (
     decimal_value,
     float_value,
@@ -416,21 +415,16 @@ class UsageEntryCheck:
     def claims(self, data: bytes) -> bool:
         return looks_like_usage_entry(data)
 
+    def recheck(self, size: int, verified: Verified) -> Iterable[tuple[int | None, str]]:
+        lookups = Lookups()
+        for where, params in _parts(rows_to_check(size, verified), size, 1 << 16):
+            entries = usage_entries(where, params)
+            yield from self.check((lookups, _suspects(where, params)), [entries[leaf] for leaf in sorted(entries)])
+
 
 def usage_entries(sql_where: str, params: Sequence[Any]) -> dict[int, EntryMeta]:
     """The usage entries of a range of the log by leaf index (entries not held as bytes left out)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT leaf_index, kind, enterprise_id, provider_id, data"  # noqa: S608 - fixed text, values are parameters
-            f" FROM {Entry._meta.db_table} WHERE kind = %s AND {sql_where}",
-            [KIND, *params],
-        )
-        found = cursor.fetchall()
-    return {
-        index: EntryMeta(index, kind, ent, prov, data)
-        for index, kind, ent, prov, raw in found
-        if (data := as_bytes(raw)) is not None
-    }
+    return entries_where(KIND, sql_where, params)
 
 
 def _matches(row: UsageRow, entries: dict[int, EntryMeta], lookups: Lookups) -> bool:
@@ -475,19 +469,23 @@ def refused_rows(tree_size: int, window: int = 1 << 16) -> dict[int, tuple[Any, 
     refused: dict[int, tuple[Any, Any]] = {}
     verified = last_verified() if SETWISE else None
     leaves = rows_to_check(tree_size, verified) if verified is not None else None
+    for where, params in _parts(leaves, tree_size, window):
+        refused.update(_refused_of(_suspects(where, params).rows, lookups))
+    return refused
+
+
+def _parts(leaves: list[int] | None, tree_size: int, window: int) -> Iterator[tuple[str, list[Any]]]:
+    """Conditions on ``leaf_index`` that together select ``leaves`` (every leaf below ``tree_size``
+    when ``None``): lists of leaves when they are few, else the windows of the log that hold them
+    (lists are read a few hundred leaves at a time)."""
     if leaves is not None and len(leaves) <= window // 16:
         for start in range(0, len(leaves), CHUNK):
             chunk = leaves[start : start + CHUNK]
-            where = _leaves_in(chunk)
-            refused.update(_refused_of(_suspects(where, chunk).rows, lookups))
-        return refused
-    # Many rows written since the run (lists of leaves are read a few hundred at a time), or no
-    # run to rely on: the windows of the log that hold them, or all of them.
+            yield _leaves_in(chunk), chunk
+        return
     starts = range(0, tree_size, window) if leaves is None else sorted({leaf // window * window for leaf in leaves})
     for start in starts:
-        where, params = "leaf_index >= %s AND leaf_index < %s", [start, min(start + window, tree_size)]
-        refused.update(_refused_of(_suspects(where, params).rows, lookups))
-    return refused
+        yield "leaf_index >= %s AND leaf_index < %s", [start, min(start + window, tree_size)]
 
 
 def _refused_of(rows: list[UsageRow], lookups: Lookups) -> dict[int, tuple[Any, Any]]:

@@ -1,22 +1,24 @@
-"""After a full verification on PostgreSQL, reconciliation checks only the usage rows written since
-(``ledger.unchanged``), and finds exactly the rows the check of every row finds."""
+"""After a verification on PostgreSQL, reconciliation checks only the usage rows written since
+(``ledger.unchanged``), and finds exactly the rows the check of every row finds; an incremental
+run checks the rows written since the last mark and leaves a mark of its own."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test import TransactionTestCase
 
 from enterprises.models import Enterprise, Provider
 from ledger.models import VerificationRun
+from ledger.rows import seal
 from ledger.unchanged import last_verified
 from ledger.verification import run_verification
 from monitoring import integrity
 from monitoring.ingest import record_usage_batch
 from monitoring.integrity import refused_rows, rows_to_check
-from monitoring.models import Node, UsageRecord
+from monitoring.models import Node, ReportedUsageLine, UsageRecord
 from monitoring.tests.factories import hourly, make_node
 from testing.fixtures import USCC_A, USCC_B
 
@@ -74,13 +76,57 @@ class UnchangedRowsTests(TransactionTestCase):
         self.assertEqual(self.to_check(), [])
         self.assertEqual(refused_rows(SIZE), {})
 
-    def test_an_incremental_run_makes_no_mark(self) -> None:
+    def test_an_incremental_run_with_no_usable_mark_makes_none(self) -> None:
         run_verification(actor_repr="test")
         VerificationRun.objects.update(snapshot_xmin=None, mark="")
         run = run_verification(actor_repr="test", incremental=True)
         self.assertTrue(run.ok, run.problems)
         self.assertIsNone(run.snapshot_xmin)
         self.assertIsNone(last_verified())
+
+    def test_an_incremental_run_finds_rows_edited_since_the_last_mark_and_marks_the_rows_it_read(self) -> None:
+        run_verification(actor_repr="test")
+        row = self.rows[3]
+        self.sql("UPDATE monitoring_usagerecord SET cost_cny = cost_cny + 1 WHERE id = %s", [row.pk])
+        self.ingest("GPU-later")
+        run = run_verification(actor_repr="test", incremental=True)
+        self.assertFalse(run.ok)
+        self.assertEqual({p["index"] for p in run.problems}, {row.leaf_index})
+        self.assertIsNotNone(run.snapshot_xmin)
+        self.assertEqual(run.rows_named, [row.leaf_index])
+        verified = last_verified()
+        assert verified is not None
+        self.assertEqual((verified.run_id, verified.tree_size), (run.pk, run.tree_size))
+        self.assertEqual(self.to_check(), [row.leaf_index])  # the rows of the new entries were read
+        self.assertEqual(set(self.assertSameAsEveryRowChecked()), {row.leaf_index})
+
+    def test_a_row_edited_after_an_incremental_mark_is_found_by_the_next_incremental_run(self) -> None:
+        run_verification(actor_repr="test")
+        self.ingest("GPU-later")
+        first = run_verification(actor_repr="test", incremental=True)
+        self.assertTrue(first.ok, first.problems)
+        self.assertIsNotNone(first.snapshot_xmin)
+        self.assertEqual(self.to_check(), [])
+        later = UsageRecord.objects.filter(gpu_uuid="GPU-later").order_by("leaf_index").first()
+        assert later is not None and later.leaf_index < first.tree_size
+        self.sql("UPDATE monitoring_usagerecord SET energy_wh = energy_wh + 1 WHERE id = %s", [later.pk])
+        second = run_verification(actor_repr="test", incremental=True)
+        self.assertEqual([p["index"] for p in second.problems], [later.leaf_index])
+        self.assertEqual(second.rows_named, [later.leaf_index])
+
+    def test_an_incremental_run_finds_seals_rewritten_since_the_last_mark(self) -> None:
+        with transaction.atomic():
+            (leaf,) = seal(ReportedUsageLine, [987_654])  # a row sealed as deleted
+        self.assertTrue(run_verification(actor_repr="test").ok)
+        with connection.cursor() as cursor:
+            cursor.execute("ALTER TABLE ledger_rowseal DISABLE TRIGGER USER")
+            cursor.execute("UPDATE ledger_rowseal SET row_id = 987653 WHERE leaf_index = %s", [leaf])
+            cursor.execute("ALTER TABLE ledger_rowseal ENABLE TRIGGER USER")
+        run = run_verification(actor_repr="test", incremental=True)
+        self.assertIn(
+            {"index": leaf, "message": f"第 {leaf} 条行状态日志与其记录不一致"}, run.problems
+        )
+        self.assertEqual(run.rows_named, [leaf])
 
     def test_reconciliation_checks_only_rows_written_since_and_finds_them_as_every_row_checked(self) -> None:
         run_verification(actor_repr="test")
