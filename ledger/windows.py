@@ -17,6 +17,7 @@ from typing import Any, NamedTuple, overload
 
 from django.db import DatabaseError, connection, transaction
 
+from core.copy import binary_fetchone
 from ledger import tiles
 from ledger.events import AUDIT_KIND
 from ledger.merkle import Hasher
@@ -246,8 +247,11 @@ def _read_packed(cursor: Any, start: int, end: int, interest: Interest) -> tuple
         try:
             # A failed statement spoils a PostgreSQL transaction: each runs in a savepoint.
             with transaction.atomic():
-                cursor.execute(sql, params)
-                answers.append(cursor.fetchone())
+                if vendor == "postgresql":  # tens of megabytes of bytea: not as hexadecimal text
+                    answers.append(binary_fetchone(sql, params))
+                else:
+                    cursor.execute(sql, params)
+                    answers.append(cursor.fetchone())
         except DatabaseError:
             answers.append(None)
     return answers[0], answers[1]
@@ -276,12 +280,13 @@ def _window_rows(
     if unpacked is not None:
         checked, datas = unpacked
         if checked:
+            # Their metadata; their bytes are those of the packed read.
             marks = ", ".join(["%s"] * len(interest.kinds))
             cursor.execute(
-                f"{_ENTRY_COLUMNS}, data{_IN_WINDOW} AND kind IN ({marks}) ORDER BY leaf_index",
+                f"{_ENTRY_COLUMNS}{_IN_WINDOW} AND kind IN ({marks}) ORDER BY leaf_index",
                 [start, end, *interest.kinds],
             )
-            rows = cursor.fetchall()
+            rows = [(*r, datas[r[0] - start]) for r in cursor.fetchall()]
         # Entries of other kinds matter only where their bytes start like a checked kind's.
         look = set(datas.starting_with(interest.claimed)) - {r[0] - start for r in rows}
         if look:
