@@ -49,7 +49,7 @@ def binary_fetchone(sql: str, params: Sequence[Any]) -> Any:
     with connection.wrap_database_errors, connection.cursor() as cursor:
         raw = psycopg.Cursor(cursor.cursor.connection)
         try:
-            raw.execute(sql, params, binary=True)
+            raw.execute(sql, params, binary=True, prepare=False)  # no server-side statement left behind
             return raw.fetchone()
         finally:
             raw.close()

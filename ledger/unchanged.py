@@ -33,10 +33,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import connection
+from django.db import connection, transaction
 from django.utils.crypto import salted_hmac
 
+from core.lib.planner import PARALLEL, planner
+from ledger import tiles
+from ledger.actions import read_tiles
+from ledger.merkle import Hasher
 from ledger.models import VerificationRun
+from ledger.windows import as_bytes
 
 WRAP = 1 << 32
 HORIZON = 1 << 30  # a mark is used while fewer transactions than this have passed since it (half the wrap)
@@ -127,3 +132,25 @@ def written_since(alias: str, verified: Verified) -> tuple[str, Sequence[Any]]:
         " < (SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint - %s)",
         [verified.snapshot_xmin % WRAP, verified.snapshot_xmin],
     )
+
+
+def rewritten_entries(size: int, verified: Verified, hasher: Hasher) -> tuple[list[int], list[int]]:
+    """Of the entries below ``size`` and below the ``verified`` log, those written since its mark
+    (entries are append-only: such a row version is a rewrite, or a row whose id reads as recent
+    by accident), and of those the ones whose bytes no longer hash to the leaf hash stored in
+    their tile. One scan of the entries' stamps; the tiles themselves are left to the full run."""
+    since, params = written_since("e", verified)
+    with transaction.atomic(), connection.cursor() as cursor, planner(cursor, **PARALLEL):
+        cursor.execute(
+            f"SELECT e.leaf_index, e.data FROM ledger_entry e WHERE e.leaf_index < %s AND {since}",  # noqa: S608 - fixed text
+            [min(size, verified.tree_size), *params],
+        )
+        found = sorted(cursor.fetchall())
+    stored = read_tiles({(0, leaf // tiles.TILE_WIDTH) for leaf, _data in found})
+    changed = []
+    for leaf, data in found:
+        blob, at = stored.get((0, leaf // tiles.TILE_WIDTH)), leaf % tiles.TILE_WIDTH * hasher.size
+        bytes_ = as_bytes(data)
+        if blob is None or bytes_ is None or blob[at : at + hasher.size] != hasher.leaf(bytes_):
+            changed.append(leaf)
+    return [leaf for leaf, _data in found], changed

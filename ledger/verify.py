@@ -34,7 +34,7 @@ from ledger import merkle, seen, tiles
 from ledger.actions import read_tiles
 from ledger.events import AUDIT_KIND, audit_entry_bytes
 from ledger.models import AuditEvent, LogState
-from ledger.unchanged import Verified, last_verified, snapshot_xmin
+from ledger.unchanged import Verified, last_verified, rewritten_entries, snapshot_xmin
 from ledger.verify_checkpoints import UPPER_KEYS, CheckpointChecks
 from ledger.verify_result import Problem, VerifyResult
 from ledger.windows import ChecksAhead, EntryMeta, Interest, WindowRows, as_bytes, read_window
@@ -357,13 +357,15 @@ class _Verifier(CheckpointChecks):
         return res
 
     def _recheck_since_mark(self, old: int) -> None:
-        """The rows of entries below ``old`` that the last mark does not vouch for, checked as a
-        full run checks them; the run then marks the rows it read. With no usable mark it makes
-        none: the rows of old entries are left to the full run (``ledger.unchanged``)."""
+        """The entries below ``old`` rewritten since the last mark, and the rows of entries below
+        ``old`` it does not vouch for, checked as a full run checks them; the run then marks the
+        rows it read. With no usable mark it makes none: old entries are left to the full run."""
         verified = last_verified() if self.result.snapshot_xmin is not None else None
         if verified is None:
             self.result.snapshot_xmin = None
             return
+        for leaf in rewritten_entries(old, verified, self.hasher)[1]:
+            self.add(leaf, _("第 %(index)s 条的内容与保存的叶哈希不符（被修改、替换或调换了顺序）") % {"index": leaf})
         for check in _ENTRY_CHECKS.values():
             for index, message in check.recheck(old, verified):
                 self.add_row(index, message)
