@@ -150,7 +150,7 @@ def rewritten_entries(size: int, verified: Verified, hasher: Hasher) -> tuple[li
     changed = []
     for leaf, data in found:
         blob, at = stored.get((0, leaf // tiles.TILE_WIDTH)), leaf % tiles.TILE_WIDTH * hasher.size
-        bytes_ = as_bytes(data)
-        if blob is None or bytes_ is None or blob[at : at + hasher.size] != hasher.leaf(bytes_):
+        entry = as_bytes(data)
+        if blob is None or entry is None or blob[at : at + hasher.size] != hasher.leaf(entry):
             changed.append(leaf)
     return [leaf for leaf, _data in found], changed

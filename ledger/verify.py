@@ -7,7 +7,7 @@ recomputed root; every checkpoint carries a valid signature by the platform's ke
 names the recomputed root of its size; every audit event equals the entry logged for
 it, and every audit entry has its event; each entry's metadata (kind, enterprise,
 provider) agrees with its bytes. Apps whose rows copy entries (monitoring's usage rows)
-register an :class:`EntryCheck` for their kind (``register_entry_check``), which checks
+register an :class:`ledger.entry_checks.EntryCheck` for their kind (``register_entry_check``), which checks
 those rows against the entries in the same pass: a row edited, deleted or pointing
 elsewhere is reported naming the row and the entry.
 
@@ -19,11 +19,11 @@ or reordered row shows up once, as a problem naming the first index it affects.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Iterable, Sequence
+from collections.abc import Generator, Sequence
 from contextlib import closing
 from itertools import compress, repeat
 from operator import eq, itemgetter, methodcaller
-from typing import Any, Protocol
+from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
@@ -32,63 +32,26 @@ from django.utils.translation import gettext as _
 from core.lib.collector import collector_paused
 from ledger import merkle, seen, tiles
 from ledger.actions import read_tiles
+from ledger.entry_checks import ENTRY_CHECKS, TABLE_CHECKS
 from ledger.events import AUDIT_KIND, audit_entry_bytes
 from ledger.models import AuditEvent, LogState
-from ledger.unchanged import Verified, last_verified, rewritten_entries, snapshot_xmin
+from ledger.unchanged import last_verified, rewritten_entries, snapshot_xmin
 from ledger.verify_checkpoints import UPPER_KEYS, CheckpointChecks
 from ledger.verify_result import Problem, VerifyResult
-from ledger.windows import ChecksAhead, EntryMeta, Interest, WindowRows, as_bytes, read_window
+from ledger.windows import (
+    ChecksAhead,
+    EntryMeta,
+    Interest,
+    WindowRows,
+    as_bytes,
+    full_run_windows,
+    read_window,
+)
 from ledger.witnessing import cosignature_problems
 
 WINDOW = 1 << 16  # entries read and hashed at a time (a multiple of the tile width)
 MAX_PROBLEMS = 200
 MAX_ROWS_NAMED = 100_000
-
-
-class EntryCheck(Protocol):
-    """Checks, for one kind of entry, the rows that copy entries of that kind.
-
-    ``fetch`` reads what the check needs for entries ``[start, end)`` (it runs while the
-    connection is free); ``check`` compares without the database and yields
-    ``(index, message)`` problems; ``beyond`` reports rows pointing at or past ``size``;
-    ``claims`` says whether bytes logged under another kind look like this kind's entries;
-    a check may name ``prefix``, the bytes all its entries start with, so that entries
-    starting otherwise are passed over without a call.
-    """
-
-    kind: str
-
-    def fetch(self, start: int, end: int) -> Any: ...
-
-    def check(self, fetched: Any, entries: list[EntryMeta]) -> Iterable[tuple[int | None, str]]: ...
-
-    def beyond(self, size: int) -> Iterable[tuple[int | None, str]]: ...
-
-    def claims(self, data: bytes) -> bool: ...
-
-    def recheck(self, size: int, verified: Verified) -> Iterable[tuple[int | None, str]]:
-        """Problems of the rows of entries below ``size`` that the ``verified`` mark does not
-        vouch for (written since it, of entries beyond it, or named by it): an incremental run
-        checks them, so that it can leave a mark of its own."""
-        ...
-
-
-_ENTRY_CHECKS: dict[str, EntryCheck] = {}
-
-
-def register_entry_check(check: EntryCheck) -> None:
-    """Have verification run ``check`` on every entry of ``check.kind`` (an app's ``ready``)."""
-    _ENTRY_CHECKS[check.kind] = check
-
-
-TableCheck = Callable[[int], Iterable[tuple[int | None, str]]]
-_TABLE_CHECKS: list[TableCheck] = []
-
-
-def register_table_check(check: TableCheck) -> None:
-    """Have verification run ``check(tree_size)`` once, after the entries (set-wise table checks)."""
-    if check not in _TABLE_CHECKS:
-        _TABLE_CHECKS.append(check)
 
 
 def _looks_like_audit_entry(data: bytes) -> bool:
@@ -135,26 +98,17 @@ def _verify_in_snapshot(
 
 def _fetch_checks(start: int, end: int) -> dict[str, Any]:
     """What each registered entry check reads for the window [start, end)."""
-    return {kind: check.fetch(start, end) for kind, check in _ENTRY_CHECKS.items()}
+    return {kind: check.fetch(start, end) for kind, check in ENTRY_CHECKS.items()}
 
 
 def entry_interest() -> Interest:
     """The entries whose metadata ``_Verifier._check_entries`` looks at."""
-    prefixes = [getattr(c, "prefix", None) for c in _ENTRY_CHECKS.values()]
+    prefixes = [getattr(c, "prefix", None) for c in ENTRY_CHECKS.values()]
     # Bytes that start like none of the registered kinds (nor an audit event) claim nothing.
     claimed: tuple[bytes, ...] = (
         (*(p for p in prefixes if p is not None), b'{"action":') if None not in prefixes else (b"{",)
     )
-    return Interest((*_ENTRY_CHECKS, AUDIT_KIND), claimed)
-
-
-def _windows(size: int, window: int) -> list[tuple[int, int]]:
-    """The windows of a full run: the first one an eighth of the others (a multiple of the tile
-    width), so that the checks' reads made ahead (``ChecksAhead``) overlap with hashing early on."""
-    first = max(tiles.TILE_WIDTH, window // 8 // tiles.TILE_WIDTH * tiles.TILE_WIDTH)
-    if window <= first or size <= first:
-        return [(start, min(start + window, size)) for start in range(0, size, window)]
-    return [(0, first)] + [(start, min(start + window, size)) for start in range(first, size, window)]
+    return Interest((*ENTRY_CHECKS, AUDIT_KIND), claimed)
 
 
 class _Verifier(CheckpointChecks):
@@ -208,7 +162,7 @@ class _Verifier(CheckpointChecks):
         self.seen_upper: set[tiles.TileId] = set()
         builder = tiles.TreeBuilder(hasher)
         next_cp = 0
-        windows = _windows(size, self.window)
+        windows = full_run_windows(size, self.window)
         with closing(self._read_windows(windows)) as read:
             for start, end, rows, events in read:
                 leaves = self._window(start, end, rows, events)
@@ -364,9 +318,12 @@ class _Verifier(CheckpointChecks):
         if verified is None:
             self.result.snapshot_xmin = None
             return
-        for leaf in rewritten_entries(old, verified, self.hasher)[1]:
+        rewritten = rewritten_entries(old, verified, self.hasher)[1]
+        for leaf in rewritten:
             self.add(leaf, _("第 %(index)s 条的内容与保存的叶哈希不符（被修改、替换或调换了顺序）") % {"index": leaf})
-        for check in _ENTRY_CHECKS.values():
+        if rewritten:  # no mark over them: the next run finds them again
+            self.result.snapshot_xmin = None
+        for check in ENTRY_CHECKS.values():
             for index, message in check.recheck(old, verified):
                 self.add_row(index, message)
 
@@ -392,11 +349,11 @@ class _Verifier(CheckpointChecks):
         """What lies around the entries: anything beyond the log's size, audit events with no
         entry, and the tables checked against their entries."""
         self._check_beyond(size)
-        for check in _ENTRY_CHECKS.values():
+        for check in ENTRY_CHECKS.values():
             for beyond_index, message in check.beyond(size):
                 self.add_row(beyond_index, message)
         self._check_unlogged_events()
-        for table_check in _TABLE_CHECKS:
+        for table_check in TABLE_CHECKS:
             for table_index, message in table_check(size):
                 self.add(table_index, message)
 
@@ -406,7 +363,7 @@ class _Verifier(CheckpointChecks):
         """Each entry's stored type and metadata, and the rows other apps copy from entries."""
         for index in rows.wrong_type:
             self.add(index, _("第 %(index)s 条保存的不是二进制数据（列类型被改动）") % {"index": index})
-        by_kind: dict[str, list[EntryMeta]] = {kind: [] for kind in _ENTRY_CHECKS}
+        by_kind: dict[str, list[EntryMeta]] = {kind: [] for kind in ENTRY_CHECKS}
         claimed = entry_interest().claimed
         # The window's entries split by kind with C-level passes (a kind at a time), not a
         # Python step per entry; the problems are then reported in leaf order, as one pass would.
@@ -438,7 +395,7 @@ class _Verifier(CheckpointChecks):
             # Bytes that start like none of the registered kinds (nor an audit event) claim nothing.
             starts = map(methodcaller("startswith", claimed), map(itemgetter(4), others))
             for leaf, kind, _enterprise_id, _provider_id, data in compress(others, starts):
-                actual = next((c.kind for c in _ENTRY_CHECKS.values() if c.claims(data)), None)
+                actual = next((c.kind for c in ENTRY_CHECKS.values() if c.claims(data)), None)
                 if actual is None and _looks_like_audit_entry(data):
                     actual = AUDIT_KIND
                 if actual is not None:
@@ -451,7 +408,7 @@ class _Verifier(CheckpointChecks):
                     )
         for leaf, message in sorted(found, key=itemgetter(0)):
             self.add(leaf, message)
-        for kind, check in _ENTRY_CHECKS.items():
+        for kind, check in ENTRY_CHECKS.items():
             for problem_index, message in check.check(fetched[kind], by_kind[kind]):
                 self.add_row(problem_index, message)
 

@@ -42,6 +42,15 @@ def as_bytes(value: Any) -> bytes | None:
     return None
 
 
+def full_run_windows(size: int, window: int) -> list[tuple[int, int]]:
+    """The windows of a full run: the first one an eighth of the others (a multiple of the tile
+    width), so that the checks' reads made ahead (``ChecksAhead``) overlap with hashing early on."""
+    first = max(tiles.TILE_WIDTH, window // 8 // tiles.TILE_WIDTH * tiles.TILE_WIDTH)
+    if window <= first or size <= first:
+        return [(start, min(start + window, size)) for start in range(0, size, window)]
+    return [(0, first)] + [(start, min(start + window, size)) for start in range(first, size, window)]
+
+
 def entries_where(kind: str, sql_where: str, params: Sequence[Any]) -> dict[int, EntryMeta]:
     """The entries of ``kind`` that ``sql_where`` (a condition on ``leaf_index``) selects, by leaf
     index; an entry not held as bytes is left out (the window's read reports it)."""

@@ -10,7 +10,7 @@ class MonitoringConfig(AppConfig):
 
         register_model_labels(*self.get_models())
 
-        from ledger.verify import register_entry_check
+        from ledger.entry_checks import register_entry_check
         from ledger_web.api import register_token_provider
         from monitoring.actions import token_provider_id
         from monitoring.integrity import UsageEntryCheck

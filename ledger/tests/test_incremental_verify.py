@@ -131,6 +131,9 @@ class RewrittenEntriesTests(TransactionTestCase):
         self.assertFalse(run.ok)
         self.assertEqual([p["index"] for p in run.problems], [100])
         self.assertIn("叶哈希不符", run.problems[0]["message"])
+        self.assertIsNone(run.snapshot_xmin)  # no mark over a rewritten entry: the next night finds it again
+        again = run_verification(actor_repr="test", incremental=True)
+        self.assertEqual([p["index"] for p in again.problems], [100])
 
     def test_an_incremental_run_reads_no_old_entry_when_none_was_written_since(self) -> None:
         verified = last_verified()
