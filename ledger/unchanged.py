@@ -135,15 +135,16 @@ def written_since(alias: str, verified: Verified) -> tuple[str, Sequence[Any]]:
 
 
 def rewritten_entries(size: int, verified: Verified, hasher: Hasher) -> tuple[list[int], list[int]]:
-    """Of the entries below ``size`` and below the ``verified`` log, those written since its mark
-    (entries are append-only: such a row version is a rewrite, or a row whose id reads as recent
-    by accident), and of those the ones whose bytes no longer hash to the leaf hash stored in
-    their tile. One scan of the entries' stamps; the tiles themselves are left to the full run."""
+    """Of the entries below ``size`` (the log a run verified), those written since the ``verified``
+    mark, and of those the ones whose bytes no longer hash to the leaf hash stored in their tile.
+    Below the mark's log a row version written since is a rewrite (entries are append-only) or
+    one whose id reads as recent by accident; the entries appended after it are all read again.
+    One scan of the entries' stamps; the tiles themselves are left to the full run."""
     since, params = written_since("e", verified)
     with transaction.atomic(), connection.cursor() as cursor, planner(cursor, **PARALLEL):
         cursor.execute(
             f"SELECT e.leaf_index, e.data FROM ledger_entry e WHERE e.leaf_index < %s AND {since}",  # noqa: S608 - fixed text
-            [min(size, verified.tree_size), *params],
+            [size, *params],
         )
         found = sorted(cursor.fetchall())
     stored = read_tiles({(0, leaf // tiles.TILE_WIDTH) for leaf, _data in found})

@@ -126,7 +126,10 @@ class RewrittenEntriesTests(TransactionTestCase):
         verified = last_verified()
         assert verified is not None
         hasher = merkle.hasher(LogState.objects.get().hash_alg)
-        self.assertEqual(rewritten_entries(10_000, verified, hasher), ([100, 120], [100]))
+        self.assertEqual(rewritten_entries(verified.tree_size, verified, hasher), ([100, 120], [100]))
+        # Below a larger verified log, the entries appended since the mark are read again too.
+        appended = list(range(verified.tree_size, LogState.objects.get().size))
+        self.assertEqual(rewritten_entries(10_000, verified, hasher), ([100, 120, *appended], [100]))
         run = run_verification(actor_repr="test", incremental=True)
         self.assertFalse(run.ok)
         self.assertEqual([p["index"] for p in run.problems], [100])
@@ -139,6 +142,6 @@ class RewrittenEntriesTests(TransactionTestCase):
         verified = last_verified()
         assert verified is not None
         hasher = merkle.hasher(LogState.objects.get().hash_alg)
-        self.assertEqual(rewritten_entries(10_000, verified, hasher), ([], []))
+        self.assertEqual(rewritten_entries(verified.tree_size, verified, hasher), ([], []))
         run = run_verification(actor_repr="test", incremental=True)
         self.assertTrue(run.ok, run.problems)
