@@ -11,6 +11,7 @@ from typing import Any
 
 from django.core.checks import CheckMessage, Tags, Warning, register
 from django.db import DatabaseError, connection
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils.translation import gettext as _
 
 _LOG_TABLES = ("ledger_entry", "ledger_checkpoint", "ledger_auditevent", "ledger_rowseal", "ledger_tile")
@@ -18,10 +19,16 @@ _LOG_TABLES = ("ledger_entry", "ledger_checkpoint", "ledger_auditevent", "ledger
 
 @register(Tags.security, deploy=True)
 def database_role(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    if connection.vendor != "postgresql":
+    return role_warnings(connection)
+
+
+def role_warnings(database: BaseDatabaseWrapper) -> list[CheckMessage]:
+    """What the role ``database`` connects as could do to the log's tables (nothing to say where
+    the database has no roles)."""
+    if database.vendor != "postgresql":
         return []
     try:
-        with connection.cursor() as cursor:
+        with database.cursor() as cursor:
             cursor.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
             row = cursor.fetchone()
             cursor.execute(
