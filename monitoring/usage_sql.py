@@ -18,8 +18,9 @@ KIND = "usage_record"
 # changed, bytes that are not JSON) sends the window to the row-by-row check whole. SQLite
 # keeps the row-by-row path.
 
-# Python's str.strip() white space, at either end of any of the stripped texts (joined by |).
-_WS = r"[\t\n\v\f\r\x1c-\x1f \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+# Python's str.strip() white space (the characters whose str.isspace() is true), as a character
+# class, looked for at either end of any of the stripped texts (joined by |).
+WHITE_SPACE = r"[\t\n\v\f\r\x1c-\x1f \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
 _STRIPPED = (("node_name", "node_id"), ("work_ref", "work_ref"), ("job_id", "job_id"),
              ("gpu_model", "gpu_model"), ("gpu_uuid", "gpu_uuid"), ("enterprise_uscc", "enterprise_uscc"))  # fmt: skip
 
@@ -48,7 +49,7 @@ def agree_sql() -> str:
         AND r.enterprise_id IS NOT DISTINCT FROM e.enterprise_id
         AND {texts}
         AND r.enterprise_uscc = upper(j.enterprise_uscc)
-        AND concat_ws('|', {joined}) !~ '(^|\\|){_WS}|{_WS}($|\\|)'
+        AND concat_ws('|', {joined}) !~ '(^|\\|){WHITE_SPACE}|{WHITE_SPACE}($|\\|)'
         AND r.scenario = j.scenario
         AND r.signature = COALESCE(j.signature, '')
         AND {integers}

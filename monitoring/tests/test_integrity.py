@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import re
+import sys
 
 from django.core.management import call_command
 from django.core.management.base import CommandError
@@ -10,11 +12,11 @@ from django.db import connection
 
 from ledger.tests.test_verify import raw_sql
 from ledger.verify import verify_log
-from monitoring import integrity
+from monitoring import integrity, usage_sql
 from monitoring.ingest import record_usage_batch
 from monitoring.integrity import matching_leaves, refused_rows
 from monitoring.models import UsageRecord
-from monitoring.tests.factories import hourly, make_node
+from monitoring.tests.factories import hourly, make_node, signed
 from testing.fixtures import BaseTestCase
 
 
@@ -235,6 +237,29 @@ class UsageRowTamperTests(BaseTestCase):
                 "UPDATE monitoring_usagerecord SET gpu_uuid = ' ' || gpu_uuid WHERE id = %s", [self.row.pk]
             )
         self.assertFoundAt(self.row.leaf_index, f"算力使用记录 #{self.row.pk}")
+
+    def test_it_finds_a_row_edited_to_the_white_space_its_entry_was_sent_with_on_both_paths(self) -> None:
+        # The entry keeps each text as sent, the row keeps it stripped. A row edited back to the
+        # text as sent equals its entry to the letter, yet the row-by-row check compares it with
+        # the entry's text stripped: the set-wise check must not pass it either.
+        sent = "\u3000NVIDIA H200\u2009"
+        result = record_usage_batch(
+            self.provider, [signed(self.key, gpu="GPU-sent", gpu_model=sent)], actor_repr="test"
+        )
+        (accepted,) = result.results
+        assert accepted.leaf_index is not None
+        row = UsageRecord.objects.get(leaf_index=accepted.leaf_index)
+        self.assertEqual(row.gpu_model, "NVIDIA H200")
+        self.assertTrue(verify_log(window=256).ok)
+        with connection.cursor() as c:
+            c.execute("UPDATE monitoring_usagerecord SET gpu_model = %s WHERE id = %s", [sent, row.pk])
+        self.rows.append(row)
+        self.assertFoundAt(row.leaf_index, f"算力使用记录 #{row.pk}")
+
+    def test_the_set_wise_check_strips_what_python_strips(self) -> None:
+        white = re.compile(usage_sql.WHITE_SPACE)
+        everything = [chr(c) for c in range(sys.maxunicode + 1)]
+        self.assertEqual({c for c in everything if white.fullmatch(c)}, {c for c in everything if c.isspace()})
 
     def test_it_finds_a_node_moved_to_another_provider_on_both_paths(self) -> None:
         other = type(self.provider).objects.create(name="另一算力中心", status=self.provider.status)
