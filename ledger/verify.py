@@ -54,6 +54,10 @@ MAX_PROBLEMS = 200
 MAX_ROWS_NAMED = 100_000
 
 
+def _changed_entry(index: int) -> str:
+    return _("第 %(index)s 条的内容与保存的叶哈希不符（被修改、替换或调换了顺序）") % {"index": index}
+
+
 def _looks_like_audit_entry(data: bytes) -> bool:
     return data.startswith(b'{"action":') and b'"type":"audit_event"' in data
 
@@ -265,11 +269,7 @@ class _Verifier(CheckpointChecks):
                 if b"".join(leaves) != stored[: len(leaves) * hs]:
                     for k, leaf in enumerate(leaves):
                         if stored[k * hs : (k + 1) * hs] != leaf:
-                            self.add(
-                                start + k,
-                                _("第 %(index)s 条的内容与保存的叶哈希不符（被修改、替换或调换了顺序）")
-                                % {"index": start + k},
-                            )
+                            self.add(start + k, _changed_entry(start + k))
                 self._check_audit_events(start, rows.audit_indexes, datas, events)
                 new_leaves.extend(leaves)
 
@@ -320,7 +320,7 @@ class _Verifier(CheckpointChecks):
             return
         rewritten = rewritten_entries(old, verified, self.hasher)[1]
         for leaf in rewritten:
-            self.add(leaf, _("第 %(index)s 条的内容与保存的叶哈希不符（被修改、替换或调换了顺序）") % {"index": leaf})
+            self.add(leaf, _changed_entry(leaf))
         if rewritten:  # no mark over them: the next run finds them again
             self.result.snapshot_xmin = None
         for check in ENTRY_CHECKS.values():
@@ -495,11 +495,7 @@ class _Verifier(CheckpointChecks):
                         % {"index": index, "tile": t},
                     )
                 else:
-                    self.add(
-                        index,
-                        _("第 %(index)s 条的内容与保存的叶哈希不符（被修改、替换或调换了顺序）")
-                        % {"index": index},
-                    )
+                    self.add(index, _changed_entry(index))
         self._check_audit_events(start, audit_indexes, datas, events)
         return tree_leaves
 

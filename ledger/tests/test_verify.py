@@ -21,18 +21,23 @@ GUARDED_TABLES = ("ledger_entry", "ledger_checkpoint", "ledger_auditevent")
 
 
 @contextmanager
-def raw_sql() -> Iterator[Any]:
-    """A cursor with the append-only triggers out of the way (undone when the test's transaction rolls back)."""
+def raw_sql(tables: tuple[str, ...] = GUARDED_TABLES) -> Iterator[Any]:
+    """A cursor with the append-only triggers of ``tables`` out of the way: on PostgreSQL switched
+    on again afterwards (a test with real commits), elsewhere undone when the test's transaction
+    rolls back."""
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             # ALTER TABLE refuses while deferred foreign-key checks are pending.
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        for table in GUARDED_TABLES:
+        for table in tables:
             if connection.vendor == "postgresql":
                 cursor.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")
             else:
                 cursor.execute(f"DROP TRIGGER IF EXISTS {table}_append_only")
         yield cursor
+        if connection.vendor == "postgresql":
+            for table in tables:
+                cursor.execute(f"ALTER TABLE {table} ENABLE TRIGGER USER")
 
 
 if TYPE_CHECKING:

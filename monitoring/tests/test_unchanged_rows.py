@@ -13,6 +13,7 @@ from django.test import TransactionTestCase
 from enterprises.models import Enterprise, Provider
 from ledger.models import VerificationRun
 from ledger.rows import seal
+from ledger.tests.test_verify import raw_sql
 from ledger.unchanged import last_verified
 from ledger.verification import run_verification
 from monitoring import integrity
@@ -118,10 +119,8 @@ class UnchangedRowsTests(TransactionTestCase):
         with transaction.atomic():
             (leaf,) = seal(ReportedUsageLine, [987_654])  # a row sealed as deleted
         self.assertTrue(run_verification(actor_repr="test").ok)
-        with connection.cursor() as cursor:
-            cursor.execute("ALTER TABLE ledger_rowseal DISABLE TRIGGER USER")
+        with raw_sql(("ledger_rowseal",)) as cursor:
             cursor.execute("UPDATE ledger_rowseal SET row_id = 987653 WHERE leaf_index = %s", [leaf])
-            cursor.execute("ALTER TABLE ledger_rowseal ENABLE TRIGGER USER")
         run = run_verification(actor_repr="test", incremental=True)
         self.assertIn(
             {"index": leaf, "message": f"第 {leaf} 条行状态日志与其记录不一致"}, run.problems
